@@ -1,0 +1,149 @@
+"""Server answers -> one result per record: the only place that decides what an answer means.
+
+The rule is to never report a success the server did not confirm for that record: an item counts
+as success only with ``ErrorCode`` ``"0"`` (and, for a create, a new ``Id``). Whatever cannot be
+tied to a record for certain (an answer with the wrong number of items, a body that is not JSON, a
+server error after the request went out) makes that record ``Unknown``, with a message saying
+whether sending it again is safe.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import fields
+from .results import SUCCESS, Operation, Outcome, RecordResult
+
+ANSWER_KEYS = {
+    Operation.CREATE: "createResponse",
+    Operation.UPDATE: "updateResponse",
+    Operation.UPSERT: "upsertResponse",
+}
+
+
+def resend_advice(op: Operation) -> str:
+    """What the user may do with a row whose outcome is unknown, by operation."""
+    if op is Operation.CREATE:
+        return (
+            "check in BillingPlatform whether the invoice exists before sending again "
+            "(a second create would duplicate it)"
+        )
+    return f"sending the {op.value} again is safe"
+
+
+def all_records(n: int, outcome: Outcome, message: str) -> list[RecordResult]:
+    return [RecordResult(outcome, None, (message,)) for _ in range(n)]
+
+
+def unknown(op: Operation, n: int, what: str) -> list[RecordResult]:
+    """Every record of a batch that went out but whose fate the answer does not tell."""
+    return all_records(n, Outcome.UNKNOWN, f"Row: {what}; {resend_advice(op)}")
+
+
+def from_body(
+    op: Operation, records: Sequence[Mapping[str, Any]], text: str, key: str | None = None
+) -> list[RecordResult]:
+    """Map a 2xx answer's items (under ``key``, by default the op's) to the records sent, in order."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return unknown(op, len(records), "BillingPlatform's answer could not be read (not JSON)")
+    items = body.get(key or ANSWER_KEYS[op]) if isinstance(body, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return unknown(op, len(records), "BillingPlatform's answer had no per-row results")
+    if len(items) == len(records):
+        return [_item_result(op, item, record) for item, record in zip(items, records)]
+    return _match_by_id(op, items, records)
+
+
+def _match_by_id(
+    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]]
+) -> list[RecordResult]:
+    """A short or long answer: trust only items that name the Id of a record we sent once."""
+    what = f"BillingPlatform answered {len(items)} results for {len(records)} rows"
+    if op is Operation.CREATE:
+        return unknown(op, len(records), f"{what}, so no row can be matched to its answer")
+    by_id: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("Id") not in (None, ""):
+            by_id[str(item["Id"])] = None if str(item["Id"]) in by_id else item
+    results = []
+    for record in records:
+        item = by_id.get(str(record.get(fields.ID, "")))
+        if item is None:
+            results.append(unknown(op, 1, f"{what} and none of them is this row's")[0])
+        else:
+            results.append(_item_result(op, item, record))
+    return results
+
+
+def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordResult:
+    if not isinstance(item, dict):
+        return unknown(op, 1, "BillingPlatform's result for this row could not be read")[0]
+    code = item.get("ErrorCode")
+    if code is None or str(code).strip() == "":
+        return unknown(op, 1, "BillingPlatform's result for this row has no result code")[0]
+    if str(code).strip() != "0":
+        return RecordResult(Outcome.FAILED, None, (_refusal(item),))
+    new_id = item.get("Id")
+    if new_id in (None, ""):
+        if op is Operation.CREATE:
+            return unknown(op, 1, "BillingPlatform reported success but gave no Id")[0]
+        new_id = record.get(fields.ID)
+    message = ()
+    if op is Operation.UPSERT and str(item.get("created", "")).lower() == "true":
+        message = ("Row: no invoice matched, so a new one was created",)
+    return RecordResult(SUCCESS[op], None if new_id is None else str(new_id), message)
+
+
+def _refusal(item: Mapping[str, Any]) -> str:
+    """``"DueDate: <server text> (BillingPlatform error CODE)"`` for a refused record."""
+    text = str(item.get("ErrorText") or "no reason given").strip()
+    column = str(item.get("ErrorElementField") or "").strip() or "Row"
+    return f"{column}: {text} (BillingPlatform error {item.get('ErrorCode')}); fix it and send again"
+
+
+def server_text(body: str, limit: int = 300) -> str:
+    """The readable gist of an error body: JSON error text, an HTML title, or plain text."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    texts: list[str] = []
+    if isinstance(parsed, dict):
+        for value in parsed.values():
+            for entry in value if isinstance(value, list) else [value]:
+                if isinstance(entry, dict):
+                    texts += [str(v) for k, v in entry.items() if "text" in k.lower() and v]
+                elif isinstance(entry, str) and entry:
+                    texts.append(entry)
+    if not texts:
+        title = re.search(r"<title[^>]*>(.*?)</title>", body, re.I | re.S)
+        plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
+        texts = [html.unescape(" ".join(plain.split()))]
+    gist = "; ".join(t for t in texts if t) or "no details"
+    return gist if len(gist) <= limit else gist[: limit - 1] + "…"
+
+
+def from_status(op: Operation, n: int, status: int, body: str) -> list[RecordResult]:
+    """A whole request answered with an HTTP error: every record gets that answer."""
+    detail = f"HTTP {status}: {server_text(body)}"
+    if status == 413:
+        return all_records(n, Outcome.FAILED, f"Row: the batch was too large ({detail}); nothing "
+                           "was saved; send again with a smaller --batch-size")
+    if status == 429:
+        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform is rate limiting ({detail}); "
+                           "nothing was saved; send again in a few minutes")
+    if status in (401, 403):
+        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform refused the login ({detail}); "
+                           "nothing was saved; check the user's access and send again")
+    if status < 500:
+        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform refused the whole batch "
+                           f"({detail}); nothing was saved")
+    return unknown(op, n, f"BillingPlatform failed while handling the batch ({detail})")

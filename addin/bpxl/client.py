@@ -1,0 +1,320 @@
+"""A thin client over BillingPlatform REST 2.0: the one place that builds HTTP requests.
+
+It owns authentication (session login or a bearer token), timeouts, the request rate, retries of
+what is safe to retry, and turning every answer, good or bad, into per-record results. Secrets are
+kept in private attributes and never appear in ``repr()``, exceptions or logs.
+
+    client = Client("https://my.billingplatform.com/acme", username="ann", password=...)
+    results = client.create([{"BillingProfileId": "101", "DueDate": "2024-07-31"}])
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+from urllib3.util.retry import Retry
+
+from . import __version__, answers, fields
+from .errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
+from .results import Operation, Outcome, RecordResult
+
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 420.0  # the server gives up after 400 s; we wait a little longer for big batches
+MAX_REQUESTS_PER_S = 15.0  # BillingPlatform's published limit per client
+MAX_CONCURRENCY = 8  # ... and its 4 to 8 concurrent threads
+PAGE_SIZE = 10_000
+_WRITE_VERBS = {Operation.CREATE: "POST", Operation.UPDATE: "PUT", Operation.UPSERT: "PATCH"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class _Throttle:
+    """Spaces request starts so that no more than ``rate`` begin per second, across threads."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def _retry_policy() -> Retry:
+    """Retries that can never repeat a create: connection failures before anything was sent, and
+    429/502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert)."""
+    return Retry(
+        total=5,
+        connect=3,
+        read=2,
+        status=4,
+        other=0,
+        allowed_methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        status_forcelist=frozenset({429, 502, 503, 504}),
+        backoff_factor=0.5,
+        backoff_max=30,
+        backoff_jitter=0.5,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+class Client:
+    """A connection to one tenant: ``url`` is the tenant base, e.g. ``https://host/acme``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+        max_requests_per_s: float | None = None,
+        pool_size: int = MAX_CONCURRENCY,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(
+                f"{url!r} is not a tenant URL.",
+                "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant",
+            )
+        if token is None and not (username and password is not None):
+            raise UsageError(
+                "No credentials to log in with.",
+                "Give --username with the password in BPXL_PASSWORD, or a token with --token-env.",
+            )
+        self.url = url.rstrip("/")
+        self.username = username
+        self._password = password
+        self._token = token
+        self._session_id: str | None = None
+        self._login_lock = threading.Lock()
+        self.timeout = timeout
+        loopback = parts.hostname in _LOOPBACK
+        if max_requests_per_s is None and not loopback:
+            max_requests_per_s = MAX_REQUESTS_PER_S
+        self._throttle = _Throttle(max_requests_per_s)
+        self._http = requests.Session()
+        self._http.trust_env = not loopback  # no proxy between us and a local sandbox
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy())
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
+        self._http.headers.update({
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+            "User-Agent": f"bpxl/{__version__}",
+        })
+
+    def __repr__(self) -> str:
+        who = "token" if self._token else f"user {self.username!r}"
+        return f"<Client {self.url} as {who}>"
+
+    def close(self) -> None:
+        """Log out (ending the server session) and release connections."""
+        if self._session_id:
+            try:
+                self._send("POST", "logout", timeout=(self.timeout[0], 30))
+            except ApiConnectionError:
+                pass  # the session expires on its own
+            self._session_id = None
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Start a session (no-op with a token); raise ``AuthenticationError`` if refused."""
+        if self._token is not None:
+            return
+        response = self._send(
+            "POST", "login", json={"username": self.username, "password": self._password},
+            authenticated=False,
+        )
+        try:
+            item = response.json()["loginResponse"]
+            item = item[0] if isinstance(item, list) else item
+            session_id = item.get("SessionID") if str(item.get("ErrorCode")) == "0" else None
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            session_id = None
+        if response.status_code != 200 or not session_id:
+            raise AuthenticationError(
+                f"BillingPlatform at {self.url} refused the login for {self.username!r} "
+                f"(HTTP {response.status_code}).",
+                "Check the user name and the password in BPXL_PASSWORD, and that the URL names "
+                "your tenant.",
+            )
+        self._session_id = str(session_id)
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self._token is not None:
+            return {"Authorization": f"Bearer {self._token}"}
+        with self._login_lock:
+            if self._session_id is None:
+                self.login()
+        assert self._session_id is not None
+        return {"sessionid": self._session_id}
+
+    # -- the one place requests are sent --------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        timeout: tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """Send one request (after a 401, log in again once and resend).
+
+        Raises ``ApiConnectionError`` with ``sent`` telling whether the request may have reached
+        the server; any HTTP answer, error or not, is returned.
+        """
+        for attempt in (1, 2):
+            headers = self._auth_headers() if authenticated else {}
+            self._throttle.wait()
+            try:
+                response = self._http.request(
+                    method, f"{self.url}/rest/2.0/{path}", json=json, params=params,
+                    headers=headers, timeout=timeout or self.timeout,
+                )
+            except requests.RequestException as failure:
+                raise self._connection_error(failure) from None
+            if response.status_code == 401 and authenticated and self._token is None and attempt == 1:
+                with self._login_lock:
+                    if headers.get("sessionid") == self._session_id:
+                        self._session_id = None  # expired: the next attempt logs in afresh
+                continue
+            return response
+        return response
+
+    def _connection_error(self, failure: requests.RequestException) -> ApiConnectionError:
+        reason = getattr(failure.args[0], "reason", None) if failure.args else None
+        not_sent = isinstance(failure, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+        kind = "timed out" if isinstance(failure, requests.Timeout) else "dropped the connection"
+        if not_sent:
+            return ApiConnectionError(
+                f"Could not connect to {self.url}.",
+                "Check the URL, your network or VPN, and that the server is up.",
+                sent=False,
+            )
+        return ApiConnectionError(f"BillingPlatform at {self.url} {kind} before answering.")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def write(
+        self, op: Operation, records: Sequence[Mapping[str, Any]], external_id: str = fields.ID
+    ) -> list[RecordResult]:
+        """Send one batch; always one result per record, whatever happens on the way."""
+        body: dict[str, Any] = {"brmObjects": list(records)}
+        if op is Operation.UPSERT:
+            body["externalIDFieldName"] = external_id
+        try:
+            response = self._send_write(_WRITE_VERBS[op], body)
+        except ApiConnectionError as failure:
+            if not failure.sent:
+                return answers.all_records(
+                    len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
+                )
+            return answers.unknown(op, len(records), f"sent, but no answer came ({failure.message})")
+        except AuthenticationError as failure:
+            return answers.all_records(
+                len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
+            )
+        if 200 <= response.status_code < 300:
+            return answers.from_body(op, records, response.text)
+        return answers.from_status(op, len(records), response.status_code, response.text)
+
+    def _send_write(self, method: str, body: dict[str, Any]) -> requests.Response:
+        """A 429 means nothing was processed, so even a create may be sent again after waiting."""
+        delay = 1.0
+        for _ in range(5):
+            response = self._send(method, fields.ENTITY, json=body)
+            if response.status_code != 429:
+                return response
+            time.sleep(_retry_after(response, delay))
+            delay = min(delay * 2, 30.0)
+        return response
+
+    def create(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        return self.write(Operation.CREATE, records)
+
+    def update(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
+        return self.write(Operation.UPDATE, records)
+
+    def upsert(
+        self, records: Sequence[Mapping[str, Any]], external_id: str = fields.ID
+    ) -> list[RecordResult]:
+        return self.write(Operation.UPSERT, records, external_id)
+
+    def delete(self, ids: Sequence[str]) -> list[RecordResult]:
+        response = self._send("DELETE", f"delete/{fields.ENTITY}",
+                              json={"brmObjects": [{fields.ID: i} for i in ids]})
+        if response.status_code != 200:
+            return answers.from_status(Operation.UPDATE, len(ids), response.status_code, response.text)
+        records = [{fields.ID: i} for i in ids]
+        return answers.from_body(Operation.UPDATE, records, response.text, key="deleteResponse")
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def retrieve(self, record_id: str) -> dict[str, Any] | None:
+        """One invoice by Id, or None when there is none."""
+        response = self._send("GET", f"{fields.ENTITY}/{record_id}")
+        rows = self._rows(response, "retrieveResponse")
+        return rows[0] if rows else None
+
+    def query(self, sql: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Rows of a ``SELECT ... FROM INVOICE`` query, fetched page by page as they are read."""
+        offset = 0
+        while True:
+            page = f"{sql} OFFSET {offset} ROWS FETCH NEXT {page_size} ROWS ONLY"
+            rows = self._rows(self._send("GET", "query", params={"sql": page}), "queryResponse")
+            yield from rows
+            if len(rows) < page_size:
+                return
+            offset += page_size
+
+    def _rows(self, response: requests.Response, key: str) -> list[dict[str, Any]]:
+        if response.status_code == 404:
+            return []  # BillingPlatform answers "no rows" with 404
+        if response.status_code != 200:
+            raise ApiError(
+                f"BillingPlatform refused the query (HTTP {response.status_code}: "
+                f"{answers.server_text(response.text)}).",
+                status=response.status_code,
+            )
+        try:
+            rows = response.json()[key]
+        except (ValueError, KeyError, TypeError) as bad:
+            raise ApiError(f"BillingPlatform's answer to a query could not be read ({bad}).",
+                           status=response.status_code) from None
+        rows = [rows] if isinstance(rows, dict) else rows
+        return [r for r in rows if isinstance(r, dict)]
+
+
+def _retry_after(response: requests.Response, fallback: float) -> float:
+    """Seconds to wait from a Retry-After header (capped at a minute), else ``fallback``."""
+    try:
+        return min(max(float(response.headers.get("Retry-After", "")), 0.0), 60.0)
+    except ValueError:
+        return fallback

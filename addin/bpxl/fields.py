@@ -1,0 +1,130 @@
+"""The INVOICE field catalogue: the only place bpxl learns about fields.
+
+Names come from BillingPlatform's API reference (the 48 keys of an INVOICE ``brmObjects`` item,
+``Id`` included). Types, read-only marks and picklist values are *assumed* (see
+``shared/api-notes.md``); every assumption lives in this file, so correcting one is a one-line
+change here and nowhere else.
+
+The order of ``FIELDS`` is the column order of the workbook template: ``Id`` first, then the fields
+an accountant fills most, then the rest; read-only fields last.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+class FieldType(enum.Enum):
+    """How a field's value is written in JSON and typed in a cell."""
+
+    ID = "id"
+    DATE = "date"
+    DATETIME = "date-time"
+    FLAG = "flag"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    PICKLIST = "picklist"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One INVOICE field as bpxl understands it."""
+
+    name: str
+    type: FieldType
+    description: str
+    read_only: bool = False
+    picklist: tuple[str, ...] = ()
+
+    @property
+    def writable(self) -> bool:
+        return not self.read_only
+
+
+ID = "Id"
+ENTITY = "INVOICE"
+
+# Assumed picklist values: offered as dropdown suggestions and used to canonicalise case. A tenant
+# may define others; those pass with a warning and the server has the last word.
+_STATUS = ("Pending", "Approved", "Closed", "Void")
+_APPROVAL_STATUS = ("Pending", "Approved", "Rejected")
+_PAYMENT_STATUS = ("Unpaid", "Partially Paid", "Paid", "Overpaid")
+
+_T = FieldType
+FIELDS: tuple[Field, ...] = (
+    Field(ID, _T.ID, "Invoice number assigned by BillingPlatform; leave blank to create, required "
+          "to update", read_only=True),
+    Field("BillingProfileId", _T.ID, "Billing profile (account) the invoice belongs to"),
+    Field("Status", _T.PICKLIST, "Invoice status", picklist=_STATUS),
+    Field("DueDate", _T.DATE, "Date payment is due"),
+    Field("ActivityStartDate", _T.DATE, "First day of the activity billed"),
+    Field("ActivityEndDate", _T.DATE, "Last day of the activity billed"),
+    Field("BillingCycleStartDate", _T.DATE, "First day of the billing cycle"),
+    Field("BillingCycleEndDate", _T.DATE, "Last day of the billing cycle"),
+    Field("AccountingPeriodId", _T.ID, "Accounting period the invoice is booked in"),
+    Field("PaymentStatus", _T.PICKLIST, "Payment status", picklist=_PAYMENT_STATUS),
+    Field("ApprovalStatus", _T.PICKLIST, "Approval status", picklist=_APPROVAL_STATUS),
+    Field("ApprovalDate", _T.DATE, "Date the invoice was approved"),
+    Field("ApprovalUserId", _T.ID, "User who approved the invoice"),
+    Field("ClosedDate", _T.DATE, "Date the invoice was closed"),
+    Field("BillableFlag", _T.FLAG, "Whether the invoice is billable"),
+    Field("Disputed", _T.FLAG, "Whether the customer disputes the invoice"),
+    Field("VoidFlag", _T.FLAG, "Whether the invoice is void"),
+    Field("SendInvoiceEmail", _T.FLAG, "Whether to e-mail the invoice to the customer"),
+    Field("SuppressBulkCloseFlag", _T.FLAG, "Keep this invoice out of bulk close runs"),
+    Field("ManualCloseApprovedFlag", _T.FLAG, "Manual close has been approved"),
+    Field("ReburnFlag", _T.FLAG, "Invoice is to be re-generated (reburned)"),
+    Field("MigratedInvoice", _T.FLAG, "Invoice was migrated from another system"),
+    Field("AgingInterval", _T.INTEGER, "Aging interval in days"),
+    Field("AutoPayTriggerDate", _T.DATE, "Date automatic payment is triggered"),
+    Field("EstimateDate", _T.DATE, "Date of the estimate"),
+    Field("NextEstimateDate", _T.DATE, "Date of the next estimate"),
+    Field("EstimatedStatus", _T.PICKLIST, "Estimate status (tenant-defined values)"),
+    Field("EinvoiceStatus", _T.PICKLIST, "E-invoicing status (tenant-defined values)"),
+    Field("InvoiceReburnAction", _T.PICKLIST, "Action to take when reburning (tenant-defined)"),
+    Field("AccountStrategyId", _T.ID, "Account strategy applied to the invoice"),
+    Field("EventInvoiceCycleId", _T.ID, "Event invoice cycle that produced the invoice"),
+    Field("FileName", _T.TEXT, "File name of the invoice document"),
+    Field("LastGatewayKey", _T.TEXT, "Key of the last payment gateway transaction"),
+    Field("MoveInvoiceDescription", _T.TEXT, "Reason the invoice was moved"),
+    # Read-only: set by BillingPlatform, never sent.
+    Field("Created", _T.DATETIME, "When the invoice was created", read_only=True),
+    Field("CreatedUserId", _T.ID, "User who created the invoice", read_only=True),
+    Field("Updated", _T.DATETIME, "When the invoice was last changed", read_only=True),
+    Field("UpdatedUserId", _T.ID, "User who last changed the invoice", read_only=True),
+    Field("CurrentAction", _T.PICKLIST, "Action in progress (system)", read_only=True),
+    Field("LastAction", _T.PICKLIST, "Last action performed (system)", read_only=True),
+    Field("AvailableActions", _T.TEXT, "Actions available now (system)", read_only=True),
+    Field("PendingActions", _T.TEXT, "Actions queued (system)", read_only=True),
+    Field("MassUpdateError", _T.TEXT, "Error of the last mass update (system)", read_only=True),
+    Field("PdfCreatedDate", _T.DATE, "Date the PDF was generated", read_only=True),
+    Field("LastEmailDeliveryDate", _T.DATE, "Date the invoice was last e-mailed", read_only=True),
+    Field("CreatedByInvoiceId", _T.ID, "Invoice this one was created from", read_only=True),
+    Field("ReopenedByInvoiceId", _T.ID, "Invoice that reopened this one", read_only=True),
+    Field("VoidedByCreditId", _T.ID, "Credit that voided this invoice", read_only=True),
+)
+
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+
+def header_key(text: str) -> str:
+    """Normalise a header for matching: case- and space-insensitive ("Due date" == "DueDate")."""
+    return "".join(text.split()).casefold()
+
+
+_BY_KEY: dict[str, Field] = {header_key(f.name): f for f in FIELDS}
+
+
+def lookup(header: object) -> Field | None:
+    """The field a column header names, or None for a user column."""
+    if not isinstance(header, str):
+        return None
+    return _BY_KEY.get(header_key(header))
+
+
+def template_fields() -> Iterator[Field]:
+    """The template's field columns: ``Id`` and every writable field, in catalogue order."""
+    return (f for f in FIELDS if f.writable or f.name == ID)

@@ -1,0 +1,215 @@
+"""Grid of cells -> records ready for ``brmObjects``, with per-row, per-column validation.
+
+A pure function of the cell values: it knows nothing of Excel or HTTP. Each data row becomes a
+``RowPlan``: either a record to send, or the errors that keep it from being sent. A bad row never
+stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from . import fields
+from .cells import CellError, convert, is_blank
+from .errors import UsageError
+from .fields import Field
+from .results import Operation, Outcome
+
+RESULT_HEADER = "Result"
+MESSAGE_HEADER = "Message"
+
+# Rows whose Result says a create already reached (or may have reached) the server: a create must
+# not send them again until the user clears the Result.
+_NOT_RECREATED = frozenset({Outcome.CREATED.value.casefold(), Outcome.UNKNOWN.value.casefold()})
+
+
+@dataclass(frozen=True)
+class Column:
+    """A sheet column that names an INVOICE field."""
+
+    index: int  # 0-based position in the grid
+    header: str  # as the user wrote it: messages name the column this way
+    field: Field
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the header row says: which columns are fields, which are ours, which are the user's."""
+
+    columns: tuple[Column, ...]
+    user_headers: tuple[str, ...]
+    result_index: int | None
+    message_index: int | None
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.field.name == name), None)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def read_layout(header: Sequence[object]) -> Layout:
+    """Match headers to fields (case- and space-insensitive); a field named twice is an error."""
+    columns: list[Column] = []
+    user: list[str] = []
+    seen: dict[str, int] = {}
+    result_index = message_index = None
+    for index, cell in enumerate(header):
+        if is_blank(cell):
+            continue
+        text = str(cell).strip()
+        key = fields.header_key(text)
+        if key == fields.header_key(RESULT_HEADER):
+            result_index = index
+            continue
+        if key == fields.header_key(MESSAGE_HEADER):
+            message_index = index
+            continue
+        found = fields.lookup(text)
+        if found is None:
+            user.append(text)
+            continue
+        if found.name in seen:
+            first = _column_letter(seen[found.name])
+            raise UsageError(
+                f"Columns {first} and {_column_letter(index)} both hold {found.name}.",
+                "Rename or delete one of them, then run again. Nothing was sent.",
+            )
+        seen[found.name] = index
+        columns.append(Column(index, text, found))
+    return Layout(tuple(columns), tuple(user), result_index, message_index)
+
+
+@dataclass
+class RowPlan:
+    """One data row after validation: a record to send, or errors; warnings ride along."""
+
+    row: int  # the sheet row number the user sees
+    record: dict[str, object] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def is_blank_row(layout: Layout, values: Sequence[object]) -> bool:
+    """A row with no value in any field column is not a data row (user columns do not count)."""
+    return all(is_blank(_cell(values, c.index)) for c in layout.columns)
+
+
+def already_sent(layout: Layout, values: Sequence[object]) -> bool:
+    """True when the row's Result says an earlier create reached, or may have reached, the server."""
+    if layout.result_index is None:
+        return False
+    result = _cell(values, layout.result_index)
+    return isinstance(result, str) and result.strip().casefold() in _NOT_RECREATED
+
+
+def _cell(values: Sequence[object], index: int) -> object:
+    return values[index] if index < len(values) else None
+
+
+def plan_row(
+    layout: Layout, row: int, values: Sequence[object], op: Operation, external_id: str
+) -> RowPlan:
+    """Validate one row and build its record; every error names the column it is about."""
+    plan = RowPlan(row)
+    refused: set[str] = set()  # fields whose cell had an error: not reported missing as well
+    for column in layout.columns:
+        value = _cell(values, column.index)
+        if is_blank(value):
+            continue
+        name = column.field.name
+        is_key = name == external_id or (name == fields.ID and op is Operation.UPDATE)
+        if name == fields.ID and op is Operation.CREATE:
+            plan.errors.append(
+                f"{column.header}: leave Id blank to create (this row already has Id "
+                f"{str(value).strip()}; use update to change that invoice)"
+            )
+            continue
+        if column.field.read_only and not is_key:
+            plan.warnings.append(f"{column.header}: is set by BillingPlatform and was not sent")
+            continue
+        try:
+            converted = convert(column.field, value)
+        except CellError as problem:
+            plan.errors.append(f"{column.header}: {problem}")
+            refused.add(name)
+            continue
+        if is_key and converted.value == "":
+            plan.errors.append(f"{column.header}: #NULL cannot clear {name}; it identifies the row")
+            refused.add(name)
+            continue
+        plan.record[name] = converted.value
+        if converted.warning:
+            plan.warnings.append(f"{column.header}: {converted.warning}")
+    _require_keys(layout, plan, op, external_id, refused)
+    return plan
+
+
+def _require_keys(
+    layout: Layout, plan: RowPlan, op: Operation, external_id: str, refused: set[str]
+) -> None:
+    """Each operation's minimum: update needs Id, upsert its key, create one writable field."""
+    if op is Operation.CREATE:
+        if not plan.record and not plan.errors:
+            plan.errors.append(
+                "Row: nothing to create; fill at least one invoice field (e.g. BillingProfileId)"
+            )
+        return
+    key = fields.ID if op is Operation.UPDATE else external_id
+    column = layout.column(key)
+    if column is None:
+        return  # the sheet has no such column: reported once for the sheet, see check_layout
+    if key not in plan.record and key not in refused:
+        plan.errors.append(f"{column.header}: required to {op.value}; fill in the invoice's {key}")
+
+
+def check_layout(layout: Layout, op: Operation, external_id: str) -> None:
+    """Refuse a sheet that cannot work for ``op`` before any row is looked at."""
+    if not layout.columns:
+        raise UsageError(
+            "No column header names an Invoice field.",
+            "Put the field names (e.g. Id, BillingProfileId, DueDate) in the header row; "
+            "`bpxl template` writes a ready sheet.",
+        )
+    field = fields.BY_NAME.get(external_id)
+    if op is Operation.UPSERT and field is None:
+        raise UsageError(
+            f"--external-id {external_id} is not an Invoice field.",
+            "Name the field that identifies each invoice, e.g. --external-id Id.",
+        )
+    key = fields.ID if op is Operation.UPDATE else external_id
+    if op is not Operation.CREATE and layout.column(key) is None:
+        raise UsageError(
+            f"The sheet has no {key} column, which {op.value} needs on every row.",
+            f"Add a {key} column with each invoice's {key}.",
+        )
+
+
+def plan_rows(
+    layout: Layout,
+    rows: Iterable[tuple[int, Sequence[object]]],
+    op: Operation,
+    external_id: str = fields.ID,
+) -> tuple[list[RowPlan], list[int]]:
+    """Plans for the non-blank rows, and the rows skipped because a create already sent them."""
+    plans: list[RowPlan] = []
+    skipped: list[int] = []
+    for row, values in rows:
+        if is_blank_row(layout, values):
+            continue
+        if op is Operation.CREATE and already_sent(layout, values):
+            skipped.append(row)
+            continue
+        plans.append(plan_row(layout, row, values, op, external_id))
+    return plans, skipped

@@ -1,0 +1,87 @@
+"""Per-row results: what happened to each row, as data that every front end writes back.
+
+The status words are a contract with users and scripts (they filter on them in Excel): keep them
+exactly as they are.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class Operation(enum.Enum):
+    """The three writes, named as on the command line (``--op``)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+
+
+class Outcome(enum.Enum):
+    """A row's ``Result`` cell."""
+
+    CREATED = "Created"
+    UPDATED = "Updated"
+    UPSERTED = "Upserted"
+    INVALID = "Invalid"  # not sent: the row failed validation
+    FAILED = "Failed"  # the server refused it, or it was never delivered
+    UNKNOWN = "Unknown"  # sent, but no answer: check before resending
+
+    @property
+    def ok(self) -> bool:
+        return self in SUCCESS.values()
+
+
+SUCCESS: dict[Operation, Outcome] = {
+    Operation.CREATE: Outcome.CREATED,
+    Operation.UPDATE: Outcome.UPDATED,
+    Operation.UPSERT: Outcome.UPSERTED,
+}
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """The server's word on one record of a batch (or the lack of it)."""
+
+    outcome: Outcome
+    id: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+@dataclass
+class RowResult:
+    """One sheet row's result: its ``Result``, ``Message`` and, after a create, its new ``Id``.
+
+    ``outcome`` is None for a valid row of a dry run: checked, not sent.
+    """
+
+    row: int
+    outcome: Outcome | None
+    id: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        """The ``Message`` cell: every error and warning, each starting with its column name."""
+        return "; ".join(self.messages)
+
+
+def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> str:
+    """The one-line summary, e.g. ``1,001 rows: 990 created, 11 invalid, 0 failed``."""
+    results = list(results)
+    counts = Counter(r.outcome for r in results)
+    done = SUCCESS[op]
+    parts = [
+        f"{counts[done]:,} {done.value.lower()}",
+        f"{counts[Outcome.INVALID]:,} invalid",
+        f"{counts[Outcome.FAILED]:,} failed",
+    ]
+    if counts[Outcome.UNKNOWN]:
+        parts.append(f"{counts[Outcome.UNKNOWN]:,} unknown")
+    line = f"{len(results):,} row{'' if len(results) == 1 else 's'}: {', '.join(parts)}"
+    if skipped:
+        line += f" ({skipped:,} skipped: already Created or Unknown; clear Result to send again)"
+    return line

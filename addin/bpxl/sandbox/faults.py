@@ -1,0 +1,76 @@
+"""Faults the sandbox injects on request, so tests and benchmarks meet a hostile network.
+
+Each ``--fault`` is ``KIND:VALUE``: ``latency:20ms`` delays every request; ``429:0.05``,
+``503:0.05``, ``reset-before:0.02`` and ``reset-after:0.02`` hit that share of requests. A seed
+makes the sequence of draws repeatable.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class Fault(enum.Enum):
+    """What happens to one request."""
+
+    NONE = "none"
+    TOO_MANY = "429"  # answered 429 with Retry-After; nothing stored
+    UNAVAILABLE = "503"  # answered 503; nothing stored
+    RESET_BEFORE = "reset-before"  # connection dropped before anything is stored
+    RESET_AFTER = "reset-after"  # records stored, then the connection dropped with no answer
+
+
+_RATE_KINDS = {f.value: f for f in Fault if f is not Fault.NONE}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
+
+
+@dataclass
+class FaultPlan:
+    """The faults of one sandbox run, drawn from one seeded generator."""
+
+    latency_s: float = 0.0
+    rates: dict[Fault, float] = field(default_factory=dict)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, specs: Iterable[str], seed: int | None = None) -> FaultPlan:
+        """Read ``--fault`` options; raise ``ValueError`` with a readable reason on a bad one."""
+        plan = cls(seed=seed)
+        for spec in specs:
+            kind, _, value = spec.partition(":")
+            kind = kind.strip().lower()
+            if kind == "latency":
+                match = _DURATION.fullmatch(value.strip())
+                if not match:
+                    raise ValueError(f"--fault {spec}: write the latency as e.g. 20ms or 1.5s")
+                amount = float(match.group(1))
+                plan.latency_s = amount / 1000 if match.group(2) == "ms" else amount
+            elif kind in _RATE_KINDS:
+                try:
+                    rate = float(value)
+                except ValueError:
+                    rate = -1.0
+                if not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"--fault {spec}: the share must be a number from 0 to 1")
+                plan.rates[_RATE_KINDS[kind]] = rate
+            else:
+                known = ", ".join(["latency", *_RATE_KINDS])
+                raise ValueError(f"--fault {spec}: unknown fault; use one of {known}")
+        return plan
+
+    def draw(self) -> Fault:
+        """The fault for the next request (at most one; drawn in a fixed order for repeatability)."""
+        with self._lock:
+            for fault, rate in self.rates.items():
+                if rate and self._random.random() < rate:
+                    return fault
+        return Fault.NONE
