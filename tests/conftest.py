@@ -1,0 +1,99 @@
+"""Shared fixtures: a real sandbox on loopback, workbooks built from the template, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bpxl import cli, template
+from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real user's data folder or password."""
+    monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("BPXL_PASSWORD", raising=False)
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: Sandbox
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.sandbox.url
+
+    def requests(self) -> list[dict[str, Any]]:
+        text = self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    def writes(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests() if r["method"] in ("POST", "PUT", "PATCH")
+                and r["path"].endswith("/INVOICE")]
+
+
+@pytest.fixture
+def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., RunningSandbox]]:
+    started: list[Sandbox] = []
+
+    def start(faults: list[str] | None = None, seed: int = 1) -> RunningSandbox:
+        log = tmp_path / f"requests-{len(started)}.jsonl"
+        sandbox = Sandbox(SandboxConfig(port=0, request_log=log,
+                                        faults=FaultPlan.parse(faults or [], seed=seed)))
+        started.append(sandbox.start())
+        return RunningSandbox(sandbox, log)
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., RunningSandbox]) -> RunningSandbox:
+    return make_sandbox()
+
+
+def write_invoices(path: Path, rows: list[Mapping[str, object]], *, start_row: int = 2) -> Path:
+    """The template with ``rows`` filled in from ``start_row`` (keys are header names)."""
+    book = template.build()
+    sheet = book.active
+    headers = [c.value for c in sheet[1]]
+    for offset, row in enumerate(rows):
+        for name, value in row.items():
+            sheet.cell(row=start_row + offset, column=headers.index(name) + 1, value=value)
+    book.save(path)
+    return path
+
+
+def read_sheet(path: Path, sheet: str | None = None) -> list[dict[str, Any]]:
+    """Data rows as dicts keyed by header, with the sheet row number under ``_row``."""
+    book = openpyxl.load_workbook(path)
+    ws = book[sheet] if sheet else book.worksheets[0]
+    headers = [c.value for c in ws[1]]
+    out = []
+    for number, values in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+        if any(v is not None for v in values):
+            out.append({"_row": number, **{h: v for h, v in zip(headers, values) if h}})
+    return out
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+    """Run ``bpxl ARGS`` in-process; returns (exit code, stdout, stderr)."""
+
+    def invoke(*args: object, password: str | None = "demo") -> tuple[int, str, str]:
+        if password is not None:
+            monkeypatch.setenv("BPXL_PASSWORD", password)
+        code = cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
