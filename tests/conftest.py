@@ -16,7 +16,9 @@ from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
 
 @pytest.fixture(autouse=True)
-def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never touch the real user's data folder or password."""
     monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("BPXL_PASSWORD", raising=False)
@@ -36,8 +38,11 @@ class RunningSandbox:
         return [json.loads(line) for line in text.splitlines()]
 
     def writes(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests() if r["method"] in ("POST", "PUT", "PATCH")
-                and r["path"].endswith("/INVOICE")]
+        return [
+            r
+            for r in self.requests()
+            if r["method"] in ("POST", "PUT", "PATCH") and r["path"].endswith("/INVOICE")
+        ]
 
 
 @pytest.fixture
@@ -46,8 +51,9 @@ def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., RunningSandbox]]:
 
     def start(faults: list[str] | None = None, seed: int = 1) -> RunningSandbox:
         log = tmp_path / f"requests-{len(started)}.jsonl"
-        sandbox = Sandbox(SandboxConfig(port=0, request_log=log,
-                                        faults=FaultPlan.parse(faults or [], seed=seed)))
+        sandbox = Sandbox(
+            SandboxConfig(port=0, request_log=log, faults=FaultPlan.parse(faults or [], seed=seed))
+        )
         started.append(sandbox.start())
         return RunningSandbox(sandbox, log)
 
@@ -81,12 +87,16 @@ def read_sheet(path: Path, sheet: str | None = None) -> list[dict[str, Any]]:
     out = []
     for number, values in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
         if any(v is not None for v in values):
-            out.append({"_row": number, **{h: v for h, v in zip(headers, values) if h}})
+            out.append(
+                {"_row": number, **{h: v for h, v in zip(headers, values, strict=False) if h}}
+            )
     return out
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
     """Run ``bpxl ARGS`` in-process; returns (exit code, stdout, stderr)."""
 
     def invoke(*args: object, password: str | None = "demo") -> tuple[int, str, str]:

@@ -76,12 +76,22 @@ def test_rerun_of_create_sends_nothing_twice(tmp_path: Path, sandbox, run) -> No
 
 BAD_ROWS = {
     3: ({"BillingProfileId": "101", "DueDate": "31/31/2024"}, "DueDate", "is not a date"),
-    4: ({"BillingProfileId": "101", "DueDate": dt.datetime(2024, 1, 5, 13, 30)}, "DueDate",
-        "has a time of day"),
-    5: ({"BillingProfileId": 1.2345678901234567e16, "DueDate": "2024-01-01"}, "BillingProfileId",
-        "was rounded by Excel; format the column as Text"),
+    4: (
+        {"BillingProfileId": "101", "DueDate": dt.datetime(2024, 1, 5, 13, 30)},
+        "DueDate",
+        "has a time of day",
+    ),
+    5: (
+        {"BillingProfileId": 1.2345678901234567e16, "DueDate": "2024-01-01"},
+        "BillingProfileId",
+        "was rounded by Excel; format the column as Text",
+    ),
     6: ({"BillingProfileId": "101", "BillableFlag": "maybe"}, "BillableFlag", "TRUE/FALSE"),
-    7: ({"BillingProfileId": "101", "AgingInterval": "12abc"}, "AgingInterval", "not a whole number"),
+    7: (
+        {"BillingProfileId": "101", "AgingInterval": "12abc"},
+        "AgingInterval",
+        "not a whole number",
+    ),
     8: ({"BillingProfileId": "101", "AgingInterval": 2.5}, "AgingInterval", "not a whole number"),
     9: ({"Id": "555", "BillingProfileId": "101"}, "Id", "leave Id blank to create"),
     10: ({"BillingProfileId": "101", "DueDate": 2_958_466}, "DueDate", "is not a date"),
@@ -91,10 +101,19 @@ BAD_ROWS = {
 
 
 def test_mixed_good_and_bad_rows(tmp_path: Path, sandbox, run) -> None:
-    rows = [GOOD] + [spec for spec, _, _ in BAD_ROWS.values()] + [
-        {"BillingProfileId": "103", "DueDate": 45_500, "Status": "Tenant Special",
-         "Disputed": "no", "AgingInterval": "30"},
-    ]
+    rows = (
+        [GOOD]
+        + [spec for spec, _, _ in BAD_ROWS.values()]
+        + [
+            {
+                "BillingProfileId": "103",
+                "DueDate": 45_500,
+                "Status": "Tenant Special",
+                "Disputed": "no",
+                "AgingInterval": "30",
+            },
+        ]
+    )
     book = write_invoices(tmp_path / "mixed.xlsx", rows)
 
     code, out, _ = run("push", book, "--op", "create", *connect(sandbox))
@@ -109,19 +128,26 @@ def test_mixed_good_and_bad_rows(tmp_path: Path, sandbox, run) -> None:
     assert "Status:" in by_row[13]["Message"] and "sent as typed" in by_row[13]["Message"]
     stored = server_record(sandbox, by_row[13]["Id"])
     assert stored["DueDate"] == "2024-07-27"  # Excel serial 45500 (45292 is 2024-01-01)
-    assert (stored["Status"], stored["Disputed"], stored["AgingInterval"]) == ("Tenant Special", "0", "30")
+    assert (stored["Status"], stored["Disputed"], stored["AgingInterval"]) == (
+        "Tenant Special",
+        "0",
+        "30",
+    )
     assert sandbox.writes()[0]["records"] == 2  # invalid rows were never sent
 
 
 def test_server_side_errors_land_on_their_rows(tmp_path: Path, sandbox, run) -> None:
     rows = [GOOD, {"BillingProfileId": "999"}, GOOD, {"DueDate": "2024-01-01"}, GOOD]
     book = write_invoices(tmp_path / "srv.xlsx", rows)
-    code, out, _ = run("push", book, "--op", "create", *connect(sandbox), "--batch-size", "2")
+    code, _, _ = run("push", book, "--op", "create", *connect(sandbox), "--batch-size", "2")
     assert code == 1
     results = read_sheet(book)
     assert [r["Result"] for r in results] == ["Created", "Failed", "Created", "Failed", "Created"]
     assert results[1]["Message"].startswith("BillingProfileId:") and "999" in results[1]["Message"]
-    assert results[3]["Message"].startswith("BillingProfileId:") and "required" in results[3]["Message"]
+    assert (
+        results[3]["Message"].startswith("BillingProfileId:")
+        and "required" in results[3]["Message"]
+    )
     assert results[1].get("Id") is None
 
     book_obj = openpyxl.load_workbook(book)
@@ -135,8 +161,9 @@ def test_server_side_errors_land_on_their_rows(tmp_path: Path, sandbox, run) -> 
 
 
 def test_1001_rows_make_six_write_requests(tmp_path: Path, sandbox, run) -> None:
-    book = write_invoices(tmp_path / "big.xlsx", [{"BillingProfileId": str(101 + i % 5)}
-                                                   for i in range(1001)])
+    book = write_invoices(
+        tmp_path / "big.xlsx", [{"BillingProfileId": str(101 + i % 5)} for i in range(1001)]
+    )
     code, out, _ = run("push", book, "--op", "create", *connect(sandbox), "--batch-size", "200")
     assert code == 0, out
     assert "1,001 rows: 1,001 created, 0 invalid, 0 failed" in out
@@ -168,7 +195,9 @@ def test_workbook_keeps_everything_the_user_had(tmp_path: Path, sandbox, run) ->
     other = book.create_sheet("Lookup")
     other["A1"] = "keep me"
     other["B1"] = "=SUM(1,2)"
-    book.defined_names["Rate"] = openpyxl.workbook.defined_name.DefinedName("Rate", attr_text="Lookup!$A$1")
+    book.defined_names["Rate"] = openpyxl.workbook.defined_name.DefinedName(
+        "Rate", attr_text="Lookup!$A$1"
+    )
     book.save(path)
 
     code, out, _ = run("push", path, "--op", "create", *connect(sandbox))
@@ -176,8 +205,16 @@ def test_workbook_keeps_everything_the_user_had(tmp_path: Path, sandbox, run) ->
     assert "Not sent (not Invoice fields): Notes, Amount, Double" in out
     after = openpyxl.load_workbook(path)
     sheet = after["My invoices"]
-    assert [c.value for c in sheet[1]] == ["Id", "Notes", "BillingProfileId", "DueDate", "Amount",
-                                           "Double", "Result", "Message"]
+    assert [c.value for c in sheet[1]] == [
+        "Id",
+        "Notes",
+        "BillingProfileId",
+        "DueDate",
+        "Amount",
+        "Double",
+        "Result",
+        "Message",
+    ]
     assert sheet["F2"].value == "=D2*2" and sheet["F3"].value == "=D3*2"
     assert sheet["D2"].number_format == "dd mmm yyyy"
     assert sheet["B1"].font.italic and sheet["B1"].comment.text == "my note"
@@ -203,8 +240,11 @@ def test_xlsm_keeps_its_macros(tmp_path: Path, sandbox, run) -> None:
                 data = data.replace(
                     b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
                     b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
-                ).replace(b"</Types>", b'<Default Extension="bin" ContentType='
-                          b'"application/vnd.ms-office.vbaProject"/></Types>')
+                ).replace(
+                    b"</Types>",
+                    b'<Default Extension="bin" ContentType='
+                    b'"application/vnd.ms-office.vbaProject"/></Types>',
+                )
             target.writestr(item, data)
         target.writestr("xl/vbaProject.bin", b"fake-vba-project-bytes")
     code, out, _ = run("push", macro, "--op", "create", *connect(sandbox))
@@ -213,7 +253,9 @@ def test_xlsm_keeps_its_macros(tmp_path: Path, sandbox, run) -> None:
         assert saved.read("xl/vbaProject.bin") == b"fake-vba-project-bytes"
 
 
-def test_whole_request_failure_gives_every_row_an_honest_status(tmp_path: Path, make_sandbox, run) -> None:
+def test_whole_request_failure_gives_every_row_an_honest_status(
+    tmp_path: Path, make_sandbox, run
+) -> None:
     failing = make_sandbox(faults=["503:1.0"])
     book = write_invoices(tmp_path / "down.xlsx", [GOOD] * 5)
     code, out, _ = run("push", book, "--op", "create", *connect(failing), "--batch-size", "2")
@@ -228,7 +270,9 @@ def test_whole_request_failure_gives_every_row_an_honest_status(tmp_path: Path, 
     assert len(failing.writes()) == 3
 
 
-def test_update_after_whole_request_failure_says_resend_is_safe(tmp_path: Path, make_sandbox, run) -> None:
+def test_update_after_whole_request_failure_says_resend_is_safe(
+    tmp_path: Path, make_sandbox, run
+) -> None:
     failing = make_sandbox(faults=["503:1.0"])
     book = write_invoices(tmp_path / "down.xlsx", [{"Id": "1", "Status": "Closed"}])
     code, _, _ = run("push", book, "--op", "update", *connect(failing))
@@ -239,7 +283,9 @@ def test_update_after_whole_request_failure_says_resend_is_safe(tmp_path: Path, 
 
 def test_dry_run_sends_nothing_and_marks_invalid_rows(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "dry.xlsx", [GOOD, {"BillingProfileId": "x"}])
-    code, out, _ = run("push", book, "--op", "create", "--dry-run", "--url", "http://127.0.0.1:9/none")
+    code, out, _ = run(
+        "push", book, "--op", "create", "--dry-run", "--url", "http://127.0.0.1:9/none"
+    )
     assert code == 1
     assert "1 ready to create, 1 invalid (dry run: nothing was sent)" in out
     results = read_sheet(book)
@@ -262,10 +308,15 @@ def test_rows_option_sends_only_those_rows(tmp_path: Path, sandbox, run) -> None
         (["--op", "create", "--sheet", "Nope"], "no sheet named 'Nope'"),
         (["--op", "upsert", "--external-id", "Bogus"], "not an Invoice field"),
         (["--op", "create", "--concurrency", "50"], "--concurrency must be"),
-        (["--op", "create", "--url", "http://127.0.0.1:9/x", "--username", "demo"], "Could not connect"),
+        (
+            ["--op", "create", "--url", "http://127.0.0.1:9/x", "--username", "demo"],
+            "Could not connect",
+        ),
     ],
 )
-def test_usage_errors_exit_2_with_a_message(tmp_path: Path, run, args: list[str], expected: str) -> None:
+def test_usage_errors_exit_2_with_a_message(
+    tmp_path: Path, run, args: list[str], expected: str
+) -> None:
     book = write_invoices(tmp_path / "u.xlsx", [GOOD])
     code, out, err = run("push", book, *args)
     assert code == 2
@@ -275,7 +326,9 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, run, args: list[str]
 
 def test_wrong_password_exits_2_before_sending(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "pw.xlsx", [GOOD])
-    code, out, err = run("push", book, "--op", "create", *connect(sandbox), password="wrong-secret-123")
+    code, out, err = run(
+        "push", book, "--op", "create", *connect(sandbox), password="wrong-secret-123"
+    )
     assert code == 2 and "refused the login" in err
     assert "wrong-secret-123" not in out + err
     assert sandbox.writes() == [] and read_sheet(book)[0].get("Result") is None
@@ -285,7 +338,9 @@ def test_bearer_token_from_environment(tmp_path: Path, sandbox, run, monkeypatch
     token = sandbox.sandbox.login("demo", "demo")
     monkeypatch.setenv("MY_TOKEN", token)
     book = write_invoices(tmp_path / "tok.xlsx", [GOOD])
-    code, out, err = run("push", book, "--op", "create", "--url", sandbox.url, "--token-env", "MY_TOKEN")
+    code, out, err = run(
+        "push", book, "--op", "create", "--url", sandbox.url, "--token-env", "MY_TOKEN"
+    )
     assert code == 0, err
     assert token not in out + err
 
@@ -312,9 +367,12 @@ def test_update_refuses_the_same_invoice_twice(tmp_path: Path, sandbox, run) -> 
     book = write_invoices(tmp_path / "twice.xlsx", [GOOD])
     run("push", book, "--op", "create", *connect(sandbox))
     invoice = read_sheet(book)[0]["Id"]
-    book = write_invoices(tmp_path / "twice2.xlsx", [{"Id": invoice, "Status": "Closed"},
-                                                      {"Id": invoice, "Status": "Void"}])
+    book = write_invoices(
+        tmp_path / "twice2.xlsx",
+        [{"Id": invoice, "Status": "Closed"}, {"Id": invoice, "Status": "Void"}],
+    )
     code, _, _ = run("push", book, "--op", "update", *connect(sandbox))
+    assert code == 1
     results = read_sheet(book)
     assert [r["Result"] for r in results] == ["Updated", "Invalid"]
     assert results[1]["Message"] == f"Id: {invoice} is also on row 2; send one row per invoice"
@@ -323,7 +381,9 @@ def test_update_refuses_the_same_invoice_twice(tmp_path: Path, sandbox, run) -> 
 def test_embedded_sandbox_keeps_records_between_runs(tmp_path: Path, run) -> None:
     book = write_invoices(tmp_path / "emb.xlsx", [GOOD])
     code, out, _ = run("push", book, "--op", "create")
-    assert code == 0 and out.splitlines()[0].startswith("No --url given: using the embedded sandbox")
+    assert code == 0 and out.splitlines()[0].startswith(
+        "No --url given: using the embedded sandbox"
+    )
     book_obj = openpyxl.load_workbook(book)
     book_obj.active["C2"] = "Closed"
     book_obj.save(book)
@@ -334,7 +394,8 @@ def test_embedded_sandbox_keeps_records_between_runs(tmp_path: Path, run) -> Non
 def test_sandbox_command_prints_its_url_first(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "bpxl.cli", "sandbox", "--port", "0", "--fault", "latency:1ms"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

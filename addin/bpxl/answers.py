@@ -47,7 +47,7 @@ def unknown(op: Operation, n: int, what: str) -> list[RecordResult]:
 def from_body(
     op: Operation, records: Sequence[Mapping[str, Any]], text: str, key: str | None = None
 ) -> list[RecordResult]:
-    """Map a 2xx answer's items (under ``key``, by default the op's) to the records sent, in order."""
+    """Map a 2xx answer's items (under ``key``, default the op's) to the records sent, in order."""
     try:
         body = json.loads(text)
     except ValueError:
@@ -58,7 +58,7 @@ def from_body(
     if not isinstance(items, list):
         return unknown(op, len(records), "BillingPlatform's answer had no per-row results")
     if len(items) == len(records):
-        return [_item_result(op, item, record) for item, record in zip(items, records)]
+        return [_item_result(op, item, record) for item, record in zip(items, records, strict=True)]
     return _match_by_id(op, items, records)
 
 
@@ -96,7 +96,7 @@ def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordR
         if op is Operation.CREATE:
             return unknown(op, 1, "BillingPlatform reported success but gave no Id")[0]
         new_id = record.get(fields.ID)
-    message = ()
+    message: tuple[str, ...] = ()
     if op is Operation.UPSERT and str(item.get("created", "")).lower() == "true":
         message = ("Row: no invoice matched, so a new one was created",)
     return RecordResult(SUCCESS[op], None if new_id is None else str(new_id), message)
@@ -106,7 +106,9 @@ def _refusal(item: Mapping[str, Any]) -> str:
     """``"DueDate: <server text> (BillingPlatform error CODE)"`` for a refused record."""
     text = str(item.get("ErrorText") or "no reason given").strip()
     column = str(item.get("ErrorElementField") or "").strip() or "Row"
-    return f"{column}: {text} (BillingPlatform error {item.get('ErrorCode')}); fix it and send again"
+    return (
+        f"{column}: {text} (BillingPlatform error {item.get('ErrorCode')}); fix it and send again"
+    )
 
 
 def server_text(body: str, limit: int = 300) -> str:
@@ -135,15 +137,30 @@ def from_status(op: Operation, n: int, status: int, body: str) -> list[RecordRes
     """A whole request answered with an HTTP error: every record gets that answer."""
     detail = f"HTTP {status}: {server_text(body)}"
     if status == 413:
-        return all_records(n, Outcome.FAILED, f"Row: the batch was too large ({detail}); nothing "
-                           "was saved; send again with a smaller --batch-size")
+        return all_records(
+            n,
+            Outcome.FAILED,
+            f"Row: the batch was too large ({detail}); nothing "
+            "was saved; send again with a smaller --batch-size",
+        )
     if status == 429:
-        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform is rate limiting ({detail}); "
-                           "nothing was saved; send again in a few minutes")
+        return all_records(
+            n,
+            Outcome.FAILED,
+            f"Row: BillingPlatform is rate limiting ({detail}); "
+            "nothing was saved; send again in a few minutes",
+        )
     if status in (401, 403):
-        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform refused the login ({detail}); "
-                           "nothing was saved; check the user's access and send again")
+        return all_records(
+            n,
+            Outcome.FAILED,
+            f"Row: BillingPlatform refused the login ({detail}); "
+            "nothing was saved; check the user's access and send again",
+        )
     if status < 500:
-        return all_records(n, Outcome.FAILED, f"Row: BillingPlatform refused the whole batch "
-                           f"({detail}); nothing was saved")
+        return all_records(
+            n,
+            Outcome.FAILED,
+            f"Row: BillingPlatform refused the whole batch ({detail}); nothing was saved",
+        )
     return unknown(op, n, f"BillingPlatform failed while handling the batch ({detail})")

@@ -26,8 +26,24 @@ CLEAR = ""
 # What Excel shows in a cell whose formula failed; openpyxl reads them as text. "#NULL!" is one of
 # them, not to be confused with our sentinel "#NULL".
 EXCEL_ERRORS = frozenset(
-    "#N/A #VALUE! #REF! #DIV/0! #NUM! #NAME? #NULL! #SPILL! #CALC! #FIELD! #BLOCKED! "
-    "#CONNECT! #BUSY! #UNKNOWN! #GETTING_DATA #PYTHON!".split()
+    [
+        "#N/A",
+        "#VALUE!",
+        "#REF!",
+        "#DIV/0!",
+        "#NUM!",
+        "#NAME?",
+        "#NULL!",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+        "#GETTING_DATA",
+        "#PYTHON!",
+    ]
 )
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -127,7 +143,7 @@ def _to_id(field: Field, value: object) -> Converted:
 
 
 def _excel_serial_date(value: float) -> dt.date:
-    """An Excel date serial (1900 date system) as a date; Excel counts 1900-02-29, which never was."""
+    """An Excel date serial (1900 system) as a date; Excel counts a 1900-02-29 that never was."""
     if not value.is_integer():
         raise CellError(f"{show(value)} has a time of day; this column takes a date only")
     serial = int(value)

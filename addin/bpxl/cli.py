@@ -47,19 +47,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--op", required=True, choices=[o.value for o in Operation])
     p.add_argument("--sheet", help="sheet name (default: the first sheet with an Id column)")
     p.add_argument("--rows", help="sheet rows to send, e.g. 2-50,60 (default: all non-blank rows)")
-    p.add_argument("--dry-run", action="store_true", help="validate and write statuses, send nothing")
-    p.add_argument("--external-id", default=fields.ID, metavar="FIELD",
-                   help="the field upsert matches on (default: Id)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate and write statuses, send nothing"
+    )
+    p.add_argument(
+        "--external-id",
+        default=fields.ID,
+        metavar="FIELD",
+        help="the field upsert matches on (default: Id)",
+    )
     p.add_argument("--batch-size", type=int, default=push.DEFAULT_BATCH_SIZE, metavar="N")
-    p.add_argument("--concurrency", type=int, default=push.DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time)")
-    p.add_argument("--url", help="tenant URL, e.g. https://my.billingplatform.com/acme "
-                   "(default: the embedded sandbox)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=push.DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time)",
+    )
+    p.add_argument(
+        "--url",
+        help="tenant URL, e.g. https://my.billingplatform.com/acme (default: the embedded sandbox)",
+    )
     p.add_argument("--username", help="user to log in as; the password comes from BPXL_PASSWORD")
     p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
 
     t = commands.add_parser("template", help="write the invoice workbook template")
     t.add_argument("out", type=Path, metavar="OUT.xlsx")
+    t.add_argument("--example", action="store_true", help="fill in sample rows to try a push")
 
     s = commands.add_parser("sandbox", help="run a local BillingPlatform stand-in")
     s.add_argument("--host", default="127.0.0.1")
@@ -68,10 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--db", type=Path, help="SQLite file for the records (default: in memory)")
     s.add_argument("--user", default="demo")
     s.add_argument("--password", default="demo")
-    s.add_argument("--allow-remote", action="store_true",
-                   help="listen on a non-loopback address (the password is well known!)")
-    s.add_argument("--fault", action="append", default=[], metavar="KIND:VALUE",
-                   help="latency:20ms, 429:0.05, 503:0.05, reset-before:0.02, reset-after:0.02")
+    s.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback address (the password is well known!)",
+    )
+    s.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:VALUE",
+        help="latency:20ms, 429:0.05, 503:0.05, reset-before:0.02, reset-after:0.02",
+    )
     s.add_argument("--seed", type=int, help="seed for the fault draws")
     s.add_argument("--request-log", type=Path, metavar="FILE", help="one JSON line per request")
     return parser
@@ -91,23 +113,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    print(f"Wrote {template.write(args.out)}")
+    print(f"Wrote {template.write(args.out, example=args.example)}")
     return EXIT_OK
 
 
 def _sandbox(args: argparse.Namespace) -> int:
     try:
         faults = FaultPlan.parse(args.fault, seed=args.seed)
-        sandbox = Sandbox(SandboxConfig(
-            host=args.host, port=args.port, tenant=args.tenant, db=args.db, username=args.user,
-            password=args.password, allow_remote=args.allow_remote, faults=faults,
-            request_log=args.request_log,
-        ))
+        sandbox = Sandbox(
+            SandboxConfig(
+                host=args.host,
+                port=args.port,
+                tenant=args.tenant,
+                db=args.db,
+                username=args.user,
+                password=args.password,
+                allow_remote=args.allow_remote,
+                faults=faults,
+                request_log=args.request_log,
+            )
+        )
     except (ValueError, OSError) as bad:
         raise UsageError(str(bad)) from None
     print(sandbox.url, flush=True)
-    print(f"BillingPlatform sandbox: log in as {args.user!r}; records "
-          f"{'in ' + str(args.db) if args.db else 'in memory'}. Ctrl+C stops it.", flush=True)
+    print(
+        f"BillingPlatform sandbox: log in as {args.user!r}; records "
+        f"{'in ' + str(args.db) if args.db else 'in memory'}. Ctrl+C stops it.",
+        flush=True,
+    )
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:
@@ -131,8 +164,10 @@ def _connection(args: argparse.Namespace) -> Iterator[Client]:
     if args.token_env:
         token = os.environ.get(args.token_env)
         if not token:
-            raise UsageError(f"--token-env {args.token_env}: that environment variable is empty.",
-                             f"Set {args.token_env} to your bearer token.")
+            raise UsageError(
+                f"--token-env {args.token_env}: that environment variable is empty.",
+                f"Set {args.token_env} to your bearer token.",
+            )
     elif args.username:
         password = os.environ.get("BPXL_PASSWORD")
         if password is None and sys.stdin.isatty():
@@ -142,8 +177,9 @@ def _connection(args: argparse.Namespace) -> Iterator[Client]:
 
 
 def _push(args: argparse.Namespace) -> int:
-    options = push.PushOptions(Operation(args.op), args.external_id, args.batch_size,
-                               args.concurrency, args.dry_run)
+    options = push.PushOptions(
+        Operation(args.op), args.external_id, args.batch_size, args.concurrency, args.dry_run
+    )
     path: Path = args.file
     xlsx.check_writable(path)
     rows = xlsx.parse_rows(args.rows) if args.rows else None
@@ -170,14 +206,18 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
         assert result.outcome is not None
         print(f"  Row {result.row}: {result.outcome.value}: {result.message}")
     if len(problems) > PROBLEMS_SHOWN:
-        print(f"  ... and {len(problems) - PROBLEMS_SHOWN:,} more rows with problems; see the "
-              "Result and Message columns")
+        print(
+            f"  ... and {len(problems) - PROBLEMS_SHOWN:,} more rows with problems; see the "
+            "Result and Message columns"
+        )
     if not report.results and not report.skipped:
         print(f"Sheet {found.sheet!r} has no data rows to send.")
     unknown = sum(r.outcome is Outcome.UNKNOWN for r in report.results)
     if unknown:
-        print(f"{unknown:,} rows are Unknown: they were sent but no answer came. Check them in "
-              "BillingPlatform before sending again.")
+        print(
+            f"{unknown:,} rows are Unknown: they were sent but no answer came. Check them in "
+            "BillingPlatform before sending again."
+        )
     print(report.summary())
 
 

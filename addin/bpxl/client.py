@@ -10,6 +10,7 @@ kept in private attributes and never appear in ``repr()``, exceptions or logs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -110,14 +111,18 @@ class Client:
         self._throttle = _Throttle(max_requests_per_s)
         self._http = requests.Session()
         self._http.trust_env = not loopback  # no proxy between us and a local sandbox
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy())
+        adapter = HTTPAdapter(
+            pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy()
+        )
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
-        self._http.headers.update({
-            "Content-Type": "application/json; charset=utf-8",
-            "Accept": "application/json",
-            "User-Agent": f"bpxl/{__version__}",
-        })
+        self._http.headers.update(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Accept": "application/json",
+                "User-Agent": f"bpxl/{__version__}",
+            }
+        )
 
     def __repr__(self) -> str:
         who = "token" if self._token else f"user {self.username!r}"
@@ -126,10 +131,8 @@ class Client:
     def close(self) -> None:
         """Log out (ending the server session) and release connections."""
         if self._session_id:
-            try:
+            with contextlib.suppress(ApiConnectionError):  # the session expires on its own
                 self._send("POST", "logout", timeout=(self.timeout[0], 30))
-            except ApiConnectionError:
-                pass  # the session expires on its own
             self._session_id = None
         self._http.close()
 
@@ -146,7 +149,9 @@ class Client:
         if self._token is not None:
             return
         response = self._send(
-            "POST", "login", json={"username": self.username, "password": self._password},
+            "POST",
+            "login",
+            json={"username": self.username, "password": self._password},
             authenticated=False,
         )
         try:
@@ -195,12 +200,21 @@ class Client:
             self._throttle.wait()
             try:
                 response = self._http.request(
-                    method, f"{self.url}/rest/2.0/{path}", json=json, params=params,
-                    headers=headers, timeout=timeout or self.timeout,
+                    method,
+                    f"{self.url}/rest/2.0/{path}",
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout or self.timeout,
                 )
             except requests.RequestException as failure:
                 raise self._connection_error(failure) from None
-            if response.status_code == 401 and authenticated and self._token is None and attempt == 1:
+            if (
+                response.status_code == 401
+                and authenticated
+                and self._token is None
+                and attempt == 1
+            ):
                 with self._login_lock:
                     if headers.get("sessionid") == self._session_id:
                         self._session_id = None  # expired: the next attempt logs in afresh
@@ -210,7 +224,9 @@ class Client:
 
     def _connection_error(self, failure: requests.RequestException) -> ApiConnectionError:
         reason = getattr(failure.args[0], "reason", None) if failure.args else None
-        not_sent = isinstance(failure, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+        not_sent = isinstance(failure, requests.ConnectTimeout) or isinstance(
+            reason, NewConnectionError
+        )
         kind = "timed out" if isinstance(failure, requests.Timeout) else "dropped the connection"
         if not_sent:
             return ApiConnectionError(
@@ -236,7 +252,9 @@ class Client:
                 return answers.all_records(
                     len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
                 )
-            return answers.unknown(op, len(records), f"sent, but no answer came ({failure.message})")
+            return answers.unknown(
+                op, len(records), f"sent, but no answer came ({failure.message})"
+            )
         except AuthenticationError as failure:
             return answers.all_records(
                 len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
@@ -268,10 +286,13 @@ class Client:
         return self.write(Operation.UPSERT, records, external_id)
 
     def delete(self, ids: Sequence[str]) -> list[RecordResult]:
-        response = self._send("DELETE", f"delete/{fields.ENTITY}",
-                              json={"brmObjects": [{fields.ID: i} for i in ids]})
+        response = self._send(
+            "DELETE", f"delete/{fields.ENTITY}", json={"brmObjects": [{fields.ID: i} for i in ids]}
+        )
         if response.status_code != 200:
-            return answers.from_status(Operation.UPDATE, len(ids), response.status_code, response.text)
+            return answers.from_status(
+                Operation.UPDATE, len(ids), response.status_code, response.text
+            )
         records = [{fields.ID: i} for i in ids]
         return answers.from_body(Operation.UPDATE, records, response.text, key="deleteResponse")
 
@@ -306,8 +327,10 @@ class Client:
         try:
             rows = response.json()[key]
         except (ValueError, KeyError, TypeError) as bad:
-            raise ApiError(f"BillingPlatform's answer to a query could not be read ({bad}).",
-                           status=response.status_code) from None
+            raise ApiError(
+                f"BillingPlatform's answer to a query could not be read ({bad}).",
+                status=response.status_code,
+            ) from None
         rows = [rows] if isinstance(rows, dict) else rows
         return [r for r in rows if isinstance(r, dict)]
 

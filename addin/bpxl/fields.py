@@ -55,8 +55,12 @@ _PAYMENT_STATUS = ("Unpaid", "Partially Paid", "Paid", "Overpaid")
 
 _T = FieldType
 FIELDS: tuple[Field, ...] = (
-    Field(ID, _T.ID, "Invoice number assigned by BillingPlatform; leave blank to create, required "
-          "to update", read_only=True),
+    Field(
+        ID,
+        _T.ID,
+        "Invoice number assigned by BillingPlatform; leave blank to create, required to update",
+        read_only=True,
+    ),
     Field("BillingProfileId", _T.ID, "Billing profile (account) the invoice belongs to"),
     Field("Status", _T.PICKLIST, "Invoice status", picklist=_STATUS),
     Field("DueDate", _T.DATE, "Date payment is due"),

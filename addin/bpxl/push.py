@@ -72,8 +72,10 @@ class PushReport:
     def summary(self) -> str:
         if self.options.dry_run:
             bad = sum(r.outcome is Outcome.INVALID for r in self.results)
-            return (f"{len(self.results):,} rows: {len(self.results) - bad:,} ready to "
-                    f"{self.options.op.value}, {bad:,} invalid (dry run: nothing was sent)")
+            return (
+                f"{len(self.results):,} rows: {len(self.results) - bad:,} ready to "
+                f"{self.options.op.value}, {bad:,} invalid (dry run: nothing was sent)"
+            )
         return summary(self.results, self.options.op, len(self.skipped))
 
 
@@ -83,7 +85,9 @@ def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[
     check_layout(layout, options.op, options.external_id)
     plans, skipped = plan_rows(layout, grid.rows, options.op, options.external_id)
     if options.op is not Operation.CREATE:
-        _refuse_repeated_keys(plans, fields.ID if options.op is Operation.UPDATE else options.external_id)
+        _refuse_repeated_keys(
+            plans, fields.ID if options.op is Operation.UPDATE else options.external_id
+        )
     return layout, plans, skipped
 
 
@@ -140,14 +144,16 @@ def _send_all(
     options: PushOptions,
     progress: Callable[[int], None] | None,
 ) -> list[tuple[RowPlan, RecordResult]]:
-    batches = [rows[i:i + options.batch_size] for i in range(0, len(rows), options.batch_size)]
+    batches = [rows[i : i + options.batch_size] for i in range(0, len(rows), options.batch_size)]
     done: list[tuple[RowPlan, RecordResult]] = []
 
     def send(batch: list[RowPlan]) -> list[tuple[RowPlan, RecordResult]]:
         answers = client.write(options.op, [r.record for r in batch], options.external_id)
-        return list(zip(batch, answers))
+        return list(zip(batch, answers, strict=True))
 
-    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="bpxl-send") as pool:
+    with ThreadPoolExecutor(
+        max_workers=options.concurrency, thread_name_prefix="bpxl-send"
+    ) as pool:
         for future in as_completed([pool.submit(send, b) for b in batches]):
             finished = future.result()
             done.extend(finished)

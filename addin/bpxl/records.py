@@ -107,7 +107,7 @@ def is_blank_row(layout: Layout, values: Sequence[object]) -> bool:
 
 
 def already_sent(layout: Layout, values: Sequence[object]) -> bool:
-    """True when the row's Result says an earlier create reached, or may have reached, the server."""
+    """True when the Result says an earlier create reached (or may have reached) the server."""
     if layout.result_index is None:
         return False
     result = _cell(values, layout.result_index)

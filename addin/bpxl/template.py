@@ -8,6 +8,7 @@ status columns live here too, so that a push that adds them to a user's sheet dr
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -36,11 +37,14 @@ DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
 
 STATUS_COMMENTS = {
-    RESULT_HEADER: "Filled by bpxl: Created, Updated, Upserted, Invalid (not sent), Failed (refused "
-    "by BillingPlatform) or Unknown (sent, no answer: check before resending). Clear it to send "
-    "the row again.",
-    MESSAGE_HEADER: "Filled by bpxl: what went wrong or needs a look, each note starting with its "
-    "column name.",
+    RESULT_HEADER: (
+        "Filled by bpxl: Created, Updated, Upserted, Invalid (not sent), Failed (refused by "
+        "BillingPlatform) or Unknown (sent, no answer: check before resending). Clear it to "
+        "send the row again."
+    ),
+    MESSAGE_HEADER: (
+        "Filled by bpxl: what went wrong or needs a look, each note starting with its column name."
+    ),
 }
 STATUS_WIDTHS = {RESULT_HEADER: 12, MESSAGE_HEADER: 70}
 
@@ -71,17 +75,30 @@ def style_status_header(sheet: Worksheet, row: int, column: int, header: str) ->
 
 def _validation(field: Field) -> DataValidation | None:
     if field.type is FieldType.FLAG:
-        return DataValidation(type="list", formula1='"TRUE,FALSE"', allow_blank=True,
-                              errorStyle="warning", error="Use TRUE or FALSE.")
+        return DataValidation(
+            type="list",
+            formula1='"TRUE,FALSE"',
+            allow_blank=True,
+            errorStyle="warning",
+            error="Use TRUE or FALSE.",
+        )
     if field.picklist:
         return DataValidation(
-            type="list", formula1=f'"{",".join(field.picklist)}"', allow_blank=True,
+            type="list",
+            formula1=f'"{",".join(field.picklist)}"',
+            allow_blank=True,
             errorStyle="warning",
             error="Not a known value. Continue if your tenant defines it.",
         )
     if field.type is FieldType.DATE:
-        return DataValidation(type="date", operator="greaterThan", formula1="1", allow_blank=True,
-                              errorStyle="warning", error="Type a date, e.g. 2024-07-31.")
+        return DataValidation(
+            type="date",
+            operator="greaterThan",
+            formula1="1",
+            allow_blank=True,
+            errorStyle="warning",
+            error="Type a date, e.g. 2024-07-31.",
+        )
     return None
 
 
@@ -121,8 +138,56 @@ def build() -> Workbook:
     return book
 
 
-def write(path: str | Path) -> Path:
-    """Write the template to ``path`` (an .xlsx) and return it."""
+# Sample rows for a first try: most are good, two carry the mistakes accountants make most.
+EXAMPLE_ROWS: tuple[dict[str, object], ...] = (
+    {
+        "BillingProfileId": "101",
+        "Status": "Pending",
+        "DueDate": dt.date(2026, 1, 31),
+        "BillableFlag": True,
+        "FileName": "INV-2026-0001.pdf",
+    },
+    {
+        "BillingProfileId": "102",
+        "Status": "Pending",
+        "DueDate": dt.date(2026, 2, 28),
+        "BillableFlag": True,
+        "AgingInterval": 30,
+    },
+    {
+        "BillingProfileId": "103",
+        "Status": "approved",
+        "DueDate": "2026-03-15",
+        "ApprovalDate": dt.date(2026, 3, 1),
+        "BillableFlag": False,
+    },
+    {"BillingProfileId": "104", "Status": "Pending", "DueDate": "31/03/2026", "BillableFlag": True},
+    {
+        "BillingProfileId": "105",
+        "Status": "Pending",
+        "DueDate": dt.date(2026, 4, 30),
+        "Disputed": "maybe",
+    },
+    {
+        "BillingProfileId": "101",
+        "Status": "Pending",
+        "DueDate": dt.date(2026, 5, 31),
+        "SendInvoiceEmail": "yes",
+        "MoveInvoiceDescription": "Moved from profile 102",
+    },
+)
+
+
+def write(path: str | Path, example: bool = False) -> Path:
+    """Write the template to ``path`` (an .xlsx), with ``EXAMPLE_ROWS`` if asked; return it."""
     path = Path(path)
-    build().save(path)
+    book = build()
+    if example:
+        sheet = book.active
+        headers = [c.value for c in sheet[1]]
+        for number, row in enumerate(EXAMPLE_ROWS, start=2):
+            for name, value in row.items():
+                sheet.cell(row=number, column=headers.index(name) + 1, value=value)
+        sheet.tables[TABLE_NAME].ref = f"A1:{get_column_letter(len(headers))}{number}"
+    book.save(path)
     return path

@@ -60,7 +60,9 @@ def parse_rows(spec: str) -> set[int]:
         try:
             first, last = int(start), int(end if dash else start)
         except ValueError:
-            raise UsageError(f"--rows {spec}: {part!r} is not a row or a range like 2-50.") from None
+            raise UsageError(
+                f"--rows {spec}: {part!r} is not a row or a range like 2-50."
+            ) from None
         if first < 1 or last < first:
             raise UsageError(f"--rows {spec}: {part!r} is not a valid range of row numbers.")
         rows.update(range(first, last + 1))
@@ -101,9 +103,7 @@ def _find_header(rows: Iterable[Sequence[object]]) -> int | None:
 
 def _has_id_header(sheet: Worksheet) -> bool:
     rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
-    return any(
-        fields.lookup(v) is fields.BY_NAME[fields.ID] for values in rows for v in values
-    )
+    return any(fields.lookup(v) is fields.BY_NAME[fields.ID] for values in rows for v in values)
 
 
 def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None) -> SheetGrid:
@@ -111,8 +111,10 @@ def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (OSError, ValueError, KeyError) as bad:
-        raise UsageError(f"{path.name} could not be read as an Excel workbook ({bad}).",
-                         "Save it from Excel as .xlsx or .xlsm and try again.") from None
+        raise UsageError(
+            f"{path.name} could not be read as an Excel workbook ({bad}).",
+            "Save it from Excel as .xlsx or .xlsm and try again.",
+        ) from None
     try:
         worksheet = _choose_sheet(book, sheet, path)
         values = [list(r) for r in worksheet.iter_rows(values_only=True)]
@@ -141,14 +143,18 @@ def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None
 def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
     if name is not None:
         if name not in book.sheetnames:
-            raise UsageError(f"{path.name} has no sheet named {name!r}.",
-                             f"Its sheets are: {', '.join(book.sheetnames)}.")
+            raise UsageError(
+                f"{path.name} has no sheet named {name!r}.",
+                f"Its sheets are: {', '.join(book.sheetnames)}.",
+            )
         return book[name]
     for worksheet in book.worksheets:
         if _has_id_header(worksheet):
             return worksheet
-    raise UsageError(f"No sheet of {path.name} has an Id column.",
-                     "Name the sheet with --sheet, or start from `bpxl template`.")
+    raise UsageError(
+        f"No sheet of {path.name} has an Id column.",
+        "Name the sheet with --sheet, or start from `bpxl template`.",
+    )
 
 
 def _status_columns(sheet: Worksheet, header_row: int, layout: Layout) -> tuple[int, int]:
@@ -175,7 +181,9 @@ def _extend_tables(sheet: Worksheet, header_row: int, added: list[tuple[int, str
         for table in sheet.tables.values():
             min_col, min_row, max_col, max_row = range_boundaries(table.ref)
             if min_row == header_row and max_col + 1 == column:
-                table.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(column)}{max_row}"
+                table.ref = (
+                    f"{get_column_letter(min_col)}{min_row}:{get_column_letter(column)}{max_row}"
+                )
                 table.tableColumns.append(TableColumn(id=len(table.tableColumns) + 1, name=header))
                 if table.autoFilter is not None:
                     table.autoFilter.ref = table.ref
@@ -206,7 +214,9 @@ def write_results(path: Path, found: SheetGrid, results: Sequence[RowResult]) ->
 
 def _save_atomically(book: Workbook, path: Path) -> None:
     """Save next to the target and rename over it, so a crash never leaves half a workbook."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
+    )
     os.close(handle)
     try:
         book.save(temporary)

@@ -68,7 +68,7 @@ class FaultPlan:
         return plan
 
     def draw(self) -> Fault:
-        """The fault for the next request (at most one; drawn in a fixed order for repeatability)."""
+        """The fault for the next request: at most one, drawn in a fixed order (repeatable)."""
         with self._lock:
             for fault, rate in self.rates.items():
                 if rate and self._random.random() < rate:

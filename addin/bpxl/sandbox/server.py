@@ -9,6 +9,7 @@ a ``sessionid`` header or an ``Authorization: Bearer`` token.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -16,7 +17,6 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -30,8 +30,11 @@ from .store import Store
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _WRITES = {"POST": Operation.CREATE, "PUT": Operation.UPDATE, "PATCH": Operation.UPSERT}
-_ANSWER = {Operation.CREATE: "createResponse", Operation.UPDATE: "updateResponse",
-           Operation.UPSERT: "upsertResponse"}
+_ANSWER = {
+    Operation.CREATE: "createResponse",
+    Operation.UPDATE: "updateResponse",
+    Operation.UPSERT: "upsertResponse",
+}
 
 
 @dataclass
@@ -73,7 +76,8 @@ class Sandbox:
     def url(self) -> str:
         """The base URL to give ``--url``, e.g. ``http://127.0.0.1:8787/sandbox``."""
         host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host = host.decode() if isinstance(host, bytes) else host
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/{self.config.tenant}"
 
     def start(self) -> Sandbox:
@@ -201,12 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = f"/{self.server.sandbox.config.tenant}/"
         if not path.startswith(prefix):
             return "unknown"
-        rest = unquote(path[len(prefix):]).rstrip("/")
+        rest = unquote(path[len(prefix) :]).rstrip("/")
         if rest == "auth/1.0/authenticate":
             return "authenticate"
         if not rest.startswith("rest/2.0/"):
             return "unknown"
-        return rest[len("rest/2.0/"):]
+        return rest[len("rest/2.0/") :]
 
     def _inject_fault_before(self) -> None:
         plan = self.server.sandbox.config.faults
@@ -243,10 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Reset the connection: no status line, no body (SO_LINGER 0 sends a TCP RST)."""
         self._status = 0
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
 
     # -- routes ---------------------------------------------------------------------------------
 
@@ -287,12 +289,18 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None:
             item = {"ErrorCode": "1", "ErrorText": "Invalid username or password", "SessionID": ""}
             return 401, {"loginResponse": [item]}, None
-        return 200, {"loginResponse": [{"ErrorCode": "0", "ErrorText": "", "SessionID": token}]}, None
+        return (
+            200,
+            {"loginResponse": [{"ErrorCode": "0", "ErrorText": "", "SessionID": token}]},
+            None,
+        )
 
     def _authenticate(self) -> tuple[int, Any, None]:
         auth = self.headers.get("Authorization", "")
         try:
-            decoded = base64.b64decode(auth[6:]).decode() if auth.lower().startswith("basic ") else ""
+            decoded = (
+                base64.b64decode(auth[6:]).decode() if auth.lower().startswith("basic ") else ""
+            )
         except ValueError:
             decoded = ""
         client_id, _, secret = decoded.partition(":")
@@ -304,8 +312,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, op: Operation, body: Any, user: int) -> tuple[int, Any, None]:
         objects = _objects(body)
         if objects is None:
-            return 400, _errors("400", "The body needs brmObjects: an object or a list of them"), None
-        external_id = body.get("externalIDFieldName", fields.ID) if op is Operation.UPSERT else fields.ID
+            return (
+                400,
+                _errors("400", "The body needs brmObjects: an object or a list of them"),
+                None,
+            )
+        external_id = (
+            body.get("externalIDFieldName", fields.ID) if op is Operation.UPSERT else fields.ID
+        )
         items = self.server.sandbox.store.write(op, objects, user, str(external_id))
         return 200, {_ANSWER[op]: items}, None
 

@@ -42,7 +42,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise QueryError(f"cannot read the query near: {text[pos:pos + 20]!r}")
+            raise QueryError(f"cannot read the query near: {text[pos : pos + 20]!r}")
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
         pos = match.end()
@@ -226,7 +226,7 @@ def select(text: str, table: str) -> Query:
     if parser.at_word("WHERE"):
         parser.next()
         condition = f" WHERE {parser.condition()}"
-    sql = f'SELECT {", ".join(map(_quote, columns))} FROM {table}{condition}'
+    sql = f"SELECT {', '.join(map(_quote, columns))} FROM {table}{condition}"
     sql += parser.order() + parser.paging()
     parser.end()
     return Query(columns, sql, parser.params)

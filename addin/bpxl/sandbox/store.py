@@ -40,11 +40,19 @@ class RecordError(Exception):
 
 
 def _ok(record_id: int, **extra: str) -> Item:
-    return {"ErrorCode": "0", "ErrorText": "", "ErrorElementField": "", "Id": str(record_id), **extra}
+    return {
+        "ErrorCode": "0",
+        "ErrorText": "",
+        "ErrorElementField": "",
+        "Id": str(record_id),
+        **extra,
+    }
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _schema() -> str:
@@ -55,7 +63,8 @@ def _schema() -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(columns)});"
         "CREATE TABLE IF NOT EXISTS billing_profile (Id INTEGER PRIMARY KEY);"
-        f"INSERT OR IGNORE INTO billing_profile VALUES {', '.join(f'({i})' for i in BILLING_PROFILES)};"
+        "INSERT OR IGNORE INTO billing_profile VALUES "
+        f"{', '.join(f'({i})' for i in BILLING_PROFILES)};"
     )
 
 
@@ -132,14 +141,18 @@ class Store:
             return {**item, "created": "false"}
         key = record.get(key_field.name)
         if key in (None, ""):
-            raise RecordError("REQUIRED_FIELD", f"{key_field.name} is required to upsert", key_field.name)
+            raise RecordError(
+                "REQUIRED_FIELD", f"{key_field.name} is required to upsert", key_field.name
+            )
         matches = db.execute(
             f'SELECT "Id" FROM {TABLE} WHERE "{key_field.name}" = ? LIMIT 2',
             (_stored(key_field, key),),
         ).fetchall()
         if len(matches) > 1:
             raise RecordError(
-                "DUPLICATE_KEY", f"More than one INVOICE has {key_field.name} = {key}", key_field.name
+                "DUPLICATE_KEY",
+                f"More than one INVOICE has {key_field.name} = {key}",
+                key_field.name,
             )
         if matches:
             return {**self._update(db, matches[0][0], record, user_id), "created": "false"}
@@ -148,7 +161,9 @@ class Store:
     def _insert(self, db: sqlite3.Connection, values: dict[str, Any], user_id: int) -> Item:
         if values.get("BillingProfileId") is None:
             raise RecordError(
-                "REQUIRED_FIELD", "BillingProfileId is required to create an invoice", "BillingProfileId"
+                "REQUIRED_FIELD",
+                "BillingProfileId is required to create an invoice",
+                "BillingProfileId",
             )
         now = _now()
         values.update(Created=now, Updated=now, CreatedUserId=user_id, UpdatedUserId=user_id)
@@ -171,7 +186,9 @@ class Store:
         )
         return _ok(record_id)
 
-    def _values(self, db: sqlite3.Connection, record: dict[str, Any], key: str | None) -> dict[str, Any]:
+    def _values(
+        self, db: sqlite3.Connection, record: dict[str, Any], key: str | None
+    ) -> dict[str, Any]:
         """Check every field of a record and turn it into column values; "" or null clears."""
         values: dict[str, Any] = {}
         for name, raw in record.items():
@@ -186,11 +203,15 @@ class Store:
                 raise RecordError("READ_ONLY_FIELD", f"{name} is read-only", name)
             values[name] = None if raw in (None, "") else _stored(field, raw)
         profile = values.get("BillingProfileId")
-        if profile is not None and db.execute(
-            "SELECT 1 FROM billing_profile WHERE Id = ?", (profile,)
-        ).fetchone() is None:
+        if (
+            profile is not None
+            and db.execute("SELECT 1 FROM billing_profile WHERE Id = ?", (profile,)).fetchone()
+            is None
+        ):
             raise RecordError(
-                "INVALID_REFERENCE", f"BillingProfileId {profile} does not exist", "BillingProfileId"
+                "INVALID_REFERENCE",
+                f"BillingProfileId {profile} does not exist",
+                "BillingProfileId",
             )
         return values
 
@@ -212,7 +233,10 @@ class Store:
         with self._lock:
             rows = self._db.execute(query.sql, query.params).fetchall()
         return [
-            {name: "" if value is None else str(value) for name, value in zip(query.columns, row)}
+            {
+                name: "" if value is None else str(value)
+                for name, value in zip(query.columns, row, strict=True)
+            }
             for row in rows
         ]
 
@@ -236,7 +260,9 @@ class Store:
 
 def _as_int(field: Field, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
-        raise RecordError("INVALID_VALUE", f"{field.name} must be a whole number, not {raw!r}", field.name)
+        raise RecordError(
+            "INVALID_VALUE", f"{field.name} must be a whole number, not {raw!r}", field.name
+        )
     return int(raw)
 
 
@@ -249,7 +275,9 @@ def _stored(field: Field, raw: Any) -> Any:
             return raw
         if isinstance(raw, str) and _INTEGER.fullmatch(raw):
             return int(raw)
-        raise RecordError("INVALID_VALUE", f"{field.name} must be a whole number, not {raw!r}", field.name)
+        raise RecordError(
+            "INVALID_VALUE", f"{field.name} must be a whole number, not {raw!r}", field.name
+        )
     if field.type is FieldType.FLAG:
         if raw in ("0", "1", 0, 1, True, False):
             return int(raw)
@@ -260,8 +288,9 @@ def _stored(field: Field, raw: Any) -> Any:
                 return dt.date.fromisoformat(raw).isoformat()
             except ValueError:
                 pass
-        raise RecordError("INVALID_VALUE", f"{field.name} must be a date YYYY-MM-DD, not {raw!r}", field.name)
+        raise RecordError(
+            "INVALID_VALUE", f"{field.name} must be a date YYYY-MM-DD, not {raw!r}", field.name
+        )
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise RecordError("INVALID_VALUE", f"{field.name} must be text, not {raw!r}", field.name)
     return str(raw)
-

@@ -1,0 +1,189 @@
+"""The sandbox's endpoints and faults, through bpxl's own client over loopback HTTP."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from bpxl.client import Client
+from bpxl.errors import AuthenticationError
+from bpxl.results import Outcome
+from bpxl.sandbox.faults import Fault, FaultPlan
+from bpxl.sandbox.sql import QueryError, select
+
+
+def client_for(sandbox, **kw) -> Client:
+    return Client(sandbox.url, username="demo", password=kw.pop("password", "demo"), **kw)
+
+
+def test_query_paging_and_operators(sandbox) -> None:
+    with client_for(sandbox) as client:
+        created = client.create(
+            [{"BillingProfileId": str(101 + i % 5), "Status": "Pending"} for i in range(25)]
+        )
+        assert all(r.outcome is Outcome.CREATED for r in created)
+        client.update([{"Id": created[0].id, "Status": "Closed", "DueDate": "2024-05-01"}])
+        rows = list(
+            client.query(
+                "SELECT Id, Status FROM INVOICE WHERE BillingProfileId IN (101, 102)", page_size=4
+            )
+        )
+        assert len(rows) == 10 and len({r["Id"] for r in rows}) == 10
+        closed = list(
+            client.query(
+                "SELECT Id, DueDate FROM INVOICE WHERE Status = 'Closed' "
+                "AND (DueDate > '2024-01-01' "
+                "OR DueDate IS NULL)"
+            )
+        )
+        assert closed == [{"Id": created[0].id, "DueDate": "2024-05-01"}]
+        assert (
+            list(client.query("SELECT Id FROM INVOICE WHERE Status <> 'Pending' AND Id > 1000"))
+            == []
+        )
+        assert client.retrieve(created[1].id)["Status"] == "Pending"
+        assert client.retrieve("999999") is None
+        deleted = client.delete([created[2].id, "999999"])
+        assert [d.outcome for d in deleted] == [Outcome.UPDATED, Outcome.FAILED]
+    gets = [r for r in sandbox.requests() if r["path"].endswith("/query")]
+    assert len(gets) == 5  # 3 pages of 4 (the last short), then 2 more queries
+
+
+def test_query_language_refuses_what_it_does_not_know() -> None:
+    for text in (
+        "SELECT * FROM INVOICE",
+        "SELECT Id FROM ACCOUNT",
+        "SELECT Nope FROM INVOICE",
+        "SELECT Id FROM INVOICE WHERE Id = 1; DROP TABLE invoice",
+        "SELECT Id FROM INVOICE WHERE Status = 'x' OR",
+    ):
+        with pytest.raises(QueryError):
+            select(text, "invoice")
+    query = select(
+        "SELECT Id FROM INVOICE WHERE FileName = 'it''s' OFFSET 5 ROWS FETCH NEXT 20000 ROWS ONLY",
+        "invoice",
+    )
+    assert query.params == ["it's"] and "LIMIT 10000 OFFSET 5" in query.sql
+
+
+def test_upsert_on_external_id_creates_then_updates(sandbox) -> None:
+    with client_for(sandbox) as client:
+        first = client.upsert(
+            [{"FileName": "a.pdf", "BillingProfileId": "101"}], external_id="FileName"
+        )
+        again = client.upsert([{"FileName": "a.pdf", "Status": "Closed"}], external_id="FileName")
+    assert first[0].outcome is again[0].outcome is Outcome.UPSERTED
+    assert first[0].id == again[0].id
+    assert sandbox.sandbox.store.count() == 1
+
+
+def test_read_only_and_unknown_fields_are_refused_per_record(sandbox) -> None:
+    with client_for(sandbox) as client:
+        got = client.create(
+            [
+                {"BillingProfileId": "101", "Created": "2024-01-01"},
+                {"BillingProfileId": "101", "Colour": "red"},
+                {"BillingProfileId": "101", "BillableFlag": "2"},
+                {"BillingProfileId": "101"},
+            ]
+        )
+    assert [r.outcome for r in got] == [
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.CREATED,
+    ]
+    assert got[0].messages[0].startswith("Created:") and got[1].messages[0].startswith("Colour:")
+
+
+def test_login_refused_and_secrets_kept_out_of_repr(sandbox) -> None:
+    client = client_for(sandbox, password="hunter2-secret")
+    assert "hunter2" not in repr(client)
+    with pytest.raises(AuthenticationError) as refused:
+        client.login()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_expired_session_logs_in_again_once(sandbox) -> None:
+    with client_for(sandbox) as client:
+        client.login()
+        sandbox.sandbox.logout(client._session_id)  # the server forgets the session
+        assert client.create([{"BillingProfileId": "101"}])[0].outcome is Outcome.CREATED
+    logins = [r for r in sandbox.requests() if r["path"].endswith("/login")]
+    assert len(logins) == 2
+
+
+def test_every_route_but_login_needs_auth(sandbox) -> None:
+    for method, path in [
+        ("GET", "INVOICE/1"),
+        ("POST", "INVOICE"),
+        ("GET", "query?sql=x"),
+        ("DELETE", "delete/INVOICE"),
+    ]:
+        answer = requests.request(
+            method, f"{sandbox.url}/rest/2.0/{path}", json={"brmObjects": []}, timeout=5
+        )
+        assert answer.status_code == 401
+
+
+def test_oauth_client_credentials(sandbox) -> None:
+    answer = requests.post(
+        f"{sandbox.url}/auth/1.0/authenticate?grant_type=client_credentials",
+        auth=("demo", "demo"),
+        timeout=5,
+    )
+    token = answer.json()["access_token"]
+    with Client(sandbox.url, token=token) as client:
+        assert client.create([{"BillingProfileId": "101"}])[0].outcome is Outcome.CREATED
+
+
+def test_reset_after_stores_records_but_gives_no_answer(make_sandbox) -> None:
+    broken = make_sandbox(faults=["reset-after:1.0"])
+    with client_for(broken) as client:
+        got = client.create([{"BillingProfileId": "101"}, {"BillingProfileId": "102"}])
+    assert [r.outcome for r in got] == [Outcome.UNKNOWN] * 2
+    assert "check in BillingPlatform" in got[0].messages[0]
+    assert broken.sandbox.store.count() == 2
+    assert [r["status"] for r in broken.writes()] == [0]
+
+
+def test_reset_before_stores_nothing(make_sandbox) -> None:
+    broken = make_sandbox(faults=["reset-before:1.0"])
+    with client_for(broken) as client:
+        got = client.create([{"BillingProfileId": "101"}])
+    assert got[0].outcome is Outcome.UNKNOWN and broken.sandbox.store.count() == 0
+
+
+def test_429_is_waited_out_and_a_create_is_then_sent(make_sandbox) -> None:
+    limited = make_sandbox(faults=["429:0.5"], seed=3)
+    with client_for(limited) as client:
+        got = client.create([{"BillingProfileId": "101"}])
+    assert got[0].outcome is Outcome.CREATED and limited.sandbox.store.count() == 1
+    statuses = [r["status"] for r in limited.writes()]
+    assert statuses[-1] == 200 and set(statuses[:-1]) <= {429}
+
+
+def test_request_log_has_the_four_keys_and_no_secret(sandbox) -> None:
+    with client_for(sandbox) as client:
+        client.create([{"BillingProfileId": "101"}] * 3)
+        session = client._session_id
+    text = sandbox.log_path.read_text()
+    assert session and session not in text and "demo" not in text
+    first_write = sandbox.writes()[0]
+    assert first_write == {
+        "method": "POST",
+        "path": "/sandbox/rest/2.0/INVOICE",
+        "records": 3,
+        "status": 200,
+    }
+
+
+def test_fault_plan_parsing_and_repeatability() -> None:
+    plan = FaultPlan.parse(["latency:20ms", "503:0.5"], seed=7)
+    assert plan.latency_s == 0.02
+    again = FaultPlan.parse(["503:0.5"], seed=7)
+    assert [plan.draw() for _ in range(50)] == [again.draw() for _ in range(50)]
+    assert Fault.UNAVAILABLE in {plan.draw() for _ in range(50)}
+    for bad in ("latency:fast", "503:2", "explode:0.1"):
+        with pytest.raises(ValueError, match="--fault"):
+            FaultPlan.parse([bad])
