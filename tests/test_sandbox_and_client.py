@@ -187,3 +187,13 @@ def test_fault_plan_parsing_and_repeatability() -> None:
     for bad in ("latency:fast", "503:2", "explode:0.1"):
         with pytest.raises(ValueError, match="--fault"):
             FaultPlan.parse([bad])
+
+
+def test_an_internal_sandbox_error_is_answered_with_500(sandbox, monkeypatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sandbox.sandbox.store, "write", broken)
+    with client_for(sandbox) as client:
+        [got] = client.create([{"BillingProfileId": "101"}])
+    assert got.outcome is Outcome.UNKNOWN and "HTTP 500" in got.messages[0]

@@ -264,7 +264,12 @@ class Client:
         return answers.from_status(op, len(records), response.status_code, response.text)
 
     def _send_write(self, method: str, body: dict[str, Any]) -> requests.Response:
-        """A 429 means nothing was processed, so even a create may be sent again after waiting."""
+        """A 429 means nothing was processed, so even a create may be sent again after waiting.
+
+        (PUT and PATCH are already retried on 429 by the transport's retry policy.)
+        """
+        if method != "POST":
+            return self._send(method, fields.ENTITY, json=body)
         delay = 1.0
         for _ in range(5):
             response = self._send(method, fields.ENTITY, json=body)

@@ -183,6 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # a fault already answered
         except _Dropped:
             self._drop()
+        except OSError:
+            self.close_connection = True  # the client went away mid-request
+        except Exception as failure:  # a sandbox bug must still answer, as a real server would
+            self._send(500, _errors("500", f"Internal error: {type(failure).__name__}"))
         finally:
             sandbox.log_request(self.command, parts.path, self._records, self._status)
 
