@@ -125,7 +125,7 @@ def test_mixed_good_and_bad_rows(tmp_path: Path, sandbox, run) -> None:
         assert by_row[row]["Message"].startswith(f"{column}:"), by_row[row]["Message"]
         assert text in by_row[row]["Message"], by_row[row]["Message"]
     assert by_row[2]["Result"] == by_row[13]["Result"] == "Created"
-    assert "Status:" in by_row[13]["Message"] and "sent as typed" in by_row[13]["Message"]
+    assert "Status:" in by_row[13]["Message"] and "check the spelling" in by_row[13]["Message"]
     stored = server_record(sandbox, by_row[13]["Id"])
     assert stored["DueDate"] == "2024-07-27"  # Excel serial 45500 (45292 is 2024-01-01)
     assert (stored["Status"], stored["Disputed"], stored["AgingInterval"]) == (
@@ -409,3 +409,48 @@ def test_sandbox_command_prints_its_url_first(tmp_path: Path) -> None:
 def test_sandbox_refuses_remote_hosts() -> None:
     with pytest.raises(ValueError, match="--allow-remote"):
         Sandbox(SandboxConfig(host="0.0.0.0", port=0))
+
+
+def test_hand_made_sheet_without_id_column_gets_one_for_new_ids(
+    tmp_path: Path, sandbox, run
+) -> None:
+    path = tmp_path / "hand.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["March corrections"])
+    sheet.append([])
+    sheet.append(["Customer", "Billing profile id", "Due date"])
+    sheet.append(["Acme", 101, dt.date(2026, 3, 31)])
+    sheet.append(["Beta", 102, "2026-13-01"])
+    book.save(path)
+    code, out, _ = run("push", path, "--op", "create", *connect(sandbox))
+    assert code == 1 and "2 rows: 1 created, 1 invalid, 0 failed" in out
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[3]] == [
+        "Customer",
+        "Billing profile id",
+        "Due date",
+        "Id",
+        "Result",
+        "Message",
+    ]
+    assert sheet["D4"].value.isdigit() and sheet["E4"].value == "Created"
+    assert sheet["D5"].value is None and sheet["E5"].value == "Invalid"
+    assert sheet["F5"].value.startswith('Due date: "2026-13-01" is not a date')
+    assert sheet["A1"].value == "March corrections"
+
+
+def test_several_notes_are_kept_apart(tmp_path: Path, sandbox, run) -> None:
+    book = write_invoices(tmp_path / "notes.xlsx", [{"BillingProfileId": "x", "Disputed": "maybe"}])
+    run("push", book, "--op", "create", *connect(sandbox))
+    message = read_sheet(book)[0]["Message"]
+    assert message.split(" | ")[0].startswith("BillingProfileId:")
+    assert message.split(" | ")[1].startswith("Disputed:")
+
+
+def test_a_file_that_is_not_a_workbook_is_a_clear_error(tmp_path: Path, run) -> None:
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("a,b\n1,2\n")
+    code, out, err = run("push", fake, "--op", "create")
+    assert code == 2 and "could not be read as an Excel workbook" in err
+    assert "Traceback" not in out + err

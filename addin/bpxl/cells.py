@@ -252,7 +252,7 @@ def _to_picklist(field: Field, value: object) -> Converted:
     return Converted(
         text,
         warning=f"{show(text)} is not a known {field.name} value "
-        f"({', '.join(field.picklist)}); sent as typed",
+        f"({', '.join(field.picklist)}); check the spelling, unless your tenant defines it",
     )
 
 

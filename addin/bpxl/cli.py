@@ -204,7 +204,9 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
     problems = [r for r in report.results if r.outcome is not None and not r.outcome.ok]
     for result in problems[:PROBLEMS_SHOWN]:
         assert result.outcome is not None
-        print(f"  Row {result.row}: {result.outcome.value}: {result.message}")
+        print(f"  Row {result.row}: {result.outcome.value}")
+        for message in result.messages:
+            print(f"    {message}")
     if len(problems) > PROBLEMS_SHOWN:
         print(
             f"  ... and {len(problems) - PROBLEMS_SHOWN:,} more rows with problems; see the "

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+MESSAGE_SEPARATOR = " | "  # notes themselves may hold "; ", so they are joined with a bar
+
 
 class Operation(enum.Enum):
     """The three writes, named as on the command line (``--op``)."""
@@ -66,7 +68,7 @@ class RowResult:
     @property
     def message(self) -> str:
         """The ``Message`` cell: every error and warning, each starting with its column name."""
-        return "; ".join(self.messages)
+        return MESSAGE_SEPARATOR.join(self.messages)
 
 
 def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> str:

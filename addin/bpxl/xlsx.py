@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.table import TableColumn
 from openpyxl.worksheet.worksheet import Worksheet
@@ -29,7 +31,7 @@ from .errors import UsageError, WorkbookLockedError
 from .push import Grid
 from .records import MESSAGE_HEADER, RESULT_HEADER, Layout, read_layout
 from .results import Outcome, RowResult
-from .template import style_status_header
+from .template import HEADER_FONT, READ_ONLY_FILL, style_status_header
 
 HEADER_SEARCH_ROWS = 20  # a title or notes may sit above the header row
 FILLS = {
@@ -101,16 +103,17 @@ def _find_header(rows: Iterable[Sequence[object]]) -> int | None:
     return None
 
 
-def _has_id_header(sheet: Worksheet) -> bool:
+def _header_fields(sheet: Worksheet) -> set[str]:
+    """Names of the Invoice fields that the sheet's first rows mention."""
     rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
-    return any(fields.lookup(v) is fields.BY_NAME[fields.ID] for values in rows for v in values)
+    return {f.name for values in rows for v in values if (f := fields.lookup(v)) is not None}
 
 
 def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None) -> SheetGrid:
     """The grid of ``sheet`` (default: the first sheet with an Id header), optionally some rows."""
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError) as bad:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as bad:
         raise UsageError(
             f"{path.name} could not be read as an Excel workbook ({bad}).",
             "Save it from Excel as .xlsx or .xlsm and try again.",
@@ -148,35 +151,50 @@ def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
                 f"Its sheets are: {', '.join(book.sheetnames)}.",
             )
         return book[name]
-    for worksheet in book.worksheets:
-        if _has_id_header(worksheet):
+    named = [(sheet, _header_fields(sheet)) for sheet in book.worksheets]
+    for worksheet, found in named:
+        if fields.ID in found:
+            return worksheet
+    for worksheet, found in named:  # a sheet made for creating may have no Id column yet
+        if found:
             return worksheet
     raise UsageError(
-        f"No sheet of {path.name} has an Id column.",
+        f"No sheet of {path.name} has a header naming Invoice fields (Id, DueDate, ...).",
         "Name the sheet with --sheet, or start from `bpxl template`.",
     )
 
 
-def _status_columns(sheet: Worksheet, header_row: int, layout: Layout) -> tuple[int, int]:
-    """1-based Result and Message columns, added after the last used column when missing."""
-    result = None if layout.result_index is None else layout.result_index + 1
-    message = None if layout.message_index is None else layout.message_index + 1
+def _own_columns(
+    sheet: Worksheet, header_row: int, layout: Layout, need_id: bool
+) -> tuple[int | None, int, int]:
+    """1-based Id, Result and Message columns. Missing ones are added after the last used column:
+    Result and Message always, Id only when a create has new Ids to write."""
+    id_column = layout.column(fields.ID)
+    wanted = [
+        (fields.ID, None if id_column is None else id_column.index, need_id),
+        (RESULT_HEADER, layout.result_index, True),
+        (MESSAGE_HEADER, layout.message_index, True),
+    ]
+    found: list[int | None] = []
     added: list[tuple[int, str]] = []
-    next_free = sheet.max_column + 1
-    if result is None:
-        result, next_free = next_free, next_free + 1
-        added.append((result, RESULT_HEADER))
-    if message is None:
-        message = next_free
-        added.append((message, MESSAGE_HEADER))
-    for column, header in added:
-        style_status_header(sheet, header_row, column, header)
+    for header, index, needed in wanted:
+        if index is None and needed:
+            index = sheet.max_column  # 0-based: the first free column
+            added.append((index + 1, header))
+            if header == fields.ID:
+                cell = sheet.cell(row=header_row, column=index + 1, value=header)
+                cell.font, cell.fill = HEADER_FONT, READ_ONLY_FILL
+            else:
+                style_status_header(sheet, header_row, index + 1, header)
+        found.append(None if index is None else index + 1)
     _extend_tables(sheet, header_row, added)
-    return result, message
+    id_col, result_col, message_col = found
+    assert result_col is not None and message_col is not None
+    return id_col, result_col, message_col
 
 
 def _extend_tables(sheet: Worksheet, header_row: int, added: list[tuple[int, str]]) -> None:
-    """Grow an Excel table that ends just left of new status columns, so they join it."""
+    """Grow an Excel table that ends just left of columns bpxl added, so they join it."""
     for column, header in sorted(added):
         for table in sheet.tables.values():
             min_col, min_row, max_col, max_row = range_boundaries(table.ref)
@@ -195,15 +213,15 @@ def write_results(path: Path, found: SheetGrid, results: Sequence[RowResult]) ->
     book = load_workbook(path, keep_vba=keep_vba)
     sheet = book[found.sheet]
     layout = read_layout(found.grid.header)
-    result_col, message_col = _status_columns(sheet, found.header_row, layout)
-    id_column = layout.column(fields.ID)
+    need_id = any(r.id for r in results)
+    id_col, result_col, message_col = _own_columns(sheet, found.header_row, layout, need_id)
     for result in results:
         cell = sheet.cell(row=result.row, column=result_col)
         cell.value = result.outcome.value if result.outcome else None
         cell.fill = FILLS[result.outcome] if result.outcome else NO_FILL
         sheet.cell(row=result.row, column=message_col).value = result.message or None
-        if result.id and id_column is not None:
-            id_cell = sheet.cell(row=result.row, column=id_column.index + 1)
+        if result.id and id_col is not None:
+            id_cell = sheet.cell(row=result.row, column=id_col)
             if is_blank(id_cell.value):
                 id_cell.value = result.id
     backup = path.with_name(f"{path.stem}.backup{path.suffix}")
