@@ -67,15 +67,9 @@ def sandbox(make_sandbox: Callable[..., RunningSandbox]) -> RunningSandbox:
     return make_sandbox()
 
 
-def write_invoices(path: Path, rows: list[Mapping[str, object]], *, start_row: int = 2) -> Path:
-    """The template with ``rows`` filled in from ``start_row`` (keys are header names)."""
-    book = template.build()
-    sheet = book.active
-    headers = [c.value for c in sheet[1]]
-    for offset, row in enumerate(rows):
-        for name, value in row.items():
-            sheet.cell(row=start_row + offset, column=headers.index(name) + 1, value=value)
-    book.save(path)
+def write_invoices(path: Path, rows: list[Mapping[str, object]]) -> Path:
+    """The template with ``rows`` filled in from row 2 (keys are header names)."""
+    template.fill(template.build(), rows).save(path)
     return path
 
 

@@ -133,34 +133,25 @@ def server_text(body: str, limit: int = 300) -> str:
     return gist if len(gist) <= limit else gist[: limit - 1] + "…"
 
 
+# Whole-request refusals: the server processed nothing, so the advice is what to change first.
+_REFUSED = {
+    413: "the batch was too large ({detail}); nothing was saved; send again with a smaller "
+    "--batch-size",
+    429: "BillingPlatform is rate limiting ({detail}); nothing was saved; send again in a few "
+    "minutes",
+    401: "BillingPlatform refused the login ({detail}); nothing was saved; check the user's "
+    "access and send again",
+    403: "BillingPlatform refused the login ({detail}); nothing was saved; check the user's "
+    "access and send again",
+}
+
+
 def from_status(op: Operation, n: int, status: int, body: str) -> list[RecordResult]:
     """A whole request answered with an HTTP error: every record gets that answer."""
     detail = f"HTTP {status}: {server_text(body)}"
-    if status == 413:
-        return all_records(
-            n,
-            Outcome.FAILED,
-            f"Row: the batch was too large ({detail}); nothing "
-            "was saved; send again with a smaller --batch-size",
-        )
-    if status == 429:
-        return all_records(
-            n,
-            Outcome.FAILED,
-            f"Row: BillingPlatform is rate limiting ({detail}); "
-            "nothing was saved; send again in a few minutes",
-        )
-    if status in (401, 403):
-        return all_records(
-            n,
-            Outcome.FAILED,
-            f"Row: BillingPlatform refused the login ({detail}); "
-            "nothing was saved; check the user's access and send again",
-        )
-    if status < 500:
-        return all_records(
-            n,
-            Outcome.FAILED,
-            f"Row: BillingPlatform refused the whole batch ({detail}); nothing was saved",
-        )
-    return unknown(op, n, f"BillingPlatform failed while handling the batch ({detail})")
+    if status >= 500:
+        return unknown(op, n, f"BillingPlatform failed while handling the batch ({detail})")
+    advice = _REFUSED.get(
+        status, "BillingPlatform refused the whole batch ({detail}); nothing was saved"
+    )
+    return all_records(n, Outcome.FAILED, "Row: " + advice.format(detail=detail))

@@ -193,7 +193,7 @@ def _push(args: argparse.Namespace) -> int:
 
         report = push.push(found.grid, client, options, progress)
     if report.results:
-        xlsx.write_results(path, found, report.results)
+        xlsx.write_results(path, found, report.layout, report.results)
     _print_report(report, found)
     return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
 

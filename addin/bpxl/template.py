@@ -9,6 +9,7 @@ status columns live here too, so that a push that adds them to a user's sheet dr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -178,16 +179,24 @@ EXAMPLE_ROWS: tuple[dict[str, object], ...] = (
 )
 
 
+def fill(book: Workbook, rows: Iterable[Mapping[str, object]]) -> Workbook:
+    """Put ``rows`` (dicts keyed by header name) under the template's header, from row 2, and
+    stretch the Excel table over them."""
+    sheet = book.active
+    column = {cell.value: cell.column for cell in sheet[1]}
+    last = 1
+    for last, row in enumerate(rows, start=2):
+        for name, value in row.items():
+            sheet.cell(row=last, column=column[name], value=value)
+    sheet.tables[TABLE_NAME].ref = f"A1:{get_column_letter(len(column))}{max(last, 2)}"
+    return book
+
+
 def write(path: str | Path, example: bool = False) -> Path:
     """Write the template to ``path`` (an .xlsx), with ``EXAMPLE_ROWS`` if asked; return it."""
     path = Path(path)
     book = build()
     if example:
-        sheet = book.active
-        headers = [c.value for c in sheet[1]]
-        for number, row in enumerate(EXAMPLE_ROWS, start=2):
-            for name, value in row.items():
-                sheet.cell(row=number, column=headers.index(name) + 1, value=value)
-        sheet.tables[TABLE_NAME].ref = f"A1:{get_column_letter(len(headers))}{number}"
+        fill(book, EXAMPLE_ROWS)
     book.save(path)
     return path

@@ -29,7 +29,7 @@ from . import fields
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
 from .push import Grid
-from .records import MESSAGE_HEADER, RESULT_HEADER, Layout, read_layout
+from .records import MESSAGE_HEADER, RESULT_HEADER, Layout
 from .results import Outcome, RowResult
 from .template import HEADER_FONT, READ_ONLY_FILL, style_status_header
 
@@ -207,12 +207,13 @@ def _extend_tables(sheet: Worksheet, header_row: int, added: list[tuple[int, str
                     table.autoFilter.ref = table.ref
 
 
-def write_results(path: Path, found: SheetGrid, results: Sequence[RowResult]) -> Path:
+def write_results(
+    path: Path, found: SheetGrid, layout: Layout, results: Sequence[RowResult]
+) -> Path:
     """Write each result into its row; back up the original first. Returns the backup's path."""
     keep_vba = path.suffix.lower() == ".xlsm"
     book = load_workbook(path, keep_vba=keep_vba)
     sheet = book[found.sheet]
-    layout = read_layout(found.grid.header)
     need_id = any(r.id for r in results)
     id_col, result_col, message_col = _own_columns(sheet, found.header_row, layout, need_id)
     for result in results:

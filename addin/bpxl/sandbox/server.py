@@ -174,9 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             route = self._route(parts.path)
             if route not in ("login", "logout", "authenticate"):
-                self._inject_fault_before()
+                self._inject_fault_before()  # may set _reset_after
             status, answer, extra_headers = self._handle(route, parse_qs(parts.query), body)
-            if route not in ("login", "logout", "authenticate") and self._reset_after:
+            if self._reset_after:
                 raise _Dropped
             self._send(status, answer, extra_headers)
         except _Handled:
@@ -201,8 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return _BadJson()
-        objects = body.get("brmObjects") if isinstance(body, dict) else None
-        self._records = len(objects) if isinstance(objects, list) else int(objects is not None)
+        objects = _objects(body)
+        self._records = 0 if objects is None else len(objects)
         return body
 
     def _route(self, path: str) -> str:
