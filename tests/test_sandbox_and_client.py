@@ -137,6 +137,31 @@ def test_oauth_client_credentials(sandbox) -> None:
         assert client.create([{"BillingProfileId": "101"}])[0].outcome is Outcome.CREATED
 
 
+def test_client_fetches_and_renews_an_oauth_token(sandbox) -> None:
+    with Client(sandbox.url, oauth_client="demo", client_secret="demo") as client:
+        assert client.create([{"BillingProfileId": "101"}])[0].outcome is Outcome.CREATED
+        sandbox.sandbox.logout(client._token)  # the token expires
+        assert client.create([{"BillingProfileId": "102"}])[0].outcome is Outcome.CREATED
+        assert "demo'" in repr(client) and client._client_secret not in repr(client).split("'")[2]
+    fetched = [r for r in sandbox.requests() if r["path"].endswith("/authenticate")]
+    assert len(fetched) == 2
+    with pytest.raises(AuthenticationError) as refused:
+        Client(sandbox.url, oauth_client="demo", client_secret="wrong-secret").login()
+    assert "wrong-secret" not in str(refused.value) and "bpxl connect" in refused.value.hint
+
+
+def test_429_on_an_update_is_waited_out_and_slows_the_client(make_sandbox) -> None:
+    limited = make_sandbox(faults=["429:0.5"], seed=4)
+    with client_for(limited) as client:
+        assert client._throttle.interval == 0  # loopback: no pacing until the server asks
+        created = client.create([{"BillingProfileId": "101"}])
+        got = client.update([{"Id": created[0].id, "Status": "Closed"}])
+        assert got[0].outcome is Outcome.UPDATED
+        statuses = [r["status"] for r in limited.writes()]
+        assert 429 in statuses and client._throttle.interval > 0
+    assert statuses.count(200) == 2 and set(statuses) == {200, 429}
+
+
 def test_reset_after_stores_records_but_gives_no_answer(make_sandbox) -> None:
     broken = make_sandbox(faults=["reset-after:1.0"])
     with client_for(broken) as client:

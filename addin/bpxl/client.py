@@ -11,6 +11,8 @@ kept in private attributes and never appear in ``repr()``, exceptions or logs.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,32 +33,56 @@ READ_TIMEOUT_S = 420.0  # the server gives up after 400 s; we wait a little long
 MAX_REQUESTS_PER_S = 15.0  # BillingPlatform's published limit per client
 MAX_CONCURRENCY = 8  # ... and its 4 to 8 concurrent threads
 PAGE_SIZE = 10_000
+RATE_LIMIT_BUDGET_S = 300.0  # total wait on 429s for one request before its batch is given up
 _WRITE_VERBS = {Operation.CREATE: "POST", Operation.UPDATE: "PUT", Operation.UPSERT: "PATCH"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class _Throttle:
-    """Spaces request starts so that no more than ``rate`` begin per second, across threads."""
+    """Spaces request starts so that no more than ``rate`` begin per second, across threads.
+
+    It also adapts: each 429 doubles the spacing (up to one request every ``_SLOWEST_S``), and
+    each answered request shortens it again by a tenth, back to the configured rate.
+    """
+
+    _SLOWEST_S = 2.0
 
     def __init__(self, rate: float | None) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
+        self._base = 1.0 / rate if rate else 0.0
+        self._interval = self._base
         self._next = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def interval(self) -> float:
+        return self._interval
+
     def wait(self) -> None:
-        if not self._interval:
-            return
         with self._lock:
+            if not self._interval:
+                return
             now = time.monotonic()
             start = max(now, self._next)
             self._next = start + self._interval
         if start > now:
             time.sleep(start - now)
 
+    def slow_down(self) -> None:
+        with self._lock:
+            self._interval = min(max(self._interval * 2, 1.0 / MAX_REQUESTS_PER_S), self._SLOWEST_S)
+
+    def speed_up(self) -> None:
+        with self._lock:
+            if self._interval > self._base:
+                faster = self._interval * 0.9
+                self._interval = faster if faster > max(self._base * 1.05, 0.005) else self._base
+
 
 def _retry_policy() -> Retry:
     """Retries that can never repeat a create: connection failures before anything was sent, and
-    429/502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert)."""
+    502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert).
+
+    (A 429 means nothing was processed, for any verb: ``Client._send`` waits and resends it.)"""
     return Retry(
         total=5,
         connect=3,
@@ -64,7 +90,7 @@ def _retry_policy() -> Retry:
         status=4,
         other=0,
         allowed_methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
-        status_forcelist=frozenset({429, 502, 503, 504}),
+        status_forcelist=frozenset({502, 503, 504}),
         backoff_factor=0.5,
         backoff_max=30,
         backoff_jitter=0.5,
@@ -74,7 +100,12 @@ def _retry_policy() -> Retry:
 
 
 class Client:
-    """A connection to one tenant: ``url`` is the tenant base, e.g. ``https://host/acme``."""
+    """A connection to one tenant: ``url`` is the tenant base, e.g. ``https://host/acme``.
+
+    Credentials are one of: ``username`` and ``password`` (a session login), ``token`` (a bearer
+    token), or ``oauth_client`` and ``client_secret`` (OAuth client credentials, exchanged for a
+    bearer token at login and again when it expires).
+    """
 
     def __init__(
         self,
@@ -83,6 +114,8 @@ class Client:
         username: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        oauth_client: str | None = None,
+        client_secret: str | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
         max_requests_per_s: float | None = None,
         pool_size: int = MAX_CONCURRENCY,
@@ -93,17 +126,25 @@ class Client:
                 f"{url!r} is not a tenant URL.",
                 "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant",
             )
-        if token is None and not (username and password is not None):
+        if not (
+            token is not None
+            or (username and password is not None)
+            or (oauth_client and client_secret is not None)
+        ):
             raise UsageError(
                 "No credentials to log in with.",
-                "Give --username with the password in BPXL_PASSWORD, or a token with --token-env.",
+                "Use a profile saved by `bpxl connect`, or give --username with the password in "
+                "BPXL_PASSWORD, or a token with --token-env.",
             )
         self.url = url.rstrip("/")
         self.username = username
+        self.oauth_client = oauth_client
         self._password = password
-        self._token = token
+        self._client_secret = client_secret
+        self._token = token  # a bearer token: given, or obtained with the OAuth client
         self._session_id: str | None = None
         self._login_lock = threading.Lock()
+        self._clock_offset: dt.timedelta | None = None
         self.timeout = timeout
         loopback = parts.hostname in _LOOPBACK
         if max_requests_per_s is None and not loopback:
@@ -125,7 +166,10 @@ class Client:
         )
 
     def __repr__(self) -> str:
-        who = "token" if self._token else f"user {self.username!r}"
+        if self.oauth_client:
+            who = f"OAuth client {self.oauth_client!r}"
+        else:
+            who = "token" if self._token else f"user {self.username!r}"
         return f"<Client {self.url} as {who}>"
 
     def close(self) -> None:
@@ -144,8 +188,18 @@ class Client:
 
     # -- authentication -------------------------------------------------------------------------
 
+    @property
+    def _uses_session(self) -> bool:
+        return self.oauth_client is None and self.username is not None and self._token is None
+
     def login(self) -> None:
-        """Start a session (no-op with a token); raise ``AuthenticationError`` if refused."""
+        """Start a session or fetch an OAuth token (no-op with a given token).
+
+        Raises ``AuthenticationError`` if the server refuses.
+        """
+        if self.oauth_client:
+            self._token = self._oauth_token()
+            return
         if self._token is not None:
             return
         response = self._send(
@@ -164,19 +218,69 @@ class Client:
             raise AuthenticationError(
                 f"BillingPlatform at {self.url} refused the login for {self.username!r} "
                 f"(HTTP {response.status_code}).",
-                "Check the user name and the password in BPXL_PASSWORD, and that the URL names "
-                "your tenant.",
+                "Check the user name and the password (run `bpxl connect` again to replace a "
+                "saved one), and that the URL names your tenant.",
             )
         self._session_id = str(session_id)
 
+    def _oauth_token(self) -> str:
+        response = self._send(
+            "POST",
+            "authenticate",
+            api="auth/1.0",
+            params={"grant_type": "client_credentials"},
+            auth=(self.oauth_client or "", self._client_secret or ""),
+            authenticated=False,
+        )
+        try:
+            token = response.json().get("access_token") if response.status_code == 200 else None
+        except ValueError:
+            token = None
+        if not token:
+            raise AuthenticationError(
+                f"BillingPlatform at {self.url} refused the OAuth client {self.oauth_client!r} "
+                f"(HTTP {response.status_code}).",
+                "Check the client id and secret (run `bpxl connect` again to replace a saved "
+                "secret), and that the URL names your tenant.",
+            )
+        return str(token)
+
     def _auth_headers(self) -> dict[str, str]:
+        with self._login_lock:
+            if self._token is None and self._session_id is None:
+                self.login()
         if self._token is not None:
             return {"Authorization": f"Bearer {self._token}"}
-        with self._login_lock:
-            if self._session_id is None:
-                self.login()
         assert self._session_id is not None
         return {"sessionid": self._session_id}
+
+    def _forget_credential(self, headers: Mapping[str, str]) -> bool:
+        """After a 401: drop an expired session or OAuth token; False if there is none to renew."""
+        with self._login_lock:
+            if self.oauth_client and headers.get("Authorization") == f"Bearer {self._token}":
+                self._token = None
+                return True
+            if self._uses_session and headers.get("sessionid") == self._session_id:
+                self._session_id = None
+                return True
+            return self.oauth_client is not None or self._uses_session  # renewed meanwhile
+
+    # -- the server's clock ---------------------------------------------------------------------
+
+    def server_now(self) -> dt.datetime:
+        """The server's time (UTC) as best we know it, from the Date header of its answers.
+
+        Reconciliation compares it with the server's ``Created`` stamps, so our own clock's error
+        does not matter; before any answer it is our own clock.
+        """
+        return dt.datetime.now(dt.timezone.utc) + (self._clock_offset or dt.timedelta())
+
+    def _note_clock(self, response: requests.Response) -> None:
+        if self._clock_offset is not None or "Date" not in response.headers:
+            return
+        with contextlib.suppress(TypeError, ValueError):
+            server = email.utils.parsedate_to_datetime(response.headers["Date"])
+            self._clock_offset = server - dt.datetime.now(dt.timezone.utc)
 
     # -- the one place requests are sent --------------------------------------------------------
 
@@ -187,40 +291,53 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        api: str = "rest/2.0",
         authenticated: bool = True,
         timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
-        """Send one request (after a 401, log in again once and resend).
+        """Send one request and return its answer, whatever its status.
 
-        Raises ``ApiConnectionError`` with ``sent`` telling whether the request may have reached
-        the server; any HTTP answer, error or not, is returned.
+        A 429 means the server processed nothing, so any verb is sent again after the wait it
+        asks for (and the request rate slows down), within ``RATE_LIMIT_BUDGET_S``. After a 401
+        the session or token is renewed once and the request resent. Connection failures raise
+        ``ApiConnectionError`` whose ``sent`` tells whether the request may have reached the
+        server (the transport has already retried what was safe to retry).
         """
-        for attempt in (1, 2):
+        renewed = False
+        waited = 0.0
+        delay = 1.0
+        while True:
             headers = self._auth_headers() if authenticated else {}
             self._throttle.wait()
             try:
                 response = self._http.request(
                     method,
-                    f"{self.url}/rest/2.0/{path}",
+                    f"{self.url}/{api}/{path}",
                     json=json,
                     params=params,
                     headers=headers,
+                    auth=auth,
                     timeout=timeout or self.timeout,
                 )
             except requests.RequestException as failure:
                 raise self._connection_error(failure) from None
-            if (
-                response.status_code == 401
-                and authenticated
-                and self._token is None
-                and attempt == 1
-            ):
-                with self._login_lock:
-                    if headers.get("sessionid") == self._session_id:
-                        self._session_id = None  # expired: the next attempt logs in afresh
+            self._note_clock(response)
+            if response.status_code == 429:
+                self._throttle.slow_down()
+                pause = _retry_after(response, delay)
+                if waited + pause > RATE_LIMIT_BUDGET_S:
+                    return response
+                time.sleep(pause)
+                waited += pause
+                delay = min(delay * 2, 30.0)
                 continue
+            self._throttle.speed_up()
+            if response.status_code == 401 and authenticated and not renewed:
+                renewed = True
+                if self._forget_credential(headers):
+                    continue
             return response
-        return response
 
     def _connection_error(self, failure: requests.RequestException) -> ApiConnectionError:
         reason = getattr(failure.args[0], "reason", None) if failure.args else None
@@ -246,7 +363,7 @@ class Client:
         if op is Operation.UPSERT:
             body["externalIDFieldName"] = external_id
         try:
-            response = self._send_write(_WRITE_VERBS[op], body)
+            response = self._send(_WRITE_VERBS[op], fields.ENTITY, json=body)
         except ApiConnectionError as failure:
             if not failure.sent:
                 return answers.all_records(
@@ -262,22 +379,6 @@ class Client:
         if 200 <= response.status_code < 300:
             return answers.from_body(op, records, response.text)
         return answers.from_status(op, len(records), response.status_code, response.text)
-
-    def _send_write(self, method: str, body: dict[str, Any]) -> requests.Response:
-        """A 429 means nothing was processed, so even a create may be sent again after waiting.
-
-        (PUT and PATCH are already retried on 429 by the transport's retry policy.)
-        """
-        if method != "POST":
-            return self._send(method, fields.ENTITY, json=body)
-        delay = 1.0
-        for _ in range(5):
-            response = self._send(method, fields.ENTITY, json=body)
-            if response.status_code != 429:
-                return response
-            time.sleep(_retry_after(response, delay))
-            delay = min(delay * 2, 30.0)
-        return response
 
     def create(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
         return self.write(Operation.CREATE, records)
