@@ -54,14 +54,16 @@ def test_blank_rows_and_user_only_rows_are_not_data_rows() -> None:
     assert [p.row for p in plans] == [3] and skipped == []
 
 
-def test_create_skips_rows_already_created_or_unknown() -> None:
+def test_create_skips_created_rows_and_rechecks_unknown_ones() -> None:
     plans, skipped = rows(
         Operation.CREATE,
         [None, "101", None, None, None, "Created"],
         [None, "101", None, None, None, "unknown"],
         [None, "101", None, None, None, "Failed"],
     )
-    assert skipped == [2, 3] and [p.row for p in plans] == [4]
+    assert skipped == [2] and [(p.row, p.recheck) for p in plans] == [(3, True), (4, False)]
+    plans, skipped = rows(Operation.UPDATE, ["7", "101", None, None, None, "Unknown"])
+    assert skipped == [] and not plans[0].recheck
 
 
 def test_read_only_fields_warn_and_are_not_sent() -> None:

@@ -1,4 +1,4 @@
-"""The ``bpxl`` command line: ``push``, ``template`` and ``sandbox``.
+"""The ``bpxl`` command line: ``push``, ``recover``, ``connect``, ``template`` and ``sandbox``.
 
 Handlers only read options, call plain functions of the core and print what happened. Every
 ``BpxlError`` ends the run with its message and exit code 2, never a traceback; rows that did not
@@ -11,14 +11,16 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import truststore
 from platformdirs import user_data_dir
 from tqdm import tqdm
 
-from . import __version__, fields, push, template, xlsx
+from . import __version__, fields, journal, profiles, push, recover, template, xlsx
 from .client import MAX_CONCURRENCY, Client
 from .errors import BpxlError, UsageError
 from .results import Operation, Outcome
@@ -29,10 +31,25 @@ PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook h
 
 
 def data_dir() -> Path:
-    """bpxl's folder for the embedded sandbox's records (``BPXL_DATA_DIR`` overrides it)."""
+    """bpxl's folder for the embedded sandbox's records and the push journals
+    (``BPXL_DATA_DIR`` overrides it)."""
     path = Path(os.environ.get("BPXL_DATA_DIR") or user_data_dir("bpxl", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def journal_dir() -> Path:
+    return data_dir() / "journal"
+
+
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="a connection saved with `bpxl connect`")
+    p.add_argument(
+        "--url",
+        help="tenant URL, e.g. https://my.billingplatform.com/acme (default: the embedded sandbox)",
+    )
+    p.add_argument("--username", help="user to log in as; the password comes from BPXL_PASSWORD")
+    p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,11 +82,38 @@ def _parser() -> argparse.ArgumentParser:
         help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time)",
     )
     p.add_argument(
-        "--url",
-        help="tenant URL, e.g. https://my.billingplatform.com/acme (default: the embedded sandbox)",
+        "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
-    p.add_argument("--username", help="user to log in as; the password comes from BPXL_PASSWORD")
-    p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
+    _connection_options(p)
+
+    r = commands.add_parser(
+        "recover", help="write the outcomes of a push that stopped mid-way into its workbook"
+    )
+    r.add_argument(
+        "file", type=Path, nargs="?", metavar="FILE.xlsx", help="default: every unfinished push"
+    )
+    _connection_options(r)
+
+    c = commands.add_parser("connect", help="save a named connection (secret in the OS keyring)")
+    c.add_argument("name", nargs="?", metavar="NAME", help="profile name (none: list profiles)")
+    c.add_argument("--url", help="tenant URL, e.g. https://my.billingplatform.com/acme")
+    login = c.add_mutually_exclusive_group()
+    login.add_argument("--username", help="log in as this user (the password is asked for)")
+    login.add_argument(
+        "--oauth-client", metavar="ID", help="log in as this OAuth client (its secret is asked for)"
+    )
+    kind = c.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--production",
+        dest="production",
+        action="store_true",
+        default=None,
+        help="a production tenant: writes ask for confirmation (the default)",
+    )
+    kind.add_argument(
+        "--sandbox", dest="production", action="store_false", help="a test tenant: writes never ask"
+    )
+    c.add_argument("--remove", action="store_true", help="delete the profile and its secret")
 
     t = commands.add_parser("template", help="write the invoice workbook template")
     t.add_argument("out", type=Path, metavar="OUT.xlsx")
@@ -101,8 +145,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    truststore.inject_into_ssl()  # the OS's certificates: corporate proxies with their own CA work
     try:
-        handler = {"push": _push, "template": _template, "sandbox": _sandbox}[args.command]
+        handler = {
+            "push": _push,
+            "recover": _recover,
+            "connect": _connect,
+            "template": _template,
+            "sandbox": _sandbox,
+        }[args.command]
         return handler(args)
     except BpxlError as error:
         print(f"bpxl: {error}", file=sys.stderr)
@@ -150,15 +201,31 @@ def _sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _profile_client(profile: profiles.Profile, secret: str) -> Client:
+    if profile.oauth_client:
+        return Client(profile.url, oauth_client=profile.oauth_client, client_secret=secret)
+    return Client(profile.url, username=profile.username, password=secret)
+
+
 @contextmanager
-def _connection(args: argparse.Namespace) -> Iterator[Client]:
-    """A client for ``--url``, or for the embedded sandbox (started here) when there is none."""
-    if args.url is None:
+def _connection(
+    args: argparse.Namespace, earlier: journal.Target | None = None
+) -> Iterator[tuple[Client, journal.Target, profiles.Profile | None]]:
+    """A client for ``--profile``, ``--url`` or, with neither, the embedded sandbox (started
+    here). ``earlier`` is where a journal's push went: recovery goes back there by default."""
+    name = args.profile or (earlier.profile if earlier and not args.url else None)
+    url = args.url or (earlier.url if earlier and not args.profile else None)
+    if name and name != profiles.SANDBOX:
+        profile = profiles.get(name)
+        with _profile_client(profile, profiles.secret(profile)) as client:
+            yield client, journal.Target(profile.url, profile.name), profile
+        return
+    if url is None:
         db = data_dir() / "sandbox.sqlite3"
         with Sandbox(SandboxConfig(port=0, db=db)) as sandbox:
             print(f"No --url given: using the embedded sandbox (records kept in {db}).", flush=True)
             with Client(sandbox.url, username="demo", password="demo") as client:
-                yield client
+                yield client, journal.Target(None, profiles.SANDBOX), None
         return
     token = password = None
     if args.token_env:
@@ -172,8 +239,31 @@ def _connection(args: argparse.Namespace) -> Iterator[Client]:
         password = os.environ.get("BPXL_PASSWORD")
         if password is None and sys.stdin.isatty():
             password = getpass.getpass(f"Password for {args.username}: ")
-    with Client(args.url, username=args.username, password=password, token=token) as client:
-        yield client
+    with Client(url, username=args.username, password=password, token=token) as client:
+        yield client, journal.Target(url), None
+
+
+def _confirmation(
+    args: argparse.Namespace, profile: profiles.Profile | None, op: Operation
+) -> Callable[[int], bool] | None:
+    """Writes to a production profile are confirmed by the user (or by --yes in scripts)."""
+    if profile is None or not profile.production or args.yes:
+        return None
+
+    def confirm(rows: int) -> bool:
+        what = f"{op.value} {rows:,} invoice row{'' if rows == 1 else 's'}"
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"Profile {profile.name!r} is the PRODUCTION tenant {profile.tenant}: nothing "
+                f"was sent ({what}).",
+                "Add --yes to confirm writes to production in scripts.",
+            )
+        answer = input(
+            f"\n{what} in the PRODUCTION tenant {profile.tenant} ({profile.url})? Type yes: "
+        )
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -182,20 +272,125 @@ def _push(args: argparse.Namespace) -> int:
     )
     path: Path = args.file
     xlsx.check_writable(path)
+    if not args.dry_run:
+        _refuse_unrecovered(path)
     rows = xlsx.parse_rows(args.rows) if args.rows else None
     found = xlsx.read_grid(path, args.sheet, rows)
-    connection = nullcontext(None) if args.dry_run else _connection(args)
-    with connection as client, tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr) as bar:
+    with ExitStack() as stack:
+        client, where, confirm, log = None, None, None, None
+        if not args.dry_run:
+            client, target, profile = stack.enter_context(_connection(args))
+            where = profile.label if profile else None
+            confirm = _confirmation(args, profile, options.op)
+            log = journal.Journal(
+                journal_dir(),
+                workbook=path,
+                sheet=found.sheet,
+                op=options.op,
+                external_id=options.external_id,
+                target=target,
+            )
+        if where:
+            print(f"Sending to {where}", flush=True)
+        bar = stack.enter_context(tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr))
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done)
 
-        report = push.push(found.grid, client, options, progress)
+        try:
+            report = push.push(found.grid, client, options, progress, log, confirm)
+        except BaseException:
+            if log is not None and not log.sent_any:
+                log.discard()  # nothing went out: there is nothing to recover
+            elif log is not None:
+                log.close()  # left unfinished, for `bpxl recover`
+            raise
     if report.results:
         xlsx.write_results(path, found, report.layout, report.results)
+    if log is not None:
+        log.finish()
+        journal.prune(journal_dir())
     _print_report(report, found)
     return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
+
+
+def _refuse_unrecovered(path: Path) -> None:
+    pending = journal.unfinished(journal_dir(), path)
+    if pending:
+        started = pending[-1].started.astimezone().strftime("%Y-%m-%d %H:%M")
+        raise UsageError(
+            f"The push of {path.name} started {started} stopped before it finished.",
+            f"Run `bpxl recover {path}` first: it writes what happened to each row into the "
+            "workbook, so that no invoice is sent twice.",
+        )
+
+
+def _recover(args: argparse.Namespace) -> int:
+    pending = journal.unfinished(journal_dir(), args.file)
+    if not pending:
+        what = args.file.name if args.file else "any workbook"
+        print(f"Nothing to recover: every push of {what} finished.")
+        return EXIT_OK
+    code = EXIT_OK
+    for run in pending:
+        path = Path(run.workbook)
+        xlsx.check_writable(path)
+        found = xlsx.read_grid(path, run.sheet, None)
+        if recover.needs_client(run):
+            with _connection(args, run.target) as (client, _, _):
+                recovery = recover.recover(run, found.grid, client)
+        else:
+            recovery = recover.recover(run, found.grid, None)
+        if recovery.results:
+            xlsx.write_results(path, found, recovery.layout, recovery.results)
+        journal.mark_recovered(run)
+        started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
+        if recovery.unplaced or not all(r.outcome and r.outcome.ok for r in recovery.results):
+            code = EXIT_ROWS_FAILED
+    return code
+
+
+def _connect(args: argparse.Namespace) -> int:
+    if args.name is None:
+        saved = profiles.load_all()
+        for profile in saved.values():
+            who = profile.username or f"OAuth client {profile.oauth_client}"
+            print(f"{profile.label} as {who}")
+        if not saved:
+            print("No profiles yet. Save one: bpxl connect NAME --url URL --username USER")
+        return EXIT_OK
+    if args.remove:
+        profiles.remove(args.name)
+        print(f"Removed profile {args.name!r} and its saved secret.")
+        return EXIT_OK
+    if not args.url or not (args.username or args.oauth_client):
+        raise UsageError(
+            f"bpxl connect {args.name} needs --url and one of --username or --oauth-client.",
+            f"e.g. bpxl connect {args.name} --url https://my.billingplatform.com/acme "
+            "--username ann",
+        )
+    production = args.production
+    if production is None:
+        production = urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1")
+    profile = profiles.Profile(
+        args.name, args.url.rstrip("/"), args.username, args.oauth_client, production
+    )
+    kind = "client secret" if args.oauth_client else "password"
+    secret = os.environ.get("BPXL_PASSWORD")
+    if secret is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"No {kind} to save: it is asked for on a terminal.",
+                "In scripts, put it in BPXL_PASSWORD for this one command.",
+            )
+        secret = getpass.getpass(f"{kind.capitalize()} for {profile.label}: ")
+    with _profile_client(profile, secret) as client:
+        client.login()  # a wrong secret is refused now, not at the first push
+    where = profiles.save(profile, secret)
+    print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")
+    return EXIT_OK
 
 
 def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:

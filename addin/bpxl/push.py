@@ -7,6 +7,7 @@ rows. Front ends (the command line, the Excel add-in) only move grids in and res
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -14,11 +15,27 @@ from dataclasses import dataclass, field
 from . import fields
 from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
+from .journal import Journal, record_hash
+from .reconcile import Verdict, reconcile
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
 from .results import Operation, Outcome, RecordResult, RowResult, summary
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_CONCURRENCY = 4  # BillingPlatform asks for 4 to 8 concurrent requests at most
+
+RESEND_ROUNDS = 3  # creates proven absent are sent again at most this many times
+_FOUND_EARLIER = (
+    "Row: an earlier send created this invoice (found in BillingPlatform); not sent again"
+)
+_FOUND_AFTER_LOSS = "Row: created; its answer was lost, so bpxl found it in BillingPlatform"
+_NOT_SAVED = RecordResult(
+    Outcome.FAILED,
+    None,
+    (
+        f"Row: not saved: no answer came {RESEND_ROUNDS + 1} times and BillingPlatform does not "
+        "have it; sending again is safe",
+    ),
+)
 
 Progress = Callable[[int, int], None]
 """Called as rows finish: (rows just finished, total rows to process)."""
@@ -107,9 +124,18 @@ def _refuse_repeated_keys(plans: list[RowPlan], key: str) -> None:
 
 
 def push(
-    grid: Grid, client: Client | None, options: PushOptions, progress: Progress | None = None
+    grid: Grid,
+    client: Client | None,
+    options: PushOptions,
+    progress: Progress | None = None,
+    journal: Journal | None = None,
+    confirm: Callable[[int], bool] | None = None,
 ) -> PushReport:
-    """Validate, send and map back. ``client`` may be None only for a dry run."""
+    """Validate, send and map back. ``client`` may be None only for a dry run.
+
+    With a ``journal``, every step is written down before it happens, for ``bpxl recover``.
+    ``confirm`` is asked with the number of rows about to be sent; if it says no, nothing is.
+    """
     layout, plans, skipped = plan(grid, options)
     results: dict[int, RowResult] = {}
     valid: list[RowPlan] = []
@@ -127,10 +153,17 @@ def push(
     else:
         if client is None:
             raise UsageError("Nothing to send to: no connection was given.")
+        if valid and confirm is not None and not confirm(len(valid)):
+            raise UsageError("Nothing was sent: the push was not confirmed.")
+        if journal:
+            journal.planned({p.row: record_hash(p.record) if p.valid else None for p in plans})
+            journal.answered(results.values())
         if valid:
             client.login()  # a refused login stops the run before anything is sent
         report = (lambda n: progress(n, total)) if progress else None
-        for row, record in _send_all(client, valid, options, report):
+        outcomes = _Sender(client, options, journal, report).run(valid, sheet_ids(grid, layout))
+        for row in valid:
+            record = outcomes[row.row]
             results[row.row] = RowResult(
                 row.row, record.outcome, record.id, [*record.messages, *row.warnings]
             )
@@ -138,25 +171,110 @@ def push(
     return PushReport(options, layout, ordered, skipped)
 
 
-def _send_all(
-    client: Client,
-    rows: list[RowPlan],
-    options: PushOptions,
-    progress: Callable[[int], None] | None,
-) -> list[tuple[RowPlan, RecordResult]]:
-    batches = [rows[i : i + options.batch_size] for i in range(0, len(rows), options.batch_size)]
-    done: list[tuple[RowPlan, RecordResult]] = []
+def sheet_ids(grid: Grid, layout: Layout) -> set[str]:
+    """The Ids the sheet already holds: invoices that belong to rows, not to be claimed again."""
+    column = layout.column(fields.ID)
+    if column is None:
+        return set()
+    index = column.index
+    return {
+        str(values[index]).strip()
+        for _, values in grid.rows
+        if index < len(values) and values[index] not in (None, "")
+    }
 
-    def send(batch: list[RowPlan]) -> list[tuple[RowPlan, RecordResult]]:
-        answers = client.write(options.op, [r.record for r in batch], options.external_id)
-        return list(zip(batch, answers, strict=True))
 
-    with ThreadPoolExecutor(
-        max_workers=options.concurrency, thread_name_prefix="bpxl-send"
-    ) as pool:
-        for future in as_completed([pool.submit(send, b) for b in batches]):
-            finished = future.result()
-            done.extend(finished)
-            if progress:
-                progress(len(finished))
-    return done
+class _Sender:
+    """Sends valid rows in parallel batches and settles every create whose answer was lost."""
+
+    def __init__(
+        self,
+        client: Client,
+        options: PushOptions,
+        journal: Journal | None,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.journal = journal
+        self.progress = progress
+        self.outcomes: dict[int, RecordResult] = {}
+
+    def run(self, rows: list[RowPlan], claimed: set[str]) -> dict[int, RecordResult]:
+        """One result per row; a create is sent again only when the server proves it absent."""
+        rechecks = [r for r in rows if r.recheck]
+        to_send = [r for r in rows if not r.recheck]
+        if rechecks:
+            to_send += self._settle(rechecks, self._earlier_send(rechecks), claimed, _FOUND_EARLIER)
+        since = self.client.server_now()
+        self._send(to_send, report=True)
+        for attempt in range(1, RESEND_ROUNDS + 2):
+            lost = [r for r in to_send if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
+            if self.options.op is not Operation.CREATE or not lost:
+                break
+            taken = claimed | {o.id for o in self.outcomes.values() if o.id}
+            absent = self._settle(lost, since, taken, _FOUND_AFTER_LOSS)
+            if attempt > RESEND_ROUNDS:
+                self._record(absent, _NOT_SAVED)
+                break
+            since = self.client.server_now()
+            self._send(absent, report=False)
+            to_send = absent
+        return self.outcomes
+
+    def _earlier_send(self, rows: list[RowPlan]) -> dt.datetime | None:
+        """When the earliest of ``rows`` was first sent, if the journals know for all of them."""
+        if self.journal is None:
+            return None
+        sent = self.journal.earlier_sends({r.row: record_hash(r.record) for r in rows})
+        return min(sent.values()) if len(sent) == len(rows) else None
+
+    def _settle(
+        self, rows: list[RowPlan], since: dt.datetime | None, claimed: set[str], found: str
+    ) -> list[RowPlan]:
+        """Look up creates that may have happened; record what is known, return the absent."""
+        findings = reconcile(self.client, {r.row: r.record for r in rows}, since, claimed)
+        absent: list[RowPlan] = []
+        settled: dict[int, RecordResult] = {}
+        for row in rows:
+            finding = findings[row.row]
+            if finding.verdict is Verdict.ABSENT:
+                absent.append(row)
+            elif finding.verdict is Verdict.FOUND:
+                settled[row.row] = RecordResult(Outcome.CREATED, finding.id, (found,))
+            else:
+                settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (finding.message,))
+        self._record_all(settled)
+        return absent
+
+    def _record(self, rows: list[RowPlan], result: RecordResult) -> None:
+        self._record_all({r.row: result for r in rows})
+
+    def _record_all(self, settled: dict[int, RecordResult]) -> None:
+        self.outcomes.update(settled)
+        if self.journal:
+            self.journal.answered(_row_results(settled))
+
+    def _send(self, rows: list[RowPlan], report: bool) -> None:
+        size = self.options.batch_size
+        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        with ThreadPoolExecutor(
+            max_workers=self.options.concurrency, thread_name_prefix="bpxl-send"
+        ) as pool:
+            for future in as_completed([pool.submit(self._send_batch, b) for b in batches]):
+                finished = future.result()
+                self._record_all(finished)
+                if report and self.progress:
+                    self.progress(len(finished))
+
+    def _send_batch(self, batch: list[RowPlan]) -> dict[int, RecordResult]:
+        if self.journal:
+            self.journal.sending([r.row for r in batch], self.client.server_now())
+        answers = self.client.write(
+            self.options.op, [r.record for r in batch], self.options.external_id
+        )
+        return {row.row: answer for row, answer in zip(batch, answers, strict=True)}
+
+
+def _row_results(outcomes: dict[int, RecordResult]) -> list[RowResult]:
+    return [RowResult(row, r.outcome, r.id, list(r.messages)) for row, r in outcomes.items()]

@@ -19,10 +19,6 @@ from .results import Operation, Outcome
 RESULT_HEADER = "Result"
 MESSAGE_HEADER = "Message"
 
-# Rows whose Result says a create already reached (or may have reached) the server: a create must
-# not send them again until the user clears the Result.
-_NOT_RECREATED = frozenset({Outcome.CREATED.value.casefold(), Outcome.UNKNOWN.value.casefold()})
-
 
 @dataclass(frozen=True)
 class Column:
@@ -95,6 +91,7 @@ class RowPlan:
     record: dict[str, object] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    recheck: bool = False  # an earlier create of this row got no answer: look before sending
 
     @property
     def valid(self) -> bool:
@@ -106,12 +103,15 @@ def is_blank_row(layout: Layout, values: Sequence[object]) -> bool:
     return all(is_blank(_cell(values, c.index)) for c in layout.columns)
 
 
-def already_sent(layout: Layout, values: Sequence[object]) -> bool:
-    """True when the Result says an earlier create reached (or may have reached) the server."""
+def earlier_outcome(layout: Layout, values: Sequence[object]) -> Outcome | None:
+    """The outcome the row's Result cell shows from an earlier push, if it shows one."""
     if layout.result_index is None:
-        return False
+        return None
     result = _cell(values, layout.result_index)
-    return isinstance(result, str) and result.strip().casefold() in _NOT_RECREATED
+    if not isinstance(result, str):
+        return None
+    text = result.strip().casefold()
+    return next((o for o in Outcome if o.value.casefold() == text), None)
 
 
 def _cell(values: Sequence[object], index: int) -> object:
@@ -202,14 +202,21 @@ def plan_rows(
     op: Operation,
     external_id: str = fields.ID,
 ) -> tuple[list[RowPlan], list[int]]:
-    """Plans for the non-blank rows, and the rows skipped because a create already sent them."""
+    """Plans for the non-blank rows, and the rows skipped because a create already sent them.
+
+    A create skips rows whose Result is Created, and marks rows whose Result is Unknown for a
+    look on the server before they are sent again.
+    """
     plans: list[RowPlan] = []
     skipped: list[int] = []
     for row, values in rows:
         if is_blank_row(layout, values):
             continue
-        if op is Operation.CREATE and already_sent(layout, values):
+        earlier = earlier_outcome(layout, values) if op is Operation.CREATE else None
+        if earlier is Outcome.CREATED:
             skipped.append(row)
             continue
-        plans.append(plan_row(layout, row, values, op, external_id))
+        plan = plan_row(layout, row, values, op, external_id)
+        plan.recheck = earlier is Outcome.UNKNOWN
+        plans.append(plan)
     return plans, skipped

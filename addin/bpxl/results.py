@@ -85,5 +85,5 @@ def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> st
         parts.append(f"{counts[Outcome.UNKNOWN]:,} unknown")
     line = f"{len(results):,} row{'' if len(results) == 1 else 's'}: {', '.join(parts)}"
     if skipped:
-        line += f" ({skipped:,} skipped: already Created or Unknown; clear Result to send again)"
+        line += f" ({skipped:,} skipped: already Created; clear Result to send again)"
     return line

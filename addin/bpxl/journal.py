@@ -1,0 +1,245 @@
+"""The push journal: what a push is about to send and what came back, safe on disk at every step.
+
+One append-only file of JSON lines per push, in the user's data folder. Before a batch goes out its
+rows are written down; after the answer, each row's outcome; each line is flushed and synced
+before the push moves on. If the process dies, Excel crashes or the laptop sleeps mid-push,
+``bpxl recover`` reads the journal back and gives every row a definite status.
+
+The journal holds no cell values and no secrets: rows are identified by their sheet row number and
+a hash of the record sent, so that a recovery can tell whether a row was edited or moved since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .results import Operation, Outcome, RowResult
+
+KEEP_DAYS_ENV = "BPXL_JOURNAL_DAYS"
+DEFAULT_KEEP_DAYS = 30
+
+
+def record_hash(record: Mapping[str, object]) -> str:
+    """A short fingerprint of a record: the same values give the same hash, on any machine."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a push went, without secrets: enough for ``bpxl recover`` to go back there."""
+
+    url: str | None  # None: the embedded sandbox
+    profile: str | None = None
+
+
+class Journal:
+    """The journal of one push, being written."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        workbook: Path,
+        sheet: str,
+        op: Operation,
+        external_id: str,
+        target: Target,
+    ) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        self.path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
+        self.folder = folder
+        self.workbook = str(Path(workbook).resolve())
+        self.sheet = sheet
+        self._lock = threading.Lock()
+        self.sent_any = False
+        self._file: IO[str] | None = self.path.open("x", encoding="utf-8")
+        self._write(
+            {
+                "type": "run",
+                "workbook": self.workbook,
+                "sheet": sheet,
+                "op": op.value,
+                "external_id": external_id,
+                "url": target.url,
+                "profile": target.profile,
+                "started": _now(),
+            }
+        )
+
+    def planned(self, rows: Mapping[int, str | None]) -> None:
+        """Every row the push looks at: its record's hash, or None for a row that is invalid."""
+        self._write({"type": "plan", "rows": {str(r): h for r, h in rows.items()}})
+
+    def sending(self, rows: Iterable[int], at: dt.datetime) -> None:
+        """Called before a batch goes out; ``at`` is the server's time as best known."""
+        self.sent_any = True
+        self._write({"type": "send", "rows": list(rows), "at": at.isoformat()})
+
+    def answered(self, results: Iterable[RowResult]) -> None:
+        self._write({"type": "result", "rows": [_dump(r) for r in results]})
+
+    def finish(self) -> None:
+        """The workbook holds every outcome: a recovery has nothing left to do."""
+        self._write({"type": "done", "at": _now()})
+        self.close()
+
+    def discard(self) -> None:
+        """Remove the journal of a push that sent nothing."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def earlier_sends(self, rows: Mapping[int, str]) -> dict[int, dt.datetime]:
+        """When earlier pushes of this sheet sent each of ``rows`` (row -> hash), if they did."""
+        found: dict[int, dt.datetime] = {}
+        for run in runs(self.folder):
+            if run.path == self.path or (run.workbook, run.sheet) != (self.workbook, self.sheet):
+                continue
+            for row, at in run.sent.items():
+                if rows.get(row) == run.planned.get(row) and (row not in found or at < found[row]):
+                    found[row] = at
+        return found
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._file is None:
+                raise ValueError("the journal is closed")
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _dump(result: RowResult) -> list[Any]:
+    outcome = result.outcome.value if result.outcome else None
+    return [result.row, outcome, result.id, result.messages]
+
+
+@dataclass
+class Run:
+    """A journal read back from disk."""
+
+    path: Path
+    workbook: str
+    sheet: str
+    op: Operation
+    external_id: str
+    target: Target
+    started: dt.datetime
+    planned: dict[int, str | None] = field(default_factory=dict)
+    sent: dict[int, dt.datetime] = field(default_factory=dict)
+    results: dict[int, RowResult] = field(default_factory=dict)
+    finished: bool = False
+
+    @property
+    def in_flight(self) -> list[int]:
+        """Rows sent whose answer never reached the journal."""
+        return [row for row in self.sent if row not in self.results]
+
+    @property
+    def never_sent(self) -> list[int]:
+        return [
+            row
+            for row, digest in self.planned.items()
+            if digest is not None and row not in self.sent and row not in self.results
+        ]
+
+
+def load(path: Path) -> Run | None:
+    """Read a journal; a torn last line (the process died mid-write) is ignored."""
+    run: Run | None = None
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            kind = entry.get("type")
+            if kind == "run":
+                run = Run(
+                    path,
+                    entry["workbook"],
+                    entry["sheet"],
+                    Operation(entry["op"]),
+                    entry["external_id"],
+                    Target(entry.get("url"), entry.get("profile")),
+                    dt.datetime.fromisoformat(entry["started"]),
+                )
+            elif run is None:
+                return None
+            elif kind == "plan":
+                run.planned.update({int(r): h for r, h in entry["rows"].items()})
+            elif kind == "send":
+                at = dt.datetime.fromisoformat(entry["at"])
+                run.sent.update({int(r): at for r in entry["rows"]})
+            elif kind == "result":
+                for row, outcome, record_id, messages in entry["rows"]:
+                    run.results[int(row)] = RowResult(
+                        int(row), Outcome(outcome) if outcome else None, record_id, list(messages)
+                    )
+            elif kind == "done":
+                run.finished = True
+    return run
+
+
+def runs(folder: Path) -> list[Run]:
+    """Every readable journal in ``folder``, oldest first."""
+    found = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        try:
+            run = load(path)
+        except (OSError, KeyError, TypeError, ValueError):
+            continue  # not one of ours, or damaged beyond its last line
+        if run is not None:
+            found.append(run)
+    return found
+
+
+def unfinished(folder: Path, workbook: Path | None = None) -> list[Run]:
+    """Pushes that stopped before their outcomes reached the workbook, oldest first."""
+    wanted = str(Path(workbook).resolve()) if workbook else None
+    return [r for r in runs(folder) if not r.finished and wanted in (None, r.workbook)]
+
+
+def mark_recovered(run: Run) -> None:
+    """Close a journal whose outcomes ``bpxl recover`` has written into the workbook."""
+    with run.path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps({"type": "done", "at": _now(), "recovered": True}) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def prune(folder: Path, keep_days: float | None = None) -> int:
+    """Delete finished journals older than ``keep_days`` (``BPXL_JOURNAL_DAYS``, default 30).
+
+    Unfinished journals are kept until they are recovered, whatever their age.
+    """
+    if keep_days is None:
+        keep_days = float(os.environ.get(KEEP_DAYS_ENV) or DEFAULT_KEEP_DAYS)
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=keep_days)
+    removed = 0
+    for run in runs(folder):
+        if run.finished and run.started < cutoff:
+            run.path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,138 @@
+"""Named connection profiles: where to send (URL, user, production or not) and how to log in.
+
+A profile is saved by ``bpxl connect`` (or the ribbon's Connect...) in ``profiles.json`` in the
+user's config folder; it holds no secret. The password, OAuth client secret or token lives in the
+operating system's keyring (Windows Credential Manager, macOS Keychain, Secret Service), under
+the service name ``bpxl`` and the profile's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import keyring
+import keyring.errors
+from platformdirs import user_config_dir
+
+from .errors import UsageError
+
+KEYRING_SERVICE = "bpxl"
+CONFIG_DIR_ENV = "BPXL_CONFIG_DIR"
+SANDBOX = "sandbox"  # the name that always means the embedded sandbox
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One tenant connection, logging in as ``username`` or as the OAuth client ``oauth_client``."""
+
+    name: str
+    url: str
+    username: str | None = None
+    oauth_client: str | None = None
+    production: bool = True
+
+    @property
+    def tenant(self) -> str:
+        """The tenant's name as the user knows it: the URL's last path part, else its host."""
+        parts = urlsplit(self.url)
+        return parts.path.strip("/").rsplit("/", 1)[-1] or parts.hostname or self.url
+
+    @property
+    def label(self) -> str:
+        """What the ribbon and the terminal show: where the next write goes."""
+        kind = "PRODUCTION" if self.production else "sandbox"
+        return f"{self.name}: {kind} tenant {self.tenant} ({self.url})"
+
+
+def config_dir() -> Path:
+    path = Path(os.environ.get(CONFIG_DIR_ENV) or user_config_dir("bpxl", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _file() -> Path:
+    return config_dir() / "profiles.json"
+
+
+def load_all() -> dict[str, Profile]:
+    try:
+        raw = json.loads(_file().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise UsageError(
+            f"The profiles file {_file()} is damaged.",
+            "Delete it and save your connections again with `bpxl connect`.",
+        ) from None
+    return {name: Profile(**entry) for name, entry in raw.items()}
+
+
+def get(name: str) -> Profile:
+    profiles = load_all()
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none yet"
+        raise UsageError(
+            f"There is no connection profile named {name!r} (saved profiles: {known}).",
+            f"Save one with `bpxl connect {name} --url URL --username USER`.",
+        )
+    return profiles[name]
+
+
+def save(profile: Profile, secret: str) -> Path:
+    """Store the profile in the config file and its secret in the keyring."""
+    if profile.name == SANDBOX:
+        raise UsageError(
+            f"{SANDBOX!r} is the name of the embedded sandbox.", "Choose another profile name."
+        )
+    try:
+        keyring.set_password(KEYRING_SERVICE, profile.name, secret)
+    except keyring.errors.KeyringError as failure:
+        raise _no_keyring(failure) from None
+    profiles = load_all()
+    profiles[profile.name] = profile
+    _write(profiles)
+    return _file()
+
+
+def remove(name: str) -> None:
+    profiles = load_all()
+    get(name)
+    del profiles[name]
+    _write(profiles)
+    with contextlib.suppress(keyring.errors.KeyringError):  # nothing stored: nothing to remove
+        keyring.delete_password(KEYRING_SERVICE, name)
+
+
+def secret(profile: Profile) -> str:
+    """The profile's password, client secret or token, from the keyring."""
+    try:
+        value = keyring.get_password(KEYRING_SERVICE, profile.name)
+    except keyring.errors.KeyringError as failure:
+        raise _no_keyring(failure) from None
+    if value is None:
+        raise UsageError(
+            f"No password is saved for profile {profile.name!r}.",
+            f"Run `bpxl connect {profile.name} --url {profile.url} ...` again to save it.",
+        )
+    return value
+
+
+def _write(profiles: dict[str, Profile]) -> None:
+    path = _file()
+    temporary = path.with_suffix(".tmp")
+    text = json.dumps({name: asdict(p) for name, p in sorted(profiles.items())}, indent=2)
+    temporary.write_text(text + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def _no_keyring(failure: Exception) -> UsageError:
+    return UsageError(
+        f"This machine has no password store bpxl can use ({type(failure).__name__}).",
+        "On Linux install and unlock a Secret Service keyring (e.g. GNOME Keyring); in scripts "
+        "use --url with --username and BPXL_PASSWORD, or --token-env, instead of a profile.",
+    )

@@ -1,0 +1,130 @@
+"""Recovery of a push that stopped mid-way: every row it touched gets a definite status.
+
+The journal says which rows were planned, which were sent and what came back. Recovery maps that
+onto the sheet as it is now (rows are found by their record's hash, so a sorted sheet still
+works), settles creates that were in flight by looking on the server, and marks rows that were
+never sent so that the next push sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .client import Client
+from .errors import UsageError
+from .journal import Run, record_hash
+from .push import Grid, sheet_ids
+from .reconcile import Verdict, reconcile
+from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
+from .results import Operation, Outcome, RowResult, summary
+
+FOUND = "Row: created; bpxl stopped before saving the answer, and `bpxl recover` found it"
+NOT_SAVED = (
+    "Row: not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
+)
+NOT_SENT = "Row: not sent: bpxl stopped before sending this row; send it again"
+
+
+@dataclass
+class Recovery:
+    """What ``recover`` found: results for sheet rows, and journal rows it could not place."""
+
+    layout: Layout
+    results: list[RowResult]
+    unplaced: list[int]
+
+    def summary(self, op: Operation) -> str:
+        line = summary(self.results, op)
+        if self.unplaced:
+            line += (
+                f"; {len(self.unplaced):,} rows were edited or deleted since they were sent "
+                f"(journal rows {_rows(self.unplaced)}): check them in BillingPlatform"
+            )
+        return line
+
+
+def needs_client(run: Run) -> bool:
+    """Only creates whose answer was lost need a look on the server."""
+    return run.op is Operation.CREATE and bool(run.in_flight)
+
+
+def recover(run: Run, grid: Grid, client: Client | None) -> Recovery:
+    """Results for the sheet's rows from the journal of an unfinished push."""
+    layout = read_layout(grid.header)
+    plans: dict[int, RowPlan] = {}
+    for row, values in grid.rows:
+        if not is_blank_row(layout, values):
+            plans[row] = plan_row(layout, row, values, run.op, run.external_id)
+    place, unplaced = _placement(run, plans)
+    results: dict[int, RowResult] = {}
+    lost: dict[int, RowPlan] = {}
+    for old, row in place.items():
+        plan = plans[row]
+        if run.planned[old] is None:
+            if not plan.valid:
+                results[row] = RowResult(row, Outcome.INVALID, None, plan.errors + plan.warnings)
+        elif old in run.results:
+            known = run.results[old]
+            results[row] = RowResult(row, known.outcome, known.id, known.messages)
+        elif old in run.sent and run.op is Operation.CREATE:
+            lost[old] = plan
+        elif old in run.sent:
+            results[row] = _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
+        else:
+            results[row] = _result(row, Outcome.FAILED, NOT_SENT)
+    if lost:
+        if client is None:
+            raise UsageError("Recovering creates that were in flight needs a connection.")
+        since = min(run.sent[old] for old in lost)
+        claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
+        findings = reconcile(client, {p.row: p.record for p in lost.values()}, since, claimed)
+        for plan in lost.values():
+            finding = findings[plan.row]
+            if finding.verdict is Verdict.FOUND:
+                results[plan.row] = RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND])
+            elif finding.verdict is Verdict.ABSENT:
+                results[plan.row] = _result(plan.row, Outcome.FAILED, NOT_SAVED)
+            else:
+                results[plan.row] = _result(plan.row, Outcome.UNKNOWN, finding.message)
+    return Recovery(layout, [results[r] for r in sorted(results)], unplaced)
+
+
+def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], list[int]]:
+    """Journal row -> sheet row: the same row if its record is unchanged, else the row that now
+    holds that record (after a sort); journal rows whose record is nowhere are unplaced."""
+    digests = {row: record_hash(p.record) if p.valid else None for row, p in plans.items()}
+    place: dict[int, int] = {}
+    taken: set[int] = set()
+    for old, digest in run.planned.items():
+        if old in digests and (digest is None or digests[old] == digest):
+            place[old] = old
+            taken.add(old)
+    by_digest: dict[str, list[int]] = {}
+    for row, digest in digests.items():
+        if digest is not None and row not in taken:
+            by_digest.setdefault(digest, []).append(row)
+    unplaced = []
+    for old, digest in run.planned.items():
+        if old in place:
+            continue
+        free = by_digest.get(digest or "", [])
+        if digest is not None and free:
+            place[old] = free.pop(0)
+        elif digest is not None and (old in run.sent or old in run.results):
+            unplaced.append(old)  # sent, then edited or deleted: the journal's word is moot
+    return place, unplaced
+
+
+def _result(row: int, outcome: Outcome, message: str) -> RowResult:
+    return RowResult(row, outcome, None, [message])
+
+
+def _resend_safe(op: Operation) -> str:
+    return (
+        f"Row: sent, but bpxl stopped before the answer came; sending the {op.value} again is safe"
+    )
+
+
+def _rows(rows: list[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:10])
+    return shown + (" ..." if len(rows) > 10 else "")
