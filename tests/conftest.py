@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keyring
+import keyring.errors
 import openpyxl
 import pytest
+from keyring.backend import KeyringBackend
 
 from bpxl import cli, template
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
@@ -19,9 +22,39 @@ from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 def _private_data_dir(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Never touch the real user's data folder or password."""
+    """Never touch the real user's data and config folders, password or keyring."""
     monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("BPXL_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("BPXL_PASSWORD", raising=False)
+
+
+class MemoryKeyring(KeyringBackend):
+    """The OS keyring stands in for itself only on desktops; tests keep secrets in memory."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.secrets.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    yield ring
+    keyring.set_keyring(previous)
 
 
 @dataclass

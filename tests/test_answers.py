@@ -101,6 +101,7 @@ BODY = st.one_of(
         st.lists(ITEM, max_size=5) | ITEM,
     ),
     st.builds(lambda s: s[: len(s) // 2], JSON.map(json.dumps)),  # truncated JSON
+    st.sampled_from(["", "<html><head><title>502 Bad Gateway</title></head></html>", "null"]),
 )
 
 

@@ -64,6 +64,7 @@ class Sandbox:
         self.config = config
         self.store = Store(config.db)
         self._sessions: dict[str, int] = {}
+        self.issued: list[str] = []  # every session id and token handed out (tests look for leaks)
         self._sessions_lock = threading.Lock()
         self._log: IO[str] | None = (
             open(config.request_log, "a", encoding="utf-8") if config.request_log else None  # noqa: SIM115
@@ -116,6 +117,7 @@ class Sandbox:
         token = secrets.token_urlsafe(24)
         with self._sessions_lock:
             self._sessions[token] = 1
+            self.issued.append(token)
         return token
 
     def user_for(self, token: str | None) -> int | None:
@@ -165,10 +167,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _dispatch(self) -> None:
-        sandbox = self.server.sandbox
         parts = urlsplit(self.path)
         self._records = 0
         self._status = 0
+        self._logged = False
         self._reset_after = False
         try:
             body = self._read_body()
@@ -188,7 +190,14 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as failure:  # a sandbox bug must still answer, as a real server would
             self._send(500, _errors("500", f"Internal error: {type(failure).__name__}"))
         finally:
-            sandbox.log_request(self.command, parts.path, self._records, self._status)
+            self._log()
+
+    def _log(self) -> None:
+        """Log the request once, before the client can see its answer (tests read the log)."""
+        if not self._logged:
+            self._logged = True
+            path = urlsplit(self.path).path
+            self.server.sandbox.log_request(self.command, path, self._records, self._status)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -239,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
         self._status = status
+        self._log()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -250,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Reset the connection: no status line, no body (SO_LINGER 0 sends a TCP RST)."""
         self._status = 0
+        self._log()
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
