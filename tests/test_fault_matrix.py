@@ -78,11 +78,18 @@ def _report(
     if not target:
         return
     statuses = Counter(r["status"] for r in requests)
-    writes = sum(r["method"] in ("POST", "PUT", "PATCH") for r in requests)
+    writes = sum(r["path"].endswith("/INVOICE") for r in requests)
     lookups = sum(r["path"].endswith("/query") for r in requests)
     line = (
         f"| {fault} | {op} | {ROWS:,} | {writes} | {lookups} | {statuses[429]} | "
         f"{statuses[503]} | {statuses[0]} | {dict(results)} | {extra} | {seconds:.1f} |\n"
     )
-    with open(target, "a", encoding="utf-8") as report:
+    path = Path(target)
+    if not path.exists():
+        path.write_text(
+            "| fault | op | rows | write requests | lookups | 429s | 503s | dropped | results "
+            "| duplicates | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+            encoding="utf-8",
+        )
+    with path.open("a", encoding="utf-8") as report:
         report.write(line)

@@ -41,11 +41,11 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class _Throttle:
     """Spaces request starts so that no more than ``rate`` begin per second, across threads.
 
-    It also adapts: each 429 doubles the spacing (up to one request every ``_SLOWEST_S``), and
-    each answered request shortens it again by a tenth, back to the configured rate.
+    It also adapts: each 429 makes the spacing half as long again (up to one request every
+    ``_SLOWEST_S``), and each answered request shortens it by a fifth, back to the configured rate.
     """
 
-    _SLOWEST_S = 2.0
+    _SLOWEST_S = 1.0
 
     def __init__(self, rate: float | None) -> None:
         self._base = 1.0 / rate if rate else 0.0
@@ -69,12 +69,13 @@ class _Throttle:
 
     def slow_down(self) -> None:
         with self._lock:
-            self._interval = min(max(self._interval * 2, 1.0 / MAX_REQUESTS_PER_S), self._SLOWEST_S)
+            slower = max(self._interval * 1.5, 1.0 / MAX_REQUESTS_PER_S)
+            self._interval = min(slower, self._SLOWEST_S)
 
     def speed_up(self) -> None:
         with self._lock:
             if self._interval > self._base:
-                faster = self._interval * 0.9
+                faster = self._interval * 0.8
                 self._interval = faster if faster > max(self._base * 1.05, 0.005) else self._base
 
 

@@ -208,18 +208,21 @@ class _Sender:
             to_send += self._settle(rechecks, self._earlier_send(rechecks), claimed, _FOUND_EARLIER)
         since = self.client.server_now()
         self._send(to_send, report=True)
+        creates = self.options.op is Operation.CREATE
         for attempt in range(1, RESEND_ROUNDS + 2):
             lost = [r for r in to_send if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
-            if self.options.op is not Operation.CREATE or not lost:
+            if not lost:
                 break
-            taken = claimed | {o.id for o in self.outcomes.values() if o.id}
-            absent = self._settle(lost, since, taken, _FOUND_AFTER_LOSS)
+            if creates:  # resend only what the server proves absent
+                taken = claimed | {o.id for o in self.outcomes.values() if o.id}
+                lost = self._settle(lost, since, taken, _FOUND_AFTER_LOSS)
             if attempt > RESEND_ROUNDS:
-                self._record(absent, _NOT_SAVED)
+                if creates:
+                    self._record(lost, _NOT_SAVED)
                 break
             since = self.client.server_now()
-            self._send(absent, report=False)
-            to_send = absent
+            self._send(lost, report=False)  # an update or keyed upsert is safe to repeat
+            to_send = lost
         return self.outcomes
 
     def _earlier_send(self, rows: list[RowPlan]) -> dt.datetime | None:
