@@ -18,6 +18,7 @@ from .results import Operation, Outcome
 
 RESULT_HEADER = "Result"
 MESSAGE_HEADER = "Message"
+HEADER_SEARCH_ROWS = 20  # a title or notes may sit above the header row
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,47 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
+
+
+def find_header(rows: Iterable[Sequence[object]]) -> int | None:
+    """The 1-based row (within the first rows) whose cells name at least one Invoice field."""
+    for number, values in enumerate(rows, start=1):
+        if number > HEADER_SEARCH_ROWS:
+            return None
+        if any(fields.lookup(v) is not None for v in values):
+            return number
+    return None
+
+
+@dataclass(frozen=True)
+class OwnColumns:
+    """0-based columns for the Id, Result and Message a push writes, and the headers to add."""
+
+    id: int | None
+    result: int
+    message: int
+    added: tuple[tuple[int, str], ...]
+
+
+def own_columns(layout: Layout, width: int, need_id: bool) -> OwnColumns:
+    """Where results go. Missing columns are added after the last used one (``width``): Result
+    and Message always, Id only when a create has new Ids to write."""
+    id_column = layout.column(fields.ID)
+    wanted = [
+        (fields.ID, None if id_column is None else id_column.index, need_id),
+        (RESULT_HEADER, layout.result_index, True),
+        (MESSAGE_HEADER, layout.message_index, True),
+    ]
+    found: list[int | None] = []
+    added: list[tuple[int, str]] = []
+    for header, index, needed in wanted:
+        if index is None and needed:
+            index = width + len(added)
+            added.append((index, header))
+        found.append(index)
+    id_index, result, message = found
+    assert result is not None and message is not None
+    return OwnColumns(id_index, result, message, tuple(added))
 
 
 def read_layout(header: Sequence[object]) -> Layout:

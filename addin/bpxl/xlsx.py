@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +29,10 @@ from . import fields
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
 from .push import Grid
-from .records import MESSAGE_HEADER, RESULT_HEADER, Layout
+from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns
 from .results import Outcome, RowResult
 from .template import HEADER_FONT, READ_ONLY_FILL, style_status_header
 
-HEADER_SEARCH_ROWS = 20  # a title or notes may sit above the header row
 FILLS = {
     Outcome.CREATED: PatternFill("solid", fgColor="C6EFCE"),
     Outcome.UPDATED: PatternFill("solid", fgColor="C6EFCE"),
@@ -93,16 +92,6 @@ def check_writable(path: Path) -> None:
         )
 
 
-def _find_header(rows: Iterable[Sequence[object]]) -> int | None:
-    """The 1-based row (within the first rows) whose cells name at least one Invoice field."""
-    for number, values in enumerate(rows, start=1):
-        if number > HEADER_SEARCH_ROWS:
-            return None
-        if any(fields.lookup(v) is not None for v in values):
-            return number
-    return None
-
-
 def _header_fields(sheet: Worksheet) -> set[str]:
     """Names of the Invoice fields that the sheet's first rows mention."""
     rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
@@ -123,7 +112,7 @@ def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None
         values = [list(r) for r in worksheet.iter_rows(values_only=True)]
     finally:
         book.close()
-    header_row = _find_header(values)
+    header_row = find_header(values)
     if header_row is None:
         raise UsageError(
             f"Sheet {worksheet.title!r} has no header row naming Invoice fields in its first "
@@ -167,30 +156,18 @@ def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
 def _own_columns(
     sheet: Worksheet, header_row: int, layout: Layout, need_id: bool
 ) -> tuple[int | None, int, int]:
-    """1-based Id, Result and Message columns. Missing ones are added after the last used column:
-    Result and Message always, Id only when a create has new Ids to write."""
-    id_column = layout.column(fields.ID)
-    wanted = [
-        (fields.ID, None if id_column is None else id_column.index, need_id),
-        (RESULT_HEADER, layout.result_index, True),
-        (MESSAGE_HEADER, layout.message_index, True),
-    ]
-    found: list[int | None] = []
-    added: list[tuple[int, str]] = []
-    for header, index, needed in wanted:
-        if index is None and needed:
-            index = sheet.max_column  # 0-based: the first free column
-            added.append((index + 1, header))
-            if header == fields.ID:
-                cell = sheet.cell(row=header_row, column=index + 1, value=header)
-                cell.font, cell.fill = HEADER_FONT, READ_ONLY_FILL
-            else:
-                style_status_header(sheet, header_row, index + 1, header)
-        found.append(None if index is None else index + 1)
+    """1-based Id, Result and Message columns; missing ones are added (see ``own_columns``)."""
+    columns = own_columns(layout, sheet.max_column, need_id)
+    added = [(index + 1, header) for index, header in columns.added]
+    for column, header in added:
+        if header == fields.ID:
+            cell = sheet.cell(row=header_row, column=column, value=header)
+            cell.font, cell.fill = HEADER_FONT, READ_ONLY_FILL
+        else:
+            style_status_header(sheet, header_row, column, header)
     _extend_tables(sheet, header_row, added)
-    id_col, result_col, message_col = found
-    assert result_col is not None and message_col is not None
-    return id_col, result_col, message_col
+    id_col = None if columns.id is None else columns.id + 1
+    return id_col, columns.result + 1, columns.message + 1
 
 
 def _extend_tables(sheet: Worksheet, header_row: int, added: list[tuple[int, str]]) -> None:
