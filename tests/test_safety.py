@@ -12,8 +12,9 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import cli, journal
+from bpxl import journal
 from bpxl.client import Client
+from bpxl.connection import journal_dir
 from bpxl.reconcile import Verdict, reconcile
 from bpxl.sandbox import Sandbox, SandboxConfig
 
@@ -115,7 +116,7 @@ def test_production_profile_asks_first_and_sandbox_never(
     book = write_invoices(tmp_path / "prod.xlsx", rows_of(3))
     code, _, err = run("push", book, "--op", "create", "--profile", "live", password=None)
     assert code == 2 and "PRODUCTION tenant sandbox" in err and "--yes" in err
-    assert sandbox.writes() == [] and journal.unfinished(cli.journal_dir()) == []
+    assert sandbox.writes() == [] and journal.unfinished(journal_dir()) == []
     code, out, _ = run("push", book, "--op", "create", "--profile", "live", "--yes", password=None)
     assert code == 0 and "Sending to live: PRODUCTION tenant sandbox" in out
     run("connect", "test", "--url", sandbox.url, "--username", "demo", "--sandbox")
@@ -232,7 +233,7 @@ def test_sigkill_mid_push_then_recover_then_rerun(tmp_path, run) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        folder = cli.journal_dir()
+        folder = journal_dir()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             runs = journal.unfinished(folder)

@@ -17,29 +17,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import truststore
-from platformdirs import user_data_dir
 from tqdm import tqdm
 
-from . import __version__, fields, journal, profiles, push, recover, template, xlsx
-from .client import MAX_CONCURRENCY, Client
+from . import __version__, connection, fields, journal, profiles, push, recover, template, xlsx
+from .client import MAX_CONCURRENCY
+from .connection import journal_dir
 from .errors import BpxlError, UsageError
 from .results import Operation, Outcome
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
 PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook has them all
-
-
-def data_dir() -> Path:
-    """bpxl's folder for the embedded sandbox's records and the push journals
-    (``BPXL_DATA_DIR`` overrides it)."""
-    path = Path(os.environ.get("BPXL_DATA_DIR") or user_data_dir("bpxl", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def journal_dir() -> Path:
-    return data_dir() / "journal"
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
@@ -201,31 +189,17 @@ def _sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _profile_client(profile: profiles.Profile, secret: str) -> Client:
-    if profile.oauth_client:
-        return Client(profile.url, oauth_client=profile.oauth_client, client_secret=secret)
-    return Client(profile.url, username=profile.username, password=secret)
-
-
 @contextmanager
 def _connection(
     args: argparse.Namespace, earlier: journal.Target | None = None
-) -> Iterator[tuple[Client, journal.Target, profiles.Profile | None]]:
-    """A client for ``--profile``, ``--url`` or, with neither, the embedded sandbox (started
-    here). ``earlier`` is where a journal's push went: recovery goes back there by default."""
+) -> Iterator[connection.Connection]:
+    """``--profile``, ``--url`` or, with neither, the embedded sandbox (started here).
+    ``earlier`` is where a journal's push went: recovery goes back there by default."""
     name = args.profile or (earlier.profile if earlier and not args.url else None)
     url = args.url or (earlier.url if earlier and not args.profile else None)
-    if name and name != profiles.SANDBOX:
-        profile = profiles.get(name)
-        with _profile_client(profile, profiles.secret(profile)) as client:
-            yield client, journal.Target(profile.url, profile.name), profile
-        return
-    if url is None:
-        db = data_dir() / "sandbox.sqlite3"
-        with Sandbox(SandboxConfig(port=0, db=db)) as sandbox:
-            print(f"No --url given: using the embedded sandbox (records kept in {db}).", flush=True)
-            with Client(sandbox.url, username="demo", password="demo") as client:
-                yield client, journal.Target(None, profiles.SANDBOX), None
+    if name or url is None:
+        with connection.open_profile(name, lambda what: print(f"No --url given: {what}.")) as c:
+            yield c
         return
     token = password = None
     if args.token_env:
@@ -239,8 +213,8 @@ def _connection(
         password = os.environ.get("BPXL_PASSWORD")
         if password is None and sys.stdin.isatty():
             password = getpass.getpass(f"Password for {args.username}: ")
-    with Client(url, username=args.username, password=password, token=token) as client:
-        yield client, journal.Target(url), None
+    with connection.open_url(url, username=args.username, password=password, token=token) as c:
+        yield c
 
 
 def _confirmation(
@@ -279,16 +253,16 @@ def _push(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         client, where, confirm, log = None, None, None, None
         if not args.dry_run:
-            client, target, profile = stack.enter_context(_connection(args))
-            where = profile.label if profile else None
-            confirm = _confirmation(args, profile, options.op)
+            link = stack.enter_context(_connection(args))
+            client, where = link.client, link.profile and link.profile.label
+            confirm = _confirmation(args, link.profile, options.op)
             log = journal.Journal(
                 journal_dir(),
                 workbook=path,
                 sheet=found.sheet,
                 op=options.op,
                 external_id=options.external_id,
-                target=target,
+                target=link.target,
             )
         if where:
             print(f"Sending to {where}", flush=True)
@@ -338,8 +312,8 @@ def _recover(args: argparse.Namespace) -> int:
         xlsx.check_writable(path)
         found = xlsx.read_grid(path, run.sheet, None)
         if recover.needs_client(run):
-            with _connection(args, run.target) as (client, _, _):
-                recovery = recover.recover(run, found.grid, client)
+            with _connection(args, run.target) as link:
+                recovery = recover.recover(run, found.grid, link.client)
         else:
             recovery = recover.recover(run, found.grid, None)
         if recovery.results:
@@ -386,7 +360,7 @@ def _connect(args: argparse.Namespace) -> int:
                 "In scripts, put it in BPXL_PASSWORD for this one command.",
             )
         secret = getpass.getpass(f"{kind.capitalize()} for {profile.label}: ")
-    with _profile_client(profile, secret) as client:
+    with connection.profile_client(profile, secret) as client:
         client.login()  # a wrong secret is refused now, not at the first push
     where = profiles.save(profile, secret)
     print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")

@@ -1,0 +1,79 @@
+"""Where a push goes: a saved profile, a URL with credentials, or the embedded sandbox.
+
+Both front ends open connections here, so the command line and the Excel ribbon reach the same
+tenant the same way. The embedded sandbox keeps its records in bpxl's data folder, next to the
+push journals, so that a create and a later update of the same workbook meet the same invoices.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from . import journal, profiles
+from .client import Client
+from .sandbox import Sandbox, SandboxConfig
+
+DATA_DIR_ENV = "BPXL_DATA_DIR"
+SANDBOX_USER = SANDBOX_PASSWORD = "demo"  # the embedded sandbox's well-known login
+
+
+def data_dir() -> Path:
+    """bpxl's folder for the embedded sandbox's records and the push journals."""
+    path = Path(os.environ.get(DATA_DIR_ENV) or user_data_dir("bpxl", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def journal_dir() -> Path:
+    return data_dir() / "journal"
+
+
+@dataclass(frozen=True)
+class Connection:
+    client: Client
+    target: journal.Target  # what the journal records (no secrets)
+    profile: profiles.Profile | None  # None: the embedded sandbox or a bare URL
+
+    @property
+    def label(self) -> str:
+        if self.profile is not None:
+            return self.profile.label
+        return "the embedded SANDBOX" if self.target.url is None else self.target.url
+
+
+def profile_client(profile: profiles.Profile, secret: str) -> Client:
+    if profile.oauth_client:
+        return Client(profile.url, oauth_client=profile.oauth_client, client_secret=secret)
+    return Client(profile.url, username=profile.username, password=secret)
+
+
+@contextmanager
+def open_profile(
+    name: str | None, announce: Callable[[str], None] = lambda _: None
+) -> Iterator[Connection]:
+    """A connection for a saved profile, or (None or ``sandbox``) the embedded sandbox."""
+    if name and name != profiles.SANDBOX:
+        profile = profiles.get(name)
+        with profile_client(profile, profiles.secret(profile)) as client:
+            yield Connection(client, journal.Target(profile.url, profile.name), profile)
+        return
+    db = data_dir() / "sandbox.sqlite3"
+    with Sandbox(SandboxConfig(port=0, db=db)) as sandbox:
+        announce(f"using the embedded sandbox (records kept in {db})")
+        with Client(sandbox.url, username=SANDBOX_USER, password=SANDBOX_PASSWORD) as client:
+            yield Connection(client, journal.Target(None, profiles.SANDBOX), None)
+
+
+@contextmanager
+def open_url(
+    url: str, *, username: str | None, password: str | None, token: str | None
+) -> Iterator[Connection]:
+    """A connection for a bare URL with credentials from the environment (scripts, CI)."""
+    with Client(url, username=username, password=password, token=token) as client:
+        yield Connection(client, journal.Target(url), None)
