@@ -19,7 +19,19 @@ from urllib.parse import urlsplit
 import truststore
 from tqdm import tqdm
 
-from . import __version__, connection, fields, journal, profiles, push, recover, template, xlsx
+from . import (
+    __version__,
+    connection,
+    fields,
+    install,
+    journal,
+    profiles,
+    push,
+    recover,
+    template,
+    xlam,
+    xlsx,
+)
 from .client import MAX_CONCURRENCY
 from .connection import journal_dir
 from .errors import BpxlError, UsageError
@@ -103,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--remove", action="store_true", help="delete the profile and its secret")
 
+    a = commands.add_parser("addin", help="install, remove or build the Excel add-in")
+    a.add_argument(
+        "step",
+        choices=["install", "uninstall", "build"],
+        help="install or uninstall for this user; build bpxl.xlam from addin/xlam (developers)",
+    )
+
     t = commands.add_parser("template", help="write the invoice workbook template")
     t.add_argument("out", type=Path, metavar="OUT.xlsx")
     t.add_argument("--example", action="store_true", help="fill in sample rows to try a push")
@@ -139,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "push": _push,
             "recover": _recover,
             "connect": _connect,
+            "addin": _addin,
             "template": _template,
             "sandbox": _sandbox,
         }[args.command]
@@ -149,6 +169,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bpxl: stopped.", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _addin(args: argparse.Namespace) -> int:
+    places = install.Places.for_user()
+    if args.step == "build":
+        print(f"Built {xlam.build()}")
+    elif args.step == "install":
+        for path in install.install(places):
+            print(f"Wrote {path}")
+        print("Start Excel (close it first if it is open): the BillingPlatform tab is there.")
+    else:
+        removed = install.uninstall(places)
+        for path in removed:
+            print(f"Removed {path}")
+        if not removed:
+            print("The add-in was not installed for this user: nothing to remove.")
+    return EXIT_OK
 
 
 def _template(args: argparse.Namespace) -> int:

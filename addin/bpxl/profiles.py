@@ -122,6 +122,19 @@ def secret(profile: Profile) -> str:
     return value
 
 
+def active() -> str:
+    """The profile the Excel ribbon sends to (``sandbox`` until Connect... chooses another)."""
+    path = config_dir() / "active-profile.txt"
+    name = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    return name if name in load_all() else SANDBOX
+
+
+def set_active(name: str) -> None:
+    if name != SANDBOX:
+        get(name)
+    (config_dir() / "active-profile.txt").write_text(name + "\n", encoding="utf-8")
+
+
 def _write(profiles: dict[str, Profile]) -> None:
     path = _file()
     temporary = path.with_suffix(".tmp")

@@ -1,0 +1,237 @@
+"""Excel range I/O for the add-in: one read of the sheet, whole-column writes of the results.
+
+Every function here makes the same number of Excel calls whatever the number of rows: the used
+range is read in one call, the chosen rows come from two address strings (the selection and the
+visible cells), and results go back as one block per column group. Calls into Excel are slow
+(each is a round trip to another process), so a loop of single-cell calls is never an option.
+
+It touches only these xlwings objects: ``Sheet.used_range``, ``Sheet.range``, ``Sheet.name``,
+``Range.options(ndim=2).value``, ``Range.value``, ``Range.row``, ``Range.column``,
+``Range.address``, ``Range.api.SpecialCells(12).Address`` and ``Range.api.FormatConditions``,
+and ``App.selection``, ``App.screen_updating``, ``App.calculation``, ``App.status_bar``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+from .push import Grid
+from .records import (
+    HEADER_SEARCH_ROWS,
+    Layout,
+    find_header,
+    is_blank_row,
+    own_columns,
+    read_layout,
+)
+from .results import Outcome, RowResult
+
+VISIBLE_CELLS = 12  # Excel's xlCellTypeVisible: rows a filter leaves in view
+LAST_ROW = 1_048_576
+COLOURS = {  # Excel's own "good", "bad" and "neutral" cell colours (BGR as Excel numbers them)
+    Outcome.CREATED: 0xCEEFC6,
+    Outcome.UPDATED: 0xCEEFC6,
+    Outcome.UPSERTED: 0xCEEFC6,
+    Outcome.INVALID: 0xCEC7FF,
+    Outcome.FAILED: 0xCEC7FF,
+    Outcome.UNKNOWN: 0x9CEBFF,
+}
+_CELL = re.compile(r"\$?([A-Z]{1,3})?\$?(\d+)?")
+
+
+@dataclass
+class Block:
+    """The sheet's used range as read in one call, with the header row found in it."""
+
+    sheet: Any
+    top: int  # the sheet row of values[0]
+    left: int  # the sheet column of values[i][0]
+    values: list[list[object]]
+    header_index: int  # index into values of the header row
+
+    @property
+    def header(self) -> list[object]:
+        return self.values[self.header_index]
+
+    @property
+    def header_row(self) -> int:
+        return self.top + self.header_index
+
+    @property
+    def layout(self) -> Layout:
+        return read_layout(self.header)
+
+    def data_rows(self) -> dict[int, list[object]]:
+        """Sheet row -> values, for the rows below the header that hold an Invoice value."""
+        layout = self.layout
+        first = self.header_index + 1
+        return {
+            self.top + i: values
+            for i, values in enumerate(self.values[first:], start=first)
+            if not is_blank_row(layout, values)
+        }
+
+    def grid(self, rows: Sequence[int]) -> Grid:
+        data = self.data_rows()
+        return Grid(self.header, [(r, data[r]) for r in rows if r in data])
+
+
+def read_block(sheet: Any) -> Block:
+    """Read the sheet once; refuse a sheet without a header row naming Invoice fields."""
+    used = sheet.used_range
+    values = used.options(ndim=2).value or [[]]
+    header = find_header(values)
+    if header is None:
+        raise UsageError(
+            f"Sheet {sheet.name!r} has no header row naming Invoice fields in its first "
+            f"{HEADER_SEARCH_ROWS} rows.",
+            "Click BillingPlatform > New invoice sheet for a ready sheet, or put the field names "
+            "(Id, BillingProfileId, DueDate, ...) in the header row.",
+        )
+    return Block(sheet, used.row, used.column, [list(v) for v in values], header - 1)
+
+
+def row_spans(address: str) -> list[tuple[int, int]]:
+    """``"$A$2:$C$5,$A$8"`` -> [(2, 5), (8, 8)]: the rows each area covers (whole columns too)."""
+    spans = []
+    for area in address.split(","):
+        area = area.split("!")[-1].strip()
+        if not area:
+            continue
+        corners = [_CELL.fullmatch(part) for part in area.split(":")]
+        rows = [int(m.group(2)) for m in corners if m and m.group(2)]
+        if len(rows) == len(corners):
+            spans.append((min(rows), max(rows)))
+        else:  # a whole column such as $B:$B
+            spans.append((1, LAST_ROW))
+    return spans
+
+
+def _within(row: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(first <= row <= last for first, last in spans)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The rows an action works on; ``whole_sheet`` when one cell was selected (so ask first)."""
+
+    rows: list[int]
+    whole_sheet: bool
+
+
+def chosen_rows(app: Any, block: Block) -> Choice:
+    """The selected data rows (any cell of them, several areas allowed), or with a single cell
+    selected every data row; in both cases only rows a filter leaves visible."""
+    data = block.data_rows()
+    if not data:
+        return Choice([], False)
+    visible = _visible_spans(block, min(data), max(data))
+    address = app.selection.address
+    single = "," not in address and ":" not in address
+    selected = [(1, LAST_ROW)] if single else row_spans(address)
+    rows = [r for r in data if _within(r, selected) and _within(r, visible)]
+    return Choice(rows, single)
+
+
+def _visible_spans(block: Block, first: int, last: int) -> list[tuple[int, int]]:
+    column = block.left
+    cells = block.sheet.range((first, column), (last, column))
+    try:
+        return row_spans(cells.api.SpecialCells(VISIBLE_CELLS).Address)
+    except Exception:  # Excel raises "No cells were found." when a filter hides every row
+        return []
+
+
+def write_results(block: Block, results: Sequence[RowResult]) -> None:
+    """Result and Message (and new Ids) of ``results`` into the sheet, one block per column;
+    other rows keep what they had. Missing columns get a header after the last used column."""
+    if not results:
+        return
+    sheet = block.sheet
+    width = len(block.header)
+    columns = own_columns(block.layout, width, need_id=any(r.id for r in results))
+    for index, header in columns.added:
+        sheet.range((block.header_row, block.left + index)).value = header
+    first = block.header_row + 1
+    last = max(block.top + len(block.values) - 1, max(r.row for r in results))
+    current = [_row(block, row) for row in range(first, last + 1)]
+    by_row = {r.row: r for r in results}
+
+    def column(index: int | None, new: Any) -> list[list[object]]:
+        out = []
+        for row, values in zip(range(first, last + 1), current, strict=True):
+            old = values[index] if index is not None and index < len(values) else None
+            out.append([new(by_row[row], old) if row in by_row else old])
+        return out
+
+    outcome = column(columns.result, lambda r, _: r.outcome.value if r.outcome else None)
+    message = column(columns.message, lambda r, _: r.message or None)
+    if columns.message == columns.result + 1:
+        both = [a + b for a, b in zip(outcome, message, strict=True)]
+        sheet.range((first, block.left + columns.result)).value = both
+    else:
+        sheet.range((first, block.left + columns.result)).value = outcome
+        sheet.range((first, block.left + columns.message)).value = message
+    if columns.id is not None and any(r.id for r in results):
+        ids = column(columns.id, lambda r, old: old if old not in (None, "") else r.id)
+        sheet.range((first, block.left + columns.id)).value = ids
+    _colour_results(sheet, first, block.left + columns.result)
+
+
+def _row(block: Block, row: int) -> list[object]:
+    index = row - block.top
+    return block.values[index] if 0 <= index < len(block.values) else []
+
+
+def _colour_results(sheet: Any, first: int, column: int) -> None:
+    """Colour the Result column by value with conditional formats (set once per sheet), so the
+    colours follow the words even when the user sorts or edits, and the cells' own fills stay."""
+    cells = sheet.range((first, column), (LAST_ROW, column))
+    conditions = cells.api.FormatConditions
+    if conditions.Count:
+        return
+    for outcome, colour in COLOURS.items():
+        rule = conditions.Add(1, 3, f'="{outcome.value}"')  # xlCellValue, xlEqual
+        rule.Interior.Color = colour
+
+
+@contextmanager
+def quiet(app: Any) -> Iterator[None]:
+    """No screen redraws or recalculation while writing; both restored even on error."""
+    updating, calculation = app.screen_updating, app.calculation
+    app.screen_updating = False
+    app.calculation = "manual"
+    try:
+        yield
+    finally:
+        app.calculation = calculation
+        app.screen_updating = updating
+
+
+class StatusBar:
+    """``BillingPlatform: sending 1,200 of 10,000 rows`` in Excel's status bar, a few times a
+    second at most (each update is a call into Excel)."""
+
+    EVERY_S = 0.25
+
+    def __init__(self, app: Any, verb: str = "sending") -> None:
+        self.app = app
+        self.verb = verb
+        self.done = 0
+        self._shown = 0.0
+
+    def __call__(self, finished: int, total: int) -> None:
+        self.done += finished
+        now = time.monotonic()
+        if now - self._shown >= self.EVERY_S or self.done >= total:
+            self._shown = now
+            self.app.status_bar = f"BillingPlatform: {self.verb} {self.done:,} of {total:,} rows"
+
+    def close(self) -> None:
+        self.app.status_bar = False  # Excel takes its status bar back

@@ -1,0 +1,150 @@
+"""A VBA project (``xl/vbaProject.bin``) built from text sources, for the .xlam build.
+
+The OLE container, the ``dir`` stream and the ``PROJECT`` stream come from ms-ovba (a build-time
+dependency, not installed on users' machines). The MS-OVBA compression of the module sources is
+ours: ms-ovba 0.0.1's own compressor corrupts sources longer than a few kilobytes, which the tests
+catch by reading the built project back with oletools' independent decompressor.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+CHUNK = 4096  # MS-OVBA compresses in chunks of 4,096 source bytes
+_CANDIDATES = 64  # earlier positions tried per match: enough for source text, and quick
+_PROJECT_ID = "{5B1A2C3D-0B9E-4F11-9A7C-6B7078786C01}"  # fixed, so builds are reproducible
+_WORKBOOK_GUID = uuid.UUID("00020819-0000-0000-C000-000000000046")
+_SHEET_GUID = uuid.UUID("00020820-0000-0000-C000-000000000046")
+
+
+def compress(data: bytes) -> bytes:
+    """MS-OVBA compression ([MS-OVBA] 2.4.1): a signature byte, then one chunk per 4 KiB."""
+    out = bytearray(b"\x01")
+    for start in range(0, len(data), CHUNK):
+        chunk = data[start : start + CHUNK]
+        packed = _compress_chunk(chunk)
+        if len(packed) > CHUNK:
+            if len(chunk) < CHUNK:
+                raise ValueError("a short chunk that does not compress cannot be stored")
+            out += (0x3000 | (CHUNK + 2 - 3)).to_bytes(2, "little") + chunk  # stored raw
+        else:
+            out += (0xB000 | (len(packed) + 2 - 3)).to_bytes(2, "little") + packed
+    return bytes(out)
+
+
+def _compress_chunk(chunk: bytes) -> bytes:
+    out = bytearray()
+    heads: dict[bytes, list[int]] = {}
+    pos = 0
+    while pos < len(chunk):
+        flag_at = len(out)
+        out.append(0)
+        flags = 0
+        for bit in range(8):
+            if pos >= len(chunk):
+                break
+            offset, length = _longest_match(chunk, pos, heads)
+            if length >= 3:
+                bit_count = max((pos - 1).bit_length(), 4)
+                token = ((offset - 1) << (16 - bit_count)) | (length - 3)
+                out += token.to_bytes(2, "little")
+                flags |= 1 << bit
+            else:
+                length = 1
+                out.append(chunk[pos])
+            for seen in range(pos, pos + length):
+                heads.setdefault(chunk[seen : seen + 3], []).append(seen)
+            pos += length
+        out[flag_at] = flags
+    return bytes(out)
+
+
+def _longest_match(chunk: bytes, pos: int, heads: dict[bytes, list[int]]) -> tuple[int, int]:
+    """(offset, length) of the longest earlier copy of the bytes at ``pos``; length 0 if none."""
+    if pos == 0 or pos + 3 > len(chunk):
+        return 0, 0
+    bit_count = max((pos - 1).bit_length(), 4)
+    most = min((0xFFFF >> bit_count) + 3, len(chunk) - pos)
+    best_offset = best_length = 0
+    for start in reversed(heads.get(chunk[pos : pos + 3], [])[-_CANDIDATES:]):
+        length = 3
+        while length < most and chunk[start + length] == chunk[pos + length]:
+            length += 1
+        if length > best_length:
+            best_offset, best_length = pos - start, length
+            if length == most:
+                break
+    return best_offset, best_length
+
+
+def build_project(std_modules: Mapping[str, str], documents: Mapping[str, str]) -> bytes:
+    """The vbaProject.bin holding ``std_modules`` (name -> source) and the document modules
+    ``documents`` (``ThisWorkbook`` and sheet code names -> source)."""
+    from ms_cfb.ole_file import OleFile  # noqa: F401  (ms-ovba needs it importable)
+    from ms_ovba.Models.Entities.doc_module import DocModule
+    from ms_ovba.Models.Entities.reference import Reference
+    from ms_ovba.Models.Entities.reference_registered import ReferenceRegistered
+    from ms_ovba.Models.Entities.std_module import StdModule
+    from ms_ovba.Models.Fields.libid_reference import LibidReference
+    from ms_ovba.vbaProject import VbaProject
+    from ms_ovba.Views.project_ole_file import ProjectOleFile
+
+    with tempfile.TemporaryDirectory() as folder, _inside(Path(folder)), _our_compression():
+        project = VbaProject()
+        project.project_id = _PROJECT_ID
+        for name, source in documents.items():
+            Path(f"{name}.cls").write_bytes(source.encode("cp1252"))
+            module = DocModule(name)
+            module.add_file(f"{name}.cls")
+            module.add_guid(_WORKBOOK_GUID if name == "ThisWorkbook" else _SHEET_GUID)
+            module.normalize_file()
+            project.add_module(module)
+        for name, source in std_modules.items():
+            Path(f"{name}.bas").write_bytes(source.encode("cp1252"))
+            code = StdModule(name)
+            code.add_file(f"{name}.bas")
+            code.normalize_file()
+            project.add_module(code)
+        for guid, path, title, name in (
+            ("00020430-0000-0000-C000-000000000046", r"C:\Windows\System32\stdole2.tlb",
+             "OLE Automation", "stdole"),
+            ("2DF8D04C-5BFA-101B-BDE5-00AA0044DE52",
+             r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
+             "Microsoft Office 16.0 Object Library", "Office"),
+        ):  # fmt: skip
+            library = LibidReference(uuid.UUID(guid), "2.0", "0", path, title)
+            project.add_reference(Reference(ReferenceRegistered(library), name))
+        ProjectOleFile.write_file(project)
+        return Path("vbaProject.bin").read_bytes()
+
+
+@contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """ms-ovba writes its pieces into the working folder, and the project key from ``random``:
+    work in a scratch folder with a fixed seed, so that the build is reproducible."""
+    previous, state = Path.cwd(), random.getstate()
+    os.chdir(folder)
+    random.seed(0)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+        os.chdir(previous)
+
+
+@contextmanager
+def _our_compression() -> Iterator[None]:
+    from ms_ovba_compression.ms_ovba import MsOvba
+
+    original = MsOvba.compress
+    MsOvba.compress = lambda self, data: compress(bytes(data))  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        MsOvba.compress = original  # type: ignore[method-assign]

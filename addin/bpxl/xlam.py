@@ -1,0 +1,98 @@
+"""The .xlam build: the add-in Excel loads, made from the text sources in ``addin/xlam/``.
+
+Its parts: ``customUI.xml`` (the ribbon), ``Bpxl.bas`` (the ribbon callbacks and the UDF
+wrappers), the VBA module of the installed xlwings (RunPython and the UDF plumbing, named for this
+add-in) and the workbook shell of xlwings' ribbon add-in template. Zip entries carry a fixed date
+and the VBA project is built reproducibly, so a rebuild of unchanged sources gives the same bytes
+and a test can tell when the committed ``addin/bpxl.xlam`` is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from . import vba
+
+PROJECT_NAME = "bpxl"  # xlwings reads its settings from %USERPROFILE%\.bpxl\bpxl.conf
+SOURCES = Path(__file__).resolve().parent.parent / "xlam"
+BUILT = Path(__file__).resolve().parent.parent / "bpxl.xlam"
+_STAMP = (2026, 1, 1, 0, 0, 0)
+
+
+def _xlwings_dir() -> Path:
+    import xlwings
+
+    return Path(xlwings.__file__).resolve().parent
+
+
+def xlwings_module() -> str:
+    """xlwings' standalone VBA module, with this add-in's name for its settings."""
+    text = (_xlwings_dir() / "xlwings_custom_addin.bas").read_text(encoding="cp1252")
+    placeholder = 'PROJECT_NAME As String = "myaddin"'
+    if text.count(placeholder) != 1:
+        raise RuntimeError("This xlwings version's add-in module has no PROJECT_NAME to set.")
+    return text.replace(placeholder, f'PROJECT_NAME As String = "{PROJECT_NAME}"')
+
+
+def modules() -> tuple[dict[str, str], dict[str, str]]:
+    """(standard modules, document modules) of the add-in's VBA project: name -> source."""
+    standard = {
+        "xlwings": xlwings_module(),
+        "Bpxl": (SOURCES / "Bpxl.bas").read_text(encoding="cp1252"),
+    }
+    documents = {
+        name: (SOURCES / f"{name}.cls").read_text(encoding="cp1252")
+        for name in ("ThisWorkbook", "Sheet1")
+    }
+    return standard, documents
+
+
+def build(out: Path = BUILT) -> Path:
+    """Write the .xlam (atomically) and return its path."""
+    standard, documents = modules()
+    project = vba.build_project(standard, documents)
+    replacements: dict[str, Callable[[bytes], bytes]] = {
+        "customUI/customUI.xml": lambda _: (SOURCES / "customUI.xml").read_bytes(),
+        "xl/vbaProject.bin": lambda _: project,
+        # The settings sheet stays inactive (its name starts with "_"): settings live in the
+        # user's bpxl.conf, written by `bpxl addin install`.
+        "xl/workbook.xml": _workbook_xml,
+        "xl/worksheets/sheet1.xml": lambda data: data.replace(
+            b'codeName="Sheet2"', b'codeName="Sheet1"'
+        ),
+        "docProps/core.xml": lambda data: data.replace(b"Felix Zumstein", b"bpxl").replace(
+            b"<dc:creator>Felix</dc:creator>", b"<dc:creator>bpxl</dc:creator>"
+        ),
+    }
+    handle, temporary = tempfile.mkstemp(suffix=".xlam", dir=out.parent)
+    os.close(handle)
+    try:
+        with (
+            zipfile.ZipFile(_xlwings_dir() / "quickstart_addin_ribbon.xlam") as shell,
+            zipfile.ZipFile(temporary, "w") as xlam,
+        ):
+            for name in shell.namelist():
+                data = shell.read(name)
+                if name in replacements:
+                    data = replacements[name](data)
+                entry = zipfile.ZipInfo(name, date_time=_STAMP)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                xlam.writestr(entry, data)
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return out
+
+
+def _workbook_xml(data: bytes) -> bytes:
+    text = data.decode("utf-8").replace('name="_myaddin.conf"', f'name="_{PROJECT_NAME}.conf"')
+    start = text.find("<mc:AlternateContent")
+    end = text.find("</mc:AlternateContent>")
+    if start != -1 and end != -1:  # the template's author's folder: not ours to ship
+        text = text[:start] + text[end + len("</mc:AlternateContent>") :]
+    return text.encode("utf-8")

@@ -1,0 +1,235 @@
+"""The Excel add-in's glue on a fake xlwings book, against the sandbox over loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+
+from bpxl import excel, install, journal, profiles, udfs
+from bpxl.connection import journal_dir
+from bpxl.excel_sheet import chosen_rows, read_block, row_spans
+from bpxl.push import PushOptions, plan
+from bpxl.results import Operation
+
+from .conftest import read_sheet, write_invoices
+from .fake_xlwings import Book, book_from_rows
+
+HEADER = ["Id", "BillingProfileId", "Status", "DueDate", "Notes", "Result", "Message"]
+
+
+def rows_for(n: int, bad_every: int = 0) -> list[list[object]]:
+    rows = []
+    for i in range(n):
+        due: object = dt.datetime(2026, 1, 1) + dt.timedelta(days=i % 200)
+        if bad_every and i % bad_every == bad_every - 1:
+            due = "31/02/2026"  # refused: not a date
+        rows.append([None, str(101 + i % 5), "Pending", due, f"note {i}", None, None])
+    return rows
+
+
+def test_row_spans_reads_excel_addresses() -> None:
+    assert row_spans("$A$2:$C$5,$A$8,$D$10:$D$12") == [(2, 5), (8, 8), (10, 12)]
+    assert row_spans("$B:$B") == [(1, 1_048_576)]
+    assert row_spans("'My sheet'!$A$3") == [(3, 3)]
+
+
+def test_selection_with_several_areas_and_filtered_rows_picks_exactly_those() -> None:
+    book = book_from_rows(HEADER, rows_for(19))  # data rows 2..20
+    sheet = book.sheets[0]
+    sheet.hidden_rows = {5, 9, 11}  # filtered out
+    book.app.selected = "$B$3:$C$6,$E$9:$E$12,$A$20"
+    choice = chosen_rows(book.app, read_block(sheet))
+    assert choice.rows == [3, 4, 6, 10, 12, 20] and not choice.whole_sheet
+    book.app.selected = "$C$7"  # one cell: every visible data row
+    choice = chosen_rows(book.app, read_block(sheet))
+    assert choice.whole_sheet and choice.rows == [r for r in range(2, 21) if r not in {5, 9, 11}]
+
+
+def test_validate_marks_only_the_chosen_rows_and_sends_nothing(sandbox) -> None:
+    book = book_from_rows(HEADER, rows_for(10, bad_every=3))
+    sheet = book.sheets[0]
+    book.app.selected = "$A$2:$A$5"
+    excel.action("bpxlValidate", book)
+    results = sheet.column("Result")
+    assert [results[r] for r in range(2, 12)] == [None, None, "Invalid"] + [None] * 7
+    assert "DueDate: " in sheet.column("Message")[4]
+    assert "nothing was sent" in book.app.alerts[-1][0]
+    assert sandbox.writes() == []
+
+
+def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run) -> None:
+    """One sheet, once through the CLI and once through the ribbon: the same Result and Message
+    in every row (only the new Ids differ)."""
+    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(30, bad_every=7)]
+    path = write_invoices(tmp_path / "same.xlsx", data)
+    book = excel_book_like(path)
+    code, _, _ = run("push", path, "--op", "create")
+    cli_rows = read_sheet(path)
+    book.app.alert_answers = ["ok"]  # "Create all 30 visible rows in SANDBOX?"
+    excel.action("bpxlCreate", book)
+    assert "Create all 30 visible rows in SANDBOX" in book.app.alerts[0][0]
+    ribbon = book.sheets[0]
+    results, messages, ids = ribbon.column("Result"), ribbon.column("Message"), ribbon.column("Id")
+    assert code == 1 and len(cli_rows) == 30
+    for row in cli_rows:
+        assert results[row["_row"]] == row["Result"]
+        assert messages[row["_row"]] == row["Message"]
+        assert bool(ids[row["_row"]]) == bool(row["Id"])
+    assert "26 created, 4 invalid, 0 failed" in book.app.alerts[-1][0]
+    assert book.app.status_history[-1] is False and "of 30 rows" in str(book.app.status_history[-2])
+    assert excel.last_run_file().read_text().count("Invalid") == 4
+
+
+def excel_book_like(path: Path) -> Book:
+    """The fake book holding what Excel shows for the workbook at ``path``."""
+    book = Book(fullname=str(path.with_name("in-excel.xlsx")))
+    sheet = book.add_sheet("Invoices")
+    for row in openpyxl.load_workbook(path).worksheets[0].iter_rows():
+        for cell in row:
+            if cell.value is not None:
+                sheet.cells[(cell.row, cell.column)] = cell.value
+    return book
+
+
+def test_excel_calls_per_send_do_not_grow_with_rows() -> None:
+    counts = {}
+    for n in (100, 10_000):
+        book = book_from_rows(HEADER, rows_for(n, bad_every=50))
+        book.app.alert_answers = ["ok"]
+        excel.action("bpxlCreate", book)
+        assert f"{n:,} rows: {n - n // 50:,} created" in book.app.alerts[-1][0]
+        calls = book.app.calls
+        counts[n] = sum(v for k, v in calls.items() if k not in ("status_bar", "alert"))
+    assert counts[100] == counts[10_000], counts
+    assert counts[100] <= 30
+
+
+def test_screen_updating_and_calculation_come_back_after_an_error() -> None:
+    book = book_from_rows(HEADER, rows_for(5))
+    book.sheets[0].protected = True
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert book.app.screen_updating_value is True
+    assert book.app.calculation_value == "automatic"
+    assert "unexpected problem" in book.app.alerts[-1][0]
+
+
+def test_a_sheet_without_fields_gets_a_message_saying_what_to_do() -> None:
+    book = book_from_rows(["Name", "Amount"], [["x", 1]])
+    excel.action("bpxlCreate", book)
+    text = book.app.alerts[-1][0]
+    assert "no header row naming Invoice fields" in text and "New invoice sheet" in text
+
+
+def test_cancel_on_the_whole_sheet_question_sends_nothing(sandbox) -> None:
+    book = book_from_rows(HEADER, rows_for(3))
+    book.app.alert_answers = ["cancel"]
+    excel.action("bpxlCreate", book)
+    assert book.sheets[0].column("Result")[2] is None
+
+
+def test_clear_status_empties_only_the_chosen_rows() -> None:
+    book = book_from_rows(HEADER, rows_for(4))
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    book.app.selected = "$C$3:$C$4"
+    excel.action("bpxlClear", book)
+    results = book.sheets[0].column("Result")
+    assert [results[r] for r in (2, 3, 4, 5)] == ["Created", None, None, "Created"]
+
+
+def test_connect_chooses_a_profile_and_updates_the_ribbon_label(
+    sandbox, run, memory_keyring, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run("connect", "acme", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    book = book_from_rows(HEADER, rows_for(2))
+    book.app.input_answers = ["2"]
+    excel.action("bpxlConnect", book)
+    assert profiles.active() == "acme" and book.app.macros_run == ["BpxlRefreshRibbon"]
+    assert "acme: sandbox tenant sandbox" in excel.label_file().read_text()
+    assert "1. SANDBOX" in book.app.alerts[0][0] and "2. acme" in book.app.alerts[0][0]
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert len(sandbox.writes()) == 1  # the send went to the chosen tenant
+    book.app.input_answers = ["7"]
+    excel.action("bpxlConnect", book)
+    assert "'7' is not one of the numbers shown" in book.app.alerts[-1][0]
+
+
+def test_new_invoice_sheet_copies_the_template_in(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    book = book_from_rows(HEADER, rows_for(1))
+    excel.action("bpxlNewSheet", book)
+    assert [s.name for s in book.sheets.items] == ["Invoices", "Invoices (2)"]
+    assert book.sheets[1].cells[(1, 1)] == "Id"
+
+
+def test_recover_last_run_marks_rows_the_crash_left_unsent() -> None:
+    book = book_from_rows(HEADER, rows_for(3))
+    block = read_block(book.sheets[0])
+    log = journal.Journal(
+        journal_dir(),
+        workbook=Path(book.fullname),
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=journal.Target(None, "sandbox"),
+    )
+    _, plans, _ = plan(block.grid([2, 3, 4]), PushOptions(Operation.CREATE))
+    log.planned({p.row: journal.record_hash(p.record) for p in plans})
+    log.close()  # the process died here
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert "Recover last run" in book.app.alerts[-1][0]
+    excel.action("bpxlRecover", book)
+    results = book.sheets[0].column("Result")
+    assert [results[r] for r in (2, 3, 4)] == ["Failed"] * 3
+    assert "send it again" in book.sheets[0].column("Message")[2]
+    assert journal.unfinished(journal_dir()) == []
+
+
+def test_udfs_read_live_and_answer_errors_as_text(sandbox, run, memory_keyring) -> None:
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    book = book_from_rows(HEADER, rows_for(2))
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    new_id = book.sheets[0].column("Id")[2]
+    before = len(sandbox.requests())
+    assert udfs.BP_INVOICE(float(new_id), "status") == "Pending"
+    assert udfs.BP_INVOICE(new_id, "DueDate") == "2026-01-01"
+    gets = [r for r in sandbox.requests()[before:] if r["path"].endswith(f"/INVOICE/{new_id}")]
+    assert len(gets) == 1  # both cells from one request
+    assert udfs.BP_INVOICE("999999", "Status") == "#BPXL: there is no invoice 999999."
+    assert "not an Invoice field" in udfs.BP_INVOICE(new_id, "Colour")
+    table = udfs.BP_QUERY("SELECT Id, Status FROM INVOICE WHERE BillingProfileId = 101")
+    assert table[0] == ["Id", "Status"] and [new_id, "Pending"] in table[1:]
+    assert udfs.BP_QUERY("SELECT * FROM INVOICE").startswith("#BPXL: BillingPlatform refused")
+    fields_table = udfs.BP_FIELDS()
+    assert fields_table[0] == ["Field", "Type", "Read-only", "Description"]
+    assert len(fields_table) == 49
+    udfs.READER.close()
+
+
+def test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_removes_them(
+    tmp_path, monkeypatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
+    places = install.Places.for_user(home)
+    written = install.install(places)
+    assert places.addin == home / "AppData/Roaming/Microsoft/Excel/XLSTART/bpxl.xlam"
+    assert places.addin.read_bytes() == install.built_addin().read_bytes()
+    config = places.config.read_bytes().decode()
+    assert places.config == home / ".bpxl" / "bpxl.conf"
+    assert '"INTERPRETER_WIN","' in config and '"UDF MODULES","bpxl.udfs"\r\n' in config
+    assert places.label.read_text().startswith("SANDBOX")
+    assert openpyxl.load_workbook(places.template).worksheets[0]["A1"].value == "Id"
+    assert all(p.exists() for p in written)
+    install.install(places)  # again: an update, not an error
+    install.uninstall(places)
+    assert [p for p in home.rglob("*")] == [] and not places.template.exists()
