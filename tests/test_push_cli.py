@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -198,6 +200,9 @@ def test_workbook_keeps_everything_the_user_had(tmp_path: Path, sandbox, run) ->
     book.defined_names["Rate"] = openpyxl.workbook.defined_name.DefinedName(
         "Rate", attr_text="Lookup!$A$1"
     )
+    chart = BarChart()
+    chart.add_data(Reference(sheet, min_col=5, min_row=1, max_row=3), titles_from_data=True)
+    sheet.add_chart(chart, "J2")
     book.save(path)
 
     code, out, _ = run("push", path, "--op", "create", *connect(sandbox))
@@ -223,6 +228,10 @@ def test_workbook_keeps_everything_the_user_had(tmp_path: Path, sandbox, run) ->
     assert after["Lookup"]["A1"].value == "keep me" and after["Lookup"]["B1"].value == "=SUM(1,2)"
     assert "Rate" in after.defined_names
     assert sheet["G2"].value == "Created" and sheet["A2"].value.isdigit()
+    assert sheet["G2"].fill.fgColor.rgb == "FFC6EFCE"  # green: done
+    assert sheet["G1"].font.bold and sheet.column_dimensions["H"].width == 70
+    with zipfile.ZipFile(path) as saved:  # openpyxl would have dropped the chart
+        assert any(name.startswith("xl/charts/chart") for name in saved.namelist())
     assert (tmp_path / "rich.backup.xlsx").exists()
     backup = openpyxl.load_workbook(tmp_path / "rich.backup.xlsx")["My invoices"]
     assert backup["A2"].value is None  # the backup is the workbook as it was before the write

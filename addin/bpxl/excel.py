@@ -123,7 +123,7 @@ def validate(book: Any) -> None:
     if not choice.rows:
         raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
     column = block.layout.column(fields.ID)
-    data = block.data_rows()
+    data = block.data
 
     def has_id(row: int) -> bool:
         values = data[row]
@@ -266,7 +266,7 @@ def recover_last(book: Any) -> None:
         return
     for run in pending:
         block = read_block(book.sheets[run.sheet])
-        grid = push.Grid(block.header, list(block.data_rows().items()))
+        grid = push.Grid(block.header, list(block.data.items()))
         if recover.needs_client(run):
             with open_profile(run.target.profile) as link:
                 recovery = recover.recover(run, grid, link.client)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .errors import UsageError
@@ -63,11 +64,12 @@ class Block:
     def header_row(self) -> int:
         return self.top + self.header_index
 
-    @property
+    @cached_property
     def layout(self) -> Layout:
         return read_layout(self.header)
 
-    def data_rows(self) -> dict[int, list[object]]:
+    @cached_property
+    def data(self) -> dict[int, list[object]]:
         """Sheet row -> values, for the rows below the header that hold an Invoice value."""
         layout = self.layout
         first = self.header_index + 1
@@ -78,8 +80,7 @@ class Block:
         }
 
     def grid(self, rows: Sequence[int]) -> Grid:
-        data = self.data_rows()
-        return Grid(self.header, [(r, data[r]) for r in rows if r in data])
+        return Grid(self.header, [(r, self.data[r]) for r in rows if r in self.data])
 
 
 def read_block(sheet: Any) -> Block:
@@ -128,7 +129,7 @@ class Choice:
 def chosen_rows(app: Any, block: Block) -> Choice:
     """The selected data rows (any cell of them, several areas allowed), or with a single cell
     selected every data row; in both cases only rows a filter leaves visible."""
-    data = block.data_rows()
+    data = block.data
     if not data:
         return Choice([], False)
     visible = _visible_spans(block, min(data), max(data))

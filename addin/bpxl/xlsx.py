@@ -1,10 +1,10 @@
 """The .xlsx front end: read a sheet into a grid, write per-row results back into the file.
 
 Reading uses openpyxl's read-only, values-only mode (what Excel last showed, formulas' cached
-values included). Writing loads the full workbook, sets only the ``Result``, ``Message`` and new
-``Id`` cells, and saves through a temporary file and an atomic rename, after a backup of the
-original. Everything openpyxl keeps (other sheets, formulas, formats, widths, validation, comments,
-tables, the macros of an .xlsm) is kept.
+values included). Writing edits the worksheet XML in place (``sheet_xml``): only the ``Result``,
+``Message`` and new ``Id`` cells change, everything else in the file (other sheets, formulas,
+formats, validation, comments, tables, images, charts, the macros of an .xlsm) is copied as it
+is; the file is saved through a temporary file and an atomic rename, after a backup.
 """
 
 from __future__ import annotations
@@ -18,30 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import load_workbook
-from openpyxl.styles import PatternFill
-from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.table import TableColumn
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields
+from . import fields, sheet_xml
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
 from .push import Grid
 from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns
 from .results import Outcome, RowResult
-from .template import HEADER_FONT, READ_ONLY_FILL, style_status_header
-
-FILLS = {
-    Outcome.CREATED: PatternFill("solid", fgColor="C6EFCE"),
-    Outcome.UPDATED: PatternFill("solid", fgColor="C6EFCE"),
-    Outcome.UPSERTED: PatternFill("solid", fgColor="C6EFCE"),
-    Outcome.INVALID: PatternFill("solid", fgColor="FFC7CE"),
-    Outcome.FAILED: PatternFill("solid", fgColor="FFC7CE"),
-    Outcome.UNKNOWN: PatternFill("solid", fgColor="FFEB9C"),
-}
-NO_FILL = PatternFill(fill_type=None)
+from .template import STATUS_WIDTHS
 
 
 @dataclass(frozen=True)
@@ -153,69 +140,74 @@ def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
     )
 
 
-def _own_columns(
-    sheet: Worksheet, header_row: int, layout: Layout, need_id: bool
-) -> tuple[int | None, int, int]:
-    """1-based Id, Result and Message columns; missing ones are added (see ``own_columns``)."""
-    columns = own_columns(layout, sheet.max_column, need_id)
-    added = [(index + 1, header) for index, header in columns.added]
-    for column, header in added:
-        if header == fields.ID:
-            cell = sheet.cell(row=header_row, column=column, value=header)
-            cell.font, cell.fill = HEADER_FONT, READ_ONLY_FILL
-        else:
-            style_status_header(sheet, header_row, column, header)
-    _extend_tables(sheet, header_row, added)
-    id_col = None if columns.id is None else columns.id + 1
-    return id_col, columns.result + 1, columns.message + 1
-
-
-def _extend_tables(sheet: Worksheet, header_row: int, added: list[tuple[int, str]]) -> None:
-    """Grow an Excel table that ends just left of columns bpxl added, so they join it."""
-    for column, header in sorted(added):
-        for table in sheet.tables.values():
-            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
-            if min_row == header_row and max_col + 1 == column:
-                table.ref = (
-                    f"{get_column_letter(min_col)}{min_row}:{get_column_letter(column)}{max_row}"
-                )
-                table.tableColumns.append(TableColumn(id=len(table.tableColumns) + 1, name=header))
-                if table.autoFilter is not None:
-                    table.autoFilter.ref = table.ref
+RESULT_STYLES = {  # Excel's own "good", "bad" and "neutral" colours
+    Outcome.CREATED: sheet_xml.Style("FFC6EFCE"),
+    Outcome.UPDATED: sheet_xml.Style("FFC6EFCE"),
+    Outcome.UPSERTED: sheet_xml.Style("FFC6EFCE"),
+    Outcome.INVALID: sheet_xml.Style("FFFFC7CE"),
+    Outcome.FAILED: sheet_xml.Style("FFFFC7CE"),
+    Outcome.UNKNOWN: sheet_xml.Style("FFFFEB9C"),
+}
+PLAIN = sheet_xml.Style()
+ID_HEADER = sheet_xml.Style("FFD9D9D9", bold=True)  # the template's read-only header
+STATUS_HEADER = sheet_xml.Style("FF1F3864", bold=True, white=True)  # the template's status header
 
 
 def write_results(
     path: Path, found: SheetGrid, layout: Layout, results: Sequence[RowResult]
 ) -> Path:
-    """Write each result into its row; back up the original first. Returns the backup's path."""
-    keep_vba = path.suffix.lower() == ".xlsm"
-    book = load_workbook(path, keep_vba=keep_vba)
-    sheet = book[found.sheet]
-    need_id = any(r.id for r in results)
-    id_col, result_col, message_col = _own_columns(sheet, found.header_row, layout, need_id)
+    """Write each result into its row; back up the original first. Returns the backup's path.
+
+    Only the Result, Message and new Id cells change (see ``sheet_xml``); missing columns are
+    added after the last used column, with the template's header look.
+    """
+    columns = own_columns(layout, _used_width(found.grid), any(r.id for r in results))
+    edit = sheet_xml.Edit(header_row=found.header_row)
+    for index, header in columns.added:
+        edit.set(
+            found.header_row, index + 1, header, ID_HEADER if header == fields.ID else STATUS_HEADER
+        )
+        edit.added.append((index + 1, header, STATUS_WIDTHS.get(header, 14)))
+    ids = {}
+    if columns.id is not None:
+        ids = {
+            row: values[columns.id] if columns.id < len(values) else None
+            for row, values in found.grid.rows
+        }
     for result in results:
-        cell = sheet.cell(row=result.row, column=result_col)
-        cell.value = result.outcome.value if result.outcome else None
-        cell.fill = FILLS[result.outcome] if result.outcome else NO_FILL
-        sheet.cell(row=result.row, column=message_col).value = result.message or None
-        if result.id and id_col is not None:
-            id_cell = sheet.cell(row=result.row, column=id_col)
-            if is_blank(id_cell.value):
-                id_cell.value = result.id
+        outcome = result.outcome.value if result.outcome else None
+        style = RESULT_STYLES[result.outcome] if result.outcome else PLAIN
+        edit.set(result.row, columns.result + 1, outcome, style)
+        edit.set(result.row, columns.message + 1, result.message or None)
+        if result.id and columns.id is not None and is_blank(ids.get(result.row)):
+            edit.set(result.row, columns.id + 1, result.id)
     backup = path.with_name(f"{path.stem}.backup{path.suffix}")
     shutil.copy2(path, backup)
-    _save_atomically(book, path)
+    _save_atomically(path, found.sheet, edit)
     return backup
 
 
-def _save_atomically(book: Workbook, path: Path) -> None:
-    """Save next to the target and rename over it, so a crash never leaves half a workbook."""
+def _used_width(grid: Grid) -> int:
+    """Columns up to the last one holding a value (read-only rows are padded to the sheet's
+    recorded dimension, which may reach far past the data)."""
+    width = 0
+    for values in (grid.header, *(values for _, values in grid.rows)):
+        for index in range(len(values) - 1, width - 1, -1):
+            if values[index] is not None:
+                width = index + 1
+                break
+    return width
+
+
+def _save_atomically(path: Path, sheet: str, edit: sheet_xml.Edit) -> None:
+    """Write next to the target and rename over it, so a crash never leaves half a workbook."""
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
     )
     os.close(handle)
     try:
-        book.save(temporary)
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
+            sheet_xml.apply(source, sheet, edit, target)
         os.replace(temporary, path)
     except PermissionError:
         kept = path.with_name(f"{path.stem}.results{path.suffix}")

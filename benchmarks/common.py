@@ -1,0 +1,138 @@
+"""Shared pieces of the benchmarks: realistic rows, a sandbox in its own process, the results file.
+
+The sandbox runs as a separate process so that the client's own cost can be read from its CPU
+time alone, and the server's from the sandbox process's CPU time (Linux: /proc).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HEADER = [
+    "BillingProfileId",
+    "Status",
+    "DueDate",
+    "ActivityStartDate",
+    "ActivityEndDate",
+    "BillableFlag",
+    "AgingInterval",
+    "FileName",
+    "PaymentStatus",
+    "AccountingPeriodId",
+    "SendInvoiceEmail",
+    "MoveInvoiceDescription",
+]
+
+
+def invoice(r: int) -> dict[str, object]:
+    """Sheet row ``r`` of the benchmarks: 12 filled fields with realistic values."""
+    start = dt.date(2026, 1, 1)
+    return {
+        "BillingProfileId": str(101 + r % 5),
+        "Status": "Pending",
+        "DueDate": start + dt.timedelta(days=r % 300),
+        "ActivityStartDate": dt.date(2025, 12, 1),
+        "ActivityEndDate": dt.date(2025, 12, 31),
+        "BillableFlag": True,
+        "AgingInterval": 30,
+        "FileName": f"INV-{r:06d}.pdf",
+        "PaymentStatus": "Unpaid",
+        "AccountingPeriodId": "2025",
+        "SendInvoiceEmail": "yes",
+        "MoveInvoiceDescription": "Bulk load",
+    }
+
+
+def excel_values(n: int) -> list[list[object]]:
+    """N rows as xlwings hands them over: dates as datetimes, numbers as floats."""
+    rows = []
+    for r in range(2, n + 2):
+        values = []
+        for value in invoice(r).values():
+            if isinstance(value, dt.date):
+                value = dt.datetime(value.year, value.month, value.day)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            values.append(value)
+        rows.append(values)
+    return rows
+
+
+@contextmanager
+def sandbox(*faults: str) -> Iterator[tuple[str, int, Path]]:
+    """A sandbox process (records in memory): yields its URL, pid and request log path."""
+    log = (
+        Path(os.environ.get("TMPDIR", "/tmp")) / f"bpxl-bench-{os.getpid()}-{time.time_ns()}.jsonl"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "bpxl.cli",
+        "sandbox",
+        "--port",
+        "0",
+        "--request-log",
+        str(log),
+    ]
+    for fault in faults:
+        command += ["--fault", fault]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        yield url, server.pid, log
+    finally:
+        server.terminate()
+        server.wait()
+        log.unlink(missing_ok=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record(
+    benchmark: str, header: Sequence[str], rows: Sequence[Sequence[object]], keep: bool = True
+) -> None:
+    """Print a table and (``keep``) append it to results.md with the date, machine and commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        check=False,
+    ).stdout.strip()
+    machine = f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    lines = [
+        f"### {benchmark}: {dt.date.today()}, {machine}, commit {commit}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(v) for v in row) + " |" for row in rows),
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not keep:
+        return
+    with open(HERE / "results.md", "a", encoding="utf-8") as results:
+        results.write("\n" + text)
