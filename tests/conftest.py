@@ -82,10 +82,13 @@ class RunningSandbox:
 def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., RunningSandbox]]:
     started: list[Sandbox] = []
 
-    def start(faults: list[str] | None = None, seed: int = 1) -> RunningSandbox:
+    def start(
+        faults: list[str] | None = None, seed: int = 1, log_fields: bool = False
+    ) -> RunningSandbox:
         log = tmp_path / f"requests-{len(started)}.jsonl"
+        plan = FaultPlan.parse(faults or [], seed=seed)
         sandbox = Sandbox(
-            SandboxConfig(port=0, request_log=log, faults=FaultPlan.parse(faults or [], seed=seed))
+            SandboxConfig(port=0, request_log=log, faults=plan, log_fields=log_fields)
         )
         started.append(sandbox.start())
         return RunningSandbox(sandbox, log)

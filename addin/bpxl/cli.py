@@ -28,13 +28,17 @@ from . import (
     profiles,
     push,
     recover,
+    roundtrip,
     template,
+    trips,
     xlam,
     xlsx,
+    xlsx_pull,
 )
 from .client import MAX_CONCURRENCY
 from .connection import journal_dir
 from .errors import BpxlError, UsageError
+from .records import read_layout
 from .results import Operation, Outcome
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 
@@ -82,9 +86,40 @@ def _parser() -> argparse.ArgumentParser:
         help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time)",
     )
     p.add_argument(
+        "--changed",
+        action="store_true",
+        help="with --op update: send only the cells edited since `bpxl pull` (minimal updates)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --changed: send rows changed on the server since the pull too",
+    )
+    p.add_argument(
         "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
     _connection_options(p)
+
+    pl = commands.add_parser("pull", help="fill a workbook with invoices from BillingPlatform")
+    pl.add_argument("file", type=Path, metavar="FILE.xlsx", help="created if it does not exist")
+    which = pl.add_mutually_exclusive_group(required=True)
+    which.add_argument("--where", help='a query condition, e.g. "BillingProfileId = 101"')
+    which.add_argument("--ids", help="invoice Ids, e.g. 1042,1043")
+    which.add_argument(
+        "--ids-from-sheet", action="store_true", help="refresh the invoices already in the sheet"
+    )
+    pl.add_argument("--fields", help="fields to pull, e.g. Status,DueDate (default: the sheet's)")
+    pl.add_argument("--sheet", help="sheet to fill (default: the invoice sheet)")
+    _connection_options(pl)
+
+    rv = commands.add_parser("revert", help="put back what the last `push --changed` replaced")
+    rv.add_argument("file", type=Path, metavar="FILE.xlsx")
+    rv.add_argument("--sheet", help="sheet name (default: the first sheet with an Id column)")
+    rv.add_argument(
+        "--overwrite", action="store_true", help="revert rows changed on the server since too"
+    )
+    rv.add_argument("--yes", action="store_true", help="do not ask before writing to production")
+    _connection_options(rv)
 
     r = commands.add_parser(
         "recover", help="write the outcomes of a push that stopped mid-way into its workbook"
@@ -147,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=int, help="seed for the fault draws")
     s.add_argument("--request-log", type=Path, metavar="FILE", help="one JSON line per request")
+    s.add_argument(
+        "--request-log-fields",
+        action="store_true",
+        help="add each record's field names to the request log",
+    )
     return parser
 
 
@@ -159,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "recover": _recover,
             "connect": _connect,
             "addin": _addin,
+            "pull": _pull,
+            "revert": _revert,
             "template": _template,
             "sandbox": _sandbox,
         }[args.command]
@@ -207,6 +249,7 @@ def _sandbox(args: argparse.Namespace) -> int:
                 allow_remote=args.allow_remote,
                 faults=faults,
                 request_log=args.request_log,
+                log_fields=args.request_log_fields,
             )
         )
     except (ValueError, OSError) as bad:
@@ -287,6 +330,26 @@ def _push(args: argparse.Namespace) -> int:
         _refuse_unrecovered(path)
     rows = xlsx.parse_rows(args.rows) if args.rows else None
     found = xlsx.read_grid(path, args.sheet, rows)
+    trip = None
+    if args.changed:
+        if options.op is not Operation.UPDATE:
+            raise UsageError("--changed sends minimal updates: use it with --op update.")
+        trip = trips.ChangedRows(path, found, args.overwrite)
+        if trip.empty:
+            print(f"No row of {path.name} has changed since the pull: nothing to send.")
+            return EXIT_OK
+    return _send(args, path, found, options, trip)
+
+
+def _send(
+    args: argparse.Namespace,
+    path: Path,
+    found: xlsx.SheetGrid,
+    options: push.PushOptions,
+    trip: trips.Trip | None = None,
+) -> int:
+    """Push ``found`` (or what ``trip`` makes of it), write the statuses, tell the user."""
+    settle = None
     with ExitStack() as stack:
         client, where, confirm, log = None, None, None, None
         if not args.dry_run:
@@ -310,20 +373,88 @@ def _push(args: argparse.Namespace) -> int:
             bar.update(done)
 
         try:
-            report = push.push(found.grid, client, options, progress, log, confirm)
+            grid, extra = trip.grid_to_send(client) if trip else (found.grid, [])
+            report = push.push(grid, client, options, progress, log, confirm)
+            report.results = sorted(report.results + extra, key=lambda r: r.row)
+            if trip is not None and client is not None:
+                settle = trip.settle(client, report.results)
         except BaseException:
             if log is not None and not log.sent_any:
                 log.discard()  # nothing went out: there is nothing to recover
             elif log is not None:
                 log.close()  # left unfinished, for `bpxl recover`
             raise
+    if args.dry_run and isinstance(trip, trips.ChangedRows):
+        for result in report.results:
+            if result.outcome is None:
+                result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
     if report.results:
         xlsx.write_results(path, found, report.layout, report.results)
+    if settle is not None:
+        settle()  # what was pulled is now what was sent
     if log is not None:
         log.finish()
         journal.prune(journal_dir())
     _print_report(report, found)
     return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
+
+
+def _pull(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if path.exists():
+        xlsx.check_writable(path)
+    requested = []
+    for name in (args.fields or "").split(","):
+        if name.strip():
+            field = fields.lookup(name.strip())
+            if field is None:
+                raise UsageError(
+                    f"--fields: {name.strip()!r} is not an Invoice field.",
+                    "`bpxl template` writes a sheet with every field name as a header.",
+                )
+            requested.append(field.name)
+    # An existing sheet is refreshed in all its columns, so what is remembered is complete.
+    in_sheet = xlsx_pull.sheet_fields(path, args.sheet)
+    names = in_sheet + requested or [f.name for f in fields.template_fields()]
+    names = list(dict.fromkeys([fields.ID, *names]))
+    ids = None
+    if args.ids:
+        ids = [i.strip() for i in args.ids.split(",") if i.strip()]
+    elif args.ids_from_sheet:
+        found = xlsx.read_grid(path, args.sheet)
+        layout = read_layout(found.grid.header)
+        ids = [i for _, v in found.grid.rows if (i := roundtrip.row_id(layout, v)) is not None]
+    with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
+                                         file=sys.stderr) as bar:  # fmt: skip
+        records = []
+        for record in roundtrip.query(link.client, names, where=args.where, ids=ids):
+            records.append(record)
+            bar.update(1)
+    what = args.where or (f"Ids {args.ids}" if args.ids else "the Ids in the sheet")
+    if not records:
+        print(f"No invoices match {what}; {path.name} was not changed.")
+        return EXIT_OK
+    report = xlsx_pull.pull_into(path, args.sheet, records, names)
+    print(
+        f"Pulled {len(records):,} invoices into sheet {report.sheet!r} of {path.name}: "
+        f"{report.added:,} new rows, {report.refreshed:,} refreshed. Edited cells turn amber; "
+        f"send them with: bpxl push {path.name} --op update --changed"
+    )
+    if report.extra:
+        print(f"Fields bpxl does not know were kept in extra columns: {', '.join(report.extra)}")
+    return EXIT_OK
+
+
+def _revert(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    xlsx.check_writable(path)
+    _refuse_unrecovered(path)
+    args.dry_run = False
+    found = xlsx.read_grid(path, args.sheet)
+    trip = trips.Revert(path, found, args.overwrite)
+    for invoice in trip.missing:
+        print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
+    return _send(args, path, found, push.PushOptions(Operation.UPDATE), trip)
 
 
 def _refuse_unrecovered(path: Path) -> None:

@@ -42,6 +42,8 @@ COLOURS = {  # Excel's own "good", "bad" and "neutral" cell colours (BGR as Exce
     Outcome.INVALID: 0xCEC7FF,
     Outcome.FAILED: 0xCEC7FF,
     Outcome.UNKNOWN: 0x9CEBFF,
+    Outcome.CONFLICT: 0x9CEBFF,
+    Outcome.CHANGED: 0x9CEBFF,
 }
 _CELL = re.compile(r"\$?([A-Z]{1,3})?\$?(\d+)?")
 

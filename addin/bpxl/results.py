@@ -31,6 +31,8 @@ class Outcome(enum.Enum):
     INVALID = "Invalid"  # not sent: the row failed validation
     FAILED = "Failed"  # the server refused it, or it was never delivered
     UNKNOWN = "Unknown"  # sent, but no answer: check before resending
+    CONFLICT = "Conflict"  # changed on the server since the pull: not sent
+    CHANGED = "Changed"  # edited since the pull (a dry run of --changed): not sent yet
 
     @property
     def ok(self) -> bool:
@@ -81,8 +83,9 @@ def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> st
         f"{counts[Outcome.INVALID]:,} invalid",
         f"{counts[Outcome.FAILED]:,} failed",
     ]
-    if counts[Outcome.UNKNOWN]:
-        parts.append(f"{counts[Outcome.UNKNOWN]:,} unknown")
+    for other in (Outcome.UNKNOWN, Outcome.CONFLICT, Outcome.CHANGED):
+        if counts[other]:
+            parts.append(f"{counts[other]:,} {other.value.lower()}")
     line = f"{len(results):,} row{'' if len(results) == 1 else 's'}: {', '.join(parts)}"
     if skipped:
         line += f" ({skipped:,} skipped: already Created; clear Result to send again)"

@@ -147,6 +147,8 @@ RESULT_STYLES = {  # Excel's own "good", "bad" and "neutral" colours
     Outcome.INVALID: sheet_xml.Style("FFFFC7CE"),
     Outcome.FAILED: sheet_xml.Style("FFFFC7CE"),
     Outcome.UNKNOWN: sheet_xml.Style("FFFFEB9C"),
+    Outcome.CONFLICT: sheet_xml.Style("FFFFEB9C"),
+    Outcome.CHANGED: sheet_xml.Style("FFFFEB9C"),
 }
 PLAIN = sheet_xml.Style()
 ID_HEADER = sheet_xml.Style("FFD9D9D9", bold=True)  # the template's read-only header

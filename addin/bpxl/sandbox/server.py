@@ -50,6 +50,7 @@ class SandboxConfig:
     allow_remote: bool = False
     faults: FaultPlan = field(default_factory=FaultPlan)
     request_log: Path | None = None
+    log_fields: bool = False  # add each record's field names to the request log (tests)
 
 
 class Sandbox:
@@ -128,11 +129,24 @@ class Sandbox:
         with self._sessions_lock:
             self._sessions.pop(token or "", None)
 
-    def log_request(self, method: str, path: str, records: int, status: int) -> None:
-        """One JSON line per request; status 0 means the connection was dropped unanswered."""
+    def log_request(
+        self, method: str, path: str, records: int, status: int, names: list[list[str]]
+    ) -> None:
+        """One JSON line per request; status 0 means the connection was dropped unanswered.
+
+        With ``log_fields``, a fifth key ``fields`` lists each record's field names, so tests can
+        check that a minimal update sent only what changed."""
         if self._log is None:
             return
-        line = json.dumps({"method": method, "path": path, "records": records, "status": status})
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "records": records,
+            "status": status,
+        }
+        if self.config.log_fields:
+            entry["fields"] = names
+        line = json.dumps(entry)
         with self._log_lock:
             self._log.write(line + "\n")
             self._log.flush()
@@ -172,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
         self._records = 0
+        self._names: list[list[str]] = []
         self._status = 0
         self._logged = False
         self._reset_after = False
@@ -200,7 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._logged:
             self._logged = True
             path = urlsplit(self.path).path
-            self.server.sandbox.log_request(self.command, path, self._records, self._status)
+            self.server.sandbox.log_request(
+                self.command, path, self._records, self._status, self._names
+            )
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -215,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _BadJson()
         objects = _objects(body)
         self._records = 0 if objects is None else len(objects)
+        self._names = [sorted(o) for o in objects or [] if isinstance(o, dict)]
         return body
 
     def _route(self, path: str) -> str:

@@ -1,0 +1,155 @@
+"""The round trip: invoices pulled into a sheet, what the user changed since, and conflicts.
+
+A pull remembers, per invoice Id, the values it wrote and the server's ``Updated`` stamp. Later,
+"send changed" compares each row with what was pulled (by Id, so sorting does not matter) and sends
+only the rows with edits, each reduced to its Id and the changed fields: a minimal update. Before
+sending, one query per 500 rows reads the server's current stamps; a row changed on the server since
+the pull is a ``Conflict`` and is not sent, unless the user chooses to overwrite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from . import fields
+from .cells import NULL_SENTINEL, CellError, convert, is_blank
+from .client import Client
+from .fields import Field, FieldType
+from .push import Grid
+from .records import Layout
+
+UPDATED = "Updated"
+IN_CHUNK = 500  # Ids per query
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What a pull wrote for one invoice: its cells by field name, and the server's stamp."""
+
+    updated: str
+    values: Mapping[str, object]
+
+
+def to_cell(field: Field | None, value: object) -> object:
+    """A server value as a typed cell: dates as dates, flags as TRUE/FALSE, Ids as text."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    kind = field.type if field else FieldType.TEXT
+    try:
+        if kind is FieldType.DATE:
+            return dt.date.fromisoformat(text[:10])
+        if kind is FieldType.DATETIME:
+            return dt.datetime.fromisoformat(text.replace("Z", "")[:19])
+        if kind is FieldType.FLAG:
+            return {"1": True, "true": True, "0": False, "false": False}.get(text.lower(), text)
+        if kind is FieldType.INTEGER:
+            return int(text)
+        if kind is FieldType.DECIMAL:
+            number = float(text)
+            return int(number) if number.is_integer() else number
+    except ValueError:
+        return text  # not what we expected: show it as the server sent it
+    return text
+
+
+def query(client: Client, names: Sequence[str], where: str | None = None,
+          ids: Sequence[str] | None = None) -> Iterator[dict[str, object]]:  # fmt: skip
+    """Invoices by a where clause or by Ids (chunked), with Id, Updated and ``names``."""
+    select = ", ".join(dict.fromkeys([fields.ID, UPDATED, *names]))
+    base = f"SELECT {select} FROM {fields.ENTITY}"
+    if ids is None:
+        yield from client.query(f"{base} WHERE {where}" if where else base)
+        return
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ", ".join(f"'{i}'" for i in ids[start : start + IN_CHUNK] if i.isdigit())
+        if chunk:
+            yield from client.query(f"{base} WHERE {fields.ID} IN ({chunk})")
+
+
+def same(field: Field, a: object, b: object) -> bool:
+    """Whether two cells hold the same value for ``field`` (as they would be sent)."""
+    if is_blank(a) or is_blank(b):
+        return is_blank(a) and is_blank(b)
+    try:
+        return convert(field, a).value == convert(field, b).value
+    except CellError:
+        return a == b
+
+
+def row_id(layout: Layout, values: Sequence[object]) -> str | None:
+    column = layout.column(fields.ID)
+    if column is None or column.index >= len(values) or is_blank(values[column.index]):
+        return None
+    value = values[column.index]
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+@dataclass
+class Changes:
+    """The rows with edits, reduced to Id and changed cells, and what changed in each."""
+
+    grid: Grid
+    fields: dict[int, list[str]]  # sheet row -> changed field names
+    ids: dict[int, str]  # sheet row -> invoice Id
+
+
+def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes:
+    """Compare each pulled row with what was pulled; a cell emptied since is sent as #NULL."""
+    id_column = layout.column(fields.ID)
+    rows: list[tuple[int, list[object]]] = []
+    changed: dict[int, list[str]] = {}
+    ids: dict[int, str] = {}
+    for row, values in grid.rows:
+        invoice = row_id(layout, values)
+        if invoice is None or invoice not in pulled or id_column is None:
+            continue
+        reduced: list[object] = [None] * len(values)
+        reduced[id_column.index] = values[id_column.index]
+        names = []
+        for column in layout.columns:
+            if column.field.read_only or column.index >= len(values):
+                continue
+            now, then = values[column.index], pulled[invoice].values.get(column.field.name)
+            if not same(column.field, now, then):
+                reduced[column.index] = NULL_SENTINEL if is_blank(now) else now
+                names.append(column.field.name)
+        if names:
+            rows.append((row, reduced))
+            changed[row] = names
+            ids[row] = invoice
+    return Changes(Grid(grid.header, rows), changed, ids)
+
+
+def conflicts(client: Client, expected: Mapping[str, str]) -> dict[str, str]:
+    """Invoice Id -> a message, for invoices whose server stamp is no longer ``expected``."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for record in query(client, ["UpdatedUserId"], ids=list(expected)):
+        invoice = str(record.get(fields.ID))
+        seen.add(invoice)
+        stamp = str(record.get(UPDATED) or "")
+        if stamp != expected[invoice]:
+            who = record.get("UpdatedUserId")
+            by = f" by user {who}" if who not in (None, "") else ""
+            found[invoice] = (
+                f"Row: invoice {invoice} was changed in BillingPlatform{by} at {stamp} since it "
+                "was pulled, so it was not sent; pull it again (bpxl pull --ids-from-sheet) or "
+                "send with --overwrite"
+            )
+    for invoice in expected:
+        if invoice not in seen:
+            found[invoice] = (
+                f"Row: invoice {invoice} is no longer in BillingPlatform (deleted, or not "
+                "visible to you), so it was not sent"
+            )
+    return found
+
+
+def stamps(client: Client, ids: Iterable[str]) -> dict[str, str]:
+    """The server's current Updated stamp of each invoice."""
+    return {
+        str(r.get(fields.ID)): str(r.get(UPDATED) or "") for r in query(client, [], ids=list(ids))
+    }

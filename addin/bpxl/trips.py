@@ -1,0 +1,166 @@
+"""The round trip's two sends over a workbook: the rows changed since the pull, and a revert.
+
+Both work like a push of a smaller sheet: each row reduced to its Id and the fields to change, with
+the conflict check first (one query per 500 rows) and the workbook's memory of what was pulled
+brought up to date after. ``cli`` runs them with the same connection, journal and statuses as any
+push.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from . import fields, roundtrip, xlsx_pull
+from .cells import NULL_SENTINEL, is_blank
+from .client import Client
+from .errors import UsageError
+from .push import Grid
+from .records import read_layout
+from .results import Outcome, RowResult
+from .roundtrip import Pulled
+from .xlsx import SheetGrid
+from .xlsx_pull import Replaced
+
+
+class Trip(Protocol):
+    """What ``cli._send`` needs from a round-trip send."""
+
+    def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]: ...
+
+    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]: ...
+
+
+def _conflicts(
+    client: Client | None, rows: dict[int, str], expected: dict[str, str], overwrite: bool
+) -> tuple[set[str], list[RowResult]]:
+    if client is None or overwrite:
+        return set(), []
+    clashes = roundtrip.conflicts(client, expected)
+    results = [
+        RowResult(row, Outcome.CONFLICT, None, [clashes[invoice]])
+        for row, invoice in rows.items()
+        if invoice in clashes
+    ]
+    return set(clashes), results
+
+
+class ChangedRows:
+    """``bpxl push --op update --changed``: only the rows edited since the pull, minimally."""
+
+    def __init__(self, path: Path, found: SheetGrid, overwrite: bool) -> None:
+        self.path, self.found, self.overwrite = path, found, overwrite
+        self.pulled = xlsx_pull.read_pulled(path)
+        if not self.pulled:
+            raise UsageError(
+                f"Nothing in {path.name} was pulled, so there is nothing to compare with.",
+                f"Pull the invoices first: bpxl pull {path.name} --where ... (or --ids).",
+            )
+        self.layout = read_layout(found.grid.header)
+        self.changes = roundtrip.changes(found.grid, self.layout, self.pulled)
+        self.values = dict(found.grid.rows)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes.grid.rows
+
+    def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
+        ids = self.changes.ids
+        expected = {invoice: self.pulled[invoice].updated for invoice in ids.values()}
+        clashes, results = _conflicts(client, ids, expected, self.overwrite)
+        rows = [(r, v) for r, v in self.changes.grid.rows if ids[r] not in clashes]
+        return Grid(self.changes.grid.header, rows), results
+
+    def describe(self, row: int) -> str:
+        return f"Row: changed since the pull: {', '.join(self.changes.fields[row])}"
+
+    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]:
+        done = {r.row: self.changes.ids[r.row] for r in results if r.outcome is Outcome.UPDATED}
+        now = roundtrip.stamps(client, done.values())
+
+        def remember() -> None:
+            pulled: dict[str, Pulled] = {}
+            replaced: list[Replaced] = []
+            for row, invoice in done.items():
+                old = self.pulled[invoice]
+                values = dict(old.values)
+                for name in self.changes.fields[row]:
+                    column = self.layout.column(name)
+                    assert column is not None
+                    values[name] = self.values[row][column.index]
+                    stamp = now.get(invoice, "")
+                    replaced.append(Replaced(invoice, name, old.values.get(name), stamp))
+                pulled[invoice] = Pulled(now.get(invoice, ""), values)
+            xlsx_pull.after_push(self.path, self.found.sheet, pulled, replaced)
+
+        return remember
+
+
+class Revert:
+    """``bpxl revert``: put back what the last push replaced, as a minimal update."""
+
+    def __init__(self, path: Path, found: SheetGrid, overwrite: bool) -> None:
+        self.path, self.found, self.overwrite = path, found, overwrite
+        replaced = xlsx_pull.read_replaced(path)
+        if not replaced:
+            raise UsageError(
+                f"No push of {path.name} has anything to revert.",
+                "Revert works on the last `bpxl push --changed` of a pulled workbook.",
+            )
+        self.layout = read_layout(found.grid.header)
+        self.pulled = xlsx_pull.read_pulled(path)
+        where = {
+            invoice: row
+            for row, values in found.grid.rows
+            if (invoice := roundtrip.row_id(self.layout, values)) is not None
+        }
+        self.before: dict[str, dict[str, object]] = {}
+        self.stamp: dict[str, str] = {}
+        for entry in replaced:
+            self.before.setdefault(entry.invoice, {})[entry.field] = entry.before
+            self.stamp[entry.invoice] = entry.stamp_after
+        self.rows = {where[i]: i for i in self.before if i in where}
+        self.missing = sorted(set(self.before) - set(where))
+        self.values = dict(found.grid.rows)
+
+    def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
+        expected = {invoice: self.stamp[invoice] for invoice in self.rows.values()}
+        clashes, results = _conflicts(client, self.rows, expected, self.overwrite)
+        width = len(self.found.grid.header)
+        id_column = self.layout.column(fields.ID)
+        assert id_column is not None
+        rows = []
+        for row, invoice in sorted(self.rows.items()):
+            if invoice in clashes:
+                continue
+            values: list[object] = [None] * width
+            values[id_column.index] = invoice
+            for name, before in self.before[invoice].items():
+                column = self.layout.column(name)
+                if column is not None:
+                    values[column.index] = NULL_SENTINEL if is_blank(before) else before
+            rows.append((row, values))
+        return Grid(self.found.grid.header, rows), results
+
+    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]:
+        done = {r.row: self.rows[r.row] for r in results if r.outcome is Outcome.UPDATED}
+        now = roundtrip.stamps(client, done.values())
+
+        def put_back() -> None:
+            cells: dict[tuple[int, str], object] = {}
+            pulled: dict[str, Pulled] = {}
+            replaced: list[Replaced] = []
+            for row, invoice in done.items():
+                old = self.pulled.get(invoice, Pulled("", {}))
+                values = dict(old.values)
+                for name, before in self.before[invoice].items():
+                    column = self.layout.column(name)
+                    current = self.values[row][column.index] if column is not None else None
+                    replaced.append(Replaced(invoice, name, current, now.get(invoice, "")))
+                    cells[(row, name)] = before
+                    values[name] = before
+                pulled[invoice] = Pulled(now.get(invoice, ""), values)
+            xlsx_pull.after_push(self.path, self.found.sheet, pulled, replaced, cells)
+
+        return put_back

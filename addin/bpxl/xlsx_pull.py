@@ -1,0 +1,296 @@
+"""The round trip in .xlsx files (openpyxl): pulled invoices into the sheet, the hidden sheet that
+remembers what was pulled, the marks on changed cells, and the values a push replaced.
+
+``_bpxl_pulled`` (very hidden, protected) holds one row per pulled invoice, keyed on Id: the
+server's Updated stamp and the values as pulled, in the invoice sheet's column order. A conditional
+format on each field column compares the cell with it (INDEX/MATCH on the Id), so an edited cell
+turns amber at once in Excel, and sorting or filtering the sheet changes nothing. ``_bpxl_revert``
+holds what the last push replaced, for ``bpxl revert``. Neither holds a secret.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from . import fields, template
+from .errors import UsageError
+from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
+from .roundtrip import UPDATED, Pulled, to_cell
+
+PULLED = "_bpxl_pulled"
+REVERT = "_bpxl_revert"
+CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
+
+
+@dataclass(frozen=True)
+class PullReport:
+    sheet: str
+    added: int
+    refreshed: int
+    extra: list[str]
+
+
+def _invoice_sheet(book: Workbook, name: str | None) -> tuple[Worksheet, int]:
+    if name is not None and name in book.sheetnames:
+        sheet = book[name]
+    elif name is not None:
+        sheet = book.create_sheet(name)
+        sheet.append([fields.ID, RESULT_HEADER, MESSAGE_HEADER])
+    else:
+        sheet = next(
+            (
+                s
+                for s in book.worksheets
+                if s.sheet_state == "visible"
+                and find_header(s.iter_rows(max_row=20, values_only=True)) is not None
+            ),
+            None,
+        )
+        if sheet is None:
+            raise UsageError(
+                "The workbook has no invoice sheet to pull into.",
+                "Name one to create with --sheet NAME, or pull into a new file.",
+            )
+    header = find_header(sheet.iter_rows(max_row=20, values_only=True))
+    if header is None:
+        raise UsageError(f"Sheet {sheet.title!r} has no header row naming Invoice fields.")
+    return sheet, header
+
+
+def pull_into(
+    path: Path,
+    sheet_name: str | None,
+    records: Iterable[Mapping[str, object]],
+    names: Sequence[str],
+) -> PullReport:
+    """Write pulled ``records`` into the invoice sheet (refreshing rows by Id, appending new
+    ones) and remember them; the file is created from the template if it does not exist."""
+    existed = path.exists()
+    book = load_workbook(path) if existed else template.build()
+    sheet, header_row = _invoice_sheet(book, sheet_name)
+    columns = {
+        str(c.value).strip(): c.column for c in sheet[header_row] if c.value not in (None, "")
+    }
+    by_field = {f.name: columns[h] for h in columns if (f := fields.lookup(h)) is not None}
+    id_column = by_field.get(fields.ID)
+    if id_column is None:
+        raise UsageError(f"Sheet {sheet.title!r} has no Id column to match invoices on.")
+    rows = {
+        _text(v): r
+        for r, (v,) in enumerate(
+            sheet.iter_rows(min_row=header_row + 1, min_col=id_column, max_col=id_column,
+                            values_only=True),
+            start=header_row + 1,
+        )
+        if v not in (None, "")
+    }  # fmt: skip
+    last = max([header_row, *rows.values()])
+    added = refreshed = 0
+    extra: list[str] = []
+    remembered: dict[str, Pulled] = {}
+    for record in records:
+        invoice = _text(record.get(fields.ID))
+        for key in record:
+            if fields.lookup(key) is None and key not in columns:  # kept, not dropped
+                column = max(columns.values()) + 1
+                sheet.cell(header_row, column, key)
+                columns[key] = column
+                extra.append(key)
+        if invoice in rows:
+            row, refreshed = rows[invoice], refreshed + 1
+        else:
+            last += 1
+            row, rows[invoice], added = last, last, added + 1
+        values = {}
+        for key, value in record.items():
+            field = fields.lookup(key)
+            name = field.name if field else key
+            column = by_field.get(name) if field else columns.get(key)
+            if column is None:
+                continue
+            cell_value = invoice if name == fields.ID else to_cell(field, value)
+            sheet.cell(row, column, cell_value)
+            values[name] = cell_value
+        remembered[invoice] = Pulled(str(record.get(UPDATED) or ""), values)
+    _remember(book, sheet, header_row, by_field, remembered)
+    _extend_table(sheet, last)
+    _save(book, path, backup=existed)
+    return PullReport(sheet.title, added, refreshed, extra)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def _tracking_sheet(book: Workbook, title: str) -> Worksheet:
+    if title in book.sheetnames:
+        return book[title]
+    sheet = book.create_sheet(title)
+    sheet.sheet_state = "veryHidden"
+    sheet.protection.sheet = True  # a stray edit would make every row look changed
+    return sheet
+
+
+def _remember(
+    book: Workbook,
+    sheet: Worksheet,
+    header_row: int,
+    by_field: Mapping[str, int],
+    pulled: Mapping[str, Pulled],
+) -> None:
+    """Store pulled values in the invoice sheet's column positions, and mark changed cells."""
+    memory = _tracking_sheet(book, PULLED)
+    width = max(by_field.values())
+    stamp_column = width + 1
+    memory.cell(1, by_field[fields.ID], fields.ID)
+    memory.cell(1, stamp_column, UPDATED + " (as pulled)")
+    for name, column in by_field.items():
+        memory.cell(1, column, name)
+    ids = {
+        _text(v): r
+        for r, (v,) in enumerate(
+            memory.iter_rows(min_row=2, min_col=by_field[fields.ID],
+                             max_col=by_field[fields.ID], values_only=True),
+            start=2,
+        )
+    }  # fmt: skip
+    last = max([1, *ids.values()])
+    for invoice, remembered in pulled.items():
+        row = ids.get(invoice)
+        if row is None:
+            last += 1
+            row = ids[invoice] = last
+        for name, column in by_field.items():
+            if name in remembered.values:
+                memory.cell(row, column, remembered.values[name])
+        memory.cell(row, stamp_column, remembered.updated)
+    id_letter = get_column_letter(by_field[fields.ID])
+    first = header_row + 1
+    marked = {str(rules.sqref) for rules in sheet.conditional_formatting}
+    for name, column in by_field.items():
+        if name == fields.ID:
+            continue
+        letter = get_column_letter(column)
+        formula = (
+            f'AND(${id_letter}{first}<>"",IFERROR({letter}{first}&""<>INDEX(\'{PULLED}\'!'
+            f"{letter}:{letter},MATCH(${id_letter}{first}&\"\",'{PULLED}'!${id_letter}:"
+            f'${id_letter},0))&"",FALSE))'
+        )
+        target = f"{letter}{first}:{letter}{template.LAST_ROW}"
+        if target not in marked:
+            sheet.conditional_formatting.add(target, FormulaRule(formula=[formula], fill=CHANGED))
+
+
+def sheet_fields(path: Path, sheet_name: str | None) -> list[str]:
+    """The Invoice fields an existing sheet has columns for (empty for a new file)."""
+    if not path.exists():
+        return []
+    book = load_workbook(path, read_only=True)
+    try:
+        names = book.sheetnames
+        chosen = (
+            [sheet_name] if sheet_name in names else [n for n in names if not n.startswith("_bpxl")]
+        )
+        for name in chosen:
+            rows = list(book[name].iter_rows(max_row=20, values_only=True))
+            header = find_header(rows)
+            if header is not None:
+                return [f.name for v in rows[header - 1] if (f := fields.lookup(v)) is not None]
+        return []
+    finally:
+        book.close()
+
+
+def read_pulled(path: Path) -> dict[str, Pulled]:
+    """Invoice Id -> what was pulled, from the hidden sheet (empty when nothing was pulled)."""
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if PULLED not in book.sheetnames:
+            return {}
+        rows = book[PULLED].iter_rows(values_only=True)
+        header = [str(h) if h is not None else "" for h in next(rows, ())]
+        stamp = header.index(UPDATED + " (as pulled)")
+        id_index = header.index(fields.ID)
+        found = {}
+        for values in rows:
+            if values[id_index] in (None, ""):
+                continue
+            named = {h: v for h, v in zip(header, values, strict=False) if h and fields.lookup(h)}
+            found[_text(values[id_index])] = Pulled(str(values[stamp] or ""), named)
+        return found
+    finally:
+        book.close()
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """One field a push changed: what it was before, and the server's stamp right after."""
+
+    invoice: str
+    field: str
+    before: object
+    stamp_after: str
+
+
+def after_push(
+    path: Path,
+    sheet_name: str,
+    now_pulled: Mapping[str, Pulled],
+    replaced: Sequence[Replaced],
+    cells: Mapping[tuple[int, str], object] | None = None,
+) -> None:
+    """After a push or revert: remembered values and stamps of the rows it changed, what it
+    replaced (for revert), and (revert) the sheet cells put back."""
+    book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    sheet, header_row = _invoice_sheet(book, sheet_name)
+    columns = {
+        f.name: c.column for c in sheet[header_row] if (f := fields.lookup(c.value)) is not None
+    }
+    for (row, name), value in (cells or {}).items():
+        sheet.cell(row, columns[name], value)
+    _remember(book, sheet, header_row, columns, now_pulled)
+    undo = _tracking_sheet(book, REVERT)
+    undo.delete_rows(1, undo.max_row)
+    undo.append(["Invoice", "Field", "Before", UPDATED + " after the push"])
+    for entry in replaced:
+        undo.append([entry.invoice, entry.field, entry.before, entry.stamp_after])
+    _save(book, path, backup=False)
+
+
+def read_replaced(path: Path) -> list[Replaced]:
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if REVERT not in book.sheetnames:
+            return []
+        rows = list(book[REVERT].iter_rows(min_row=2, values_only=True))
+        return [Replaced(_text(r[0]), str(r[1]), r[2], str(r[3] or "")) for r in rows if r[0]]
+    finally:
+        book.close()
+
+
+def _extend_table(sheet: Worksheet, last: int) -> None:
+    for table in sheet.tables.values():
+        start, _, end = table.ref.partition(":")
+        end_column = "".join(c for c in end if c.isalpha())
+        table.ref = f"{start}:{end_column}{max(last, 2)}"
+        if table.autoFilter is not None:
+            table.autoFilter.ref = table.ref
+
+
+def _save(book: Workbook, path: Path, backup: bool) -> None:
+    if backup:
+        shutil.copy2(path, path.with_name(f"{path.stem}.backup{path.suffix}"))
+    temporary = path.with_name(f".{path.stem}.pulling{path.suffix}")
+    book.save(temporary)
+    temporary.replace(path)

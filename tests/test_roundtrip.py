@@ -1,0 +1,160 @@
+"""Round trip: pull, edit, sort, send only what changed, conflicts, revert (sandbox, loopback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import openpyxl
+
+from bpxl import fields, template
+from bpxl.client import Client
+from bpxl.push import Grid
+from bpxl.records import read_layout
+from bpxl.roundtrip import Pulled, changes, to_cell
+from bpxl.xlsx_pull import PULLED, pull_into, read_pulled
+
+from .conftest import read_sheet
+
+
+def connect(sandbox) -> list[str]:
+    return ["--url", sandbox.url, "--username", "demo"]
+
+
+def seed_invoices(sandbox, n: int) -> list[str]:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        ids = []
+        for start in range(0, n, 200):
+            batch = [
+                {
+                    "BillingProfileId": str(101 + i % 5),
+                    "Status": "Pending",
+                    "DueDate": (dt.date(2026, 1, 1) + dt.timedelta(days=i % 90)).isoformat(),
+                    "FileName": f"inv-{i:05d}.pdf",
+                    "AgingInterval": i % 60,
+                }
+                for i in range(start, min(start + 200, n))
+            ]
+            ids += [r.id for r in client.create(batch)]
+    return ids
+
+
+def test_pull_edit_sort_send_changed_conflict_and_revert(tmp_path: Path, make_sandbox, run) -> None:
+    sandbox = make_sandbox(log_fields=True)
+    seed_invoices(sandbox, 1000)
+    book = tmp_path / "round.xlsx"
+    code, out, _ = run("pull", book, "--where", "BillingProfileId IN (101, 102, 103, 104, 105)",
+                       *connect(sandbox))  # fmt: skip
+    assert code == 0 and "Pulled 1,000 invoices" in out and "1,000 new rows" in out
+    pulled = read_sheet(book)
+    assert len(pulled) == 1000
+    first = pulled[0]
+    assert isinstance(first["Id"], str) and isinstance(first["DueDate"], dt.datetime)
+    assert first["BillableFlag"] is None and isinstance(first["AgingInterval"], int)
+
+    # Edit 37 cells in 20 rows (and one more row that someone changes on the server meanwhile).
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) + 1 for name in header if name}
+    picked = random.Random(5).sample(range(2, 1002), 21)
+    edits: dict[str, dict[str, object]] = {}
+    plan = ["Status", "DueDate", "FileName"]
+    made = 0
+    for number, row in enumerate(picked[:20]):
+        invoice = str(sheet.cell(row, col["Id"]).value)
+        names = plan[: 2 if number < 17 else 1]  # 17 rows x 2 + 3 rows x 1 = 37 cells
+        for name in names:
+            value: object = {"Status": "Approved", "DueDate": dt.date(2027, 3, 1),
+                             "FileName": "changed.pdf"}[name]  # fmt: skip
+            sheet.cell(row, col[name], value)
+            edits.setdefault(invoice, {})[name] = value
+            made += 1
+    assert made == 37
+    clash_row = picked[20]
+    clash = str(sheet.cell(clash_row, col["Id"]).value)
+    sheet.cell(clash_row, col["Status"], "Approved")
+    # Sort the sheet (reverse the data rows): the link to the pulled values is the Id, not the row.
+    values = [[c.value for c in r] for r in sheet.iter_rows(min_row=2, max_row=1001)]
+    for offset, row_values in enumerate(reversed(values)):
+        for column, value in enumerate(row_values, start=1):
+            sheet.cell(offset + 2, column, value)
+    workbook.save(book)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        client.update([{"Id": clash, "FileName": "someone else.pdf"}])
+
+    writes_before = len(sandbox.writes())
+    code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 1, out  # the conflict is not a success
+    assert "21 rows: 20 updated, 0 invalid, 0 failed, 1 conflict" in out
+    sent = sandbox.writes()[writes_before:]
+    assert sum(w["records"] for w in sent) == 20
+    sent_fields = sorted(sorted(f) for w in sent for f in w["fields"])
+    wanted = sorted(sorted(["Id", *names]) for names in edits.values())
+    assert sent_fields == wanted  # each record: its Id and only its changed fields
+    rows = {r["Id"]: r for r in read_sheet(book)}
+    assert rows[clash]["Result"] == "Conflict" and "since it was pulled" in rows[clash]["Message"]
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        server = {
+            r["Id"]: r for r in client.query("SELECT Id, Status, DueDate, FileName FROM INVOICE")
+        }
+    assert server[clash]["FileName"] == "someone else.pdf"  # not overwritten
+    assert server[clash]["Status"] == "Pending"
+    for invoice, changed in edits.items():
+        assert rows[invoice]["Result"] == "Updated"
+        assert server[invoice]["Status"] == ("Approved" if "Status" in changed else "Pending")
+        if "DueDate" in changed:
+            assert server[invoice]["DueDate"] == "2027-03-01"
+
+    # Nothing left to send: the remembered values are now the sent ones.
+    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run")
+    assert "1 rows: 1 ready" in out or "nothing to send" in out  # only the conflict row is left
+
+    # Revert the push: the server gets the values from before it, the sheet shows them again.
+    code, out, _ = run("revert", book, *connect(sandbox))
+    assert code == 0 and "20 rows: 20 updated" in out, out
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        after = {r["Id"]: r for r in client.query("SELECT Id, Status, DueDate FROM INVOICE")}
+    for invoice in edits:
+        assert after[invoice]["Status"] == "Pending"
+        assert after[invoice]["DueDate"] != "2027-03-01"
+    reverted = {r["Id"]: r for r in read_sheet(book)}
+    assert all(reverted[i]["Status"] == "Pending" for i in edits)
+
+
+def test_pull_with_no_match_and_by_ids(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 3)
+    book = tmp_path / "none.xlsx"
+    code, out, _ = run("pull", book, "--where", "BillingProfileId = 999", *connect(sandbox))
+    assert code == 0 and "No invoices match BillingProfileId = 999" in out
+    assert not book.exists()
+    code, out, _ = run("pull", book, "--ids", ",".join(ids[:2]), "--fields", "Status",
+                       *connect(sandbox))  # fmt: skip
+    assert code == 0 and "Pulled 2 invoices" in out
+    code, out, _ = run("pull", book, "--ids-from-sheet", *connect(sandbox))
+    assert "2 refreshed" in out
+
+
+def test_unknown_server_fields_are_kept_in_extra_columns(tmp_path: Path) -> None:
+    book = tmp_path / "extra.xlsx"
+    template.build().save(book)
+    record = {"Id": "7", "Updated": "2026-01-01T00:00:00Z", "Status": "Pending", "Region__c": "EU"}
+    report = pull_into(book, None, [record], ["Id", "Status"])
+    assert report.extra == ["Region__c"]
+    sheet = openpyxl.load_workbook(book)["Invoices"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("Region__c") + 1).value == "EU"
+    assert openpyxl.load_workbook(book)[PULLED].sheet_state == "veryHidden"
+    assert read_pulled(book)["7"].values["Status"] == "Pending"
+
+
+def test_a_cell_emptied_since_the_pull_is_sent_as_a_clear() -> None:
+    header = ["Id", "Status", "DueDate"]
+    layout = read_layout(header)
+    pulled = {"1": Pulled("t", {"Id": "1", "Status": "Pending", "DueDate": dt.date(2026, 1, 1)})}
+    grid = Grid(header, [(2, ["1", None, dt.datetime(2026, 1, 1)])])
+    found = changes(grid, layout, pulled)
+    assert found.fields == {2: ["Status"]} and found.grid.rows[0][1] == ["1", "#NULL", None]
+    assert to_cell(fields.BY_NAME["BillableFlag"], "1") is True
+    assert to_cell(fields.BY_NAME["DueDate"], "2026-02-03") == dt.date(2026, 2, 3)
