@@ -334,7 +334,7 @@ def _push(args: argparse.Namespace) -> int:
     if args.changed:
         if options.op is not Operation.UPDATE:
             raise UsageError("--changed sends minimal updates: use it with --op update.")
-        trip = trips.ChangedRows(path, found, args.overwrite)
+        trip = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
         if trip.empty:
             print(f"No row of {path.name} has changed since the pull: nothing to send.")
             return EXIT_OK
@@ -390,8 +390,8 @@ def _send(
                 result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
     if report.results:
         xlsx.write_results(path, found, report.layout, report.results)
-    if settle is not None:
-        settle()  # what was pulled is now what was sent
+    if settle is not None:  # what was pulled is now what was sent
+        xlsx_pull.after_push(path, found.sheet, settle.pulled, settle.replaced, settle.cells)
     if log is not None:
         log.finish()
         journal.prune(journal_dir())
@@ -451,7 +451,9 @@ def _revert(args: argparse.Namespace) -> int:
     _refuse_unrecovered(path)
     args.dry_run = False
     found = xlsx.read_grid(path, args.sheet)
-    trip = trips.Revert(path, found, args.overwrite)
+    trip = trips.Revert(
+        found.grid, xlsx_pull.read_pulled(path), xlsx_pull.read_replaced(path), args.overwrite
+    )
     for invoice in trip.missing:
         print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
     return _send(args, path, found, push.PushOptions(Operation.UPDATE), trip)

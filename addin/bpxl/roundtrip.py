@@ -32,6 +32,16 @@ class Pulled:
     values: Mapping[str, object]
 
 
+@dataclass(frozen=True)
+class Replaced:
+    """One field a send changed: what it was before, and the server's stamp right after."""
+
+    invoice: str
+    field: str
+    before: object
+    stamp_after: str
+
+
 def to_cell(field: Field | None, value: object) -> object:
     """A server value as a typed cell: dates as dates, flags as TRUE/FALSE, Ids as text."""
     if value is None or value == "":

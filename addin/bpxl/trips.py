@@ -8,28 +8,35 @@ push.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
-from . import fields, roundtrip, xlsx_pull
+from . import fields, roundtrip
 from .cells import NULL_SENTINEL, is_blank
 from .client import Client
 from .errors import UsageError
 from .push import Grid
 from .records import read_layout
 from .results import Outcome, RowResult
-from .roundtrip import Pulled
-from .xlsx import SheetGrid
-from .xlsx_pull import Replaced
+from .roundtrip import Pulled, Replaced
+
+
+@dataclass
+class Remember:
+    """What to store after a round-trip send: the new "as pulled" values and stamps, what the send
+    replaced (for a revert), and (after a revert) cells to put back into the sheet."""
+
+    pulled: dict[str, Pulled]
+    replaced: list[Replaced]
+    cells: dict[tuple[int, str], object]
 
 
 class Trip(Protocol):
-    """What ``cli._send`` needs from a round-trip send."""
+    """What a front end needs from a round-trip send."""
 
     def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]: ...
 
-    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]: ...
+    def settle(self, client: Client, results: list[RowResult]) -> Remember: ...
 
 
 def _conflicts(
@@ -49,17 +56,16 @@ def _conflicts(
 class ChangedRows:
     """``bpxl push --op update --changed``: only the rows edited since the pull, minimally."""
 
-    def __init__(self, path: Path, found: SheetGrid, overwrite: bool) -> None:
-        self.path, self.found, self.overwrite = path, found, overwrite
-        self.pulled = xlsx_pull.read_pulled(path)
-        if not self.pulled:
+    def __init__(self, grid: Grid, pulled: dict[str, Pulled], overwrite: bool) -> None:
+        if not pulled:
             raise UsageError(
-                f"Nothing in {path.name} was pulled, so there is nothing to compare with.",
-                f"Pull the invoices first: bpxl pull {path.name} --where ... (or --ids).",
+                "Nothing in this workbook was pulled, so there is nothing to compare with.",
+                "Pull the invoices first (bpxl pull FILE --where ..., or Pull invoices...).",
             )
-        self.layout = read_layout(found.grid.header)
-        self.changes = roundtrip.changes(found.grid, self.layout, self.pulled)
-        self.values = dict(found.grid.rows)
+        self.pulled, self.overwrite = pulled, overwrite
+        self.layout = read_layout(grid.header)
+        self.changes = roundtrip.changes(grid, self.layout, pulled)
+        self.values = dict(grid.rows)
 
     @property
     def empty(self) -> bool:
@@ -75,44 +81,44 @@ class ChangedRows:
     def describe(self, row: int) -> str:
         return f"Row: changed since the pull: {', '.join(self.changes.fields[row])}"
 
-    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]:
+    def settle(self, client: Client, results: list[RowResult]) -> Remember:
+        """What was pulled becomes what was sent, for the rows the server took."""
         done = {r.row: self.changes.ids[r.row] for r in results if r.outcome is Outcome.UPDATED}
         now = roundtrip.stamps(client, done.values())
-
-        def remember() -> None:
-            pulled: dict[str, Pulled] = {}
-            replaced: list[Replaced] = []
-            for row, invoice in done.items():
-                old = self.pulled[invoice]
-                values = dict(old.values)
-                for name in self.changes.fields[row]:
-                    column = self.layout.column(name)
-                    assert column is not None
-                    values[name] = self.values[row][column.index]
-                    stamp = now.get(invoice, "")
-                    replaced.append(Replaced(invoice, name, old.values.get(name), stamp))
-                pulled[invoice] = Pulled(now.get(invoice, ""), values)
-            xlsx_pull.after_push(self.path, self.found.sheet, pulled, replaced)
-
+        remember = Remember({}, [], {})
+        for row, invoice in done.items():
+            old = self.pulled[invoice]
+            values = dict(old.values)
+            for name in self.changes.fields[row]:
+                column = self.layout.column(name)
+                assert column is not None
+                values[name] = self.values[row][column.index]
+                stamp = now.get(invoice, "")
+                remember.replaced.append(Replaced(invoice, name, old.values.get(name), stamp))
+            remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
         return remember
 
 
 class Revert:
     """``bpxl revert``: put back what the last push replaced, as a minimal update."""
 
-    def __init__(self, path: Path, found: SheetGrid, overwrite: bool) -> None:
-        self.path, self.found, self.overwrite = path, found, overwrite
-        replaced = xlsx_pull.read_replaced(path)
+    def __init__(
+        self,
+        grid: Grid,
+        pulled: dict[str, Pulled],
+        replaced: list[Replaced],
+        overwrite: bool,
+    ) -> None:
         if not replaced:
             raise UsageError(
-                f"No push of {path.name} has anything to revert.",
-                "Revert works on the last `bpxl push --changed` of a pulled workbook.",
+                "The last send of this workbook has nothing to revert.",
+                "Revert puts back what the last send of changed rows replaced.",
             )
-        self.layout = read_layout(found.grid.header)
-        self.pulled = xlsx_pull.read_pulled(path)
+        self.grid, self.pulled, self.overwrite = grid, pulled, overwrite
+        self.layout = read_layout(grid.header)
         where = {
             invoice: row
-            for row, values in found.grid.rows
+            for row, values in grid.rows
             if (invoice := roundtrip.row_id(self.layout, values)) is not None
         }
         self.before: dict[str, dict[str, object]] = {}
@@ -122,12 +128,12 @@ class Revert:
             self.stamp[entry.invoice] = entry.stamp_after
         self.rows = {where[i]: i for i in self.before if i in where}
         self.missing = sorted(set(self.before) - set(where))
-        self.values = dict(found.grid.rows)
+        self.values = dict(grid.rows)
 
     def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
         expected = {invoice: self.stamp[invoice] for invoice in self.rows.values()}
         clashes, results = _conflicts(client, self.rows, expected, self.overwrite)
-        width = len(self.found.grid.header)
+        width = len(self.grid.header)
         id_column = self.layout.column(fields.ID)
         assert id_column is not None
         rows = []
@@ -141,26 +147,21 @@ class Revert:
                 if column is not None:
                     values[column.index] = NULL_SENTINEL if is_blank(before) else before
             rows.append((row, values))
-        return Grid(self.found.grid.header, rows), results
+        return Grid(self.grid.header, rows), results
 
-    def settle(self, client: Client, results: list[RowResult]) -> Callable[[], None]:
+    def settle(self, client: Client, results: list[RowResult]) -> Remember:
+        """The old values go back into the sheet and become what was pulled; what the revert
+        replaced is kept, so that a revert can itself be reverted."""
         done = {r.row: self.rows[r.row] for r in results if r.outcome is Outcome.UPDATED}
         now = roundtrip.stamps(client, done.values())
-
-        def put_back() -> None:
-            cells: dict[tuple[int, str], object] = {}
-            pulled: dict[str, Pulled] = {}
-            replaced: list[Replaced] = []
-            for row, invoice in done.items():
-                old = self.pulled.get(invoice, Pulled("", {}))
-                values = dict(old.values)
-                for name, before in self.before[invoice].items():
-                    column = self.layout.column(name)
-                    current = self.values[row][column.index] if column is not None else None
-                    replaced.append(Replaced(invoice, name, current, now.get(invoice, "")))
-                    cells[(row, name)] = before
-                    values[name] = before
-                pulled[invoice] = Pulled(now.get(invoice, ""), values)
-            xlsx_pull.after_push(self.path, self.found.sheet, pulled, replaced, cells)
-
-        return put_back
+        remember = Remember({}, [], {})
+        for row, invoice in done.items():
+            values = dict(self.pulled.get(invoice, Pulled("", {})).values)
+            for name, before in self.before[invoice].items():
+                column = self.layout.column(name)
+                current = self.values[row][column.index] if column is not None else None
+                remember.replaced.append(Replaced(invoice, name, current, now.get(invoice, "")))
+                remember.cells[(row, name)] = before
+                values[name] = before
+            remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
+        return remember

@@ -24,7 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import fields, template
 from .errors import UsageError
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
-from .roundtrip import UPDATED, Pulled, to_cell
+from .roundtrip import UPDATED, Pulled, Replaced, to_cell
 
 PULLED = "_bpxl_pulled"
 REVERT = "_bpxl_revert"
@@ -231,16 +231,6 @@ def read_pulled(path: Path) -> dict[str, Pulled]:
         return found
     finally:
         book.close()
-
-
-@dataclass(frozen=True)
-class Replaced:
-    """One field a push changed: what it was before, and the server's stamp right after."""
-
-    invoice: str
-    field: str
-    before: object
-    stamp_after: str
 
 
 def after_push(
