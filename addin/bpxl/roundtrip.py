@@ -22,6 +22,8 @@ from .records import Layout
 
 UPDATED = "Updated"
 IN_CHUNK = 500  # Ids per query
+STAMP_HEADER = "Updated (as pulled)"  # the memory's column of server stamps
+REPLACED_HEADER = ["Invoice", "Field", "Before", "Updated after the push"]
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,7 @@ def row_id(layout: Layout, values: Sequence[object]) -> str | None:
     column = layout.column(fields.ID)
     if column is None or column.index >= len(values) or is_blank(values[column.index]):
         return None
-    value = values[column.index]
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return id_text(values[column.index])
 
 
 @dataclass
@@ -163,3 +164,44 @@ def stamps(client: Client, ids: Iterable[str]) -> dict[str, str]:
     return {
         str(r.get(fields.ID)): str(r.get(UPDATED) or "") for r in query(client, [], ids=list(ids))
     }
+
+
+def id_text(value: object) -> str:
+    """An Id cell as text: Excel hands whole numbers over as floats (1042.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def pulled_from(rows: Iterable[Sequence[object]]) -> dict[str, Pulled]:
+    """The memory of a pull, from its sheet's rows (header first): Id -> what was pulled."""
+    rows = iter(rows)
+    header = [str(h) if h is not None else "" for h in next(rows, ())]
+    if fields.ID not in header or STAMP_HEADER not in header:
+        return {}
+    id_index, stamp = header.index(fields.ID), header.index(STAMP_HEADER)
+    found = {}
+    for values in rows:
+        if id_index < len(values) and values[id_index] not in (None, ""):
+            named = {h: v for h, v in zip(header, values, strict=False) if fields.lookup(h)}
+            found[id_text(values[id_index])] = Pulled(id_text(values[stamp]), named)
+    return found
+
+
+def replaced_from(rows: Iterable[Sequence[object]]) -> list[Replaced]:
+    """What the last send replaced, from its sheet's rows (header first)."""
+    return [
+        Replaced(id_text(r[0]), str(r[1]), r[2], id_text(r[3]))
+        for r in list(rows)[1:]
+        if len(r) >= 4 and r[0] not in (None, "")
+    ]
+
+
+def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) -> str:
+    """The conditional format that marks a cell edited since the pull: it differs from the
+    remembered value of the same column, found by the row's Id (so sorting changes nothing)."""
+    return (
+        f'AND(${id_letter}{first_row}<>"",IFERROR({letter}{first_row}&""<>INDEX(\'{memory}\'!'
+        f"{letter}:{letter},MATCH(${id_letter}{first_row}&\"\",'{memory}'!${id_letter}:"
+        f'${id_letter},0))&"",FALSE))'
+    )

@@ -24,7 +24,18 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import fields, template
 from .errors import UsageError
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
-from .roundtrip import UPDATED, Pulled, Replaced, to_cell
+from .roundtrip import (
+    REPLACED_HEADER,
+    STAMP_HEADER,
+    UPDATED,
+    Pulled,
+    Replaced,
+    changed_formula,
+    id_text,
+    pulled_from,
+    replaced_from,
+    to_cell,
+)
 
 PULLED = "_bpxl_pulled"
 REVERT = "_bpxl_revert"
@@ -85,7 +96,7 @@ def pull_into(
     if id_column is None:
         raise UsageError(f"Sheet {sheet.title!r} has no Id column to match invoices on.")
     rows = {
-        _text(v): r
+        id_text(v): r
         for r, (v,) in enumerate(
             sheet.iter_rows(min_row=header_row + 1, min_col=id_column, max_col=id_column,
                             values_only=True),
@@ -98,7 +109,7 @@ def pull_into(
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
     for record in records:
-        invoice = _text(record.get(fields.ID))
+        invoice = id_text(record.get(fields.ID))
         for key in record:
             if fields.lookup(key) is None and key not in columns:  # kept, not dropped
                 column = max(columns.values()) + 1
@@ -127,12 +138,6 @@ def pull_into(
     return PullReport(sheet.title, added, refreshed, extra)
 
 
-def _text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value).strip()
-
-
 def _tracking_sheet(book: Workbook, title: str) -> Worksheet:
     if title in book.sheetnames:
         return book[title]
@@ -154,11 +159,11 @@ def _remember(
     width = max(by_field.values())
     stamp_column = width + 1
     memory.cell(1, by_field[fields.ID], fields.ID)
-    memory.cell(1, stamp_column, UPDATED + " (as pulled)")
+    memory.cell(1, stamp_column, STAMP_HEADER)
     for name, column in by_field.items():
         memory.cell(1, column, name)
     ids = {
-        _text(v): r
+        id_text(v): r
         for r, (v,) in enumerate(
             memory.iter_rows(min_row=2, min_col=by_field[fields.ID],
                              max_col=by_field[fields.ID], values_only=True),
@@ -182,11 +187,7 @@ def _remember(
         if name == fields.ID:
             continue
         letter = get_column_letter(column)
-        formula = (
-            f'AND(${id_letter}{first}<>"",IFERROR({letter}{first}&""<>INDEX(\'{PULLED}\'!'
-            f"{letter}:{letter},MATCH(${id_letter}{first}&\"\",'{PULLED}'!${id_letter}:"
-            f'${id_letter},0))&"",FALSE))'
-        )
+        formula = changed_formula(id_letter, letter, first, PULLED)
         target = f"{letter}{first}:{letter}{template.LAST_ROW}"
         if target not in marked:
             sheet.conditional_formatting.add(target, FormulaRule(formula=[formula], fill=CHANGED))
@@ -214,21 +215,17 @@ def sheet_fields(path: Path, sheet_name: str | None) -> list[str]:
 
 def read_pulled(path: Path) -> dict[str, Pulled]:
     """Invoice Id -> what was pulled, from the hidden sheet (empty when nothing was pulled)."""
+    return pulled_from(_rows(path, PULLED))
+
+
+def read_replaced(path: Path) -> list[Replaced]:
+    return replaced_from(_rows(path, REVERT))
+
+
+def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        if PULLED not in book.sheetnames:
-            return {}
-        rows = book[PULLED].iter_rows(values_only=True)
-        header = [str(h) if h is not None else "" for h in next(rows, ())]
-        stamp = header.index(UPDATED + " (as pulled)")
-        id_index = header.index(fields.ID)
-        found = {}
-        for values in rows:
-            if values[id_index] in (None, ""):
-                continue
-            named = {h: v for h, v in zip(header, values, strict=False) if h and fields.lookup(h)}
-            found[_text(values[id_index])] = Pulled(str(values[stamp] or ""), named)
-        return found
+        return list(book[title].iter_rows(values_only=True)) if title in book.sheetnames else []
     finally:
         book.close()
 
@@ -252,21 +249,10 @@ def after_push(
     _remember(book, sheet, header_row, columns, now_pulled)
     undo = _tracking_sheet(book, REVERT)
     undo.delete_rows(1, undo.max_row)
-    undo.append(["Invoice", "Field", "Before", UPDATED + " after the push"])
+    undo.append(REPLACED_HEADER)
     for entry in replaced:
         undo.append([entry.invoice, entry.field, entry.before, entry.stamp_after])
     _save(book, path, backup=False)
-
-
-def read_replaced(path: Path) -> list[Replaced]:
-    book = load_workbook(path, read_only=True, data_only=True)
-    try:
-        if REVERT not in book.sheetnames:
-            return []
-        rows = list(book[REVERT].iter_rows(min_row=2, values_only=True))
-        return [Replaced(_text(r[0]), str(r[1]), r[2], str(r[3] or "")) for r in rows if r[0]]
-    finally:
-        book.close()
 
 
 def _extend_table(sheet: Worksheet, last: int) -> None:
