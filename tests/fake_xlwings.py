@@ -177,6 +177,10 @@ class _Sheets:
     def __len__(self) -> int:
         return len(self.items)
 
+    def add(self, name: str, after: Sheet | None = None) -> Sheet:
+        self.book.app.count("sheets.add")
+        return self.book.add_sheet(name)
+
 
 class Sheet:
     def __init__(self, book: Book, name: str) -> None:
@@ -186,6 +190,7 @@ class Sheet:
         self.hidden_rows: set[int] = set()
         self.format_rules: list[tuple[int, int, str, int]] = []
         self.protected = False
+        self.api = type("SheetApi", (), {"Visible": -1})()
 
     @property
     def app(self) -> App:
@@ -208,8 +213,8 @@ class Sheet:
     @property
     def used_range(self) -> Range:
         self.app.count("used_range")
-        rows = [r for r, _ in self.cells]
-        columns = [c for _, c in self.cells]
+        rows = [r for r, _ in self.cells] or [1]
+        columns = [c for _, c in self.cells] or [1]
         return Range(self, (min(rows), min(columns)), (max(rows), max(columns)))
 
     def range(self, first: tuple[int, int], last: tuple[int, int] | None = None) -> Range:
@@ -287,6 +292,12 @@ class Range:
     def api(self) -> _RangeApi:
         return _RangeApi(self)
 
+    def clear_contents(self) -> None:
+        self.app.count("clear_contents")
+        for r in range(self.r1, self.r2 + 1):
+            for c in range(self.c1, self.c2 + 1):
+                self.sheet.cells.pop((r, c), None)
+
 
 class _RangeApi:
     def __init__(self, cells: Range) -> None:
@@ -318,7 +329,8 @@ class _Conditions:
 
     @property
     def Count(self) -> int:
-        return len(self.cells.sheet.format_rules)
+        """Rules on this range's column (Excel counts the rules that touch the range)."""
+        return sum(rule[0] == self.cells.c1 for rule in self.cells.sheet.format_rules)
 
     def Add(self, kind: int, operator: int, formula: str) -> Any:
         self.cells.app.count("FormatConditions.Add")

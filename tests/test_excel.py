@@ -8,6 +8,7 @@ from pathlib import Path
 import openpyxl
 
 from bpxl import excel, install, journal, profiles, udfs
+from bpxl.client import Client
 from bpxl.connection import journal_dir
 from bpxl.excel_sheet import chosen_rows, read_block, row_spans
 from bpxl.push import PushOptions, plan
@@ -241,3 +242,51 @@ def test_install_ps1_is_a_thin_wrapper_over_bpxl_addin() -> None:
     assert "[switch]$Uninstall" in script and "sys.version_info >= (3, 10)" in script
     # The environment lives in bpxl's data folder on Windows (platformdirs' user_data_dir).
     assert 'Join-Path $env:LOCALAPPDATA "bpxl"' in script
+
+
+def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
+    make_sandbox, run, memory_keyring
+) -> None:
+    sandbox = make_sandbox(log_fields=True)
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    seed = book_from_rows(HEADER, rows_for(30))
+    seed.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", seed)
+    header = ["Id", "BillingProfileId", "Status", "DueDate", "Result", "Message"]
+    book = book_from_rows(header, [])
+    book.app.input_answers = ["BillingProfileId IN (101, 102)"]
+    excel.action("bpxlPull", book)
+    assert "Pulled 12 invoices: 12 new rows" in book.app.alerts[-1][0]
+    sheet = book.sheets[0]
+    memory = book.sheets["_bpxl_pulled"]
+    assert memory.api.Visible == 2 and len(sheet.format_rules) == 3  # amber marks on 3 columns
+    assert isinstance(sheet.cells[(2, 4)], dt.date) and isinstance(sheet.cells[(2, 1)], str)
+    edited = {
+        sheet.cells[(3, 1)]: ("Status", 3, "Approved"),
+        sheet.cells[(5, 1)]: ("DueDate", 4, dt.date(2027, 1, 1)),
+    }
+    sheet.cells[(3, 3)] = "Approved"
+    sheet.cells[(5, 4)] = dt.date(2027, 1, 1)
+    rows = [[sheet.cells.get((r, c)) for c in range(1, 7)] for r in range(2, 14)]
+    sheet.fill(header, list(reversed(rows)))  # the user sorts the sheet
+    before = len(sandbox.writes())
+    excel.action("bpxlSendChanged", book)
+    sent = sandbox.writes()[before:]
+    assert sorted(sorted(f) for w in sent for f in w["fields"]) == [
+        ["DueDate", "Id"],
+        ["Id", "Status"],
+    ]
+    assert "2 rows: 2 updated" in book.app.alerts[-1][0]
+    book.app.alerts.clear()
+    excel.action("bpxlSendChanged", book)
+    assert "nothing to send" in book.app.alerts[-1][0]
+    excel.action("bpxlRevert", book)
+    assert "2 rows: 2 updated" in book.app.alerts[-1][0]
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        server = {r["Id"]: r for r in client.query("SELECT Id, Status, DueDate FROM INVOICE")}
+    for invoice, (name, _, value) in edited.items():
+        assert server[invoice][name] != (value if isinstance(value, str) else value.isoformat())
+    ids = sheet.column("Id")
+    statuses = sheet.column("Status")
+    assert all(statuses[r] == "Pending" for r in ids if ids[r])  # the sheet shows them again

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fields, install, journal, profiles, push, recover, template
+from . import fields, install, journal, profiles, push, recover, template, trips
 from .connection import data_dir, journal_dir, open_profile
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
@@ -149,7 +149,7 @@ def validate(book: Any) -> None:
         write_results(block, results)
     bad = sum(r.outcome is not None for r in results)
     summary = f"{len(results):,} rows checked: {len(results) - bad:,} ready, {bad:,} invalid"
-    _show(app, summary + " (nothing was sent)", results, "a check")
+    show(app, summary + " (nothing was sent)", results, "a check")
 
 
 # -- send -----------------------------------------------------------------------------------------
@@ -174,21 +174,29 @@ def _push(book: Any, op: Operation) -> None:
         question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
         if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
             return
-    grid = block.grid(choice.rows)
-    bar = StatusBar(app)
-    try:
-        report, log = _send(book, block, grid, options, bar)
-    finally:
-        bar.close()
+    sent = send(book, block, block.grid(choice.rows), options)
     with quiet(app):
-        write_results(block, report.results)
-    log.finish()
-    _show(app, report.summary(), report.results, where)
+        write_results(block, sent.report.results)
+    sent.log.finish()
+    show(app, sent.report.summary(), sent.report.results, where)
 
 
-def _send(
-    book: Any, block: Block, grid: push.Grid, options: push.PushOptions, bar: StatusBar
-) -> tuple[push.PushReport, journal.Journal]:
+@dataclass
+class Sent:
+    report: push.PushReport
+    log: journal.Journal
+    remember: trips.Remember | None
+
+
+def send(
+    book: Any,
+    block: Block,
+    grid: push.Grid,
+    options: push.PushOptions,
+    trip: trips.Trip | None = None,
+) -> Sent:
+    """Send ``grid`` (or what ``trip`` makes of it) with a journal, progress in the status bar
+    and, for production, a confirmation; the caller writes the results."""
     workbook = Path(book.fullname)
     pending = journal.unfinished(journal_dir(), workbook)
     if pending:
@@ -215,18 +223,26 @@ def _send(
             )
             return bool(book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
 
+        bar = StatusBar(book.app)
+        remember = None
         try:
+            grid, extra = trip.grid_to_send(link.client) if trip else (grid, [])
             report = push.push(grid, link.client, options, bar, log, confirm)
+            report.results = sorted(report.results + extra, key=lambda r: r.row)
+            if trip is not None:
+                remember = trip.settle(link.client, report.results)
         except BaseException:
             if log.sent_any:
                 log.close()  # left unfinished, for Recover last run
             else:
                 log.discard()
             raise
-    return report, log
+        finally:
+            bar.close()
+    return Sent(report, log, remember)
 
 
-def _show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
+def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
     problems = [r for r in results if r.outcome is not None and not r.outcome.ok]
     lines = [summary, ""]
     for result in problems[:PROBLEMS_SHOWN]:
@@ -278,6 +294,15 @@ def recover_last(book: Any) -> None:
         book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 
+def _roundtrip(name: str) -> Callable[[Any], None]:
+    def run(book: Any) -> None:
+        from . import excel_roundtrip  # it builds on this module's send()
+
+        getattr(excel_roundtrip, name)(book)
+
+    return run
+
+
 ACTIONS: dict[str, Action] = {
     "bpxlConnect": Action("Connect...", connect),
     "bpxlNewSheet": Action("New invoice sheet", new_sheet),
@@ -288,4 +313,7 @@ ACTIONS: dict[str, Action] = {
     "bpxlClear": Action("Clear status", clear_status),
     "bpxlLog": Action("Show log", show_log),
     "bpxlRecover": Action("Recover last run", recover_last),
+    "bpxlPull": Action("Pull invoices...", _roundtrip("pull")),
+    "bpxlSendChanged": Action("Send changed", _roundtrip("send_changed")),
+    "bpxlRevert": Action("Revert last push", _roundtrip("revert_last")),
 }

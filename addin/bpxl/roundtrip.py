@@ -22,6 +22,8 @@ from .records import Layout
 
 UPDATED = "Updated"
 IN_CHUNK = 500  # Ids per query
+MEMORY_SHEET = "_bpxl_pulled"  # very hidden: what was pulled, per Id
+REPLACED_SHEET = "_bpxl_revert"  # very hidden: what the last send replaced
 STAMP_HEADER = "Updated (as pulled)"  # the memory's column of server stamps
 REPLACED_HEADER = ["Invoice", "Field", "Before", "Updated after the push"]
 

@@ -21,7 +21,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields, template
+from . import fields, roundtrip, template
 from .errors import UsageError
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
 from .roundtrip import (
@@ -37,8 +37,8 @@ from .roundtrip import (
     to_cell,
 )
 
-PULLED = "_bpxl_pulled"
-REVERT = "_bpxl_revert"
+PULLED = roundtrip.MEMORY_SHEET
+REVERT = roundtrip.REPLACED_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
 
 

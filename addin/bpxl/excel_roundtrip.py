@@ -1,0 +1,219 @@
+"""The round trip on the ribbon: Pull invoices..., Send changed and Revert last push.
+
+The same core as ``bpxl pull``, ``bpxl push --changed`` and ``bpxl revert``, on the open workbook:
+pulled values are written one column at a time (a fixed number of Excel calls whatever the number
+of rows), and what was pulled is remembered in the same very hidden sheet, laid out the same way,
+so a workbook can go back and forth between the ribbon and the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import fields, profiles, push, roundtrip, trips
+from .connection import open_profile
+from .errors import UsageError
+from .excel import TITLE, send, show
+from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
+from .records import Layout
+from .results import Operation
+from .roundtrip import REPLACED_HEADER, STAMP_HEADER, Pulled
+from .sheet_xml import column_letter
+
+VERY_HIDDEN = 2  # Excel's xlSheetVeryHidden: not even listed under Unhide
+AMBER = 0x9CEBFF  # Excel's "neutral" fill (BGR)
+_ASK = (
+    "Which invoices?\n\n"
+    "- a condition, e.g.  BillingProfileId = 101 AND Status = 'Pending'\n"
+    "- IDS for the Ids in the selected rows\n"
+    "- nothing, to refresh the rows already in the sheet"
+)
+
+
+def pull(book: Any) -> None:
+    app = book.app
+    block = read_block(book.sheets.active)
+    layout = block.layout
+    if layout.column(fields.ID) is None:
+        raise UsageError("This sheet has no Id column to match invoices on.", "Add an Id column.")
+    answer = app.api.InputBox(_ASK, f"{TITLE}: Pull invoices", "")
+    if answer is False or answer is None:
+        return  # Cancel
+    text = str(answer).strip()
+    where, ids = None, None
+    if text.upper() == "IDS":
+        rows = chosen_rows(app, block).rows
+        ids = [i for r in rows if (i := roundtrip.row_id(layout, block.data[r])) is not None]
+    elif not text:
+        ids = [i for v in block.data.values() if (i := roundtrip.row_id(layout, v)) is not None]
+    else:
+        where = text
+    if ids is not None and not ids:
+        raise UsageError("There are no Ids to pull.", "Type a condition, or select rows with Ids.")
+    names = [c.field.name for c in layout.columns]
+    with open_profile(profiles.active()) as link:
+        records = list(roundtrip.query(link.client, names, where=where, ids=ids))
+    if not records:
+        app.alert(
+            f"No invoices match {where or 'those Ids'}; the sheet was not changed.", title=TITLE
+        )
+        return
+    with quiet(app):
+        added, refreshed = _fill(book, block, records)
+    app.alert(
+        f"Pulled {len(records):,} invoices: {added:,} new rows, {refreshed:,} refreshed. Edited "
+        "cells turn amber; Send changed sends only them.",
+        title=TITLE,
+    )
+
+
+def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> tuple[int, int]:
+    """Write the records into the field columns (one write per column) and remember them."""
+    layout = block.layout
+    where = {roundtrip.row_id(layout, v): r for r, v in block.data.items()}
+    last = block.top + len(block.values) - 1
+    columns: dict[str, dict[int, object]] = {c.field.name: {} for c in layout.columns}
+    pulled: dict[str, Pulled] = {}
+    added = 0
+    for record in records:
+        invoice = roundtrip.id_text(record.get(fields.ID))
+        row = where.get(invoice)
+        if row is None:
+            last += 1
+            row = where[invoice] = last
+            added += 1
+        values: dict[str, object] = {}
+        for column in layout.columns:
+            name = column.field.name
+            if name in record:
+                value = (
+                    invoice if name == fields.ID else roundtrip.to_cell(column.field, record[name])
+                )
+                columns[name][row] = values[name] = value
+        pulled[invoice] = Pulled(roundtrip.id_text(record.get(roundtrip.UPDATED)), values)
+    _write_columns(block, columns, last)
+    _remember(book, block, pulled)
+    _mark_changes(block)
+    return added, len(records) - added
+
+
+def _write_columns(block: Block, columns: Mapping[str, Mapping[int, object]], last: int) -> None:
+    """New values into whole field columns: one write each; other rows keep what they had."""
+    first = block.header_row + 1
+    for column in block.layout.columns:
+        new = columns.get(column.field.name)
+        if not new:
+            continue
+        values = []
+        for row in range(first, last + 1):
+            index = row - block.top
+            old = block.values[index] if 0 <= index < len(block.values) else []
+            kept = old[column.index] if column.index < len(old) else None
+            values.append([new.get(row, kept)])
+        block.sheet.range((first, block.left + column.index)).value = values
+
+
+def _hidden(book: Any, title: str) -> Any:
+    if title in [sheet.name for sheet in book.sheets]:
+        return book.sheets[title]
+    sheet = book.sheets.add(title, after=book.sheets[len(book.sheets) - 1])
+    sheet.api.Visible = VERY_HIDDEN
+    return sheet
+
+
+def _rows(book: Any, title: str) -> list[list[object]]:
+    if title not in [sheet.name for sheet in book.sheets]:
+        return []
+    values = book.sheets[title].used_range.options(ndim=2).value or []
+    return [list(v) for v in values]
+
+
+def _remember(book: Any, block: Block, pulled: Mapping[str, Pulled]) -> None:
+    """Store what was pulled in the memory sheet, its columns where the invoice sheet has them."""
+    layout: Layout = block.layout
+    memory = _hidden(book, roundtrip.MEMORY_SHEET)
+    rows = _rows(book, roundtrip.MEMORY_SHEET)
+    absolute = {c.field.name: block.left + c.index for c in layout.columns}
+    width = max(absolute.values()) + 1
+    header: list[object] = [None] * width
+    for name, column in absolute.items():
+        header[column - 1] = name
+    header[width - 1] = STAMP_HEADER
+    known = roundtrip.pulled_from(rows)
+    known.update(pulled)
+    table = [header]
+    for invoice, remembered in known.items():
+        line: list[object] = [None] * width
+        for name, column in absolute.items():
+            line[column - 1] = remembered.values.get(name)
+        line[absolute[fields.ID] - 1] = invoice
+        line[width - 1] = remembered.updated
+        table.append(line)
+    memory.used_range.clear_contents()
+    memory.range((1, 1)).value = table
+
+
+def _mark_changes(block: Block) -> None:
+    """Amber for cells edited since the pull (a conditional format per field column, set once)."""
+    first = block.header_row + 1
+    id_column = block.layout.column(fields.ID)
+    assert id_column is not None
+    id_letter = column_letter(block.left + id_column.index)
+    for column in block.layout.columns:
+        if column.field.name == fields.ID:
+            continue
+        letter = column_letter(block.left + column.index)
+        cells = block.sheet.range(
+            (first, block.left + column.index), (LAST_ROW, block.left + column.index)
+        )
+        conditions = cells.api.FormatConditions
+        if conditions.Count:
+            continue
+        formula = roundtrip.changed_formula(id_letter, letter, first, roundtrip.MEMORY_SHEET)
+        rule = conditions.Add(2, 3, f"={formula}")  # xlExpression
+        rule.Interior.Color = AMBER
+
+
+def send_changed(book: Any) -> None:
+    block = read_block(book.sheets.active)
+    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+    trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, overwrite=False)
+    if trip.empty:
+        book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
+        return
+    _send_trip(book, block, trip)
+
+
+def revert_last(book: Any) -> None:
+    block = read_block(book.sheets.active)
+    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+    replaced = roundtrip.replaced_from(_rows(book, roundtrip.REPLACED_SHEET))
+    trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, overwrite=False)
+    _send_trip(book, block, trip)
+
+
+def _send_trip(book: Any, block: Block, trip: trips.Trip) -> None:
+    sent = send(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
+    with quiet(book.app):
+        write_results(block, sent.report.results)
+        if sent.remember is not None:
+            _store(book, block, sent.remember)
+    sent.log.finish()
+    where = profiles.active()
+    show(book.app, sent.report.summary(), sent.report.results, where)
+
+
+def _store(book: Any, block: Block, remember: trips.Remember) -> None:
+    if remember.cells:
+        by_field: dict[str, dict[int, object]] = {}
+        for (row, name), value in remember.cells.items():
+            by_field.setdefault(name, {})[row] = value
+        _write_columns(block, by_field, block.top + len(block.values) - 1)
+    _remember(book, block, remember.pulled)
+    undo = _hidden(book, roundtrip.REPLACED_SHEET)
+    undo.used_range.clear_contents()
+    undo.range((1, 1)).value = [
+        REPLACED_HEADER,
+        *([r.invoice, r.field, r.before, r.stamp_after] for r in remember.replaced),
+    ]
