@@ -145,32 +145,9 @@ def test_no_secret_in_any_file_or_output(tmp_path, run, memory_keyring, monkeypa
         outputs.append(
             run("push", book, "--op", "create", "--profile", "acme", "--yes", password=None)
         )
-        outputs.append(
-            run(
-                "push",
-                book,
-                "--op",
-                "create",
-                "--url",
-                sandbox.url,
-                "--username",
-                "demo",
-                password=password,
-            )
-        )
-        outputs.append(
-            run(
-                "push",
-                book,
-                "--op",
-                "create",
-                "--url",
-                sandbox.url,
-                "--username",
-                "demo",
-                password="wrong-" + password,
-            )
-        )
+        by_url = ["push", book, "--op", "create", "--url", sandbox.url, "--username", "demo"]
+        for typed in (password, "wrong-" + password):  # a good login, then a refused one
+            outputs.append(run(*by_url, password=typed))
         secrets = [password, *sandbox.issued]
     assert len(secrets) >= 3
     folders = [tmp_path, Path(os.environ["BPXL_DATA_DIR"]), Path(os.environ["BPXL_CONFIG_DIR"])]
