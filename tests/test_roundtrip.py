@@ -15,7 +15,7 @@ from bpxl.records import read_layout
 from bpxl.roundtrip import Pulled, changes, to_cell
 from bpxl.xlsx_pull import PULLED, pull_into, read_pulled
 
-from .conftest import read_sheet
+from .conftest import read_sheet, write_invoices
 
 
 def connect(sandbox) -> list[str]:
@@ -158,3 +158,16 @@ def test_a_cell_emptied_since_the_pull_is_sent_as_a_clear() -> None:
     assert found.fields == {2: ["Status"]} and found.grid.rows[0][1] == ["1", "#NULL", None]
     assert to_cell(fields.BY_NAME["BillableFlag"], "1") is True
     assert to_cell(fields.BY_NAME["DueDate"], "2026-02-03") == dt.date(2026, 2, 3)
+
+
+def test_a_plain_update_can_be_reverted_for_chosen_rows(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 3)
+    book = write_invoices(tmp_path / "plain.xlsx", [{"Id": i, "Status": "Closed"} for i in ids])
+    code, out, _ = run("push", book, "--op", "update", *connect(sandbox))
+    assert code == 0, out
+    code, out, _ = run("revert", book, "--rows", "2", *connect(sandbox))
+    assert code == 0 and "1 row: 1 updated" in out, out
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        status = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
+    assert [status[i] for i in ids] == ["Pending", "Closed", "Closed"]
+    assert read_sheet(book)[0]["Status"] == "Pending"  # the sheet shows the value put back

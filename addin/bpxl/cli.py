@@ -31,12 +31,13 @@ from . import (
     roundtrip,
     template,
     trips,
+    undo,
     xlam,
     xlsx,
     xlsx_pull,
 )
 from .client import MAX_CONCURRENCY
-from .connection import journal_dir
+from .connection import journal_dir, undo_dir
 from .errors import BpxlError, UsageError
 from .records import read_layout
 from .results import Operation, Outcome
@@ -112,9 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--sheet", help="sheet to fill (default: the invoice sheet)")
     _connection_options(pl)
 
-    rv = commands.add_parser("revert", help="put back what the last `push --changed` replaced")
+    rv = commands.add_parser("revert", help="put back what the last update or upsert replaced")
     rv.add_argument("file", type=Path, metavar="FILE.xlsx")
     rv.add_argument("--sheet", help="sheet name (default: the first sheet with an Id column)")
+    rv.add_argument("--rows", help="only these sheet rows, e.g. 2-50,60 (default: all it changed)")
     rv.add_argument(
         "--overwrite", action="store_true", help="revert rows changed on the server since too"
     )
@@ -330,14 +332,17 @@ def _push(args: argparse.Namespace) -> int:
         _refuse_unrecovered(path)
     rows = xlsx.parse_rows(args.rows) if args.rows else None
     found = xlsx.read_grid(path, args.sheet, rows)
-    trip = None
+    trip: trips.Trip | None = None
     if args.changed:
         if options.op is not Operation.UPDATE:
             raise UsageError("--changed sends minimal updates: use it with --op update.")
-        trip = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
-        if trip.empty:
+        changed = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
+        if changed.empty:
             print(f"No row of {path.name} has changed since the pull: nothing to send.")
             return EXIT_OK
+        trip = changed
+    elif options.op is not Operation.CREATE and not args.dry_run:
+        trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path))  # for `bpxl revert`
     return _send(args, path, found, options, trip)
 
 
@@ -390,8 +395,9 @@ def _send(
                 result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
     if report.results:
         xlsx.write_results(path, found, report.layout, report.results)
-    if settle is not None:  # what was pulled is now what was sent
-        xlsx_pull.after_push(path, found.sheet, settle.pulled, settle.replaced, settle.cells)
+    if settle is not None:  # what was pulled is now what was sent; keep what it replaced
+        undo.save(undo_dir(), str(path), found.sheet, settle.replaced)
+        xlsx_pull.after_push(path, found.sheet, settle.pulled, settle.cells)
     if log is not None:
         log.finish()
         journal.prune(journal_dir())
@@ -451,9 +457,9 @@ def _revert(args: argparse.Namespace) -> int:
     _refuse_unrecovered(path)
     args.dry_run = False
     found = xlsx.read_grid(path, args.sheet)
-    trip = trips.Revert(
-        found.grid, xlsx_pull.read_pulled(path), xlsx_pull.read_replaced(path), args.overwrite
-    )
+    rows = xlsx.parse_rows(args.rows) if args.rows else None
+    replaced = undo.load(undo_dir(), str(path))
+    trip = trips.Revert(found.grid, xlsx_pull.read_pulled(path), replaced, args.overwrite, rows)
     for invoice in trip.missing:
         print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
     return _send(args, path, found, push.PushOptions(Operation.UPDATE), trip)

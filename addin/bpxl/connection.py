@@ -34,6 +34,11 @@ def journal_dir() -> Path:
     return data_dir() / "journal"
 
 
+def undo_dir() -> Path:
+    """Where what the last update of each workbook replaced is kept (see ``undo``)."""
+    return data_dir() / "undo"
+
+
 @dataclass(frozen=True)
 class Connection:
     client: Client

@@ -174,9 +174,15 @@ def _push(book: Any, op: Operation) -> None:
         question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
         if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
             return
-    sent = send(book, block, block.grid(choice.rows), options)
+    from . import excel_roundtrip  # it builds on this module's send()
+
+    grid = block.grid(choice.rows)
+    trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, grid)
+    sent = send(book, block, grid, options, trip)
     with quiet(app):
         write_results(block, sent.report.results)
+        if sent.remember is not None:
+            excel_roundtrip.store(book, block, sent.remember)
     sent.log.finish()
     show(app, sent.report.summary(), sent.report.results, where)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import fields, profiles, push, roundtrip, trips
-from .connection import open_profile
+from . import fields, profiles, push, roundtrip, trips, undo
+from .connection import open_profile, undo_dir
 from .errors import UsageError
 from .excel import TITLE, send, show
 from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
 from .records import Layout
 from .results import Operation
-from .roundtrip import REPLACED_HEADER, STAMP_HEADER, Pulled
+from .roundtrip import STAMP_HEADER, Pulled
 from .sheet_xml import column_letter
 
 VERY_HIDDEN = 2  # Excel's xlSheetVeryHidden: not even listed under Unhide
@@ -188,9 +188,16 @@ def send_changed(book: Any) -> None:
 def revert_last(book: Any) -> None:
     block = read_block(book.sheets.active)
     pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-    replaced = roundtrip.replaced_from(_rows(book, roundtrip.REPLACED_SHEET))
-    trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, overwrite=False)
+    replaced = undo.load(undo_dir(), book.fullname)
+    choice = chosen_rows(book.app, block)
+    only = None if choice.whole_sheet else set(choice.rows)
+    trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only)
     _send_trip(book, block, trip)
+
+
+def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
+    """A plain update or upsert that keeps what it replaces, for Revert last push."""
+    return trips.Recorded(grid, roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET)))
 
 
 def _send_trip(book: Any, block: Block, trip: trips.Trip) -> None:
@@ -198,22 +205,20 @@ def _send_trip(book: Any, block: Block, trip: trips.Trip) -> None:
     with quiet(book.app):
         write_results(block, sent.report.results)
         if sent.remember is not None:
-            _store(book, block, sent.remember)
+            store(book, block, sent.remember)
     sent.log.finish()
     where = profiles.active()
     show(book.app, sent.report.summary(), sent.report.results, where)
 
 
-def _store(book: Any, block: Block, remember: trips.Remember) -> None:
+def store(book: Any, block: Block, remember: trips.Remember) -> None:
+    """After a send: values put back (revert), what was pulled brought up to date, and what the
+    send replaced kept for a revert."""
+    undo.save(undo_dir(), book.fullname, block.sheet.name, remember.replaced)
     if remember.cells:
         by_field: dict[str, dict[int, object]] = {}
         for (row, name), value in remember.cells.items():
             by_field.setdefault(name, {})[row] = value
         _write_columns(block, by_field, block.top + len(block.values) - 1)
-    _remember(book, block, remember.pulled)
-    undo = _hidden(book, roundtrip.REPLACED_SHEET)
-    undo.used_range.clear_contents()
-    undo.range((1, 1)).value = [
-        REPLACED_HEADER,
-        *([r.invoice, r.field, r.before, r.stamp_after] for r in remember.replaced),
-    ]
+    if remember.pulled:
+        _remember(book, block, remember.pulled)

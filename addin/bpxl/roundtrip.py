@@ -23,9 +23,7 @@ from .records import Layout
 UPDATED = "Updated"
 IN_CHUNK = 500  # Ids per query
 MEMORY_SHEET = "_bpxl_pulled"  # very hidden: what was pulled, per Id
-REPLACED_SHEET = "_bpxl_revert"  # very hidden: what the last send replaced
 STAMP_HEADER = "Updated (as pulled)"  # the memory's column of server stamps
-REPLACED_HEADER = ["Invoice", "Field", "Before", "Updated after the push"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,8 @@ class Pulled:
 
 @dataclass(frozen=True)
 class Replaced:
-    """One field a send changed: what it was before, and the server's stamp right after."""
+    """One field a send changed: its value before (as sent: text or a number), and the server's
+    stamp right after."""
 
     invoice: str
     field: str
@@ -188,15 +187,6 @@ def pulled_from(rows: Iterable[Sequence[object]]) -> dict[str, Pulled]:
             named = {h: v for h, v in zip(header, values, strict=False) if fields.lookup(h)}
             found[id_text(values[id_index])] = Pulled(id_text(values[stamp]), named)
     return found
-
-
-def replaced_from(rows: Iterable[Sequence[object]]) -> list[Replaced]:
-    """What the last send replaced, from its sheet's rows (header first)."""
-    return [
-        Replaced(id_text(r[0]), str(r[1]), r[2], id_text(r[3]))
-        for r in list(rows)[1:]
-        if len(r) >= 4 and r[0] not in (None, "")
-    ]
 
 
 def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) -> str:

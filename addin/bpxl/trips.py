@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import fields, roundtrip
-from .cells import NULL_SENTINEL, is_blank
+from .cells import NULL_SENTINEL, CellError, convert, is_blank
 from .client import Client
-from .errors import UsageError
+from .errors import BpxlError, UsageError
+from .fields import Field
 from .push import Grid
-from .records import read_layout
+from .records import Column, read_layout
 from .results import Outcome, RowResult
 from .roundtrip import Pulled, Replaced
 
@@ -93,9 +94,83 @@ class ChangedRows:
                 column = self.layout.column(name)
                 assert column is not None
                 values[name] = self.values[row][column.index]
-                stamp = now.get(invoice, "")
-                remember.replaced.append(Replaced(invoice, name, old.values.get(name), stamp))
+                before = sent_value(column.field, old.values.get(name))
+                remember.replaced.append(Replaced(invoice, name, before, now.get(invoice, "")))
             remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
+        return remember
+
+
+def sent_value(field: Field, cell: object) -> object:
+    """A cell as it is sent (text or a number), None for a blank: how replaced values are kept."""
+    if is_blank(cell):
+        return None
+    try:
+        return convert(field, cell).value
+    except CellError:
+        return str(cell)
+
+
+class Recorded:
+    """A plain update or upsert: records what it replaces, so that ``bpxl revert`` can put it
+    back (the remembered values of pulled rows; the others fetched just before sending)."""
+
+    def __init__(self, grid: Grid, pulled: dict[str, Pulled]) -> None:
+        self.grid, self.pulled = grid, pulled
+        self.layout = read_layout(grid.header)
+        self.values = dict(grid.rows)
+        self.before: dict[str, dict[str, object]] = {}
+
+    def _sent(self, row: int) -> list[Column]:
+        """The field columns a row sends: writable, not Id, not blank."""
+        values = self.values[row]
+        return [
+            c
+            for c in self.layout.columns
+            if c.field.writable
+            and c.field.name != fields.ID
+            and c.index < len(values)
+            and not is_blank(values[c.index])
+        ]
+
+    def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
+        ids = [i for _, v in self.grid.rows if (i := roundtrip.row_id(self.layout, v))]
+        for invoice in ids:
+            if invoice in self.pulled:
+                self.before[invoice] = {
+                    name: sent_value(fields.BY_NAME[name], value)
+                    for name, value in self.pulled[invoice].values.items()
+                }
+        missing = [i for i in ids if i not in self.before]
+        if client is not None and missing:
+            names = [c.field.name for c in self.layout.columns if c.field.writable]
+            try:
+                for record in roundtrip.query(client, names, ids=missing):
+                    self.before[roundtrip.id_text(record.get(fields.ID))] = dict(record)
+            except BpxlError:
+                pass  # the push still goes; only its revert will lack the rows not read
+        return self.grid, []
+
+    def settle(self, client: Client, results: list[RowResult]) -> Remember:
+        done = {
+            r.row: invoice
+            for r in results
+            if r.outcome in (Outcome.UPDATED, Outcome.UPSERTED)
+            and (invoice := r.id or roundtrip.row_id(self.layout, self.values[r.row]))
+            and invoice in self.before  # an upsert that created an invoice has nothing to undo
+        }
+        now = roundtrip.stamps(client, done.values())
+        remember = Remember({}, [], {})
+        for row, invoice in done.items():
+            stamp = now.get(invoice, "")
+            sent = self._sent(row)
+            for column in sent:
+                name = column.field.name
+                before = self.before[invoice].get(name)
+                remember.replaced.append(Replaced(invoice, name, before, stamp))
+            if invoice in self.pulled:
+                values = dict(self.pulled[invoice].values)
+                values.update({c.field.name: self.values[row][c.index] for c in sent})
+                remember.pulled[invoice] = Pulled(stamp, values)
         return remember
 
 
@@ -108,6 +183,7 @@ class Revert:
         pulled: dict[str, Pulled],
         replaced: list[Replaced],
         overwrite: bool,
+        only: set[int] | None = None,
     ) -> None:
         if not replaced:
             raise UsageError(
@@ -126,7 +202,9 @@ class Revert:
         for entry in replaced:
             self.before.setdefault(entry.invoice, {})[entry.field] = entry.before
             self.stamp[entry.invoice] = entry.stamp_after
-        self.rows = {where[i]: i for i in self.before if i in where}
+        self.rows = {
+            where[i]: i for i in self.before if i in where and (only is None or where[i] in only)
+        }
         self.missing = sorted(set(self.before) - set(where))
         self.values = dict(grid.rows)
 
@@ -159,9 +237,10 @@ class Revert:
             values = dict(self.pulled.get(invoice, Pulled("", {})).values)
             for name, before in self.before[invoice].items():
                 column = self.layout.column(name)
-                current = self.values[row][column.index] if column is not None else None
+                if column is None:
+                    continue
+                current = sent_value(column.field, self.values[row][column.index])
                 remember.replaced.append(Replaced(invoice, name, current, now.get(invoice, "")))
-                remember.cells[(row, name)] = before
-                values[name] = before
+                remember.cells[(row, name)] = values[name] = roundtrip.to_cell(column.field, before)
             remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
         return remember

@@ -4,8 +4,8 @@ remembers what was pulled, the marks on changed cells, and the values a push rep
 ``_bpxl_pulled`` (very hidden, protected) holds one row per pulled invoice, keyed on Id: the
 server's Updated stamp and the values as pulled, in the invoice sheet's column order. A conditional
 format on each field column compares the cell with it (INDEX/MATCH on the Id), so an edited cell
-turns amber at once in Excel, and sorting or filtering the sheet changes nothing. ``_bpxl_revert``
-holds what the last push replaced, for ``bpxl revert``. Neither holds a secret.
+turns amber at once in Excel, and sorting or filtering the sheet changes nothing. It
+holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``undo``.
 """
 
 from __future__ import annotations
@@ -25,20 +25,16 @@ from . import fields, roundtrip, template
 from .errors import UsageError
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
 from .roundtrip import (
-    REPLACED_HEADER,
     STAMP_HEADER,
     UPDATED,
     Pulled,
-    Replaced,
     changed_formula,
     id_text,
     pulled_from,
-    replaced_from,
     to_cell,
 )
 
 PULLED = roundtrip.MEMORY_SHEET
-REVERT = roundtrip.REPLACED_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
 
 
@@ -218,10 +214,6 @@ def read_pulled(path: Path) -> dict[str, Pulled]:
     return pulled_from(_rows(path, PULLED))
 
 
-def read_replaced(path: Path) -> list[Replaced]:
-    return replaced_from(_rows(path, REVERT))
-
-
 def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
     book = load_workbook(path, read_only=True, data_only=True)
     try:
@@ -234,11 +226,12 @@ def after_push(
     path: Path,
     sheet_name: str,
     now_pulled: Mapping[str, Pulled],
-    replaced: Sequence[Replaced],
     cells: Mapping[tuple[int, str], object] | None = None,
 ) -> None:
-    """After a push or revert: remembered values and stamps of the rows it changed, what it
-    replaced (for revert), and (revert) the sheet cells put back."""
+    """After a send of pulled rows: their remembered values and stamps, and (after a revert) the
+    sheet cells put back."""
+    if not now_pulled and not cells:
+        return
     book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
     sheet, header_row = _invoice_sheet(book, sheet_name)
     columns = {
@@ -246,12 +239,8 @@ def after_push(
     }
     for (row, name), value in (cells or {}).items():
         sheet.cell(row, columns[name], value)
-    _remember(book, sheet, header_row, columns, now_pulled)
-    undo = _tracking_sheet(book, REVERT)
-    undo.delete_rows(1, undo.max_row)
-    undo.append(REPLACED_HEADER)
-    for entry in replaced:
-        undo.append([entry.invoice, entry.field, entry.before, entry.stamp_after])
+    if PULLED in book.sheetnames:
+        _remember(book, sheet, header_row, columns, now_pulled)
     _save(book, path, backup=False)
 
 
