@@ -38,7 +38,7 @@ from . import (
 )
 from .client import MAX_CONCURRENCY
 from .connection import journal_dir, undo_dir
-from .errors import BpxlError, UsageError
+from .errors import ApiError, BpxlError, UsageError
 from .records import read_layout
 from .results import Operation, Outcome
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
@@ -433,9 +433,16 @@ def _pull(args: argparse.Namespace) -> int:
     with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
                                          file=sys.stderr) as bar:  # fmt: skip
         records = []
-        for record in roundtrip.query(link.client, names, where=args.where, ids=ids):
-            records.append(record)
-            bar.update(1)
+        try:
+            for record in roundtrip.query(link.client, names, where=args.where, ids=ids):
+                records.append(record)
+                bar.update(1)
+        except ApiError as refused:
+            raise UsageError(
+                refused.message,
+                "Check the condition: field names as in the template, text in single quotes, "
+                "e.g. --where \"BillingProfileId = 101 AND Status = 'Pending'\".",
+            ) from None
     what = args.where or (f"Ids {args.ids}" if args.ids else "the Ids in the sheet")
     if not records:
         print(f"No invoices match {what}; {path.name} was not changed.")

@@ -187,8 +187,9 @@ class Revert:
     ) -> None:
         if not replaced:
             raise UsageError(
-                "The last send of this workbook has nothing to revert.",
-                "Revert puts back what the last send of changed rows replaced.",
+                "No update or upsert of this workbook has anything to revert.",
+                "Revert puts back what the last update, upsert or send of changed rows of this "
+                "workbook replaced; run one first.",
             )
         self.grid, self.pulled, self.overwrite = grid, pulled, overwrite
         self.layout = read_layout(grid.header)
