@@ -1,0 +1,100 @@
+"""Results written into worksheet XML as other programs write it, not only as openpyxl does."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+from bpxl import sheet_xml
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def prefixed_workbook(path: Path) -> None:
+    """A workbook as the Open XML SDK writes it: an x: prefix, shared strings, no dimension."""
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+            'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override '
+            'PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.styles+xml"/><Override PartName="/xl/sharedStrings.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+            'sharedStrings+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG}"><Relationship '
+            f'Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><x:workbook xmlns:x="{MAIN}" xmlns:r="{REL}">'
+            '<x:sheets><x:sheet name="Data &amp; more" sheetId="1" r:id="rId1"/></x:sheets>'
+            "</x:workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG}">'
+            f'<Relationship Id="rId1" Type="{REL}/worksheet" Target="/xl/worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{REL}/styles" Target="styles.xml"/>'
+            f'<Relationship Id="rId3" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/styles.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><x:styleSheet xmlns:x="{MAIN}">'
+            '<x:fonts count="1"><x:font><x:sz val="11"/></x:font></x:fonts>'
+            '<x:fills count="2"><x:fill><x:patternFill patternType="none"/></x:fill><x:fill>'
+            '<x:patternFill patternType="gray125"/></x:fill></x:fills>'
+            '<x:borders count="1"><x:border/></x:borders>'
+            '<x:cellStyleXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+            "</x:cellStyleXfs>"
+            '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+            "</x:cellXfs></x:styleSheet>"
+        ),
+        "xl/sharedStrings.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><x:sst xmlns:x="{MAIN}" count="4" '
+            'uniqueCount="4"><x:si><x:t>Id</x:t></x:si><x:si><x:t>BillingProfileId</x:t></x:si>'
+            "<x:si><x:t>101</x:t></x:si><x:si><x:t>note</x:t></x:si></x:sst>"
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="{MAIN}"><x:sheetData>'
+            '<x:row r="1" spans="1:2"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="s">'
+            '<x:v>1</x:v></x:c><x:c r="D1" t="s"><x:v>3</x:v></x:c></x:row>'
+            '<x:row r="2"><x:c r="B2" t="s"><x:v>2</x:v></x:c></x:row>'
+            '<x:row r="4"><x:c r="B4" t="s"><x:v>2</x:v></x:c></x:row>'
+            "</x:sheetData></x:worksheet>"
+        ),
+    }
+    with zipfile.ZipFile(path, "w") as book:
+        for name, text in parts.items():
+            book.writestr(name, text)
+
+
+def test_prefixed_xml_gets_results_in_order_with_new_rows_and_escaping(tmp_path: Path) -> None:
+    source, target = tmp_path / "sdk.xlsx", tmp_path / "out.xlsx"
+    prefixed_workbook(source)
+    edit = sheet_xml.Edit(header_row=1)
+    edit.set(1, 5, "Result", sheet_xml.Style("FF1F3864", bold=True, white=True))
+    edit.added.append((5, "Result", 12))
+    edit.set(2, 5, "Created", sheet_xml.Style("FFC6EFCE"))
+    edit.set(2, 3, 'Notes <& "quotes">\x01')
+    edit.set(3, 5, "Invalid")  # a row the sheet has no element for yet
+    edit.set(4, 1, "1042")
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        sheet_xml.apply(src, "Data & more", edit, dst)
+    sheet = openpyxl.load_workbook(target)["Data & more"]
+    assert [c.value for c in sheet[1]] == ["Id", "BillingProfileId", None, "note", "Result"]
+    assert sheet["E2"].value == "Created" and sheet["E2"].fill.fgColor.rgb == "FFC6EFCE"
+    assert sheet["C2"].value == 'Notes <& "quotes">' and sheet["B2"].value == "101"
+    assert sheet["E3"].value == "Invalid" and sheet["A4"].value == "1042"
+    assert sheet["E1"].font.bold and sheet.column_dimensions["E"].width == 12
+    with zipfile.ZipFile(target) as out:
+        xml = out.read("xl/worksheets/sheet1.xml").decode()
+    assert "<x:row" in xml and "<row" not in xml and 'spans="' not in xml
+    assert xml.index('r="A4"') < xml.index('r="B4"')  # cells stay in column order
