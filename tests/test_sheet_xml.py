@@ -55,7 +55,8 @@ def prefixed_workbook(path: Path) -> None:
             '<x:cellStyleXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
             "</x:cellStyleXfs>"
             '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
-            "</x:cellXfs></x:styleSheet>"
+            '</x:cellXfs><x:cellStyles count="1"><x:cellStyle name="Normal" xfId="0" '
+            'builtinId="0"/></x:cellStyles></x:styleSheet>'
         ),
         "xl/sharedStrings.xml": (
             f'<?xml version="1.0" encoding="UTF-8"?><x:sst xmlns:x="{MAIN}" count="4" '
