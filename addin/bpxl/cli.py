@@ -384,10 +384,8 @@ def _send(
             if trip is not None and client is not None:
                 settle = trip.settle(client, report.results)
         except BaseException:
-            if log is not None and not log.sent_any:
-                log.discard()  # nothing went out: there is nothing to recover
-            elif log is not None:
-                log.close()  # left unfinished, for `bpxl recover`
+            if log is not None:
+                log.abandon()  # left unfinished for `bpxl recover` if anything went out
             raise
     if args.dry_run and isinstance(trip, trips.ChangedRows):
         for result in report.results:

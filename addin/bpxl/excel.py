@@ -95,6 +95,11 @@ def _label(name: str, saved: dict[str, profiles.Profile]) -> str:
     return saved[name].label if name in saved else "SANDBOX (on this computer)"
 
 
+def target_label() -> str:
+    """Where the next write goes, as the ribbon and the messages name it."""
+    return _label(profiles.active(), profiles.load_all())
+
+
 def write_label(text: str) -> None:
     label_file().parent.mkdir(parents=True, exist_ok=True)
     label_file().write_text(text + "\n", encoding="utf-8")
@@ -169,7 +174,7 @@ def _push(book: Any, op: Operation) -> None:
     if not choice.rows:
         raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
     options = push.PushOptions(op)
-    where = _label(profiles.active(), profiles.load_all())
+    where = target_label()
     if choice.whole_sheet:
         question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
         if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
@@ -178,13 +183,7 @@ def _push(book: Any, op: Operation) -> None:
 
     grid = block.grid(choice.rows)
     trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, grid)
-    sent = send(book, block, grid, options, trip)
-    with quiet(app):
-        write_results(block, sent.report.results)
-        if sent.remember is not None:
-            excel_roundtrip.store(book, block, sent.remember)
-    sent.log.finish()
-    show(app, sent.report.summary(), sent.report.results, where)
+    excel_roundtrip.send_and_store(book, block, grid, options, trip)
 
 
 @dataclass
@@ -238,10 +237,7 @@ def send(
             if trip is not None:
                 remember = trip.settle(link.client, report.results)
         except BaseException:
-            if log.sent_any:
-                log.close()  # left unfinished, for Recover last run
-            else:
-                log.discard()
+            log.abandon()  # left unfinished for Recover last run if anything went out
             raise
         finally:
             bar.close()

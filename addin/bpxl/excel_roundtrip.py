@@ -14,7 +14,7 @@ from typing import Any
 from . import fields, profiles, push, roundtrip, trips, undo
 from .connection import open_profile, undo_dir
 from .errors import UsageError
-from .excel import TITLE, send, show
+from .excel import TITLE, send, show, target_label
 from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
 from .records import Layout
 from .results import Operation
@@ -182,7 +182,7 @@ def send_changed(book: Any) -> None:
     if trip.empty:
         book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
         return
-    _send_trip(book, block, trip)
+    send_and_store(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
 
 
 def revert_last(book: Any) -> None:
@@ -192,7 +192,7 @@ def revert_last(book: Any) -> None:
     choice = chosen_rows(book.app, block)
     only = None if choice.whole_sheet else set(choice.rows)
     trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only)
-    _send_trip(book, block, trip)
+    send_and_store(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
 
 
 def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
@@ -200,15 +200,21 @@ def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
     return trips.Recorded(grid, roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET)))
 
 
-def _send_trip(book: Any, block: Block, trip: trips.Trip) -> None:
-    sent = send(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
+def send_and_store(
+    book: Any,
+    block: Block,
+    grid: push.Grid,
+    options: push.PushOptions,
+    trip: trips.Trip | None,
+) -> None:
+    """Send, then write the statuses, what to remember and what was replaced, and sum up."""
+    sent = send(book, block, grid, options, trip)
     with quiet(book.app):
         write_results(block, sent.report.results)
         if sent.remember is not None:
             store(book, block, sent.remember)
     sent.log.finish()
-    where = profiles.active()
-    show(book.app, sent.report.summary(), sent.report.results, where)
+    show(book.app, sent.report.summary(), sent.report.results, target_label())
 
 
 def store(book: Any, block: Block, remember: trips.Remember) -> None:

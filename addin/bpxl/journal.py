@@ -99,6 +99,14 @@ class Journal:
         self.close()
         self.path.unlink(missing_ok=True)
 
+    def abandon(self) -> None:
+        """A push that stopped on an error: keep the journal for a recovery if anything went
+        out, else there is nothing to recover."""
+        if self.sent_any:
+            self.close()
+        else:
+            self.discard()
+
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
