@@ -2,7 +2,7 @@
 
 Names come from BillingPlatform's API reference (the 48 keys of an INVOICE ``brmObjects`` item,
 ``Id`` included). Types, read-only marks and picklist values are *assumed* (see
-``shared/api-notes.md``); every assumption lives in this file, so correcting one is a one-line
+``docs/api-notes.md``); every assumption lives in this file, so correcting one is a one-line
 change here and nowhere else.
 
 The order of ``FIELDS`` is the column order of the workbook template: ``Id`` first, then the fields
