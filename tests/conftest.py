@@ -83,13 +83,16 @@ def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., RunningSandbox]]:
     started: list[Sandbox] = []
 
     def start(
-        faults: list[str] | None = None, seed: int = 1, log_fields: bool = False
+        faults: list[str] | None = None,
+        seed: int = 1,
+        log_fields: bool = False,
+        extra_users: dict[str, str] | None = None,
     ) -> RunningSandbox:
         log = tmp_path / f"requests-{len(started)}.jsonl"
         plan = FaultPlan.parse(faults or [], seed=seed)
-        sandbox = Sandbox(
-            SandboxConfig(port=0, request_log=log, faults=plan, log_fields=log_fields)
-        )
+        config = SandboxConfig(port=0, request_log=log, faults=plan, log_fields=log_fields)
+        config.extra_users = extra_users or {}
+        sandbox = Sandbox(config)
         started.append(sandbox.start())
         return RunningSandbox(sandbox, log)
 

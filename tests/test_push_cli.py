@@ -351,7 +351,7 @@ def test_wrong_password_exits_2_before_sending(tmp_path: Path, sandbox, run) -> 
 
 
 def test_bearer_token_from_environment(tmp_path: Path, sandbox, run, monkeypatch) -> None:
-    token = sandbox.sandbox.login("demo", "demo")
+    token, _ = sandbox.sandbox.login("demo", "demo") or ("", 0)
     monkeypatch.setenv("MY_TOKEN", token)
     book = write_invoices(tmp_path / "tok.xlsx", [GOOD])
     code, out, err = run(

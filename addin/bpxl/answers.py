@@ -25,6 +25,14 @@ ANSWER_KEYS = {
 }
 
 
+def positive_id(value: object) -> str | None:
+    """An Id as BillingPlatform hands them out: a positive whole number, as digits; else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return str(int(text)) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
 def resend_advice(op: Operation) -> str:
     """What the user may do with a row whose outcome is unknown, by operation."""
     if op is Operation.CREATE:

@@ -171,6 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--user", default="demo")
     s.add_argument("--password", default="demo")
     s.add_argument(
+        "--extra-user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="another login, with its own user number (e.g. to test invoices of other users)",
+    )
+    s.add_argument(
         "--allow-remote",
         action="store_true",
         help="listen on a non-loopback address (the password is well known!)",
@@ -180,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KIND:VALUE",
-        help="latency:20ms, 429:0.05, 503:0.05, reset-before:0.02, reset-after:0.02",
+        help="latency:20ms, 429:0.05, 503:0.05, 504:0.05, 500-echo:0.05, reset-before:0.02, "
+        "reset-after:0.02, store-late:1.5s",
     )
     s.add_argument("--seed", type=int, help="seed for the fault draws")
     s.add_argument("--request-log", type=Path, metavar="FILE", help="one JSON line per request")
@@ -248,6 +256,7 @@ def _sandbox(args: argparse.Namespace) -> int:
                 db=args.db,
                 username=args.user,
                 password=args.password,
+                extra_users=_logins(args.extra_user),
                 allow_remote=args.allow_remote,
                 faults=faults,
                 request_log=args.request_log,
@@ -269,6 +278,16 @@ def _sandbox(args: argparse.Namespace) -> int:
     finally:
         sandbox.stop()
     return EXIT_OK
+
+
+def _logins(specs: list[str]) -> dict[str, str]:
+    logins = {}
+    for spec in specs:
+        name, colon, password = spec.partition(":")
+        if not (name and colon):
+            raise UsageError(f"--extra-user {name or spec}: write it as NAME:PASSWORD")
+        logins[name] = password
+    return logins
 
 
 @contextmanager

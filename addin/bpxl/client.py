@@ -144,6 +144,7 @@ class Client:
         self._client_secret = client_secret
         self._token = token  # a bearer token: given, or obtained with the OAuth client
         self._session_id: str | None = None
+        self.user_id: str | None = None  # who we are logged in as, for finding our own invoices
         self._login_lock = threading.Lock()
         self._clock_offset: dt.timedelta | None = None
         self.timeout = timeout
@@ -213,8 +214,9 @@ class Client:
             item = response.json()["loginResponse"]
             item = item[0] if isinstance(item, list) else item
             session_id = item.get("SessionID") if str(item.get("ErrorCode")) == "0" else None
+            user = item.get("UserId")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            session_id = None
+            session_id = user = None
         if response.status_code != 200 or not session_id:
             raise AuthenticationError(
                 f"BillingPlatform at {self.url} refused the login for {self.username!r} "
@@ -223,6 +225,7 @@ class Client:
                 "saved one), and that the URL names your tenant.",
             )
         self._session_id = str(session_id)
+        self.user_id = answers.positive_id(user)  # assumed: docs/api-notes.md
 
     def _oauth_token(self) -> str:
         response = self._send(
@@ -234,8 +237,10 @@ class Client:
             authenticated=False,
         )
         try:
-            token = response.json().get("access_token") if response.status_code == 200 else None
-        except ValueError:
+            answer = response.json() if response.status_code == 200 else {}
+            token = answer.get("access_token")
+            self.user_id = answers.positive_id(answer.get("user_id"))  # assumed, ditto
+        except (ValueError, AttributeError):
             token = None
         if not token:
             raise AuthenticationError(

@@ -1,8 +1,10 @@
 """Faults the sandbox injects on request, so tests and benchmarks meet a hostile network.
 
 Each ``--fault`` is ``KIND:VALUE``: ``latency:20ms`` delays every request; ``429:0.05``,
-``503:0.05``, ``reset-before:0.02`` and ``reset-after:0.02`` hit that share of requests. A seed
-makes the sequence of draws repeatable.
+``503:0.05``, ``504:0.05``, ``500-echo:0.05``, ``reset-before:0.02`` and ``reset-after:0.02`` hit
+that share of requests; ``store-late:1.5s`` makes a write whose answer is lost (``reset-after``,
+``504``) store its records that long after the answer was lost, as a busy server still working on
+it would. A seed makes the sequence of draws repeatable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ class Fault(enum.Enum):
     UNAVAILABLE = "503"  # answered 503; nothing stored
     RESET_BEFORE = "reset-before"  # connection dropped before anything is stored
     RESET_AFTER = "reset-after"  # records stored, then the connection dropped with no answer
+    GATEWAY_TIMEOUT = "504"  # answered 504 by a gateway, but the records are stored all the same
+    ECHO = "500-echo"  # answered 500 with an error page echoing the request headers; not stored
+
+    @property
+    def answer_lost(self) -> bool:
+        """The records are stored although the client never hears how."""
+        return self in (Fault.RESET_AFTER, Fault.GATEWAY_TIMEOUT)
 
 
 _RATE_KINDS = {f.value: f for f in Fault if f is not Fault.NONE}
@@ -34,6 +43,7 @@ class FaultPlan:
     """The faults of one sandbox run, drawn from one seeded generator."""
 
     latency_s: float = 0.0
+    store_late_s: float = 0.0
     rates: dict[Fault, float] = field(default_factory=dict)
     seed: int | None = None
 
@@ -48,12 +58,16 @@ class FaultPlan:
         for spec in specs:
             kind, _, value = spec.partition(":")
             kind = kind.strip().lower()
-            if kind == "latency":
+            if kind in ("latency", "store-late"):
                 match = _DURATION.fullmatch(value.strip())
                 if not match:
-                    raise ValueError(f"--fault {spec}: write the latency as e.g. 20ms or 1.5s")
+                    raise ValueError(f"--fault {spec}: write the delay as e.g. 20ms or 1.5s")
                 amount = float(match.group(1))
-                plan.latency_s = amount / 1000 if match.group(2) == "ms" else amount
+                seconds = amount / 1000 if match.group(2) == "ms" else amount
+                if kind == "latency":
+                    plan.latency_s = seconds
+                else:
+                    plan.store_late_s = seconds
             elif kind in _RATE_KINDS:
                 try:
                     rate = float(value)
@@ -63,7 +77,7 @@ class FaultPlan:
                     raise ValueError(f"--fault {spec}: the share must be a number from 0 to 1")
                 plan.rates[_RATE_KINDS[kind]] = rate
             else:
-                known = ", ".join(["latency", *_RATE_KINDS])
+                known = ", ".join(["latency", "store-late", *_RATE_KINDS])
                 raise ValueError(f"--fault {spec}: unknown fault; use one of {known}")
         return plan
 

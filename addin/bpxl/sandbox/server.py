@@ -4,6 +4,10 @@ Routes live under ``/{tenant}/rest/2.0/``: ``login``, ``logout``, ``INVOICE`` (P
 update, PATCH upsert, GET by id or ``?queryAnsiSql=``), ``query?sql=`` and ``delete/INVOICE``; plus
 ``/{tenant}/auth/1.0/authenticate`` for OAuth client credentials. Every route but the logins needs
 a ``sessionid`` header or an ``Authorization: Bearer`` token.
+
+Each login is a user with its own number (``demo`` is 1, ``extra_users`` 2, 3, ...): the login
+answer carries it as ``UserId`` and every invoice records it as ``CreatedUserId``, so a test can
+have another user create invoices beside ours.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class SandboxConfig:
     db: Path | None = None
     username: str = "demo"
     password: str = "demo"
+    extra_users: dict[str, str] = field(default_factory=dict)  # more logins: name -> password
     allow_remote: bool = False
     faults: FaultPlan = field(default_factory=FaultPlan)
     request_log: Path | None = None
@@ -67,6 +72,7 @@ class Sandbox:
         self._sessions: dict[str, int] = {}
         self.issued: list[str] = []  # every session id and token handed out (tests look for leaks)
         self._sessions_lock = threading.Lock()
+        self._late: list[threading.Thread] = []  # writes a store-late fault is still working on
         self._log: IO[str] | None = (
             open(config.request_log, "a", encoding="utf-8") if config.request_log else None  # noqa: SIM115
         )
@@ -91,6 +97,8 @@ class Sandbox:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        for late in list(self._late):
+            late.join()
         self._server.shutdown()
         self._server.server_close()
         if self._thread:
@@ -107,19 +115,38 @@ class Sandbox:
 
     # -- sessions -------------------------------------------------------------------------------
 
-    def login(self, username: object, password: object) -> str | None:
-        if not (
-            isinstance(username, str)
-            and isinstance(password, str)
-            and secrets.compare_digest(username, self.config.username)
-            and secrets.compare_digest(password.encode(), self.config.password.encode())
-        ):
+    def login(self, username: object, password: object) -> tuple[str, int] | None:
+        """A new session id and the user's number, or None for a wrong login."""
+        if not (isinstance(username, str) and isinstance(password, str)):
+            return None
+        logins = [(self.config.username, self.config.password), *self.config.extra_users.items()]
+        user = 0
+        for number, (name, expected) in enumerate(logins, start=1):
+            if secrets.compare_digest(username, name) and secrets.compare_digest(
+                password.encode(), expected.encode()
+            ):
+                user = user or number
+        if not user:
             return None
         token = secrets.token_urlsafe(24)
         with self._sessions_lock:
-            self._sessions[token] = 1
+            self._sessions[token] = user
             self.issued.append(token)
-        return token
+        return token, user
+
+    def store_later(self, work: Any) -> None:
+        """Run ``work`` (a write whose answer was lost) after the store-late delay."""
+
+        def late() -> None:
+            time.sleep(self.config.faults.store_late_s)
+            work()
+            with self._sessions_lock:
+                self._late.remove(thread)
+
+        thread = threading.Thread(target=late, daemon=True)
+        with self._sessions_lock:
+            self._late.append(thread)
+        thread.start()
 
     def user_for(self, token: str | None) -> int | None:
         with self._sessions_lock:
@@ -189,15 +216,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._names: list[list[str]] = []
         self._status = 0
         self._logged = False
-        self._reset_after = False
+        self._lost: Fault | None = None
         try:
             body = self._read_body()
             route = self._route(parts.path)
             if route not in ("login", "logout", "authenticate"):
-                self._inject_fault_before()  # may set _reset_after
+                self._inject_fault_before()  # may set _lost
             status, answer, extra_headers = self._handle(route, parse_qs(parts.query), body)
-            if self._reset_after:
+            if self._lost is Fault.RESET_AFTER:
                 raise _Dropped
+            if self._lost is Fault.GATEWAY_TIMEOUT:
+                page = b"<html><title>504 Gateway Time-out</title></html>"
+                self._send_raw(504, page, "text/html")
+                raise _Handled
             self._send(status, answer, extra_headers)
         except _Handled:
             pass  # a fault already answered
@@ -251,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         if plan.latency_s:
             time.sleep(plan.latency_s)
         fault = plan.draw()
-        self._reset_after = fault is Fault.RESET_AFTER
+        self._lost = fault if fault.answer_lost else None
         if fault is Fault.RESET_BEFORE:
             raise _Dropped
         if fault is Fault.TOO_MANY:
@@ -259,6 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Handled
         if fault is Fault.UNAVAILABLE:
             self._send_raw(503, b"Service Unavailable", "text/plain")
+            raise _Handled
+        if fault is Fault.ECHO:  # a careless error page, as some gateways and app servers write
+            echoed = "".join(f"<p>{name}: {value}</p>" for name, value in self.headers.items())
+            page = f"<html><title>Internal error</title><body>{echoed}</body></html>"
+            self._send_raw(500, page.encode(), "text/html")
             raise _Handled
 
     def _send(self, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
@@ -321,15 +357,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _login(self, body: Any) -> tuple[int, Any, None]:
         body = body if isinstance(body, dict) else {}
-        token = self.server.sandbox.login(body.get("username"), body.get("password"))
-        if token is None:
+        session = self.server.sandbox.login(body.get("username"), body.get("password"))
+        if session is None:
             item = {"ErrorCode": "1", "ErrorText": "Invalid username or password", "SessionID": ""}
             return 401, {"loginResponse": [item]}, None
-        return (
-            200,
-            {"loginResponse": [{"ErrorCode": "0", "ErrorText": "", "SessionID": token}]},
-            None,
-        )
+        token, user = session
+        item = {"ErrorCode": "0", "ErrorText": "", "SessionID": token, "UserId": str(user)}
+        return 200, {"loginResponse": [item]}, None
 
     def _authenticate(self) -> tuple[int, Any, None]:
         auth = self.headers.get("Authorization", "")
@@ -340,10 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             decoded = ""
         client_id, _, secret = decoded.partition(":")
-        token = self.server.sandbox.login(client_id, secret)
-        if token is None:
+        session = self.server.sandbox.login(client_id, secret)
+        if session is None:
             return 401, {"error": "invalid_client"}, None
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}, None
+        token, user = session
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+        return 200, {**answer, "user_id": str(user)}, None
 
     def _write(self, op: Operation, body: Any, user: int) -> tuple[int, Any, None]:
         objects = _objects(body)
@@ -356,7 +392,12 @@ class _Handler(BaseHTTPRequestHandler):
         external_id = (
             body.get("externalIDFieldName", fields.ID) if op is Operation.UPSERT else fields.ID
         )
-        items = self.server.sandbox.store.write(op, objects, user, str(external_id))
+        store = self.server.sandbox.store
+        if self._lost is not None and self.server.sandbox.config.faults.store_late_s:
+            key = str(external_id)
+            self.server.sandbox.store_later(lambda: store.write(op, objects, user, key))
+            return 200, {_ANSWER[op]: []}, None  # never seen: the answer is lost
+        items = store.write(op, objects, user, str(external_id))
         return 200, {_ANSWER[op]: items}, None
 
     def _read(self, route: str, query: dict[str, list[str]]) -> tuple[int, Any, None]:
