@@ -4,6 +4,24 @@ The OLE container, the ``dir`` stream and the ``PROJECT`` stream come from ms-ov
 dependency, not installed on users' machines). The MS-OVBA compression of the module sources is
 ours: ms-ovba 0.0.1's own compressor corrupts sources longer than a few kilobytes, which the tests
 catch by reading the built project back with oletools' independent decompressor.
+
+The project is laid out like the ones Excel writes, taking xlwings' Excel-built
+``quickstart_addin_ribbon.xlam`` (known to open and run its macros) as the reference: a
+``PROJECTwm`` stream, ``VersionCompatible32="393222000"`` and a ``[Workspace]`` section in
+``PROJECT`` (which ms-ovba 0.0.1 leaves out unless asked, and whose absence is the one difference
+between Excel's projects and the ms-ovba ones reported to open without running), the 32-bit
+Windows SysKind that Excel and LibreOffice write, and the blank line that ends Excel's
+``PROJECT``. tests/test_vba_project.py compares the stream set, the ``dir`` records and the
+``PROJECT`` lines with that reference, so a departure fails CI.
+
+Why write the project rather than edit the Excel-built one in place: editing still rewrites every
+stream that matters (the module sources, ``dir`` with the module names and count, ``PROJECT``,
+``PROJECTwm``) and the whole container (olefile only overwrites streams of the same size), so
+little of Excel's own bytes would remain; and what would remain is what we do not want to ship:
+compiled p-code of another Office build (ThisWorkbook's performance cache) and references naming
+the template author's machine (an MSForms control reference into ``C:\\Users\\felix\\...``). Written
+from text, the build stays reproducible and free of both, and the comparison test keeps it in
+Excel's shape.
 """
 
 from __future__ import annotations
@@ -15,12 +33,17 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CHUNK = 4096  # MS-OVBA compresses in chunks of 4,096 source bytes
 _CANDIDATES = 64  # earlier positions tried per match: enough for source text, and quick
 _PROJECT_ID = "{5B1A2C3D-0B9E-4F11-9A7C-6B7078786C01}"  # fixed, so builds are reproducible
 _WORKBOOK_GUID = uuid.UUID("00020819-0000-0000-C000-000000000046")
 _SHEET_GUID = uuid.UUID("00020820-0000-0000-C000-000000000046")
+# Excel writes this for every VBA project it saves ([MS-OVBA] 2.3.1.11: "393222000").
+_VERSION_COMPATIBLE = "393222000"
+_WIN32 = 1  # PROJECTSYSKIND as Excel's and LibreOffice's projects have it; VBA recompiles anyway
+_WORKSPACE = (0, 0, 0, 0, "C")  # a closed code window, as Excel lists modules nobody opened
 
 
 def compress(data: bytes) -> bytes:
@@ -95,21 +118,25 @@ def build_project(std_modules: Mapping[str, str], documents: Mapping[str, str]) 
     from ms_ovba.vbaProject import VbaProject
     from ms_ovba.Views.project_ole_file import ProjectOleFile
 
-    with tempfile.TemporaryDirectory() as folder, _inside(Path(folder)), _our_compression():
+    with tempfile.TemporaryDirectory() as folder, _inside(Path(folder)), _as_excel_writes():
         project = VbaProject()
         project.project_id = _PROJECT_ID
+        project.include_projectwm()
+        project.add_attribute("VersionCompatible32", _VERSION_COMPATIBLE)
         for name, source in documents.items():
             Path(f"{name}.cls").write_bytes(source.encode("cp1252"))
             module = DocModule(name)
             module.add_file(f"{name}.cls")
             module.add_guid(_WORKBOOK_GUID if name == "ThisWorkbook" else _SHEET_GUID)
             module.normalize_file()
+            module.workspace = _WORKSPACE
             project.add_module(module)
         for name, source in std_modules.items():
             Path(f"{name}.bas").write_bytes(source.encode("cp1252"))
             code = StdModule(name)
             code.add_file(f"{name}.bas")
             code.normalize_file()
+            code.workspace = _WORKSPACE
             project.add_module(code)
         for guid, path, title, name in (
             ("00020430-0000-0000-C000-000000000046", r"C:\Windows\System32\stdole2.tlb",
@@ -139,12 +166,28 @@ def _inside(folder: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _our_compression() -> Iterator[None]:
+def _as_excel_writes() -> Iterator[None]:
+    """ms-ovba 0.0.1 with our compressor, Excel's SysKind and Excel's blank line after the
+    ``[Workspace]`` section: three values it hard-codes differently."""
+    from ms_ovba.Models.Fields.idSizeField import IdSizeField
+    from ms_ovba.Views.dirStream import DirStream
+    from ms_ovba.Views.project import Project
     from ms_ovba_compression.ms_ovba import MsOvba
 
-    original = MsOvba.compress
+    originals = (MsOvba.compress, DirStream._load_information, Project.__str__)
+    information, text = originals[1], originals[2]
+
+    def excel_information(self: Any) -> list[Any]:
+        records = information(self)
+        if records[0].pack("little")[:2] != b"\x01\x00":
+            raise RuntimeError("ms-ovba no longer starts the dir stream with PROJECTSYSKIND")
+        return [IdSizeField(0x0001, 4, _WIN32), *records[1:]]
+
     MsOvba.compress = lambda self, data: compress(bytes(data))  # type: ignore[method-assign]
+    DirStream._load_information = excel_information
+    Project.__str__ = lambda self: text(self) + "\r\n"
     try:
         yield
     finally:
-        MsOvba.compress = original  # type: ignore[method-assign]
+        MsOvba.compress = originals[0]  # type: ignore[method-assign]
+        DirStream._load_information, Project.__str__ = originals[1:]
