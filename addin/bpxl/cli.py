@@ -12,7 +12,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from . import (
     push,
     recover,
     roundtrip,
+    sending,
     template,
     trips,
     undo,
@@ -39,8 +40,8 @@ from . import (
 from .client import MAX_CONCURRENCY
 from .connection import journal_dir, undo_dir
 from .errors import ApiError, BpxlError, UsageError
-from .records import read_layout
-from .results import Operation, Outcome
+from .records import Layout, read_layout
+from .results import Operation, Outcome, RowResult
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
@@ -341,85 +342,85 @@ def _confirmation(
     return confirm
 
 
+class _Desk:
+    """The command line's side of a send (``sending.Desk``): an .xlsx file, a progress bar on the
+    terminal, and a typed "yes" for production."""
+
+    def __init__(
+        self, args: argparse.Namespace, read: Callable[[], sending.Outgoing | None]
+    ) -> None:
+        self.args, self._read = args, read
+        self.workbook: Path = args.file
+        self.recover_hint = f"Run `bpxl recover {self.workbook}`"
+        self.found: xlsx.SheetGrid | None = None
+        self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
+
+    def read(self) -> sending.Outgoing | None:
+        return self._read()
+
+    @contextmanager
+    def connect(self) -> Iterator[connection.Connection]:
+        with _connection(self.args) as link:
+            if link.profile is not None:
+                print(f"Sending to {link.profile.label}", flush=True)
+            yield link
+
+    def confirm(self, link: connection.Connection, op: Operation, rows: int) -> bool:
+        ask = _confirmation(self.args, link.profile, op)
+        return ask is None or ask(rows)
+
+    def progress(self, done: int, total: int) -> None:
+        self.bar.total = total
+        self.bar.update(done)
+
+    def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
+        assert self.found is not None
+        self.bar.close()
+        if results:
+            xlsx.write_results(self.workbook, self.found, layout, results)
+
+    def store(self, sheet: str, remember: trips.Remember) -> None:
+        xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells)
+
+
+def _send(args: argparse.Namespace, read: Callable[[_Desk], sending.Outgoing | None]) -> int:
+    """One send through the core's workflow; ``read`` makes the outgoing rows from the file."""
+    xlsx.check_writable(args.file)
+    desk = _Desk(args, lambda: read(desk))
+    try:
+        report = sending.send(desk)
+    finally:
+        desk.bar.close()
+    if report is None:
+        return EXIT_OK
+    assert desk.found is not None
+    _print_report(report, desk.found)
+    return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
+
+
 def _push(args: argparse.Namespace) -> int:
     options = push.PushOptions(
         Operation(args.op), args.external_id, args.batch_size, args.concurrency, args.dry_run
     )
+    if args.changed and options.op is not Operation.UPDATE:
+        raise UsageError("--changed sends minimal updates: use it with --op update.")
     path: Path = args.file
-    xlsx.check_writable(path)
-    if not args.dry_run:
-        _refuse_unrecovered(path)
-    rows = xlsx.parse_rows(args.rows) if args.rows else None
-    found = xlsx.read_grid(path, args.sheet, rows)
-    trip: trips.Trip | None = None
-    if args.changed:
-        if options.op is not Operation.UPDATE:
-            raise UsageError("--changed sends minimal updates: use it with --op update.")
-        changed = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
-        if changed.empty:
-            print(f"No row of {path.name} has changed since the pull: nothing to send.")
-            return EXIT_OK
-        trip = changed
-    elif options.op is not Operation.CREATE and not args.dry_run:
-        trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path))  # for `bpxl revert`
-    return _send(args, path, found, options, trip)
 
+    def read(desk: _Desk) -> sending.Outgoing | None:
+        rows = xlsx.parse_rows(args.rows) if args.rows else None
+        found = desk.found = xlsx.read_grid(path, args.sheet, rows)
+        trip: trips.Trip | None = None
+        if args.changed:
+            changed = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
+            if changed.empty:
+                print(f"No row of {path.name} has changed since the pull: nothing to send.")
+                return None
+            trip = changed
+        elif options.op is not Operation.CREATE and not args.dry_run:
+            trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path))  # for `bpxl revert`
+        return sending.Outgoing(found.sheet, found.grid, options, trip)
 
-def _send(
-    args: argparse.Namespace,
-    path: Path,
-    found: xlsx.SheetGrid,
-    options: push.PushOptions,
-    trip: trips.Trip | None = None,
-) -> int:
-    """Push ``found`` (or what ``trip`` makes of it), write the statuses, tell the user."""
-    settle = None
-    with ExitStack() as stack:
-        client, where, confirm, log = None, None, None, None
-        if not args.dry_run:
-            link = stack.enter_context(_connection(args))
-            client, where = link.client, link.profile and link.profile.label
-            confirm = _confirmation(args, link.profile, options.op)
-            log = journal.Journal(
-                journal_dir(),
-                workbook=path,
-                sheet=found.sheet,
-                op=options.op,
-                external_id=options.external_id,
-                target=link.target,
-            )
-        if where:
-            print(f"Sending to {where}", flush=True)
-        bar = stack.enter_context(tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr))
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done)
-
-        try:
-            grid, extra = trip.grid_to_send(client) if trip else (found.grid, [])
-            report = push.push(grid, client, options, progress, log, confirm)
-            report.results = sorted(report.results + extra, key=lambda r: r.row)
-            if trip is not None and client is not None:
-                settle = trip.settle(client, report.results)
-        except BaseException:
-            if log is not None:
-                log.abandon()  # left unfinished for `bpxl recover` if anything went out
-            raise
-    if args.dry_run and isinstance(trip, trips.ChangedRows):
-        for result in report.results:
-            if result.outcome is None:
-                result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
-    if report.results:
-        xlsx.write_results(path, found, report.layout, report.results)
-    if settle is not None:  # what was pulled is now what was sent; keep what it replaced
-        undo.save(undo_dir(), str(path), found.sheet, settle.replaced)
-        xlsx_pull.after_push(path, found.sheet, settle.pulled, settle.cells)
-    if log is not None:
-        log.finish()
-        journal.prune(journal_dir())
-    _print_report(report, found)
-    return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
+    return _send(args, read)
 
 
 def _pull(args: argparse.Namespace) -> int:
@@ -477,27 +478,18 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _revert(args: argparse.Namespace) -> int:
     path: Path = args.file
-    xlsx.check_writable(path)
-    _refuse_unrecovered(path)
     args.dry_run = False
-    found = xlsx.read_grid(path, args.sheet)
-    rows = xlsx.parse_rows(args.rows) if args.rows else None
-    replaced = undo.load(undo_dir(), str(path))
-    trip = trips.Revert(found.grid, xlsx_pull.read_pulled(path), replaced, args.overwrite, rows)
-    for invoice in trip.missing:
-        print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
-    return _send(args, path, found, push.PushOptions(Operation.UPDATE), trip)
 
+    def read(desk: _Desk) -> sending.Outgoing:
+        found = desk.found = xlsx.read_grid(path, args.sheet)
+        rows = xlsx.parse_rows(args.rows) if args.rows else None
+        replaced = undo.load(undo_dir(), str(path))
+        trip = trips.Revert(found.grid, xlsx_pull.read_pulled(path), replaced, args.overwrite, rows)
+        for invoice in trip.missing:
+            print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
+        return sending.Outgoing(found.sheet, found.grid, push.PushOptions(Operation.UPDATE), trip)
 
-def _refuse_unrecovered(path: Path) -> None:
-    pending = journal.unfinished(journal_dir(), path)
-    if pending:
-        started = pending[-1].started.astimezone().strftime("%Y-%m-%d %H:%M")
-        raise UsageError(
-            f"The push of {path.name} started {started} stopped before it finished.",
-            f"Run `bpxl recover {path}` first: it writes what happened to each row into the "
-            "workbook, so that no invoice is sent twice.",
-        )
+    return _send(args, read)
 
 
 def _recover(args: argparse.Namespace) -> int:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fields, install, journal, profiles, push, recover, template, trips
-from .connection import data_dir, journal_dir, open_profile
+from . import fields, install, journal, profiles, push, recover, sending, template, trips
+from .connection import Connection, data_dir, journal_dir, open_profile
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
+from .records import Layout
 from .results import Operation, RowResult
 
 TITLE = "BillingPlatform"
@@ -167,81 +169,79 @@ _CHOOSE_ROWS = (
 
 
 def _push(book: Any, op: Operation) -> None:
-    app = book.app
-    sheet = book.sheets.active
-    block = read_block(sheet)
-    choice = chosen_rows(app, block)
-    if not choice.rows:
-        raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
-    options = push.PushOptions(op)
-    where = target_label()
-    if choice.whole_sheet:
-        question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
-        if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
-            return
-    from . import excel_roundtrip  # it builds on this module's send()
+    def read(block: Block) -> sending.Outgoing | None:
+        app = book.app
+        choice = chosen_rows(app, block)
+        if not choice.rows:
+            raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
+        if choice.whole_sheet:
+            where = target_label()
+            question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
+            if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
+                return None
+        from . import excel_roundtrip  # it builds on this module
 
-    grid = block.grid(choice.rows)
-    trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, grid)
-    excel_roundtrip.send_and_store(book, block, grid, options, trip)
+        grid = block.grid(choice.rows)
+        trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, grid)
+        return sending.Outgoing(block.sheet.name, grid, push.PushOptions(op), trip)
 
-
-@dataclass
-class Sent:
-    report: push.PushReport
-    log: journal.Journal
-    remember: trips.Remember | None
+    send(book, read)
 
 
-def send(
-    book: Any,
-    block: Block,
-    grid: push.Grid,
-    options: push.PushOptions,
-    trip: trips.Trip | None = None,
-) -> Sent:
-    """Send ``grid`` (or what ``trip`` makes of it) with a journal, progress in the status bar
-    and, for production, a confirmation; the caller writes the results."""
-    workbook = Path(book.fullname)
-    pending = journal.unfinished(journal_dir(), workbook)
-    if pending:
-        raise UsageError(
-            f"The last send from {workbook.name} stopped before it finished.",
-            "Click Recover last run first, so that no invoice is sent twice.",
+class _Desk:
+    """The ribbon's side of a send (``sending.Desk``): the open workbook's active sheet, Excel's
+    status bar, a Yes/No box for production."""
+
+    recover_hint = "Click Recover last run"
+
+    def __init__(self, book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
+        self.book, self._read = book, read
+        self.workbook = Path(book.fullname)
+        self.block: Block | None = None
+        self.bar = StatusBar(book.app)
+
+    def read(self) -> sending.Outgoing | None:
+        self.block = read_block(self.book.sheets.active)
+        return self._read(self.block)
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        return open_profile(profiles.active())
+
+    def confirm(self, link: Connection, op: Operation, rows: int) -> bool:
+        if link.profile is None or not link.profile.production:
+            return True
+        question = (
+            f"{op.value.capitalize()} {rows:,} invoice rows in the PRODUCTION tenant "
+            f"{link.profile.tenant} ({link.profile.url})?"
         )
-    with open_profile(profiles.active()) as link:
-        log = journal.Journal(
-            journal_dir(),
-            workbook=workbook,
-            sheet=block.sheet.name,
-            op=options.op,
-            external_id=options.external_id,
-            target=link.target,
-        )
+        return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
 
-        def confirm(rows: int) -> bool:
-            if link.profile is None or not link.profile.production:
-                return True
-            question = (
-                f"{options.op.value.capitalize()} {rows:,} invoice rows in the PRODUCTION tenant "
-                f"{link.profile.tenant} ({link.profile.url})?"
-            )
-            return bool(book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
+    def progress(self, done: int, total: int) -> None:
+        self.bar(done, total)
 
-        bar = StatusBar(book.app)
-        remember = None
-        try:
-            grid, extra = trip.grid_to_send(link.client) if trip else (grid, [])
-            report = push.push(grid, link.client, options, bar, log, confirm)
-            report.results = sorted(report.results + extra, key=lambda r: r.row)
-            if trip is not None:
-                remember = trip.settle(link.client, report.results)
-        except BaseException:
-            log.abandon()  # left unfinished for Recover last run if anything went out
-            raise
-        finally:
-            bar.close()
-    return Sent(report, log, remember)
+    def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
+        assert self.block is not None
+        with quiet(self.book.app):
+            write_results(self.block, results)
+
+    def store(self, sheet: str, remember: trips.Remember) -> None:
+        from . import excel_roundtrip  # it builds on this module
+
+        assert self.block is not None
+        with quiet(self.book.app):
+            excel_roundtrip.store(self.book, self.block, remember)
+
+
+def send(book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
+    """A send of rows of the active sheet (``read`` chooses them) through the core's workflow,
+    then a message that sums up."""
+    desk = _Desk(book, read)
+    try:
+        report = sending.send(desk)
+    finally:
+        desk.bar.close()
+    if report is not None:
+        show(book.app, report.summary(), report.results, target_label())
 
 
 def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import fields, profiles, push, roundtrip, trips, undo
+from . import fields, profiles, push, roundtrip, sending, trips, undo
 from .connection import open_profile, undo_dir
 from .errors import UsageError
-from .excel import TITLE, send, show, target_label
-from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
+from .excel import TITLE, send
+from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block
 from .records import Layout
 from .results import Operation
 from .roundtrip import STAMP_HEADER, Pulled
@@ -176,23 +176,31 @@ def _mark_changes(block: Block) -> None:
 
 
 def send_changed(book: Any) -> None:
-    block = read_block(book.sheets.active)
-    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-    trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, overwrite=False)
-    if trip.empty:
-        book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
-        return
-    send_and_store(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
+    def read(block: Block) -> sending.Outgoing | None:
+        pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+        trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, overwrite=False)
+        if trip.empty:
+            book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
+            return None
+        return sending.Outgoing(
+            block.sheet.name, block.grid([]), push.PushOptions(Operation.UPDATE), trip
+        )
+
+    send(book, read)
 
 
 def revert_last(book: Any) -> None:
-    block = read_block(book.sheets.active)
-    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-    replaced = undo.load(undo_dir(), book.fullname)
-    choice = chosen_rows(book.app, block)
-    only = None if choice.whole_sheet else set(choice.rows)
-    trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only)
-    send_and_store(book, block, block.grid([]), push.PushOptions(Operation.UPDATE), trip)
+    def read(block: Block) -> sending.Outgoing:
+        pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+        replaced = undo.load(undo_dir(), book.fullname)
+        choice = chosen_rows(book.app, block)
+        only = None if choice.whole_sheet else set(choice.rows)
+        trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only)
+        return sending.Outgoing(
+            block.sheet.name, block.grid([]), push.PushOptions(Operation.UPDATE), trip
+        )
+
+    send(book, read)
 
 
 def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
@@ -200,27 +208,8 @@ def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
     return trips.Recorded(grid, roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET)))
 
 
-def send_and_store(
-    book: Any,
-    block: Block,
-    grid: push.Grid,
-    options: push.PushOptions,
-    trip: trips.Trip | None,
-) -> None:
-    """Send, then write the statuses, what to remember and what was replaced, and sum up."""
-    sent = send(book, block, grid, options, trip)
-    with quiet(book.app):
-        write_results(block, sent.report.results)
-        if sent.remember is not None:
-            store(book, block, sent.remember)
-    sent.log.finish()
-    show(book.app, sent.report.summary(), sent.report.results, target_label())
-
-
 def store(book: Any, block: Block, remember: trips.Remember) -> None:
-    """After a send: values put back (revert), what was pulled brought up to date, and what the
-    send replaced kept for a revert."""
-    undo.save(undo_dir(), book.fullname, block.sheet.name, remember.replaced)
+    """After a send: values put back (revert) and what was pulled brought up to date."""
     if remember.cells:
         by_field: dict[str, dict[int, object]] = {}
         for (row, name), value in remember.cells.items():
