@@ -279,14 +279,14 @@ class Client:
         Reconciliation compares it with the server's ``Created`` stamps, so our own clock's error
         does not matter; before any answer it is our own clock.
         """
-        return dt.datetime.now(dt.timezone.utc) + (self._clock_offset or dt.timedelta())
+        return dt.datetime.now(dt.UTC) + (self._clock_offset or dt.timedelta())
 
     def _note_clock(self, response: requests.Response) -> None:
         if self._clock_offset is not None or "Date" not in response.headers:
             return
         with contextlib.suppress(TypeError, ValueError):
             server = email.utils.parsedate_to_datetime(response.headers["Date"])
-            self._clock_offset = server - dt.datetime.now(dt.timezone.utc)
+            self._clock_offset = server - dt.datetime.now(dt.UTC)
 
     # -- the one place requests are sent --------------------------------------------------------
 

@@ -56,7 +56,7 @@ class Journal:
         target: Target,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         self.path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
         self.folder = folder
         self.workbook = str(Path(workbook).resolve())
@@ -135,7 +135,7 @@ class Journal:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def _dump(result: RowResult) -> list[Any]:
@@ -244,7 +244,7 @@ def prune(folder: Path, keep_days: float | None = None) -> int:
     """
     if keep_days is None:
         keep_days = float(os.environ.get(KEEP_DAYS_ENV) or DEFAULT_KEEP_DAYS)
-    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=keep_days)
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=keep_days)
     removed = 0
     for run in runs(folder):
         if run.finished and run.started < cutoff:

@@ -46,7 +46,7 @@ class Finding:
 
 def created_since(since: dt.datetime) -> str:
     """The ``Created`` bound as the query compares it: ISO 8601 UTC, a clock margin earlier."""
-    return (since - CLOCK_MARGIN).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return (since - CLOCK_MARGIN).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def reconcile(

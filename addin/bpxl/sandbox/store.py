@@ -50,9 +50,7 @@ def _ok(record_id: int, **extra: str) -> Item:
 
 
 def _now() -> str:
-    return (
-        dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _schema() -> str:
