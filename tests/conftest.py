@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,25 @@ class MemoryKeyring(KeyringBackend):
     def delete_password(self, service: str, username: str) -> None:
         if self.secrets.pop((service, username), None) is None:
             raise keyring.errors.PasswordDeleteError(username)
+
+
+# Tokyo (UTC+9) and Los Angeles (UTC-8/-7), as POSIX rules so that they need no time zone database.
+TIME_ZONES = {"Asia/Tokyo": "JST-9", "America/Los_Angeles": "PST8PDT,M3.2.0,M11.1.0"}
+
+
+@pytest.fixture(params=list(TIME_ZONES))
+def time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The machine's local time zone set east, then west, of UTC: dates must never shift."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = TIME_ZONES[request.param]
+    time.tzset()
+    assert time.timezone != 0, "the time zone did not take effect"
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
 
 
 @pytest.fixture

@@ -107,20 +107,25 @@ def test_pull_edit_sort_send_changed_conflict_and_revert(tmp_path: Path, make_sa
         if "DueDate" in changed:
             assert server[invoice]["DueDate"] == "2027-03-01"
 
-    # Nothing left to send: the remembered values are now the sent ones.
+    # Nothing left to send but the conflict row: the remembered values are now the sent ones.
     code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run")
-    assert "1 rows: 1 ready" in out or "nothing to send" in out  # only the conflict row is left
+    assert code == 0 and "1 ready to update, 0 invalid (dry run: nothing was sent)" in out, out
+    assert [r["Id"] for r in read_sheet(book) if r["Result"] == "Changed"] == [clash]
 
     # Revert the push: the server gets the values from before it, the sheet shows them again.
     code, out, _ = run("revert", book, *connect(sandbox))
     assert code == 0 and "20 rows: 20 updated" in out, out
     with Client(sandbox.url, username="demo", password="demo") as client:
         after = {r["Id"]: r for r in client.query("SELECT Id, Status, DueDate FROM INVOICE")}
-    for invoice in edits:
-        assert after[invoice]["Status"] == "Pending"
-        assert after[invoice]["DueDate"] != "2027-03-01"
     reverted = {r["Id"]: r for r in read_sheet(book)}
-    assert all(reverted[i]["Status"] == "Pending" for i in edits)
+    before = {r["Id"]: r for r in pulled}
+    for invoice in edits:
+        original = before[invoice]
+        assert after[invoice]["Status"] == original["Status"] == "Pending"
+        assert after[invoice]["DueDate"] == original["DueDate"].date().isoformat()
+        assert reverted[invoice]["Status"] == original["Status"]
+        assert reverted[invoice]["DueDate"] == original["DueDate"]
+        assert reverted[invoice]["FileName"] == original["FileName"]
 
 
 def test_pull_with_no_match_and_by_ids(tmp_path: Path, sandbox, run) -> None:
@@ -171,3 +176,72 @@ def test_a_plain_update_can_be_reverted_for_chosen_rows(tmp_path: Path, sandbox,
         status = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
     assert [status[i] for i in ids] == ["Pending", "Closed", "Closed"]
     assert read_sheet(book)[0]["Status"] == "Pending"  # the sheet shows the value put back
+
+
+def _server(sandbox, names: str = "Id, Updated, Status, DueDate, FileName") -> dict[str, dict]:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        return {r["Id"]: r for r in client.query(f"SELECT {names} FROM INVOICE")}
+
+
+def _edit(book: Path, changes: dict[str, dict[str, object]]) -> None:
+    """Set cells of the invoice sheet by Id and header, as a user would in Excel."""
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    header = [c.value for c in sheet[1]]
+    for row in range(2, sheet.max_row + 1):
+        invoice = str(sheet.cell(row, header.index("Id") + 1).value)
+        for name, value in changes.get(invoice, {}).items():
+            sheet.cell(row, header.index(name) + 1, value)
+    workbook.save(book)
+
+
+def test_dates_go_round_and_back_exactly_in_any_time_zone(
+    tmp_path: Path, sandbox, run, time_zone: str
+) -> None:
+    """Pull, change dates, send, revert, in Tokyo and in Los Angeles: no day is gained or lost,
+    and the revert puts back exactly the values from before (== the old value, not just != new)."""
+    ids = seed_invoices(sandbox, 3)
+    original = _server(sandbox)
+    book = tmp_path / "zone.xlsx"
+    code, out, _ = run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    assert code == 0, out
+    pulled = {r["Id"]: r for r in read_sheet(book)}
+    for invoice in ids:
+        assert pulled[invoice]["DueDate"].date().isoformat() == original[invoice]["DueDate"]
+    _edit(book, {ids[0]: {"DueDate": dt.date(2027, 1, 1), "Status": "Approved"},
+                 ids[1]: {"DueDate": dt.datetime(2027, 12, 31)}})  # fmt: skip
+    code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 0 and "2 rows: 2 updated" in out, out
+    sent = _server(sandbox)
+    assert sent[ids[0]]["DueDate"] == "2027-01-01" and sent[ids[0]]["Status"] == "Approved"
+    assert sent[ids[1]]["DueDate"] == "2027-12-31" and sent[ids[1]] != original[ids[1]]
+    assert sent[ids[2]] == original[ids[2]]
+
+    code, out, _ = run("revert", book, *connect(sandbox))
+    assert code == 0 and "2 rows: 2 updated" in out, out
+    back = _server(sandbox)
+    for invoice in ids:
+        for name in ("Status", "DueDate", "FileName"):
+            assert back[invoice][name] == original[invoice][name], (invoice, name)
+    sheet = {r["Id"]: r for r in read_sheet(book)}
+    for invoice in ids:
+        for name in ("Status", "DueDate", "FileName"):
+            assert sheet[invoice][name] == pulled[invoice][name], (invoice, name)
+
+
+def test_a_row_sent_twice_after_one_pull_is_no_conflict(tmp_path: Path, sandbox, run) -> None:
+    """After a changed send, the remembered stamp is the server's new one: sending the same row
+    again is an update, not a false conflict."""
+    ids = seed_invoices(sandbox, 2)
+    book = tmp_path / "twice.xlsx"
+    run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    for status in ("Approved", "Closed"):
+        _edit(book, {ids[0]: {"Status": status}})
+        code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+        assert code == 0 and "1 row: 1 updated" in out, out
+        server = _server(sandbox)
+        assert server[ids[0]]["Status"] == status
+        remembered = read_pulled(book)
+        assert remembered[ids[0]].updated == server[ids[0]]["Updated"]
+        assert remembered[ids[0]].values["Status"] == status
+        assert remembered[ids[1]].updated == server[ids[1]]["Updated"]

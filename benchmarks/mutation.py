@@ -1,0 +1,118 @@
+"""Mutation testing of the core: how many small deliberate bugs the tests catch, module by module.
+
+    nice -n 10 .venv/bin/python benchmarks/mutation.py [--record] [MODULE ...]
+
+(default: every module in ``TESTS``, one after the other). mutmut (in the ``test`` extra) changes
+one operator, constant or call at a time in a module and runs the tests that reach the changed
+function; a mutant the tests still pass "survived". mutmut expects the code in ``src/`` or at the
+top of the project, so each module runs in a scratch copy, ``.mutation/MODULE/`` (git ignores
+it), with ``src/bpxl`` and ``tests/``: the repository itself is never changed. Survivors are listed
+in ``.mutation/MODULE/survivors.txt``; ``cd .mutation/MODULE && ../../.venv/bin/mutmut show NAME``
+shows one. ``--record`` appends the scores to ``results.md``. Not part of CI: a module takes from
+one to several minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import record
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutation"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+# The tests that exercise each core module, fast ones only: mutmut runs, per mutant, just the tests
+# of this selection that reached the mutated function.
+TESTS = {
+    "cells": ["tests/test_cells.py", "tests/test_records.py"],
+    "records": ["tests/test_records.py", "tests/test_cells.py"],
+    "journal": ["tests/test_journal.py"],
+    "answers": ["tests/test_answers.py"],
+    "push": ["tests/test_push_cli.py"],
+    "reconcile": ["tests/test_safety.py", "tests/test_push_cli.py", "-k", "not sigkill"],
+    "trips": ["tests/test_roundtrip.py"],
+}
+TIMEOUT = 45 * 60  # seconds per module, so that a stuck run cannot hold the machine
+
+
+def prepare(module: str) -> Path:
+    """A fresh scratch project for ``module``: the package under src/, the tests, the config."""
+    folder = SCRATCH / module
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "src").mkdir(parents=True)
+    shutil.copytree(ROOT / "addin" / "bpxl", folder / "src" / "bpxl")
+    shutil.copytree(ROOT / "tests", folder / "tests")
+    (folder / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths=src/bpxl\n"
+        f"only_mutate=src/bpxl/{module}.py\n"
+        "pytest_add_cli_args_test_selection=\n    " + "\n    ".join(TESTS[module]) + "\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def mutate(module: str) -> dict[str, object]:
+    folder = prepare(module)
+    began = time.monotonic()
+    with (folder / "run.log").open("w", encoding="utf-8") as log:
+        finished = subprocess.run(
+            [str(MUTMUT), "run", "--max-children", "1"],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    if finished.returncode != 0:
+        raise SystemExit(f"mutmut failed on {module}; see {folder / 'run.log'}")
+    subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=folder, check=True, capture_output=True)
+    stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    listed = subprocess.run(
+        [str(MUTMUT), "results"], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout
+    survivors = [line.strip().split(":")[0] for line in listed.splitlines() if ": " in line]
+    (folder / "survivors.txt").write_text("\n".join(survivors) + "\n", encoding="utf-8")
+    killed = int(stats["killed"]) + int(stats["timeout"])
+    total = int(stats["total"]) - int(stats["skipped"])
+    return {
+        "module": module,
+        "mutants": total,
+        "killed": killed,
+        "survived": int(stats["survived"]),
+        "no tests": int(stats["no_tests"]),
+        "score": f"{100 * killed / total:.0f}%" if total else "-",
+        "minutes": f"{(time.monotonic() - began) / 60:.1f}",
+    }
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    keep = "--record" in args
+    modules = [a for a in args if a != "--record"] or list(TESTS)
+    unknown = sorted(set(modules) - set(TESTS))
+    if unknown:
+        raise SystemExit(f"no test selection for {', '.join(unknown)}; known: {', '.join(TESTS)}")
+    os.environ.pop("MUTANT_UNDER_TEST", None)
+    rows = []
+    for module in modules:
+        row = mutate(module)
+        print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+        rows.append(list(row.values()))
+    record(
+        "Mutation testing of the core (mutmut)",
+        ["module", "mutants", "killed", "survived", "no tests", "score", "minutes"],
+        rows,
+        keep,
+    )
+
+
+if __name__ == "__main__":
+    main()

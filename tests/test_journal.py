@@ -1,0 +1,182 @@
+"""The push journal: written line by line, read back after a crash, pruned after 30 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from bpxl import journal
+from bpxl.connection import journal_dir
+from bpxl.journal import Journal, Target, load, prune, record_hash, runs, unfinished
+from bpxl.results import Operation, Outcome, RowResult
+
+from .conftest import write_invoices
+
+AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
+
+
+def start(folder: Path, workbook: Path, sheet: str = "Invoices") -> Journal:
+    return Journal(
+        folder,
+        workbook=workbook,
+        sheet=sheet,
+        op=Operation.UPDATE,
+        external_id="FileName",
+        target=Target("https://tenant.example/acme", "acme"),
+    )
+
+
+def test_record_hash_is_stable_short_and_order_free() -> None:
+    one = record_hash({"BillingProfileId": "101", "Status": "Pending"})
+    assert one == record_hash({"Status": "Pending", "BillingProfileId": "101"})
+    assert len(one) == 20 and int(one, 16) >= 0
+    assert one != record_hash({"BillingProfileId": "102", "Status": "Pending"})
+    # The same values hash the same on any machine (non-ASCII kept as such, dates as text).
+    text = json.dumps({"a": "Zoë", "d": "2024-01-02"}, sort_keys=True, ensure_ascii=False)
+    assert (
+        record_hash({"d": dt.date(2024, 1, 2), "a": "Zoë"})
+        == (hashlib.sha256(text.encode()).hexdigest()[:20])
+    )
+
+
+def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    log = start(tmp_path / "j", book)
+    assert log.path.parent == tmp_path / "j" and log.path.suffix == ".jsonl"
+    log.planned({2: "h2", 3: "h3", 4: None, 5: "h5"})
+    assert not log.sent_any
+    log.sending([2, 3], AT)
+    assert log.sent_any
+    log.answered([RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])])
+    log.close()
+    log.close()  # closing twice is harmless
+    with pytest.raises(ValueError, match="closed"):
+        log.sending([5], AT)
+
+    run = load(log.path)
+    assert run is not None
+    assert (run.workbook, run.sheet, run.op, run.external_id) == (
+        str(book.resolve()),
+        "Invoices",
+        Operation.UPDATE,
+        "FileName",
+    )
+    assert run.target == Target("https://tenant.example/acme", "acme")
+    assert run.planned == {2: "h2", 3: "h3", 4: None, 5: "h5"}
+    assert run.sent == {2: AT, 3: AT}
+    assert run.results == {2: RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])}
+    assert run.in_flight == [3] and run.never_sent == [5] and not run.finished
+    assert abs(run.started - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=1)
+    assert [r.path for r in unfinished(tmp_path / "j")] == [log.path]
+    assert unfinished(tmp_path / "j", book) == unfinished(tmp_path / "j")
+    assert unfinished(tmp_path / "j", tmp_path / "other.xlsx") == []
+
+    journal.mark_recovered(run)
+    again = load(log.path)
+    assert again is not None and again.finished and unfinished(tmp_path / "j") == []
+
+
+def test_a_result_without_outcome_and_a_finished_journal(tmp_path: Path) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.planned({2: "h"})
+    log.sending([2], AT)
+    log.answered([RowResult(2, None, None, [])])
+    log.finish()
+    run = load(log.path)
+    assert run is not None and run.finished
+    assert run.results[2] == RowResult(2, None, None, []) and run.in_flight == []
+
+
+def test_a_torn_last_line_is_ignored_and_foreign_files_are_skipped(tmp_path: Path) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.planned({2: "h"})
+    log.close()
+    with log.path.open("a", encoding="utf-8") as file:
+        file.write('{"type": "send", "rows": [2], "at": "2026-')  # the process died here
+    run = load(log.path)
+    assert run is not None and run.sent == {} and run.never_sent == [2]
+    (tmp_path / "0-notes.jsonl").write_text('{"type": "plan", "rows": {}}\n')  # no run line
+    (tmp_path / "1-broken.jsonl").write_text('{"type": "run"}\n')  # a run line without fields
+    (tmp_path / "readme.txt").write_text("not a journal")
+    assert load(tmp_path / "0-notes.jsonl") is None
+    assert [r.path for r in runs(tmp_path)] == [log.path]
+    assert runs(tmp_path / "missing") == []
+
+
+def test_discard_and_abandon_keep_a_journal_only_if_something_went_out(tmp_path: Path) -> None:
+    quiet = start(tmp_path, tmp_path / "b.xlsx")
+    quiet.abandon()
+    assert not quiet.path.exists()
+    sent = start(tmp_path, tmp_path / "b.xlsx")
+    sent.planned({2: "h"})
+    sent.sending([2], AT)
+    sent.abandon()
+    assert sent.path.exists() and [r.path for r in unfinished(tmp_path)] == [sent.path]
+    dropped = start(tmp_path, tmp_path / "b.xlsx")
+    dropped.discard()
+    assert not dropped.path.exists()
+
+
+def test_earlier_sends_finds_only_the_same_rows_of_the_same_sheet(tmp_path: Path) -> None:
+    book = tmp_path / "b.xlsx"
+    first = start(tmp_path, book)
+    first.planned({2: "a", 3: "b", 4: "c"})
+    first.sending([2, 3], AT)
+    first.close()
+    later = AT + dt.timedelta(hours=1)
+    second = start(tmp_path, book)
+    second.planned({2: "a"})
+    second.sending([2], later)
+    second.close()
+    elsewhere = start(tmp_path, book, sheet="Other")
+    elsewhere.planned({4: "c"})
+    elsewhere.sending([4], AT)
+    elsewhere.close()
+    now = start(tmp_path, book)
+    # Row 2 unchanged (earliest send wins), row 3 edited since, row 4 only sent from another sheet.
+    assert now.earlier_sends({2: "a", 3: "changed", 4: "c"}) == {2: AT}
+    now.sending([2], later)  # its own sends are not "earlier"
+    assert now.earlier_sends({2: "a"}) == {2: AT}
+
+
+def _finished(folder: Path, age_days: float, finish: bool = True) -> Path:
+    log = start(folder, folder / "b.xlsx")
+    if finish:
+        log.finish()
+    else:
+        log.close()
+    lines = log.path.read_text(encoding="utf-8").splitlines()
+    head = json.loads(lines[0])
+    began = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
+    head["started"] = began.isoformat()
+    log.path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n", encoding="utf-8")
+    return log.path
+
+
+def test_finished_journals_are_pruned_after_30_days(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(journal.KEEP_DAYS_ENV, raising=False)
+    young = _finished(tmp_path, 29.9)
+    old = _finished(tmp_path, 30.1)
+    old_unfinished = _finished(tmp_path, 400, finish=False)
+    assert prune(tmp_path) == 1
+    assert young.exists() and not old.exists() and old_unfinished.exists()
+    monkeypatch.setenv(journal.KEEP_DAYS_ENV, "7")
+    week = _finished(tmp_path, 7.1)
+    assert prune(tmp_path) == 2 and not week.exists() and not young.exists()
+    assert old_unfinished.exists()
+    assert prune(tmp_path, keep_days=1000) == 0
+
+
+def test_a_push_prunes_old_journals(tmp_path: Path, sandbox, run) -> None:
+    folder = journal_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    old = _finished(folder, 31)
+    young = _finished(folder, 1)
+    book = write_invoices(tmp_path / "p.xlsx", [{"BillingProfileId": "101"}])
+    code, out, _ = run("push", book, "--op", "create", "--url", sandbox.url, "--username", "demo")
+    assert code == 0, out
+    assert not old.exists() and young.exists()
