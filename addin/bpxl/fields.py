@@ -1,5 +1,9 @@
 """The INVOICE field catalogue: the only place bpxl learns about fields.
 
+A ``Catalogue`` is the set of fields one run works with. ``BUILT_IN`` is the catalogue below, the
+default of every core function; a tenant's own catalogue (its custom fields, lengths and required
+flags, read by ``describe``) is passed explicitly through the core instead, never swapped in here.
+
 Names come from BillingPlatform's API reference (the 48 keys of an INVOICE ``brmObjects`` item,
 ``Id`` included). Types, read-only marks and picklist values are *assumed* (see
 ``docs/api-notes.md``); every assumption lives in this file, so correcting one is a one-line
@@ -12,7 +16,7 @@ an accountant fills most, then the rest; read-only fields last.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -36,12 +40,17 @@ class Field:
     name: str
     type: FieldType
     description: str
-    read_only: bool = False
+    read_only: bool = False  # set by BillingPlatform: a value in its column is left out
     picklist: tuple[str, ...] = ()
+    label: str = ""  # the tenant's label, when it has one
+    length: int | None = None  # the longest text the field takes, when the tenant says
+    required: bool = False  # every new invoice needs a value
+    api_writable: bool = True  # False: the tenant does not let the API write it at all
+    custom: bool = False  # a field of the tenant's own, not in the built-in catalogue
 
     @property
     def writable(self) -> bool:
-        return not self.read_only
+        return not self.read_only and self.api_writable
 
 
 ID = "Id"
@@ -111,24 +120,53 @@ FIELDS: tuple[Field, ...] = (
     Field("VoidedByCreditId", _T.ID, "Credit that voided this invoice", read_only=True),
 )
 
-BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
-
 
 def header_key(text: str) -> str:
     """Normalise a header for matching: case- and space-insensitive ("Due date" == "DueDate")."""
     return "".join(text.split()).casefold()
 
 
-_BY_KEY: dict[str, Field] = {header_key(f.name): f for f in FIELDS}
+BUILT_IN_SOURCE, TENANT_SOURCE = "built-in", "tenant"
 
 
-def lookup(header: object) -> Field | None:
-    """The field a column header names, or None for a user column."""
-    if not isinstance(header, str):
-        return None
-    return _BY_KEY.get(header_key(header))
+class Catalogue:
+    """The INVOICE fields one run works with, in template column order.
+
+    ``source`` says where they come from (``built-in`` or ``tenant``); ``notes`` are one-line
+    remarks for the user (why the built-in catalogue is in use, types read as text).
+    """
+
+    def __init__(
+        self,
+        fields: Iterable[Field],
+        source: str = BUILT_IN_SOURCE,
+        notes: Iterable[str] = (),
+    ) -> None:
+        self.fields = tuple(fields)
+        self.source = source
+        self.notes = tuple(notes)
+        self.by_name: dict[str, Field] = {f.name: f for f in self.fields}
+        self._by_key: dict[str, Field] = {header_key(f.name): f for f in self.fields}
+
+    def __repr__(self) -> str:
+        return f"Catalogue({len(self.fields)} fields, {self.source})"
+
+    def lookup(self, header: object) -> Field | None:
+        """The field a column header names, or None for a user column."""
+        if not isinstance(header, str):
+            return None
+        return self._by_key.get(header_key(header))
+
+    def template_fields(self) -> Iterator[Field]:
+        """The template's field columns: ``Id`` and every writable field, in catalogue order."""
+        return (f for f in self.fields if f.writable or f.name == ID)
+
+    def required(self) -> Iterator[Field]:
+        """The fields a create must fill (only writable ones: the system fills the others)."""
+        return (f for f in self.fields if f.required and f.writable)
 
 
-def template_fields() -> Iterator[Field]:
-    """The template's field columns: ``Id`` and every writable field, in catalogue order."""
-    return (f for f in FIELDS if f.writable or f.name == ID)
+BUILT_IN = Catalogue(FIELDS)
+BY_NAME: dict[str, Field] = BUILT_IN.by_name
+lookup = BUILT_IN.lookup
+template_fields = BUILT_IN.template_fields

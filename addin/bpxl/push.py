@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import fields
 from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
+from .fields import Catalogue
 from .journal import Journal, record_hash
 from .reconcile import Verdict, reconcile
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
@@ -56,6 +57,7 @@ class PushOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
     dry_run: bool = False
+    catalogue: Catalogue = fields.BUILT_IN  # the tenant's fields, or the built-in ones
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -65,7 +67,7 @@ class PushOptions:
                 f"--concurrency must be from 1 to {MAX_CONCURRENCY}.",
                 "BillingPlatform allows 4 to 8 requests at once; 1 sends one batch at a time.",
             )
-        canonical = fields.lookup(self.external_id)
+        canonical = self.catalogue.lookup(self.external_id)
         if canonical is not None and canonical.name != self.external_id:
             object.__setattr__(self, "external_id", canonical.name)
 
@@ -98,7 +100,7 @@ class PushReport:
 
 def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[int]]:
     """Validate every row of the grid; raise ``UsageError`` for a sheet that cannot work."""
-    layout = read_layout(grid.header)
+    layout = read_layout(grid.header, options.catalogue)
     check_layout(layout, options.op, options.external_id)
     plans, skipped = plan_rows(layout, grid.rows, options.op, options.external_id)
     if options.op is not Operation.CREATE:

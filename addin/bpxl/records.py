@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import fields
-from .cells import CellError, convert, is_blank
+from .cells import CLEAR, CellError, convert, is_blank
 from .errors import UsageError
-from .fields import Field
+from .fields import Catalogue, Field
 from .results import Operation, Outcome
 
 RESULT_HEADER = "Result"
@@ -38,6 +38,7 @@ class Layout:
     user_headers: tuple[str, ...]
     result_index: int | None
     message_index: int | None
+    catalogue: Catalogue = fields.BUILT_IN  # the fields the headers were matched against
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.field.name == name), None)
@@ -52,12 +53,14 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def find_header(rows: Iterable[Sequence[object]]) -> int | None:
+def find_header(
+    rows: Iterable[Sequence[object]], catalogue: Catalogue = fields.BUILT_IN
+) -> int | None:
     """The 1-based row (within the first rows) whose cells name at least one Invoice field."""
     for number, values in enumerate(rows, start=1):
         if number > HEADER_SEARCH_ROWS:
             return None
-        if any(fields.lookup(v) is not None for v in values):
+        if any(catalogue.lookup(v) is not None for v in values):
             return number
     return None
 
@@ -93,8 +96,9 @@ def own_columns(layout: Layout, width: int, need_id: bool) -> OwnColumns:
     return OwnColumns(id_index, result, message, tuple(added))
 
 
-def read_layout(header: Sequence[object]) -> Layout:
-    """Match headers to fields (case- and space-insensitive); a field named twice is an error."""
+def read_layout(header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN) -> Layout:
+    """Match headers to ``catalogue``'s fields (case- and space-insensitive); a field named twice
+    is an error."""
     columns: list[Column] = []
     user: list[str] = []
     seen: dict[str, int] = {}
@@ -110,7 +114,7 @@ def read_layout(header: Sequence[object]) -> Layout:
         if key == fields.header_key(MESSAGE_HEADER):
             message_index = index
             continue
-        found = fields.lookup(text)
+        found = catalogue.lookup(text)
         if found is None:
             user.append(text)
             continue
@@ -122,7 +126,7 @@ def read_layout(header: Sequence[object]) -> Layout:
             )
         seen[found.name] = index
         columns.append(Column(index, text, found))
-    return Layout(tuple(columns), tuple(user), result_index, message_index)
+    return Layout(tuple(columns), tuple(user), result_index, message_index, catalogue)
 
 
 @dataclass
@@ -181,8 +185,16 @@ def plan_row(
         if column.field.read_only and not is_key:
             plan.warnings.append(f"{column.header}: is set by BillingPlatform and was not sent")
             continue
+        if not column.field.api_writable and not is_key:
+            plan.errors.append(
+                f"{column.header}: your BillingPlatform tenant does not let the API write "
+                f"{name}; empty the cell (or delete the column) and change it in BillingPlatform"
+            )
+            refused.add(name)
+            continue
         try:
             converted = convert(column.field, value)
+            _check_length(column.field, converted.value)
         except CellError as problem:
             plan.errors.append(f"{column.header}: {problem}")
             refused.add(name)
@@ -195,7 +207,36 @@ def plan_row(
         if converted.warning:
             plan.warnings.append(f"{column.header}: {converted.warning}")
     _require_keys(layout, plan, op, external_id, refused)
+    if op is Operation.CREATE:
+        _require_fields(layout, plan, refused)
     return plan
+
+
+def _check_length(field: Field, value: object) -> None:
+    """Text longer than the tenant's limit for the field is refused before it is sent."""
+    if field.length is not None and isinstance(value, str) and len(value) > field.length:
+        extra = len(value) - field.length
+        raise CellError(
+            f"{len(value)} characters is longer than the {field.length} this field takes; "
+            f"shorten it by {extra} character{'' if extra == 1 else 's'}"
+        )
+
+
+def _require_fields(layout: Layout, plan: RowPlan, refused: set[str]) -> None:
+    """The fields the tenant requires on every new invoice; each missing one is an error."""
+    for wanted in layout.catalogue.required():
+        if wanted.name in refused or plan.record.get(wanted.name, CLEAR) != CLEAR:
+            continue
+        column = layout.column(wanted.name)
+        if column is None:
+            plan.errors.append(
+                f"{wanted.name}: your tenant requires it on every new invoice; add a "
+                f"{wanted.name} column and fill it in"
+            )
+        else:
+            plan.errors.append(
+                f"{column.header}: your tenant requires it on every new invoice; fill it in"
+            )
 
 
 def _require_keys(
@@ -224,7 +265,7 @@ def check_layout(layout: Layout, op: Operation, external_id: str) -> None:
             "Put the field names (e.g. Id, BillingProfileId, DueDate) in the header row; "
             "`bpxl template` writes a ready sheet.",
         )
-    field = fields.BY_NAME.get(external_id)
+    field = layout.catalogue.by_name.get(external_id)
     if op is Operation.UPSERT and field is None:
         raise UsageError(
             f"--external-id {external_id} is not an Invoice field.",
