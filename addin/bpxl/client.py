@@ -416,6 +416,12 @@ class Client:
         rows = self._rows(response, "retrieveResponse")
         return rows[0] if rows else None
 
+    def retrieve_where(self, entity: str, condition: str) -> list[dict[str, Any]]:
+        """Records of any ``entity`` matching a condition (``GET {entity}?queryAnsiSql=``); an
+        empty list when there are none. Refusals raise ``ApiError`` with the HTTP status."""
+        response = self._send("GET", entity, params={"queryAnsiSql": condition})
+        return self._rows(response, "retrieveResponse")
+
     def query(self, sql: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Rows of a ``SELECT ... FROM INVOICE`` query, fetched page by page as they are read."""
         offset = 0

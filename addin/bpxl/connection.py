@@ -15,8 +15,9 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from . import journal, profiles
+from . import describe, journal, profiles
 from .client import Client
+from .fields import Catalogue
 from .sandbox import Sandbox, SandboxConfig
 
 DATA_DIR_ENV = "BPXL_DATA_DIR"
@@ -39,6 +40,21 @@ def undo_dir() -> Path:
     return data_dir() / "undo"
 
 
+def fields_dir() -> Path:
+    """Where each connection's INVOICE fields, as last read from the tenant, are kept."""
+    return data_dir() / "fields"
+
+
+def catalogue_key(target: journal.Target) -> str:
+    """What a tenant's cached fields are filed under: the profile's name, else the URL."""
+    return target.profile or target.url or profiles.SANDBOX
+
+
+def cached_catalogue(target: journal.Target) -> Catalogue | None:
+    """The fields last read from this tenant, if less than a day old, without connecting."""
+    return describe.cached(fields_dir(), catalogue_key(target))
+
+
 @dataclass(frozen=True)
 class Connection:
     client: Client
@@ -50,6 +66,11 @@ class Connection:
         if self.profile is not None:
             return self.profile.label
         return "the embedded SANDBOX" if self.target.url is None else self.target.url
+
+    def catalogue(self, refresh: bool = False) -> Catalogue:
+        """The tenant's INVOICE fields: read at most once a day (or now, with ``refresh``);
+        the built-in ones, with a note, when the tenant will not say."""
+        return describe.load(self.client, fields_dir(), catalogue_key(self.target), refresh=refresh)
 
 
 def profile_client(profile: profiles.Profile, secret: str) -> Client:
