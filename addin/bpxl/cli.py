@@ -43,6 +43,7 @@ from .errors import ApiError, BpxlError, UsageError
 from .records import Layout, read_layout
 from .results import Operation, Outcome, RowResult
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
+from .sandbox.schema import parse_custom_field
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
 PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook has them all
@@ -192,6 +193,20 @@ def _parser() -> argparse.ArgumentParser:
         "reset-after:0.02, store-late:1.5s",
     )
     s.add_argument("--seed", type=int, help="seed for the fault draws")
+    s.add_argument(
+        "--custom-field",
+        action="append",
+        default=[],
+        metavar="NAME:TYPE[:LENGTH][:required]",
+        help="an INVOICE field of the tenant's own, e.g. PoNumber:text:40 (repeatable)",
+    )
+    s.add_argument(
+        "--refuse-entity",
+        action="append",
+        default=[],
+        metavar="ENTITY",
+        help="answer reads of this entity with 403, e.g. ENTITY_FIELD (a user without access)",
+    )
     s.add_argument("--request-log", type=Path, metavar="FILE", help="one JSON line per request")
     s.add_argument(
         "--request-log-fields",
@@ -249,6 +264,7 @@ def _template(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     try:
         faults = FaultPlan.parse(args.fault, seed=args.seed)
+        custom = tuple(parse_custom_field(spec) for spec in args.custom_field)
         sandbox = Sandbox(
             SandboxConfig(
                 host=args.host,
@@ -262,6 +278,8 @@ def _sandbox(args: argparse.Namespace) -> int:
                 faults=faults,
                 request_log=args.request_log,
                 log_fields=args.request_log_fields,
+                custom_fields=custom,
+                refused_entities=tuple(e.strip().upper() for e in args.refuse_entity),
             )
         )
     except (ValueError, OSError) as bad:

@@ -1,7 +1,8 @@
 """The sandbox's HTTP server: BillingPlatform REST 2.0, as far as bpxl uses it, on loopback.
 
 Routes live under ``/{tenant}/rest/2.0/``: ``login``, ``logout``, ``INVOICE`` (POST create, PUT
-update, PATCH upsert, GET by id or ``?queryAnsiSql=``), ``query?sql=`` and ``delete/INVOICE``; plus
+update, PATCH upsert, GET by id or ``?queryAnsiSql=``), ``query?sql=`` and ``delete/INVOICE``,
+``ENTITY?queryAnsiSql=`` and ``ENTITY_FIELD?queryAnsiSql=`` (INVOICE's fields, see ``schema``); plus
 ``/{tenant}/auth/1.0/authenticate`` for OAuth client credentials. Every route but the logins needs
 a ``sessionid`` header or an ``Authorization: Bearer`` token.
 
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import fields
+from .. import describe, fields
+from ..fields import Field
 from ..results import Operation
+from . import schema
 from .faults import Fault, FaultPlan
 from .sql import QueryError
 from .store import Store
@@ -56,6 +59,8 @@ class SandboxConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     request_log: Path | None = None
     log_fields: bool = False  # add each record's field names to the request log (tests)
+    custom_fields: tuple[Field, ...] = ()  # INVOICE fields of this tenant's own (--custom-field)
+    refused_entities: tuple[str, ...] = ()  # entities this user may not read (--refuse-entity)
 
 
 class Sandbox:
@@ -68,7 +73,8 @@ class Sandbox:
                 "password, so it only listens on this machine unless you add --allow-remote"
             )
         self.config = config
-        self.store = Store(config.db)
+        self.known = schema.catalogue(config.custom_fields)
+        self.store = Store(config.db, self.known)
         self._sessions: dict[str, int] = {}
         self.issued: list[str] = []  # every session id and token handed out (tests look for leaks)
         self._sessions_lock = threading.Lock()
@@ -409,6 +415,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif route == fields.ENTITY and "queryAnsiSql" in query:
                 rows = store.query_where(query["queryAnsiSql"][0])
                 key = "retrieveResponse"
+            elif route in schema.ENTITY_IDS and route != fields.ENTITY:
+                if route.upper() in self.server.sandbox.config.refused_entities:
+                    return 403, _errors("403", f"You do not have access to {route}"), None
+                rows = schema.matching(self._describe(route), query.get("queryAnsiSql", [""])[0])
+                key = "retrieveResponse"
             elif route.startswith(f"{fields.ENTITY}/") and route.split("/", 1)[1].isdigit():
                 found = store.get(int(route.split("/", 1)[1]))
                 rows = [found] if found else []
@@ -420,6 +431,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not rows:
             return 404, _errors("404", "No records found"), None
         return 200, {key: rows}, None
+
+    def _describe(self, route: str) -> list[dict[str, str]]:
+        if route == describe.ENTITY_ENTITY:
+            return schema.entity_rows()
+        return schema.field_rows(self.server.sandbox.known)
 
 
 class _Handled(Exception):

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .. import fields
+from ..fields import Catalogue
 
 MAX_PAGE = 10_000  # api-notes: pages of at most 10,000 rows
 
@@ -52,7 +53,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
         self.tokens = _tokens(text)
         self.pos = 0
         self.params: list[object] = []
@@ -82,7 +84,7 @@ class _Parser:
 
     def column(self) -> str:
         kind, value = self.next()
-        field = fields.lookup(value.split(".")[-1]) if kind == "word" else None
+        field = self.catalogue.lookup(value.split(".")[-1]) if kind == "word" else None
         if field is None:
             raise QueryError(f"{value or 'the end'} is not an INVOICE field")
         return field.name
@@ -198,19 +200,19 @@ class _Parser:
             raise QueryError(f"unexpected {self.peek()[1]!r} at the end of the query")
 
 
-def where_clause(text: str, table: str) -> Query:
+def where_clause(text: str, table: str, catalogue: Catalogue = fields.BUILT_IN) -> Query:
     """``GET INVOICE?queryAnsiSql=``: a bare condition, every field returned."""
-    parser = _Parser(text)
+    parser = _Parser(text, catalogue)
     condition = parser.condition()
     parser.end()
-    columns = [f.name for f in fields.FIELDS]
+    columns = [f.name for f in catalogue.fields]
     sql = f'SELECT {", ".join(map(_quote, columns))} FROM {table} WHERE {condition} ORDER BY "Id"'
     return Query(columns, sql, parser.params)
 
 
-def select(text: str, table: str) -> Query:
+def select(text: str, table: str, catalogue: Catalogue = fields.BUILT_IN) -> Query:
     """``GET query?sql=``: a SELECT naming its columns from one entity."""
-    parser = _Parser(text)
+    parser = _Parser(text, catalogue)
     parser.expect_word("SELECT")
     if parser.peek() == ("op", "*"):
         raise QueryError("name the columns to select; SELECT * is not allowed")

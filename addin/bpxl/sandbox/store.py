@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import fields
-from ..fields import Field, FieldType
+from ..fields import Catalogue, Field, FieldType
 from ..results import Operation
 from . import sql
 
@@ -53,11 +53,13 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _schema() -> str:
+def _column(field: Field) -> str:
+    return f'"{field.name}" {"INTEGER" if field.type in _INTEGER_TYPES else "TEXT"}'
+
+
+def _schema(known: Catalogue) -> str:
     columns = ['"Id" INTEGER PRIMARY KEY AUTOINCREMENT']
-    for f in fields.FIELDS[1:]:
-        affinity = "INTEGER" if f.type in _INTEGER_TYPES else "TEXT"
-        columns.append(f'"{f.name}" {affinity}')
+    columns += [_column(f) for f in known.fields if f.name != fields.ID]
     return (
         f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(columns)});"
         "CREATE TABLE IF NOT EXISTS billing_profile (Id INTEGER PRIMARY KEY);"
@@ -69,7 +71,8 @@ def _schema() -> str:
 class Store:
     """Thread-safe INVOICE storage: one SQLite connection, one transaction per request."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, known: Catalogue = fields.BUILT_IN) -> None:
+        self.known = known  # the sandbox's INVOICE fields, its custom ones included
         self._db = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
         )
@@ -77,7 +80,11 @@ class Store:
         if path is not None:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_schema())
+        self._db.executescript(_schema(known))
+        have = {row[1] for row in self._db.execute(f"PRAGMA table_info({TABLE})")}
+        for f in known.fields:  # a --db file made before a custom field was added
+            if f.name not in have:
+                self._db.execute(f"ALTER TABLE {TABLE} ADD COLUMN {_column(f)}")
 
     def close(self) -> None:
         with self._lock:
@@ -129,7 +136,7 @@ class Store:
     def _upsert(
         self, db: sqlite3.Connection, record: dict[str, Any], user_id: int, external_id: str
     ) -> Item:
-        key_field = fields.BY_NAME.get(external_id)
+        key_field = self.known.by_name.get(external_id)
         if key_field is None:
             raise RecordError(
                 "INVALID_FIELD", f"externalIDFieldName {external_id} is not a field", external_id
@@ -157,12 +164,11 @@ class Store:
         return {**self._insert(db, self._values(db, record, key=None), user_id), "created": "true"}
 
     def _insert(self, db: sqlite3.Connection, values: dict[str, Any], user_id: int) -> Item:
-        if values.get("BillingProfileId") is None:
-            raise RecordError(
-                "REQUIRED_FIELD",
-                "BillingProfileId is required to create an invoice",
-                "BillingProfileId",
-            )
+        for field in self.known.required():
+            if values.get(field.name) is None:
+                raise RecordError(
+                    "REQUIRED_FIELD", f"{field.name} is required to create an invoice", field.name
+                )
         now = _now()
         values.update(Created=now, Updated=now, CreatedUserId=user_id, UpdatedUserId=user_id)
         names = ", ".join(f'"{n}"' for n in values)
@@ -190,7 +196,7 @@ class Store:
         """Check every field of a record and turn it into column values; "" or null clears."""
         values: dict[str, Any] = {}
         for name, raw in record.items():
-            field = fields.BY_NAME.get(name)
+            field = self.known.by_name.get(name)
             if field is None:
                 raise RecordError("INVALID_FIELD", f"INVOICE has no field named {name}", name)
             if name == key:
@@ -216,16 +222,16 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, record_id: int) -> dict[str, str] | None:
-        rows = self._select(sql.where_clause(f"Id = {int(record_id)}", TABLE))
+        rows = self._select(sql.where_clause(f"Id = {int(record_id)}", TABLE, self.known))
         return rows[0] if rows else None
 
     def query(self, text: str) -> list[dict[str, str]]:
         """Rows for ``GET query?sql=``; raises ``sql.QueryError`` for text it cannot run."""
-        return self._select(sql.select(text, TABLE))
+        return self._select(sql.select(text, TABLE, self.known))
 
     def query_where(self, text: str) -> list[dict[str, str]]:
         """Rows for ``GET INVOICE?queryAnsiSql=``."""
-        return self._select(sql.where_clause(text, TABLE))
+        return self._select(sql.where_clause(text, TABLE, self.known))
 
     def _select(self, query: sql.Query) -> list[dict[str, str]]:
         with self._lock:
@@ -291,4 +297,10 @@ def _stored(field: Field, raw: Any) -> Any:
         )
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise RecordError("INVALID_VALUE", f"{field.name} must be text, not {raw!r}", field.name)
+    if field.length is not None and len(str(raw)) > field.length:
+        raise RecordError(
+            "TOO_LONG",
+            f"{field.name} takes at most {field.length} characters, not {len(str(raw))}",
+            field.name,
+        )
     return str(raw)
