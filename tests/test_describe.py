@@ -1,0 +1,203 @@
+"""A tenant's own fields: ENTITY_FIELD rows -> a catalogue, the daily cache, the sandbox's answers,
+the fallback, and validation against the tenant's facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bpxl import describe, fields
+from bpxl.client import Client
+from bpxl.fields import FieldType
+from bpxl.push import Grid, PushOptions, plan
+from bpxl.results import Operation
+from bpxl.sandbox import Sandbox, SandboxConfig
+from bpxl.sandbox.schema import parse_custom_field
+
+CUSTOM = ("PoNumber:text:40", "CostCentre:integer::required")
+
+
+def row(name: str, kind: str, **extra: str) -> dict[str, str]:
+    return {"FieldName": name, "DataType": kind, **extra}
+
+
+def test_rows_become_fields_with_the_tenants_facts() -> None:
+    catalogue = describe.catalogue_from(
+        [
+            row("Id", "LOOKUP"),
+            row("DueDate", "Date"),
+            row("Status", "Pick List", DataLength="20"),
+            row("FileName", "VARCHAR", DataLength="80", RequiredFlag="1"),
+            row("PoNumber", "TEXT", DataLength="40", FieldLabel="PO number", HelpContentShort="PO"),
+            row("Owner", "NUMBER", ReferencedEntityId="12"),
+            row("Secret", "TEXT", ApiAccessableFlag="0"),
+            row("Weird", "GEOLOCATION"),
+            row("Created", "DATETIME"),
+            {"DataType": "TEXT"},  # no name: skipped
+        ]
+    )
+    by = catalogue.by_name
+    assert catalogue.source == "tenant"
+    assert [f.name for f in catalogue.fields] == [
+        "Id",
+        "Status",
+        "DueDate",
+        "FileName",
+        "PoNumber",
+        "Owner",
+        "Secret",
+        "Weird",
+        "Created",
+    ]  # built-in order, the tenant's own after the writable ones, read-only last
+    assert "BillingProfileId" not in by  # the tenant does not have it: not an Invoice field
+    assert by["Status"].picklist == ("Pending", "Approved", "Closed", "Void")
+    assert (by["FileName"].length, by["FileName"].required) == (80, True)
+    po = by["PoNumber"]
+    assert (po.type, po.length, po.label, po.description, po.custom) == (
+        FieldType.TEXT,
+        40,
+        "PO number",
+        "PO",
+        True,
+    )
+    assert by["Owner"].type is FieldType.ID and by["Owner"].length is None
+    assert not by["Secret"].writable and by["Created"].read_only
+    assert by["Weird"].type is FieldType.TEXT
+    assert catalogue.notes == (
+        "Weird: BillingPlatform's type 'GEOLOCATION' is not one bpxl knows; its cells are read "
+        "as text",
+    )
+    assert catalogue.lookup("po number") is po
+
+
+def test_only_custom_fields_listed_keeps_the_built_in_ones() -> None:
+    catalogue = describe.catalogue_from([row("PoNumber", "TEXT")])
+    assert len(catalogue.fields) == len(fields.BUILT_IN.fields) + 1
+    assert "only fields bpxl does not know" in catalogue.notes[0]
+
+
+def test_no_field_rows_is_a_refusal() -> None:
+    with pytest.raises(describe.Refused, match="no fields"):
+        describe.catalogue_from([])
+
+
+def sandbox_with(**config: object) -> Sandbox:
+    return Sandbox(SandboxConfig(port=0, **config))  # type: ignore[arg-type]
+
+
+def login(sandbox: Sandbox) -> Client:
+    return Client(sandbox.url, username="demo", password="demo")
+
+
+def test_the_sandbox_describes_invoice_with_its_custom_fields_and_caches_it(
+    tmp_path: Path,
+) -> None:
+    custom = tuple(parse_custom_field(s) for s in CUSTOM)
+    log = tmp_path / "requests.jsonl"
+    with sandbox_with(custom_fields=custom, request_log=log) as sandbox, login(sandbox) as client:
+        catalogue = describe.load(client, tmp_path, "acme")
+        again = describe.load(client, tmp_path, "acme")
+        describe.load(client, tmp_path, "acme", refresh=True)
+    assert catalogue.source == again.source == "tenant" and catalogue.notes == ()
+    assert [f.name for f in again.fields] == [f.name for f in catalogue.fields]
+    po, centre = catalogue.by_name["PoNumber"], catalogue.by_name["CostCentre"]
+    assert (po.type, po.length, po.label, po.custom) == (FieldType.TEXT, 40, "Po Number", True)
+    assert (centre.type, centre.required) == (FieldType.INTEGER, True)
+    assert catalogue.by_name["BillingProfileId"].required
+    assert [f.name for f in catalogue.template_fields()][-2:] == ["PoNumber", "CostCentre"]
+    reads = [line for line in log.read_text().splitlines() if '"GET"' in line]
+    assert len(reads) == 4  # ENTITY and ENTITY_FIELD, once, then again for the refresh
+
+
+def test_a_day_old_cache_is_read_again(tmp_path: Path) -> None:
+    with sandbox_with() as sandbox, login(sandbox) as client:
+        describe.load(client, tmp_path, "acme")
+    tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1, minutes=1)
+    assert describe.cached(tmp_path, "acme") is not None
+    assert describe.cached(tmp_path, "acme", tomorrow) is None
+    assert describe.cached(tmp_path, "another") is None
+
+
+def test_a_tenant_refusing_entity_field_falls_back_with_one_note(tmp_path: Path) -> None:
+    with (
+        sandbox_with(refused_entities=("ENTITY_FIELD",)) as sandbox,
+        login(sandbox) as client,
+    ):
+        catalogue = describe.load(client, tmp_path, "locked")
+    assert catalogue.source == "built-in" and len(catalogue.fields) == len(fields.FIELDS)
+    assert catalogue.notes == (
+        "Using bpxl's built-in Invoice fields: the tenant did not describe its Invoice fields: "
+        "it refused to describe its fields (HTTP 403).",
+    )
+    assert describe.cached(tmp_path, "locked") is not None  # not asked again today
+
+
+def test_unreachable_tenant_stops_the_run(tmp_path: Path) -> None:
+    from bpxl.errors import ApiConnectionError
+
+    with (
+        Client("http://127.0.0.1:9/none", username="u", password="p") as client,
+        pytest.raises(ApiConnectionError),
+    ):
+        describe.load(client, tmp_path, "gone")
+
+
+def test_custom_field_specs() -> None:
+    field = parse_custom_field("Region:picklist::required")
+    assert (field.type, field.length, field.required) == (FieldType.PICKLIST, None, True)
+    for bad in ("PoNumber", "PoNumber:texty", "PoNumber:text:forty", "DueDate:date", "X:text:1:no"):
+        with pytest.raises(ValueError, match="--custom-field"):
+            parse_custom_field(bad)
+
+
+def tenant() -> fields.Catalogue:
+    return describe.catalogue_from(
+        [
+            row("Id", "LOOKUP"),
+            row("BillingProfileId", "LOOKUP", ReferencedEntityId="3", RequiredFlag="1"),
+            row("DueDate", "DATE"),
+            row("PoNumber", "TEXT", DataLength="40"),
+            row("Locked", "TEXT", ApiAccessableFlag="0"),
+        ]
+    )
+
+
+def messages(op: Operation, header: list[object], *data: list[object]) -> list[list[str]]:
+    grid = Grid(header, [(i + 2, r) for i, r in enumerate(data)])
+    _, plans, _ = plan(grid, PushOptions(op, catalogue=tenant()))
+    return [p.errors for p in plans]
+
+
+def test_validation_uses_the_tenants_lengths_required_flags_and_api_access() -> None:
+    header = ["Id", "Billing profile Id", "PoNumber", "Locked", "FileName"]
+    assert messages(
+        Operation.CREATE,
+        header,
+        [None, "101", "x" * 40, None, "kept as a user column"],
+        [None, "101", "x" * 41, None, None],
+        [None, None, "ok", None, None],
+        [None, "#NULL", "x" * 42, "no", None],
+    ) == [
+        [],
+        [
+            "PoNumber: 41 characters is longer than the 40 this field takes; shorten it by 1 "
+            "character"
+        ],
+        ["Billing profile Id: your tenant requires it on every new invoice; fill it in"],
+        [
+            "PoNumber: 42 characters is longer than the 40 this field takes; shorten it by 2 "
+            "characters",
+            "Locked: your BillingPlatform tenant does not let the API write Locked; empty the "
+            "cell (or delete the column) and change it in BillingPlatform",
+            "Billing profile Id: your tenant requires it on every new invoice; fill it in",
+        ],
+    ]
+    assert messages(Operation.UPDATE, header, ["7", None, "y", None, None]) == [[]]
+    assert messages(Operation.CREATE, ["DueDate"], ["2024-01-01"]) == [
+        [
+            "BillingProfileId: your tenant requires it on every new invoice; add a "
+            "BillingProfileId column and fill it in"
+        ]
+    ]
