@@ -4,22 +4,30 @@
 
 .DESCRIPTION
     No administrator rights are needed. The script
-      1. finds Python 3.10 or newer (or says how to get it),
+      1. finds a 64-bit (x64) Python 3.11 or newer from python.org (or says how to get it),
       2. creates a private virtual environment in %LOCALAPPDATA%\bpxl\venv,
       3. installs bpxl into it (from this folder, or from -Source),
       4. runs `bpxl addin install`, which puts bpxl.xlam in Excel's startup folder, points the
          add-in at that Python and puts the invoice template where the ribbon finds it.
-    -Uninstall runs `bpxl addin uninstall` and removes the environment and bpxl's data folder.
-    The real steps live in Python (bpxl addin install/uninstall) and are tested there; this
-    script only finds Python and creates the environment.
+    Every check (64-bit python.org Python, not the Microsoft Store's, xlwings' DLLs present,
+    Excel closed) lives in Python, in addin\bpxl\preflight.py, and is tested there: this script
+    runs it before it creates the environment, and `bpxl addin install` runs it again.
+
+    -Uninstall runs `bpxl addin uninstall` and removes the environment. Your journals (what a
+    send that stopped mid-way did) and revert data stay in %LOCALAPPDATA%\bpxl, so Recover and
+    Revert still work after a reinstall; add -Purge to delete them too.
 
 .EXAMPLE
     powershell -ExecutionPolicy Bypass -File install.ps1
 .EXAMPLE
     powershell -ExecutionPolicy Bypass -File install.ps1 -Uninstall
+.EXAMPLE
+    powershell -ExecutionPolicy Bypass -File install.ps1 -Uninstall -Purge
 #>
 param(
     [switch]$Uninstall,
+    # With -Uninstall: also delete the journals, revert data and the sandbox's records.
+    [switch]$Purge,
     # A folder holding bpxl's pyproject.toml, or a wheel file; default: this script's folder.
     [string]$Source = $PSScriptRoot
 )
@@ -28,38 +36,61 @@ $ErrorActionPreference = "Stop"
 $Root = Join-Path $env:LOCALAPPDATA "bpxl"
 $Venv = Join-Path $Root "venv"
 $Bpxl = Join-Path $Venv "Scripts\bpxl.exe"
+$Preflight = Join-Path $Source "addin\bpxl\preflight.py"
+$GetPython = "Install Python from https://www.python.org (Windows installer (64-bit), choose " +
+    "'Install for me only': no administrator rights needed), or run: winget install Python.Python.3.12"
 
 function Find-Python {
-    # The py launcher first (it knows every installed version), then python on PATH.
+    # The py launcher first (it knows every installed version), then python on PATH. The first
+    # Python 3.11+ that preflight.py accepts wins; $script:Refusal keeps why the others did not.
     $candidates = @(
-        @("py", "-3.13"), @("py", "-3.12"), @("py", "-3.11"), @("py", "-3.10"),
-        @("python"), @("python3")
+        @("py", "-3.13"), @("py", "-3.12"), @("py", "-3.11"), @("python"), @("python3")
     )
     foreach ($candidate in $candidates) {
         $exe = $candidate[0]
         $rest = @($candidate | Select-Object -Skip 1)
         if (-not (Get-Command $exe -ErrorAction SilentlyContinue)) { continue }
         try {
-            $ok = & $exe @rest -c "import sys; print(sys.version_info >= (3, 10))" 2>$null
+            $ok = & $exe @rest -c "import sys; print(sys.version_info >= (3, 11))" 2>$null
         } catch { continue }
-        if ($ok -eq "True") { return ,@($exe) + $rest }
+        if ($ok -ne "True") { continue }
+        if (Test-Path $Preflight) {
+            $refusal = & $exe @rest $Preflight --before-install | Out-String
+            if ($LASTEXITCODE -ne 0) {
+                if (-not $script:Refusal) { $script:Refusal = $refusal }
+                continue
+            }
+        }
+        return ,@($exe) + $rest
     }
     return $null
 }
 
 if ($Uninstall) {
-    if (Test-Path $Bpxl) { & $Bpxl addin uninstall }
-    if (Test-Path $Root) { Remove-Item -Recurse -Force $Root }
+    if (Test-Path $Bpxl) {
+        $purgeOption = @()
+        if ($Purge) { $purgeOption = @("--purge") }
+        & $Bpxl addin uninstall @purgeOption
+        if ($LASTEXITCODE -ne 0) { exit 1 }  # bpxl said why (Excel open): nothing was removed
+    }
+    if (Test-Path $Venv) { Remove-Item -Recurse -Force $Venv }
+    if ($Purge -and (Test-Path $Root)) { Remove-Item -Recurse -Force $Root }
     Write-Host "bpxl is uninstalled. Restart Excel to remove the BillingPlatform tab."
+    if (-not $Purge) {
+        Write-Host "Your journals and revert data stay in $Root (-Uninstall -Purge deletes them)."
+    }
     Write-Host "Saved passwords stay in Windows Credential Manager under 'bpxl' until you delete them."
     exit 0
 }
 
 $python = Find-Python
 if (-not $python) {
-    Write-Host "bpxl needs Python 3.10 or newer, and none was found." -ForegroundColor Red
-    Write-Host "Install it from the Microsoft Store (search 'Python 3.12') or https://www.python.org,"
-    Write-Host "then run this script again. No administrator rights are needed for either."
+    if ($script:Refusal) {
+        Write-Host $script:Refusal -ForegroundColor Red
+    } else {
+        Write-Host "bpxl needs 64-bit Python 3.11 or newer, and none was found." -ForegroundColor Red
+        Write-Host "$GetPython, then run this script again."
+    }
     exit 1
 }
 
@@ -75,7 +106,10 @@ Write-Host "Installing bpxl from $Source ..."
 if ($LASTEXITCODE -ne 0) { throw "pip could not install bpxl from $Source." }
 
 & $Bpxl addin install
-if ($LASTEXITCODE -ne 0) { throw "bpxl addin install failed." }
+if ($LASTEXITCODE -ne 0) {
+    Write-Host "Nothing was added to Excel: fix what bpxl said above, then run this script again." -ForegroundColor Red
+    exit 1
+}
 Write-Host ""
-Write-Host "Done. Start Excel (close it first if it is open): the BillingPlatform tab is there." -ForegroundColor Green
+Write-Host "Done. Start Excel: the BillingPlatform tab is there." -ForegroundColor Green
 Write-Host "Until you choose Connect..., sends go to a sandbox on this computer, not to BillingPlatform."

@@ -117,3 +117,66 @@ def test_the_addin_reads_its_settings_from_the_installed_config(built: Path) -> 
     assert 'name="_bpxl.conf"' in workbook and 'name="bpxl.conf"' not in workbook
     assert "felix" not in workbook.lower()
     assert "application/vnd.ms-excel.addin.macroEnabled.main+xml" in types
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_the_ribbon_validates_against_the_custom_ui_schema(built: Path) -> None:
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(DATA / "customui-subset.xsd")))
+    with zipfile.ZipFile(built) as book:
+        ribbon = etree.fromstring(book.read("customUI/customUI.xml"))
+    assert schema.validate(ribbon), schema.error_log
+    broken = etree.fromstring(etree.tostring(ribbon))
+    broken.find(".//{*}button").set("size", "huge")  # the schema does refuse a bad value
+    assert not schema.validate(broken)
+
+
+def test_every_icon_is_an_office_image_name(built: Path) -> None:
+    names = {
+        line.strip()
+        for line in (DATA / "imagemso.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    with zipfile.ZipFile(built) as book:
+        ribbon = ElementTree.fromstring(book.read("customUI/customUI.xml"))
+    icons = {e.get("imageMso") for e in ribbon.iter() if e.get("imageMso")}
+    assert icons and icons <= names, icons - names
+
+
+def test_the_ribbon_part_is_found_by_the_2006_relationship_type(built: Path) -> None:
+    with zipfile.ZipFile(built) as book:
+        relations = ElementTree.fromstring(book.read("_rels/.rels"))
+        ribbon = ElementTree.fromstring(book.read("customUI/customUI.xml"))
+    [ui] = [r for r in relations if r.get("Target") == "customUI/customUI.xml"]
+    assert ui.get("Type") == xlam.RIBBON_RELATIONSHIP
+    assert (
+        ui.get("Type") == "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility"
+    )
+    assert ribbon.tag == "{http://schemas.microsoft.com/office/2006/01/customui}customUI"
+
+
+def _procedure(code: str, name: str) -> str:
+    start = re.search(rf"^(?:Private )?(?:Sub|Function) {name}\(", code, re.M)
+    assert start, name
+    return code[start.start() : code.index("\nEnd ", start.start())]
+
+
+def test_ribbon_vba_answers_ordinary_situations_with_a_message_box(
+    modules: dict[str, str],
+) -> None:
+    """No workbook open, target.txt empty, unreadable or missing, Python not starting: a
+    message box or a label in plain words, never a Visual Basic error dialog."""
+    action = _procedure(modules["Bpxl"], "BpxlAction")
+    assert action.index("If ActiveWorkbook Is Nothing Then") < action.index("RunPython")
+    assert action.index("On Error GoTo failed") < action.index("RunPython")
+    assert "MsgBox" in action.split("failed:")[1]
+    target = _procedure(modules["Bpxl"], "BpxlTarget")
+    assert target.index("On Error GoTo unreadable") < target.index("Open path")
+    assert "If Not EOF(handle) Then Line Input" in target  # an empty file: no error 62
+    assert 'If Trim(text) = "" Then GoTo unknown' in target
+    assert "Resume unknown" in target.split("unreadable:")[1]
+    for name in ("BP_INVOICE", "BP_QUERY", "BP_FIELDS"):
+        assert "On Error GoTo failed" in _procedure(modules["Bpxl"], name)

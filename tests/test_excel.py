@@ -236,14 +236,6 @@ def test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_rem
     assert [p for p in home.rglob("*")] == [] and not places.template.exists()
 
 
-def test_install_ps1_is_a_thin_wrapper_over_bpxl_addin() -> None:
-    script = (Path(__file__).parent.parent / "install.ps1").read_text(encoding="utf-8")
-    assert "& $Bpxl addin install" in script and "& $Bpxl addin uninstall" in script
-    assert "[switch]$Uninstall" in script and "sys.version_info >= (3, 10)" in script
-    # The environment lives in bpxl's data folder on Windows (platformdirs' user_data_dir).
-    assert 'Join-Path $env:LOCALAPPDATA "bpxl"' in script
-
-
 def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
     make_sandbox, run, memory_keyring
 ) -> None:

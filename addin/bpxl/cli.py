@@ -160,6 +160,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["install", "uninstall", "build"],
         help="install or uninstall for this user; build bpxl.xlam from addin/xlam (developers)",
     )
+    a.add_argument(
+        "--purge",
+        action="store_true",
+        help="with uninstall: also delete the journals, revert data and sandbox records",
+    )
 
     t = commands.add_parser("template", help="write the invoice workbook template")
     t.add_argument("out", type=Path, metavar="OUT.xlsx")
@@ -246,13 +251,15 @@ def _addin(args: argparse.Namespace) -> int:
     elif args.step == "install":
         for path in install.install(places):
             print(f"Wrote {path}")
-        print("Start Excel (close it first if it is open): the BillingPlatform tab is there.")
+        print("Start Excel: the BillingPlatform tab is there.")
     else:
-        removed = install.uninstall(places)
+        removed = install.uninstall(places, purge=args.purge)
         for path in removed:
             print(f"Removed {path}")
         if not removed:
             print("The add-in was not installed for this user: nothing to remove.")
+        if not args.purge:
+            print("Your journals and revert data stay (bpxl addin uninstall --purge deletes them).")
     return EXIT_OK
 
 

@@ -103,8 +103,7 @@ def target_label() -> str:
 
 
 def write_label(text: str) -> None:
-    label_file().parent.mkdir(parents=True, exist_ok=True)
-    label_file().write_text(text + "\n", encoding="utf-8")
+    install.write_ansi(label_file(), text + "\n")  # VBA's Line Input reads the ANSI code page
 
 
 # -- sheet ----------------------------------------------------------------------------------------

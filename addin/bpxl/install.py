@@ -7,23 +7,40 @@
 - The invoice template goes into bpxl's data folder, where New invoice sheet finds it.
 
 ``install.ps1`` is a thin wrapper around these steps, which live here so that tests run them on
-Linux against a temporary home folder. Uninstall removes exactly what install wrote; the user's
-journals, saved sandbox records and connection profiles stay.
+Linux against a temporary home folder. Both steps first ask ``preflight`` whether the add-in can
+work here (64-bit python.org Python, xlwings' DLLs present, Excel closed) and refuse, saying why,
+when it cannot. Uninstall removes exactly what install wrote; the user's journals, revert data,
+saved sandbox records and connection profiles stay unless ``purge`` asks to delete bpxl's data
+folder too.
+
+VBA reads ``bpxl.conf`` and ``target.txt`` with ``Input #`` and ``Line Input #``, in Windows' ANSI
+code page, not UTF-8: both are written in that code page, and paths in ``bpxl.conf`` start with
+``%LOCALAPPDATA%``-style variables (xlwings expands them), so a user folder such as
+``C:\\Users\\Jürgen`` is never spelled out in the file at all.
 """
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import template, xlam
+from . import preflight, template, xlam
 from .connection import data_dir
+from .errors import UsageError
 
 UDF_MODULES = "bpxl.udfs"
 SANDBOX_LABEL = "SANDBOX (on this computer)"
+# Longest first: a path under LOCALAPPDATA is also under USERPROFILE.
+FOLDER_VARIABLES = ("LOCALAPPDATA", "APPDATA", "USERPROFILE")
+
+
+class CannotInstallError(UsageError):
+    """The add-in could not work on this computer as it is; the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -76,24 +93,90 @@ def interpreter() -> Path:
     return windowless if windowless.exists() else python
 
 
-def install(places: Places) -> list[Path]:
+def ansi_code_page() -> str:
+    """The code page VBA's file statements use: Windows' ANSI code page (cp1252 for Western
+    European languages). Elsewhere (developers, tests) cp1252 stands in for it."""
+    return locale.getencoding() if sys.platform == "win32" else "cp1252"
+
+
+def write_ansi(path: Path, text: str, code_page: str | None = None) -> None:
+    """Write ``text`` for VBA to read; a letter the code page lacks becomes "?"."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    path.write_bytes(data.encode(code_page or ansi_code_page(), errors="replace"))
+
+
+def with_variables(path: str, environ: Mapping[str, str]) -> str:
+    """``path`` starting with the first of ``FOLDER_VARIABLES`` whose folder holds it."""
+    for name in FOLDER_VARIABLES:
+        folder = environ.get(name, "").rstrip("\\/")
+        rest = path[len(folder) :]
+        if folder and path.lower().startswith(folder.lower()) and rest[:1] in ("\\", "/"):
+            return f"%{name}%{rest}"
+    return path
+
+
+def config_text(
+    python: Path, environ: Mapping[str, str] | None = None, code_page: str | None = None
+) -> str:
+    """bpxl.conf for the add-in's xlwings module, in the format VBA's ``Write #`` gives."""
+    environ = os.environ if environ is None else environ
+    key = "INTERPRETER_MAC" if sys.platform == "darwin" else "INTERPRETER_WIN"
+    settings = {
+        key: with_variables(str(python), environ),
+        "UDF MODULES": UDF_MODULES,
+        "USE UDF SERVER": "True",
+    }
+    text = "".join(f'"{name}","{value}"\r\n' for name, value in settings.items())
+    try:
+        text.encode(code_page or ansi_code_page())
+    except UnicodeEncodeError:
+        raise CannotInstallError(
+            f"Excel cannot read the folder name {settings[key]!r}: it has letters outside "
+            "Windows' character set for this language.",
+            "run install.ps1 again (it puts bpxl's Python under %LOCALAPPDATA%).",
+        ) from None
+    return text
+
+
+def check(machine: preflight.Machine) -> None:
+    """Refuse, with every reason and its way out, when the add-in could not work here."""
+    found = preflight.problems(machine)
+    if found:
+        raise CannotInstallError("\n".join(found))
+
+
+def install(
+    places: Places,
+    machine: preflight.Machine | None = None,
+    python: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    code_page: str | None = None,
+) -> list[Path]:
     """Install for one user; returns the files written. Running it again updates them."""
+    check(machine or preflight.Machine.this())
+    config = config_text(python or interpreter(), environ, code_page)
     places.startup.mkdir(parents=True, exist_ok=True)
     places.settings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(built_addin(), places.addin)
-    key = "INTERPRETER_MAC" if sys.platform == "darwin" else "INTERPRETER_WIN"
-    settings = {key: str(interpreter()), "UDF MODULES": UDF_MODULES, "USE UDF SERVER": "True"}
-    # The format VBA's Write # statement uses, which the add-in's xlwings module reads.
-    lines = "".join(f'"{name}","{value}"\r\n' for name, value in settings.items())
-    places.config.write_text(lines, encoding="utf-8", newline="")
+    places.config.write_bytes(config.encode(code_page or ansi_code_page()))
     if not places.label.exists():
-        places.label.write_text(SANDBOX_LABEL + "\n", encoding="utf-8")
+        write_ansi(places.label, SANDBOX_LABEL + "\n", code_page)
     template.write(places.template)
     return [places.addin, places.config, places.label, places.template]
 
 
-def uninstall(places: Places) -> list[Path]:
-    """Remove what ``install`` wrote (and folders it leaves empty); returns what was removed."""
+def uninstall(
+    places: Places, machine: preflight.Machine | None = None, purge: bool = False
+) -> list[Path]:
+    """Remove what ``install`` wrote (and folders it leaves empty); returns what was removed.
+
+    The journals (what a send that stopped mid-way did), the revert data and the sandbox's
+    records stay, so Recover and Revert still work after a reinstall; ``purge`` deletes them too
+    (everything in bpxl's data folder but a ``venv`` that install.ps1 removes itself)."""
+    running = machine or preflight.Machine.this()
+    if running.excel_running:
+        check(running)
     removed = []
     for path in (places.addin, places.config, places.label, places.template):
         if path.exists():
@@ -104,4 +187,19 @@ def uninstall(places: Places) -> list[Path]:
             break  # never above the user's own folder
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # left empty by us: install made it (Excel makes it again if needed)
+    if purge:
+        removed += _purge(places.template.parent)
+    return removed
+
+
+def _purge(data: Path) -> list[Path]:
+    removed = []
+    for path in sorted(data.iterdir()) if data.is_dir() else []:
+        if path.name == "venv":
+            continue  # the running Python: install.ps1 deletes it once this process has ended
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path)
     return removed

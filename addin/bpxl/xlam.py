@@ -21,6 +21,13 @@ PROJECT_NAME = "bpxl"  # xlwings reads its settings from %USERPROFILE%\.bpxl\bpx
 SOURCES = Path(__file__).resolve().parent.parent / "xlam"
 BUILT = Path(__file__).resolve().parent.parent / "bpxl.xlam"
 _STAMP = (2026, 1, 1, 0, 0, 0)
+# customUI.xml is in the 2006/01 namespace (Office 2007 and later), whose part Office finds by
+# the 2006 relationship type; the 2007 type is for customUI14.xml (the 2009/07 namespace). The
+# template's .rels has the 2007 type; xlwings rewrites its own add-in to the 2006 one, as we do.
+RIBBON_RELATIONSHIP = "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility"
+_TEMPLATE_RIBBON_RELATIONSHIP = (
+    "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
+)
 
 
 def _xlwings_dir() -> Path:
@@ -57,6 +64,7 @@ def build(out: Path = BUILT) -> Path:
     project = vba.build_project(standard, documents)
     replacements: dict[str, Callable[[bytes], bytes]] = {
         "customUI/customUI.xml": lambda _: (SOURCES / "customUI.xml").read_bytes(),
+        "_rels/.rels": _package_relationships,
         "xl/vbaProject.bin": lambda _: project,
         # The settings sheet stays inactive (its name starts with "_"): settings live in the
         # user's bpxl.conf, written by `bpxl addin install`.
@@ -96,3 +104,10 @@ def _workbook_xml(data: bytes) -> bytes:
     if start != -1 and end != -1:  # the template's author's folder: not ours to ship
         text = text[:start] + text[end + len("</mc:AlternateContent>") :]
     return text.encode("utf-8")
+
+
+def _package_relationships(data: bytes) -> bytes:
+    text = data.decode("utf-8")
+    if text.count(_TEMPLATE_RIBBON_RELATIONSHIP) != 1:
+        raise RuntimeError("This xlwings version's add-in template has no ribbon to point at.")
+    return text.replace(_TEMPLATE_RIBBON_RELATIONSHIP, RIBBON_RELATIONSHIP).encode("utf-8")

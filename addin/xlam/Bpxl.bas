@@ -17,7 +17,18 @@ Sub BpxlRefreshRibbon()
 End Sub
 
 Sub BpxlAction(control As IRibbonControl)
+    ' Ordinary situations get a message box in plain words, never a Visual Basic error dialog.
+    If ActiveWorkbook Is Nothing Then
+        MsgBox "Open a workbook first (File > New > Blank workbook will do), then press " & _
+            "the button again.", vbInformation, "BillingPlatform"
+        Exit Sub
+    End If
+    On Error GoTo failed
     RunPython "import bpxl.excel; bpxl.excel.action('" & control.ID & "')"
+    Exit Sub
+failed:
+    MsgBox "The BillingPlatform add-in could not start its Python part (" & Err.Description & _
+        "). Run install.ps1 again, then restart Excel.", vbExclamation, "BillingPlatform"
 End Sub
 
 Sub BpxlTargetLabel(control As IRibbonControl, ByRef label)
@@ -25,8 +36,10 @@ Sub BpxlTargetLabel(control As IRibbonControl, ByRef label)
 End Sub
 
 Private Function BpxlTarget() As String
-    ' Python keeps the label in %USERPROFILE%\.bpxl\target.txt (no secrets: a name and a URL).
+    ' Python keeps the label in %USERPROFILE%\.bpxl\target.txt (no secrets: a name and a URL),
+    ' in the ANSI code page that Line Input reads. No file: nothing was chosen, so the sandbox.
     Dim path As String, handle As Integer, text As String
+    On Error GoTo unreadable
     path = Environ("USERPROFILE") & "\.bpxl\target.txt"
     If Dir(path) = "" Then
         BpxlTarget = "SANDBOX (on this computer)"
@@ -34,9 +47,17 @@ Private Function BpxlTarget() As String
     End If
     handle = FreeFile
     Open path For Input As #handle
-    Line Input #handle, text
+    If Not EOF(handle) Then Line Input #handle, text
     Close #handle
+    If Trim(text) = "" Then GoTo unknown
     BpxlTarget = text
+    Exit Function
+unreadable:
+    Resume unknown  ' leaves the error handler, so the Close below cannot raise a dialog
+unknown:
+    On Error Resume Next
+    Close #handle
+    BpxlTarget = "not known (press Connect... to choose)"
 End Function
 
 Function BP_INVOICE(record_id, field)

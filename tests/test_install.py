@@ -1,0 +1,162 @@
+"""`bpxl addin install` / `uninstall` on the Windows facts we cannot have here, passed explicitly:
+which Python, which DLLs, whether Excel runs, a user folder with non-ASCII letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bpxl import connection, excel, install, preflight
+
+GOOD = preflight.Machine(
+    windows=True,
+    version=(3, 12),
+    implementation="cpython",
+    machine="AMD64",
+    pointer_bits=64,
+    base_prefix=r"C:\Users\Jürgen\AppData\Local\Programs\Python\Python312",
+    dlls=frozenset(preflight.needed_dlls()),
+    excel_running=False,
+)
+JUERGEN = {
+    "USERPROFILE": r"C:\Users\Jürgen",
+    "APPDATA": r"C:\Users\Jürgen\AppData\Roaming",
+    "LOCALAPPDATA": r"C:\Users\Jürgen\AppData\Local",
+}
+VENV_PYTHON = Path(r"C:\Users\Jürgen\AppData\Local\bpxl\venv\Scripts\pythonw.exe")
+
+
+@pytest.fixture
+def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> install.Places:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
+    return install.Places.for_user(home)
+
+
+def test_a_64_bit_python_org_python_with_xlwings_dlls_and_excel_closed_passes() -> None:
+    assert preflight.problems(GOOD) == []
+
+
+@pytest.mark.parametrize(
+    ("facts", "words"),
+    [
+        ({"pointer_bits": 32, "machine": "x86"}, "64-bit (x64) Python"),
+        ({"machine": "ARM64"}, "64-bit (x64) Python"),
+        ({"implementation": "pypy"}, "64-bit (x64) Python"),
+        (
+            {"base_prefix": r"C:\Program Files\WindowsApps\PythonSoftwareFoundation.Python.3.12_"},
+            "Microsoft Store",
+        ),
+        ({"dlls": frozenset({"xlwings64-0.37.8.dll"})}, "xlwings32-0.37.8.dll"),
+        ({"dlls": frozenset()}, "are missing from bpxl's Python environment"),
+        ({"excel_running": True}, "Excel is open"),
+        ({"version": (3, 10)}, "Python 3.11 or newer; this is Python 3.10"),
+    ],
+)
+def test_install_refuses_what_would_half_work_and_writes_nothing(
+    places: install.Places, facts: dict[str, object], words: str
+) -> None:
+    machine = dataclasses.replace(GOOD, **facts)  # type: ignore[arg-type]
+    with pytest.raises(install.CannotInstallError) as refused:
+        install.install(places, machine, VENV_PYTHON, JUERGEN)
+    assert words in str(refused.value) and "To fix it" in str(refused.value)
+    assert list(places.home.rglob("*")) == []
+
+
+def test_store_and_32_bit_python_are_told_where_to_get_the_right_one() -> None:
+    store = dataclasses.replace(GOOD, base_prefix=r"C:\Program Files\WindowsApps\Python")
+    [message] = preflight.problems(store)
+    assert "python.org" in message and "winget install Python.Python.3.12" in message
+    assert "only" in message  # the per-user installer: no administrator rights
+
+
+def test_preflight_runs_as_a_plain_script_as_install_ps1_calls_it() -> None:
+    script = Path(preflight.__file__)
+    done = subprocess.run(
+        [sys.executable, str(script), "--before-install"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr  # off Windows only the version counts
+
+
+def test_config_names_folders_by_variable_and_reads_back_as_ansi_for_juergen(
+    places: install.Places,
+) -> None:
+    install.install(places, GOOD, VENV_PYTHON, JUERGEN, code_page="cp1252")
+    text = places.config.read_bytes().decode("cp1252")  # what VBA's Input # sees
+    rows = [line.split('","') for line in text.split("\r\n") if line]
+    settings = {name.strip('"'): value.strip('"') for name, value in rows}
+    assert settings == {
+        "INTERPRETER_WIN": r"%LOCALAPPDATA%\bpxl\venv\Scripts\pythonw.exe",
+        "UDF MODULES": "bpxl.udfs",
+        "USE UDF SERVER": "True",
+    }
+    assert text.endswith("\r\n")
+    assert places.label.read_bytes().decode("cp1252") == install.SANDBOX_LABEL + "\r\n"
+
+
+def test_a_path_outside_the_user_folders_is_written_in_the_code_page(
+    places: install.Places,
+) -> None:
+    python = Path(r"D:\Programme\Jürgen\python.exe")
+    install.install(places, GOOD, python, JUERGEN, code_page="cp1252")
+    assert b'"D:\\Programme\\J\xfcrgen\\python.exe"' in places.config.read_bytes()
+
+
+def test_a_folder_name_the_code_page_cannot_hold_is_refused_before_writing(
+    places: install.Places,
+) -> None:
+    with pytest.raises(install.CannotInstallError, match="outside Windows' character set"):
+        install.install(places, GOOD, Path(r"D:\用户\python.exe"), JUERGEN, code_page="cp1252")
+    assert list(places.home.rglob("*")) == []
+
+
+def test_the_ribbon_label_is_written_for_line_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    excel.write_label("Jürgen's tenant (production)")
+    assert excel.label_file().read_bytes() == "Jürgen's tenant (production)\r\n".encode("cp1252")
+
+
+def test_uninstall_keeps_journals_and_revert_data_unless_purged(places: install.Places) -> None:
+    install.install(places, GOOD, VENV_PYTHON, JUERGEN)
+    kept = [
+        connection.journal_dir() / "run.jsonl",
+        connection.undo_dir() / "book.json",
+        connection.data_dir() / "venv" / "python.exe",
+    ]
+    for path in kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    install.uninstall(places, GOOD)
+    assert all(path.exists() for path in kept) and not places.addin.exists()
+    removed = install.uninstall(places, GOOD, purge=True)
+    assert connection.journal_dir() in removed and connection.undo_dir() in removed
+    assert not connection.journal_dir().exists() and not connection.undo_dir().exists()
+    assert kept[2].exists()  # the running environment: install.ps1 removes it afterwards
+
+
+def test_uninstall_refuses_while_excel_runs(places: install.Places) -> None:
+    install.install(places, GOOD, VENV_PYTHON, JUERGEN)
+    with pytest.raises(install.CannotInstallError, match="Excel is open"):
+        install.uninstall(places, dataclasses.replace(GOOD, excel_running=True))
+    assert places.addin.exists()
+
+
+def test_install_ps1_is_a_thin_wrapper_over_the_python_checks() -> None:
+    script = (Path(__file__).parent.parent / "install.ps1").read_text(encoding="utf-8")
+    assert "& $Bpxl addin install" in script and "& $Bpxl addin uninstall @purgeOption" in script
+    assert "[switch]$Uninstall" in script and "[switch]$Purge" in script
+    assert "sys.version_info >= (3, 11)" in script and "3.10" not in script
+    # preflight.py, by the path of the module the tests above run, before the environment exists
+    assert 'Join-Path $Source "addin\\bpxl\\preflight.py"' in script
+    assert Path(preflight.__file__).relative_to(Path(__file__).parent.parent / "addin")
+    assert "$Preflight --before-install" in script
+    assert "winget install Python.Python.3.12" in script
+    assert "from the Microsoft Store" not in script  # its Python is refused, not suggested
+    # The environment lives in bpxl's data folder on Windows (platformdirs' user_data_dir); only
+    # -Purge deletes that folder, where the journals are.
+    assert 'Join-Path $env:LOCALAPPDATA "bpxl"' in script
+    assert "if ($Purge -and (Test-Path $Root)) { Remove-Item -Recurse -Force $Root }" in script
