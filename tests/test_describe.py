@@ -114,7 +114,7 @@ def test_the_sandbox_describes_invoice_with_its_custom_fields_and_caches_it(
 def test_a_day_old_cache_is_read_again(tmp_path: Path) -> None:
     with sandbox_with() as sandbox, login(sandbox) as client:
         describe.load(client, tmp_path, "acme")
-    tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1, minutes=1)
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)
     assert describe.cached(tmp_path, "acme") is not None
     assert describe.cached(tmp_path, "acme", tomorrow) is None
     assert describe.cached(tmp_path, "another") is None

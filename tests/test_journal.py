@@ -16,7 +16,7 @@ from bpxl.results import Operation, Outcome, RowResult
 
 from .conftest import write_invoices
 
-AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 
 
 def start(folder: Path, workbook: Path, sheet: str = "Invoices") -> Journal:
@@ -70,7 +70,7 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     assert run.sent == {2: AT, 3: AT}
     assert run.results == {2: RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])}
     assert run.in_flight == [3] and run.never_sent == [5] and not run.finished
-    assert abs(run.started - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=1)
+    assert abs(run.started - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
     assert [r.path for r in unfinished(tmp_path / "j")] == [log.path]
     assert unfinished(tmp_path / "j", book) == unfinished(tmp_path / "j")
     assert unfinished(tmp_path / "j", tmp_path / "other.xlsx") == []
@@ -151,7 +151,7 @@ def _finished(folder: Path, age_days: float, finish: bool = True) -> Path:
         log.close()
     lines = log.path.read_text(encoding="utf-8").splitlines()
     head = json.loads(lines[0])
-    began = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age_days)
+    began = dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days)
     head["started"] = began.isoformat()
     log.path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n", encoding="utf-8")
     return log.path

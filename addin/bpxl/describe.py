@@ -225,7 +225,7 @@ def _decode(text: str) -> tuple[dt.datetime, Catalogue]:
 
 def cached(folder: Path, key: str, now: dt.datetime | None = None) -> Catalogue | None:
     """The catalogue last read for ``key`` if it is less than a day old (no request is sent)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         read_at, catalogue = _decode(cache_file(folder, key).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError):
@@ -236,7 +236,7 @@ def cached(folder: Path, key: str, now: dt.datetime | None = None) -> Catalogue 
 def load(client: Client, folder: Path, key: str, *, refresh: bool = False) -> Catalogue:
     """The catalogue for this connection: from the cache when fresh (and not ``refresh``), else
     read from the tenant and cached; the built-in one, with a note, when the tenant refuses."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if not refresh and (found := cached(folder, key, now)) is not None:
         return found
     try:
