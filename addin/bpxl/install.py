@@ -174,9 +174,8 @@ def uninstall(
     The journals (what a send that stopped mid-way did), the revert data and the sandbox's
     records stay, so Recover and Revert still work after a reinstall; ``purge`` deletes them too
     (everything in bpxl's data folder but a ``venv`` that install.ps1 removes itself)."""
-    running = machine or preflight.Machine.this()
-    if running.excel_running:
-        check(running)
+    if (machine or preflight.Machine.this()).excel_running:
+        raise CannotInstallError(preflight.EXCEL_OPEN)  # the add-in file is locked
     removed = []
     for path in (places.addin, places.config, places.label, places.template):
         if path.exists():

@@ -36,6 +36,12 @@ WAY_OUT = (
     "administrator rights) or run `winget install Python.Python.3.12`, then run install.ps1 again"
 )
 
+EXCEL_OPEN = (
+    "Excel is open. Windows locks the add-in while Excel runs, and Excel loads it only when it "
+    "starts. To fix it, save your workbooks, close every Excel window (check the taskbar), then "
+    "run this again."
+)
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -122,11 +128,7 @@ def problems(machine: Machine, *, with_xlwings: bool = True) -> list[str]:
                 "(it reinstalls the environment)."
             )
     if machine.excel_running:
-        found.append(
-            "Excel is open. Windows locks the add-in while Excel runs, and Excel loads it only "
-            "when it starts. To fix it, save your workbooks, close every Excel window (check the "
-            "taskbar), then run this again."
-        )
+        found.append(EXCEL_OPEN)
     return found
 
 
