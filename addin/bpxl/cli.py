@@ -33,6 +33,7 @@ from . import (
     template,
     trips,
     undo,
+    writer_lock,
     xlam,
     xlsx,
     xlsx_pull,
@@ -408,12 +409,16 @@ class _Desk:
         xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells)
 
 
-def _send(args: argparse.Namespace, read: Callable[[_Desk], sending.Outgoing | None]) -> int:
+def _send(
+    args: argparse.Namespace,
+    read: Callable[[_Desk], sending.Outgoing | None],
+    command: str = "push",
+) -> int:
     """One send through the core's workflow; ``read`` makes the outgoing rows from the file."""
     xlsx.check_writable(args.file)
     desk = _Desk(args, lambda: read(desk))
     try:
-        report = sending.send(desk)
+        report = sending.send(desk, command)
     finally:
         desk.bar.close()
     if report is None:
@@ -449,6 +454,11 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    with writer_lock.hold(args.file, command="pull"):
+        return _pull_held(args)
+
+
+def _pull_held(args: argparse.Namespace) -> int:
     path: Path = args.file
     if path.exists():
         xlsx.check_writable(path)
@@ -526,21 +536,28 @@ def _recover(args: argparse.Namespace) -> int:
     code = EXIT_OK
     for run in pending:
         path = Path(run.workbook)
-        xlsx.check_writable(path)
-        found = xlsx.read_grid(path, run.sheet, None)
-        if recover.needs_client(run):
-            with _connection(args, run.target) as link:
-                recovery = recover.recover(run, found.grid, link.client)
-        else:
-            recovery = recover.recover(run, found.grid, None)
-        if recovery.results:
-            xlsx.write_results(path, found, recovery.layout, recovery.results)
-        journal.mark_recovered(run)
-        started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
-        if recovery.unplaced or not all(r.outcome and r.outcome.ok for r in recovery.results):
-            code = EXIT_ROWS_FAILED
+        # The push's own workbook too: a recovery never runs beside the push it recovers.
+        with writer_lock.hold(path, run.workbook, command="recover"):
+            if not _recover_run(args, run, path):
+                code = EXIT_ROWS_FAILED
     return code
+
+
+def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool:
+    """Write one unfinished push's outcomes into ``path``; True when every row succeeded."""
+    xlsx.check_writable(path)
+    found = xlsx.read_grid(path, run.sheet, None)
+    if recover.needs_client(run):
+        with _connection(args, run.target) as link:
+            recovery = recover.recover(run, found.grid, link.client)
+    else:
+        recovery = recover.recover(run, found.grid, None)
+    if recovery.results:
+        xlsx.write_results(path, found, recovery.layout, recovery.results)
+    journal.mark_recovered(run)
+    started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+    print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
+    return not recovery.unplaced and all(r.outcome and r.outcome.ok for r in recovery.results)
 
 
 def _connect(args: argparse.Namespace) -> int:

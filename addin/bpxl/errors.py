@@ -57,3 +57,7 @@ class ApiError(BpxlError):
     def __init__(self, message: str, hint: str | None = None, *, status: int = 0) -> None:
         super().__init__(message, hint)
         self.status = status
+
+
+class WorkbookBusyError(UsageError):
+    """Another bpxl command (a push, pull, revert or recover) is working on the workbook."""

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fields, install, journal, profiles, push, recover, sending, template, trips
+from . import (
+    fields,
+    install,
+    journal,
+    profiles,
+    push,
+    recover,
+    sending,
+    template,
+    trips,
+    writer_lock,
+)
 from .connection import Connection, data_dir, journal_dir, open_profile
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
@@ -277,21 +288,24 @@ def show_log(book: Any) -> None:
 
 def recover_last(book: Any) -> None:
     """Write the outcomes of this workbook's unfinished sends into the sheet."""
-    pending = journal.unfinished(journal_dir(), Path(book.fullname))
+    workbook = Path(book.fullname)
+    pending = journal.unfinished(journal_dir(), workbook)
     if not pending:
         book.app.alert("Nothing to recover: every send from this workbook finished.", title=TITLE)
         return
     for run in pending:
-        block = read_block(book.sheets[run.sheet])
-        grid = push.Grid(block.header, list(block.data.items()))
-        if recover.needs_client(run):
-            with open_profile(run.target.profile) as link:
-                recovery = recover.recover(run, grid, link.client)
-        else:
-            recovery = recover.recover(run, grid, None)
-        with quiet(book.app):
-            write_results(block, recovery.results)
-        journal.mark_recovered(run)
+        # The send's own workbook too: a recovery never runs beside the send it recovers.
+        with writer_lock.hold(workbook, run.workbook, command="recover"):
+            block = read_block(book.sheets[run.sheet])
+            grid = push.Grid(block.header, list(block.data.items()))
+            if recover.needs_client(run):
+                with open_profile(run.target.profile) as link:
+                    recovery = recover.recover(run, grid, link.client)
+            else:
+                recovery = recover.recover(run, grid, None)
+            with quiet(book.app):
+                write_results(block, recovery.results)
+            journal.mark_recovered(run)
         book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 

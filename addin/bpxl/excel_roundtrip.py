@@ -9,9 +9,10 @@ so a workbook can go back and forth between the ribbon and the command line.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from . import fields, profiles, push, roundtrip, sending, trips, undo
+from . import fields, profiles, push, roundtrip, sending, trips, undo, writer_lock
 from .connection import open_profile, undo_dir
 from .errors import UsageError
 from .excel import TITLE, send
@@ -32,6 +33,11 @@ _ASK = (
 
 
 def pull(book: Any) -> None:
+    with writer_lock.hold(Path(book.fullname), command="pull"):
+        _pull(book)
+
+
+def _pull(book: Any) -> None:
     app = book.app
     block = read_block(book.sheets.active)
     layout = block.layout

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, trips, undo
+from . import journal, push, trips, undo, writer_lock
 from .connection import Connection, journal_dir, undo_dir
 from .errors import UsageError
 from .records import Layout
@@ -73,12 +73,18 @@ def refuse_unfinished(workbook: Path, hint: str) -> None:
         )
 
 
-def send(desk: Desk) -> push.PushReport | None:
-    """Read, send with a journal, write each row's result and keep what a revert needs.
+def send(desk: Desk, command: str = "push") -> push.PushReport | None:
+    """Read, send with a journal, write each row's result and keep what a revert needs, holding
+    the workbook throughout (no other bpxl command may read or write it meanwhile).
 
     Returns the report (None when the desk found nothing to send). Raises ``BpxlError`` when the
     send cannot start or stops; its journal is then left for a recovery if anything went out.
     """
+    with writer_lock.hold(desk.workbook, command=command):
+        return _send(desk)
+
+
+def _send(desk: Desk) -> push.PushReport | None:
     outgoing = desk.read()
     if outgoing is None:
         return None

@@ -1,0 +1,64 @@
+"""One writer per workbook: a second push, a pull or a recover beside a live push is refused before
+it reads or sends anything, and a dead push's hold ends with it (real processes, loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from bpxl import writer_lock
+from bpxl.errors import WorkbookBusyError
+
+from .conftest import write_invoices
+from .processes import assert_one_invoice_per_row, push, sandbox_process, sent_rows, wait_for
+from .test_safety import rows_of
+
+ROWS = 300
+
+
+def test_two_pushes_of_one_workbook_make_one_invoice_per_row(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "twice.xlsx", rows_of(ROWS))
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        first = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(20))
+        second = push(book, url, "--batch-size", "10")
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2, err
+        assert "twice.xlsx is in use by bpxl push (process" in err and "Nothing was read" in err
+        assert f"process {first.pid} on " in err and " since " in err
+        # recover, as a hurried user might, is refused too: the push is alive.
+        code, out, err = run("recover", book, "--url", url, "--username", "demo")
+        assert code == 2 and "in use by bpxl push" in err, out + err
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, out + err
+        assert_one_invoice_per_row(book, url, ROWS)
+
+
+def test_a_killed_push_holds_nothing(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "killed.xlsx", rows_of(ROWS))
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(20))
+        os.kill(pusher.pid, signal.SIGKILL)
+        pusher.wait()
+        code, out, err = run("recover", book, "--url", url, "--username", "demo")
+        assert code == 1, out + err  # the rows never sent are Failed: "send it again"
+        code, out, err = run("push", book, "--op", "create", "--url", url, "--username", "demo")
+        assert code == 0, out + err
+        assert_one_invoice_per_row(book, url, ROWS)
+
+
+def test_a_hold_names_its_holder_and_ends_with_the_block(tmp_path: Path) -> None:
+    book = tmp_path / "held.xlsx"
+    with writer_lock.hold(book, command="pull"):
+        with (
+            pytest.raises(WorkbookBusyError) as refused,
+            writer_lock.hold(tmp_path / "other.xlsx", book, command="push"),
+        ):
+            pass
+        assert f"in use by bpxl pull (process {os.getpid()}" in str(refused.value)
+    with writer_lock.hold(book, command="push"):
+        pass  # free again
