@@ -28,6 +28,9 @@ def _private_data_dir(
     monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("BPXL_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("BPXL_PASSWORD", raising=False)
+    # The second lookup of a lost create comes this long after the first (5 s for users); the
+    # tests of late stores set their own.
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.2")
 
 
 class MemoryKeyring(KeyringBackend):

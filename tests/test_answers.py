@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,12 +70,39 @@ def test_html_error_page_gives_its_title() -> None:
     assert "HTTP 502: 502 Bad Gateway" in got[0].messages[0] and "duplicate" in got[0].messages[0]
 
 
-def test_client_errors_are_failed_with_server_text() -> None:
+def test_refusals_that_may_follow_a_store_never_say_nothing_was_saved() -> None:
     body = json.dumps({"errors": [{"error_code": "400", "error_text": "brmObjects missing"}]})
-    [got] = answers.from_status(Operation.UPDATE, 1, 400, body)
-    assert got.outcome is Outcome.FAILED and "brmObjects missing" in got.messages[0]
+    for status in (400, 408, 409):
+        [got] = answers.from_status(Operation.CREATE, 1, status, body)
+        assert got.outcome is Outcome.UNKNOWN and "nothing was saved" not in got.messages[0]
+        assert "brmObjects missing" in got.messages[0] and got.split is (status == 400)
     [big] = answers.from_status(Operation.CREATE, 1, 413, "")
-    assert "smaller --batch-size" in big.messages[0]
+    assert big.outcome is Outcome.FAILED and "smaller --batch-size" in big.messages[0]
+    assert [r.split for r in answers.from_status(Operation.UPDATE, 2, 500, "")] == [True] * 2
+    assert not answers.from_status(Operation.UPDATE, 1, 503, "")[0].split
+
+
+JUNK_IDS = [" ", "null", 0, "0", False, True, [], {}, "-3", "1.5", "x1", None, "", "١٢"]
+
+
+@pytest.mark.parametrize("junk", JUNK_IDS)
+def test_a_create_with_a_junk_id_is_not_believed(junk: object) -> None:
+    body = json.dumps({"createResponse": [{"ErrorCode": "0", "Id": junk}]})
+    [got] = answers.from_body(Operation.CREATE, [{"BillingProfileId": "101"}], body)
+    assert got.outcome is Outcome.UNKNOWN and got.id is None
+
+
+def test_one_id_for_several_rows_is_believed_for_none() -> None:
+    body = json.dumps({"createResponse": [{"ErrorCode": "0", "Id": "1"}] * 3})
+    got = answers.from_body(Operation.CREATE, [{"BillingProfileId": "101"}] * 3, body)
+    assert [r.outcome for r in got] == [Outcome.UNKNOWN] * 3
+    assert "gave Id 1 to 3 rows" in got[0].messages[0]
+
+
+def test_an_update_answered_for_another_invoice_is_not_believed() -> None:
+    body = json.dumps({"updateResponse": [{"ErrorCode": "0", "Id": "8"}]})
+    [got] = answers.from_body(Operation.UPDATE, [{"Id": "7", "Status": "Closed"}], body)
+    assert got.outcome is Outcome.UNKNOWN and "Id '8'" in got.messages[0]
 
 
 JSON = st.recursive(

@@ -15,7 +15,7 @@ import openpyxl
 from bpxl import journal
 from bpxl.client import Client
 from bpxl.connection import journal_dir
-from bpxl.reconcile import Verdict, reconcile
+from bpxl.reconcile import Lost, Verdict, reconcile
 from bpxl.sandbox import Sandbox, SandboxConfig
 
 from .conftest import read_sheet, write_invoices
@@ -60,19 +60,23 @@ def test_reconcile_matches_created_rows_on_every_value_type(sandbox) -> None:
         made = client.create(records[:2] + records[2:3])
         ids = [r.id for r in made]
         never_sent = {"BillingProfileId": "104", "FileName": "never sent"}
-        found = reconcile(client, {2: records[0], 3: records[1], 4: never_sent}, since)
+        lost = [Lost(r, since) for r in [*records, never_sent]]
+        found = reconcile(client, {2: lost[0], 3: lost[1], 4: lost[4]})
         assert found[2].verdict is Verdict.FOUND and found[2].id == ids[0]
         assert found[3].verdict is Verdict.FOUND and found[3].id == ids[1]
         assert found[4].verdict is Verdict.ABSENT
         # An Id another row already owns is not taken twice.
-        assert reconcile(client, {2: records[0]}, since, {ids[0]})[2].verdict is Verdict.ABSENT
+        assert reconcile(client, {2: lost[0]}, {ids[0]})[2].verdict is Verdict.ABSENT
         # Two identical rows and one invoice: which row it belongs to cannot be told.
-        twins = reconcile(client, {5: records[2], 6: records[3]}, since)
+        twins = reconcile(client, {5: lost[2], 6: lost[3]})
         assert {f.verdict for f in twins.values()} == {Verdict.UNSURE}
         assert "rows 5, 6 hold the same values" in twins[5].message and ids[2] in twins[5].message
         # Without a send time a match may be an older invoice: reported, never taken.
-        older = reconcile(client, {2: records[0]}, None)[2]
+        older = reconcile(client, {2: Lost(records[0], None)})[2]
         assert older.verdict is Verdict.UNSURE and ids[0] in older.message
+        # Sent after the invoice was made: the invoice is not this row's.
+        later = client.server_now() + dt.timedelta(seconds=3)
+        assert reconcile(client, {2: Lost(records[1], later)})[2].verdict is not Verdict.FOUND
 
 
 def test_lost_answers_are_looked_up_and_never_resent_blindly(tmp_path, make_sandbox, run) -> None:

@@ -1,7 +1,9 @@
 """Server answers -> one result per record: the only place that decides what an answer means.
 
 The rule is to never report a success the server did not confirm for that record: an item counts
-as success only with ``ErrorCode`` ``"0"`` (and, for a create, a new ``Id``). Whatever cannot be
+as success only with ``ErrorCode`` ``"0"`` (and, for a create, a new ``Id`` that is a positive
+whole number no other item of the answer names; an update's item may only name the record's own
+``Id``). Whatever cannot be
 tied to a record for certain (an answer with the wrong number of items, a body that is not JSON, a
 server error after the request went out) makes that record ``Unknown``, with a message saying
 whether sending it again is safe.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,9 +50,10 @@ def all_records(n: int, outcome: Outcome, message: str) -> list[RecordResult]:
     return [RecordResult(outcome, None, (message,)) for _ in range(n)]
 
 
-def unknown(op: Operation, n: int, what: str) -> list[RecordResult]:
+def unknown(op: Operation, n: int, what: str, split: bool = False) -> list[RecordResult]:
     """Every record of a batch that went out but whose fate the answer does not tell."""
-    return all_records(n, Outcome.UNKNOWN, f"Row: {what}; {resend_advice(op)}")
+    message = (f"Row: {what}; {resend_advice(op)}",)
+    return [RecordResult(Outcome.UNKNOWN, None, message, split) for _ in range(n)]
 
 
 def from_body(
@@ -66,8 +70,23 @@ def from_body(
     if not isinstance(items, list):
         return unknown(op, len(records), "BillingPlatform's answer had no per-row results")
     if len(items) == len(records):
-        return [_item_result(op, item, record) for item, record in zip(items, records, strict=True)]
-    return _match_by_id(op, items, records)
+        results = [_item_result(op, i, r) for i, r in zip(items, records, strict=True)]
+    else:
+        results = _match_by_id(op, items, records)
+    return _refuse_shared_ids(op, results)
+
+
+def _refuse_shared_ids(op: Operation, results: list[RecordResult]) -> list[RecordResult]:
+    """Two rows cannot both be the one new invoice: an Id named twice is believed for neither."""
+    if op is Operation.UPDATE:
+        return results  # each item was checked against its record's own Id
+    counts = Counter(r.id or "" for r in results if r.outcome.ok)
+    return [
+        unknown(op, 1, f"BillingPlatform gave Id {r.id} to {counts[r.id]} rows of one batch")[0]
+        if r.outcome.ok and r.id and counts[r.id] > 1
+        else r
+        for r in results
+    ]
 
 
 def _match_by_id(
@@ -99,15 +118,28 @@ def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordR
         return unknown(op, 1, "BillingPlatform's result for this row has no result code")[0]
     if str(code).strip() != "0":
         return RecordResult(Outcome.FAILED, None, (_refusal(item),))
-    new_id = item.get("Id")
-    if new_id in (None, ""):
-        if op is Operation.CREATE:
-            return unknown(op, 1, "BillingPlatform reported success but gave no Id")[0]
-        new_id = record.get(fields.ID)
+    given = item.get("Id")
+    new_id = positive_id(given)
+    own_id = record.get(fields.ID)
+    if op is Operation.UPDATE and given in (None, ""):
+        new_id = None if own_id is None else str(own_id)
+    elif op is Operation.UPDATE and new_id != positive_id(own_id):
+        return unknown(op, 1, f"BillingPlatform answered for Id {_shown(given)}, not this row's")[0]
+    elif op is Operation.UPSERT and given in (None, "") and own_id is not None:
+        new_id = str(own_id)
+    elif new_id is None:
+        what = "no Id" if given in (None, "") else f"Id {_shown(given)}, which is not an invoice Id"
+        return unknown(op, 1, f"BillingPlatform reported success but gave {what}")[0]
     message: tuple[str, ...] = ()
     if op is Operation.UPSERT and str(item.get("created", "")).lower() == "true":
         message = ("Row: no invoice matched, so a new one was created",)
-    return RecordResult(SUCCESS[op], None if new_id is None else str(new_id), message)
+    return RecordResult(SUCCESS[op], new_id, message)
+
+
+def _shown(value: object) -> str:
+    """A value from an answer, short and printable, for a message."""
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 30 else text[:29] + "…"
 
 
 def _refusal(item: Mapping[str, Any]) -> str:
@@ -142,6 +174,7 @@ def server_text(body: str, limit: int = 300) -> str:
 
 
 # Whole-request refusals: the server processed nothing, so the advice is what to change first.
+# (A 400, 408 or 409 is not among them: after those the server may have stored some records.)
 _REFUSED = {
     413: "the batch was too large ({detail}); nothing was saved; send again with a smaller "
     "--batch-size",
@@ -157,9 +190,12 @@ _REFUSED = {
 def from_status(op: Operation, n: int, status: int, body: str) -> list[RecordResult]:
     """A whole request answered with an HTTP error: every record gets that answer."""
     detail = f"HTTP {status}: {server_text(body)}"
+    if status in _REFUSED:
+        return all_records(n, Outcome.FAILED, "Row: " + _REFUSED[status].format(detail=detail))
     if status >= 500:
-        return unknown(op, n, f"BillingPlatform failed while handling the batch ({detail})")
-    advice = _REFUSED.get(
-        status, "BillingPlatform refused the whole batch ({detail}); nothing was saved"
-    )
-    return all_records(n, Outcome.FAILED, "Row: " + advice.format(detail=detail))
+        what = f"BillingPlatform failed while handling the batch ({detail})"
+    else:
+        what = f"BillingPlatform refused the batch as a whole ({detail}), perhaps after saving some"
+    # A 400 or a plain 500 is about what was sent (one bad record can cause it); a gateway's
+    # 502/503/504, a 408 or a 409 is about the moment, and the same batch may go through later.
+    return unknown(op, n, what, split=status in (400, 500))

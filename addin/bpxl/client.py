@@ -147,6 +147,7 @@ class Client:
         self.user_id: str | None = None  # who we are logged in as, for finding our own invoices
         self._login_lock = threading.Lock()
         self._clock_offset: dt.timedelta | None = None
+        self.last_answer_date: dt.datetime | None = None  # the server's clock at its last answer
         self.timeout = timeout
         loopback = parts.hostname in _LOOPBACK
         if max_requests_per_s is None and not loopback:
@@ -282,11 +283,13 @@ class Client:
         return dt.datetime.now(dt.UTC) + (self._clock_offset or dt.timedelta())
 
     def _note_clock(self, response: requests.Response) -> None:
-        if self._clock_offset is not None or "Date" not in response.headers:
+        if "Date" not in response.headers:
             return
         with contextlib.suppress(TypeError, ValueError):
             server = email.utils.parsedate_to_datetime(response.headers["Date"])
-            self._clock_offset = server - dt.datetime.now(dt.UTC)
+            self.last_answer_date = server
+            if self._clock_offset is None:
+                self._clock_offset = server - dt.datetime.now(dt.UTC)
 
     # -- the one place requests are sent --------------------------------------------------------
 

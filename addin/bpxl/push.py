@@ -8,16 +8,17 @@ rows. Front ends (the command line, the Excel add-in) only move grids in and res
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from . import fields
+from . import answers, fields
 from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
 from .fields import Catalogue
 from .journal import Journal, record_hash
-from .reconcile import Verdict, reconcile
+from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
 from .results import Operation, Outcome, RecordResult, RowResult, summary
 
@@ -187,7 +188,14 @@ def sheet_ids(grid: Grid, layout: Layout) -> set[str]:
 
 
 class _Sender:
-    """Sends valid rows in parallel batches and settles every create whose answer was lost."""
+    """Sends valid rows in parallel batches and settles every create whose answer was lost.
+
+    Rounds: send, then look up the creates whose answer was lost (``reconcile``), then send
+    again what the server proved it does not have. A batch the server refused as a whole (a 400,
+    or a 500 that is not an outage) is sent again in halves until the record at fault is alone:
+    it fails, the others go. Splitting a create batch is safe because only records the lookup
+    proved absent are sent again.
+    """
 
     def __init__(
         self,
@@ -201,44 +209,86 @@ class _Sender:
         self.journal = journal
         self.progress = progress
         self.outcomes: dict[int, RecordResult] = {}
+        self.sent_at: dict[int, dt.datetime] = {}
+        self.owners: dict[str, int | None] = {}  # Id -> the row that has it (None: the sheet's)
+        self.refused: list[list[RowPlan]] = []  # batches refused as a whole, this round
 
     def run(self, rows: list[RowPlan], claimed: set[str]) -> dict[int, RecordResult]:
         """One result per row; a create is sent again only when the server proves it absent."""
+        self.owners = dict.fromkeys(claimed)
         rechecks = [r for r in rows if r.recheck]
-        to_send = [r for r in rows if not r.recheck]
+        first = [r for r in rows if not r.recheck]
         if rechecks:
-            to_send += self._settle(rechecks, self._earlier_send(rechecks), claimed, _FOUND_EARLIER)
-        since = self.client.server_now()
-        self._send(to_send, report=True)
+            first += self._settle(rechecks, self._earlier_sends(rechecks), _FOUND_EARLIER)
         creates = self.options.op is Operation.CREATE
-        for attempt in range(1, RESEND_ROUNDS + 2):
-            lost = [r for r in to_send if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
-            if not lost:
-                break
-            if creates:  # resend only what the server proves absent
-                taken = claimed | {o.id for o in self.outcomes.values() if o.id}
-                lost = self._settle(lost, since, taken, _FOUND_AFTER_LOSS)
-            if attempt > RESEND_ROUNDS:
-                if creates:
-                    self._record(lost, _NOT_SAVED)
-                break
-            since = self.client.server_now()
-            self._send(lost, report=False)  # an update or keyed upsert is safe to repeat
-            to_send = lost
+        resends: Counter[int] = Counter()
+        groups = [first]
+        report = True
+        while groups := [g for g in groups if g]:
+            self._send(groups, report)
+            report = False
+            lost = [r for g in groups for r in g if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
+            refused, self.refused = self.refused, []
+            if creates and lost:  # send again only what the server proves absent
+                lost = self._settle(lost, {r.row: self.sent_at.get(r.row) for r in lost})
+            groups = self._halves(refused, lost)
+            halved = {r.row for g in groups for r in g}
+            again = []
+            for row in lost:
+                if row.row in halved:
+                    continue
+                resends[row.row] += 1
+                if resends[row.row] <= RESEND_ROUNDS:
+                    again.append(row)
+                elif creates:
+                    self._record_all({row.row: _NOT_SAVED})
+            groups.append(again)
         return self.outcomes
 
-    def _earlier_send(self, rows: list[RowPlan]) -> dt.datetime | None:
-        """When the earliest of ``rows`` was first sent, if the journals know for all of them."""
+    def _halves(self, refused: list[list[RowPlan]], lost: list[RowPlan]) -> list[list[RowPlan]]:
+        """The halves of each batch refused as a whole, for the rows still to send; a record
+        refused on its own fails (the others of its batch went or go on)."""
+        pending = {r.row for r in lost}
+        groups: list[list[RowPlan]] = []
+        for batch in refused:
+            todo = [r for r in batch if r.row in pending]
+            if len(batch) == 1 and todo:
+                self._record_all({todo[0].row: self._refused_alone(self.outcomes[todo[0].row])})
+                lost.remove(todo[0])
+            elif todo:
+                half = (len(todo) + 1) // 2
+                groups += [todo[:half], todo[half:]]
+        return groups
+
+    def _refused_alone(self, answer: RecordResult) -> RecordResult:
+        what = answer.messages[0].split("; ")[0].removeprefix("Row: ") if answer.messages else ""
+        absent = "; BillingPlatform does not have it" if self.options.op is Operation.CREATE else ""
+        return RecordResult(
+            Outcome.FAILED,
+            None,
+            (
+                f"Row: sent on its own: {what}{absent}; the rest of its batch was sent without "
+                "it; check this row's values (e.g. a number far too large) and send again",
+            ),
+        )
+
+    def _earlier_sends(self, rows: list[RowPlan]) -> dict[int, dt.datetime | None]:
+        """When each of ``rows`` was first sent, where the journals know it."""
         if self.journal is None:
-            return None
+            return dict.fromkeys((r.row for r in rows), None)
         sent = self.journal.earlier_sends({r.row: record_hash(r.record) for r in rows})
-        return min(sent.values()) if len(sent) == len(rows) else None
+        return {r.row: sent.get(r.row) for r in rows}
 
     def _settle(
-        self, rows: list[RowPlan], since: dt.datetime | None, claimed: set[str], found: str
+        self,
+        rows: list[RowPlan],
+        sent: Mapping[int, dt.datetime | None],
+        found: str = _FOUND_AFTER_LOSS,
     ) -> list[RowPlan]:
         """Look up creates that may have happened; record what is known, return the absent."""
-        findings = reconcile(self.client, {r.row: r.record for r in rows}, since, claimed)
+        lost = {r.row: Lost(r.record, sent.get(r.row)) for r in rows}
+        claimed = {i for i, owner in self.owners.items() if owner not in lost}
+        findings = reconcile(self.client, lost, claimed)
         absent: list[RowPlan] = []
         settled: dict[int, RecordResult] = {}
         for row in rows:
@@ -252,29 +302,46 @@ class _Sender:
         self._record_all(settled)
         return absent
 
-    def _record(self, rows: list[RowPlan], result: RecordResult) -> None:
-        self._record_all({r.row: result for r in rows})
-
     def _record_all(self, settled: dict[int, RecordResult]) -> None:
+        for row, result in settled.items():
+            settled[row] = self._claim(row, result)
         self.outcomes.update(settled)
         if self.journal:
             self.journal.answered(_row_results(settled))
 
-    def _send(self, rows: list[RowPlan], report: bool) -> None:
+    def _claim(self, row: int, result: RecordResult) -> RecordResult:
+        """A new Id belongs to one row: an answer giving a row an Id another row has is not
+        believed (the row becomes Unknown, to be looked up)."""
+        if not (result.outcome.ok and result.id) or self.options.op is not Operation.CREATE:
+            return result
+        owner = self.owners.setdefault(result.id, row)
+        if owner == row:
+            return result
+        holder = "another row of the sheet" if owner is None else f"row {owner}"
+        return answers.unknown(
+            self.options.op, 1, f"BillingPlatform answered with Id {result.id}, which {holder} has"
+        )[0]
+
+    def _send(self, groups: list[list[RowPlan]], report: bool) -> None:
         size = self.options.batch_size
-        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        batches = [g[i : i + size] for g in groups for i in range(0, len(g), size)]
         with ThreadPoolExecutor(
             max_workers=self.options.concurrency, thread_name_prefix="bpxl-send"
         ) as pool:
-            for future in as_completed([pool.submit(self._send_batch, b) for b in batches]):
+            futures = {pool.submit(self._send_batch, b): b for b in batches}
+            for future in as_completed(futures):
                 finished = future.result()
+                if all(r.split for r in finished.values()):
+                    self.refused.append(futures[future])
                 self._record_all(finished)
                 if report and self.progress:
                     self.progress(len(finished))
 
     def _send_batch(self, batch: list[RowPlan]) -> dict[int, RecordResult]:
+        at = self.client.server_now()
         if self.journal:
-            self.journal.sending([r.row for r in batch], self.client.server_now())
+            self.journal.sending([r.row for r in batch], at)
+        self.sent_at.update((r.row, at) for r in batch)
         answers = self.client.write(
             self.options.op, [r.record for r in batch], self.options.external_id
         )

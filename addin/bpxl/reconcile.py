@@ -2,13 +2,21 @@
 
 A create whose answer was lost (a timeout, a dropped connection, a server error) may or may not
 have saved its records, and the API has no idempotency key. Sending it again blindly could
-duplicate invoices, so we look first: one query for the invoices created since just before the
-batch went out, matched to the rows on every field the row sets.
+duplicate invoices, so we look first, and we look until we are sure:
 
-- One match, not already claimed by another row: the row was created; we take that Id.
-- No match: the create never happened, so sending it now is safe.
-- Anything else (several matches, rows identical to each other, no time window to look in): the
-  row stays Unknown and its message lists what was found, for the user to decide.
+- Only our own invoices are candidates: created by the user we are logged in as
+  (``CreatedUserId``), at or after the moment the row went out by the server's clock (less
+  ``CLOCK_MARGIN``, which the Date header's one-second resolution needs). The window is each
+  row's own: a row with no known send time narrows nothing for the others.
+- Candidates are matched to rows on every field the row sets. One match, not claimed by another
+  row: the row was created, and that is its Id.
+- A row is declared absent (safe to send again) only when two lookups, ``BPXL_LOOKUP_WAIT``
+  seconds apart, both found nothing, and the server's clock at the second one had passed the
+  row's send time: a server still working on the request when we first look is caught by the
+  second.
+- Anything else (several matches, identical rows, no send time, no known user, a failed lookup):
+  the row stays Unknown and its message says what was found; the next push or ``bpxl recover``
+  looks again.
 """
 
 from __future__ import annotations
@@ -16,17 +24,28 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from . import fields
+from .answers import positive_id
 from .client import Client
 from .errors import BpxlError
 from .fields import FieldType
 
-# Our estimate of the server's clock comes from 1-second Date headers; look a little further back.
-CLOCK_MARGIN = dt.timedelta(minutes=2)
+# Our estimate of the server's clock comes from Date headers in whole seconds, and the Created
+# stamp may come from another of its machines: seconds, not minutes, of slack.
+CLOCK_MARGIN = dt.timedelta(seconds=2)
+LOOKUP_WAIT_ENV = "BPXL_LOOKUP_WAIT"
+# Seconds between the two lookups that must both find nothing. A server that timed out at the
+# gateway, or dropped the connection, usually commits within a second or two after; 5 s covers
+# that at the cost of 5 s per lost batch. A server that stores later still can fool it: raise it.
+DEFAULT_LOOKUP_WAIT_S = 5.0
+_DATE_RESOLUTION = dt.timedelta(seconds=1)  # a Date header is in whole seconds, rounded down
+_LONGEST_CLOCK_WAIT_S = 60.0  # how long we wait for the server's clock to pass a send time
 _IN_CHUNK = 200  # BillingProfileId values per query
 _IDS_SHOWN = 5
 
@@ -44,58 +63,141 @@ class Finding:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Lost:
+    """A create that may have happened: the record as sent, and when it went out (server time;
+    None when not known, e.g. the row was edited since)."""
+
+    record: Mapping[str, object]
+    sent: dt.datetime | None
+
+
+def lookup_wait() -> float:
+    """Seconds between the two lookups (``BPXL_LOOKUP_WAIT``, default 5)."""
+    try:
+        return max(float(os.environ.get(LOOKUP_WAIT_ENV) or DEFAULT_LOOKUP_WAIT_S), 0.0)
+    except ValueError:
+        return DEFAULT_LOOKUP_WAIT_S
+
+
 def created_since(since: dt.datetime) -> str:
     """The ``Created`` bound as the query compares it: ISO 8601 UTC, a clock margin earlier."""
     return (since - CLOCK_MARGIN).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def reconcile(
-    client: Client,
-    records: Mapping[int, Mapping[str, object]],
-    since: dt.datetime | None,
-    claimed: Collection[str] = (),
+    client: Client, rows: Mapping[int, Lost], claimed: Collection[str] = ()
 ) -> dict[int, Finding]:
-    """What became of each row's create: ``records`` maps sheet rows to the records sent.
+    """What became of each row's create. ``claimed`` holds the Ids other rows already own."""
+    started = time.monotonic()
+    findings = _look(client, rows, claimed)
+    again = {row: rows[row] for row, f in findings.items() if f.verdict is Verdict.ABSENT}
+    if not again:
+        return findings
+    latest = max((lost.sent for lost in again.values() if lost.sent), default=None)
+    pause = lookup_wait() - (time.monotonic() - started)
+    if latest is not None:
+        behind = (latest + _DATE_RESOLUTION - client.server_now()).total_seconds()
+        pause = max(pause, min(behind, _LONGEST_CLOCK_WAIT_S))
+    if pause > 0:
+        time.sleep(pause)
+    second = _look(client, again, claimed)
+    clock = client.last_answer_date
+    for row, lost in again.items():
+        finding = second[row]
+        if finding.verdict is Verdict.ABSENT and not _clock_passed(clock, lost.sent):
+            finding = _unsure("BillingPlatform's clock had not yet passed the time it was sent")
+        findings[row] = finding
+    return findings
 
-    ``since`` is the server time just before the first of them went out (None when unknown: then
-    a match may be an older invoice, so it is reported, never taken). ``claimed`` holds the Ids
-    other rows of the run already own.
-    """
-    if not records:
-        return {}
-    if since is None and any(not r.get("BillingProfileId") for r in records.values()):
-        reason = "the send time is not known and the row has no BillingProfileId to look it up by"
-        return {row: _unsure(reason) for row in records}
+
+def _clock_passed(clock: dt.datetime | None, sent: dt.datetime | None) -> bool:
+    """Whether the server's clock, at our last lookup, was past the row's send time. Without a
+    Date header there is no clock to go by: the wait between the lookups has to do."""
+    return clock is None or sent is None or clock >= sent
+
+
+def _look(client: Client, rows: Mapping[int, Lost], claimed: Collection[str]) -> dict[int, Finding]:
+    """One lookup: each row's verdict from the invoices on the server now."""
+    findings: dict[int, Finding] = {}
+    windowed = {row: lost for row, lost in rows.items() if lost.sent is not None}
+    profiled = {
+        row: lost
+        for row, lost in rows.items()
+        if lost.sent is None and lost.record.get("BillingProfileId")
+    }
+    for row in rows.keys() - windowed.keys() - profiled.keys():
+        findings[row] = _unsure(
+            "the time it was sent is not known and the row has no BillingProfileId to look it up by"
+        )
     try:
-        found = _candidates(client, records.values(), since)
+        found: dict[str, dict[str, object]] = {}
+        for group in (windowed, profiled):
+            if group:
+                for candidate in _candidates(client, group.values(), client.user_id):
+                    found[str(candidate.get(fields.ID))] = candidate
     except BpxlError as failure:
         reason = f"looking it up in BillingPlatform failed ({failure.message})"
-        return {row: _unsure(reason) for row in records}
+        return {row: _unsure(reason) for row in rows}
+    looked = {**windowed, **profiled}
+    findings.update(_judge_all(looked, list(found.values()), claimed, client.user_id))
+    return findings
+
+
+def _judge_all(
+    rows: Mapping[int, Lost],
+    found: list[dict[str, object]],
+    claimed: Collection[str],
+    me: str | None,
+) -> dict[int, Finding]:
     groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
-    for row, record in records.items():
-        groups[_key(record)].append(row)
+    for row, lost in rows.items():
+        groups[_key(lost.record)].append(row)
+    usable = [
+        c
+        for c in found
+        if (cid := positive_id(c.get(fields.ID))) is not None
+        and cid not in claimed
+        and (me is None or positive_id(c.get("CreatedUserId")) == me)
+    ]
     # Rows that leave fields blank compare on fewer fields, so one invoice can match rows of
     # several groups: it is then nobody's for certain.
-    indexes: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], list[str]]] = {}
-    matches: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    indexes: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], list[dict[str, object]]]] = {}
+    matches: dict[tuple[tuple[str, str], ...], list[dict[str, object]]] = {}
     for key in groups:
         names = tuple(name for name, _ in key)
         if names not in indexes:
             index = indexes[names] = defaultdict(list)
-            for candidate in found:
-                if (cid := str(candidate.get(fields.ID))) not in claimed:
-                    index[_key(candidate, names)].append(cid)
+            for candidate in usable:
+                index[_key(candidate, names)].append(candidate)
         matches[key] = indexes[names].get(key, [])
-    groups_per_id = Counter(cid for ids in matches.values() for cid in ids)
+    groups_per_id = Counter(str(c[fields.ID]) for found in matches.values() for c in found)
     findings: dict[int, Finding] = {}
-    for key, rows in groups.items():
-        shared = any(groups_per_id[cid] > 1 for cid in matches[key])
-        for row in rows:
-            findings[row] = _judge(matches[key], rows, since is not None and not shared)
+    for key, group in groups.items():
+        shared = any(groups_per_id[str(c[fields.ID])] > 1 for c in matches[key])
+        for row in group:
+            sent = rows[row].sent
+            mine = [c for c in matches[key] if _created_after(c, sent)]
+            ids = [str(positive_id(c[fields.ID])) for c in mine]
+            findings[row] = _judge(ids, group, sent is not None and me is not None and not shared)
     return findings
 
 
-def _judge(ids: list[str], rows: list[int], windowed: bool) -> Finding:
+def _created_after(candidate: Mapping[str, object], sent: dt.datetime | None) -> bool:
+    """Whether an invoice was created in the row's window (an unreadable stamp counts as in:
+    it blocks a verdict of absent rather than be ignored)."""
+    if sent is None:
+        return True
+    try:
+        created = dt.datetime.fromisoformat(str(candidate.get("Created")).strip())
+    except ValueError:
+        return True
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return created >= sent - CLOCK_MARGIN
+
+
+def _judge(ids: list[str], rows: list[int], certain: bool) -> Finding:
     if not ids:
         return Finding(Verdict.ABSENT)
     listed = ", ".join(ids[:_IDS_SHOWN]) + (" ..." if len(ids) > _IDS_SHOWN else "")
@@ -105,7 +207,7 @@ def _judge(ids: list[str], rows: list[int], windowed: bool) -> Finding:
             f"rows {others} hold the same values and BillingPlatform has {len(ids)} such "
             f"invoice(s) (Id {listed}), so which row was created cannot be told"
         )
-    if len(ids) == 1 and windowed:
+    if len(ids) == 1 and certain:
         return Finding(Verdict.FOUND, ids[0])
     if len(ids) == 1:
         return _unsure(f"invoice Id {listed} has this row's values but may be another row's")
@@ -116,21 +218,23 @@ def _unsure(reason: str) -> Finding:
     return Finding(
         Verdict.UNSURE,
         message=(
-            f"Row: sent, but no answer came, and {reason}; check in BillingPlatform, then put "
-            "the invoice's Id in the Id column and Created in Result, or clear Result to send "
-            "the row again"
+            f"Row: sent, but no answer came, and {reason}; push again later to look again, or "
+            "check in BillingPlatform, then put the invoice's Id in the Id column and Created in "
+            "Result, or clear Result to send the row again"
         ),
     )
 
 
-def _candidates(
-    client: Client, records: Iterable[Mapping[str, object]], since: dt.datetime | None
-) -> list[dict[str, object]]:
-    """Invoices that could be the rows': created in the window, for the rows' billing profiles."""
-    records = list(records)
+def _candidates(client: Client, lost: Iterable[Lost], me: str | None) -> list[dict[str, object]]:
+    """Invoices that could be the rows': ours, created in the window, for their profiles."""
+    lost = list(lost)
+    records = [item.record for item in lost]
     names = sorted({name for record in records for name in record} - {fields.ID, "Created"})
-    select = ", ".join([fields.ID, "Created", *names])
-    where = [f"Created >= '{created_since(since)}'"] if since else []
+    select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
+    where = [f"CreatedUserId = {me}"] if me else []
+    sent = [item.sent for item in lost]
+    if all(sent):
+        where.append(f"Created >= '{created_since(min(s for s in sent if s))}'")
     profiles = sorted({str(r.get("BillingProfileId") or "") for r in records})
     chunks: list[list[str]] = [
         profiles[i : i + _IN_CHUNK] for i in range(0, len(profiles), _IN_CHUNK)
@@ -142,7 +246,8 @@ def _candidates(
         clause = list(where)
         if chunk:
             clause.append(f"BillingProfileId IN ({', '.join(_quote(p) for p in chunk)})")
-        found += client.query(f"SELECT {select} FROM {fields.ENTITY} WHERE {' AND '.join(clause)}")
+        query = f"SELECT {select} FROM {fields.ENTITY}"
+        found += client.query(query + (f" WHERE {' AND '.join(clause)}" if clause else ""))
     return found
 
 

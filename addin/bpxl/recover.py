@@ -14,7 +14,7 @@ from .client import Client
 from .errors import UsageError
 from .journal import Run, record_hash
 from .push import Grid, sheet_ids
-from .reconcile import Verdict, reconcile
+from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, summary
 
@@ -75,9 +75,10 @@ def recover(run: Run, grid: Grid, client: Client | None) -> Recovery:
     if lost:
         if client is None:
             raise UsageError("Recovering creates that were in flight needs a connection.")
-        since = min(run.sent[old] for old in lost)
         claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
-        findings = reconcile(client, {p.row: p.record for p in lost.values()}, since, claimed)
+        findings = reconcile(
+            client, {p.row: Lost(p.record, run.sent[old]) for old, p in lost.items()}, claimed
+        )
         for plan in lost.values():
             finding = findings[plan.row]
             if finding.verdict is Verdict.FOUND:

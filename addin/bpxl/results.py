@@ -53,6 +53,9 @@ class RecordResult:
     outcome: Outcome
     id: str | None = None
     messages: tuple[str, ...] = ()
+    # The server refused or failed on the request as a whole (a 400, or a 500 that is not an
+    # outage), most likely for one bad record in it: the batch is sent again in halves to find it.
+    split: bool = False
 
 
 @dataclass
