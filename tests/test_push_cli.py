@@ -15,6 +15,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from bpxl import saving
 from bpxl.sandbox import Sandbox, SandboxConfig
 
 from .conftest import read_sheet, write_invoices
@@ -232,8 +233,8 @@ def test_workbook_keeps_everything_the_user_had(tmp_path: Path, sandbox, run) ->
     assert sheet["G1"].font.bold and sheet.column_dimensions["H"].width == 70
     with zipfile.ZipFile(path) as saved:  # openpyxl would have dropped the chart
         assert any(name.startswith("xl/charts/chart") for name in saved.namelist())
-    assert (tmp_path / "rich.backup.xlsx").exists()
-    backup = openpyxl.load_workbook(tmp_path / "rich.backup.xlsx")["My invoices"]
+    (copy,) = saving.backups(path)
+    backup = openpyxl.load_workbook(copy)["My invoices"]
     assert backup["A2"].value is None  # the backup is the workbook as it was before the write
 
 

@@ -1,319 +1,607 @@
-"""Results written straight into an .xlsx's worksheet XML, leaving every other byte alone.
+"""Cell values written straight into an .xlsx's worksheet XML, with a real XML parser (lxml).
 
-Loading a whole workbook into openpyxl to set three columns costs about 500 bytes per cell (a
-100,000-row sheet took over a gigabyte) and drops what openpyxl does not model: images, charts,
-shapes. So the results go in as text edits instead: only the rows that get a result are rewritten
-(their other cells are copied through as they are), new strings are written inline, three fills
-and the header styles are appended to ``styles.xml``, and a table that ends next to an added
-column grows to include it. Every other part of the package is copied unchanged.
+Why not openpyxl: loading a whole workbook to set three columns costs about 500 bytes per cell (a
+100,000-row sheet took over a gigabyte) and drops what openpyxl does not model (images, charts,
+shapes). Why not text patterns: SpreadsheetML may leave out ``r`` on rows and cells, quote
+attributes either way, prefix every tag (``x:c``), and a pattern that misses one of these writes
+rows Excel does not read. So the sheet is parsed as XML, one row at a time (``iterparse``), and
+written back as it streams; memory stays flat however long the sheet is.
+
+What it guarantees: only the cells named in an ``Edit`` change. Every other cell, row and part
+keeps its meaning (rows that are not edited are re-serialised by lxml, never rebuilt by us; other
+parts of the package are copied byte for byte). A cell whose row or column is implied by its
+position gets an explicit ``r`` when its row is edited, so inserting a cell cannot shift it.
+Nothing is written past Excel's last column (XFD) or row: ``SheetFullError`` says so instead.
+
+How to use it (the push's results, a pull's refresh, new rows)::
+
+    edit = sheet_xml.Edit(header_row=1)
+    edit.set(5, 3, "Created", sheet_xml.Style("FFC6EFCE"))   # row 5, column C, with a fill
+    edit.set(7, 2, 42.5)                                      # numbers, bools, dates, text, None
+    edit.set(100_001, 1, "new row")                           # rows past the end are added
+    edit.added.append((9, "Result", 12))                      # a new column: its width
+    with zipfile.ZipFile(src) as source, zipfile.ZipFile(dst, "w") as target:
+        sheet_xml.apply(source, "Invoices", edit, target)
+
+``None`` or ``""`` empties a cell (it stays, empty, when it has a style). Text goes in as an
+inline string, kept exactly (leading and trailing spaces too); dates are written as serial numbers
+in the workbook's own date system, with a date ``Style.number_format`` if the caller gives one.
+``xlsx.save_edit`` wraps ``apply`` with the backup and the atomic save.
 """
 
 from __future__ import annotations
 
+import collections
+import copy
+import datetime as dt
+import functools
+import math
 import re
+import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from xml.sax.saxutils import escape, quoteattr
+from typing import IO
 
-_ROW = re.compile(r"<(?P<p>\w+:)?row\b(?P<attrs>[^>]*?)(?:/>|>(?P<body>.*?)</(?P=p)?row>)", re.S)
-_CELL = re.compile(r"<(?:\w+:)?c\b(?P<attrs>[^>]*?)(?:/>|>.*?</(?:\w+:)?c>)", re.S)
-_REF = re.compile(r'\br="([A-Z]+)(\d+)"')
+from lxml import etree
+
+from .errors import UsageError
+
+CellValue = str | int | float | bool | dt.date | None
+MAX_COLUMN = 16384  # XFD
+MAX_ROW = 1048576
+OFFICE_RELS = "officeDocument/2006/relationships"
+PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+# Cell attributes that describe the old value; they go when bpxl writes a new one.
+_VALUE_ATTRIBUTES = ("t", "cm", "vm", "ph")
+
+
+class SheetFullError(UsageError):
+    """A cell would land past Excel's last column or row."""
 
 
 @dataclass(frozen=True)
 class Style:
-    """A cell look bpxl adds: a fill colour (ARGB) and whether the font is bold (and white)."""
+    """A cell look bpxl adds: a fill colour (ARGB), a bold (and white) font, a number format."""
 
     fill: str | None = None
     bold: bool = False
     white: bool = False
+    number_format: str | None = None
 
 
 @dataclass
 class Edit:
     """What to write into one sheet: values by (row, column), and columns bpxl adds."""
 
-    values: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    values: dict[int, dict[int, CellValue]] = field(default_factory=dict)
     styles: dict[tuple[int, int], Style] = field(default_factory=dict)
     added: list[tuple[int, str, float]] = field(default_factory=list)  # column, header, width
     header_row: int = 1
 
-    def set(self, row: int, column: int, value: str | None, style: Style | None = None) -> None:
+    def set(self, row: int, column: int, value: CellValue, style: Style | None = None) -> None:
+        if not 1 <= column <= MAX_COLUMN or not 1 <= row <= MAX_ROW:
+            raise SheetFullError(
+                f"Cell {column_letter(column)}{row} would be past Excel's last column (XFD) or "
+                f"row ({MAX_ROW:,}), so bpxl cannot write there.",
+                "Make room: delete empty columns at the right of the sheet, or move the data.",
+            )
         self.values.setdefault(row, {})[column] = value
         if style is not None:
             self.styles[(row, column)] = style
 
 
+@functools.lru_cache(maxsize=MAX_COLUMN)
 def column_letter(column: int) -> str:
     letters = ""
-    while column:
+    while column > 0:
         column, rest = divmod(column - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
 
 
-def _column_number(letters: str) -> int:
+@functools.lru_cache(maxsize=4096)
+def column_number(letters: str) -> int:
     number = 0
-    for char in letters:
+    for char in letters.upper():
         number = number * 26 + ord(char) - 64
     return number
 
 
 def apply(source: zipfile.ZipFile, sheet: str, edit: Edit, target: zipfile.ZipFile) -> None:
     """Copy ``source`` into ``target`` with ``edit`` applied to the sheet named ``sheet``."""
-    part = _sheet_part(source, sheet)
-    styles_xml, style_ids = _with_styles(source.read("xl/styles.xml").decode("utf-8"), edit)
-    changed = {
-        part: _edit_sheet(source.read(part).decode("utf-8"), edit, style_ids).encode("utf-8"),
-        "xl/styles.xml": styles_xml.encode("utf-8"),
-    }
-    for table in _table_parts(source, part):
-        changed[table] = _extend_table(source.read(table).decode("utf-8"), edit).encode("utf-8")
+    book = Book(source)
+    part = book.sheet_part(sheet)
+    styles_part = book.related("xl/workbook.xml", "/styles")
+    changed: dict[str, bytes] = {}
+    style_ids: dict[Style, int] = {}
+    if styles_part is not None:
+        styles, style_ids = _with_styles(_parse(source.read(styles_part)), edit)
+        changed[styles_part] = _serialise(styles)
+    for table in book.related_all(part, "/table"):
+        changed[table] = _serialise(_extend_table(_parse(source.read(table)), edit))
     for item in source.infolist():
-        target.writestr(item, changed.get(item.filename) or source.read(item.filename))
-
-
-# -- where the sheet is ---------------------------------------------------------------------------
-
-
-def _attr(tag: str, name: str) -> str | None:
-    found = re.search(rf'\b{name}="([^"]*)"', tag)
-    return found.group(1) if found else None
-
-
-def _rels(source: zipfile.ZipFile, part: str) -> dict[str, str]:
-    """Relationship id -> the part it points to, for ``part``'s .rels file."""
-    path = PurePosixPath(part)
-    rels = str(path.parent / "_rels" / f"{path.name}.rels")
-    if rels not in source.namelist():
-        return {}
-    found = {}
-    for tag in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", source.read(rels).decode("utf-8")):
-        target = _attr(tag, "Target") or ""
-        if target.startswith("/"):
-            resolved = target.lstrip("/")
+        if item.filename == part:
+            with source.open(part) as xml, target.open(item, "w", force_zip64=True) as out:
+                _SheetWriter(edit, style_ids, book.date1904).run(xml, out)
         else:
-            resolved = str(PurePosixPath(path.parent, target))
-            parts: list[str] = []
-            for piece in resolved.split("/"):
-                if piece == "..":
-                    parts.pop()
-                else:
-                    parts.append(piece)
-            resolved = "/".join(parts)
-        found[_attr(tag, "Id") or ""] = resolved
-    return found
+            target.writestr(item, changed.get(item.filename) or source.read(item.filename))
 
 
-def _sheet_part(source: zipfile.ZipFile, sheet: str) -> str:
-    workbook = source.read("xl/workbook.xml").decode("utf-8")
-    rels = _rels(source, "xl/workbook.xml")
-    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", workbook):
-        name = _attr(tag, "name")
-        if name is not None and _unescape(name) == sheet:
-            rid = re.search(r'\br:id="([^"]*)"|\b\w+:id="([^"]*)"', tag)
-            if rid:
-                return rels[rid.group(1) or rid.group(2)]
-    raise KeyError(f"sheet {sheet!r} is not in the workbook")
+# -- the package ----------------------------------------------------------------------------------
 
 
-def _unescape(text: str) -> str:
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
+def _parse(data: bytes) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    return etree.fromstring(data, parser)
 
 
-def _table_parts(source: zipfile.ZipFile, sheet_part: str) -> list[str]:
-    return [p for p in _rels(source, sheet_part).values() if "/tables/" in p]
+def _serialise(root: etree._Element) -> bytes:
+    xml: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return xml
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _children(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    return (child for child in element if _local(child) == name)
+
+
+class Book:
+    """The workbook part of a package: its sheets, its relationships, its date system."""
+
+    def __init__(self, source: zipfile.ZipFile) -> None:
+        self.source = source
+        self.names = set(source.namelist())
+        self.workbook = _parse(source.read("xl/workbook.xml"))
+        pr = next(_children(self.workbook, "workbookPr"), None)
+        self.date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
+
+    def sheets(self) -> list[tuple[str, str]]:
+        """(name, relationship id) of each sheet, in the workbook's order."""
+        found = []
+        for sheets in _children(self.workbook, "sheets"):
+            for sheet in _children(sheets, "sheet"):
+                rid = next((v for k, v in sheet.attrib.items() if _is_rel_id(k)), "")
+                found.append((sheet.get("name", ""), rid))
+        return found
+
+    def sheet_part(self, name: str) -> str:
+        rels = self.rels("xl/workbook.xml")
+        for sheet, rid in self.sheets():
+            if sheet == name and rid in rels:
+                return rels[rid][1]
+        raise KeyError(f"sheet {name!r} is not in the workbook")
+
+    def rels(self, part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type, the part it points to), from ``part``'s .rels file."""
+        path = PurePosixPath(part)
+        rels = str(path.parent / "_rels" / f"{path.name}.rels")
+        if rels not in self.names:
+            return {}
+        found = {}
+        for item in _parse(self.source.read(rels)).iter(PACKAGE_RELS):
+            if item.get("TargetMode") == "External":
+                continue
+            target = item.get("Target", "")
+            if target.startswith("/"):
+                resolved = target.lstrip("/")
+            else:
+                parts: list[str] = []
+                for piece in str(PurePosixPath(path.parent, target)).split("/"):
+                    if piece == "..":
+                        if parts:
+                            parts.pop()
+                    elif piece != ".":
+                        parts.append(piece)
+                resolved = "/".join(parts)
+            found[item.get("Id", "")] = (item.get("Type", ""), resolved)
+        return found
+
+    def related_all(self, part: str, kind: str) -> list[str]:
+        """The parts ``part`` points to whose relationship type ends with ``kind``."""
+        return [t for k, t in self.rels(part).values() if k.endswith(kind) and t in self.names]
+
+    def related(self, part: str, kind: str) -> str | None:
+        return next(iter(self.related_all(part, kind)), None)
+
+
+def _is_rel_id(attribute: str) -> bool:
+    name = etree.QName(attribute)
+    return name.localname == "id" and (name.namespace or "").endswith(OFFICE_RELS.split("/")[-1])
 
 
 # -- styles ---------------------------------------------------------------------------------------
 
 
-def _with_styles(xml: str, edit: Edit) -> tuple[str, dict[Style, int]]:
+def _with_styles(root: etree._Element, edit: Edit) -> tuple[etree._Element, dict[Style, int]]:
     """styles.xml with a cell format for each Style the edit uses, and their indexes."""
     wanted = sorted(set(edit.styles.values()), key=repr)
-    fonts = re.search(r"<(\w+:)?fonts\b[^>]*>(.*?)</(\w+:)?fonts>", xml, re.S)
-    fills = re.search(r"<(\w+:)?fills\b[^>]*>(.*?)</(\w+:)?fills>", xml, re.S)
-    xfs = re.search(r"<(\w+:)?cellXfs\b[^>]*>(.*?)</(\w+:)?cellXfs>", xml, re.S)
-    if not wanted or not (fonts and fills and xfs):
-        return xml, {}  # an unusual styles part: results go in without colours
-    prefix = xfs.group(1) or ""
-    font_count = len(re.findall(rf"<{prefix}font\b", fonts.group(2)))
-    fill_count = len(re.findall(rf"<{prefix}fill\b", fills.group(2)))
-    xf_count = len(re.findall(rf"<{prefix}xf\b", xfs.group(2)))
-    new_fonts, new_fills, new_xfs = [], [], []
+    main = etree.QName(root).namespace
+    lists = {name: next(_children(root, name), None) for name in ("fonts", "fills", "cellXfs")}
+    if not wanted or any(v is None for v in lists.values()):
+        return root, {}  # an unusual styles part: the values go in without their looks
+    fonts, fills, xfs = (lists[n] for n in ("fonts", "fills", "cellXfs"))
+    assert fonts is not None and fills is not None and xfs is not None
+
+    def tag(name: str) -> str:
+        return f"{{{main}}}{name}" if main else name
+
     ids: dict[Style, int] = {}
     for style in wanted:
-        font_id = 0
+        font_id = fill_id = format_id = 0
         if style.bold:
-            colour = f'<{prefix}color rgb="FFFFFFFF"/>' if style.white else ""
-            new_fonts.append(
-                f'<{prefix}font><{prefix}b/>{colour}<{prefix}sz val="11"/></{prefix}font>'
-            )
-            font_id = font_count + len(new_fonts) - 1
-        fill_id = 0
+            font = etree.SubElement(fonts, tag("font"))
+            etree.SubElement(font, tag("b"))
+            if style.white:
+                etree.SubElement(font, tag("color"), rgb="FFFFFFFF")
+            etree.SubElement(font, tag("sz"), val="11")
+            font_id = len(list(_children(fonts, "font"))) - 1
         if style.fill:
-            new_fills.append(
-                f'<{prefix}fill><{prefix}patternFill patternType="solid"><{prefix}fgColor '
-                f'rgb="{style.fill}"/><{prefix}bgColor indexed="64"/></{prefix}patternFill>'
-                f"</{prefix}fill>"
+            pattern = etree.SubElement(
+                etree.SubElement(fills, tag("fill")), tag("patternFill"), patternType="solid"
             )
-            fill_id = fill_count + len(new_fills) - 1
-        new_xfs.append(
-            f'<{prefix}xf numFmtId="0" fontId="{font_id}" fillId="{fill_id}" borderId="0" '
-            f'xfId="0" applyFont="1" applyFill="1"/>'
+            etree.SubElement(pattern, tag("fgColor"), rgb=style.fill)
+            etree.SubElement(pattern, tag("bgColor"), indexed="64")
+            fill_id = len(list(_children(fills, "fill"))) - 1
+        if style.number_format:
+            format_id = _number_format(root, tag, style.number_format)
+        etree.SubElement(
+            xfs,
+            tag("xf"),
+            numFmtId=str(format_id),
+            fontId=str(font_id),
+            fillId=str(fill_id),
+            borderId="0",
+            xfId="0",
+            applyFont="1",
+            applyFill="1",
+            applyNumberFormat="1",
         )
-        ids[style] = xf_count + len(new_xfs) - 1
-    xml = _append(xml, "cellXfs", prefix, new_xfs, xf_count)
-    xml = _append(xml, "fills", prefix, new_fills, fill_count)
-    return _append(xml, "fonts", prefix, new_fonts, font_count), ids
+        ids[style] = len(list(_children(xfs, "xf"))) - 1
+    for element, name in ((fonts, "font"), (fills, "fill"), (xfs, "xf")):
+        element.set("count", str(len(list(_children(element, name)))))
+    return root, ids
 
 
-def _append(xml: str, tag: str, prefix: str, items: list[str], before: int) -> str:
-    if not items:
-        return xml
-    start = re.search(rf"<{prefix}{tag}\b[^>]*>", xml)
-    end = xml.find(f"</{prefix}{tag}>")
-    assert start is not None and end != -1
-    opening = re.sub(r'\bcount="\d+"', f'count="{before + len(items)}"', start.group(0))
-    return xml[: start.start()] + opening + xml[start.end() : end] + "".join(items) + xml[end:]
+def _number_format(root: etree._Element, tag: Callable[[str], str], code: str) -> int:
+    formats = next(_children(root, "numFmts"), None)
+    if formats is None:
+        formats = etree.Element(tag("numFmts"))
+        root.insert(0, formats)
+    taken = {int(f.get("numFmtId", "0")): f.get("formatCode") for f in _children(formats, "numFmt")}
+    for number, existing in taken.items():
+        if existing == code:
+            return number
+    number = max([163, *taken]) + 1  # 164 and up are the workbook's own formats
+    etree.SubElement(formats, tag("numFmt"), numFmtId=str(number), formatCode=code)
+    formats.set("count", str(len(taken) + 1))
+    return number
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def _extend_table(root: etree._Element, edit: Edit) -> etree._Element:
+    """Grow a table that ends just left of columns bpxl added, so they join it."""
+    main = etree.QName(root).namespace
+    for column, header, _ in sorted(edit.added):
+        found = _REF.fullmatch((root.get("ref") or "").split(":")[-1])
+        first = _REF.fullmatch((root.get("ref") or "").split(":")[0])
+        if not found or not first or int(first.group(2)) != edit.header_row:
+            return root
+        if column_number(found.group(1)) + 1 != column:
+            continue
+        old = root.get("ref") or ""
+        new = f"{first.group(0)}:{column_letter(column)}{found.group(2)}"
+        root.set("ref", new)
+        for auto in _children(root, "autoFilter"):
+            if auto.get("ref") == old:
+                auto.set("ref", new)
+        for columns in _children(root, "tableColumns"):
+            ids = [int(c.get("id", "0")) for c in _children(columns, "tableColumn")]
+            name = f"{{{main}}}tableColumn" if main else "tableColumn"
+            etree.SubElement(columns, name, id=str(max(ids, default=0) + 1), name=header)
+            columns.set("count", str(len(ids) + 1))
+    return root
 
 
 # -- the sheet ------------------------------------------------------------------------------------
 
 
-def _edit_sheet(xml: str, edit: Edit, style_ids: Mapping[Style, int]) -> str:
-    data_start = re.search(r"<(\w+:)?sheetData\b[^>]*>", xml)
-    if data_start is None or data_start.group(0).endswith("/>"):
-        raise ValueError("the sheet has no rows")
-    prefix = data_start.group(1) or ""
-    data_end = xml.index(f"</{prefix}sheetData>")
-    body = xml[data_start.end() : data_end]
-    pending = sorted(edit.values)
-    pieces: list[str] = []
-    position = 0
-    max_row = max_column = 0
-    for match in _ROW.finditer(body):
-        number = int(_attr(match.group("attrs"), "r") or 0)
-        while pending and pending[0] < number:  # a row with no cells yet
-            pieces.append(body[position : match.start()])
-            position = match.start()
-            pieces.append(_row(prefix, pending.pop(0), "", "", edit, style_ids))
-        if pending and pending[0] == number:
-            pending.pop(0)
-            pieces.append(body[position : match.start()])
-            pieces.append(
-                _row(
-                    prefix, number, match.group("attrs"), match.group("body") or "", edit, style_ids
-                )
-            )
-            position = match.end()
-        max_row = max(max_row, number)
-    pieces.append(body[position:])
-    pieces += [_row(prefix, number, "", "", edit, style_ids) for number in pending]
-    max_row = max([max_row, *pending])
-    max_column = max((c for row in edit.values.values() for c in row), default=0)
-    xml = xml[: data_start.end()] + "".join(pieces) + xml[data_end:]
-    return _widen(_redimension(xml, max_row, max_column), edit, prefix)
+def excel_serial(value: dt.date, date1904: bool) -> float:
+    """A date or datetime as Excel stores it, in the workbook's date system."""
+    epoch = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+    days = (moment.replace(tzinfo=None) - epoch) / dt.timedelta(days=1)
+    if not date1904 and days < 61:
+        days -= 1  # Excel's serials count a 29 February 1900 that never was
+    return days
 
 
-def _row(
-    prefix: str,
-    number: int,
-    attrs: str,
-    body: str,
-    edit: Edit,
-    style_ids: Mapping[Style, int],
-) -> str:
-    cells: dict[int, str] = {}
-    for match in _CELL.finditer(body):
-        ref = _REF.search(match.group("attrs"))
-        if ref:
-            cells[_column_number(ref.group(1))] = match.group(0)
-    for column, value in edit.values[number].items():
-        style = edit.styles.get((number, column))
-        old = cells.get(column, "")
-        s = str(style_ids[style]) if style is not None and style in style_ids else _attr(old, "s")
-        cell = _cell(prefix, f"{column_letter(column)}{number}", value, s)
-        if cell:
+class _SheetWriter:
+    """Streams one worksheet part from ``source`` to ``out`` with the edit applied."""
+
+    def __init__(self, edit: Edit, style_ids: Mapping[Style, int], date1904: bool) -> None:
+        self.edit = edit
+        self.style_ids = style_ids
+        self.date1904 = date1904
+        self.pending = collections.deque(sorted(edit.values))
+        self.marker = f"bpxl-{uuid.uuid4().hex}"
+        self.main = ""
+        self.scope: dict[str | None, str] = {}
+        self.out: IO[bytes] | None = None
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+
+    def run(self, source: IO[bytes], out: IO[bytes]) -> None:
+        self.out = out
+        events = etree.iterparse(
+            source,
+            events=("start", "end"),
+            tag=("{*}sheetData", "{*}row"),
+            remove_blank_text=False,
+            resolve_entities=False,
+            huge_tree=True,
+        )
+        number = 0
+        data: etree._Element | None = None
+        for event, element in events:
+            name = _local(element)
+            parent = element.getparent()
+            if event == "start" and name == "sheetData" and data is None:
+                data = element
+                self._head(element)
+            elif event == "end" and name == "row" and data is not None and parent is data:
+                number = int(element.get("r") or number + 1)
+                while self.pending and self.pending[0] < number:
+                    self._write(self._new_row(self.pending.popleft()))
+                if self.pending and self.pending[0] == number:
+                    self._edit_row(element, self.edit.values[self.pending.popleft()], number)
+                self._write(element)
+                element.clear(keep_tail=False)
+                while element.getprevious() is not None:
+                    del data[0]
+                data.remove(element)
+        if data is None:
+            raise ValueError("the sheet has no sheetData")
+        for row in self.pending:
+            self._write(self._new_row(row))
+        self._tail(events.root, data)
+
+    # The parts of the sheet around its rows are small: they are serialised whole, with a marker
+    # where the rows go, so that lxml writes the namespace declarations once, at the top.
+
+    def _head(self, data: etree._Element) -> None:
+        root = data.getparent()
+        assert root is not None and self.out is not None
+        self.main = etree.QName(data).namespace or ""
+        self.scope = dict(data.nsmap)
+        shell = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+        shell.text = root.text
+        for child in root:
+            if child is data:
+                break
+            shell.append(copy.deepcopy(child))
+        self._redimension(shell)
+        self._widen(shell)
+        rows = etree.SubElement(shell, data.tag, attrib=dict(data.attrib), nsmap=_own_ns(data))
+        rows.append(etree.Comment(self.marker))
+        head = _serialise(shell)
+        self.out.write(head[: head.index(f"<!--{self.marker}-->".encode())])
+
+    def _tail(self, root: etree._Element, data: etree._Element) -> None:
+        assert self.out is not None
+        self._flush()
+        self.out.write(f"</{_qname(data)}>".encode())
+        if data.tail:
+            self.out.write(_escape_text(data.tail))
+        shell = etree.Element(root.tag, nsmap=root.nsmap)
+        shell.append(etree.Comment(self.marker))
+        after = False
+        for child in list(root):
+            if after:
+                shell.append(child)
+            after = after or child is data
+        tail = _serialise(shell)
+        self.out.write(tail[tail.index(f"<!--{self.marker}-->".encode()) + len(self.marker) + 7 :])
+
+    def _write(self, row: etree._Element) -> None:
+        """Rows go out in chunks of about a megabyte: the zip stream compresses each write."""
+        piece = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope)
+        self.buffer.append(piece)
+        self.buffered += len(piece)
+        if self.buffered > 1 << 20:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self.out is not None
+        self.out.write(b"".join(self.buffer))
+        self.buffer.clear()
+        self.buffered = 0
+
+    def _tag(self, name: str) -> str:
+        return f"{{{self.main}}}{name}" if self.main else name
+
+    def _new_row(self, number: int) -> etree._Element:
+        row = etree.Element(self._tag("row"), nsmap=self.scope)
+        row.set("r", str(number))
+        self._edit_row(row, self.edit.values[number], number)
+        return row
+
+    def _edit_row(self, row: etree._Element, values: Mapping[int, CellValue], number: int) -> None:
+        row.set("r", str(number))
+        row.attrib.pop("spans", None)  # a hint Excel recomputes; it may no longer cover the cells
+        cell_tag = self._tag("c")
+        cells = self._ends(row, cell_tag, values) or self._cells(row, cell_tag, number)
+        for column, value in sorted(values.items()):
+            cell = cells.get(column)
+            if cell is None:
+                cell = row.makeelement(cell_tag, {"r": f"{column_letter(column)}{number}"})
+                later = [c for c in cells if c > column]
+                if later:
+                    cells[min(later)].addprevious(cell)
+                elif cells:
+                    cells[max(cells)].addnext(cell)  # after the last cell: an extLst stays last
+                else:
+                    row.insert(0, cell)
+                cells[column] = cell
+            if not self._fill(cell, value, self.edit.styles.get((number, column))):
+                row.remove(cell)
+                del cells[column]
+
+    @staticmethod
+    def _cells(row: etree._Element, cell_tag: str, number: int) -> dict[int, etree._Element]:
+        """Every cell of the row by column; a cell placed by position gets its ``r`` now, so that
+        a cell inserted before it cannot move it."""
+        cells: dict[int, etree._Element] = {}
+        column = 0
+        for cell in row.iterchildren(cell_tag):
+            ref = cell.get("r")
+            if ref:
+                column = column_number(ref.rstrip("0123456789"))
+            else:
+                column += 1
+                cell.set("r", f"{column_letter(column)}{number}")
             cells[column] = cell
+        return cells
+
+    @staticmethod
+    def _ends(
+        row: etree._Element, cell_tag: str, values: Mapping[int, CellValue]
+    ) -> dict[int, etree._Element] | None:
+        """The row's first and last cells, when they are all the edit needs (every edited column
+        at or beyond them, both placed by ``r``): most rows are edited at their ends, and this
+        spares reading every cell of a long row. None when the whole row must be read."""
+        first = next(row.iterchildren(cell_tag), None)
+        last = next(row.iterchildren(cell_tag, reversed=True), None)
+        if first is None or last is None:
+            return None
+        first_ref, last_ref = first.get("r"), last.get("r")
+        if not first_ref or not last_ref:
+            return None
+        low = column_number(first_ref.rstrip("0123456789"))
+        high = column_number(last_ref.rstrip("0123456789"))
+        if any(low < column < high for column in values):
+            return None
+        return {low: first, high: last}
+
+    def _fill(self, cell: etree._Element, value: CellValue, style: Style | None) -> bool:
+        """Put ``value`` in ``cell``; False when the cell should go (empty and unstyled)."""
+        if len(cell):
+            for child in list(cell):
+                if _local(child) != "extLst":
+                    cell.remove(child)
+        cell.text = None
+        attributes = cell.attrib
+        for name in _VALUE_ATTRIBUTES:
+            if name in attributes:
+                del attributes[name]
+        if style is not None and (index := self.style_ids.get(style)) is not None:
+            attributes["s"] = str(index)
+        if value is None or (isinstance(value, str) and value == ""):
+            return attributes.get("s", "0") != "0" or len(cell) > 0
+        if isinstance(value, str):
+            attributes["t"] = "inlineStr"
+            text = etree.SubElement(etree.SubElement(cell, self._tag("is")), self._tag("t"))
+            text.text = _ILLEGAL.sub("", value)
+            if text.text != text.text.strip():
+                text.set(_XML_SPACE, "preserve")
+        elif isinstance(value, bool):
+            attributes["t"] = "b"
+            self._value(cell, "1" if value else "0")
+        elif isinstance(value, int | float):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{value} cannot be written into a cell")
+            self._value(cell, repr(value) if isinstance(value, float) else str(value))
         else:
-            cells.pop(column, None)
-    attrs = re.sub(r'\s+spans="[^"]*"', "", attrs) or f' r="{number}"'
-    inner = "".join(cells[c] for c in sorted(cells))
-    return f"<{prefix}row{attrs}>{inner}</{prefix}row>"
+            self._value(cell, repr(excel_serial(value, self.date1904)).removesuffix(".0"))
+        return True
+
+    def _value(self, cell: etree._Element, text: str) -> None:
+        etree.SubElement(cell, self._tag("v")).text = text
+
+    def _redimension(self, shell: etree._Element) -> None:
+        dimension = next(_children(shell, "dimension"), None)
+        if dimension is None or not self.edit.values:
+            return
+        ref = (dimension.get("ref") or "A1").split(":")
+        first, last = _REF.fullmatch(ref[0]), _REF.fullmatch(ref[-1])
+        if first is None or last is None:
+            return
+        max_row = max(int(last.group(2)), *self.edit.values)
+        max_column = max(
+            column_number(last.group(1)), *(c for row in self.edit.values.values() for c in row)
+        )
+        dimension.set("ref", f"{first.group(0)}:{column_letter(max_column)}{max_row}")
+
+    def _widen(self, shell: etree._Element) -> None:
+        """Give added columns their width, unless the sheet already sets one for them."""
+        if not self.edit.added:
+            return
+        cols = next(_children(shell, "cols"), None)
+        taken = []
+        if cols is not None:
+            taken = [
+                (int(c.get("min", "0")), int(c.get("max", "0"))) for c in _children(cols, "col")
+            ]
+        new = [(c, w) for c, _, w in self.edit.added if not any(lo <= c <= hi for lo, hi in taken)]
+        if not new:
+            return
+        if cols is None:
+            cols = etree.SubElement(shell, self._tag("cols"))
+        for column, width in new:
+            entry = etree.Element(
+                self._tag("col"),
+                min=str(column),
+                max=str(column),
+                width=str(width),
+                customWidth="1",
+            )
+            later = [c for c in _children(cols, "col") if int(c.get("min", "0")) > column]
+            if later:
+                later[0].addprevious(entry)
+            else:
+                cols.append(entry)
 
 
-def _cell(prefix: str, ref: str, value: str | None, style: str | None) -> str:
-    s = f' s="{style}"' if style and style != "0" else ""
-    if value is None or value == "":
-        return f'<{prefix}c r="{ref}"{s}/>' if s else ""
-    text = escape(_ILLEGAL.sub("", value))
-    return (
-        f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t xml:space="preserve">'
-        f"{text}</{prefix}t></{prefix}is></{prefix}c>"
-    )
+def _own_ns(element: etree._Element) -> dict[str | None, str]:
+    """The namespaces ``element`` itself declares (not those it inherits)."""
+    parent = element.getparent()
+    inherited = parent.nsmap if parent is not None else {}
+    return {k: v for k, v in element.nsmap.items() if inherited.get(k) != v}
 
 
-def _redimension(xml: str, max_row: int, max_column: int) -> str:
-    found = re.search(r'<(?:\w+:)?dimension\b[^>]*\bref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"', xml)
+def _qname(element: etree._Element) -> str:
+    return f"{element.prefix}:{_local(element)}" if element.prefix else _local(element)
+
+
+def _escape_text(text: str) -> bytes:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode()
+
+
+_DECLARATIONS = re.compile(rb'^<[\w.:-]+((?:\s+xmlns(?::[\w.-]+)?="[^"]*")+)')
+_DECLARATION = re.compile(rb'\s+xmlns(?::([\w.-]+))?="([^"]*)"')
+
+
+def _without_scope(xml: bytes, scope: Mapping[str | None, str]) -> bytes:
+    """Drop the namespace declarations lxml repeats on a serialised row when the enclosing
+    sheetData already has them in scope (the same prefix for the same namespace)."""
+    found = _DECLARATIONS.match(xml)
     if found is None:
         return xml
-    last_column = max(_column_number(found.group(3) or found.group(1)), max_column)
-    last_row = max(int(found.group(4) or found.group(2)), max_row)
-    ref = f"{found.group(1)}{found.group(2)}:{column_letter(last_column)}{last_row}"
-    return xml[: found.start(1)] + ref + xml[found.end(found.lastindex or 2) :]
 
+    def keep(declaration: re.Match[bytes]) -> bytes:
+        prefix = declaration.group(1).decode() if declaration.group(1) else None
+        in_scope = scope.get(prefix) == declaration.group(2).decode()
+        return b"" if in_scope else declaration.group(0)
 
-def _widen(xml: str, edit: Edit, prefix: str) -> str:
-    """Give added columns their width, unless the sheet already sets one for them."""
-    cols = re.search(rf"<{prefix}cols>(.*?)</{prefix}cols>", xml, re.S)
-    taken = []
-    if cols:
-        for tag in re.findall(r"<(?:\w+:)?col\b[^>]*>", cols.group(1)):
-            taken.append((int(_attr(tag, "min") or 0), int(_attr(tag, "max") or 0)))
-    new = [
-        f'<{prefix}col min="{c}" max="{c}" width="{w}" customWidth="1"/>'
-        for c, _, w in edit.added
-        if not any(low <= c <= high for low, high in taken)
-    ]
-    if not new:
-        return xml
-    if cols:
-        entries = re.findall(r"<(?:\w+:)?col\b[^>]*/>", cols.group(1)) + new
-        entries.sort(key=lambda tag: int(_attr(tag, "min") or 0))
-        return xml[: cols.start(1)] + "".join(entries) + xml[cols.end(1) :]
-    data = re.search(r"<(\w+:)?sheetData\b", xml)
-    assert data is not None
-    return (
-        xml[: data.start()] + f"<{prefix}cols>{''.join(new)}</{prefix}cols>" + xml[data.start() :]
-    )
-
-
-def _extend_table(xml: str, edit: Edit) -> str:
-    """Grow a table that ends just left of columns bpxl added, so they join it."""
-    for column, header, _ in sorted(edit.added):
-        found = re.search(r'<(\w+:)?table\b[^>]*\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"', xml)
-        if not found or int(found.group(3)) != edit.header_row:
-            return xml
-        if _column_number(found.group(4)) + 1 != column:
-            continue
-        prefix = found.group(1) or ""
-        old = f"{found.group(2)}{found.group(3)}:{found.group(4)}{found.group(5)}"
-        new = f"{found.group(2)}{found.group(3)}:{column_letter(column)}{found.group(5)}"
-        xml = xml.replace(f'ref="{old}"', f'ref="{new}"')
-        ids = [int(i) for i in re.findall(r'<(?:\w+:)?tableColumn\b[^>]*\bid="(\d+)"', xml)]
-        entry = f'<{prefix}tableColumn id="{max(ids, default=0) + 1}" name={quoteattr(header)}/>'
-        end = xml.index(f"</{prefix}tableColumns>")
-        xml = xml[:end] + entry + xml[end:]
-        count = len(ids) + 1
-        xml = re.sub(r'(<(?:\w+:)?tableColumns\b[^>]*\bcount=")\d+', rf"\g<1>{count}", xml, count=1)
-    return xml
+    kept = _DECLARATION.sub(keep, found.group(1))
+    return xml[: found.start(1)] + kept + xml[found.end(1) :]

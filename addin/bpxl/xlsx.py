@@ -9,9 +9,6 @@ is; the file is saved through a temporary file and an atomic rename, after a bac
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +19,11 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields, sheet_xml
+from . import fields, saving, sheet_xml
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
 from .push import Grid
-from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns
+from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns, read_layout
 from .results import Outcome, RowResult
 from .template import STATUS_WIDTHS
 
@@ -116,7 +113,24 @@ def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None
         for number, row in enumerate(values[header_row:], start=header_row + 1)
         if rows is None or number in rows
     ]
-    return SheetGrid(worksheet.title, header_row, Grid(values[header_row - 1], data))
+    found = SheetGrid(worksheet.title, header_row, Grid(values[header_row - 1], data))
+    _check_room(found)
+    return found
+
+
+def _check_room(found: SheetGrid) -> None:
+    """Refuse, before anything is sent, a sheet with no room for the columns bpxl would add."""
+    layout = read_layout(found.grid.header)
+    columns = own_columns(layout, _used_width(found.grid), need_id=True)
+    beyond = [header for index, header in columns.added if index >= sheet_xml.MAX_COLUMN]
+    if beyond:
+        raise sheet_xml.SheetFullError(
+            f"Sheet {found.sheet!r} has no room for the {' and '.join(beyond)} "
+            f"column{'s' if len(beyond) > 1 else ''} bpxl adds: Excel's last column, XFD, is "
+            "already in use. Nothing was sent.",
+            "Delete empty columns at the right of the sheet, or add the "
+            f"{', '.join(beyond)} header{'s' if len(beyond) > 1 else ''} yourself.",
+        )
 
 
 def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
@@ -183,10 +197,20 @@ def write_results(
         edit.set(result.row, columns.message + 1, result.message or None)
         if result.id and columns.id is not None and is_blank(ids.get(result.row)):
             edit.set(result.row, columns.id + 1, result.id)
-    backup = path.with_name(f"{path.stem}.backup{path.suffix}")
-    shutil.copy2(path, backup)
-    _save_atomically(path, found.sheet, edit)
-    return backup
+    return save_edit(path, found.sheet, edit)
+
+
+def save_edit(path: Path, sheet: str, edit: sheet_xml.Edit) -> Path:
+    """Apply ``edit`` to ``sheet`` of the workbook at ``path``, after a whole backup; returns the
+    backup's path. The workbook is replaced atomically and keeps its permissions."""
+    copy = saving.backup(path)
+
+    def write(temporary: Path) -> None:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
+            sheet_xml.apply(source, sheet, edit, target)
+
+    saving.save(path, write)
+    return copy
 
 
 def _used_width(grid: Grid) -> int:
@@ -199,25 +223,3 @@ def _used_width(grid: Grid) -> int:
                 width = index + 1
                 break
     return width
-
-
-def _save_atomically(path: Path, sheet: str, edit: sheet_xml.Edit) -> None:
-    """Write next to the target and rename over it, so a crash never leaves half a workbook."""
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
-    )
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
-            sheet_xml.apply(source, sheet, edit, target)
-        os.replace(temporary, path)
-    except PermissionError:
-        kept = path.with_name(f"{path.stem}.results{path.suffix}")
-        os.replace(temporary, kept)
-        raise WorkbookLockedError(
-            f"{path.name} was locked when bpxl tried to save the results.",
-            f"The results were saved in {kept.name}; close {path.name} and copy them over.",
-        ) from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -10,7 +10,6 @@ holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``undo``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields, roundtrip, template
+from . import fields, roundtrip, saving, template
 from .errors import UsageError
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
 from .roundtrip import (
@@ -255,7 +254,5 @@ def _extend_table(sheet: Worksheet, last: int) -> None:
 
 def _save(book: Workbook, path: Path, backup: bool) -> None:
     if backup:
-        shutil.copy2(path, path.with_name(f"{path.stem}.backup{path.suffix}"))
-    temporary = path.with_name(f".{path.stem}.pulling{path.suffix}")
-    book.save(temporary)
-    temporary.replace(path)
+        saving.backup(path)
+    saving.save(path, book.save)

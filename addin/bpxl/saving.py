@@ -1,0 +1,131 @@
+"""Saving a workbook file safely: whole backups with history, atomic saves that keep permissions.
+
+Why: a workbook is the user's record of what was sent. A save that dies half-way must leave the
+old file whole; a backup must be a whole copy too, and one bad write followed by another run must
+still leave an undamaged copy. So:
+
+- ``backup`` copies the workbook into the ``bpxl backups`` folder next to it, under a timestamped
+  name (``NAME 2026-11-28 093012.xlsx``), first to a temporary name and then renamed, so a copy
+  cut short is never mistaken for a backup. The last ``BACKUPS_KEPT`` copies of each workbook are
+  kept; a later run never overwrites an earlier copy.
+- ``save`` writes next to the workbook (``.NAME_save.*.xlsx``), gives the new file the old one's
+  permissions (and, on Windows, its attributes), then renames it over the old one.
+- Temporary files that an interrupted run left behind are removed the next time the same
+  workbook is saved or backed up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import glob
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import WorkbookLockedError
+
+BACKUPS_KEPT = 5
+BACKUP_FOLDER = "bpxl backups"
+
+
+def backup_folder(path: Path) -> Path:
+    return path.parent / BACKUP_FOLDER
+
+
+def backups(path: Path) -> list[Path]:
+    """The backups of ``path``, oldest first."""
+    return [copy for _, copy in _stamped(path)]
+
+
+def _stamped(path: Path) -> list[tuple[tuple[str, int], Path]]:
+    stamp = r"(\d{4}-\d\d-\d\d \d{6})(?: \((\d+)\))?"
+    pattern = re.compile(f"{re.escape(path.stem)} {stamp}{re.escape(path.suffix)}")
+    folder = backup_folder(path)
+    found = []
+    if folder.is_dir():
+        for item in folder.iterdir():
+            match = pattern.fullmatch(item.name)
+            if match:
+                found.append(((match.group(1), int(match.group(2) or 1)), item))
+    return sorted(found)
+
+
+def backup(path: Path) -> Path:
+    """A whole, timestamped copy of ``path`` in its backup folder; older ones beyond the last
+    ``BACKUPS_KEPT`` are removed. Returns the copy's path."""
+    folder = backup_folder(path)
+    folder.mkdir(exist_ok=True)
+    _remove_leftovers(folder, f".{path.stem}_backup.", path.suffix)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H%M%S")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}_backup.", suffix=path.suffix, dir=folder
+    )
+    os.close(handle)
+    try:
+        shutil.copy2(path, temporary)
+        number = max((n for (when, n), _ in _stamped(path) if when == stamp), default=0) + 1
+        counter = f" ({number})" if number > 1 else ""  # later than any copy of the same second
+        copy = folder / f"{path.stem} {stamp}{counter}{path.suffix}"
+        os.replace(temporary, copy)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+    for old in backups(path)[:-BACKUPS_KEPT]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return copy
+
+
+def save(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write`` with a temporary file next to ``path``, then put it in ``path``'s place."""
+    _remove_leftovers(path.parent, f".{path.stem}_save.", path.suffix)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{path.stem}_save.", suffix=path.suffix, dir=path.parent
+    )
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        keep_permissions(path, temporary)
+        os.replace(temporary, path)
+    except PermissionError:
+        kept = path.with_name(f"{path.stem}.results{path.suffix}")
+        os.replace(temporary, kept)
+        raise WorkbookLockedError(
+            f"{path.name} was locked when bpxl tried to save the results.",
+            f"The results were saved in {kept.name}; close {path.name} and copy them over.",
+        ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+
+
+def keep_permissions(original: Path, new: Path) -> None:
+    """Give ``new`` the permissions (and owner, where allowed) of ``original``: a temporary file
+    is private to its maker, and a shared workbook must stay readable by colleagues."""
+    if not original.exists():
+        return
+    info = original.stat()
+    os.chmod(new, stat.S_IMODE(info.st_mode))
+    if hasattr(os, "chown"):
+        with contextlib.suppress(OSError):
+            os.chown(new, info.st_uid, info.st_gid)
+    if sys.platform == "win32":
+        import ctypes
+
+        attributes = getattr(info, "st_file_attributes", 0) & ~stat.FILE_ATTRIBUTE_READONLY
+        if attributes:
+            ctypes.windll.kernel32.SetFileAttributesW(str(new), attributes)
+
+
+def _remove_leftovers(folder: Path, prefix: str, suffix: str) -> None:
+    """Temporary files of a run that was killed before it could tidy up."""
+    for item in folder.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        with contextlib.suppress(OSError):
+            item.unlink()
