@@ -100,6 +100,12 @@ def test_the_sandbox_describes_invoice_with_its_custom_fields_and_caches_it(
         catalogue = describe.load(client, tmp_path, "acme")
         again = describe.load(client, tmp_path, "acme")
         describe.load(client, tmp_path, "acme", refresh=True)
+        [missing] = client.create([{"PoNumber": "PO-1", "CostCentre": "1"}])
+        [long] = client.create(
+            [{"BillingProfileId": "101", "CostCentre": "1", "PoNumber": "x" * 41}]
+        )
+    assert "BillingProfileId is required" in missing.messages[0]
+    assert "at most 40" in long.messages[0]
     assert catalogue.source == again.source == "tenant" and catalogue.notes == ()
     assert [f.name for f in again.fields] == [f.name for f in catalogue.fields]
     po, centre = catalogue.by_name["PoNumber"], catalogue.by_name["CostCentre"]

@@ -170,6 +170,13 @@ def _parser() -> argparse.ArgumentParser:
     t = commands.add_parser("template", help="write the invoice workbook template")
     t.add_argument("out", type=Path, metavar="OUT.xlsx")
     t.add_argument("--example", action="store_true", help="fill in sample rows to try a push")
+    _connection_options(t)  # with one: the tenant's own fields (default: the built-in ones)
+
+    f = commands.add_parser("fields", help="list the Invoice fields bpxl works with")
+    f.add_argument(
+        "--refresh", action="store_true", help="read them from the tenant now (else once a day)"
+    )
+    _connection_options(f)
 
     s = commands.add_parser("sandbox", help="run a local BillingPlatform stand-in")
     s.add_argument("--host", default="127.0.0.1")
@@ -234,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pull": _pull,
             "revert": _revert,
             "template": _template,
+            "fields": _fields,
             "sandbox": _sandbox,
         }[args.command]
         return handler(args)
@@ -265,8 +273,34 @@ def _addin(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    print(f"Wrote {template.write(args.out, example=args.example)}")
+    tenant = args.profile or args.url
+    catalogue = _catalogue(args, connect=True) if tenant else fields.BUILT_IN
+    print(f"Wrote {template.write(args.out, example=args.example, catalogue=catalogue)}")
     return EXIT_OK
+
+
+def _fields(args: argparse.Namespace) -> int:
+    catalogue = _catalogue(args, connect=True, refresh=args.refresh)
+    origin = "read from the tenant" if catalogue.source == fields.TENANT_SOURCE else "built in"
+    print(f"{len(catalogue.fields)} Invoice fields ({origin}):")
+    rows = [[str(v) for v in row] for row in fields.table(catalogue)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _catalogue(
+    args: argparse.Namespace, *, connect: bool, refresh: bool = False
+) -> fields.Catalogue:
+    """The Invoice fields of the tenant the options name, read at most once a day; ``connect``
+    False (a dry run) only uses what was read before. Its notes are printed, one line each."""
+    key = args.profile or args.url or profiles.SANDBOX
+    opener = (lambda: _connection(args)) if connect else None
+    catalogue = connection.catalogue_for(key, opener, refresh)
+    for note in catalogue.notes:
+        print(f"Note: {note}")
+    return catalogue
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -379,6 +413,7 @@ class _Desk:
         self.workbook: Path = args.file
         self.recover_hint = f"Run `bpxl recover {self.workbook}`"
         self.found: xlsx.SheetGrid | None = None
+        self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
         self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
 
     def read(self) -> sending.Outgoing | None:
@@ -406,7 +441,7 @@ class _Desk:
             xlsx.write_results(self.workbook, self.found, layout, results)
 
     def store(self, sheet: str, remember: trips.Remember) -> None:
-        xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells)
+        xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells, self.catalogue)
 
 
 def _send(
@@ -429,25 +464,29 @@ def _send(
 
 
 def _push(args: argparse.Namespace) -> int:
-    options = push.PushOptions(
-        Operation(args.op), args.external_id, args.batch_size, args.concurrency, args.dry_run
-    )
-    if args.changed and options.op is not Operation.UPDATE:
+    op = Operation(args.op)
+    push.PushOptions(op, args.external_id, args.batch_size, args.concurrency)  # checked early
+    if args.changed and op is not Operation.UPDATE:
         raise UsageError("--changed sends minimal updates: use it with --op update.")
     path: Path = args.file
 
     def read(desk: _Desk) -> sending.Outgoing | None:
         rows = xlsx.parse_rows(args.rows) if args.rows else None
-        found = desk.found = xlsx.read_grid(path, args.sheet, rows)
+        known = desk.catalogue = _catalogue(args, connect=not args.dry_run)
+        options = push.PushOptions(
+            op, args.external_id, args.batch_size, args.concurrency, args.dry_run, known
+        )
+        found = desk.found = xlsx.read_grid(path, args.sheet, rows, known)
         trip: trips.Trip | None = None
         if args.changed:
-            changed = trips.ChangedRows(found.grid, xlsx_pull.read_pulled(path), args.overwrite)
+            pulled = xlsx_pull.read_pulled(path)
+            changed = trips.ChangedRows(found.grid, pulled, args.overwrite, known)
             if changed.empty:
                 print(f"No row of {path.name} has changed since the pull: nothing to send.")
                 return None
             trip = changed
         elif options.op is not Operation.CREATE and not args.dry_run:
-            trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path))  # for `bpxl revert`
+            trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path), known)  # for revert
         return sending.Outgoing(found.sheet, found.grid, options, trip)
 
     return _send(args, read)
@@ -462,10 +501,11 @@ def _pull_held(args: argparse.Namespace) -> int:
     path: Path = args.file
     if path.exists():
         xlsx.check_writable(path)
+    known = _catalogue(args, connect=True)
     requested = []
     for name in (args.fields or "").split(","):
         if name.strip():
-            field = fields.lookup(name.strip())
+            field = known.lookup(name.strip())
             if field is None:
                 raise UsageError(
                     f"--fields: {name.strip()!r} is not an Invoice field.",
@@ -473,15 +513,15 @@ def _pull_held(args: argparse.Namespace) -> int:
                 )
             requested.append(field.name)
     # An existing sheet is refreshed in all its columns, so what is remembered is complete.
-    in_sheet = xlsx_pull.sheet_fields(path, args.sheet)
-    names = in_sheet + requested or [f.name for f in fields.template_fields()]
+    in_sheet = xlsx_pull.sheet_fields(path, args.sheet, known)
+    names = in_sheet + requested or [f.name for f in known.template_fields()]
     names = list(dict.fromkeys([fields.ID, *names]))
     ids = None
     if args.ids:
         ids = [i.strip() for i in args.ids.split(",") if i.strip()]
     elif args.ids_from_sheet:
-        found = xlsx.read_grid(path, args.sheet)
-        layout = read_layout(found.grid.header)
+        found = xlsx.read_grid(path, args.sheet, None, known)
+        layout = read_layout(found.grid.header, known)
         ids = [i for _, v in found.grid.rows if (i := roundtrip.row_id(layout, v)) is not None]
     with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
                                          file=sys.stderr) as bar:  # fmt: skip
@@ -500,7 +540,7 @@ def _pull_held(args: argparse.Namespace) -> int:
     if not records:
         print(f"No invoices match {what}; {path.name} was not changed.")
         return EXIT_OK
-    report = xlsx_pull.pull_into(path, args.sheet, records, names)
+    report = xlsx_pull.pull_into(path, args.sheet, records, names, known)
     print(
         f"Pulled {len(records):,} invoices into sheet {report.sheet!r} of {path.name}: "
         f"{report.added:,} new rows, {report.refreshed:,} refreshed. Edited cells turn amber; "
@@ -516,13 +556,16 @@ def _revert(args: argparse.Namespace) -> int:
     args.dry_run = False
 
     def read(desk: _Desk) -> sending.Outgoing:
-        found = desk.found = xlsx.read_grid(path, args.sheet)
+        known = desk.catalogue = _catalogue(args, connect=True)
+        found = desk.found = xlsx.read_grid(path, args.sheet, None, known)
         rows = xlsx.parse_rows(args.rows) if args.rows else None
         replaced = undo.load(undo_dir(), str(path))
-        trip = trips.Revert(found.grid, xlsx_pull.read_pulled(path), replaced, args.overwrite, rows)
+        pulled = xlsx_pull.read_pulled(path)
+        trip = trips.Revert(found.grid, pulled, replaced, args.overwrite, rows, known)
         for invoice in trip.missing:
             print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
-        return sending.Outgoing(found.sheet, found.grid, push.PushOptions(Operation.UPDATE), trip)
+        options = push.PushOptions(Operation.UPDATE, catalogue=known)
+        return sending.Outgoing(found.sheet, found.grid, options, trip)
 
     return _send(args, read)
 
@@ -546,12 +589,13 @@ def _recover(args: argparse.Namespace) -> int:
 def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool:
     """Write one unfinished push's outcomes into ``path``; True when every row succeeded."""
     xlsx.check_writable(path)
-    found = xlsx.read_grid(path, run.sheet, None)
+    known = connection.catalogue_for(connection.catalogue_key(run.target), None)
+    found = xlsx.read_grid(path, run.sheet, None, known)
     if recover.needs_client(run):
         with _connection(args, run.target) as link:
-            recovery = recover.recover(run, found.grid, link.client)
+            recovery = recover.recover(run, found.grid, link.client, known)
     else:
-        recovery = recover.recover(run, found.grid, None)
+        recovery = recover.recover(run, found.grid, None, known)
     if recovery.results:
         xlsx.write_results(path, found, recovery.layout, recovery.results)
     journal.mark_recovered(run)

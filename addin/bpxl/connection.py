@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +50,23 @@ def catalogue_key(target: journal.Target) -> str:
     return target.profile or target.url or profiles.SANDBOX
 
 
-def cached_catalogue(target: journal.Target) -> Catalogue | None:
-    """The fields last read from this tenant, if less than a day old, without connecting."""
-    return describe.cached(fields_dir(), catalogue_key(target))
+def catalogue_for(
+    key: str,
+    opener: Callable[[], AbstractContextManager[Connection]] | None,
+    refresh: bool = False,
+) -> Catalogue:
+    """The INVOICE fields of the tenant filed under ``key`` (a profile's name, a URL, or
+    ``sandbox``): from the cache when less than a day old and not ``refresh``, else read through
+    a connection ``opener`` opens. Without an opener (a check that sends nothing, and so does not
+    connect) and no fresh cache, the built-in fields, with a note saying so."""
+    if not refresh and (found := describe.cached(fields_dir(), key)) is not None:
+        return found
+    if opener is None:
+        return describe.fallback(
+            "this tenant's own fields have not been read yet (`bpxl fields` reads them)"
+        )
+    with opener() as link:
+        return link.catalogue(refresh=True)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,27 @@ class Catalogue:
         return (f for f in self.fields if f.required and f.writable)
 
 
+TABLE_HEADER = ("Field", "Label", "Type", "Length", "Required", "Writable", "Origin")
+
+
+def table(catalogue: Catalogue) -> list[list[object]]:
+    """The catalogue as ``bpxl fields`` prints it and ``=BP_FIELDS()`` shows it, header first."""
+    rows: list[list[object]] = [list(TABLE_HEADER)]
+    for f in catalogue.fields:
+        rows.append(
+            [
+                f.name,
+                f.label,
+                f.type.value,
+                "" if f.length is None else f.length,
+                "yes" if f.required else "",
+                "yes" if f.writable else "",
+                TENANT_SOURCE if f.custom else BUILT_IN_SOURCE,
+            ]
+        )
+    return rows
+
+
 BUILT_IN = Catalogue(FIELDS)
 BY_NAME: dict[str, Field] = BUILT_IN.by_name
 lookup = BUILT_IN.lookup

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import fields
 from .client import Client
 from .errors import UsageError
+from .fields import Catalogue
 from .journal import Run, record_hash
 from .push import Grid, sheet_ids
 from .reconcile import Lost, Verdict, reconcile
@@ -48,9 +50,12 @@ def needs_client(run: Run) -> bool:
     return run.op is Operation.CREATE and bool(run.in_flight)
 
 
-def recover(run: Run, grid: Grid, client: Client | None) -> Recovery:
-    """Results for the sheet's rows from the journal of an unfinished push."""
-    layout = read_layout(grid.header)
+def recover(
+    run: Run, grid: Grid, client: Client | None, catalogue: Catalogue = fields.BUILT_IN
+) -> Recovery:
+    """Results for the sheet's rows from the journal of an unfinished push (whose rows were
+    checked against ``catalogue``: the same fields give the same records to find)."""
+    layout = read_layout(grid.header, catalogue)
     plans: dict[int, RowPlan] = {}
     for row, values in grid.rows:
         if not is_blank_row(layout, values):

@@ -184,7 +184,9 @@ def pulled_from(rows: Iterable[Sequence[object]]) -> dict[str, Pulled]:
     found = {}
     for values in rows:
         if id_index < len(values) and values[id_index] not in (None, ""):
-            named = {h: v for h, v in zip(header, values, strict=False) if fields.lookup(h)}
+            named = {  # the memory's headers are field names (custom ones too), and the stamp
+                h: v for h, v in zip(header, values, strict=False) if h and h != STAMP_HEADER
+            }
             found[id_text(values[id_index])] = Pulled(id_text(values[stamp]), named)
     return found
 

@@ -22,7 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from . import fields
 from .cells import NULL_SENTINEL
-from .fields import Field, FieldType
+from .fields import Catalogue, Field, FieldType
 from .records import MESSAGE_HEADER, RESULT_HEADER
 
 SHEET_TITLE = "Invoices"
@@ -34,6 +34,7 @@ READ_ONLY_FILL = PatternFill("solid", fgColor="D9D9D9")
 STATUS_FILL = PatternFill("solid", fgColor="1F3864")
 STATUS_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FONT = Font(bold=True)
+REQUIRED_FONT = Font(bold=True, color="C00000")  # a field every new invoice must fill
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
 
@@ -51,7 +52,12 @@ STATUS_WIDTHS = {RESULT_HEADER: 12, MESSAGE_HEADER: 70}
 
 
 def _comment(field: Field) -> str:
-    lines = [f"{field.name} ({field.type.value}): {field.description}."]
+    kind = f"{field.name}, {field.type.value}" if field.label else field.type.value
+    lines = [f"{field.label or field.name} ({kind}): {field.description.rstrip('.')}."]
+    if field.required:
+        lines.append("Required: every new invoice needs it.")
+    if field.length is not None:
+        lines.append(f"At most {field.length} characters.")
     if field.picklist:
         lines.append(f"Known values: {', '.join(field.picklist)} (your tenant may have others).")
     if field.type is FieldType.FLAG:
@@ -103,18 +109,18 @@ def _validation(field: Field) -> DataValidation | None:
     return None
 
 
-def build() -> Workbook:
-    """The template workbook, in memory."""
+def build(catalogue: Catalogue = fields.BUILT_IN) -> Workbook:
+    """The template workbook for ``catalogue``'s fields (a tenant's, or the built-in ones)."""
     book = Workbook()
     sheet = book.active
     sheet.title = SHEET_TITLE
-    columns = list(fields.template_fields())
+    columns = list(catalogue.template_fields())
     headers = [f.name for f in columns] + [RESULT_HEADER, MESSAGE_HEADER]
     sheet.append(headers)
     for index, field in enumerate(columns, start=1):
         letter = get_column_letter(index)
         cell = sheet.cell(row=1, column=index)
-        cell.font = HEADER_FONT
+        cell.font = REQUIRED_FONT if field.required else HEADER_FONT
         cell.fill = READ_ONLY_FILL if field.read_only else HEADER_FILL
         cell.comment = Comment(_comment(field), "bpxl", width=320, height=120)
         dimension = sheet.column_dimensions[letter]
@@ -192,10 +198,11 @@ def fill(book: Workbook, rows: Iterable[Mapping[str, object]]) -> Workbook:
     return book
 
 
-def write(path: str | Path, example: bool = False) -> Path:
-    """Write the template to ``path`` (an .xlsx), with ``EXAMPLE_ROWS`` if asked; return it."""
+def write(path: str | Path, example: bool = False, catalogue: Catalogue = fields.BUILT_IN) -> Path:
+    """Write the template for ``catalogue`` to ``path`` (an .xlsx), with ``EXAMPLE_ROWS`` if
+    asked; return it."""
     path = Path(path)
-    book = build()
+    book = build(catalogue)
     if example:
         fill(book, EXAMPLE_ROWS)
     book.save(path)

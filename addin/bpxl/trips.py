@@ -15,7 +15,7 @@ from . import fields, roundtrip
 from .cells import NULL_SENTINEL, CellError, convert, is_blank
 from .client import Client
 from .errors import BpxlError, UsageError
-from .fields import Field
+from .fields import Catalogue, Field
 from .push import Grid
 from .records import Column, read_layout
 from .results import Outcome, RowResult
@@ -57,14 +57,20 @@ def _conflicts(
 class ChangedRows:
     """``bpxl push --op update --changed``: only the rows edited since the pull, minimally."""
 
-    def __init__(self, grid: Grid, pulled: dict[str, Pulled], overwrite: bool) -> None:
+    def __init__(
+        self,
+        grid: Grid,
+        pulled: dict[str, Pulled],
+        overwrite: bool,
+        catalogue: Catalogue = fields.BUILT_IN,
+    ) -> None:
         if not pulled:
             raise UsageError(
                 "Nothing in this workbook was pulled, so there is nothing to compare with.",
                 "Pull the invoices first (bpxl pull FILE --where ..., or Pull invoices...).",
             )
         self.pulled, self.overwrite = pulled, overwrite
-        self.layout = read_layout(grid.header)
+        self.layout = read_layout(grid.header, catalogue)
         self.changes = roundtrip.changes(grid, self.layout, pulled)
         self.values = dict(grid.rows)
 
@@ -114,9 +120,11 @@ class Recorded:
     """A plain update or upsert: records what it replaces, so that ``bpxl revert`` can put it
     back (the remembered values of pulled rows; the others fetched just before sending)."""
 
-    def __init__(self, grid: Grid, pulled: dict[str, Pulled]) -> None:
+    def __init__(
+        self, grid: Grid, pulled: dict[str, Pulled], catalogue: Catalogue = fields.BUILT_IN
+    ) -> None:
         self.grid, self.pulled = grid, pulled
-        self.layout = read_layout(grid.header)
+        self.layout = read_layout(grid.header, catalogue)
         self.values = dict(grid.rows)
         self.before: dict[str, dict[str, object]] = {}
 
@@ -136,9 +144,11 @@ class Recorded:
         ids = [i for _, v in self.grid.rows if (i := roundtrip.row_id(self.layout, v))]
         for invoice in ids:
             if invoice in self.pulled:
+                known = self.layout.catalogue.by_name
                 self.before[invoice] = {
-                    name: sent_value(fields.BY_NAME[name], value)
+                    name: sent_value(known[name], value)
                     for name, value in self.pulled[invoice].values.items()
+                    if name in known
                 }
         missing = [i for i in ids if i not in self.before]
         if client is not None and missing:
@@ -184,6 +194,7 @@ class Revert:
         replaced: list[Replaced],
         overwrite: bool,
         only: set[int] | None = None,
+        catalogue: Catalogue = fields.BUILT_IN,
     ) -> None:
         if not replaced:
             raise UsageError(
@@ -192,7 +203,7 @@ class Revert:
                 "workbook replaced; run one first.",
             )
         self.grid, self.pulled, self.overwrite = grid, pulled, overwrite
-        self.layout = read_layout(grid.header)
+        self.layout = read_layout(grid.header, catalogue)
         where = {
             invoice: row
             for row, values in grid.rows

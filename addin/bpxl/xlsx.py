@@ -22,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import fields, saving, sheet_xml
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
+from .fields import Catalogue
 from .push import Grid
 from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns, read_layout
 from .results import Outcome, RowResult
@@ -76,14 +77,20 @@ def check_writable(path: Path) -> None:
         )
 
 
-def _header_fields(sheet: Worksheet) -> set[str]:
+def _header_fields(sheet: Worksheet, catalogue: Catalogue) -> set[str]:
     """Names of the Invoice fields that the sheet's first rows mention."""
     rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
-    return {f.name for values in rows for v in values if (f := fields.lookup(v)) is not None}
+    return {f.name for values in rows for v in values if (f := catalogue.lookup(v)) is not None}
 
 
-def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None) -> SheetGrid:
-    """The grid of ``sheet`` (default: the first sheet with an Id header), optionally some rows."""
+def read_grid(
+    path: Path,
+    sheet: str | None = None,
+    rows: set[int] | None = None,
+    catalogue: Catalogue = fields.BUILT_IN,
+) -> SheetGrid:
+    """The grid of ``sheet`` (default: the first sheet with an Id header), optionally some rows;
+    headers are matched against ``catalogue``."""
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as bad:
@@ -92,11 +99,11 @@ def read_grid(path: Path, sheet: str | None = None, rows: set[int] | None = None
             "Save it from Excel as .xlsx or .xlsm and try again.",
         ) from None
     try:
-        worksheet = _choose_sheet(book, sheet, path)
+        worksheet = _choose_sheet(book, sheet, path, catalogue)
         values = [list(r) for r in worksheet.iter_rows(values_only=True)]
     finally:
         book.close()
-    header_row = find_header(values)
+    header_row = find_header(values, catalogue)
     if header_row is None:
         raise UsageError(
             f"Sheet {worksheet.title!r} has no header row naming Invoice fields in its first "
@@ -133,7 +140,7 @@ def _check_room(found: SheetGrid) -> None:
         )
 
 
-def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
+def _choose_sheet(book: Workbook, name: str | None, path: Path, catalogue: Catalogue) -> Worksheet:
     if name is not None:
         if name not in book.sheetnames:
             raise UsageError(
@@ -141,7 +148,7 @@ def _choose_sheet(book: Workbook, name: str | None, path: Path) -> Worksheet:
                 f"Its sheets are: {', '.join(book.sheetnames)}.",
             )
         return book[name]
-    named = [(sheet, _header_fields(sheet)) for sheet in book.worksheets]
+    named = [(sheet, _header_fields(sheet, catalogue)) for sheet in book.worksheets]
     for worksheet, found in named:
         if fields.ID in found:
             return worksheet

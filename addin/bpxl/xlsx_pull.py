@@ -22,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from . import fields, roundtrip, saving, template
 from .errors import UsageError
+from .fields import Catalogue
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
 from .roundtrip import (
     STAMP_HEADER,
@@ -45,7 +46,7 @@ class PullReport:
     extra: list[str]
 
 
-def _invoice_sheet(book: Workbook, name: str | None) -> tuple[Worksheet, int]:
+def _invoice_sheet(book: Workbook, name: str | None, catalogue: Catalogue) -> tuple[Worksheet, int]:
     if name is not None and name in book.sheetnames:
         sheet = book[name]
     elif name is not None:
@@ -57,7 +58,7 @@ def _invoice_sheet(book: Workbook, name: str | None) -> tuple[Worksheet, int]:
                 s
                 for s in book.worksheets
                 if s.sheet_state == "visible"
-                and find_header(s.iter_rows(max_row=20, values_only=True)) is not None
+                and find_header(s.iter_rows(max_row=20, values_only=True), catalogue) is not None
             ),
             None,
         )
@@ -66,7 +67,7 @@ def _invoice_sheet(book: Workbook, name: str | None) -> tuple[Worksheet, int]:
                 "The workbook has no invoice sheet to pull into.",
                 "Name one to create with --sheet NAME, or pull into a new file.",
             )
-    header = find_header(sheet.iter_rows(max_row=20, values_only=True))
+    header = find_header(sheet.iter_rows(max_row=20, values_only=True), catalogue)
     if header is None:
         raise UsageError(f"Sheet {sheet.title!r} has no header row naming Invoice fields.")
     return sheet, header
@@ -77,16 +78,17 @@ def pull_into(
     sheet_name: str | None,
     records: Iterable[Mapping[str, object]],
     names: Sequence[str],
+    catalogue: Catalogue = fields.BUILT_IN,
 ) -> PullReport:
     """Write pulled ``records`` into the invoice sheet (refreshing rows by Id, appending new
     ones) and remember them; the file is created from the template if it does not exist."""
     existed = path.exists()
-    book = load_workbook(path) if existed else template.build()
-    sheet, header_row = _invoice_sheet(book, sheet_name)
+    book = load_workbook(path) if existed else template.build(catalogue)
+    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue)
     columns = {
         str(c.value).strip(): c.column for c in sheet[header_row] if c.value not in (None, "")
     }
-    by_field = {f.name: columns[h] for h in columns if (f := fields.lookup(h)) is not None}
+    by_field = {f.name: columns[h] for h in columns if (f := catalogue.lookup(h)) is not None}
     id_column = by_field.get(fields.ID)
     if id_column is None:
         raise UsageError(f"Sheet {sheet.title!r} has no Id column to match invoices on.")
@@ -106,7 +108,7 @@ def pull_into(
     for record in records:
         invoice = id_text(record.get(fields.ID))
         for key in record:
-            if fields.lookup(key) is None and key not in columns:  # kept, not dropped
+            if catalogue.lookup(key) is None and key not in columns:  # kept, not dropped
                 column = max(columns.values()) + 1
                 sheet.cell(header_row, column, key)
                 columns[key] = column
@@ -118,7 +120,7 @@ def pull_into(
             row, rows[invoice], added = last, last, added + 1
         values = {}
         for key, value in record.items():
-            field = fields.lookup(key)
+            field = catalogue.lookup(key)
             name = field.name if field else key
             column = by_field.get(name) if field else columns.get(key)
             if column is None:
@@ -188,7 +190,9 @@ def _remember(
             sheet.conditional_formatting.add(target, FormulaRule(formula=[formula], fill=CHANGED))
 
 
-def sheet_fields(path: Path, sheet_name: str | None) -> list[str]:
+def sheet_fields(
+    path: Path, sheet_name: str | None, catalogue: Catalogue = fields.BUILT_IN
+) -> list[str]:
     """The Invoice fields an existing sheet has columns for (empty for a new file)."""
     if not path.exists():
         return []
@@ -200,9 +204,9 @@ def sheet_fields(path: Path, sheet_name: str | None) -> list[str]:
         )
         for name in chosen:
             rows = list(book[name].iter_rows(max_row=20, values_only=True))
-            header = find_header(rows)
+            header = find_header(rows, catalogue)
             if header is not None:
-                return [f.name for v in rows[header - 1] if (f := fields.lookup(v)) is not None]
+                return [f.name for v in rows[header - 1] if (f := catalogue.lookup(v)) is not None]
         return []
     finally:
         book.close()
@@ -226,15 +230,16 @@ def after_push(
     sheet_name: str,
     now_pulled: Mapping[str, Pulled],
     cells: Mapping[tuple[int, str], object] | None = None,
+    catalogue: Catalogue = fields.BUILT_IN,
 ) -> None:
     """After a send of pulled rows: their remembered values and stamps, and (after a revert) the
     sheet cells put back."""
     if not now_pulled and not cells:
         return
     book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
-    sheet, header_row = _invoice_sheet(book, sheet_name)
+    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue)
     columns = {
-        f.name: c.column for c in sheet[header_row] if (f := fields.lookup(c.value)) is not None
+        f.name: c.column for c in sheet[header_row] if (f := catalogue.lookup(c.value)) is not None
     }
     for (row, name), value in (cells or {}).items():
         sheet.cell(row, columns[name], value)
