@@ -301,14 +301,12 @@ def test_update_after_whole_request_failure_says_resend_is_safe(
 
 def test_dry_run_sends_nothing_and_marks_invalid_rows(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "dry.xlsx", [GOOD, {"BillingProfileId": "x"}])
-    code, out, _ = run(
-        "push", book, "--op", "create", "--dry-run", "--url", "http://127.0.0.1:9/none"
-    )
+    code, out, _ = run("push", book, "--op", "create", "--dry-run", *connect(sandbox))
     assert code == 1
     assert "1 ready to create, 1 invalid (dry run: nothing was sent)" in out
     results = read_sheet(book)
     assert results[0].get("Result") is None and results[1]["Result"] == "Invalid"
-    assert sandbox.requests() == []
+    assert sandbox.writes() == [] and sandbox.sandbox.store.count() == 0
 
 
 def test_rows_option_sends_only_those_rows(tmp_path: Path, sandbox, run) -> None:

@@ -16,7 +16,6 @@ from bpxl import journal
 from bpxl.client import Client
 from bpxl.connection import journal_dir
 from bpxl.reconcile import Lost, Verdict, reconcile
-from bpxl.sandbox import Sandbox, SandboxConfig
 
 from .conftest import read_sheet, write_invoices
 
@@ -135,35 +134,6 @@ def test_production_profile_asks_first_and_sandbox_never(
         run("connect", "live", "--remove")[0] == 0
         and ("bpxl", "live") not in memory_keyring.secrets
     )
-
-
-def test_no_secret_in_any_file_or_output(tmp_path, run, memory_keyring, monkeypatch) -> None:
-    password = "Pa55-unique-Quokka-7d1e"
-    log = tmp_path / "requests.jsonl"
-    config = SandboxConfig(port=0, password=password, request_log=log)
-    with Sandbox(config) as sandbox:
-        outputs = [
-            run("connect", "acme", "--url", sandbox.url, "--username", "demo", password=password)
-        ]
-        book = write_invoices(tmp_path / "s.xlsx", [*rows_of(5), {"BillingProfileId": "x"}])
-        outputs.append(
-            run("push", book, "--op", "create", "--profile", "acme", "--yes", password=None)
-        )
-        by_url = ["push", book, "--op", "create", "--url", sandbox.url, "--username", "demo"]
-        for typed in (password, "wrong-" + password):  # a good login, then a refused one
-            outputs.append(run(*by_url, password=typed))
-        secrets = [password, *sandbox.issued]
-    assert len(secrets) >= 3
-    folders = [tmp_path, Path(os.environ["BPXL_DATA_DIR"]), Path(os.environ["BPXL_CONFIG_DIR"])]
-    files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".jsonl" and p.parent.name == "journal" for p in files)
-    for path in files:
-        data = path.read_bytes()
-        for secret in secrets:
-            assert secret.encode() not in data, f"a secret is in {path}"
-    for _, out, err in outputs:
-        for secret in secrets:
-            assert secret not in out and secret not in err
 
 
 def _make_big_book(path: Path, n: int) -> Path:

@@ -8,6 +8,7 @@ import requests
 from bpxl.client import Client
 from bpxl.errors import AuthenticationError
 from bpxl.results import Outcome
+from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.faults import Fault, FaultPlan
 from bpxl.sandbox.sql import QueryError, select
 
@@ -104,6 +105,28 @@ def test_login_refused_and_secrets_kept_out_of_repr(sandbox) -> None:
     assert "hunter2" not in str(refused.value)
 
 
+def test_repr_names_who_logs_in_and_never_a_secret() -> None:
+    secret = "Okapi-s3cret-9f2"
+    with Sandbox(SandboxConfig(port=0, password=secret)) as sandbox:
+        token, _ = sandbox.login("demo", secret)
+        clients = [
+            (Client(sandbox.url, username="demo", password=secret), "as user 'demo'"),
+            (
+                Client(sandbox.url, oauth_client="demo", client_secret=secret),
+                "as OAuth client 'demo'",
+            ),
+            (Client(sandbox.url, token=token), "as token"),
+        ]
+        for client, who in clients:
+            with client:
+                client.create([{"BillingProfileId": "101"}])  # logged in: a session or token
+                shown = repr(client)
+                assert shown == f"<Client {sandbox.url} as {who[3:]}>"
+                for leaked in [secret, *sandbox.issued]:
+                    assert leaked not in shown
+        assert len(sandbox.issued) == 3
+
+
 def test_expired_session_logs_in_again_once(sandbox) -> None:
     with client_for(sandbox) as client:
         client.login()
@@ -142,7 +165,6 @@ def test_client_fetches_and_renews_an_oauth_token(sandbox) -> None:
         assert client.create([{"BillingProfileId": "101"}])[0].outcome is Outcome.CREATED
         sandbox.sandbox.logout(client._token)  # the token expires
         assert client.create([{"BillingProfileId": "102"}])[0].outcome is Outcome.CREATED
-        assert "demo'" in repr(client) and client._client_secret not in repr(client).split("'")[2]
     fetched = [r for r in sandbox.requests() if r["path"].endswith("/authenticate")]
     assert len(fetched) == 2
     with pytest.raises(AuthenticationError) as refused:
