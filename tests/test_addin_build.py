@@ -132,6 +132,10 @@ def test_the_ribbon_validates_against_the_custom_ui_schema(built: Path) -> None:
     broken = etree.fromstring(etree.tostring(ribbon))
     broken.find(".//{*}button").set("size", "huge")  # the schema does refuse a bad value
     assert not schema.validate(broken)
+    twice = etree.fromstring(etree.tostring(ribbon))
+    buttons = twice.findall(".//{*}button")
+    buttons[1].set("id", buttons[0].get("id"))  # and a control id used twice
+    assert not schema.validate(twice)
 
 
 def test_every_icon_is_an_office_image_name(built: Path) -> None:

@@ -222,6 +222,8 @@ def test_the_project_stream_has_the_references_lines_in_its_order(
 
 
 def test_module_names_agree_across_dir_project_workspace_and_projectwm(each: Project) -> None:
+    name = dict(each.information)[0x0004].decode("cp1252")  # PROJECTNAME
+    assert f'Name="{name}"' in each.lines
     names = each.module_names()
     assert [name for _, name in _module_lines(each)] == names
     workspace = each.lines[each.lines.index("[Workspace]") + 1 :]
