@@ -36,6 +36,7 @@ from .sql import QueryError
 from .store import Store
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_CREDENTIALS = ("sessionid", "authorization")
 _WRITES = {"POST": Operation.CREATE, "PUT": Operation.UPDATE, "PATCH": Operation.UPSERT}
 _ANSWER = {
     Operation.CREATE: "createResponse",
@@ -297,10 +298,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is Fault.UNAVAILABLE:
             self._send_raw(503, b"Service Unavailable", "text/plain")
             raise _Handled
-        if fault is Fault.ECHO:  # a careless error page, as some gateways and app servers write
-            echoed = "".join(f"<p>{name}: {value}</p>" for name, value in self.headers.items())
-            page = f"<html><title>Internal error</title><body>{echoed}</body></html>"
-            self._send_raw(500, page.encode(), "text/html")
+        if (
+            fault is Fault.ECHO
+        ):  # a careless error text, as some app servers write: credentials first
+            headers = sorted(self.headers.items(), key=lambda h: h[0].lower() not in _CREDENTIALS)
+            echoed = "; ".join(f"{name}: {value}" for name, value in headers)
+            self._send_raw(500, f"Internal error for request with {echoed}".encode(), "text/plain")
             raise _Handled
 
     def _send(self, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
