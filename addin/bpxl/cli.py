@@ -38,7 +38,7 @@ from . import (
     xlsx,
     xlsx_pull,
 )
-from .client import MAX_CONCURRENCY
+from .client import MAX_CONCURRENCY, refuse_secret_in_url
 from .connection import journal_dir, undo_dir
 from .errors import ApiError, BpxlError, UsageError
 from .records import Layout, read_layout
@@ -623,6 +623,7 @@ def _connect(args: argparse.Namespace) -> int:
             f"e.g. bpxl connect {args.name} --url https://my.billingplatform.com/acme "
             "--username ann",
         )
+    refuse_secret_in_url(args.url)
     production = args.production
     if production is None:
         production = urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1")

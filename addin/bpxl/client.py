@@ -11,6 +11,7 @@ kept in private attributes and never appear in ``repr()``, exceptions or logs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import email.utils
 import threading
@@ -24,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
-from . import __version__, answers, fields
+from . import __version__, answers, fields, redact
 from .errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
 from .results import Operation, Outcome, RecordResult
 
@@ -121,6 +122,7 @@ class Client:
         max_requests_per_s: float | None = None,
         pool_size: int = MAX_CONCURRENCY,
     ) -> None:
+        refuse_secret_in_url(url)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(
@@ -144,6 +146,7 @@ class Client:
         self._client_secret = client_secret
         self._token = token  # a bearer token: given, or obtained with the OAuth client
         self._session_id: str | None = None
+        self._spent: set[str] = set()  # session ids and tokens no longer in use: still secret
         self.user_id: str | None = None  # who we are logged in as, for finding our own invoices
         self._login_lock = threading.Lock()
         self._clock_offset: dt.timedelta | None = None
@@ -202,6 +205,7 @@ class Client:
         """
         if self.oauth_client:
             self._token = self._oauth_token()
+            self._spent.add(self._token)
             return
         if self._token is not None:
             return
@@ -226,6 +230,7 @@ class Client:
                 "saved one), and that the URL names your tenant.",
             )
         self._session_id = str(session_id)
+        self._spent.add(self._session_id)
         self.user_id = answers.positive_id(user)  # assumed: docs/api-notes.md
 
     def _oauth_token(self) -> str:
@@ -271,6 +276,17 @@ class Client:
                 self._session_id = None
                 return True
             return self.oauth_client is not None or self._uses_session  # renewed meanwhile
+
+    def scrub(self, text: str) -> str:
+        """Server text with our secrets (and anything named like a credential) cut out."""
+        secrets = [self._password, self._client_secret, self._token, self._session_id]
+        return redact.scrub(text, [*secrets, *self._spent])
+
+    def _scrubbed(self, results: list[RecordResult]) -> list[RecordResult]:
+        return [
+            dataclasses.replace(r, messages=tuple(self.scrub(m) for m in r.messages))
+            for r in results
+        ]
 
     # -- the server's clock ---------------------------------------------------------------------
 
@@ -386,8 +402,10 @@ class Client:
                 len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
             )
         if 200 <= response.status_code < 300:
-            return answers.from_body(op, records, response.text)
-        return answers.from_status(op, len(records), response.status_code, response.text)
+            return self._scrubbed(answers.from_body(op, records, response.text))
+        return self._scrubbed(
+            answers.from_status(op, len(records), response.status_code, response.text)
+        )
 
     def create(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
         return self.write(Operation.CREATE, records)
@@ -405,11 +423,13 @@ class Client:
             "DELETE", f"delete/{fields.ENTITY}", json={"brmObjects": [{fields.ID: i} for i in ids]}
         )
         if response.status_code != 200:
-            return answers.from_status(
-                Operation.UPDATE, len(ids), response.status_code, response.text
+            return self._scrubbed(
+                answers.from_status(Operation.UPDATE, len(ids), response.status_code, response.text)
             )
         records = [{fields.ID: i} for i in ids]
-        return answers.from_body(Operation.UPDATE, records, response.text, key="deleteResponse")
+        return self._scrubbed(
+            answers.from_body(Operation.UPDATE, records, response.text, key="deleteResponse")
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -442,7 +462,7 @@ class Client:
         if response.status_code != 200:
             raise ApiError(
                 f"BillingPlatform refused the query (HTTP {response.status_code}: "
-                f"{answers.server_text(response.text)}).",
+                f"{self.scrub(answers.server_text(response.text))}).",
                 status=response.status_code,
             )
         try:
@@ -454,6 +474,23 @@ class Client:
             ) from None
         rows = [rows] if isinstance(rows, dict) else rows
         return [r for r in rows if isinstance(r, dict)]
+
+
+def refuse_secret_in_url(url: str) -> None:
+    """A URL with a user name or password in it would carry the secret into journals, logs
+    and messages: refuse it, without repeating it."""
+    try:
+        parts = urlsplit(url)
+        has_user_info = parts.username is not None or parts.password is not None
+    except ValueError:
+        has_user_info = "@" in url
+    if has_user_info:
+        raise UsageError(
+            "The tenant URL holds a user name or password (the part before @); bpxl does not "
+            "take secrets in a URL, where they would end up in journals and messages.",
+            "Give the URL without it (https://host/tenant), with --username and the password in "
+            "BPXL_PASSWORD, or save a profile with `bpxl connect` and use --profile.",
+        )
 
 
 def _retry_after(response: requests.Response, fallback: float) -> float:

@@ -24,6 +24,9 @@ from .errors import UsageError
 KEYRING_SERVICE = "bpxl"
 CONFIG_DIR_ENV = "BPXL_CONFIG_DIR"
 SANDBOX = "sandbox"  # the name that always means the embedded sandbox
+# Keyring backends that keep a secret in a file anyone who can read it can decode (plain text,
+# base64, or encrypted with a key kept beside it or typed nowhere), or that keep nothing.
+_WEAK_KEYRINGS = ("keyrings.alt", "keyrings.cryptfile", "keyring.backends.null")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def save(profile: Profile, secret: str) -> Path:
         raise UsageError(
             f"{SANDBOX!r} is the name of the embedded sandbox.", "Choose another profile name."
         )
+    _refuse_weak_keyring()
     try:
         keyring.set_password(KEYRING_SERVICE, profile.name, secret)
     except keyring.errors.KeyringError as failure:
@@ -141,6 +145,25 @@ def _write(profiles: dict[str, Profile]) -> None:
     text = json.dumps({name: asdict(p) for name, p in sorted(profiles.items())}, indent=2)
     temporary.write_text(text + "\n", encoding="utf-8")
     temporary.replace(path)
+
+
+def _refuse_weak_keyring() -> None:
+    """Saving a secret where it is a plain or weakly encoded file would be no safer than
+    writing it into the profile: refuse, naming the store and how to get a real one."""
+    ring = keyring.get_keyring()
+    chain = getattr(ring, "backends", None)  # a chain of stores saves into its first
+    store = chain[0] if chain else ring
+    kind = type(store)
+    if kind.__module__.startswith(_WEAK_KEYRINGS):
+        raise UsageError(
+            f"The password store bpxl would use here, {kind.__name__} (from {kind.__module__}), "
+            "keeps secrets in a plain or weakly encoded file (or not at all), so bpxl will not "
+            "save the password there.",
+            "Use the system's own store: Windows Credential Manager or the macOS Keychain; on "
+            "Linux install and unlock GNOME Keyring or KWallet, and remove keyrings.alt "
+            "(`pip uninstall keyrings.alt`, or the python3-keyrings.alt package). In scripts, use "
+            "--url with --username and BPXL_PASSWORD instead of a profile.",
+        )
 
 
 def _no_keyring(failure: Exception) -> UsageError:
