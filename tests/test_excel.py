@@ -218,8 +218,10 @@ def test_udfs_read_live_and_answer_errors_as_text(sandbox, run, memory_keyring) 
     assert table[0] == ["Id", "Status"] and [new_id, "Pending"] in table[1:]
     assert udfs.BP_QUERY("SELECT * FROM INVOICE").startswith("#BPXL: BillingPlatform refused")
     fields_table = udfs.BP_FIELDS()
-    assert fields_table[0] == ["Field", "Type", "Read-only", "Description"]
-    assert len(fields_table) == 49
+    assert fields_table[0] == ["Field", "Label", "Type", "Length", "Required", "Writable", "Origin"]
+    assert len(fields_table) == 49  # the embedded sandbox's fields, read from its ENTITY_FIELD
+    assert fields_table[2] == ["BillingProfileId", "Billing Profile Id", "id", "", "yes", "yes",
+                               "built-in"]  # fmt: skip
     udfs.READER.close()
 
 

@@ -11,10 +11,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bpxl import connection, describe, excel, profiles, udfs
+from bpxl.client import Client
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
 
 from .conftest import read_sheet
+from .fake_xlwings import book_from_rows
 
 CUSTOM = ("PoNumber:text:40", "CostCentre:integer")
 
@@ -159,3 +162,27 @@ def test_dry_run_uses_the_fields_read_before_and_never_connects(
     code, out, _ = run("push", book, "--op", "create", "--dry-run", *url(sandbox))
     assert code == 1 and "Note:" not in out
     assert read_sheet(book)[0]["Message"].startswith("PoNumber: 45 characters")
+
+
+def test_the_ribbon_uses_the_connected_tenants_fields(tmp_path: Path, tenant, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sandbox = tenant(*CUSTOM)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        # what the ribbon's connection (here: the sandbox) said about its fields today
+        describe.load(client, connection.fields_dir(), profiles.SANDBOX)
+    header = ["Id", "BillingProfileId", "PoNumber", "Result", "Message"]
+    book = book_from_rows(header, [[None, "101", "x" * 41, None, None], [None, "101", "ok"]])
+    book.app.selected = "$A$2:$A$3"
+    excel.action("bpxlValidate", book)
+    messages = book.sheets[0].column("Message")
+    assert messages[2].startswith("PoNumber: 41 characters is longer than the 40")
+    assert messages[3] is None
+
+    excel.action("bpxlNewSheet", book)
+    new = book.sheets[1]
+    headers = [new.cells.get((1, c)) for c in range(1, 60) if new.cells.get((1, c))]
+    assert headers[-4:] == ["PoNumber", "CostCentre", "Result", "Message"]
+
+    table = udfs.BP_FIELDS()
+    assert ["PoNumber", "Po Number", "text", 40, "", "yes", "tenant"] in table
+    udfs.READER.close()

@@ -69,6 +69,14 @@ def catalogue_for(
         return link.catalogue(refresh=True)
 
 
+def profile_catalogue(name: str | None, connect: bool = True) -> Catalogue:
+    """The fields of a saved profile's tenant, or (None or ``sandbox``) the embedded sandbox's;
+    without ``connect``, only what was read in the last day (see ``catalogue_for``)."""
+    return catalogue_for(
+        name or profiles.SANDBOX, (lambda: open_profile(name)) if connect else None
+    )
+
+
 @dataclass(frozen=True)
 class Connection:
     client: Client

@@ -28,7 +28,15 @@ from . import (
     trips,
     writer_lock,
 )
-from .connection import Connection, data_dir, journal_dir, open_profile
+from .connection import (
+    Connection,
+    catalogue_for,
+    catalogue_key,
+    data_dir,
+    journal_dir,
+    open_profile,
+    profile_catalogue,
+)
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
 from .records import Layout
@@ -121,21 +129,29 @@ def write_label(text: str) -> None:
 
 
 def new_sheet(book: Any) -> None:
-    """Insert the invoice template's sheet into the workbook (after the last sheet)."""
-    path = install.Places.for_user().template
-    if not path.exists():
-        template.write(path)
+    """Insert the invoice template's sheet into the workbook (after the last sheet), with the
+    connected tenant's own fields when it describes them."""
+    catalogue = profile_catalogue(profiles.active())
+    if catalogue.source == fields.TENANT_SOURCE:
+        path = template.write(data_dir() / "tenant-template.xlsx", catalogue=catalogue)
+    else:
+        path = install.Places.for_user().template
+        if not path.exists():
+            template.write(path)
     source = book.app.books.open(str(path))
     try:
         source.sheets[0].copy(after=book.sheets[-1])
     finally:
         source.close()
+    if catalogue.notes:
+        book.app.alert("\n".join(catalogue.notes), title=TITLE)
 
 
 def validate(book: Any) -> None:
     """Check the chosen rows without sending: rows with an Id as updates, the others as creates."""
     app = book.app
-    block = read_block(book.sheets.active)
+    catalogue = profile_catalogue(profiles.active(), connect=False)  # a check sends nothing
+    block = read_block(book.sheets.active, catalogue)
     choice = chosen_rows(app, block)
     if not choice.rows:
         raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
@@ -160,7 +176,8 @@ def validate(book: Any) -> None:
         (Operation.CREATE, [r for r in choice.rows if not has_id(r)]),
     ):
         if rows:
-            report = push.push(block.grid(rows), None, push.PushOptions(op, dry_run=True))
+            options = push.PushOptions(op, dry_run=True, catalogue=catalogue)
+            report = push.push(block.grid(rows), None, options)
             results += report.results
     with quiet(app):
         write_results(block, results)
@@ -192,8 +209,9 @@ def _push(book: Any, op: Operation) -> None:
         from . import excel_roundtrip  # it builds on this module
 
         grid = block.grid(choice.rows)
-        trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, grid)
-        return sending.Outgoing(block.sheet.name, grid, push.PushOptions(op), trip)
+        trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, block, grid)
+        options = push.PushOptions(op, catalogue=block.catalogue)
+        return sending.Outgoing(block.sheet.name, grid, options, trip)
 
     send(book, read)
 
@@ -211,7 +229,8 @@ class _Desk:
         self.bar = StatusBar(book.app)
 
     def read(self) -> sending.Outgoing | None:
-        self.block = read_block(self.book.sheets.active)
+        catalogue = profile_catalogue(profiles.active())
+        self.block = read_block(self.book.sheets.active, catalogue)
         return self._read(self.block)
 
     def connect(self) -> AbstractContextManager[Connection]:
@@ -296,13 +315,14 @@ def recover_last(book: Any) -> None:
     for run in pending:
         # The send's own workbook too: a recovery never runs beside the send it recovers.
         with writer_lock.hold(workbook, run.workbook, command="recover"):
-            block = read_block(book.sheets[run.sheet])
+            known = catalogue_for(catalogue_key(run.target), None)
+            block = read_block(book.sheets[run.sheet], known)
             grid = push.Grid(block.header, list(block.data.items()))
             if recover.needs_client(run):
                 with open_profile(run.target.profile) as link:
-                    recovery = recover.recover(run, grid, link.client)
+                    recovery = recover.recover(run, grid, link.client, known)
             else:
-                recovery = recover.recover(run, grid, None)
+                recovery = recover.recover(run, grid, None, known)
             with quiet(book.app):
                 write_results(block, recovery.results)
             journal.mark_recovered(run)

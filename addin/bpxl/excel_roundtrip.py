@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fields, profiles, push, roundtrip, sending, trips, undo, writer_lock
-from .connection import open_profile, undo_dir
+from .connection import open_profile, profile_catalogue, undo_dir
 from .errors import UsageError
 from .excel import TITLE, send
 from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block
@@ -39,7 +39,7 @@ def pull(book: Any) -> None:
 
 def _pull(book: Any) -> None:
     app = book.app
-    block = read_block(book.sheets.active)
+    block = read_block(book.sheets.active, profile_catalogue(profiles.active()))
     layout = block.layout
     if layout.column(fields.ID) is None:
         raise UsageError("This sheet has no Id column to match invoices on.", "Add an Id column.")
@@ -184,13 +184,13 @@ def _mark_changes(block: Block) -> None:
 def send_changed(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing | None:
         pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-        trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, overwrite=False)
+        known = block.catalogue
+        trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, False, known)
         if trip.empty:
             book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
             return None
-        return sending.Outgoing(
-            block.sheet.name, block.grid([]), push.PushOptions(Operation.UPDATE), trip
-        )
+        options = push.PushOptions(Operation.UPDATE, catalogue=known)
+        return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 
     send(book, read)
 
@@ -201,17 +201,18 @@ def revert_last(book: Any) -> None:
         replaced = undo.load(undo_dir(), book.fullname)
         choice = chosen_rows(book.app, block)
         only = None if choice.whole_sheet else set(choice.rows)
-        trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only)
-        return sending.Outgoing(
-            block.sheet.name, block.grid([]), push.PushOptions(Operation.UPDATE), trip
-        )
+        known = block.catalogue
+        trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only, known)
+        options = push.PushOptions(Operation.UPDATE, catalogue=known)
+        return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 
     send(book, read)
 
 
-def recorded(book: Any, grid: push.Grid) -> trips.Recorded:
+def recorded(book: Any, block: Block, grid: push.Grid) -> trips.Recorded:
     """A plain update or upsert that keeps what it replaces, for Revert last push."""
-    return trips.Recorded(grid, roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET)))
+    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+    return trips.Recorded(grid, pulled, block.catalogue)
 
 
 def store(book: Any, block: Block, remember: trips.Remember) -> None:

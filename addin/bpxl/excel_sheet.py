@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from . import fields
 from .errors import UsageError
+from .fields import Catalogue
 from .push import Grid
 from .records import (
     HEADER_SEARCH_ROWS,
@@ -57,6 +59,7 @@ class Block:
     left: int  # the sheet column of values[i][0]
     values: list[list[object]]
     header_index: int  # index into values of the header row
+    catalogue: Catalogue = fields.BUILT_IN  # the fields the headers are matched against
 
     @property
     def header(self) -> list[object]:
@@ -68,7 +71,7 @@ class Block:
 
     @cached_property
     def layout(self) -> Layout:
-        return read_layout(self.header)
+        return read_layout(self.header, self.catalogue)
 
     @cached_property
     def data(self) -> dict[int, list[object]]:
@@ -85,11 +88,11 @@ class Block:
         return Grid(self.header, [(r, self.data[r]) for r in rows if r in self.data])
 
 
-def read_block(sheet: Any) -> Block:
+def read_block(sheet: Any, catalogue: Catalogue = fields.BUILT_IN) -> Block:
     """Read the sheet once; refuse a sheet without a header row naming Invoice fields."""
     used = sheet.used_range
     values = used.options(ndim=2).value or [[]]
-    header = find_header(values)
+    header = find_header(values, catalogue)
     if header is None:
         raise UsageError(
             f"Sheet {sheet.name!r} has no header row naming Invoice fields in its first "
@@ -97,7 +100,8 @@ def read_block(sheet: Any) -> Block:
             "Click BillingPlatform > New invoice sheet for a ready sheet, or put the field names "
             "(Id, BillingProfileId, DueDate, ...) in the header row.",
         )
-    return Block(sheet, used.row, used.column, [list(v) for v in values], header - 1)
+    rows = [list(v) for v in values]
+    return Block(sheet, used.row, used.column, rows, header - 1, catalogue)
 
 
 def row_spans(address: str) -> list[tuple[int, int]]:

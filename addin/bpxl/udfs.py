@@ -18,7 +18,7 @@ import xlwings as xw
 
 from . import fields, profiles
 from .client import Client
-from .connection import open_profile
+from .connection import open_profile, profile_catalogue
 from .errors import BpxlError
 
 CACHE_S = 2.0  # one recalculation's worth: cells of one invoice share one request
@@ -72,7 +72,7 @@ def _as_cell(compute: Callable[[], object]) -> object:
 
 
 def invoice_field(reader: _Reader, record_id: object, field: object) -> object:
-    known = fields.lookup(field)
+    known = profile_catalogue(profiles.active()).lookup(field)
     if known is None:
         return f"#BPXL: {field!r} is not an Invoice field. =BP_FIELDS() lists them."
     if isinstance(record_id, float) and record_id.is_integer():
@@ -96,10 +96,10 @@ def query_table(reader: _Reader, sql: object) -> list[list[object]]:
 
 
 def fields_table() -> list[list[object]]:
-    header: list[object] = ["Field", "Type", "Read-only", "Description"]
-    return [header] + [
-        [f.name, f.type.value, "yes" if f.read_only else "", f.description] for f in fields.FIELDS
-    ]
+    """The fields of the connected tenant (read at most once a day), as ``bpxl fields`` lists
+    them; a note on where they come from, when there is one, below them."""
+    catalogue = profile_catalogue(profiles.active())
+    return fields.table(catalogue) + [[note, *[""] * 6] for note in catalogue.notes]
 
 
 # The worksheet functions carry no type hints on purpose: xlwings reads hints as converters.
@@ -120,5 +120,5 @@ def BP_QUERY(sql):  # type: ignore[no-untyped-def]
 
 @xw.func
 def BP_FIELDS():  # type: ignore[no-untyped-def]
-    """The Invoice fields bpxl knows: name, type, read-only, description."""
+    """The Invoice fields in use: name, label, type, length, required, writable, origin."""
     return _as_cell(fields_table)
