@@ -125,3 +125,27 @@ def test_every_rejected_row_names_its_columns(op: Operation, data: list[list[obj
             assert message.split(":", 1)[0] in known, message
         if p.valid:
             assert all(name in fields.BY_NAME for name in p.record)
+
+
+@pytest.mark.parametrize(
+    ("aging", "profile", "bad"),
+    [
+        (1e308, "101", "a number of 309 digits is outside"),
+        (2**70, "101", "a number of 22 digits is outside"),
+        (-(2**31) - 1, "101", "-2147483649 is outside"),
+        (2**31 - 1, "0", "0 is not an Id"),
+        (0, str(2**63), "9223372036854775808 is outside"),
+    ],
+)
+def test_numbers_outside_the_api_range_are_invalid_before_sending(aging, profile, bad) -> None:
+    plans, _ = rows(
+        Operation.CREATE, ["", profile, aging], header=["Id", "BillingProfileId", "AgingInterval"]
+    )
+    assert len(plans[0].errors) == 1 and bad in plans[0].errors[0]
+
+
+def test_numbers_at_the_edges_of_the_api_range_go() -> None:
+    header = ["Id", "BillingProfileId", "AgingInterval"]
+    for aging in (2**31 - 1, -(2**31)):
+        plans, _ = rows(Operation.CREATE, ["", str(2**63 - 1), aging], header=header)
+        assert plans[0].valid and plans[0].record["AgingInterval"] == aging

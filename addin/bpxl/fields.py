@@ -56,6 +56,14 @@ class Field:
 ID = "Id"
 ENTITY = "INVOICE"
 
+# Assumed (docs/api-notes.md): whole-number fields are 32-bit integers and Ids positive 64-bit
+# ones, as in the Java and SQL types behind such APIs. A value outside makes the server fail the
+# whole request, so such a row is Invalid before sending.
+RANGES: dict[FieldType, tuple[int, int]] = {
+    FieldType.INTEGER: (-(2**31), 2**31 - 1),
+    FieldType.ID: (1, 2**63 - 1),
+}
+
 # Assumed picklist values: offered as dropdown suggestions and used to canonicalise case. A tenant
 # may define others; those pass with a warning and the server has the last word.
 _STATUS = ("Pending", "Approved", "Closed", "Void")

@@ -195,6 +195,7 @@ def plan_row(
         try:
             converted = convert(column.field, value)
             _check_length(column.field, converted.value)
+            _check_range(column.field, converted.value)
         except CellError as problem:
             plan.errors.append(f"{column.header}: {problem}")
             refused.add(name)
@@ -210,6 +211,25 @@ def plan_row(
     if op is Operation.CREATE:
         _require_fields(layout, plan, refused)
     return plan
+
+
+def _check_range(field: Field, value: object) -> None:
+    """A whole number or Id outside what the API takes (``fields.RANGES``) is refused here."""
+    bounds = fields.RANGES.get(field.type)
+    if bounds is None or value in ("", None):
+        return
+    try:
+        number = int(str(value))
+    except ValueError:
+        return  # not a number: the conversion already said so
+    low, high = bounds
+    if not low <= number <= high:
+        digits = str(abs(number))
+        shown = f"a number of {len(digits)} digits" if len(digits) > 15 else str(number)
+        raise CellError(
+            f"{shown} is outside what BillingPlatform takes here ({low:,} to {high:,}); "
+            "check the cell"
+        )
 
 
 def _check_length(field: Field, value: object) -> None:
