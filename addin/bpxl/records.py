@@ -225,7 +225,7 @@ def _check_range(field: Field, value: object) -> None:
     low, high = bounds
     if not low <= number <= high:
         digits = str(abs(number))
-        shown = f"a number of {len(digits)} digits" if len(digits) > 15 else str(number)
+        shown = f"a number of {len(digits)} digits" if len(digits) > 20 else str(number)
         raise CellError(
             f"{shown} is outside what BillingPlatform takes here ({low:,} to {high:,}); "
             "check the cell"
