@@ -26,6 +26,7 @@ from . import (
     install,
     journal,
     profiles,
+    pulls,
     push,
     recover,
     roundtrip,
@@ -37,6 +38,7 @@ from . import (
     xlam,
     xlsx,
     xlsx_pull,
+    xlsx_stream,
 )
 from .client import MAX_CONCURRENCY, refuse_secret_in_url
 from .connection import journal_dir, undo_dir
@@ -516,39 +518,74 @@ def _pull_held(args: argparse.Namespace) -> int:
     in_sheet = xlsx_pull.sheet_fields(path, args.sheet, known)
     names = in_sheet + requested or [f.name for f in known.template_fields()]
     names = list(dict.fromkeys([fields.ID, *names]))
-    ids = None
-    if args.ids:
-        ids = [i.strip() for i in args.ids.split(",") if i.strip()]
-    elif args.ids_from_sheet:
+    where, ids = None, None
+    if args.where is not None:
+        where = pulls.check_condition(args.where)
+        what = where
+    elif args.ids:
+        ids = pulls.parse_ids(args.ids)
+        what = f"Ids {', '.join(ids)}"
+    else:
         found = xlsx.read_grid(path, args.sheet, None, known)
         layout = read_layout(found.grid.header, known)
-        ids = [i for _, v in found.grid.rows if (i := roundtrip.row_id(layout, v)) is not None]
+        ids = pulls.sheet_ids(
+            ((r, roundtrip.row_id(layout, v)) for r, v in found.grid.rows), fields.ID
+        )
+        what = "the Ids in the sheet"
+        if not ids:
+            print(f"Sheet {found.sheet!r} of {path.name} has no Ids to refresh.")
+            return EXIT_OK
     with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
                                          file=sys.stderr) as bar:  # fmt: skip
-        records = []
-        try:
-            for record in roundtrip.query(link.client, names, where=args.where, ids=ids):
-                records.append(record)
-                bar.update(1)
-        except ApiError as refused:
-            raise UsageError(
-                refused.message,
-                "Check the condition: field names as in the template, text in single quotes, "
-                "e.g. --where \"BillingProfileId = 101 AND Status = 'Pending'\".",
-            ) from None
-    what = args.where or (f"Ids {args.ids}" if args.ids else "the Ids in the sheet")
-    if not records:
-        print(f"No invoices match {what}; {path.name} was not changed.")
-        return EXIT_OK
-    report = xlsx_pull.pull_into(path, args.sheet, records, names, known)
+        records = roundtrip.query(link.client, names, where=where, ids=ids)
+        first = _first_page(records, where)
+        if first is None:
+            print(f"No invoices match {what}; {path.name} was not changed.")
+            return EXIT_OK
+        pull = xlsx_pull.pull_into if path.exists() else xlsx_stream.pull_new
+        report = pull(path, args.sheet, _counted(first, records, bar), names, known)
+    missing = pulls.not_found(ids, report.ids)
+    lost = f"; {pulls.plural(len(missing), 'Id')} not found" if missing else ""
     print(
-        f"Pulled {len(records):,} invoices into sheet {report.sheet!r} of {path.name}: "
-        f"{report.added:,} new rows, {report.refreshed:,} refreshed. Edited cells turn amber; "
-        f"send them with: bpxl push {path.name} --op update --changed"
+        f"Pulled {pulls.plural(len(report.ids), 'invoice')} into sheet {report.sheet!r} of "
+        f"{path.name}: {pulls.plural(report.added, 'new row')}, {report.refreshed:,} refreshed"
+        f"{lost}. Edited cells turn amber; send them with: "
+        f"bpxl push {path.name} --op update --changed"
     )
+    if missing:
+        more = len(missing) - PROBLEMS_SHOWN
+        shown = ", ".join(missing[:PROBLEMS_SHOWN]) + (f" and {more:,} more" if more > 0 else "")
+        print(f"Not found in BillingPlatform (deleted, or not visible to you): {shown}")
     if report.extra:
         print(f"Fields bpxl does not know were kept in extra columns: {', '.join(report.extra)}")
     return EXIT_OK
+
+
+def _first_page(
+    records: Iterator[dict[str, object]], where: str | None
+) -> dict[str, object] | None:
+    """The first invoice of a pull, or None: a condition the server refuses is the user's to fix,
+    and it is refused here, before any file is written."""
+    try:
+        return next(records, None)
+    except ApiError as refused:
+        if where is None:
+            raise
+        raise UsageError(
+            f"BillingPlatform refused the condition {where!r}: {refused.message}",
+            "Check the condition: field names as in the template, text in single quotes, "
+            "e.g. --where \"BillingProfileId = 101 AND Status = 'Pending'\".",
+        ) from None
+
+
+def _counted(
+    first: dict[str, object], rest: Iterator[dict[str, object]], bar: tqdm
+) -> Iterator[dict[str, object]]:
+    yield first
+    bar.update(1)
+    for record in rest:
+        yield record
+        bar.update(1)
 
 
 def _revert(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from . import fields
 from .cells import NULL_SENTINEL, CellError, convert, is_blank
 from .client import Client
-from .fields import Field, FieldType
+from .fields import Catalogue, Field, FieldType
 from .push import Grid
 from .records import Layout
 
@@ -68,13 +68,28 @@ def to_cell(field: Field | None, value: object) -> object:
     return text
 
 
+def pulled(
+    record: Mapping[str, object], names: Sequence[str], catalogue: Catalogue = fields.BUILT_IN
+) -> tuple[str, Pulled]:
+    """One pulled invoice as cells by field name (its Id, and what to remember): every field asked
+    for, an empty or missing one as None, so that a refresh blanks a cell emptied on the server."""
+    invoice = id_text(record.get(fields.ID))
+    known = catalogue.by_name
+    values = {
+        name: invoice if name == fields.ID else to_cell(known.get(name), record.get(name))
+        for name in names
+    }
+    return invoice, Pulled(id_text(record.get(UPDATED)), values)
+
+
 def query(client: Client, names: Sequence[str], where: str | None = None,
           ids: Sequence[str] | None = None) -> Iterator[dict[str, object]]:  # fmt: skip
     """Invoices by a where clause or by Ids (chunked), with Id, Updated and ``names``."""
     select = ", ".join(dict.fromkeys([fields.ID, UPDATED, *names]))
     base = f"SELECT {select} FROM {fields.ENTITY}"
     if ids is None:
-        yield from client.query(f"{base} WHERE {where}" if where else base)
+        # In brackets, so that the user's condition cannot reach into the paging bpxl adds.
+        yield from client.query(f"{base} WHERE ({where})" if where else base)
         return
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ", ".join(f"'{i}'" for i in ids[start : start + IN_CHUNK] if i.isdigit())

@@ -9,7 +9,7 @@ status columns live here too, so that a push that adds them to a user's sheet dr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -109,12 +109,17 @@ def _validation(field: Field) -> DataValidation | None:
     return None
 
 
-def build(catalogue: Catalogue = fields.BUILT_IN) -> Workbook:
-    """The template workbook for ``catalogue``'s fields (a tenant's, or the built-in ones)."""
+def build(
+    catalogue: Catalogue = fields.BUILT_IN,
+    columns: Sequence[Field] | None = None,
+    title: str = SHEET_TITLE,
+) -> Workbook:
+    """The template workbook for ``catalogue``'s fields (a tenant's, or the built-in ones), or
+    only for ``columns``."""
     book = Workbook()
     sheet = book.active
-    sheet.title = SHEET_TITLE
-    columns = list(catalogue.template_fields())
+    sheet.title = title
+    columns = list(catalogue.template_fields() if columns is None else columns)
     headers = [f.name for f in columns] + [RESULT_HEADER, MESSAGE_HEADER]
     sheet.append(headers)
     for index, field in enumerate(columns, start=1):

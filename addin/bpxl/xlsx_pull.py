@@ -23,16 +23,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import fields, roundtrip, saving, template
 from .errors import UsageError
 from .fields import Catalogue
+from .pulls import Places
 from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
-from .roundtrip import (
-    STAMP_HEADER,
-    UPDATED,
-    Pulled,
-    changed_formula,
-    id_text,
-    pulled_from,
-    to_cell,
-)
+from .roundtrip import STAMP_HEADER, Pulled, changed_formula, id_text, pulled_from, to_cell
 
 PULLED = roundtrip.MEMORY_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
@@ -43,15 +36,18 @@ class PullReport:
     sheet: str
     added: int
     refreshed: int
-    extra: list[str]
+    extra: list[str]  # fields bpxl does not know, kept in extra columns
+    ids: set[str]  # the invoices pulled
 
 
-def _invoice_sheet(book: Workbook, name: str | None, catalogue: Catalogue) -> tuple[Worksheet, int]:
+def _invoice_sheet(
+    book: Workbook, name: str | None, catalogue: Catalogue, names: Sequence[str]
+) -> tuple[Worksheet, int]:
     if name is not None and name in book.sheetnames:
         sheet = book[name]
     elif name is not None:
         sheet = book.create_sheet(name)
-        sheet.append([fields.ID, RESULT_HEADER, MESSAGE_HEADER])
+        sheet.append([*names, RESULT_HEADER, MESSAGE_HEADER])
     else:
         sheet = next(
             (
@@ -73,6 +69,14 @@ def _invoice_sheet(book: Workbook, name: str | None, catalogue: Catalogue) -> tu
     return sheet, header
 
 
+def _last_used(sheet: Worksheet, header_row: int) -> int:
+    """The last row holding any value (rows below it may be formatted, but are free)."""
+    for row in range(sheet.max_row, header_row, -1):
+        if any(c.value not in (None, "") for c in sheet[row]):
+            return row
+    return header_row
+
+
 def pull_into(
     path: Path,
     sheet_name: str | None,
@@ -80,11 +84,11 @@ def pull_into(
     names: Sequence[str],
     catalogue: Catalogue = fields.BUILT_IN,
 ) -> PullReport:
-    """Write pulled ``records`` into the invoice sheet (refreshing rows by Id, appending new
-    ones) and remember them; the file is created from the template if it does not exist."""
-    existed = path.exists()
-    book = load_workbook(path) if existed else template.build(catalogue)
-    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue)
+    """Write pulled ``records`` into an existing workbook and remember them. Each invoice goes
+    into the rows holding its Id (every pulled field written, empty ones too, and the row's
+    status cleared) or into a new row below the last used row; other rows are not touched."""
+    book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue, names)
     columns = {
         str(c.value).strip(): c.column for c in sheet[header_row] if c.value not in (None, "")
     }
@@ -92,53 +96,48 @@ def pull_into(
     id_column = by_field.get(fields.ID)
     if id_column is None:
         raise UsageError(f"Sheet {sheet.title!r} has no Id column to match invoices on.")
-    rows = {
-        id_text(v): r
-        for r, (v,) in enumerate(
-            sheet.iter_rows(min_row=header_row + 1, min_col=id_column, max_col=id_column,
-                            values_only=True),
-            start=header_row + 1,
-        )
-        if v not in (None, "")
-    }  # fmt: skip
-    last = max([header_row, *rows.values()])
-    added = refreshed = 0
+    places = Places(
+        (
+            (row, id_text(v) or None)
+            for row, (v,) in enumerate(
+                sheet.iter_rows(min_row=header_row + 1, min_col=id_column, max_col=id_column,
+                                values_only=True),
+                start=header_row + 1,
+            )
+        ),
+        _last_used(sheet, header_row),
+    )  # fmt: skip
+    statuses = [columns[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in columns]
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
     for record in records:
-        invoice = id_text(record.get(fields.ID))
-        for key in record:
-            if catalogue.lookup(key) is None and key not in columns:  # kept, not dropped
-                column = max(columns.values()) + 1
-                sheet.cell(header_row, column, key)
-                columns[key] = column
+        invoice, pulled = roundtrip.pulled(record, [n for n in names if n in by_field], catalogue)
+        unknown = {k: v for k, v in record.items() if catalogue.lookup(k) is None}
+        for key in unknown:
+            if key not in columns:  # kept, not dropped
+                columns[key] = max(columns.values()) + 1
+                sheet.cell(header_row, columns[key], key)
                 extra.append(key)
-        if invoice in rows:
-            row, refreshed = rows[invoice], refreshed + 1
-        else:
-            last += 1
-            row, rows[invoice], added = last, last, added + 1
-        values = {}
-        for key, value in record.items():
-            field = catalogue.lookup(key)
-            name = field.name if field else key
-            column = by_field.get(name) if field else columns.get(key)
-            if column is None:
-                continue
-            cell_value = invoice if name == fields.ID else to_cell(field, value)
-            sheet.cell(row, column, cell_value)
-            values[name] = cell_value
-        remembered[invoice] = Pulled(str(record.get(UPDATED) or ""), values)
+        for row in places.of(invoice):
+            for name, value in pulled.values.items():
+                sheet.cell(row, by_field[name]).value = value
+            for key, value in unknown.items():
+                sheet.cell(row, columns[key]).value = to_cell(None, value)
+            for column in statuses:  # a stale Conflict or Failed no longer applies
+                cell = sheet.cell(row, column)
+                cell.value, cell.fill = None, PatternFill()
+        remembered[invoice] = pulled
     _remember(book, sheet, header_row, by_field, remembered)
-    _extend_table(sheet, last)
-    _save(book, path, backup=existed)
-    return PullReport(sheet.title, added, refreshed, extra)
+    _extend_table(sheet, places.last)
+    _save(book, path, backup=True)
+    return PullReport(sheet.title, places.added, places.refreshed, extra, set(remembered))
 
 
-def _tracking_sheet(book: Workbook, title: str) -> Worksheet:
-    if title in book.sheetnames:
-        return book[title]
-    sheet = book.create_sheet(title)
+def memory_sheet(book: Workbook) -> Worksheet:
+    """The very hidden sheet remembering what was pulled (made if the workbook has none)."""
+    if PULLED in book.sheetnames:
+        return book[PULLED]
+    sheet = book.create_sheet(PULLED)
     sheet.sheet_state = "veryHidden"
     sheet.protection.sheet = True  # a stray edit would make every row look changed
     return sheet
@@ -152,7 +151,7 @@ def _remember(
     pulled: Mapping[str, Pulled],
 ) -> None:
     """Store pulled values in the invoice sheet's column positions, and mark changed cells."""
-    memory = _tracking_sheet(book, PULLED)
+    memory = memory_sheet(book)
     width = max(by_field.values())
     stamp_column = width + 1
     memory.cell(1, by_field[fields.ID], fields.ID)
@@ -173,10 +172,15 @@ def _remember(
         if row is None:
             last += 1
             row = ids[invoice] = last
-        for name, column in by_field.items():
-            if name in remembered.values:
-                memory.cell(row, column, remembered.values[name])
-        memory.cell(row, stamp_column, remembered.updated)
+        for name, value in remembered.values.items():
+            if name in by_field:
+                memory.cell(row, by_field[name]).value = value
+        memory.cell(row, stamp_column).value = remembered.updated
+    mark_changes(sheet, header_row, by_field)
+
+
+def mark_changes(sheet: Worksheet, header_row: int, by_field: Mapping[str, int]) -> None:
+    """A conditional format on each field column that turns a cell edited since the pull amber."""
     id_letter = get_column_letter(by_field[fields.ID])
     first = header_row + 1
     marked = {str(rules.sqref) for rules in sheet.conditional_formatting}
@@ -237,12 +241,12 @@ def after_push(
     if not now_pulled and not cells:
         return
     book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
-    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue)
+    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue, [])
     columns = {
         f.name: c.column for c in sheet[header_row] if (f := catalogue.lookup(c.value)) is not None
     }
     for (row, name), value in (cells or {}).items():
-        sheet.cell(row, columns[name], value)
+        sheet.cell(row, columns[name]).value = value  # an empty value too: it was empty before
     if PULLED in book.sheetnames:
         _remember(book, sheet, header_row, columns, now_pulled)
     _save(book, path, backup=False)

@@ -1,0 +1,205 @@
+"""bpxl pull without surprises: drafts kept, empties written, only the fields asked for, Ids not
+found told, conditions checked, stale statuses cleared; and the streamed new workbook (sandbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bpxl import pulls, xlsx_stream
+from bpxl.client import Client
+from bpxl.errors import UsageError
+from bpxl.xlsx_pull import PULLED, read_pulled
+
+from .conftest import read_sheet, write_invoices
+from .test_roundtrip import connect, seed_invoices
+
+
+def _server(sandbox, names: str = "Id, Status, DueDate, FileName") -> dict[str, dict]:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        return {r["Id"]: r for r in client.query(f"SELECT {names} FROM INVOICE")}
+
+
+def _update(sandbox, record: dict[str, object]) -> None:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        client.update([record])
+
+
+def test_a_pull_never_writes_into_a_draft_row(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 2)
+    draft = {"BillingProfileId": "555", "DueDate": dt.date(2030, 1, 31), "FileName": "draft.pdf"}
+    book = write_invoices(tmp_path / "drafts.xlsx", [draft, {}, {"Id": ids[1], "Status": "Old"}])
+    code, out, _ = run("pull", book, "--ids", ids[0], *connect(sandbox))
+    assert code == 0 and "Pulled 1 invoice into" in out and "1 new row, 0 refreshed" in out, out
+    rows = {r["_row"]: r for r in read_sheet(book)}
+    assert rows[2]["Id"] is None and rows[2]["FileName"] == "draft.pdf"  # the draft, untouched
+    assert rows[2]["DueDate"] == dt.datetime(2030, 1, 31)
+    assert rows[4]["Id"] == ids[1] and rows[4]["Status"] == "Old"  # another invoice's row
+    assert rows[5]["Id"] == ids[0] and rows[5]["DueDate"] is not None  # below the last used row
+    assert rows[5]["FileName"] == _server(sandbox)[ids[0]]["FileName"]
+    # Nothing to send: the pulled invoice carries no leftover from the draft.
+    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
+    assert code == 0 and "nothing to send" in out, out
+
+
+def test_a_refresh_and_a_revert_write_empty_values_too(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 2)
+    book = tmp_path / "empty.xlsx"
+    run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    _update(sandbox, {"Id": ids[0], "FileName": ""})  # emptied in BillingPlatform
+    code, out, _ = run("pull", book, "--ids-from-sheet", *connect(sandbox))
+    assert code == 0 and "0 new rows, 2 refreshed" in out, out
+    rows = {r["Id"]: r for r in read_sheet(book)}
+    assert rows[ids[0]]["FileName"] is None and rows[ids[1]]["FileName"] == "inv-00001.pdf"
+    assert read_pulled(book)[ids[0]].values["FileName"] is None
+
+    # Fill the empty cell, send it, revert: the server and the sheet are empty again.
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("FileName") + 1, "typed.pdf")
+    workbook.save(book)
+    code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 0 and _server(sandbox)[ids[0]]["FileName"] == "typed.pdf", out
+    code, out, _ = run("revert", book, *connect(sandbox))
+    assert code == 0 and "1 row: 1 updated" in out, out
+    assert _server(sandbox)[ids[0]]["FileName"] == ""
+    assert {r["Id"]: r for r in read_sheet(book)}[ids[0]]["FileName"] is None
+    assert read_pulled(book)[ids[0]].values["FileName"] is None
+    # and a later plain update does not send the old value back
+    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
+    assert "nothing to send" in out, out
+
+
+def test_fields_limit_the_columns_of_a_new_sheet(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 3)
+    book = tmp_path / "some.xlsx"
+    code, out, _ = run("pull", book, "--ids", ",".join(ids), "--fields",
+                       "Status,DueDate,FileName", *connect(sandbox))  # fmt: skip
+    assert code == 0, out
+    sheet = openpyxl.load_workbook(book)["Invoices"]
+    assert [c.value for c in sheet[1]] == ["Id", "Status", "DueDate", "FileName", "Result",
+                                           "Message"]  # fmt: skip
+    server = _server(sandbox)
+    for row in read_sheet(book):
+        assert row["Status"] == "Pending" and row["FileName"] == server[row["Id"]]["FileName"]
+        assert row["DueDate"].date().isoformat() == server[row["Id"]]["DueDate"]
+
+
+def test_ids_not_found_are_listed_and_bad_ids_are_named(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 3)
+    book = tmp_path / "ids.xlsx"
+    code, out, _ = run("pull", book, "--ids", ",".join([*ids, "99998"]), *connect(sandbox))
+    assert code == 0 and "Pulled 3 invoices" in out and "; 1 Id not found." in out, out
+    assert "Not found in BillingPlatform (deleted, or not visible to you): 99998" in out
+    code, out, err = run("pull", book, "--ids", f"{ids[0]},12a,{ids[1]}", *connect(sandbox))
+    assert code == 2 and "--ids: '12a' is not an invoice Id" in err, err
+    code, out, _ = run("pull", tmp_path / "none.xlsx", "--ids", "99997,99998", *connect(sandbox))
+    assert code == 0 and "No invoices match Ids 99997, 99998" in out, out
+    assert not (tmp_path / "none.xlsx").exists()
+
+
+@pytest.mark.parametrize(
+    ("condition", "said"),
+    [
+        ("BillingProfileId = 101 AND", "ends with AND"),
+        ("Status = 'Pending", "has no closing quote"),
+        ("(BillingProfileId = 101", "opens a bracket it never closes"),
+        ("BillingProfileId = 101 OFFSET 5 ROWS", "has its own OFFSET"),
+        ("BillingProfileId = 101 ORDER BY DueDate", "has its own ORDER"),
+        ("Status = 'Pending' FETCH NEXT 5 ROWS ONLY", "has its own FETCH"),
+        ("SELECT Id FROM INVOICE", "give only the condition"),
+        ("  ", "The condition is empty"),
+    ],
+)
+def test_a_condition_is_checked_before_it_is_sent(condition: str, said: str) -> None:
+    with pytest.raises(UsageError, match=said):
+        pulls.check_condition(condition)
+
+
+def test_conditions_the_user_may_write(tmp_path: Path, sandbox, run) -> None:
+    seed_invoices(sandbox, 10)
+    assert pulls.check_condition("FileName = 'order by offset.pdf' ;") == (
+        "FileName = 'order by offset.pdf'"
+    )
+    book = tmp_path / "or.xlsx"
+    code, out, _ = run("pull", book, "--where", "BillingProfileId = 101 OR BillingProfileId = 102",
+                       *connect(sandbox))  # fmt: skip
+    assert code == 0 and "Pulled 4 invoices" in out, out
+    code, _, err = run("pull", book, "--where", "BillingProfileId = 101 AND", *connect(sandbox))
+    assert code == 2 and "ends with AND" in err and "OFFSET" not in err, err
+    code, _, err = run("pull", book, "--where", "Colour = 'red'", *connect(sandbox))
+    assert code == 2 and "BillingPlatform refused the condition \"Colour = 'red'\"" in err, err
+    assert "OFFSET" not in err
+
+
+def test_a_refresh_clears_the_statuses_of_its_rows(tmp_path: Path, sandbox, run) -> None:
+    ids = seed_invoices(sandbox, 2)
+    book = tmp_path / "stale.xlsx"
+    run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("Status") + 1, "Approved")
+    workbook.save(book)
+    _update(sandbox, {"Id": ids[0], "FileName": "theirs.pdf"})
+    code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 1 and read_sheet(book)[0]["Result"] == "Conflict", out
+    code, out, _ = run("pull", book, "--ids", ids[0], *connect(sandbox))
+    assert code == 0 and "1 refreshed" in out, out
+    row = read_sheet(book)[0]
+    assert row["Result"] is None and row["Message"] is None and row["FileName"] == "theirs.pdf"
+    assert row["Status"] == "Pending"  # the server's value: a refresh replaces edits too
+
+
+def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path) -> None:
+    book = tmp_path / "new.xlsx"
+    names = ["Id", "Status", "DueDate", "BillableFlag", "AgingInterval", "FileName"]
+    records = [
+        {"Id": "7", "Updated": "2026-01-01T10:00:00Z", "Status": "Pending",
+         "DueDate": "2026-03-01", "BillableFlag": "1", "AgingInterval": "30",
+         "FileName": " a<b> & c\x01 ", "Region__c": "EU"},
+        {"Id": "8", "Updated": "2026-01-02T10:00:00Z", "Status": "", "DueDate": "",
+         "BillableFlag": "0", "AgingInterval": "2.5", "FileName": ""},
+    ]  # fmt: skip
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as rows,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as memory,
+    ):
+        new = xlsx_stream.NewBook(book, "Pulled", names, rows, memory)
+        assert [new.add(r) for r in records] == ["7", "8"]
+        assert new.save() == ["Region__c"]
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Pulled"]
+    assert [c.value for c in sheet[1]] == [*names, "Result", "Message", "Region__c"]
+    assert [c.value for c in sheet[2]] == [
+        "7", "Pending", dt.datetime(2026, 3, 1), True, 30, " a<b> & c ", None, None, "EU",
+    ]  # fmt: skip
+    assert sheet["C2"].number_format == "yyyy-mm-dd"
+    assert sheet["A2"].number_format == "General"  # the scratch cells left no trace
+    assert [c.value for c in sheet[3]][:6] == ["8", None, None, False, "2.5", None]  # as sent
+    assert sheet.tables["Invoices"].ref == "A1:H3"
+    assert len(sheet.conditional_formatting) == len(names) - 1  # amber marks, Id excepted
+    assert workbook[PULLED].sheet_state == "veryHidden"
+    remembered = read_pulled(book)
+    assert remembered["7"].updated == "2026-01-01T10:00:00Z"
+    assert remembered["7"].values["DueDate"] == dt.datetime(2026, 3, 1)
+    assert remembered["8"].values["Status"] is None
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_a_new_sheet_in_an_existing_workbook_gets_the_pulled_fields(
+    tmp_path: Path, sandbox, run
+) -> None:
+    ids = seed_invoices(sandbox, 2)
+    book = write_invoices(tmp_path / "other.xlsx", [{"BillingProfileId": "1"}])
+    code, out, _ = run("pull", book, "--ids", ",".join(ids), "--sheet", "Review", "--fields",
+                       "Status,FileName", *connect(sandbox))  # fmt: skip
+    assert code == 0 and "into sheet 'Review'" in out, out
+    rows = read_sheet(book, "Review")
+    assert [(r["Id"], r["Status"]) for r in rows] == [(ids[0], "Pending"), (ids[1], "Pending")]
+    assert rows[0]["FileName"] == "inv-00000.pdf"
