@@ -107,10 +107,11 @@ def test_pull_edit_sort_send_changed_conflict_and_revert(tmp_path: Path, make_sa
         if "DueDate" in changed:
             assert server[invoice]["DueDate"] == "2027-03-01"
 
-    # Nothing left to send but the conflict row: the remembered values are now the sent ones.
-    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run")
-    assert code == 0 and "1 ready to update, 0 invalid (dry run: nothing was sent)" in out, out
-    assert [r["Id"] for r in read_sheet(book) if r["Result"] == "Changed"] == [clash]
+    # Nothing left to send but the conflict row: the remembered values are now the sent ones. The
+    # dry run checks the server's stamps as the real send does, so it calls it a conflict too.
+    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
+    assert code == 1 and "0 ready to update, 0 invalid, 1 conflict (dry run" in out, out
+    assert [r["Id"] for r in read_sheet(book) if r["Result"] == "Conflict"] == [clash]
 
     # Revert the push: the server gets the values from before it, the sheet shows them again.
     code, out, _ = run("revert", book, *connect(sandbox))
@@ -126,6 +127,12 @@ def test_pull_edit_sort_send_changed_conflict_and_revert(tmp_path: Path, make_sa
         assert reverted[invoice]["Status"] == original["Status"]
         assert reverted[invoice]["DueDate"] == original["DueDate"]
         assert reverted[invoice]["FileName"] == original["FileName"]
+
+    # A second revert has nothing left to put back, and sends nothing.
+    writes_before = len(sandbox.writes())
+    code, _, err = run("revert", book, *connect(sandbox))
+    assert code == 2 and "Nothing left to revert" in err, err
+    assert len(sandbox.writes()) == writes_before
 
 
 def test_pull_with_no_match_and_by_ids(tmp_path: Path, sandbox, run) -> None:

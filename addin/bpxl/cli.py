@@ -598,7 +598,8 @@ def _revert(args: argparse.Namespace) -> int:
         rows = xlsx.parse_rows(args.rows) if args.rows else None
         replaced = undo.load(undo_dir(), str(path))
         pulled = xlsx_pull.read_pulled(path)
-        trip = trips.Revert(found.grid, pulled, replaced, args.overwrite, rows, known)
+        done = undo.reverted(undo_dir(), str(path))
+        trip = trips.Revert(found.grid, pulled, replaced, args.overwrite, rows, known, done)
         for invoice in trip.missing:
             print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
         options = push.PushOptions(Operation.UPDATE, catalogue=known)

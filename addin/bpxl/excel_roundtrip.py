@@ -202,7 +202,9 @@ def revert_last(book: Any) -> None:
         choice = chosen_rows(book.app, block)
         only = None if choice.whole_sheet else set(choice.rows)
         known = block.catalogue
-        trip = trips.Revert(block.grid(sorted(block.data)), pulled, replaced, False, only, known)
+        done = undo.reverted(undo_dir(), book.fullname)
+        grid = block.grid(sorted(block.data))
+        trip = trips.Revert(grid, pulled, replaced, False, only, known, done)
         options = push.PushOptions(Operation.UPDATE, catalogue=known)
         return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 

@@ -86,15 +86,17 @@ class PushReport:
     def all_ok(self) -> bool:
         """True when every processed row succeeded (or, in a dry run, is valid)."""
         if self.options.dry_run:
-            return all(r.outcome is not Outcome.INVALID for r in self.results)
+            return all(r.outcome not in (Outcome.INVALID, Outcome.CONFLICT) for r in self.results)
         return all(r.outcome is not None and r.outcome.ok for r in self.results)
 
     def summary(self) -> str:
         if self.options.dry_run:
             bad = sum(r.outcome is Outcome.INVALID for r in self.results)
+            clashes = sum(r.outcome is Outcome.CONFLICT for r in self.results)
+            conflicts = f", {clashes:,} conflict" if clashes else ""
             return (
-                f"{len(self.results):,} rows: {len(self.results) - bad:,} ready to "
-                f"{self.options.op.value}, {bad:,} invalid (dry run: nothing was sent)"
+                f"{len(self.results):,} rows: {len(self.results) - bad - clashes:,} ready to "
+                f"{self.options.op.value}, {bad:,} invalid{conflicts} (dry run: nothing was sent)"
             )
         return summary(self.results, self.options.op, len(self.skipped))
 

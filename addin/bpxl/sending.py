@@ -90,7 +90,7 @@ def _send(desk: Desk) -> push.PushReport | None:
         return None
     options, trip = outgoing.options, outgoing.trip
     if options.dry_run:
-        report = _dry_run(outgoing, desk.progress)
+        report = _dry_run(outgoing, desk)
         desk.write(outgoing.sheet, report.layout, report.results)
         return report
     refuse_unfinished(desk.workbook, desk.recover_hint)
@@ -120,17 +120,23 @@ def _send(desk: Desk) -> push.PushReport | None:
     desk.write(outgoing.sheet, report.layout, report.results)
     if remember is not None:
         undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
+        undo.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
         desk.store(outgoing.sheet, remember)
     log.finish()
     journal.prune(journal_dir())
     return report
 
 
-def _dry_run(outgoing: Outgoing, progress: push.Progress) -> push.PushReport:
-    """Check and mark the rows, send nothing; ``--changed`` marks the rows it would send."""
+def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
+    """Check and mark the rows, send nothing; ``--changed`` marks the rows it would send, after
+    the same conflict check as the real send, so that it predicts it."""
     trip = outgoing.trip
-    grid, extra = trip.grid_to_send(None) if trip else (outgoing.grid, [])
-    report = push.push(grid, None, outgoing.options, progress)
+    if isinstance(trip, trips.ChangedRows) and not trip.overwrite:
+        with desk.connect() as link:
+            grid, extra = trip.grid_to_send(link.client)
+    else:
+        grid, extra = trip.grid_to_send(None) if trip else (outgoing.grid, [])
+    report = push.push(grid, None, outgoing.options, desk.progress)
     report.results = sorted(report.results + extra, key=lambda r: r.row)
     if isinstance(trip, trips.ChangedRows):
         for result in report.results:

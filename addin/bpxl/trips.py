@@ -8,7 +8,7 @@ push.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import fields, roundtrip
@@ -25,11 +25,13 @@ from .roundtrip import Pulled, Replaced
 @dataclass
 class Remember:
     """What to store after a round-trip send: the new "as pulled" values and stamps, what the send
-    replaced (for a revert), and (after a revert) cells to put back into the sheet."""
+    replaced (for a revert), and (after a revert) cells to put back into the sheet and the
+    invoices whose change is undone."""
 
     pulled: dict[str, Pulled]
     replaced: list[Replaced]
     cells: dict[tuple[int, str], object]
+    reverted: set[str] = field(default_factory=set)
 
 
 class Trip(Protocol):
@@ -195,7 +197,14 @@ class Revert:
         overwrite: bool,
         only: set[int] | None = None,
         catalogue: Catalogue = fields.BUILT_IN,
+        reverted: bool = False,
     ) -> None:
+        if not replaced and reverted:
+            raise UsageError(
+                "Nothing left to revert: the last update of this workbook was already reverted.",
+                "Revert puts back what the last update, upsert or send of changed rows "
+                "replaced, once; to change the invoices again, edit the cells and send them.",
+            )
         if not replaced:
             raise UsageError(
                 "No update or upsert of this workbook has anything to revert.",
@@ -240,19 +249,17 @@ class Revert:
         return Grid(self.grid.header, rows), results
 
     def settle(self, client: Client, results: list[RowResult]) -> Remember:
-        """The old values go back into the sheet and become what was pulled; what the revert
-        replaced is kept, so that a revert can itself be reverted."""
+        """The old values go back into the sheet and become what was pulled; the invoices put
+        back are done, so that a second revert does not send the change again."""
         done = {r.row: self.rows[r.row] for r in results if r.outcome is Outcome.UPDATED}
         now = roundtrip.stamps(client, done.values())
-        remember = Remember({}, [], {})
+        remember = Remember({}, [], {}, set(done.values()))
         for row, invoice in done.items():
             values = dict(self.pulled.get(invoice, Pulled("", {})).values)
             for name, before in self.before[invoice].items():
                 column = self.layout.column(name)
                 if column is None:
                     continue
-                current = sent_value(column.field, self.values[row][column.index])
-                remember.replaced.append(Replaced(invoice, name, current, now.get(invoice, "")))
                 remember.cells[(row, name)] = values[name] = roundtrip.to_cell(column.field, before)
             remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
         return remember

@@ -3,7 +3,8 @@
 Every update or upsert records, per row, the values the server had before (the remembered values
 of a pulled row, or fetched just before sending) and the server's ``Updated`` stamp right after.
 They are kept as JSON in bpxl's data folder, one file per workbook, holding the values as they
-are sent (text, numbers), never a secret; the newest push replaces the file.
+are sent (text, numbers), never a secret; the newest push replaces the file. A revert takes the
+invoices it put back out of it, so a second revert does not send the change again.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .roundtrip import Replaced
 
@@ -24,13 +26,19 @@ def _file(folder: Path, workbook: str) -> Path:
 
 def save(folder: Path, workbook: str, sheet: str, replaced: Sequence[Replaced]) -> None:
     """Keep what a push replaced (nothing replaced: the earlier record stays)."""
-    if not replaced:
-        return
+    if replaced:
+        _write(folder, workbook, sheet, replaced, reverted=False)
+
+
+def _write(
+    folder: Path, workbook: str, sheet: str, replaced: Sequence[Replaced], reverted: bool
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     entry = {
         "workbook": str(Path(workbook).resolve()),
         "sheet": sheet,
         "replaced": [[r.invoice, r.field, r.before, r.stamp_after] for r in replaced],
+        "reverted": reverted,
     }
     path = _file(folder, workbook)
     temporary = path.with_suffix(".tmp")
@@ -38,9 +46,29 @@ def save(folder: Path, workbook: str, sheet: str, replaced: Sequence[Replaced]) 
     os.replace(temporary, path)
 
 
+def forget(folder: Path, workbook: str, sheet: str, invoices: Iterable[str]) -> None:
+    """A revert put these invoices back: they are left out of the next revert, which would
+    otherwise send the reverted change again."""
+    gone = set(invoices)
+    if gone:
+        kept = [r for r in load(folder, workbook) if r.invoice not in gone]
+        _write(folder, workbook, sheet, kept, reverted=True)
+
+
 def load(folder: Path, workbook: str) -> list[Replaced]:
+    """What the last push replaced and no revert has put back yet."""
+    entry = _entry(folder, workbook)
+    return [Replaced(str(i), str(f), b, str(s)) for i, f, b, s in entry.get("replaced", [])]
+
+
+def reverted(folder: Path, workbook: str) -> bool:
+    """Whether a revert has put back (some of) what the last push replaced."""
+    return bool(_entry(folder, workbook).get("reverted"))
+
+
+def _entry(folder: Path, workbook: str) -> dict[str, Any]:
     path = _file(folder, workbook)
     if not path.exists():
-        return []
-    entry = json.loads(path.read_text(encoding="utf-8"))
-    return [Replaced(str(i), str(f), b, str(s)) for i, f, b, s in entry["replaced"]]
+        return {}
+    found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return found
