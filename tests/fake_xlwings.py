@@ -3,14 +3,19 @@
 Excel does not run on Linux and xlwings' own remote engines need a licence, so the add-in's glue
 is tested on this: a Book with Sheets of cells, Ranges with .value/.options/.address/.row/.column,
 a multi-area selection, hidden (filtered-out) rows, the status bar, screen updating, calculation,
-message boxes and an InputBox with scripted answers. Each Excel call adds one to ``App.calls``.
+message boxes and an InputBox with scripted answers. Every call the add-in makes into Excel adds
+one to ``App.calls`` under its name: each property read or set and each method of an Excel object
+(a sheet's name, ``.api``, format conditions and their count, a rule's interior and its colour, the
+status bar, message boxes), as each is a round trip to Excel in the real add-in. Tests read the
+cells and sheets through plain attributes (``Sheet.cells``, ``Book.sheets.items``) that count
+nothing.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +107,7 @@ class App:
         return self.alert_answers.pop(0)
 
     def macro(self, name: str) -> Callable[[], None]:
+        self.count("macro")
         return lambda: self.macros_run.append(name)
 
 
@@ -145,13 +151,23 @@ class _Books:
 class Book:
     def __init__(self, app: App | None = None, fullname: str = "Invoices.xlsx") -> None:
         self.app = app or App()
-        self.fullname = fullname
-        self.sheets = _Sheets(self)
+        self.path = fullname
+        self._sheets = _Sheets(self)
         self.closed = False
+
+    @property
+    def fullname(self) -> str:
+        self.app.count("fullname")
+        return self.path
+
+    @property
+    def sheets(self) -> _Sheets:
+        self.app.count("sheets")
+        return self._sheets
 
     def add_sheet(self, name: str) -> Sheet:
         sheet = Sheet(self, name)
-        self.sheets.items.append(sheet)
+        self._sheets.items.append(sheet)
         return sheet
 
     def close(self) -> None:
@@ -170,11 +186,18 @@ class _Sheets:
         return self.items[self.active_index]
 
     def __getitem__(self, key: int | str) -> Sheet:
+        self.book.app.count("sheets[]")
         if isinstance(key, int):
             return self.items[key]
-        return next(s for s in self.items if s.name == key)
+        return next(s for s in self.items if s.title == key)
+
+    def __iter__(self) -> Iterator[Sheet]:
+        for sheet in self.items:
+            self.book.app.count("sheets[]")
+            yield sheet
 
     def __len__(self) -> int:
+        self.book.app.count("sheets.count")
         return len(self.items)
 
     def add(self, name: str, after: Sheet | None = None) -> Sheet:
@@ -185,16 +208,26 @@ class _Sheets:
 class Sheet:
     def __init__(self, book: Book, name: str) -> None:
         self.book = book
-        self.name = name
+        self.title = name
         self.cells: dict[tuple[int, int], object] = {}
         self.hidden_rows: set[int] = set()
         self.format_rules: list[tuple[int, int, str, int]] = []
         self.protected = False
-        self.api = type("SheetApi", (), {"Visible": -1})()
+        self.visible = -1  # xlSheetVisible; 2 is xlSheetVeryHidden
 
     @property
     def app(self) -> App:
         return self.book.app
+
+    @property
+    def name(self) -> str:
+        self.app.count("sheet.name")
+        return self.title
+
+    @property
+    def api(self) -> _SheetApi:
+        self.app.count("api")
+        return _SheetApi(self)
 
     def fill(self, header: list[str], rows: list[list[object]], top: int = 1) -> None:
         for c, value in enumerate(header, start=1):
@@ -224,9 +257,24 @@ class Sheet:
     def copy(self, after: Sheet) -> None:
         self.app.count("copy")
         target = after.book
-        taken = [s.name for s in target.sheets.items]
-        clone = target.add_sheet(self.name if self.name not in taken else f"{self.name} (2)")
+        taken = [s.title for s in target._sheets.items]
+        clone = target.add_sheet(self.title if self.title not in taken else f"{self.title} (2)")
         clone.cells = dict(self.cells)
+
+
+class _SheetApi:
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+
+    @property
+    def Visible(self) -> int:
+        self.sheet.app.count("Visible")
+        return self.sheet.visible
+
+    @Visible.setter
+    def Visible(self, value: int) -> None:
+        self.sheet.app.count("Visible")
+        self.sheet.visible = value
 
 
 class Range:
@@ -290,6 +338,7 @@ class Range:
 
     @property
     def api(self) -> _RangeApi:
+        self.app.count("api")
         return _RangeApi(self)
 
     def clear_contents(self) -> None:
@@ -315,12 +364,25 @@ class _RangeApi:
             if current != previous + 1:
                 areas.append(_address(start, rng.c1, previous, rng.c2))
                 start = current
-        return type("Visible", (), {"Address": ",".join(areas)})()
+        return _Areas(self.cells.app, ",".join(areas))
 
     @property
     def FormatConditions(self) -> Any:
         self.cells.app.count("FormatConditions")
         return _Conditions(self.cells)
+
+
+class _Areas:
+    """What ``SpecialCells`` returns: the visible areas, read through ``.Address``."""
+
+    def __init__(self, app: App, address: str) -> None:
+        self.app = app
+        self.address = address
+
+    @property
+    def Address(self) -> str:
+        self.app.count("Address")
+        return self.address
 
 
 class _Conditions:
@@ -330,20 +392,35 @@ class _Conditions:
     @property
     def Count(self) -> int:
         """Rules on this range's column (Excel counts the rules that touch the range)."""
+        self.cells.app.count("FormatConditions.Count")
         return sum(rule[0] == self.cells.c1 for rule in self.cells.sheet.format_rules)
 
-    def Add(self, kind: int, operator: int, formula: str) -> Any:
+    def Add(self, kind: int, operator: int, formula: str) -> _Rule:
         self.cells.app.count("FormatConditions.Add")
-        sheet = self.cells.sheet
-        rule = type("Rule", (), {})()
-        interior = type("Interior", (), {})()
-        rule.Interior = interior
+        return _Rule(self.cells, formula)
 
-        def record(colour: int) -> None:
-            sheet.format_rules.append((self.cells.c1, self.cells.r1, formula, colour))
 
-        type(interior).Color = property(lambda _: None, lambda _, c: record(c))
-        return rule
+class _Rule:
+    """A conditional format just added: its ``Interior.Color`` is set next."""
+
+    def __init__(self, cells: Range, formula: str) -> None:
+        self.cells, self.formula = cells, formula
+
+    @property
+    def Interior(self) -> _Rule:
+        self.cells.app.count("Interior")
+        return self
+
+    @property
+    def Color(self) -> int:
+        self.cells.app.count("Interior.Color")
+        return next(r[3] for r in self.cells.sheet.format_rules if r[2] == self.formula)
+
+    @Color.setter
+    def Color(self, colour: int) -> None:
+        self.cells.app.count("Interior.Color")
+        rule = (self.cells.c1, self.cells.r1, self.formula, colour)
+        self.cells.sheet.format_rules.append(rule)
 
 
 def book_from_rows(header: list[str], rows: list[list[object]], path: Path | None = None) -> Book:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections import Counter
 from pathlib import Path
 
 import openpyxl
@@ -10,12 +12,12 @@ import openpyxl
 from bpxl import excel, install, journal, profiles, udfs
 from bpxl.client import Client
 from bpxl.connection import journal_dir
-from bpxl.excel_sheet import chosen_rows, read_block, row_spans
+from bpxl.excel_sheet import StatusBar, chosen_rows, read_block, row_spans
 from bpxl.push import PushOptions, plan
 from bpxl.results import Operation
 
 from .conftest import read_sheet, write_invoices
-from .fake_xlwings import Book, book_from_rows
+from .fake_xlwings import App, Book, book_from_rows
 
 HEADER = ["Id", "BillingProfileId", "Status", "DueDate", "Notes", "Result", "Message"]
 
@@ -99,16 +101,46 @@ def excel_book_like(path: Path) -> Book:
 
 
 def test_excel_calls_per_send_do_not_grow_with_rows() -> None:
+    """Every call into Excel is counted (fake_xlwings); but for the status bar, whose updates go
+    by time, a send of 100 rows and one of 10,000 make exactly the same calls."""
     counts = {}
     for n in (100, 10_000):
         book = book_from_rows(HEADER, rows_for(n, bad_every=50))
         book.app.alert_answers = ["ok"]
+        began = time.monotonic()
         excel.action("bpxlCreate", book)
+        seconds = time.monotonic() - began
         assert f"{n:,} rows: {n - n // 50:,} created" in book.app.alerts[-1][0]
-        calls = book.app.calls
-        counts[n] = sum(v for k, v in calls.items() if k not in ("status_bar", "alert"))
+        calls = Counter(book.app.calls)
+        bar = calls.pop("status_bar")
+        assert bar <= 3 + seconds / StatusBar.EVERY_S  # the first, the last, its end, 4 a second
+        counts[n] = calls
     assert counts[100] == counts[10_000], counts
-    assert counts[100] <= 30
+    assert counts[100]["alert"] == 2 and sum(counts[100].values()) <= 60
+
+
+def test_the_status_bar_goes_by_time_not_by_batch() -> None:
+    app = App()
+    bar = StatusBar(app)
+    began = time.monotonic()
+    for _ in range(1000):  # a thousand answers in a blink: the first and the last are shown
+        bar(1, 1000)
+    seconds = time.monotonic() - began
+    assert 2 <= app.calls["status_bar"] <= 2 + seconds / bar.EVERY_S
+    assert app.status_history[0] == "BillingPlatform: sending 1 of 1,000 rows"
+    assert app.status_history[-1] == "BillingPlatform: sending 1,000 of 1,000 rows"
+    slow = App()
+    bar = StatusBar(slow, "pulling")
+    for _ in range(3):  # slow answers: each one shown
+        bar(10, 100)
+        time.sleep(bar.EVERY_S)
+    bar.close()
+    assert slow.status_history == [
+        "BillingPlatform: pulling 10 of 100 rows",
+        "BillingPlatform: pulling 20 of 100 rows",
+        "BillingPlatform: pulling 30 of 100 rows",
+        False,
+    ]
 
 
 def test_screen_updating_and_calculation_come_back_after_an_error() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -244,3 +246,20 @@ def test_an_internal_sandbox_error_is_answered_with_500(sandbox, monkeypatch) ->
     with client_for(sandbox) as client:
         [got] = client.create([{"BillingProfileId": "101"}])
     assert got.outcome is Outcome.UNKNOWN and "HTTP 500" in got.messages[0]
+
+
+def test_a_tenant_is_sent_at_most_15_requests_a_second(monkeypatch) -> None:
+    """A sandbox on this computer is sent requests at full speed; any other host is held to
+    BillingPlatform's published 15 a second. ``127.1`` is 127.0.0.1 spelled so that the client
+    takes it for a tenant's host."""
+    monkeypatch.setenv("NO_PROXY", "*")
+    with Sandbox(SandboxConfig(port=0)) as sandbox:
+        tenant = sandbox.url.replace("127.0.0.1", "127.1")
+        with Client(tenant, username="demo", password="demo") as client:
+            client.login()
+            began = time.monotonic()
+            for _ in range(16):
+                client.create([{"BillingProfileId": "101"}])
+            seconds = time.monotonic() - began
+        assert sandbox.store.count() == 16
+    assert seconds >= 0.95, f"16 requests in {seconds:.2f} s"
