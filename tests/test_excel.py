@@ -326,3 +326,36 @@ def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
     ids = sheet.column("Id")
     statuses = sheet.column("Status")
     assert all(statuses[r] == "Pending" for r in ids if ids[r])  # the sheet shows them again
+
+
+def test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong(
+    make_sandbox, memory_keyring, run, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox()
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        ids = [r.id for r in client.create([{"BillingProfileId": "101", "Status": "Pending",
+                                             "DueDate": "2026-01-31"}] * 2)]  # fmt: skip
+    header = ["Id", "BillingProfileId", "Status", "DueDate", "Result", "Message"]
+    draft = [None, "555", "Pending", dt.date(2030, 1, 1), None, None]
+    stale = [ids[1], "101", "Old", None, "Conflict", "Row: changed in BillingPlatform"]
+    book = book_from_rows(header, [draft, stale], tmp_path / "ribbon.xlsx")
+    sheet = book.sheets[0]
+    book.app.input_answers = [f"Id IN ({ids[0]}, {ids[1]}, 99998)"]
+    excel.action("bpxlPull", book)
+    said = book.app.alerts[-1][0]
+    assert "Pulled 2 invoices: 1 new row, 1 refreshed." in said, said
+    assert [sheet.cells.get((2, c)) for c in range(1, 5)] == draft[:4]  # the draft, untouched
+    assert [sheet.cells.get((3, c)) for c in (1, 3, 5, 6)] == [ids[1], "Pending", None, None]
+    assert sheet.cells[(4, 1)] == ids[0]  # below the used range
+    book.app.input_answers = [""]  # refresh the Ids in the sheet: 99998 is not among them
+    excel.action("bpxlPull", book)
+    assert "0 new rows, 2 refreshed" in book.app.alerts[-1][0]
+    book.app.input_answers = [f"Id = {ids[0]} OR"]
+    excel.action("bpxlPull", book)
+    assert "ends with OR" in book.app.alerts[-1][0]
+    sheet.cells[(3, 1)] = "12x"
+    book.app.input_answers = [""]
+    excel.action("bpxlPull", book)
+    assert "Row 3, column Id: '12x' is not an invoice Id" in book.app.alerts[-1][0]

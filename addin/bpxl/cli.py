@@ -571,11 +571,7 @@ def _first_page(
     except ApiError as refused:
         if where is None:
             raise
-        raise UsageError(
-            f"BillingPlatform refused the condition {where!r}: {refused.message}",
-            "Check the condition: field names as in the template, text in single quotes, "
-            "e.g. --where \"BillingProfileId = 101 AND Status = 'Pending'\".",
-        ) from None
+        raise pulls.condition_refused(where, refused) from None
 
 
 def _counted(

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import fields, profiles, push, roundtrip, sending, trips, undo, writer_lock
+from . import fields, profiles, pulls, push, roundtrip, sending, trips, undo, writer_lock
 from .connection import open_profile, profile_catalogue, undo_dir
-from .errors import UsageError
+from .errors import ApiError, UsageError
 from .excel import TITLE, send
-from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block
+from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
 from .records import Layout
-from .results import Operation
+from .results import Operation, RowResult
 from .roundtrip import STAMP_HEADER, Pulled
 from .sheet_xml import column_letter
 
@@ -48,60 +48,72 @@ def _pull(book: Any) -> None:
         return  # Cancel
     text = str(answer).strip()
     where, ids = None, None
-    if text.upper() == "IDS":
-        rows = chosen_rows(app, block).rows
-        ids = [i for r in rows if (i := roundtrip.row_id(layout, block.data[r])) is not None]
-    elif not text:
-        ids = [i for v in block.data.values() if (i := roundtrip.row_id(layout, v)) is not None]
+    id_column = layout.column(fields.ID)
+    assert id_column is not None
+    if text.upper() == "IDS" or not text:
+        rows = chosen_rows(app, block).rows if text else sorted(block.data)
+        ids = pulls.sheet_ids(
+            ((r, roundtrip.row_id(layout, block.data[r])) for r in rows), id_column.header
+        )
+        if not ids:
+            raise UsageError(
+                "There are no Ids to pull.", "Type a condition, or select rows with Ids."
+            )
     else:
-        where = text
-    if ids is not None and not ids:
-        raise UsageError("There are no Ids to pull.", "Type a condition, or select rows with Ids.")
+        where = pulls.check_condition(text)
     names = [c.field.name for c in layout.columns]
     with open_profile(profiles.active()) as link:
-        records = list(roundtrip.query(link.client, names, where=where, ids=ids))
+        try:
+            records = list(roundtrip.query(link.client, names, where=where, ids=ids))
+        except ApiError as refused:
+            if where is None:
+                raise
+            raise pulls.condition_refused(where, refused) from None
+    missing = pulls.not_found(ids, (roundtrip.id_text(r.get(fields.ID)) for r in records))
+    lost = f" Not found in BillingPlatform: {', '.join(missing)}." if missing else ""
     if not records:
         app.alert(
-            f"No invoices match {where or 'those Ids'}; the sheet was not changed.", title=TITLE
+            f"No invoices match {where or 'those Ids'}; the sheet was not changed.{lost}",
+            title=TITLE,
         )
         return
     with quiet(app):
-        added, refreshed = _fill(book, block, records)
+        places = _fill(book, block, records)
     app.alert(
-        f"Pulled {len(records):,} invoices: {added:,} new rows, {refreshed:,} refreshed. Edited "
+        f"Pulled {pulls.plural(len(records), 'invoice')}: "
+        f"{pulls.plural(places.added, 'new row')}, {places.refreshed:,} refreshed.{lost} Edited "
         "cells turn amber; Send changed sends only them.",
         title=TITLE,
     )
 
 
-def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> tuple[int, int]:
-    """Write the records into the field columns (one write per column) and remember them."""
+def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> pulls.Places:
+    """Write the records into the field columns (one write per column) and remember them: each
+    into the rows holding its Id (their statuses cleared) or below the used range, every pulled
+    field, empty ones too."""
     layout = block.layout
-    where = {roundtrip.row_id(layout, v): r for r, v in block.data.items()}
-    last = block.top + len(block.values) - 1
-    columns: dict[str, dict[int, object]] = {c.field.name: {} for c in layout.columns}
+    places = pulls.Places(
+        ((r, roundtrip.row_id(layout, v)) for r, v in block.data.items()),
+        block.top + len(block.values) - 1,
+    )
+    names = [c.field.name for c in layout.columns]
+    columns: dict[str, dict[int, object]] = {name: {} for name in names}
     pulled: dict[str, Pulled] = {}
-    added = 0
+    in_sheet = set(places.rows)
+    refreshed: list[int] = []
     for record in records:
-        invoice = roundtrip.id_text(record.get(fields.ID))
-        row = where.get(invoice)
-        if row is None:
-            last += 1
-            row = where[invoice] = last
-            added += 1
-        values: dict[str, object] = {}
-        for column in layout.columns:
-            name = column.field.name
-            if name in record:
-                value = (
-                    invoice if name == fields.ID else roundtrip.to_cell(column.field, record[name])
-                )
-                columns[name][row] = values[name] = value
-        pulled[invoice] = Pulled(roundtrip.id_text(record.get(roundtrip.UPDATED)), values)
-    _write_columns(block, columns, last)
+        invoice, pulled[invoice] = roundtrip.pulled(record, names, layout.catalogue)
+        rows = places.of(invoice)
+        if invoice in in_sheet:
+            refreshed += rows
+        for row in rows:
+            for name, value in pulled[invoice].values.items():
+                columns[name][row] = value
+    _write_columns(block, columns, places.last)
+    write_results(block, [RowResult(row, None) for row in refreshed])  # stale statuses go
     _remember(book, block, pulled)
     _mark_changes(block)
-    return added, len(records) - added
+    return places
 
 
 def _write_columns(block: Block, columns: Mapping[str, Mapping[int, object]], last: int) -> None:

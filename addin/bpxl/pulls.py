@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from .errors import UsageError
+from .errors import ApiError, UsageError
 
 # Words that belong to the query around the condition, not in it: bpxl pages through the result
 # itself (OFFSET ... FETCH), so a condition that brings its own paging or order would break it.
@@ -69,6 +69,15 @@ def check_condition(text: str) -> str:
             _EXAMPLE[0].upper() + _EXAMPLE[1:] + ".",
         )
     return condition
+
+
+def condition_refused(condition: str, refused: ApiError) -> UsageError:
+    """The server refused the user's condition: say so about the condition, which is theirs to
+    fix (the query around it is bpxl's)."""
+    return UsageError(
+        f"BillingPlatform refused the condition {condition!r}: {refused.message}",
+        f"Check the condition: field names as in the template, text in single quotes, {_EXAMPLE}.",
+    )
 
 
 def invoice_id(text: str) -> str | None:
