@@ -186,3 +186,22 @@ def test_the_ribbon_uses_the_connected_tenants_fields(tmp_path: Path, tenant, mo
     table = udfs.BP_FIELDS()
     assert ["PoNumber", "Po Number", "text", 40, "", "yes", "tenant"] in table
     udfs.READER.close()
+
+
+def test_connect_reads_the_tenants_fields_and_template_uses_the_profile(
+    tmp_path: Path, tenant, run, memory_keyring
+) -> None:
+    sandbox = tenant(*CUSTOM)
+    code, out, err = run("connect", "acme", "--url", sandbox.url, "--username", "demo")
+    assert code == 0, err
+    assert "Read its 50 Invoice fields (2 of its own): bpxl fields" in out
+    book = tmp_path / "acme.xlsx"
+    assert run("template", book, "--profile", "acme")[0] == 0
+    headers = [c.value for c in openpyxl.load_workbook(book).active[1]]
+    assert {"PoNumber", "CostCentre"} <= set(headers)
+    reads = [
+        line
+        for line in sandbox.config.request_log.read_text().splitlines()  # type: ignore[union-attr]
+        if "ENTITY" in line
+    ]
+    assert len(reads) == 2  # read once at connect; the template used what was read today

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from . import (
     __version__,
     connection,
+    describe,
     fields,
     install,
     journal,
@@ -300,9 +301,13 @@ def _catalogue(
     key = args.profile or args.url or profiles.SANDBOX
     opener = (lambda: _connection(args)) if connect else None
     catalogue = connection.catalogue_for(key, opener, refresh)
+    _print_notes(catalogue)
+    return catalogue
+
+
+def _print_notes(catalogue: fields.Catalogue) -> None:
     for note in catalogue.notes:
         print(f"Note: {note}")
-    return catalogue
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -675,8 +680,14 @@ def _connect(args: argparse.Namespace) -> int:
         secret = getpass.getpass(f"{kind.capitalize()} for {profile.label}: ")
     with connection.profile_client(profile, secret) as client:
         client.login()  # a wrong secret is refused now, not at the first push
-    where = profiles.save(profile, secret)
-    print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")
+        where = profiles.save(profile, secret)
+        print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")
+        # First contact: the tenant's own fields, read now (and again once a day when used).
+        found = describe.load(client, connection.fields_dir(), profile.name, refresh=True)
+    if found.source == fields.TENANT_SOURCE:
+        custom = sum(f.custom for f in found.fields)
+        print(f"Read its {len(found.fields)} Invoice fields ({custom} of its own): bpxl fields")
+    _print_notes(found)
     return EXIT_OK
 
 
