@@ -299,7 +299,7 @@ def _catalogue(
     """The Invoice fields of the tenant the options name, read at most once a day; ``connect``
     False (a dry run) only uses what was read before. Its notes are printed, one line each."""
     key = args.profile or args.url or profiles.SANDBOX
-    opener = (lambda: _connection(args)) if connect else None
+    opener = (lambda: _connection(args, announce=False)) if connect else None
     catalogue = connection.catalogue_for(key, opener, refresh)
     _print_notes(catalogue)
     return catalogue
@@ -360,14 +360,16 @@ def _logins(specs: list[str]) -> dict[str, str]:
 
 @contextmanager
 def _connection(
-    args: argparse.Namespace, earlier: journal.Target | None = None
+    args: argparse.Namespace, earlier: journal.Target | None = None, announce: bool = True
 ) -> Iterator[connection.Connection]:
-    """``--profile``, ``--url`` or, with neither, the embedded sandbox (started here).
-    ``earlier`` is where a journal's push went: recovery goes back there by default."""
+    """``--profile``, ``--url`` or, with neither, the embedded sandbox (started here, and said
+    so unless not ``announce``). ``earlier`` is where a journal's push went: recovery goes back
+    there by default."""
     name = args.profile or (earlier.profile if earlier and not args.url else None)
     url = args.url or (earlier.url if earlier and not args.profile else None)
     if name or url is None:
-        with connection.open_profile(name, lambda what: print(f"No --url given: {what}.")) as c:
+        say = (lambda what: print(f"No --url given: {what}.")) if announce else (lambda _: None)
+        with connection.open_profile(name, say) as c:
             yield c
         return
     token = password = None
