@@ -160,3 +160,20 @@ def test_install_ps1_is_a_thin_wrapper_over_the_python_checks() -> None:
     # -Purge deletes that folder, where the journals are.
     assert 'Join-Path $env:LOCALAPPDATA "bpxl"' in script
     assert "if ($Purge -and (Test-Path $Root)) { Remove-Item -Recurse -Force $Root }" in script
+
+
+def test_the_command_keeps_journals_and_says_how_to_purge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bpxl import cli
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "home" / "AppData" / "Roaming"))
+    assert cli.main(["addin", "install"]) == 0
+    journal = connection.journal_dir() / "run.jsonl"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text("x")
+    assert cli.main(["addin", "uninstall"]) == 0
+    assert journal.exists() and "bpxl addin uninstall --purge" in capsys.readouterr().out
+    assert cli.main(["addin", "uninstall", "--purge"]) == 0
+    assert not journal.exists() and "--purge" not in capsys.readouterr().out
