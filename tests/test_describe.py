@@ -207,3 +207,13 @@ def test_validation_uses_the_tenants_lengths_required_flags_and_api_access() -> 
             "BillingProfileId column and fill it in"
         ]
     ]
+
+
+def test_a_lost_create_is_looked_up_by_the_tenants_types() -> None:
+    """The server echoes a custom number as it stores it; only its type makes 12 and "12.00" one
+    value, so that a create whose answer was lost is found and not sent twice."""
+    from bpxl.reconcile import _key
+
+    known = describe.catalogue_from([row("Id", "LOOKUP"), row("Amount", "CURRENCY")])
+    assert _key({"Amount": 12}, known) == _key({"Amount": "12.00"}, known)
+    assert _key({"Amount": 12}, fields.BUILT_IN) != _key({"Amount": "12.00"}, fields.BUILT_IN)

@@ -293,7 +293,7 @@ def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
 
 
 def clear_status(book: Any) -> None:
-    block = read_block(book.sheets.active)
+    block = read_block(book.sheets.active, profile_catalogue(profiles.active(), connect=False))
     choice = chosen_rows(book.app, block)
     with quiet(book.app):
         write_results(block, [RowResult(row, None) for row in choice.rows])

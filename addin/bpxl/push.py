@@ -290,7 +290,7 @@ class _Sender:
         """Look up creates that may have happened; record what is known, return the absent."""
         lost = {r.row: Lost(r.record, sent.get(r.row)) for r in rows}
         claimed = {i for i, owner in self.owners.items() if owner not in lost}
-        findings = reconcile(self.client, lost, claimed)
+        findings = reconcile(self.client, lost, claimed, self.options.catalogue)
         absent: list[RowPlan] = []
         settled: dict[int, RecordResult] = {}
         for row in rows:

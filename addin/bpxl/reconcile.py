@@ -34,7 +34,7 @@ from . import fields
 from .answers import positive_id
 from .client import Client
 from .errors import BpxlError
-from .fields import FieldType
+from .fields import Catalogue, Field, FieldType
 
 # Our estimate of the server's clock comes from Date headers in whole seconds, and the Created
 # stamp may come from another of its machines: seconds, not minutes, of slack.
@@ -86,11 +86,15 @@ def created_since(since: dt.datetime) -> str:
 
 
 def reconcile(
-    client: Client, rows: Mapping[int, Lost], claimed: Collection[str] = ()
+    client: Client,
+    rows: Mapping[int, Lost],
+    claimed: Collection[str] = (),
+    catalogue: Catalogue = fields.BUILT_IN,
 ) -> dict[int, Finding]:
-    """What became of each row's create. ``claimed`` holds the Ids other rows already own."""
+    """What became of each row's create. ``claimed`` holds the Ids other rows already own;
+    ``catalogue`` types the values compared (a tenant's custom numbers and dates too)."""
     started = time.monotonic()
-    findings = _look(client, rows, claimed)
+    findings = _look(client, rows, claimed, catalogue)
     again = {row: rows[row] for row, f in findings.items() if f.verdict is Verdict.ABSENT}
     if not again:
         return findings
@@ -101,7 +105,7 @@ def reconcile(
         pause = max(pause, min(behind, _LONGEST_CLOCK_WAIT_S))
     if pause > 0:
         time.sleep(pause)
-    second = _look(client, again, claimed)
+    second = _look(client, again, claimed, catalogue)
     clock = client.last_answer_date
     for row, lost in again.items():
         finding = second[row]
@@ -117,7 +121,9 @@ def _clock_passed(clock: dt.datetime | None, sent: dt.datetime | None) -> bool:
     return clock is None or sent is None or clock >= sent
 
 
-def _look(client: Client, rows: Mapping[int, Lost], claimed: Collection[str]) -> dict[int, Finding]:
+def _look(
+    client: Client, rows: Mapping[int, Lost], claimed: Collection[str], catalogue: Catalogue
+) -> dict[int, Finding]:
     """One lookup: each row's verdict from the invoices on the server now."""
     findings: dict[int, Finding] = {}
     windowed = {row: lost for row, lost in rows.items() if lost.sent is not None}
@@ -140,7 +146,7 @@ def _look(client: Client, rows: Mapping[int, Lost], claimed: Collection[str]) ->
         reason = f"looking it up in BillingPlatform failed ({failure.message})"
         return {row: _unsure(reason) for row in rows}
     looked = {**windowed, **profiled}
-    findings.update(_judge_all(looked, list(found.values()), claimed, client.user_id))
+    findings.update(_judge_all(looked, list(found.values()), claimed, client.user_id, catalogue))
     return findings
 
 
@@ -149,10 +155,11 @@ def _judge_all(
     found: list[dict[str, object]],
     claimed: Collection[str],
     me: str | None,
+    catalogue: Catalogue,
 ) -> dict[int, Finding]:
     groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
     for row, lost in rows.items():
-        groups[_key(lost.record)].append(row)
+        groups[_key(lost.record, catalogue)].append(row)
     usable = [
         c
         for c in found
@@ -169,7 +176,7 @@ def _judge_all(
         if names not in indexes:
             index = indexes[names] = defaultdict(list)
             for candidate in usable:
-                index[_key(candidate, names)].append(candidate)
+                index[_key(candidate, catalogue, names)].append(candidate)
         matches[key] = indexes[names].get(key, [])
     groups_per_id = Counter(str(c[fields.ID]) for found in matches.values() for c in found)
     findings: dict[int, Finding] = {}
@@ -256,19 +263,22 @@ def _quote(value: str) -> str:
 
 
 def _key(
-    record: Mapping[str, object], names: Iterable[str] | None = None
+    record: Mapping[str, object], catalogue: Catalogue, names: Iterable[str] | None = None
 ) -> tuple[tuple[str, str], ...]:
     """The row's values as the server would echo them, for matching (Id and stamps aside)."""
     names = sorted(record) if names is None else names
-    return tuple((name, _comparable(name, record.get(name))) for name in names if name != fields.ID)
+    return tuple(
+        (name, _comparable(catalogue.by_name.get(name), record.get(name)))
+        for name in names
+        if name != fields.ID
+    )
 
 
-def _comparable(name: str, value: object) -> str:
+def _comparable(field: Field | None, value: object) -> str:
     """One spelling per value: dates by day, flags as 1/0, numbers without trailing zeros."""
     if value is None:
         return ""
     text = str(value).strip()
-    field = fields.BY_NAME.get(name)
     kind = field.type if field else FieldType.TEXT
     if kind is FieldType.DATE:
         return text[:10]

@@ -82,7 +82,10 @@ def recover(
             raise UsageError("Recovering creates that were in flight needs a connection.")
         claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
         findings = reconcile(
-            client, {p.row: Lost(p.record, run.sent[old]) for old, p in lost.items()}, claimed
+            client,
+            {p.row: Lost(p.record, run.sent[old]) for old, p in lost.items()},
+            claimed,
+            catalogue,
         )
         for plan in lost.values():
             finding = findings[plan.row]
