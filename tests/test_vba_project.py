@@ -10,6 +10,7 @@ not. Both projects are read with olefile and oletools' decompressor, not with ou
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 import olefile
 import pytest
 import xlwings
-from oletools.olevba import decompress_stream
+from oletools.olevba import VBA_Parser, decompress_stream
 
 from bpxl import xlam
 
@@ -234,3 +235,51 @@ def test_module_names_agree_across_dir_project_workspace_and_projectwm(each: Pro
     for module, name in zip(each.modules, names, strict=True):
         procedural = PROCEDURAL in [rid for rid, _ in module]
         assert procedural == (kind_of[name] == "Module"), name
+
+
+def _sources(xlam_path: Path) -> dict[str, str]:
+    parser = VBA_Parser(str(xlam_path))
+    try:
+        return {name.rsplit(".", 1)[0]: code for _, _, name, code in parser.extract_macros()}
+    finally:
+        parser.close()
+
+
+def _attributes(code: str, name: str) -> list[str]:
+    """The module's Attribute lines, with its own name taken out."""
+    lines = [line for line in code.splitlines() if line.startswith("Attribute VB_")]
+    return [line.replace(f'"{name}"', '"<name>"') for line in lines]
+
+
+def test_module_headers_carry_the_attributes_excel_writes(
+    reference: Project, ours: Project
+) -> None:
+    def headers(project: Project, path: Path) -> dict[str, list[str]]:
+        sources = _sources(path)
+        found: dict[str, list[str]] = {}
+        for module, name in zip(project.modules, project.module_names(), strict=True):
+            attributes = _attributes(sources[name], name)
+            if PROCEDURAL in [rid for rid, _ in module]:
+                kind = "module"
+            else:  # a worksheet's, the workbook's, or a class's: told apart by VB_Base
+                kind = next((a for a in attributes if a.startswith("Attribute VB_Base")), "")
+            assert found.setdefault(kind, attributes) == attributes, (name, kind)
+        return found
+
+    mine, excels = headers(ours, xlam.BUILT), headers(reference, REFERENCE)
+    assert mine.keys() <= excels.keys()
+    for kind, attributes in mine.items():
+        assert attributes == excels[kind], kind
+
+
+def test_document_modules_are_the_workbooks_code_names(ours: Project) -> None:
+    with zipfile.ZipFile(xlam.BUILT) as book:
+        names = [n for n in book.namelist() if n.startswith("xl/") and n.endswith(".xml")]
+        parts = [book.read(n).decode("utf-8") for n in names]
+    code_names = {name for part in parts for name in re.findall(r'codeName="(\w+)"', part)}
+    documents = {
+        name
+        for module, name in zip(ours.modules, ours.module_names(), strict=True)
+        if PROCEDURAL not in [rid for rid, _ in module]
+    }
+    assert documents == code_names == {"ThisWorkbook", "Sheet1"}
