@@ -213,11 +213,14 @@ class _Sender:
         self.outcomes: dict[int, RecordResult] = {}
         self.sent_at: dict[int, dt.datetime] = {}
         self.owners: dict[str, int | None] = {}  # Id -> the row that has it (None: the sheet's)
+        self.contested: set[str] = set()  # Ids answered for two rows: the lookup decides
+        self.doubted: list[int] = []  # rows whose answered Id another row got too
         self.refused: list[list[RowPlan]] = []  # batches refused as a whole, this round
 
     def run(self, rows: list[RowPlan], claimed: set[str]) -> dict[int, RecordResult]:
         """One result per row; a create is sent again only when the server proves it absent."""
         self.owners = dict.fromkeys(claimed)
+        plans = {r.row: r for r in rows}
         rechecks = [r for r in rows if r.recheck]
         first = [r for r in rows if not r.recheck]
         if rechecks:
@@ -230,6 +233,9 @@ class _Sender:
             self._send(groups, report)
             report = False
             lost = [r for g in groups for r in g if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
+            sent = {r.row for r in lost}
+            lost += [plans[n] for n in dict.fromkeys(self.doubted) if n not in sent]
+            self.doubted = []
             refused, self.refused = self.refused, []
             if creates and lost:  # send again only what the server proves absent
                 lost = self._settle(lost, {r.row: self.sent_at.get(r.row) for r in lost})
@@ -301,28 +307,43 @@ class _Sender:
                 settled[row.row] = RecordResult(Outcome.CREATED, finding.id, (found,))
             else:
                 settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (finding.message,))
-        self._record_all(settled)
+        self._record_all(settled, looked_up=True)
         return absent
 
-    def _record_all(self, settled: dict[int, RecordResult]) -> None:
-        for row, result in settled.items():
-            settled[row] = self._claim(row, result)
+    def _record_all(self, settled: dict[int, RecordResult], looked_up: bool = False) -> None:
+        """Record outcomes; a lookup's findings are the word on whose an Id is, answers not."""
+        for row, result in list(settled.items()):
+            if looked_up and result.id:
+                self.owners[result.id] = row
+                self.contested.discard(result.id)
+            else:
+                settled[row] = self._claim(row, result, settled)
         self.outcomes.update(settled)
         if self.journal:
             self.journal.answered(_row_results(settled))
 
-    def _claim(self, row: int, result: RecordResult) -> RecordResult:
-        """A new Id belongs to one row: an answer giving a row an Id another row has is not
-        believed (the row becomes Unknown, to be looked up)."""
+    def _claim(
+        self, row: int, result: RecordResult, settled: dict[int, RecordResult]
+    ) -> RecordResult:
+        """A new Id belongs to one row. When answers give one Id to two rows, neither answer
+        is believed: both rows become Unknown and the lookup tells whose invoice it is."""
         if not (result.outcome.ok and result.id) or self.options.op is not Operation.CREATE:
             return result
-        owner = self.owners.setdefault(result.id, row)
+        if result.id not in self.owners and result.id not in self.contested:
+            self.owners[result.id] = row
+            return result
+        owner = self.owners.get(result.id)
         if owner == row:
             return result
-        holder = "another row of the sheet" if owner is None else f"row {owner}"
-        return answers.unknown(
-            self.options.op, 1, f"BillingPlatform answered with Id {result.id}, which {holder} has"
-        )[0]
+        what = f"BillingPlatform answered with Id {result.id}, which another row also got"
+        if result.id in self.owners and owner is None:
+            what = f"BillingPlatform answered with Id {result.id}, which a row of the sheet has"
+        elif owner is not None:
+            del self.owners[result.id]
+            self.contested.add(result.id)
+            settled[owner] = answers.unknown(self.options.op, 1, what)[0]
+            self.doubted.append(owner)
+        return answers.unknown(self.options.op, 1, what)[0]
 
     def _send(self, groups: list[list[RowPlan]], report: bool) -> None:
         size = self.options.batch_size
