@@ -468,5 +468,6 @@ def test_a_file_that_is_not_a_workbook_is_a_clear_error(tmp_path: Path, run) -> 
     fake = tmp_path / "fake.xlsx"
     fake.write_text("a,b\n1,2\n")
     code, out, err = run("push", fake, "--op", "create")
-    assert code == 2 and "could not be read as an Excel workbook" in err
+    assert code == 2 and "is not an Excel workbook bpxl can read" in err
+    assert "zip" not in err.lower() and "openpyxl" not in err
     assert "Traceback" not in out + err

@@ -29,7 +29,7 @@ def test_committed_template_is_current(tmp_path: Path) -> None:
     assert cli.main(["template", str(fresh)]) == 0
     assert members(COMMITTED) == members(fresh), (
         "workbook_templates/invoices.xlsx is stale: "
-        "run `bpxl template workbook_templates/invoices.xlsx`"
+        "run `bpxl template workbook_templates/invoices.xlsx --force`"
     )
 
 

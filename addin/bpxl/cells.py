@@ -47,6 +47,8 @@ EXCEL_ERRORS = frozenset(
 )
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_1904_EPOCH = dt.date(1904, 1, 1)
+EXCEL_1904_OFFSET = 1462  # days from the 1900 system's serials to the 1904 system's
 MAX_EXCEL_SERIAL = 2958465  # 9999-12-31
 MAX_EXACT_FLOAT = 2**53  # above this Excel's doubles cannot hold every whole number
 
@@ -70,6 +72,27 @@ class Converted:
     warning: str | None = None
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A cell whose value cannot be known as Excel shows it; sending it is refused with
+    ``reason``. Front ends put one in the grid instead of guessing (a blank would leave the field
+    out and the row would succeed without it)."""
+
+    reason: str
+
+
+NO_SAVED_VALUE = Unreadable(
+    "the formula has no saved value (the file was written by a program that does not calculate "
+    "formulas); open and save the workbook in Excel, or type the value"
+)
+PHANTOM_DATE = Unreadable(
+    "shows 29 February 1900, a day that never was (Excel counts it for old Lotus files); type "
+    "the date you mean"
+)
+TRIMMED = "spaces before or after the text were removed"
+EXCEL_DIGITS = 15  # Excel shows (and keeps) 15 significant digits
+
+
 def is_blank(value: object) -> bool:
     """Blank cells and whitespace-only text leave a field out of the record."""
     return value is None or (isinstance(value, str) and not value.strip())
@@ -90,18 +113,55 @@ def show(value: object) -> str:
     return str(value)
 
 
-def convert(field: Field, value: object) -> Converted:
+def convert(field: Field, value: object, date1904: bool = False) -> Converted:
     """Convert a non-blank cell for a writable ``field``; raise ``CellError`` if it cannot be.
 
-    ``#NULL`` (any case) clears the field; text is stripped; an Excel error value is refused.
+    ``#NULL`` (any case) clears the field; an Excel error value is refused. Text is trimmed of
+    spaces before and after it, with a note when that changes a text field's value.
+    ``date1904``: the workbook counts dates from 1904 (Excel's Mac option), for plain numbers in
+    a date column.
     """
+    if isinstance(value, Unreadable):
+        raise CellError(value.reason)
+    trimmed = False
     if isinstance(value, str):
-        value = value.strip()
+        stripped = value.strip()
+        trimmed = stripped != value
+        value = stripped
         if value.upper() == NULL_SENTINEL:
             return Converted(CLEAR)
         if value.upper() in EXCEL_ERRORS:
             raise CellError(f"the cell shows the Excel error {value}; fix the cell or its formula")
-    return _CONVERTERS[field.type](field, value)
+    if date1904 and field.type is FieldType.DATE and _is_number(value):
+        _refuse_non_finite(float(value))  # type: ignore[arg-type]
+        return Converted(_excel_serial_date(float(value), date1904).isoformat())  # type: ignore[arg-type]
+    converted = _CONVERTERS[field.type](field, value)
+    if trimmed and field.type in (FieldType.TEXT, FieldType.PICKLIST):
+        warning = "; ".join(w for w in (TRIMMED, converted.warning) if w)
+        return Converted(converted.value, warning)
+    return converted
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def excel_number_text(value: int | float) -> str:
+    """A number as Excel shows it in a cell of General format: at most 15 significant digits, no
+    binary noise (0.1 + 0.2 shows 0.3). Raises ``CellError`` when Excel itself would show an
+    exponent (1E+308), since no plain text is what the user sees."""
+    if isinstance(value, float):
+        _refuse_non_finite(value)
+    if value == 0:
+        return "0"
+    shown = Decimal(f"{value:.{EXCEL_DIGITS}g}")
+    if abs(shown) >= Decimal(10) ** EXCEL_DIGITS or abs(shown) < Decimal("1E-9"):
+        raise CellError(
+            f"Excel shows {show(value)} with an exponent, not as the text you mean; type it as "
+            "text (start with an apostrophe: ') or format the column as Text"
+        )
+    text = format(shown.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _number_text(value: object) -> Decimal | None:
@@ -142,12 +202,19 @@ def _to_id(field: Field, value: object) -> Converted:
     return Converted(str(value))
 
 
-def _excel_serial_date(value: float) -> dt.date:
-    """An Excel date serial (1900 system) as a date; Excel counts a 1900-02-29 that never was."""
+def _excel_serial_date(value: float, date1904: bool = False) -> dt.date:
+    """An Excel date serial as a date. In the 1900 system Excel counts a 1900-02-29 that never
+    was (serial 60): refused, not shifted."""
     if not value.is_integer():
         raise CellError(f"{show(value)} has a time of day; this column takes a date only")
     serial = int(value)
-    if serial == 60 or not 1 <= serial <= MAX_EXCEL_SERIAL:
+    if date1904:
+        if not 0 <= serial <= MAX_EXCEL_SERIAL - EXCEL_1904_OFFSET:
+            raise CellError(f"{show(value)} is not a date (use YYYY-MM-DD or an Excel date)")
+        return EXCEL_1904_EPOCH + dt.timedelta(days=serial)
+    if serial == 60:
+        raise CellError(PHANTOM_DATE.reason)
+    if not 1 <= serial <= MAX_EXCEL_SERIAL:
         raise CellError(f"{show(value)} is not a date (use YYYY-MM-DD or an Excel date)")
     offset = serial if serial > 60 else serial + 1
     return EXCEL_EPOCH + dt.timedelta(days=offset)
@@ -232,11 +299,8 @@ def _to_text(field: Field, value: object) -> Converted:
         return Converted(value)
     if isinstance(value, bool):
         return Converted("TRUE" if value else "FALSE")
-    if isinstance(value, float):
-        _refuse_non_finite(value)
-        return Converted(str(int(value)) if value.is_integer() else repr(value))
-    if isinstance(value, int):
-        return Converted(str(value))
+    if isinstance(value, int | float):
+        return Converted(excel_number_text(value))
     if isinstance(value, dt.date | dt.time):
         return Converted(value.isoformat())
     raise CellError(f"{show(value)} cannot be sent as text")

@@ -31,6 +31,7 @@ from . import (
     push,
     recover,
     roundtrip,
+    saving,
     sending,
     template,
     trips,
@@ -71,10 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("push", help="send a workbook's rows to BillingPlatform")
-    p.add_argument("file", type=Path, metavar="FILE.xlsx")
-    p.add_argument("--op", required=True, choices=[o.value for o in Operation])
-    p.add_argument("--sheet", help="sheet name (default: the first sheet with an Id column)")
+    p.add_argument("file", type=Path, metavar="FILE.xlsx", help="the workbook to send")
+    p.add_argument(
+        "--op",
+        required=True,
+        choices=[o.value for o in Operation],
+        help="create new invoices, update them by Id, or upsert (update or create)",
+    )
+    p.add_argument(
+        "--sheet", help="sheet name (default: the sheet whose headers name the most fields)"
+    )
     p.add_argument("--rows", help="sheet rows to send, e.g. 2-50,60 (default: all non-blank rows)")
+    p.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="send hidden rows too (by default rows you hid, or a filter hides, are not sent)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="validate and write statuses, send nothing"
     )
@@ -84,7 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD",
         help="the field upsert matches on (default: Id)",
     )
-    p.add_argument("--batch-size", type=int, default=push.DEFAULT_BATCH_SIZE, metavar="N")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=push.DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"invoices per request (default {push.DEFAULT_BATCH_SIZE})",
+    )
     p.add_argument(
         "--concurrency",
         type=int,
@@ -120,8 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     _connection_options(pl)
 
     rv = commands.add_parser("revert", help="put back what the last update or upsert replaced")
-    rv.add_argument("file", type=Path, metavar="FILE.xlsx")
-    rv.add_argument("--sheet", help="sheet name (default: the first sheet with an Id column)")
+    rv.add_argument("file", type=Path, metavar="FILE.xlsx", help="the workbook pushed last")
+    rv.add_argument(
+        "--sheet", help="sheet name (default: the sheet whose headers name the most fields)"
+    )
     rv.add_argument("--rows", help="only these sheet rows, e.g. 2-50,60 (default: all it changed)")
     rv.add_argument(
         "--overwrite", action="store_true", help="revert rows changed on the server since too"
@@ -171,8 +192,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     t = commands.add_parser("template", help="write the invoice workbook template")
-    t.add_argument("out", type=Path, metavar="OUT.xlsx")
+    t.add_argument("out", type=Path, metavar="OUT.xlsx", help="the workbook to write (a new file)")
     t.add_argument("--example", action="store_true", help="fill in sample rows to try a push")
+    t.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT.xlsx if it exists (a copy goes into the 'bpxl backups' folder first)",
+    )
     _connection_options(t)  # with one: the tenant's own fields (default: the built-in ones)
 
     f = commands.add_parser("fields", help="list the Invoice fields bpxl works with")
@@ -182,12 +208,12 @@ def _parser() -> argparse.ArgumentParser:
     _connection_options(f)
 
     s = commands.add_parser("sandbox", help="run a local BillingPlatform stand-in")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8787, help="0 picks a free port")
-    s.add_argument("--tenant", default="sandbox")
+    s.add_argument("--tenant", default="sandbox", help="tenant name in its URLs (default sandbox)")
     s.add_argument("--db", type=Path, help="SQLite file for the records (default: in memory)")
-    s.add_argument("--user", default="demo")
-    s.add_argument("--password", default="demo")
+    s.add_argument("--user", default="demo", help="the user it accepts (default demo)")
+    s.add_argument("--password", default="demo", help="that user's password (default demo)")
     s.add_argument(
         "--extra-user",
         action="append",
@@ -276,9 +302,18 @@ def _addin(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and not args.force:
+        raise UsageError(
+            f"{out} already exists; bpxl template does not overwrite a workbook. Nothing was "
+            "written.",
+            "Choose another file name, or add --force to replace it.",
+        )
     tenant = args.profile or args.url
     catalogue = _catalogue(args, connect=True) if tenant else fields.BUILT_IN
-    print(f"Wrote {template.write(args.out, example=args.example, catalogue=catalogue)}")
+    if out.exists():
+        saving.backup(out)
+    print(f"Wrote {template.write(out, example=args.example, catalogue=catalogue)}")
     return EXIT_OK
 
 
@@ -485,7 +520,7 @@ def _push(args: argparse.Namespace) -> int:
         options = push.PushOptions(
             op, args.external_id, args.batch_size, args.concurrency, args.dry_run, known
         )
-        found = desk.found = xlsx.read_grid(path, args.sheet, rows, known)
+        found = desk.found = xlsx.read_grid(path, args.sheet, rows, known, args.include_hidden)
         trip: trips.Trip | None = None
         if args.changed:
             pulled = xlsx_pull.read_pulled(path)
@@ -716,6 +751,12 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
             "BillingPlatform before sending again."
         )
     print(report.summary())
+    if found.hidden_skipped:
+        many = found.hidden_skipped != 1
+        print(
+            f"{found.hidden_skipped:,} hidden row{'s were' if many else ' was'} not sent "
+            "(add --include-hidden to send hidden rows)."
+        )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Grid:
 
     header: Sequence[object]
     rows: Sequence[tuple[int, Sequence[object]]]
+    date1904: bool = False  # the workbook counts dates from 1904 (Excel's Mac option)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[
     """Validate every row of the grid; raise ``UsageError`` for a sheet that cannot work."""
     layout = read_layout(grid.header, options.catalogue)
     check_layout(layout, options.op, options.external_id)
-    plans, skipped = plan_rows(layout, grid.rows, options.op, options.external_id)
+    plans, skipped = plan_rows(layout, grid.rows, options.op, options.external_id, grid.date1904)
     if options.op is not Operation.CREATE:
         _refuse_repeated_keys(
             plans, fields.ID if options.op is Operation.UPDATE else options.external_id

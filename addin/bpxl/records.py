@@ -165,7 +165,12 @@ def _cell(values: Sequence[object], index: int) -> object:
 
 
 def plan_row(
-    layout: Layout, row: int, values: Sequence[object], op: Operation, external_id: str
+    layout: Layout,
+    row: int,
+    values: Sequence[object],
+    op: Operation,
+    external_id: str,
+    date1904: bool = False,
 ) -> RowPlan:
     """Validate one row and build its record; every error names the column it is about."""
     plan = RowPlan(row)
@@ -193,7 +198,7 @@ def plan_row(
             refused.add(name)
             continue
         try:
-            converted = convert(column.field, value)
+            converted = convert(column.field, value, date1904)
             _check_length(column.field, converted.value)
             _check_range(column.field, converted.value)
         except CellError as problem:
@@ -304,6 +309,7 @@ def plan_rows(
     rows: Iterable[tuple[int, Sequence[object]]],
     op: Operation,
     external_id: str = fields.ID,
+    date1904: bool = False,
 ) -> tuple[list[RowPlan], list[int]]:
     """Plans for the non-blank rows, and the rows skipped because a create already sent them.
 
@@ -319,7 +325,7 @@ def plan_rows(
         if earlier is Outcome.CREATED:
             skipped.append(row)
             continue
-        plan = plan_row(layout, row, values, op, external_id)
+        plan = plan_row(layout, row, values, op, external_id, date1904)
         plan.recheck = earlier is Outcome.UNKNOWN
         plans.append(plan)
     return plans, skipped

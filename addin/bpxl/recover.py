@@ -59,7 +59,7 @@ def recover(
     plans: dict[int, RowPlan] = {}
     for row, values in grid.rows:
         if not is_blank_row(layout, values):
-            plans[row] = plan_row(layout, row, values, run.op, run.external_id)
+            plans[row] = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
     place, unplaced = _placement(run, plans)
     results: dict[int, RowResult] = {}
     lost: dict[int, RowPlan] = {}

@@ -147,7 +147,7 @@ def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes
             rows.append((row, reduced))
             changed[row] = names
             ids[row] = invoice
-    return Changes(Grid(grid.header, rows), changed, ids)
+    return Changes(Grid(grid.header, rows, grid.date1904), changed, ids)
 
 
 def conflicts(client: Client, expected: Mapping[str, str]) -> dict[str, str]:

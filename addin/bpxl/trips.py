@@ -85,7 +85,7 @@ class ChangedRows:
         expected = {invoice: self.pulled[invoice].updated for invoice in ids.values()}
         clashes, results = _conflicts(client, ids, expected, self.overwrite)
         rows = [(r, v) for r, v in self.changes.grid.rows if ids[r] not in clashes]
-        return Grid(self.changes.grid.header, rows), results
+        return Grid(self.changes.grid.header, rows, self.changes.grid.date1904), results
 
     def describe(self, row: int) -> str:
         return f"Row: changed since the pull: {', '.join(self.changes.fields[row])}"
@@ -246,7 +246,7 @@ class Revert:
                 if column is not None:
                     values[column.index] = NULL_SENTINEL if is_blank(before) else before
             rows.append((row, values))
-        return Grid(self.grid.header, rows), results
+        return Grid(self.grid.header, rows, self.grid.date1904), results
 
     def settle(self, client: Client, results: list[RowResult]) -> Remember:
         """The old values go back into the sheet and become what was pulled; the invoices put

@@ -1,10 +1,10 @@
 """The .xlsx front end: read a sheet into a grid, write per-row results back into the file.
 
-Reading uses openpyxl's read-only, values-only mode (what Excel last showed, formulas' cached
-values included). Writing edits the worksheet XML in place (``sheet_xml``): only the ``Result``,
-``Message`` and new ``Id`` cells change, everything else in the file (other sheets, formulas,
-formats, validation, comments, tables, images, charts, the macros of an .xlsm) is copied as it
-is; the file is saved through a temporary file and an atomic rename, after a backup.
+Reading (``xlsx_read``) uses openpyxl's read-only, values-only mode (what Excel last showed,
+formulas' cached values included). Writing edits the worksheet XML in place (``sheet_xml``): only
+the ``Result``, ``Message`` and new ``Id`` cells change, everything else in the file (other sheets,
+formulas, formats, validation, comments, tables, images, charts, the macros of an .xlsm) is copied
+as it is; the file is saved through a temporary file and an atomic rename, after a backup.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
-
-from . import fields, saving, sheet_xml
+from . import fields, saving, sheet_xml, xlsx_read
 from .cells import is_blank
 from .errors import UsageError, WorkbookLockedError
 from .fields import Catalogue
@@ -36,6 +31,7 @@ class SheetGrid:
     sheet: str
     header_row: int
     grid: Grid
+    hidden_skipped: int = 0  # hidden rows with values, not sent (unless asked for)
 
 
 def parse_rows(spec: str) -> set[int]:
@@ -64,23 +60,23 @@ def check_writable(path: Path) -> None:
         path.with_name("~$" + path.name[2:]),  # ... for longer names Excel drops two letters
         path.with_name(f".~lock.{path.name}#"),  # LibreOffice's lock
     ]
-    locked = any(p.exists() for p in owner_files)
+    lock = next((p for p in owner_files if p.exists()), None)
+    if lock is not None:
+        raise WorkbookLockedError(
+            f"{path.name} looks open in Excel (or LibreOffice): its lock file {lock.name} is "
+            "next to it, so bpxl cannot write the results. Nothing was sent.",
+            f"Save and close the workbook, then run again. If it is not open anywhere, that lock "
+            f"file was left behind by a crash: delete {lock.name} and run again.",
+        )
     try:
         with open(path, "r+b"):
             pass
     except PermissionError:
-        locked = True
-    if locked:
         raise WorkbookLockedError(
-            f"{path.name} is open in Excel (or another program), so bpxl cannot write the results.",
-            "Save and close it, then run again. Nothing was sent.",
-        )
-
-
-def _header_fields(sheet: Worksheet, catalogue: Catalogue) -> set[str]:
-    """Names of the Invoice fields that the sheet's first rows mention."""
-    rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
-    return {f.name for values in rows for v in values if (f := catalogue.lookup(v)) is not None}
+            f"{path.name} is open in another program, or you may not change it, so bpxl cannot "
+            "write the results. Nothing was sent.",
+            "Close it where it is open (or ask for write access), then run again.",
+        ) from None
 
 
 def read_grid(
@@ -88,21 +84,15 @@ def read_grid(
     sheet: str | None = None,
     rows: set[int] | None = None,
     catalogue: Catalogue = fields.BUILT_IN,
+    include_hidden: bool = False,
 ) -> SheetGrid:
-    """The grid of ``sheet`` (default: the first sheet with an Id header), optionally some rows;
-    headers are matched against ``catalogue``."""
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as bad:
-        raise UsageError(
-            f"{path.name} could not be read as an Excel workbook ({bad}).",
-            "Save it from Excel as .xlsx or .xlsm and try again.",
-        ) from None
-    try:
-        worksheet = _choose_sheet(book, sheet, path, catalogue)
-        values = [list(r) for r in worksheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+    """The grid of ``sheet`` (default: the invoice sheet, see ``xlsx_read.choose_sheet``),
+    optionally only some rows; headers are matched against ``catalogue``; hidden rows are left
+    out unless ``include_hidden``."""
+    with xlsx_read.open_book(path) as book:
+        worksheet = xlsx_read.choose_sheet(book, sheet, path, catalogue)
+        read = xlsx_read.read_values(book, worksheet)
+    values = read.rows
     header_row = find_header(values, catalogue)
     if header_row is None:
         raise UsageError(
@@ -115,19 +105,24 @@ def read_grid(
             f"--rows names row {min(rows)}, which is not below the header (row {header_row}).",
             f"Name data rows only, from row {header_row + 1}.",
         )
-    data = [
-        (number, row)
-        for number, row in enumerate(values[header_row:], start=header_row + 1)
-        if rows is None or number in rows
-    ]
-    found = SheetGrid(worksheet.title, header_row, Grid(values[header_row - 1], data))
-    _check_room(found)
+    data = []
+    hidden = 0
+    for number, row in enumerate(values[header_row:], start=header_row + 1):
+        if rows is not None and number not in rows:
+            continue
+        if number in read.hidden and not include_hidden:
+            hidden += any(not is_blank(v) for v in row)
+            continue
+        data.append((number, row))
+    grid = Grid(values[header_row - 1], data, read.date1904)
+    found = SheetGrid(worksheet.title, header_row, grid, hidden)
+    _check_room(found, catalogue)
     return found
 
 
-def _check_room(found: SheetGrid) -> None:
+def _check_room(found: SheetGrid, catalogue: Catalogue) -> None:
     """Refuse, before anything is sent, a sheet with no room for the columns bpxl would add."""
-    layout = read_layout(found.grid.header)
+    layout = read_layout(found.grid.header, catalogue)
     columns = own_columns(layout, _used_width(found.grid), need_id=True)
     beyond = [header for index, header in columns.added if index >= sheet_xml.MAX_COLUMN]
     if beyond:
@@ -138,27 +133,6 @@ def _check_room(found: SheetGrid) -> None:
             "Delete empty columns at the right of the sheet, or add the "
             f"{', '.join(beyond)} header{'s' if len(beyond) > 1 else ''} yourself.",
         )
-
-
-def _choose_sheet(book: Workbook, name: str | None, path: Path, catalogue: Catalogue) -> Worksheet:
-    if name is not None:
-        if name not in book.sheetnames:
-            raise UsageError(
-                f"{path.name} has no sheet named {name!r}.",
-                f"Its sheets are: {', '.join(book.sheetnames)}.",
-            )
-        return book[name]
-    named = [(sheet, _header_fields(sheet, catalogue)) for sheet in book.worksheets]
-    for worksheet, found in named:
-        if fields.ID in found:
-            return worksheet
-    for worksheet, found in named:  # a sheet made for creating may have no Id column yet
-        if found:
-            return worksheet
-    raise UsageError(
-        f"No sheet of {path.name} has a header naming Invoice fields (Id, DueDate, ...).",
-        "Name the sheet with --sheet, or start from `bpxl template`.",
-    )
 
 
 RESULT_STYLES = {  # Excel's own "good", "bad" and "neutral" colours

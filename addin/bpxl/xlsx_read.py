@@ -1,0 +1,214 @@
+"""Reading an .xlsx file as Excel shows it: the workbook, the invoice sheet, its values.
+
+openpyxl reads the values Excel saved (read-only, values only). Where what it returns differs
+from what the user sees, its sheet parser is extended rather than trusted blindly:
+
+- a formula with no saved value (a file written by a program that does not calculate) reads as
+  blank, so the field would be left out and the row would succeed without it: it becomes
+  ``cells.NO_SAVED_VALUE``, which the row refuses;
+- a date cell holding serial 60, Excel's 29 February 1900 that never was, reads as 28 February:
+  it becomes ``cells.PHANTOM_DATE``;
+- a saved ``NaN`` or ``inf`` stopped the whole run with a traceback: it becomes a refusal of its
+  row;
+- hidden rows are noted, so that the command line, like the ribbon, does not send them unless
+  asked.
+
+It also says, in the user's words, why a file is not a workbook bpxl can read (a password, a CSV,
+an old .xls, a damaged file), and which sheet holds the invoices.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+from openpyxl.worksheet.worksheet import Worksheet
+
+from . import fields
+from .cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
+from .errors import UsageError
+from .fields import Catalogue
+from .records import HEADER_SEARCH_ROWS, find_header
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: an old .xls, or an encrypted book
+_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
+_TRUE = ("1", "true")
+
+
+@dataclass(frozen=True)
+class SheetValues:
+    """A sheet's values by row (row 1 first, all rows as wide as the widest), and what else the
+    values do not say."""
+
+    title: str
+    rows: list[list[object]]
+    hidden: frozenset[int]
+    date1904: bool
+
+
+@contextmanager
+def open_book(path: Path) -> Iterator[Workbook]:
+    """The workbook at ``path``, read-only; a file bpxl cannot read is refused in plain words."""
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException):
+        raise _unreadable(path) from None
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def _unreadable(path: Path) -> UsageError:
+    try:
+        with open(path, "rb") as file:
+            start = file.read(8)
+            encrypted = start == _OLE and _ENCRYPTED in file.read()
+    except OSError:
+        return UsageError(f"{path.name} could not be opened.", "Check that you may read it.")
+    suffix = path.suffix.lower()
+    if encrypted:
+        return UsageError(
+            f"{path.name} is protected with a password, so bpxl cannot read it.",
+            "Open it in Excel, remove the password (File > Info > Protect Workbook > Encrypt "
+            "with Password: empty it), save, and run again.",
+        )
+    if start == _OLE or suffix == ".xls":
+        return UsageError(
+            f"{path.name} is in the old Excel 97-2003 format (.xls).",
+            "Open it in Excel and save it as an Excel Workbook (.xlsx), then run again.",
+        )
+    if suffix in (".csv", ".txt", ".tsv"):
+        return UsageError(
+            f"{path.name} is a text file ({suffix}), not an Excel workbook.",
+            "Open it in Excel and save it as an Excel Workbook (.xlsx), then run again.",
+        )
+    return UsageError(
+        f"{path.name} is not an Excel workbook bpxl can read (it may be damaged, or another kind "
+        "of file with an Excel name).",
+        "Open it in Excel and save it as an Excel Workbook (.xlsx or .xlsm), then run again.",
+    )
+
+
+def choose_sheet(
+    book: Workbook, name: str | None, path: Path, catalogue: Catalogue = fields.BUILT_IN
+) -> Worksheet:
+    """The sheet named ``name``, or else the visible sheet whose header names the most Invoice
+    fields; when two tie, the user is asked to name it (statuses must go nowhere else)."""
+    titles = ", ".join(repr(t) for t in book.sheetnames)
+    if name is not None:
+        if name not in book.sheetnames:
+            raise UsageError(f"{path.name} has no sheet named {name!r}.", f"Its sheets: {titles}.")
+        sheet: Worksheet = book[name]
+        return sheet
+    scores: list[tuple[int, Worksheet]] = []
+    for sheet in book.worksheets:
+        if sheet.sheet_state == "visible":
+            scores.append((len(header_fields(book, sheet, catalogue)), sheet))
+    best = max((score for score, _ in scores), default=0)
+    if best == 0:
+        raise UsageError(
+            f"No sheet of {path.name} has a header naming Invoice fields (Id, DueDate, ...).",
+            "Name the sheet with --sheet, or start from `bpxl template`.",
+        )
+    top = [sheet for score, sheet in scores if score == best]
+    if len(top) > 1:
+        names = ", ".join(repr(s.title) for s in top)
+        field_word = "field" if best == 1 else "fields"
+        raise UsageError(
+            f"Sheets {names} of {path.name} each name {best} Invoice {field_word} in their "
+            "headers, so bpxl cannot tell which one holds the invoices. Nothing was sent.",
+            f'Name the sheet with --sheet, e.g. --sheet "{top[0].title}". Its sheets: {titles}.',
+        )
+    return top[0]
+
+
+def header_fields(
+    book: Workbook, sheet: Worksheet, catalogue: Catalogue = fields.BUILT_IN
+) -> set[str]:
+    """The Invoice fields that the sheet's header row names."""
+    rows = read_values(book, sheet, HEADER_SEARCH_ROWS).rows
+    header = find_header(rows, catalogue)
+    if header is None:
+        return set()
+    return {f.name for v in rows[header - 1] if (f := catalogue.lookup(v)) is not None}
+
+
+def read_values(book: Workbook, sheet: Worksheet, last_row: int | None = None) -> SheetValues:
+    """The rows of ``sheet`` (up to ``last_row``) as Excel shows them (see the module's notes)."""
+    # openpyxl's read-only sheet keeps its source, shared strings and the book's date formats
+    # in attributes it does not publish; its own row reader uses them the same way.
+    with sheet._get_source() as source:
+        parser = _Parser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        rows: list[list[object]] = []
+        for number, cells in parser.parse():
+            if last_row is not None and number > last_row:
+                break
+            width = max((cell["column"] for cell in cells), default=0)
+            values: list[object] = [None] * width
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            if number > len(rows):
+                rows.extend([] for _ in range(number - 1 - len(rows)))
+                rows.append(values)
+            else:
+                rows[number - 1] = values
+    width = max(map(len, rows), default=0)
+    for values in rows:
+        values.extend([None] * (width - len(values)))
+    return SheetValues(sheet.title, rows, frozenset(parser.hidden), book.epoch == CALENDAR_MAC_1904)
+
+
+class _Parser(WorkSheetParser):  # type: ignore[misc]
+    """openpyxl's sheet parser, telling apart what its values alone cannot (module notes)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden: set[int] = set()
+
+    def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
+        number, cells = super().parse_row(row)
+        if str(row.get("hidden", "0")).lower() in _TRUE:
+            self.hidden.add(number)
+        return number, cells
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        try:
+            cell: dict[str, Any] = super().parse_cell(element)
+        except ValueError:  # a saved NaN or inf, which Excel itself never writes
+            reference = element.get("r")
+            row, column = (
+                coordinate_to_tuple(reference)
+                if reference
+                else (self.row_counter, self.col_counter)
+            )
+            raw = element.findtext(VALUE_TAG)
+            reason = f"the cell holds {raw}, which is not a number Excel can show; type the value"
+            return {"row": row, "column": column, "value": Unreadable(reason)}
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+            # Excel saves an empty text result as t="str" with an empty value; a formula with
+            # no value, or an empty one as a number, was never calculated.
+            if element.get("t") != "str" or element.find(VALUE_TAG) is None:
+                cell["value"] = NO_SAVED_VALUE
+        elif cell["data_type"] == "d" and self.epoch == CALENDAR_WINDOWS_1900:
+            raw = element.findtext(VALUE_TAG) or ""
+            if raw and 60 <= float(raw) < 61:
+                cell["value"] = PHANTOM_DATE
+        return cell
