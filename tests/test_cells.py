@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpxl import fields
-from bpxl.cells import CLEAR, CellError, convert, is_blank
+from bpxl.cells import CLEAR, MAX_EXCEL_SERIAL, CellError, Converted, convert, is_blank, show
 from bpxl.fields import Field, FieldType
 from bpxl.roundtrip import to_cell
 
@@ -181,3 +182,101 @@ def test_dates_are_never_shifted_by_the_time_zone(time_zone: str) -> None:
     assert convert(stamp, dt.datetime(2024, 3, 10, 2, 30)).value == "2024-03-10T02:30:00"
     assert convert(stamp, "2024-11-03T01:30:00Z").value == "2024-11-03T01:30:00"
     assert to_cell(stamp, "2024-12-31T23:30:00Z") == dt.datetime(2024, 12, 31, 23, 30)
+
+
+@pytest.mark.parametrize(
+    ("field", "cell", "message"),
+    [
+        ("BillingProfileId", True, "TRUE is not an Id; type the Id's digits (e.g. 1042)"),
+        ("BillingProfileId", dt.date(2024, 1, 1),
+         "2024-01-01 is not an Id; type the Id's digits (e.g. 1042)"),
+        ("BillingProfileId", 1.2345678901234567e16,
+         "Id 1.23456789012346e+16 was rounded by Excel; format the column as Text and type the "
+         "Id again"),
+        ("BillingProfileId", 12.5, "12.5 is not an Id (Ids are whole numbers)"),
+        ("BillingProfileId", "0", "0 is not an Id (Ids are positive whole numbers)"),
+        ("BillingProfileId", -4.0, "-4 is not an Id (Ids are positive whole numbers)"),
+        ("BillingProfileId", "12a", '"12a" is not an Id; use digits only (e.g. 1042)'),
+        ("BillingProfileId", float("inf"), "inf is not a number; type a number"),
+        ("DueDate", 45292.5, "45292.5 has a time of day; this column takes a date only"),
+        ("DueDate", 60, "60 is not a date (use YYYY-MM-DD or an Excel date)"),
+        ("DueDate", MAX_EXCEL_SERIAL + 1,
+         "2958466 is not a date (use YYYY-MM-DD or an Excel date)"),
+        ("DueDate", dt.datetime(2024, 1, 5, 0, 0, 1),
+         "2024-01-05 00:00:01 has a time of day; this column takes a date only"),
+        ("DueDate", dt.time(12, 0), "12:00:00 is a time of day, not a date (use YYYY-MM-DD)"),
+        ("DueDate", False, "FALSE is not a date (use YYYY-MM-DD or an Excel date)"),
+        ("DueDate", "2024-02-30", '"2024-02-30" is not a date (use YYYY-MM-DD or an Excel date)'),
+        ("Created", "yesterday", '"yesterday" is not a date and time (use YYYY-MM-DD HH:MM:SS)'),
+        ("Created", 5, "5 is not a date and time (use YYYY-MM-DD HH:MM:SS)"),
+        ("Created", "2024-13-01T00:00:00",
+         '"2024-13-01T00:00:00" is not a date and time (use YYYY-MM-DD HH:MM:SS)'),
+        ("BillableFlag", "maybe", '"maybe" is not a flag; use TRUE/FALSE, 1/0 or yes/no'),
+        ("BillableFlag", 2, "2 is not a flag; use TRUE/FALSE, 1/0 or yes/no"),
+        ("AgingInterval", "12abc", '"12abc" is not a whole number'),
+        ("AgingInterval", 1.5, "1.5 is not a whole number"),
+        ("AgingInterval", True, "TRUE is not a whole number"),
+        ("AgingInterval", float("nan"), "nan is not a number; type a number"),
+        ("FileName", Decimal("1.5"), "1.5 cannot be sent as text"),
+        ("FileName", "#N/A", "the cell shows the Excel error #N/A; fix the cell or its formula"),
+    ],
+)  # fmt: skip
+def test_each_refusal_quotes_the_cell_as_the_user_sees_it(
+    field: str, cell: object, message: str
+) -> None:
+    with pytest.raises(CellError) as refused:
+        convert(F[field], cell)
+    assert str(refused.value) == message
+
+
+def test_values_at_the_edges_of_each_type() -> None:
+    assert convert(F["BillingProfileId"], 1).value == "1"  # the smallest Id
+    assert convert(F["BillingProfileId"], "1").value == "1"
+    assert convert(F["DueDate"], MAX_EXCEL_SERIAL).value == "9999-12-31"
+    assert convert(F["DueDate"], 59.0).value == "1900-02-28"
+    amount = Field("Amount", FieldType.DECIMAL, "test")
+    for cell, sent in [("7", 7), ("12.0", 12), ("12.50", 12.5), (3, 3), (2.5, 2.5)]:
+        got = convert(amount, cell).value
+        assert got == sent and type(got) is type(sent), cell
+    with pytest.raises(CellError) as refused:
+        convert(amount, "twelve")
+    assert str(refused.value) == '"twelve" is not a number'
+    stamp = F["Created"]
+    assert convert(stamp, dt.date(2024, 1, 2)).value == "2024-01-02T00:00:00"
+    assert convert(stamp, "2024-01-02 03:04").value == "2024-01-02T03:04:00"
+    aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert convert(stamp, aware).value == "2024-01-02T03:04:05"  # as the cell shows it
+    texts = [(True, "TRUE"), (False, "FALSE"), (12.5, "12.5"), (7, "7")]
+    texts += [(dt.date(2024, 5, 6), "2024-05-06"), (dt.time(7, 8), "07:08:00")]
+    for cell, sent in texts:
+        assert convert(F["FileName"], cell).value == sent
+    assert convert(F["Status"], True).value == "TRUE"
+
+
+def test_an_unknown_status_warns_with_the_known_ones() -> None:
+    converted = convert(F["Status"], " tenant special ")
+    assert converted.value == "tenant special"
+    assert converted.warning == (
+        '"tenant special" is not a known Status value (Pending, Approved, Closed, Void); '
+        "check the spelling, unless your tenant defines it"
+    )
+    assert convert(F["Status"], "VOID") == Converted("Void")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("text", '"text"'),
+        (True, "TRUE"),
+        (False, "FALSE"),
+        (0.1, "0.1"),
+        (1e20, "1e+20"),
+        (45292, "45292"),
+        (dt.datetime(2024, 1, 2, 3, 4, 5), "2024-01-02 03:04:05"),
+        (dt.date(2024, 1, 2), "2024-01-02"),
+        (dt.time(3, 4), "03:04:00"),
+        (None, "None"),
+    ],
+)
+def test_show_writes_a_value_as_the_user_knows_it(value: object, shown: str) -> None:
+    assert show(value) == shown

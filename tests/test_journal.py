@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bpxl.results import Operation, Outcome, RowResult
 from .conftest import write_invoices
 
 AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+MINUTE = dt.timedelta(minutes=1)
 
 
 def start(folder: Path, workbook: Path, sheet: str = "Invoices") -> Journal:
@@ -48,13 +50,13 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     log = start(tmp_path / "j", book)
     assert log.path.parent == tmp_path / "j" and log.path.suffix == ".jsonl"
     log.planned({2: "h2", 3: "h3", 4: None, 5: "h5"})
-    assert not log.sent_any
+    assert log.sent_any is False
     log.sending([2, 3], AT)
     assert log.sent_any
     log.answered([RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])])
     log.close()
     log.close()  # closing twice is harmless
-    with pytest.raises(ValueError, match="closed"):
+    with pytest.raises(ValueError, match=r"^the journal is closed$"):
         log.sending([5], AT)
 
     run = load(log.path)
@@ -78,6 +80,26 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     journal.mark_recovered(run)
     again = load(log.path)
     assert again is not None and again.finished and unfinished(tmp_path / "j") == []
+    last = json.loads(log.path.read_text(encoding="utf-8").splitlines()[-1])
+    assert last.keys() == {"type", "at", "recovered"} and last["recovered"] is True
+    assert abs(dt.datetime.fromisoformat(last["at"]) - dt.datetime.now(dt.UTC)) < MINUTE
+
+
+def test_a_journal_is_named_by_its_start_in_utc_and_made_with_its_folders(
+    tmp_path: Path, time_zone: str
+) -> None:
+    log = start(tmp_path / "data" / "journal", tmp_path / "b.xlsx")
+    stamp, tail = log.path.stem.split("-")
+    began = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    assert abs(began - dt.datetime.now(dt.UTC)) < MINUTE and re.fullmatch("[0-9a-f]{8}", tail)
+    log.answered([RowResult(2, Outcome.FAILED, None, ["FileName: \"Zoë.pdf\" is refused"])])
+    log.finish()
+    lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
+    assert [line["type"] for line in lines] == ["run", "result", "done"]
+    assert lines[-1].keys() == {"type", "at"}
+    assert "Zoë" in log.path.read_text(encoding="utf-8")  # kept as written, not escaped
+    log.discard()
+    log.discard()  # already gone: fine
 
 
 def test_a_result_without_outcome_and_a_finished_journal(tmp_path: Path) -> None:
@@ -99,6 +121,10 @@ def test_a_torn_last_line_is_ignored_and_foreign_files_are_skipped(tmp_path: Pat
         file.write('{"type": "send", "rows": [2], "at": "2026-')  # the process died here
     run = load(log.path)
     assert run is not None and run.sent == {} and run.never_sent == [2]
+    with log.path.open("a", encoding="utf-8") as file:  # a later push appended after the tear
+        file.write('\n{"type": "result", "rows": [[2, "Created", "9", []]]}\n')
+    run = load(log.path)
+    assert run is not None and run.results == {2: RowResult(2, Outcome.CREATED, "9", [])}
     (tmp_path / "0-notes.jsonl").write_text('{"type": "plan", "rows": {}}\n')  # no run line
     (tmp_path / "1-broken.jsonl").write_text('{"type": "run"}\n')  # a run line without fields
     (tmp_path / "readme.txt").write_text("not a journal")
