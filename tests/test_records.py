@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from bpxl import fields
 from bpxl.errors import UsageError
 from bpxl.push import Grid, PushOptions, plan
-from bpxl.records import check_layout, plan_rows, read_layout
+from bpxl.records import (
+    OwnColumns,
+    check_layout,
+    find_header,
+    own_columns,
+    plan_rows,
+    read_layout,
+)
 from bpxl.results import Operation
 
 from .test_cells import EXCEL_VALUES
@@ -149,3 +156,90 @@ def test_numbers_at_the_edges_of_the_api_range_go() -> None:
     for aging in (2**31 - 1, -(2**31)):
         plans, _ = rows(Operation.CREATE, ["", str(2**63 - 1), aging], header=header)
         assert plans[0].valid and plans[0].record["AgingInterval"] == aging
+
+
+def test_a_field_named_twice_names_both_columns_by_letter() -> None:
+    header: list[object] = [None] * 28
+    header[1], header[27] = "Status", "status"
+    with pytest.raises(UsageError) as twice:
+        read_layout(header)
+    assert twice.value.message == "Columns B and AB both hold Status."
+    assert twice.value.hint == "Rename or delete one of them, then run again. Nothing was sent."
+    header[27], header[25] = None, "STATUS"
+    with pytest.raises(UsageError, match=r"^Columns B and Z both hold Status"):
+        read_layout(header)
+
+
+def test_the_header_row_is_the_first_of_the_top_20_that_names_a_field() -> None:
+    notes = [["Invoices for March"], [None, "prepared by Ann"]]
+    assert find_header([*notes, ["Notes", "DueDate"], ["Id"]]) == 3
+    assert find_header([["Id"]]) == 1
+    assert find_header([["nothing"]] * 19 + [["Status"]]) == 20
+    assert find_header([["nothing"]] * 20 + [["Status"]]) is None
+    assert find_header([["a", "b"], []]) is None
+
+
+def test_own_columns_are_found_or_added_after_the_last_used_column() -> None:
+    full = read_layout(["Id", "Status", "Result", "Message"])
+    assert own_columns(full, 4, need_id=True) == OwnColumns(0, 2, 3, ())
+    bare = read_layout(["Status", "Notes"])
+    assert own_columns(bare, 5, need_id=False) == OwnColumns(
+        None, 5, 6, ((5, "Result"), (6, "Message"))
+    )
+    assert own_columns(bare, 5, need_id=True) == OwnColumns(
+        5, 6, 7, ((5, "Id"), (6, "Result"), (7, "Message"))
+    )
+    some = read_layout(["Message", "Id", "Status"])
+    assert own_columns(some, 3, need_id=True) == OwnColumns(1, 3, 0, ((3, "Result"),))
+    assert read_layout(["Status"]).result_index is None
+    assert read_layout(["Status"]).message_index is None
+
+
+def test_each_sheet_refusal_says_what_to_do() -> None:
+    with pytest.raises(UsageError) as empty:
+        check_layout(read_layout(["Notes"]), Operation.CREATE, "Id")
+    assert empty.value.message == "No column header names an Invoice field."
+    assert empty.value.hint == (
+        "Put the field names (e.g. Id, BillingProfileId, DueDate) in the header row; "
+        "`bpxl template` writes a ready sheet."
+    )
+    with pytest.raises(UsageError) as bogus:
+        check_layout(read_layout(["Id", "Status"]), Operation.UPSERT, "Bogus")
+    assert bogus.value.message == "--external-id Bogus is not an Invoice field."
+    assert bogus.value.hint == "Name the field that identifies each invoice, e.g. --external-id Id."
+    check_layout(read_layout(["Status"]), Operation.CREATE, "Bogus")  # create needs no key
+    with pytest.raises(UsageError) as no_id:
+        check_layout(read_layout(["FileName", "Status"]), Operation.UPDATE, "FileName")
+    assert no_id.value.message == "The sheet has no Id column, which update needs on every row."
+    with pytest.raises(UsageError) as no_key:
+        check_layout(read_layout(["Id", "Status"]), Operation.UPSERT, "FileName")
+    assert no_key.value.message == (
+        "The sheet has no FileName column, which upsert needs on every row."
+    )
+    assert no_key.value.hint == "Add a FileName column with each invoice's FileName."
+    check_layout(read_layout(["Id", "Status"]), Operation.UPSERT, "Id")
+
+
+def test_every_cell_of_a_row_is_checked_after_a_refused_one() -> None:
+    header = ["Id", "BillingProfileId", "Created", "DueDate", "Status"]
+    [p], _ = rows(Operation.CREATE, ["12", "101", "2024-01-01", "2024-02-30", "Closed"],
+                  header=header)  # fmt: skip
+    assert p.errors == [
+        "Id: leave Id blank to create (this row already has Id 12; use update to change that "
+        "invoice)",
+        'DueDate: "2024-02-30" is not a date (use YYYY-MM-DD or an Excel date)',
+    ]
+    assert p.warnings == ["Created: is set by BillingPlatform and was not sent"]
+    assert p.record == {"BillingProfileId": "101", "Status": "Closed"}
+
+
+def test_the_id_is_a_key_of_updates_only() -> None:
+    header = ["Id", "FileName", "Status"]
+    [p], _ = rows(Operation.UPDATE, ["9", "a.pdf", None], header=header, external_id="FileName")
+    assert p.record == {"Id": "9", "FileName": "a.pdf"} and p.valid
+    [q], _ = rows(Operation.UPSERT, ["9", "a.pdf", None], header=header, external_id="FileName")
+    assert q.record == {"FileName": "a.pdf"} and q.warnings
+    [r], _ = rows(Operation.UPDATE, [None, "a.pdf", None], header=header, external_id="FileName")
+    assert r.errors == ["Id: required to update; fill in the invoice's Id"]
+    [s], _ = rows(Operation.UPSERT, ["9", "#NULL", "Closed"], header=header, external_id="FileName")
+    assert s.errors == ["FileName: #NULL cannot clear FileName; it identifies the row"]
