@@ -199,7 +199,8 @@ def test_dates_are_never_shifted_by_the_time_zone(time_zone: str) -> None:
         ("BillingProfileId", "12a", '"12a" is not an Id; use digits only (e.g. 1042)'),
         ("BillingProfileId", float("inf"), "inf is not a number; type a number"),
         ("DueDate", 45292.5, "45292.5 has a time of day; this column takes a date only"),
-        ("DueDate", 60, "60 is not a date (use YYYY-MM-DD or an Excel date)"),
+        ("DueDate", 60, "shows 29 February 1900, a day that never was (Excel counts it for old "
+         "Lotus files); type the date you mean"),
         ("DueDate", MAX_EXCEL_SERIAL + 1,
          "2958466 is not a date (use YYYY-MM-DD or an Excel date)"),
         ("DueDate", dt.datetime(2024, 1, 5, 0, 0, 1),
@@ -254,7 +255,7 @@ def test_values_at_the_edges_of_each_type() -> None:
 
 
 def test_an_unknown_status_warns_with_the_known_ones() -> None:
-    converted = convert(F["Status"], " tenant special ")
+    converted = convert(F["Status"], "tenant special")
     assert converted.value == "tenant special"
     assert converted.warning == (
         '"tenant special" is not a known Status value (Pending, Approved, Closed, Void); '
