@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpxl import answers
-from bpxl.results import Operation, Outcome
+from bpxl.results import Operation, Outcome, RecordResult
 
 RECORDS = [{"Id": "1"}, {"Id": "2"}, {"Id": "3"}]
 
@@ -161,3 +161,180 @@ def test_no_row_is_successful_without_confirmation(op: Operation, body: str, sta
                 assert result.id and any(str(i.get("Id")) == result.id for i in confirmed)
         else:
             assert result.messages and result.messages[0].strip()
+
+
+CHECK = (
+    "check in BillingPlatform whether the invoice exists before sending again "
+    "(a second create would duplicate it)"
+)
+
+
+def unknown(what: str, advice: str = CHECK, split: bool = False) -> RecordResult:
+    return RecordResult(Outcome.UNKNOWN, None, (f"Row: {what}; {advice}",), split)
+
+
+def test_resend_advice_and_ids_as_billingplatform_gives_them() -> None:
+    assert answers.resend_advice(Operation.CREATE) == CHECK
+    assert answers.resend_advice(Operation.UPDATE) == "sending the update again is safe"
+    assert answers.resend_advice(Operation.UPSERT) == "sending the upsert again is safe"
+    for value, shown in [(5, "5"), (" 007 ", "7"), ("12", "12")]:
+        assert answers.positive_id(value) == shown
+    for value in (True, 0, "0", "-3", "1.0", 1.0, None, "١٢", "", "7a"):
+        assert answers.positive_id(value) is None, value
+    assert answers.all_records(2, Outcome.FAILED, "m") == [
+        RecordResult(Outcome.FAILED, None, ("m",)),
+        RecordResult(Outcome.FAILED, None, ("m",)),
+    ]
+
+
+def test_unreadable_answers_make_every_row_unknown_with_the_right_advice() -> None:
+    assert (
+        answers.from_body(Operation.CREATE, [{}, {}], "<html>")
+        == [unknown("BillingPlatform's answer could not be read (not JSON)")] * 2
+    )
+    safe = "sending the update again is safe"
+    no_items = unknown("BillingPlatform's answer had no per-row results", safe)
+    assert answers.from_body(Operation.UPDATE, [{"Id": "1"}], "[1, 2]") == [no_items]
+    assert answers.from_body(Operation.UPDATE, [{"Id": "1"}], '{"createResponse": []}') == [
+        no_items
+    ]
+    body = json.dumps({"custom": [ok("1")]})
+    assert answers.from_body(Operation.UPDATE, [{"Id": "1"}], body, key="custom") == [
+        RecordResult(Outcome.UPDATED, "1")
+    ]
+
+
+def one(op: Operation, item: object, record: dict[str, object] | None = None) -> RecordResult:
+    [got] = answers.from_body(op, [record or {}], json.dumps({answers.ANSWER_KEYS[op]: [item]}))
+    return got
+
+
+def test_each_item_is_read_strictly() -> None:
+    create, update, upsert = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
+    safe = "sending the update again is safe"
+    assert one(create, "ok") == unknown("BillingPlatform's result for this row could not be read")
+    no_code = unknown("BillingPlatform's result for this row has no result code")
+    assert one(create, {"Id": "5"}) == no_code
+    assert one(create, {"ErrorCode": "  ", "Id": "5"}) == no_code
+    assert one(create, {"ErrorCode": " 0 ", "Id": 5}) == RecordResult(Outcome.CREATED, "5")
+    assert one(
+        create, {"ErrorCode": "E7", "ErrorText": " bad date ", "ErrorElementField": " DueDate "}
+    ) == RecordResult(
+        Outcome.FAILED,
+        None,
+        ("DueDate: bad date (BillingPlatform error E7); fix it and send again",),
+    )
+    assert one(create, {"ErrorCode": 12}).messages == (
+        "Row: no reason given (BillingPlatform error 12); fix it and send again",
+    )
+    assert one(create, {"ErrorCode": "0", "Id": "abc"}) == unknown(
+        "BillingPlatform reported success but gave Id 'abc', which is not an invoice Id"
+    )
+    assert one(create, {"ErrorCode": "0", "Id": ["x" * 40]}) == unknown(
+        'BillingPlatform reported success but gave Id ["' + "x" * 27 + "…, which is not an "
+        "invoice Id"
+    )
+    assert one(create, {"ErrorCode": "0"}) == unknown(
+        "BillingPlatform reported success but gave no Id"
+    )
+    assert one(update, {"ErrorCode": "0"}, {"Id": "8"}) == RecordResult(Outcome.UPDATED, "8")
+    assert one(update, {"ErrorCode": "0", "Id": ""}, {"Id": 8}) == RecordResult(
+        Outcome.UPDATED, "8"
+    )
+    assert one(update, {"ErrorCode": "0", "Id": "008"}, {"Id": "8"}) == RecordResult(
+        Outcome.UPDATED, "8"
+    )
+    assert one(update, {"ErrorCode": "0", "Id": 9}, {"Id": "8"}) == unknown(
+        "BillingPlatform answered for Id 9, not this row's", safe
+    )
+    assert one(upsert, {"ErrorCode": "0"}, {"Id": "8"}) == RecordResult(Outcome.UPSERTED, "8")
+    assert one(upsert, {"ErrorCode": "0"}, {"FileName": "x"}) == unknown(
+        "BillingPlatform reported success but gave no Id", "sending the upsert again is safe"
+    )
+    made = RecordResult(
+        Outcome.UPSERTED, "4", ("Row: no invoice matched, so a new one was created",)
+    )
+    assert one(upsert, {**ok("4"), "created": "True"}) == made
+    assert one(upsert, {**ok("4"), "created": "false"}) == RecordResult(Outcome.UPSERTED, "4")
+
+
+def test_an_id_given_to_two_rows_and_answers_of_the_wrong_length() -> None:
+    twice = json.dumps({"upsertResponse": [ok("7"), ok("7"), ok("8")]})
+    got = answers.from_body(Operation.UPSERT, [{}, {}, {}], twice)
+    shared = unknown(
+        "BillingPlatform gave Id 7 to 2 rows of one batch", "sending the upsert again is safe"
+    )
+    assert got == [shared, shared, RecordResult(Outcome.UPSERTED, "8")]
+    failed = {"ErrorCode": "E1", "Id": "7"}
+    body = json.dumps({"createResponse": [ok("7"), failed]})
+    assert [r.outcome for r in answers.from_body(Operation.CREATE, [{}, {}], body)] == [
+        Outcome.CREATED,
+        Outcome.FAILED,
+    ]
+    short = json.dumps({"createResponse": [ok("7")]})
+    assert (
+        answers.from_body(Operation.CREATE, [{}, {}], short)
+        == [
+            unknown(
+                "BillingPlatform answered 1 results for 2 rows, so no row can be matched to "
+                "its answer"
+            )
+        ]
+        * 2
+    )
+    safe = "sending the update again is safe"
+    long = json.dumps({"updateResponse": [ok("1"), ok("2"), ok("2"), "junk", {"Id": ""}]})
+    got = answers.from_body(Operation.UPDATE, [{"Id": "1"}, {"Id": "2"}, {"Id": "3"}], long)
+    none = unknown(
+        "BillingPlatform answered 5 results for 3 rows and none of them is this row's", safe
+    )
+    assert got == [RecordResult(Outcome.UPDATED, "1"), none, none]
+
+
+def test_server_text_finds_the_gist_of_any_error_body() -> None:
+    errors = {"errors": [{"ErrorText": "bad date", "code": 1}, {"errorText": "no such Id"}]}
+    assert answers.server_text(json.dumps(errors)) == "bad date; no such Id"
+    assert answers.server_text(json.dumps({"message": "down", "empty": ""})) == "down"
+    assert answers.server_text(json.dumps({"error": {"Text": "x"}})) == "x"
+    page = "<html><head><title>502 Bad\n Gateway</title></head><body>ignored</body></html>"
+    assert answers.server_text(page) == "502 Bad Gateway"
+    assert answers.server_text("<p>Fish &amp; <b>chips</b></p>") == "Fish & chips"
+    assert answers.server_text("") == "no details"
+    assert answers.server_text("{}") == "{}"
+    assert answers.server_text("x" * 400) == "x" * 299 + "…"
+    assert answers.server_text("abcdef", limit=4) == "abc…"
+    assert answers.server_text("abcd", limit=4) == "abcd"
+
+
+def test_whole_request_answers_by_status() -> None:
+    def said(status: int, op: Operation = Operation.CREATE) -> list[RecordResult]:
+        return answers.from_status(op, 2, status, '{"errors": [{"ErrorText": "why"}]}')
+
+    refused = {
+        413: "the batch was too large (HTTP 413: why); nothing was saved; send again with a "
+        "smaller --batch-size",
+        429: "BillingPlatform is rate limiting (HTTP 429: why); nothing was saved; send again "
+        "in a few minutes",
+        401: "BillingPlatform refused the login (HTTP 401: why); nothing was saved; check the "
+        "user's access and send again",
+        403: "BillingPlatform refused the login (HTTP 403: why); nothing was saved; check the "
+        "user's access and send again",
+    }
+    for status, message in refused.items():
+        assert said(status) == [RecordResult(Outcome.FAILED, None, ("Row: " + message,))] * 2
+    failed = "BillingPlatform failed while handling the batch"
+    assert said(500) == [unknown(f"{failed} (HTTP 500: why)", split=True)] * 2
+    assert said(503) == [unknown(f"{failed} (HTTP 503: why)")] * 2
+    whole = "BillingPlatform refused the batch as a whole"
+    assert (
+        said(400, Operation.UPDATE)
+        == [
+            unknown(
+                f"{whole} (HTTP 400: why), perhaps after saving some",
+                "sending the update again is safe",
+                split=True,
+            )
+        ]
+        * 2
+    )
+    assert said(409) == [unknown(f"{whole} (HTTP 409: why), perhaps after saving some")] * 2
