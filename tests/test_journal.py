@@ -92,7 +92,7 @@ def test_a_journal_is_named_by_its_start_in_utc_and_made_with_its_folders(
     stamp, tail = log.path.stem.split("-")
     began = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
     assert abs(began - dt.datetime.now(dt.UTC)) < MINUTE and re.fullmatch("[0-9a-f]{8}", tail)
-    log.answered([RowResult(2, Outcome.FAILED, None, ["FileName: \"Zoë.pdf\" is refused"])])
+    log.answered([RowResult(2, Outcome.FAILED, None, ['FileName: "Zoë.pdf" is refused'])])
     log.finish()
     lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
     assert [line["type"] for line in lines] == ["run", "result", "done"]
