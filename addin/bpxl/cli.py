@@ -46,7 +46,7 @@ from .client import MAX_CONCURRENCY, refuse_secret_in_url
 from .connection import journal_dir, undo_dir
 from .errors import ApiError, BpxlError, UsageError
 from .records import Layout, read_layout
-from .results import Operation, Outcome, RowResult
+from .results import Operation, Outcome, RowResult, plural
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
 
@@ -587,10 +587,10 @@ def _pull_held(args: argparse.Namespace) -> int:
         pull = xlsx_pull.pull_into if path.exists() else xlsx_stream.pull_new
         report = pull(path, args.sheet, _counted(first, records, bar), names, known)
     missing = pulls.not_found(ids, report.ids)
-    lost = f"; {pulls.plural(len(missing), 'Id')} not found" if missing else ""
+    lost = f"; {plural(len(missing), 'Id')} not found" if missing else ""
     print(
-        f"Pulled {pulls.plural(len(report.ids), 'invoice')} into sheet {report.sheet!r} of "
-        f"{path.name}: {pulls.plural(report.added, 'new row')}, {report.refreshed:,} refreshed"
+        f"Pulled {plural(len(report.ids), 'invoice')} into sheet {report.sheet!r} of "
+        f"{path.name}: {plural(report.added, 'new row')}, {report.refreshed:,} refreshed"
         f"{lost}. Edited cells turn amber; send them with: "
         f"bpxl push {path.name} --op update --changed"
     )
@@ -739,23 +739,23 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
             print(f"    {message}")
     if len(problems) > PROBLEMS_SHOWN:
         print(
-            f"  ... and {len(problems) - PROBLEMS_SHOWN:,} more rows with problems; see the "
-            "Result and Message columns"
+            f"  ... and {plural(len(problems) - PROBLEMS_SHOWN, 'more row')} with problems; see "
+            "the Result and Message columns"
         )
     if not report.results and not report.skipped:
         print(f"Sheet {found.sheet!r} has no data rows to send.")
     unknown = sum(r.outcome is Outcome.UNKNOWN for r in report.results)
     if unknown:
         print(
-            f"{unknown:,} rows are Unknown: they were sent but no answer came. Check them in "
-            "BillingPlatform before sending again."
+            f"{plural(unknown, 'row')} {'is' if unknown == 1 else 'are'} Unknown: sent, but no "
+            "answer came. Check them in BillingPlatform before sending again."
         )
     print(report.summary())
     if found.hidden_skipped:
-        many = found.hidden_skipped != 1
         print(
-            f"{found.hidden_skipped:,} hidden row{'s were' if many else ' was'} not sent "
-            "(add --include-hidden to send hidden rows)."
+            f"{plural(found.hidden_skipped, 'hidden row')} "
+            f"{'was' if found.hidden_skipped == 1 else 'were'} not sent (add --include-hidden "
+            "to send hidden rows)."
         )
 
 

@@ -145,6 +145,7 @@ class Client:
         self._password = password
         self._client_secret = client_secret
         self._token = token  # a bearer token: given, or obtained with the OAuth client
+        self._token_checked = False  # a given token is tried once before the first write
         self._session_id: str | None = None
         self._spent: set[str] = set()  # session ids and tokens no longer in use: still secret
         self.user_id: str | None = None  # who we are logged in as, for finding our own invoices
@@ -208,6 +209,7 @@ class Client:
             self._spent.add(self._token)
             return
         if self._token is not None:
+            self._check_token()
             return
         response = self._send(
             "POST",
@@ -265,6 +267,22 @@ class Client:
             return {"Authorization": f"Bearer {self._token}"}
         assert self._session_id is not None
         return {"sessionid": self._session_id}
+
+    def _check_token(self) -> None:
+        """A given bearer token is tried once with the smallest query, so that a refused token
+        stops the run before anything is sent, as a refused password does."""
+        if self._token_checked:
+            return
+        sql = f"SELECT Id FROM {fields.ENTITY} WHERE Id = 0"
+        response = self._send("GET", "query", params={"sql": sql})
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"BillingPlatform at {self.url} refused the bearer token "
+                f"(HTTP {response.status_code}).",
+                "Get a new token (it may have expired) and put it in the environment variable "
+                "named by --token-env, and check that the URL names your tenant.",
+            )
+        self._token_checked = True
 
     def _forget_credential(self, headers: Mapping[str, str]) -> bool:
         """After a 401: drop an expired session or OAuth token; False if there is none to renew."""

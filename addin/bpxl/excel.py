@@ -40,7 +40,7 @@ from .connection import (
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
 from .records import Layout
-from .results import Operation, RowResult
+from .results import Operation, RowResult, plural
 
 TITLE = "BillingPlatform"
 PROBLEMS_SHOWN = 10
@@ -182,7 +182,9 @@ def validate(book: Any) -> None:
     with quiet(app):
         write_results(block, results)
     bad = sum(r.outcome is not None for r in results)
-    summary = f"{len(results):,} rows checked: {len(results) - bad:,} ready, {bad:,} invalid"
+    summary = (
+        f"{plural(len(results), 'row')} checked: {len(results) - bad:,} ready, {bad:,} invalid"
+    )
     show(app, summary + " (nothing was sent)", results, "a check")
 
 
@@ -203,7 +205,9 @@ def _push(book: Any, op: Operation) -> None:
             raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
         if choice.whole_sheet:
             where = target_label()
-            question = f"{op.value.capitalize()} all {len(choice.rows):,} visible rows in {where}?"
+            rows = plural(len(choice.rows), "visible row")
+            every = "all " if len(choice.rows) > 1 else ""
+            question = f"{op.value.capitalize()} {every}{rows} in {where}?"
             if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
                 return None
         from . import excel_roundtrip  # it builds on this module
@@ -240,7 +244,7 @@ class _Desk:
         if link.profile is None or not link.profile.production:
             return True
         question = (
-            f"{op.value.capitalize()} {rows:,} invoice rows in the PRODUCTION tenant "
+            f"{op.value.capitalize()} {plural(rows, 'invoice row')} in the PRODUCTION tenant "
             f"{link.profile.tenant} ({link.profile.url})?"
         )
         return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")

@@ -18,7 +18,7 @@ from .errors import ApiError, UsageError
 from .excel import TITLE, send
 from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
 from .records import Layout
-from .results import Operation, RowResult
+from .results import Operation, RowResult, plural
 from .roundtrip import STAMP_HEADER, Pulled
 from .sheet_xml import column_letter
 
@@ -80,8 +80,8 @@ def _pull(book: Any) -> None:
     with quiet(app):
         places = _fill(book, block, records)
     app.alert(
-        f"Pulled {pulls.plural(len(records), 'invoice')}: "
-        f"{pulls.plural(places.added, 'new row')}, {places.refreshed:,} refreshed.{lost} Edited "
+        f"Pulled {plural(len(records), 'invoice')}: "
+        f"{plural(places.added, 'new row')}, {places.refreshed:,} refreshed.{lost} Edited "
         "cells turn amber; Send changed sends only them.",
         title=TITLE,
     )

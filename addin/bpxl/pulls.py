@@ -151,8 +151,3 @@ class Places:
         self.added += 1
         self.rows[invoice] = [self.last]
         return [self.last]
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 invoice``, ``2 invoices``: counts as a user reads them."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"

@@ -20,7 +20,7 @@ from .fields import Catalogue
 from .journal import Journal, record_hash
 from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
-from .results import Operation, Outcome, RecordResult, RowResult, summary
+from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_CONCURRENCY = 4  # BillingPlatform asks for 4 to 8 concurrent requests at most
@@ -95,9 +95,10 @@ class PushReport:
             bad = sum(r.outcome is Outcome.INVALID for r in self.results)
             clashes = sum(r.outcome is Outcome.CONFLICT for r in self.results)
             conflicts = f", {clashes:,} conflict" if clashes else ""
+            ready = len(self.results) - bad - clashes
             return (
-                f"{len(self.results):,} rows: {len(self.results) - bad - clashes:,} ready to "
-                f"{self.options.op.value}, {bad:,} invalid{conflicts} (dry run: nothing was sent)"
+                f"{plural(len(self.results), 'row')}: {ready:,} ready to {self.options.op.value}"
+                f", {bad:,} invalid{conflicts} (dry run: nothing was sent)"
             )
         return summary(self.results, self.options.op, len(self.skipped))
 
@@ -168,13 +169,23 @@ def push(
             client.login()  # a refused login stops the run before anything is sent
         report = (lambda n: progress(n, total)) if progress else None
         outcomes = _Sender(client, options, journal, report).run(valid, sheet_ids(grid, layout))
+        headers = {fields.header_key(c.field.name): c.header for c in layout.columns}
         for row in valid:
             record = outcomes[row.row]
+            messages = [_in_user_words(m, headers) for m in record.messages]
             results[row.row] = RowResult(
-                row.row, record.outcome, record.id, [*record.messages, *row.warnings]
+                row.row, record.outcome, record.id, [*messages, *row.warnings]
             )
     ordered = [results[p.row] for p in plans]
     return PushReport(options, layout, ordered, skipped)
+
+
+def _in_user_words(message: str, headers: dict[str, str]) -> str:
+    """A server message starts with the API's field name; the user knows the column by its own
+    header (``Due date``), as in bpxl's own messages."""
+    name, colon, rest = message.partition(":")
+    header = headers.get(fields.header_key(name)) if colon else None
+    return f"{header}:{rest}" if header else message
 
 
 def sheet_ids(grid: Grid, layout: Layout) -> set[str]:

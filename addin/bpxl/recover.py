@@ -18,7 +18,7 @@ from .journal import Run, record_hash
 from .push import Grid, sheet_ids
 from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
-from .results import Operation, Outcome, RowResult, summary
+from .results import Operation, Outcome, RowResult, plural, summary
 
 FOUND = "Row: created; bpxl stopped before saving the answer, and `bpxl recover` found it"
 NOT_SAVED = (
@@ -39,7 +39,8 @@ class Recovery:
         line = summary(self.results, op)
         if self.unplaced:
             line += (
-                f"; {len(self.unplaced):,} rows were edited or deleted since they were sent "
+                f"; {plural(len(self.unplaced), 'row')} "
+                f"{'was' if len(self.unplaced) == 1 else 'were'} edited or deleted since sent "
                 f"(journal rows {_rows(self.unplaced)}): check them in BillingPlatform"
             )
         return line

@@ -76,6 +76,11 @@ class RowResult:
         return MESSAGE_SEPARATOR.join(self.messages)
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 invoice``, ``2 invoices``: counts as a user reads them."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
 def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> str:
     """The one-line summary, e.g. ``1,001 rows: 990 created, 11 invalid, 0 failed``."""
     results = list(results)
@@ -86,10 +91,10 @@ def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> st
         f"{counts[Outcome.INVALID]:,} invalid",
         f"{counts[Outcome.FAILED]:,} failed",
     ]
-    for other in (Outcome.UNKNOWN, Outcome.CONFLICT, Outcome.CHANGED):
-        if counts[other]:
+    for other in (Outcome.CREATED, Outcome.UNKNOWN, Outcome.CONFLICT, Outcome.CHANGED):
+        if counts[other] and other is not done:  # an upsert on Id creates the rows without one
             parts.append(f"{counts[other]:,} {other.value.lower()}")
-    line = f"{len(results):,} row{'' if len(results) == 1 else 's'}: {', '.join(parts)}"
+    line = f"{plural(len(results), 'row')}: {', '.join(parts)}"
     if skipped:
         line += f" ({skipped:,} skipped: already Created; clear Result to send again)"
     return line

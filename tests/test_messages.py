@@ -1,0 +1,61 @@
+"""Messages in an accountant's words: counts that read right, the user's own headers (server
+errors too), a refused token treated like a refused password."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+
+from bpxl.results import plural
+
+from .conftest import read_sheet
+
+
+def book(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    workbook = openpyxl.Workbook()
+    for row in [header, *rows]:
+        workbook.active.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_counts_read_right() -> None:
+    assert plural(1, "row") == "1 row" and plural(2, "row") == "2 rows"
+    assert plural(1_200, "invoice") == "1,200 invoices" and plural(0, "invoice") == "0 invoices"
+
+
+def test_one_row_is_one_row(tmp_path: Path, sandbox, run) -> None:
+    path = book(tmp_path / "one.xlsx", ["BillingProfileId"], [["101"]])
+    _, out, _ = run("push", path, "--op", "create", "--dry-run")
+    assert "1 row: 1 ready to create" in out and "1 rows" not in out
+
+
+def test_server_errors_name_the_users_own_header(tmp_path: Path, sandbox, run) -> None:
+    path = book(
+        tmp_path / "mine.xlsx",
+        ["Billing profile id", "Due date"],
+        [["999", dt.date(2024, 7, 31)], ["101", dt.date(2024, 7, 31)]],
+    )
+    code, _, _ = run("push", path, "--op", "create", "--url", sandbox.url, "--username", "demo")
+    assert code == 1
+    failed = read_sheet(path)[0]
+    assert failed["Result"] == "Failed"
+    assert failed["Message"].startswith("Billing profile id:") and "999" in failed["Message"]
+
+
+def test_a_refused_token_stops_before_sending_like_a_refused_password(
+    tmp_path: Path, sandbox, run, monkeypatch
+) -> None:
+    path = book(tmp_path / "t.xlsx", ["BillingProfileId"], [["101"], ["102"]])
+    monkeypatch.setenv("MY_TOKEN", "not-a-token")
+    code, out, err = run(
+        "push", path, "--op", "create", "--url", sandbox.url, "--token-env", "MY_TOKEN"
+    )
+    assert code == 2 and "refused the bearer token" in err, out + err
+    assert sandbox.writes() == [] and "not-a-token" not in out + err
+    assert all(r.get("Result") is None for r in read_sheet(path))  # no row marked Failed
+    code, _, err = run("push", path, "--op", "create", "--url", sandbox.url, "--username", "demo",
+                       password="wrong")  # fmt: skip
+    assert code == 2 and "refused the login" in err
