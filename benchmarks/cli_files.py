@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import record, sandbox
+from common import record, run_child, sandbox
 
 from bpxl import push, xlsx
 from bpxl.client import Client
@@ -105,16 +105,9 @@ def phases(path: Path, n: int) -> tuple[list[object], list[object]]:
 def whole_command(path: Path, data: Path) -> list[object]:
     """The push as a user runs it, in its own process; its peak memory from wait4 (Linux)."""
     env = {**os.environ, "BPXL_DATA_DIR": str(data)}
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out:
-        command = [sys.executable, "-m", "bpxl.cli", "push", str(path), "--op", "create"]
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
-        _, _, usage = os.wait4(child.pid, 0)
-        child.returncode = 0
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        summary = out.read().strip().splitlines()[-1]
-    return [f"{seconds:.1f} s", f"{usage.ru_maxrss / 1024:,.0f} MB", summary]
+    command = [sys.executable, "-m", "bpxl.cli", "push", str(path), "--op", "create"]
+    seconds, peak_mb, said = run_child(command, env)
+    return [f"{seconds:.1f} s", f"{peak_mb:,.0f} MB", said.splitlines()[-1]]
 
 
 def main() -> None:

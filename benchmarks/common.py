@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -101,6 +102,22 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def run_child(command: Sequence[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command as its own process: its wall seconds, its peak memory in MB (wait4, Linux)
+    and its output; a child that fails stops the benchmark with what it said."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        said = out.read().strip()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command[1:4])} exited with {child.returncode}:\n{said}")
+    return seconds, usage.ru_maxrss / 1024, said
 
 
 def peak_rss_mb() -> float:

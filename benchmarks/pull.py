@@ -7,13 +7,11 @@ workbook, with the pull process's wall time and peak memory.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import invoice, record, sandbox
+from common import invoice, record, run_child, sandbox
 
 from bpxl.client import Client
 
@@ -35,19 +33,11 @@ def main() -> None:
         command = [sys.executable, "-m", "bpxl.cli", "pull", str(book), "--where",
                    "BillingProfileId IN (101, 102, 103, 104, 105)", "--url", url,
                    "--username", "demo"]  # fmt: skip
-        started = time.perf_counter()
-        with tempfile.TemporaryFile("w+") as out:
-            child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
-            _, status, usage = os.wait4(child.pid, 0)
-            child.returncode = 0
-            seconds = time.perf_counter() - started
-            out.seek(0)
-            said = out.read().strip().splitlines()[0]
-    assert status == 0, said
+        seconds, peak_mb, said = run_child(command, env)
     record(
         "`bpxl pull` into a new workbook",
         ["invoices", "wall time", "peak memory of the pull process", "said"],
-        [[f"{n:,}", f"{seconds:.1f} s", f"{usage.ru_maxrss / 1024:,.0f} MB", said]],
+        [[f"{n:,}", f"{seconds:.1f} s", f"{peak_mb:,.0f} MB", said.splitlines()[0]]],
     )
 
 

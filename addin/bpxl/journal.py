@@ -5,8 +5,10 @@ rows are written down; after the answer, each row's outcome; each line is flushe
 before the push moves on. If the process dies, Excel crashes or the laptop sleeps mid-push,
 ``bpxl recover`` reads the journal back and gives every row a definite status.
 
-The journal holds no cell values and no secrets: rows are identified by their sheet row number and
-a hash of the record sent, so that a recovery can tell whether a row was edited or moved since.
+The journal holds no secrets and no records: rows are identified by their sheet row number and a
+hash of the record sent, so that a recovery can tell whether a row was edited or moved since. Each
+row's outcome is kept with its Message, which may quote a cell value (``"31/02/2026" is not a
+date``): a recovery writes the same Message a finished push would have.
 """
 
 from __future__ import annotations
