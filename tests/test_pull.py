@@ -203,3 +203,31 @@ def test_a_new_sheet_in_an_existing_workbook_gets_the_pulled_fields(
     rows = read_sheet(book, "Review")
     assert [(r["Id"], r["Status"]) for r in rows] == [(ids[0], "Pending"), (ids[1], "Pending")]
     assert rows[0]["FileName"] == "inv-00000.pdf"
+
+
+def test_a_pulled_workbook_is_refreshed_in_place(tmp_path: Path, sandbox, run) -> None:
+    """The second pull goes through the streamed edit: drafts kept, new rows below them inside the
+    table, dates as dates, what was pulled remembered, the user's other sheets untouched."""
+    ids = seed_invoices(sandbox, 3)
+    book = tmp_path / "again.xlsx"
+    run("pull", book, "--ids", ids[0], *connect(sandbox))
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"].cell(3, 2, "555")  # a draft below the pulled row (BillingProfileId)
+    workbook.create_sheet("Notes")["A1"] = "mine"
+    workbook.save(book)
+    code, out, _ = run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    assert code == 0 and "2 new rows, 1 refreshed" in out, out
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    rows = {r["_row"]: r for r in read_sheet(book)}
+    assert rows[3]["Id"] is None and rows[3]["BillingProfileId"] == "555"
+    assert [rows[r]["Id"] for r in (2, 4, 5)] == ids
+    assert isinstance(rows[5]["DueDate"], dt.datetime) and sheet["D5"].number_format == "yyyy-mm-dd"
+    assert sheet.tables["Invoices"].ref.endswith("5")
+    assert workbook["Notes"]["A1"].value == "mine"
+    assert workbook[PULLED].sheet_state == "veryHidden" and workbook[PULLED].protection.sheet
+    remembered = read_pulled(book)
+    assert sorted(remembered) == sorted(ids)
+    assert remembered[ids[2]].updated == _server(sandbox, "Id, Updated")[ids[2]]["Updated"]
+    code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
+    assert "nothing to send" in out, out  # the memory matches the sheet, dates included

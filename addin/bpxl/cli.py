@@ -40,6 +40,7 @@ from . import (
     xlam,
     xlsx,
     xlsx_pull,
+    xlsx_refresh,
     xlsx_stream,
 )
 from .client import MAX_CONCURRENCY, refuse_secret_in_url
@@ -560,7 +561,7 @@ def _pull_held(args: argparse.Namespace) -> int:
     in_sheet = xlsx_pull.sheet_fields(path, args.sheet, known)
     names = in_sheet + requested or [f.name for f in known.template_fields()]
     names = list(dict.fromkeys([fields.ID, *names]))
-    where, ids = None, None
+    where, ids, found = None, None, None
     if args.where is not None:
         where = pulls.check_condition(args.where)
         what = where
@@ -584,8 +585,13 @@ def _pull_held(args: argparse.Namespace) -> int:
         if first is None:
             print(f"No invoices match {what}; {path.name} was not changed.")
             return EXIT_OK
-        pull = xlsx_pull.pull_into if path.exists() else xlsx_stream.pull_new
-        report = pull(path, args.sheet, _counted(first, records, bar), names, known)
+        counted = _counted(first, records, bar)
+        if not path.exists():
+            report = xlsx_stream.pull_new(path, args.sheet, counted, names, known)
+        else:
+            report = xlsx_refresh.refresh(path, args.sheet, counted, names, known, found) or (
+                xlsx_pull.pull_into(path, args.sheet, counted, names, known)
+            )
     missing = pulls.not_found(ids, report.ids)
     lost = f"; {plural(len(missing), 'Id')} not found" if missing else ""
     print(

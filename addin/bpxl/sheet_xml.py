@@ -82,6 +82,7 @@ class Edit:
     styles: dict[tuple[int, int], Style] = field(default_factory=dict)
     added: list[tuple[int, str, float]] = field(default_factory=list)  # column, header, width
     header_row: int = 1
+    grow_rows: bool = False  # a table under the header row grows down to the last edited row
 
     def set(self, row: int, column: int, value: CellValue, style: Style | None = None) -> None:
         if not 1 <= column <= MAX_COLUMN or not 1 <= row <= MAX_ROW:
@@ -290,8 +291,17 @@ def _number_format(root: etree._Element, tag: Callable[[str], str], code: str) -
 
 
 def _extend_table(root: etree._Element, edit: Edit) -> etree._Element:
-    """Grow a table that ends just left of columns bpxl added, so they join it."""
+    """Grow a table that ends just left of columns bpxl added, so they join it (and, with
+    ``grow_rows``, one under the header row down to the rows bpxl added)."""
     main = etree.QName(root).namespace
+    start, _, end = (root.get("ref") or "").partition(":")
+    top, bottom = _REF.fullmatch(start), _REF.fullmatch(end)
+    last = max(edit.values, default=0)
+    grows = edit.grow_rows and top and int(top.group(2)) == edit.header_row
+    if grows and bottom and int(bottom.group(2)) < last:
+        for element in (root, *_children(root, "autoFilter")):
+            if element.get("ref") == f"{start}:{end}":
+                element.set("ref", f"{start}:{bottom.group(1)}{last}")
     for column, header, _ in sorted(edit.added):
         found = _REF.fullmatch((root.get("ref") or "").split(":")[-1])
         first = _REF.fullmatch((root.get("ref") or "").split(":")[0])

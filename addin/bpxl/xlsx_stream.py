@@ -42,11 +42,12 @@ _CHUNK = 1 << 20
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
-class _Cells:
-    """Cell XML for one column layout: text inline, numbers, TRUE/FALSE, dates with a date style."""
+class CellXml:
+    """Cell XML: text inline, numbers, TRUE/FALSE, dates as serials with their style (if any)."""
 
-    def __init__(self, date_style: int, datetime_style: int) -> None:
-        self.date_style, self.datetime_style = date_style, datetime_style
+    def __init__(self, date_style: int | None, datetime_style: int | None) -> None:
+        self.date = f' s="{date_style}"' if date_style is not None else ""
+        self.datetime = f' s="{datetime_style}"' if datetime_style is not None else ""
 
     def cell(self, ref: str, value: object) -> str:
         kind = type(value)
@@ -63,9 +64,9 @@ class _Cells:
         if kind is dt.date:
             assert isinstance(value, dt.date)
             serial = value.toordinal() - _EPOCH if value >= _MARCH_1900 else to_excel(value)
-            return f'<c r="{ref}" s="{self.date_style}"><v>{serial}</v></c>'
+            return f'<c r="{ref}"{self.date}><v>{serial}</v></c>'
         if kind is dt.datetime:
-            return f'<c r="{ref}" s="{self.datetime_style}"><v>{to_excel(value)!r}</v></c>'
+            return f'<c r="{ref}"{self.datetime}><v>{to_excel(value)!r}</v></c>'
         return self.cell(ref, str(value))
 
 
@@ -95,7 +96,7 @@ class NewBook:
             styles.append(scratch.style_id)
         self.sheet.delete_rows(2)
         date_style, datetime_style = styles
-        self.cells = _Cells(date_style, datetime_style)
+        self.cells = CellXml(date_style, datetime_style)
         self.letters = {n: get_column_letter(i) for i, n in enumerate(self.names, start=1)}
         self.width = len(self.names) + 2  # the fields, Result, Message
         self.extra: dict[str, str] = {}  # fields bpxl does not know -> their column letter
