@@ -205,3 +205,13 @@ def test_connect_reads_the_tenants_fields_and_template_uses_the_profile(
         if "ENTITY" in line
     ]
     assert len(reads) == 2  # read once at connect; the template used what was read today
+
+
+def test_validate_before_any_read_says_it_used_the_built_in_fields() -> None:
+    book = book_from_rows(["Id", "BillingProfileId", "Result", "Message"], [[None, "101"]])
+    book.app.selected = "$A$2"
+    excel.action("bpxlValidate", book)
+    assert book.app.alerts[-1][0].splitlines()[1] == (
+        "Using bpxl's built-in Invoice fields: this tenant's own fields were not read in the last "
+        "day (a send or `bpxl fields` reads them)."
+    )

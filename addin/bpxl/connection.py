@@ -63,7 +63,8 @@ def catalogue_for(
         return found
     if opener is None:
         return describe.fallback(
-            "this tenant's own fields have not been read yet (`bpxl fields` reads them)"
+            "this tenant's own fields were not read in the last day (a send or `bpxl fields` "
+            "reads them)"
         )
     with opener() as link:
         return link.catalogue(refresh=True)

@@ -185,7 +185,8 @@ def validate(book: Any) -> None:
     summary = (
         f"{plural(len(results), 'row')} checked: {len(results) - bad:,} ready, {bad:,} invalid"
     )
-    show(app, summary + " (nothing was sent)", results, "a check")
+    summary = "\n".join([summary + " (nothing was sent)", *catalogue.notes])
+    show(app, summary, results, "a check")
 
 
 # -- send -----------------------------------------------------------------------------------------
