@@ -107,17 +107,19 @@ def test_other_users_identical_invoices_are_never_claimed(make_sandbox) -> None:
 
 
 class _FirstWriteDropped(FaultPlan):
-    """The first request after it is set drops the connection before storing; then all is well."""
+    """The first request after it is set drops the connection (before storing, by default);
+    then all is well."""
 
-    def __init__(self) -> None:
+    def __init__(self, fault: Fault = Fault.RESET_BEFORE) -> None:
         super().__init__()
+        self.fault = fault
         self.used = False
 
     def draw(self) -> Fault:
         if self.used:
             return Fault.NONE
         self.used = True
-        return Fault.RESET_BEFORE
+        return self.fault
 
 
 def test_invoices_made_before_the_push_by_us_are_not_candidates(sandbox) -> None:
@@ -222,3 +224,13 @@ def test_a_refusal_after_which_the_server_stored_is_looked_up(status: int) -> No
         report = create(fake.url, grid(4))
     assert outcomes(report) == {"Created": 4} and len(fake.ids()) == 4 and len(fake.writes) == 1
     assert all("nothing was saved" not in m for r in report.results for m in r.messages)
+
+
+def test_with_a_token_login_a_found_twin_is_reported_not_claimed(sandbox) -> None:
+    """A given bearer token says nothing of the user: the invoice could be anyone's."""
+    token, _ = sandbox.sandbox.login("demo", "demo") or ("", 0)
+    sandbox.sandbox.config.faults = _FirstWriteDropped(Fault.RESET_AFTER)
+    with Client(sandbox.url, token=token) as client:
+        [row] = push(grid(1), client, PushOptions(Operation.CREATE)).results
+    assert row.outcome is Outcome.UNKNOWN and "token login" in row.messages[0]
+    assert sandbox.sandbox.store.count() == 1

@@ -186,8 +186,22 @@ def _judge_all(
             sent = rows[row].sent
             mine = [c for c in matches[key] if _created_after(c, sent)]
             ids = [str(positive_id(c[fields.ID])) for c in mine]
-            findings[row] = _judge(ids, group, sent is not None and me is not None and not shared)
+            findings[row] = _judge(ids, group, _doubt(shared, sent, me))
     return findings
+
+
+def _doubt(shared: bool, sent: dt.datetime | None, me: str | None) -> str:
+    """Why a single match cannot be taken as the row's invoice; empty when it can."""
+    if shared:
+        return "it may be another row's"
+    if sent is None:
+        return "it may be older than this send (when the row was sent is not known)"
+    if me is None:
+        return (
+            "bpxl does not know which user it is logged in as (a token login), so it may be "
+            "someone else's"
+        )
+    return ""
 
 
 def _created_after(candidate: Mapping[str, object], sent: dt.datetime | None) -> bool:
@@ -204,7 +218,9 @@ def _created_after(candidate: Mapping[str, object], sent: dt.datetime | None) ->
     return created >= sent - CLOCK_MARGIN
 
 
-def _judge(ids: list[str], rows: list[int], certain: bool) -> Finding:
+def _judge(ids: list[str], rows: list[int], doubt: str) -> Finding:
+    """The verdict from the Ids found for a group of identical rows; ``doubt`` says why a
+    single match cannot be taken (empty: it can)."""
     if not ids:
         return Finding(Verdict.ABSENT)
     listed = ", ".join(ids[:_IDS_SHOWN]) + (" ..." if len(ids) > _IDS_SHOWN else "")
@@ -214,10 +230,10 @@ def _judge(ids: list[str], rows: list[int], certain: bool) -> Finding:
             f"rows {others} hold the same values and BillingPlatform has {len(ids)} such "
             f"invoice(s) (Id {listed}), so which row was created cannot be told"
         )
-    if len(ids) == 1 and certain:
+    if len(ids) == 1 and not doubt:
         return Finding(Verdict.FOUND, ids[0])
     if len(ids) == 1:
-        return _unsure(f"invoice Id {listed} has this row's values but may be another row's")
+        return _unsure(f"invoice Id {listed} has this row's values, but {doubt}")
     return _unsure(f"{len(ids)} invoices have this row's values (Id {listed})")
 
 
