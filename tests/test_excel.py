@@ -279,8 +279,10 @@ def test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_rem
 
 
 def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
-    make_sandbox, run, memory_keyring
+    make_sandbox, run, memory_keyring, time_zone: str
 ) -> None:
+    """In Tokyo and in Los Angeles: pulled dates are the server's dates, a changed date is sent
+    as typed, and the revert puts back exactly what was there."""
     sandbox = make_sandbox(log_fields=True)
     run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
     profiles.set_active("live")
@@ -302,6 +304,9 @@ def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
     }
     with Client(sandbox.url, username="demo", password="demo") as client:
         original = {r["Id"]: r for r in client.query("SELECT Id, Status, DueDate FROM INVOICE")}
+    for row in range(2, 14):  # the day the server holds, in any time zone
+        invoice = original[sheet.cells[(row, 1)]]
+        assert sheet.cells[(row, 4)] == dt.date.fromisoformat(invoice["DueDate"])
     sheet.cells[(3, 3)] = "Approved"
     sheet.cells[(5, 4)] = dt.date(2027, 1, 1)
     rows = [[sheet.cells.get((r, c)) for c in range(1, 7)] for r in range(2, 14)]
@@ -314,6 +319,9 @@ def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
         ["Id", "Status"],
     ]
     assert "2 rows: 2 updated" in book.app.alerts[-1][0]
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        changed = {r["Id"]: r for r in client.query("SELECT Id, Status, DueDate FROM INVOICE")}
+    assert [changed[i][name] for i, (name, _, _) in edited.items()] == ["Approved", "2027-01-01"]
     book.app.alerts.clear()
     excel.action("bpxlSendChanged", book)
     assert "nothing to send" in book.app.alerts[-1][0]
