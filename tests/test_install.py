@@ -4,13 +4,14 @@ which Python, which DLLs, whether Excel runs, a user folder with non-ASCII lette
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bpxl import connection, excel, install, preflight
+from bpxl import connection, excel, install, preflight, xlam
 
 GOOD = preflight.Machine(
     windows=True,
@@ -177,3 +178,8 @@ def test_the_command_keeps_journals_and_says_how_to_purge(
     assert journal.exists() and "bpxl addin uninstall --purge" in capsys.readouterr().out
     assert cli.main(["addin", "uninstall", "--purge"]) == 0
     assert not journal.exists() and "--purge" not in capsys.readouterr().out
+
+
+def test_the_dlls_looked_for_are_the_ones_the_add_ins_vba_loads() -> None:
+    declared = set(re.findall(r'Lib "(xlwings\w+-[\d.]+\.dll)"', xlam.xlwings_module()))
+    assert declared == preflight.needed_dlls()  # bump XLWINGS_VERSION with pyproject's pin
