@@ -234,3 +234,27 @@ def test_with_a_token_login_a_found_twin_is_reported_not_claimed(sandbox) -> Non
         [row] = push(grid(1), client, PushOptions(Operation.CREATE)).results
     assert row.outcome is Outcome.UNKNOWN and "token login" in row.messages[0]
     assert sandbox.sandbox.store.count() == 1
+
+
+def test_sandbox_storing_late_under_load_makes_no_duplicate(
+    tmp_path, make_sandbox, run, monkeypatch
+) -> None:
+    """A share of writes lose their answer (reset or 504) and store 1 s later; lookups meet the
+    same faults. Every row ends definite, none twice; a rerun on a healed server settles all."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "1.5")
+    busy = make_sandbox(faults=["reset-after:0.15", "504:0.15", "store-late:1s"], seed=5)
+    rows = [{"BillingProfileId": str(101 + i % 5), "FileName": f"l-{i}.pdf"} for i in range(40)]
+    book = write_invoices(tmp_path / "late.xlsx", rows)
+    connect = ["--url", busy.url, "--username", "demo", "--batch-size", "5"]
+    run("push", book, "--op", "create", *connect)
+    first = read_sheet(book)
+    assert {r["Result"] for r in first} <= {"Created", "Unknown"}
+    assert any(w["status"] in (0, 504) for w in busy.writes()), "the seed loses some answers"
+    busy.sandbox.config.faults.rates.clear()
+    time.sleep(1.2)  # the last late stores land
+    code, out, _ = run("push", book, "--op", "create", *connect)
+    sheet = read_sheet(book)
+    assert code == 0, out
+    names = Counter(r["FileName"] for r in busy.sandbox.store.query("SELECT FileName FROM INVOICE"))
+    assert set(names.values()) == {1} and len(names) == 40
+    assert {r["Result"] for r in sheet} == {"Created"} and len({r["Id"] for r in sheet}) == 40
