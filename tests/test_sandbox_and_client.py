@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -263,3 +266,18 @@ def test_a_tenant_is_sent_at_most_15_requests_a_second(monkeypatch) -> None:
             seconds = time.monotonic() - began
         assert sandbox.store.count() == 16
     assert seconds >= 0.95, f"16 requests in {seconds:.2f} s"
+
+
+def test_a_client_that_goes_away_mid_request_leaves_no_traceback(sandbox, capsys) -> None:
+    """A killed bpxl (the chaos histories kill many) must not spray tracebacks on the sandbox's
+    terminal; a real sandbox bug still does (see the 500 test above)."""
+    where = urlsplit(sandbox.url)
+    for _ in range(3):
+        with socket.create_connection((where.hostname, where.port)) as dropped:
+            dropped.sendall(b"POST /sandbox/rest/2.0/INVOICE HTTP/1.1\r\nContent-Length: 99\r\n")
+            time.sleep(0.05)
+            dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        client.login()  # the sandbox still answers
+    assert "Traceback" not in capsys.readouterr().err
