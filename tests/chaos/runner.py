@@ -67,17 +67,22 @@ def allowed(kinds: Collection[str], without: Collection[str]) -> tuple[str, ...]
     return tuple(k for k in kinds if k not in without)
 
 
-# The quick run (in the normal test command) leaves out, until the work named lands on main, the
-# steps that still break an invariant there:
-# - two commands at once, a file edited while a push runs, a SIGINT (issue 11: one writer per
-#   workbook, write back only into the file that was read, a Ctrl-C that stops);
-# - copy or move of the file (issue 11: a workbook known by identity, not by path);
-# - dry runs, which wipe Unknown (issue 11: sticky statuses);
+# The quick run (in the normal test command) leaves out, until the work named lands on main, what
+# still breaks an invariant there (the long run keeps all of it):
+# - a file edited while a push runs (issue 11: write back only into the file that was read);
+# - a SIGINT (issue 11: a Ctrl-C that stops sending);
+# - copy or move of the file, and edits between a kill and `bpxl recover`, after which recover
+#   cannot place the edited rows (issue 11: a workbook known by identity, not by path);
+# - dry runs, which wipe Unknown (issue 11: sticky statuses).
 QUICK_KINDS = allowed(ALL_KINDS, ("edit-during", "copy", "move"))
 CONFIGS = {
     "long": Config("long", steps=10, faults=sandbox_faults()),
     "quick": Config(
-        "quick", steps=6, kinds=QUICK_KINDS, faults=sandbox_faults(), without=("SIGINT", "dry-run")
+        "quick",
+        steps=6,
+        kinds=QUICK_KINDS,
+        faults=sandbox_faults(),
+        without=("SIGINT", "dry-run", "edit-before-recover"),
     ),
 }
 

@@ -153,7 +153,8 @@ def generate(
     without: Collection[str] = (),
 ) -> list[Step]:
     """``count`` random steps of the allowed kinds, each command with faults of the allowed kinds.
-    ``without`` may leave out "SIGINT" (kills are then SIGKILL) and "dry-run"."""
+    ``without`` may leave out "SIGINT" (kills are then SIGKILL), "dry-run", and "edit-before-
+    recover" (the user then runs `bpxl recover` right after a kill, before anything else)."""
     names = [k for k in ALL_KINDS if k in kinds]
     weights = [_WEIGHTS[k] for k in names]
     steps: list[Step] = []
@@ -162,6 +163,8 @@ def generate(
     while len(steps) < count:
         kind = rng.choices(names, weights)[0]
         steps.append(_step(rng, kind, faults, without))
+        if kind == "kill" and "edit-before-recover" in without:
+            steps.append(Step("recover", {"file": True}))
     return steps
 
 
