@@ -1,0 +1,186 @@
+"""The round trip's sends on grids: what a plain update keeps for a revert, and the revert."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bpxl import fields
+from bpxl.client import Client
+from bpxl.errors import UsageError
+from bpxl.push import Grid
+from bpxl.results import Outcome, RowResult
+from bpxl.roundtrip import Pulled, Replaced
+from bpxl.trips import Recorded, Revert, sent_value
+
+HEADER = ["Id", "Status", "DueDate", "FileName", "Created", "Notes"]
+
+
+def seed(client: Client, n: int) -> list[str]:
+    made = client.create(
+        [
+            {"BillingProfileId": "101", "Status": "Pending", "DueDate": "2026-01-0" + str(i + 1)}
+            for i in range(n)
+        ]
+    )
+    return [str(r.id) for r in made]
+
+
+def server(client: Client) -> dict[str, dict[str, object]]:
+    rows = client.query("SELECT Id, Updated, Status, DueDate, FileName FROM INVOICE")
+    return {str(r["Id"]): r for r in rows}
+
+
+def test_a_plain_update_keeps_what_it_replaces_from_the_pull_or_the_server(sandbox) -> None:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        pulled_id, other_id, new_id = seed(client, 3)
+        before = server(client)
+        pulled = {
+            pulled_id: Pulled(
+                str(before[pulled_id]["Updated"]),
+                {
+                    "Id": pulled_id,
+                    "Status": "Pending",
+                    "DueDate": dt.date(2026, 1, 1),
+                    "Region__c": "EU",
+                },
+            )
+        }
+        grid = Grid(
+            HEADER,
+            [
+                (2, [pulled_id, "Closed", None, "a.pdf", "2020-01-01 10:00", "note"]),
+                (3, [float(other_id), "Approved", dt.datetime(2027, 5, 6)]),  # a short row
+                (4, ["999999", "Closed"]),  # no such invoice
+            ],
+        )
+        send = Recorded(grid, pulled)
+        queries = len(sandbox.requests())
+        assert send.grid_to_send(client) == (grid, [])
+        asked = [r for r in sandbox.requests()[queries:] if "query" in r["path"]]
+        assert len(asked) == 1  # only the invoices that were not pulled are read
+        assert send.before[pulled_id] == {
+            "Id": pulled_id,
+            "Status": "Pending",
+            "DueDate": "2026-01-01",
+        }
+        assert send.before[other_id]["Status"] == "Pending"
+        assert send.before[other_id]["DueDate"] == "2026-01-02"
+        assert "999999" not in send.before
+        got = client.update(
+            [
+                {"Id": pulled_id, "Status": "Closed", "FileName": "a.pdf"},
+                {"Id": other_id, "Status": "Approved", "DueDate": "2027-05-06"},
+            ]
+        )
+        results = [
+            RowResult(2, Outcome.UPDATED, got[0].id, []),
+            RowResult(3, Outcome.UPDATED, None, []),  # an update's Id comes from the row
+            RowResult(4, Outcome.FAILED, None, ["Id: no such invoice"]),
+        ]
+        remember = send.settle(client, results)
+        after = server(client)
+    stamp, other_stamp = str(after[pulled_id]["Updated"]), str(after[other_id]["Updated"])
+    assert stamp and other_stamp
+    assert remember.replaced == [
+        Replaced(pulled_id, "Status", "Pending", stamp),
+        Replaced(pulled_id, "FileName", None, stamp),
+        Replaced(other_id, "Status", "Pending", other_stamp),
+        Replaced(other_id, "DueDate", "2026-01-02", other_stamp),
+    ]
+    assert remember.pulled == {
+        pulled_id: Pulled(
+            stamp,
+            {
+                "Id": pulled_id,
+                "Status": "Closed",
+                "DueDate": dt.date(2026, 1, 1),
+                "Region__c": "EU",
+                "FileName": "a.pdf",
+            },
+        )
+    }
+    assert remember.cells == {} and new_id not in remember.pulled
+
+
+def test_without_a_connection_or_when_reading_fails_the_push_still_goes(sandbox) -> None:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        [invoice] = seed(client, 1)
+    grid = Grid(["Id", "Status"], [(2, [invoice, "Closed"])])
+    offline = Recorded(grid, {})
+    before = len(sandbox.requests())
+    assert offline.grid_to_send(None) == (grid, []) and offline.before == {}
+    assert len(sandbox.requests()) == before
+    refused = Client(sandbox.url, username="demo", password="wrong")  # reading fails
+    failing = Recorded(grid, {})
+    assert failing.grid_to_send(refused) == (grid, []) and failing.before == {}
+
+
+def test_an_upsert_that_created_an_invoice_has_nothing_to_revert(sandbox) -> None:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        [invoice] = seed(client, 1)
+        grid = Grid(["Id", "Status"], [(2, [invoice, "Closed"]), (3, [None, "Closed"])])
+        send = Recorded(grid, {})
+        send.grid_to_send(client)
+        results = [
+            RowResult(2, Outcome.UPSERTED, invoice, []),
+            RowResult(3, Outcome.UPSERTED, "424242", ["Row: no invoice matched"]),
+        ]
+        remember = send.settle(client, results)
+    assert [(r.invoice, r.field, r.before) for r in remember.replaced] == [
+        (invoice, "Status", "Pending")
+    ]
+
+
+def test_a_revert_needs_something_to_revert() -> None:
+    grid = Grid(["Id", "Status"], [(2, ["1", "Closed"])])
+    with pytest.raises(UsageError) as never:
+        Revert(grid, {}, [], overwrite=False)
+    assert never.value.message == "No update or upsert of this workbook has anything to revert."
+    assert never.value.hint == (
+        "Revert puts back what the last update, upsert or send of changed rows of this "
+        "workbook replaced; run one first."
+    )
+    with pytest.raises(UsageError) as twice:
+        Revert(grid, {}, [], overwrite=False, reverted=True)
+    assert twice.value.message == (
+        "Nothing left to revert: the last update of this workbook was already reverted."
+    )
+    assert twice.value.hint == (
+        "Revert puts back what the last update, upsert or send of changed rows replaced, once; "
+        "to change the invoices again, edit the cells and send them."
+    )
+    Revert(grid, {}, [Replaced("1", "Status", "Pending", "t")], overwrite=False, reverted=True)
+
+
+def test_a_revert_sends_back_each_old_value_and_clears_what_was_empty() -> None:
+    grid = Grid(
+        ["Id", "Status", "DueDate", "FileName"],
+        [(2, ["7", "Closed", dt.date(2027, 1, 1), "new.pdf"]), (3, ["8", "Void"]), (5, ["9"])],
+    )
+    replaced = [
+        Replaced("7", "Status", "Pending", "s7"),
+        Replaced("7", "DueDate", "2026-01-01", "s7"),
+        Replaced("7", "FileName", None, "s7"),
+        Replaced("8", "Status", "Approved", "s8"),
+        Replaced("8", "Region__c", "EU", "s8"),  # not a column of this sheet: left alone
+        Replaced("404", "Status", "Pending", "s"),  # no longer in the sheet
+    ]
+    revert = Revert(grid, {}, replaced, overwrite=True)
+    assert revert.rows == {2: "7", 3: "8"} and revert.missing == ["404"]
+    sent, conflicts = revert.grid_to_send(None)
+    assert conflicts == [] and list(sent.header) == list(grid.header)
+    assert sent.rows == [
+        (2, ["7", "Pending", "2026-01-01", "#NULL"]),
+        (3, ["8", "Approved", None, None]),
+    ]
+    only = Revert(grid, {}, replaced, overwrite=True, only={3, 5})
+    assert only.rows == {3: "8"}
+
+
+def test_sent_value_is_the_cell_as_it_is_sent() -> None:
+    assert sent_value(fields.BY_NAME["DueDate"], dt.datetime(2026, 1, 2)) == "2026-01-02"
+    assert sent_value(fields.BY_NAME["BillableFlag"], True) == "1"
+    assert sent_value(fields.BY_NAME["Status"], "  ") is None
+    assert sent_value(fields.BY_NAME["DueDate"], "31/02/2026") == "31/02/2026"  # as typed
