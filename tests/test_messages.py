@@ -59,3 +59,37 @@ def test_a_refused_token_stops_before_sending_like_a_refused_password(
     code, _, err = run("push", path, "--op", "create", "--url", sandbox.url, "--username", "demo",
                        password="wrong")  # fmt: skip
     assert code == 2 and "refused the login" in err
+
+
+def test_upsert_on_id_creates_rows_without_an_id_once(tmp_path: Path, sandbox, run) -> None:
+    connect = ["--url", sandbox.url, "--username", "demo"]
+    first = book(tmp_path / "first.xlsx", ["Id", "BillingProfileId"], [[None, "101"]])
+    run("push", first, "--op", "create", *connect)
+    existing = read_sheet(first)[0]["Id"]
+    path = book(
+        tmp_path / "up.xlsx",
+        ["Id", "BillingProfileId", "Status"],
+        [[existing, "101", "Pending"], [None, "102", None], [None, "103", None]],
+    )
+    code, out, _ = run("push", path, "--op", "upsert", *connect)
+    assert code == 0, out
+    assert "3 rows: 1 upserted, 0 invalid, 0 failed, 2 created" in out
+    rows = read_sheet(path)
+    assert [r["Result"] for r in rows] == ["Upserted", "Created", "Created"]
+    assert rows[0]["Id"] == existing and all(r["Id"] for r in rows)
+    assert not any("required to upsert" in (r.get("Message") or "") for r in rows)
+    assert sandbox.sandbox.store.count() == 3
+    code, out, _ = run("push", path, "--op", "upsert", *connect)  # a rerun updates, never creates
+    assert code == 0, out
+    assert sandbox.sandbox.store.count() == 3
+    assert [w["method"] for w in sandbox.writes()] == ["POST", "POST", "PATCH", "PATCH"]
+
+
+def test_upsert_on_another_key_says_nothing_about_the_id(tmp_path: Path, sandbox, run) -> None:
+    path = book(
+        tmp_path / "fn.xlsx", ["Id", "FileName", "BillingProfileId"], [["", "inv-1.pdf", "101"]]
+    )
+    connect = ["--url", sandbox.url, "--username", "demo"]
+    _, out, _ = run("push", path, "--op", "upsert", "--external-id", "FileName", *connect)
+    assert "set by BillingPlatform" not in out
+    assert "set by BillingPlatform" not in (read_sheet(path)[0].get("Message") or "")

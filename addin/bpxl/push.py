@@ -7,6 +7,7 @@ rows. Front ends (the command line, the Excel add-in) only move grids in and res
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from . import answers, fields
+from .cells import is_blank
 from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
 from .fields import Catalogue
@@ -178,6 +180,34 @@ def push(
             )
     ordered = [results[p.row] for p in plans]
     return PushReport(options, layout, ordered, skipped)
+
+
+def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
+    """An upsert on Id is two sends: rows with an Id are upserted; rows without one are created,
+    through the create path and its lookups (a lost answer is looked up, a rerun finds the row
+    ``Created``), so that they can never be created twice. Every other push is one part."""
+    if options.op is not Operation.UPSERT or options.external_id != fields.ID:
+        return [(grid, options)]
+    column = read_layout(grid.header, options.catalogue).column(fields.ID)
+    if column is None:
+        return [(grid, options)]
+    index = column.index
+    new = [(r, v) for r, v in grid.rows if is_blank(v[index] if index < len(v) else None)]
+    kept = [(r, v) for r, v in grid.rows if not is_blank(v[index] if index < len(v) else None)]
+    creates = dataclasses.replace(options, op=Operation.CREATE)
+    found = [
+        (Grid(grid.header, rows, grid.date1904), part)
+        for rows, part in ((new, creates), (kept, options))
+        if rows
+    ]
+    return found or [(grid, options)]
+
+
+def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
+    """One report for the parts of a push, in sheet order, as the push's own operation."""
+    results = sorted((r for report in reports for r in report.results), key=lambda r: r.row)
+    skipped = sorted(row for report in reports for row in report.skipped)
+    return PushReport(options, reports[0].layout, results, skipped)
 
 
 def _in_user_words(message: str, headers: dict[str, str]) -> str:

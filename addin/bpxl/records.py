@@ -187,6 +187,8 @@ def plan_row(
                 f"{str(value).strip()}; use update to change that invoice)"
             )
             continue
+        if name == fields.ID and op is Operation.UPSERT and not is_key:
+            continue  # keyed on another field: the Id column is where bpxl writes the Id back
         if column.field.read_only and not is_key:
             plan.warnings.append(f"{column.header}: is set by BillingPlatform and was not sent")
             continue

@@ -94,35 +94,44 @@ def _send(desk: Desk) -> push.PushReport | None:
         desk.write(outgoing.sheet, report.layout, report.results)
         return report
     refuse_unfinished(desk.workbook, desk.recover_hint)
+    logs: list[journal.Journal] = []
     with desk.connect() as link:
-        log = journal.Journal(
-            journal_dir(),
-            workbook=desk.workbook,
-            sheet=outgoing.sheet,
-            op=options.op,
-            external_id=options.external_id,
-            target=link.target,
-        )
-
-        def confirm(rows: int) -> bool:
-            return desk.confirm(link, options.op, rows)
-
         remember = None
         try:
             grid, extra = trip.grid_to_send(link.client) if trip else (outgoing.grid, [])
-            report = push.push(grid, link.client, options, desk.progress, log, confirm)
+            reports = []
+            for part, part_options in push.parts(grid, options):  # each part has its journal
+                log = journal.Journal(
+                    journal_dir(),
+                    workbook=desk.workbook,
+                    sheet=outgoing.sheet,
+                    op=part_options.op,
+                    external_id=part_options.external_id,
+                    target=link.target,
+                )
+                logs.append(log)
+
+                def confirm(rows: int, op: Operation = part_options.op) -> bool:
+                    return desk.confirm(link, op, rows)
+
+                reports.append(
+                    push.push(part, link.client, part_options, desk.progress, log, confirm)
+                )
+            report = push.merged(reports, options)
             report.results = sorted(report.results + extra, key=lambda r: r.row)
             if trip is not None:
                 remember = trip.settle(link.client, report.results)
         except BaseException:
-            log.abandon()  # left unfinished for a recovery if anything went out
+            for log in logs:
+                log.abandon()  # left unfinished for a recovery if anything went out
             raise
     desk.write(outgoing.sheet, report.layout, report.results)
     if remember is not None:
         undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
         undo.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
         desk.store(outgoing.sheet, remember)
-    log.finish()
+    for log in logs:
+        log.finish()
     journal.prune(journal_dir())
     return report
 
@@ -136,7 +145,8 @@ def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
             grid, extra = trip.grid_to_send(link.client)
     else:
         grid, extra = trip.grid_to_send(None) if trip else (outgoing.grid, [])
-    report = push.push(grid, None, outgoing.options, desk.progress)
+    reports = [push.push(g, None, o, desk.progress) for g, o in push.parts(grid, outgoing.options)]
+    report = push.merged(reports, outgoing.options)
     report.results = sorted(report.results + extra, key=lambda r: r.row)
     if isinstance(trip, trips.ChangedRows):
         for result in report.results:
