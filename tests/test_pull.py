@@ -156,7 +156,8 @@ def test_a_refresh_clears_the_statuses_of_its_rows(tmp_path: Path, sandbox, run)
     assert row["Status"] == "Pending"  # the server's value: a refresh replaces edits too
 
 
-def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path) -> None:
+def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path, time_zone: str) -> None:
+    """Dates are written as Excel serials: the same day in Tokyo and in Los Angeles."""
     book = tmp_path / "new.xlsx"
     names = ["Id", "Status", "DueDate", "BillableFlag", "AgingInterval", "FileName"]
     records = [
