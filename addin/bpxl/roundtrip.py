@@ -82,6 +82,24 @@ def pulled(
     return invoice, Pulled(id_text(record.get(UPDATED)), values)
 
 
+class Unknown:
+    """The fields of pulled records that the catalogue does not know (kept in extra columns).
+    Each key is looked up once: a pull of 100,000 invoices repeats the same few dozen keys."""
+
+    def __init__(self, catalogue: Catalogue = fields.BUILT_IN) -> None:
+        self.catalogue = catalogue
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, record: Mapping[str, object]) -> dict[str, object]:
+        return {key: value for key, value in record.items() if self._unknown(key)}
+
+    def _unknown(self, key: str) -> bool:
+        found = self.seen.get(key)
+        if found is None:
+            found = self.seen[key] = self.catalogue.lookup(key) is None
+        return found
+
+
 def query(client: Client, names: Sequence[str], where: str | None = None,
           ids: Sequence[str] | None = None) -> Iterator[dict[str, object]]:  # fmt: skip
     """Invoices by a where clause or by Ids (chunked), with Id, Updated and ``names``."""

@@ -72,7 +72,7 @@ def _invoice_sheet(
 def _last_used(sheet: Worksheet, header_row: int) -> int:
     """The last row holding any value (rows below it may be formatted, but are free)."""
     for row in range(sheet.max_row, header_row, -1):
-        if any(c.value not in (None, "") for c in sheet[row]):
+        if any(c.value is not None for c in sheet[row]):
             return row
     return header_row
 
@@ -110,9 +110,10 @@ def pull_into(
     statuses = [columns[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in columns]
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
+    unknown_in = roundtrip.Unknown(catalogue)
     for record in records:
         invoice, pulled = roundtrip.pulled(record, [n for n in names if n in by_field], catalogue)
-        unknown = {k: v for k, v in record.items() if catalogue.lookup(k) is None}
+        unknown = unknown_in(record)
         for key in unknown:
             if key not in columns:  # kept, not dropped
                 columns[key] = max(columns.values()) + 1

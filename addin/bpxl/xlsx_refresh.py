@@ -53,7 +53,8 @@ def refresh(
         return None  # xlsx_pull says what is missing
     headers = {str(h).strip(): i for i, h in enumerate(found.grid.header, 1) if h not in (None, "")}
     statuses = [headers[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in headers]
-    used = [r for r, values in found.grid.rows if any(v not in (None, "") for v in values)]
+    # A cell holding "" is used too: it is how a formula that shows nothing reads.
+    used = [r for r, values in found.grid.rows if any(v is not None for v in values)]
     places = Places(
         ((r, roundtrip.row_id(layout, v)) for r, v in found.grid.rows),
         max([found.header_row, *used]),
@@ -63,10 +64,11 @@ def refresh(
     wanted = [n for n in names if n in by_field]
     extra: list[str] = []
     pulled_now: set[str] = set()
+    unknown_in = roundtrip.Unknown(catalogue)
     for record in records:
         invoice, pulled = roundtrip.pulled(record, wanted, catalogue)
         pulled_now.add(invoice)
-        unknown = {k: v for k, v in record.items() if catalogue.lookup(k) is None}
+        unknown = unknown_in(record)
         for key in unknown:
             if key not in headers:  # kept, not dropped
                 headers[key] = max(headers.values()) + 1

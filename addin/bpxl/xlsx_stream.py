@@ -83,6 +83,7 @@ class NewBook:
         catalogue: Catalogue = fields.BUILT_IN,
     ) -> None:
         self.path, self.catalogue = path, catalogue
+        self.unknown = roundtrip.Unknown(catalogue)
         self.names = list(dict.fromkeys([fields.ID, *names]))
         columns = [catalogue.by_name[n] for n in self.names]
         self.book = template.build(catalogue, columns, sheet_title)
@@ -116,8 +117,8 @@ class NewBook:
             if value is not None
         )
         unknown = ""
-        for key, value in record.items():
-            if self.catalogue.lookup(key) is None and value not in (None, ""):
+        for key, value in self.unknown(record).items():
+            if value not in (None, ""):
                 letter = self.extra.get(key)
                 if letter is None:
                     letter = self.extra[key] = get_column_letter(self.width + len(self.extra) + 1)
