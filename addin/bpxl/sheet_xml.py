@@ -349,13 +349,14 @@ class _SheetWriter:
         self.scope: dict[str | None, str] = {}
         self.out: IO[bytes] | None = None
         self.buffer: list[bytes] = []
+        self.seen: dict[bytes, bytes] = {}
         self.buffered = 0
 
     def run(self, source: IO[bytes], out: IO[bytes]) -> None:
         self.out = out
         events = etree.iterparse(
             source,
-            events=("start", "end"),
+            events=("end",),
             tag=("{*}sheetData", "{*}row"),
             remove_blank_text=False,
             resolve_entities=False,
@@ -363,23 +364,28 @@ class _SheetWriter:
         )
         number = 0
         data: etree._Element | None = None
-        for event, element in events:
-            name = _local(element)
+        for _, element in events:
+            if _local(element) == "sheetData":
+                if data is None:  # a sheet without rows
+                    data = element
+                    self._head(element)
+                continue
             parent = element.getparent()
-            if event == "start" and name == "sheetData" and data is None:
-                data = element
-                self._head(element)
-            elif event == "end" and name == "row" and data is not None and parent is data:
-                number = int(element.get("r") or number + 1)
-                while self.pending and self.pending[0] < number:
-                    self._write(self._new_row(self.pending.popleft()))
-                if self.pending and self.pending[0] == number:
-                    self._edit_row(element, self.edit.values[self.pending.popleft()], number)
-                self._write(element)
-                element.clear(keep_tail=False)
-                while element.getprevious() is not None:
-                    del data[0]
-                data.remove(element)
+            if data is None and parent is not None and _local(parent) == "sheetData":
+                data = parent  # the head before it is complete once its first row is
+                self._head(parent)
+            if parent is None or parent is not data:
+                continue
+            number = int(element.get("r") or number + 1)
+            while self.pending and self.pending[0] < number:
+                self._write(self._new_row(self.pending.popleft()))
+            if self.pending and self.pending[0] == number:
+                self._edit_row(element, self.edit.values[self.pending.popleft()], number)
+            self._write(element)
+            element.clear(keep_tail=False)
+            while element.getprevious() is not None:
+                del data[0]
+            data.remove(element)
         if data is None:
             raise ValueError("the sheet has no sheetData")
         for row in self.pending:
@@ -425,7 +431,7 @@ class _SheetWriter:
 
     def _write(self, row: etree._Element) -> None:
         """Rows go out in chunks of about a megabyte: the zip stream compresses each write."""
-        piece = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope)
+        piece = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen)
         self.buffer.append(piece)
         self.buffered += len(piece)
         if self.buffered > 1 << 20:
@@ -601,17 +607,25 @@ _DECLARATIONS = re.compile(rb'^<[\w.:-]+((?:\s+xmlns(?::[\w.-]+)?="[^"]*")+)')
 _DECLARATION = re.compile(rb'\s+xmlns(?::([\w.-]+))?="([^"]*)"')
 
 
-def _without_scope(xml: bytes, scope: Mapping[str | None, str]) -> bytes:
+def _without_scope(
+    xml: bytes, scope: Mapping[str | None, str], seen: dict[bytes, bytes] | None = None
+) -> bytes:
     """Drop the namespace declarations lxml repeats on a serialised row when the enclosing
-    sheetData already has them in scope (the same prefix for the same namespace)."""
+    sheetData already has them in scope (the same prefix for the same namespace). ``seen``
+    remembers what each set of declarations became: rows repeat the same few."""
     found = _DECLARATIONS.match(xml)
     if found is None:
         return xml
+    declared = found.group(1)
+    kept = seen.get(declared) if seen is not None else None
+    if kept is None:
 
-    def keep(declaration: re.Match[bytes]) -> bytes:
-        prefix = declaration.group(1).decode() if declaration.group(1) else None
-        in_scope = scope.get(prefix) == declaration.group(2).decode()
-        return b"" if in_scope else declaration.group(0)
+        def keep(declaration: re.Match[bytes]) -> bytes:
+            prefix = declaration.group(1).decode() if declaration.group(1) else None
+            in_scope = scope.get(prefix) == declaration.group(2).decode()
+            return b"" if in_scope else declaration.group(0)
 
-    kept = _DECLARATION.sub(keep, found.group(1))
+        kept = _DECLARATION.sub(keep, declared)
+        if seen is not None:
+            seen[declared] = kept
     return xml[: found.start(1)] + kept + xml[found.end(1) :]

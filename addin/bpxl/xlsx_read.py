@@ -19,6 +19,7 @@ an old .xls, a damaged file), and which sheet holds the invoices.
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,31 +185,45 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
         self.hidden: set[int] = set()
 
     def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
-        number, cells = super().parse_row(row)
+        try:
+            number, cells = super().parse_row(row)
+        except ValueError:  # a saved NaN or inf, which Excel itself never writes
+            number, cells = self.row_counter, self._cell_by_cell(row)
         if str(row.get("hidden", "0")).lower() in _TRUE:
             self.hidden.add(number)
+        # Cells are checked here, in one loop, rather than in an override of parse_cell: a
+        # method call per cell would cost a second on 100,000 rows.
+        for cell, element in zip(cells, row, strict=False):
+            value = cell["value"]
+            if value is None:
+                if element.find(FORMULA_TAG) is not None and (
+                    element.get("t") != "str" or element.find(VALUE_TAG) is None
+                ):  # Excel saves an empty text result as t="str" with an empty value
+                    cell["value"] = NO_SAVED_VALUE
+            elif value.__class__ is dt.datetime and (value.year, value.month, value.day) == (
+                1900,
+                2,
+                28,
+            ):
+                raw = element.findtext(VALUE_TAG) or ""
+                if self.epoch == CALENDAR_WINDOWS_1900 and raw and 60 <= float(raw) < 61:
+                    cell["value"] = PHANTOM_DATE
         return number, cells
 
-    def parse_cell(self, element: Any) -> dict[str, Any]:
-        try:
-            cell: dict[str, Any] = super().parse_cell(element)
-        except ValueError:  # a saved NaN or inf, which Excel itself never writes
-            reference = element.get("r")
-            row, column = (
-                coordinate_to_tuple(reference)
-                if reference
-                else (self.row_counter, self.col_counter)
-            )
-            raw = element.findtext(VALUE_TAG)
-            reason = f"the cell holds {raw}, which is not a number Excel can show; type the value"
-            return {"row": row, "column": column, "value": Unreadable(reason)}
-        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
-            # Excel saves an empty text result as t="str" with an empty value; a formula with
-            # no value, or an empty one as a number, was never calculated.
-            if element.get("t") != "str" or element.find(VALUE_TAG) is None:
-                cell["value"] = NO_SAVED_VALUE
-        elif cell["data_type"] == "d" and self.epoch == CALENDAR_WINDOWS_1900:
-            raw = element.findtext(VALUE_TAG) or ""
-            if raw and 60 <= float(raw) < 61:
-                cell["value"] = PHANTOM_DATE
-        return cell
+    def _cell_by_cell(self, row: Any) -> list[dict[str, Any]]:
+        self.col_counter = 0
+        cells = []
+        for element in row:
+            try:
+                cells.append(self.parse_cell(element))
+            except ValueError:
+                reference = element.get("r")
+                if reference:
+                    number, column = coordinate_to_tuple(reference)
+                    self.col_counter = column
+                else:
+                    number, column = self.row_counter, self.col_counter
+                raw = element.findtext(VALUE_TAG)
+                reason = f"the cell holds {raw}, which is not a number Excel can show; type it"
+                cells.append({"row": number, "column": column, "value": Unreadable(reason)})
+        return cells
