@@ -18,7 +18,7 @@ import pytest
 
 from bpxl.client import Client
 from bpxl.push import Grid, PushOptions, push
-from bpxl.results import Operation, Outcome
+from bpxl.results import SUCCESS, Operation, Outcome
 from bpxl.sandbox import FaultPlan
 from bpxl.sandbox.faults import Fault
 
@@ -189,28 +189,23 @@ def _echo_headers(_: list[dict[str, str]], headers: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("op", [Operation.CREATE, Operation.UPDATE])
 def test_one_bad_record_fails_only_its_row(op: Operation) -> None:
-    rows = grid(15)
-    poisoned = list(rows.rows)
-    poisoned[6] = (8, [None, "101", "poison.pdf", 1, None, None])
     fake = FakeBillingPlatform(_poisoned)
     with fake.running():
-        if op is Operation.UPDATE:
-            made = create(fake.url, Grid(HEADER, [r for r in poisoned if r[0] != 8]))
-            ids = iter(r.id for r in made.results)
-            poisoned = [(n, [None if n == 8 else next(ids), *v[1:]]) for n, v in poisoned]
+        rows = list(grid(15).rows)
+        if op is Operation.UPDATE:  # the invoices exist; the update gives one a poison value
+            made = create(fake.url, Grid(HEADER, rows))
+            rows = [(n, [r.id, *v[1:]]) for (n, v), r in zip(rows, made.results, strict=True)]
             fake.writes.clear()
+        rows[6] = (8, [rows[6][1][0], "101", "poison.pdf", 1, None, None])
         with Client(fake.url, username="demo", password="demo") as client:
-            report = push(Grid(HEADER, poisoned), client, PushOptions(op, batch_size=15))
+            report = push(Grid(HEADER, rows), client, PushOptions(op, batch_size=15))
         sessions = list(fake.sessions)
     by_row = {r.row: r for r in report.results}
     bad = by_row.pop(8)
-    if op is Operation.UPDATE:
-        assert bad.outcome is Outcome.INVALID  # no Id: never sent
-        return
     assert bad.outcome is Outcome.FAILED and "sent on its own" in bad.messages[0]
-    assert "NumberFormatException" in bad.messages[0]
-    assert {r.outcome for r in by_row.values()} == {Outcome.CREATED}
-    assert sorted(r.id for r in by_row.values()) == sorted(fake.ids()) and len(fake.ids()) == 14
+    assert "NumberFormatException" in bad.messages[0] and "[hidden]" in bad.messages[0]
+    assert {r.outcome for r in by_row.values()} == {SUCCESS[op]}
+    assert len(fake.ids()) == 14 + (op is Operation.UPDATE)  # nothing twice, the bad one not made
     # Halving: 15 -> 8 + 7 -> 4 + 4 -> 2 + 2 -> 1 + 1: a handful of requests, not one per row.
     assert len(fake.writes) <= 10
     for session in sessions:
@@ -259,3 +254,13 @@ def test_sandbox_storing_late_under_load_makes_no_duplicate(
     names = Counter(r["FileName"] for r in busy.sandbox.store.query("SELECT FileName FROM INVOICE"))
     assert set(names.values()) == {1} and len(names) == 40
     assert {r["Result"] for r in sheet} == {"Created"} and len({r["Id"] for r in sheet}) == 40
+
+
+def test_a_server_failing_every_batch_is_not_split_down_to_single_rows() -> None:
+    """A 500 for every request is an outage, not 40 bad records: no halving, a few resends."""
+    fake = FakeBillingPlatform(lambda n, _: Plan(store=False, status=500))
+    with fake.running():
+        report = create(fake.url, grid(40), batch_size=5)
+    assert outcomes(report) == {"Failed": 40} and fake.ids() == []
+    assert "not saved" in report.results[0].messages[0]
+    assert len(fake.writes) == 8 * 4  # the first send and three resends, in the same batches

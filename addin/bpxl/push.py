@@ -27,6 +27,7 @@ from .results import Operation, Outcome, RecordResult, RowResult, plural, summar
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_CONCURRENCY = 4  # BillingPlatform asks for 4 to 8 concurrent requests at most
 
+_OUTAGE_BATCHES = 4  # every one of this many batches refused at once: not one bad record
 RESEND_ROUNDS = 3  # creates proven absent are sent again at most this many times
 _FOUND_EARLIER = (
     "Row: an earlier send created this invoice (found in BillingPlatform); not sent again"
@@ -238,7 +239,8 @@ class _Sender:
     again what the server proved it does not have. A batch the server refused as a whole (a 400,
     or a 500 that is not an outage) is sent again in halves until the record at fault is alone:
     it fails, the others go. Splitting a create batch is safe because only records the lookup
-    proved absent are sent again.
+    proved absent are sent again. When every batch of a round (``_OUTAGE_BATCHES`` or more) is
+    refused, the server itself is failing: splitting stops and the usual resends take over.
     """
 
     def __init__(
@@ -258,6 +260,7 @@ class _Sender:
         self.contested: set[str] = set()  # Ids answered for two rows: the lookup decides
         self.doubted: list[int] = []  # rows whose answered Id another row got too
         self.refused: list[list[RowPlan]] = []  # batches refused as a whole, this round
+        self.splitting = True  # until every batch of a round is refused (an outage)
 
     def run(self, rows: list[RowPlan], claimed: set[str]) -> dict[int, RecordResult]:
         """One result per row; a create is sent again only when the server proves it absent."""
@@ -272,13 +275,16 @@ class _Sender:
         groups = [first]
         report = True
         while groups := [g for g in groups if g]:
-            self._send(groups, report)
+            batches = self._send(groups, report)
             report = False
             lost = [r for g in groups for r in g if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
             sent = {r.row for r in lost}
             lost += [plans[n] for n in dict.fromkeys(self.doubted) if n not in sent]
             self.doubted = []
             refused, self.refused = self.refused, []
+            if len(refused) == batches >= _OUTAGE_BATCHES:
+                self.splitting = False  # every batch refused: the server, not a record
+            refused = refused if self.splitting else []
             if creates and lost:  # send again only what the server proves absent
                 lost = self._settle(lost, {r.row: self.sent_at.get(r.row) for r in lost})
             groups = self._halves(refused, lost)
@@ -311,7 +317,10 @@ class _Sender:
         return groups
 
     def _refused_alone(self, answer: RecordResult) -> RecordResult:
-        what = answer.messages[0].split("; ")[0].removeprefix("Row: ") if answer.messages else ""
+        # "Row: <what happened>; <advice>": keep what happened, with all the server said
+        what = (
+            answer.messages[0].rsplit("; ", 1)[0].removeprefix("Row: ") if answer.messages else ""
+        )
         absent = "; BillingPlatform does not have it" if self.options.op is Operation.CREATE else ""
         return RecordResult(
             Outcome.FAILED,
@@ -387,7 +396,8 @@ class _Sender:
             self.doubted.append(owner)
         return answers.unknown(self.options.op, 1, what)[0]
 
-    def _send(self, groups: list[list[RowPlan]], report: bool) -> None:
+    def _send(self, groups: list[list[RowPlan]], report: bool) -> int:
+        """Send the groups in batches, in parallel; returns how many batches went out."""
         size = self.options.batch_size
         batches = [g[i : i + size] for g in groups for i in range(0, len(g), size)]
         with ThreadPoolExecutor(
@@ -401,6 +411,7 @@ class _Sender:
                 self._record_all(finished)
                 if report and self.progress:
                     self.progress(len(finished))
+        return len(batches)
 
     def _send_batch(self, batch: list[RowPlan]) -> dict[int, RecordResult]:
         at = self.client.server_now()
