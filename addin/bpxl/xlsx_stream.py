@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import os
 import re
 import shutil
@@ -24,7 +25,6 @@ from typing import IO
 from xml.sax.saxutils import escape
 
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import TableColumn
 
@@ -32,12 +32,11 @@ from . import fields, roundtrip, template, xlsx_pull
 from .fields import Catalogue
 from .records import MESSAGE_HEADER, RESULT_HEADER
 from .roundtrip import STAMP_HEADER
+from .sheet_xml import excel_serial
 from .xlsx_pull import PullReport
 
 _NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML at all
-_EPOCH = dt.date(1899, 12, 30).toordinal()  # Excel's day 0 (for dates after 1 March 1900)
-_MARCH_1900 = dt.date(1900, 3, 1)
 _CHUNK = 1 << 20
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
@@ -50,24 +49,21 @@ class CellXml:
         self.datetime = f' s="{datetime_style}"' if datetime_style is not None else ""
 
     def cell(self, ref: str, value: object) -> str:
-        kind = type(value)
-        if kind is str:
-            text = str(value)
+        if isinstance(value, str):
+            text = value
             if _NEEDS_ESCAPE.search(text):
                 text = escape(_ILLEGAL.sub("", text))
             space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
             return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
-        if kind is bool:
-            return f'<c r="{ref}" t="b"><v>{int(bool(value))}</v></c>'
-        if kind is int or kind is float:
+        if isinstance(value, bool):
+            return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
             return f'<c r="{ref}"><v>{value!r}</v></c>'
-        if kind is dt.date:
-            assert isinstance(value, dt.date)
-            serial = value.toordinal() - _EPOCH if value >= _MARCH_1900 else to_excel(value)
-            return f'<c r="{ref}"{self.date}><v>{serial}</v></c>'
-        if kind is dt.datetime:
-            return f'<c r="{ref}"{self.datetime}><v>{to_excel(value)!r}</v></c>'
-        return self.cell(ref, str(value))
+        if isinstance(value, dt.datetime):
+            return f'<c r="{ref}"{self.datetime}><v>{excel_serial(value, False)!r}</v></c>'
+        if isinstance(value, dt.date):
+            return f'<c r="{ref}"{self.date}><v>{int(excel_serial(value, False))}</v></c>'
+        return self.cell(ref, str(value))  # not a cell type (or not a finite number): as text
 
 
 class NewBook:
