@@ -32,7 +32,7 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 # The tests that exercise each core module, fast ones only: mutmut runs, per mutant, just the tests
 # of this selection that reached the mutated function.
 TESTS = {
-    "cells": ["tests/test_cells.py", "tests/test_records.py"],
+    "cells": ["tests/test_cells.py", "tests/test_records.py", "tests/test_xlsx_read.py"],
     "records": ["tests/test_records.py", "tests/test_cells.py"],
     "journal": ["tests/test_journal.py"],
     "answers": ["tests/test_answers.py"],
@@ -74,9 +74,11 @@ def mutate(module: str) -> dict[str, object]:
         try:
             stopped = run.wait(timeout=TIMEOUT) != 0
         except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGTERM)
-            run.wait()
             stopped = True  # the mutants tested so far still count; the rest are reported
+        finally:  # also when this script is stopped: the run must not go on without it
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGTERM)
+                run.wait()
     subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=folder, check=True, capture_output=True)
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
     listed = subprocess.run(
@@ -110,6 +112,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"no test selection for {', '.join(unknown)}; known: {', '.join(TESTS)}")
     os.environ.pop("MUTANT_UNDER_TEST", None)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so that `finally` runs
     rows = []
     for module in modules:
         row = mutate(module)

@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpxl import fields
-from bpxl.cells import CLEAR, MAX_EXCEL_SERIAL, CellError, Converted, convert, is_blank, show
+from bpxl.cells import (
+    CLEAR,
+    MAX_EXCEL_SERIAL,
+    TRIMMED,
+    CellError,
+    Converted,
+    Unreadable,
+    convert,
+    is_blank,
+    show,
+)
 from bpxl.fields import Field, FieldType
 from bpxl.roundtrip import to_cell
 
@@ -281,3 +291,51 @@ def test_an_unknown_status_warns_with_the_known_ones() -> None:
 )
 def test_show_writes_a_value_as_the_user_knows_it(value: object, shown: str) -> None:
     assert show(value) == shown
+
+
+def test_what_excel_could_not_give_and_trimmed_text() -> None:
+    with pytest.raises(CellError) as unreadable:
+        convert(F["DueDate"], Unreadable("the formula has no saved value; open and save it"))
+    assert str(unreadable.value) == "the formula has no saved value; open and save it"
+    assert convert(F["Status"], " closed ") == Converted("Closed", TRIMMED)
+    assert convert(F["Status"], " odd ") == Converted(
+        "odd",
+        f'{TRIMMED}; "odd" is not a known Status value (Pending, Approved, Closed, Void); '
+        "check the spelling, unless your tenant defines it",
+    )
+    assert convert(F["DueDate"], " 2024-01-31 ") == Converted("2024-01-31")
+    assert convert(F["AgingInterval"], " 7 ") == Converted(7)
+
+
+def test_1904_serials_at_their_edges() -> None:
+    last = MAX_EXCEL_SERIAL - 1462
+    assert convert(F["DueDate"], last, date1904=True).value == "9999-12-31"
+    assert convert(F["DueDate"], 1.0, date1904=True).value == "1904-01-02"
+    for serial in (last + 1, -1):
+        with pytest.raises(CellError) as refused:
+            convert(F["DueDate"], serial, date1904=True)
+        assert str(refused.value) == f"{serial} is not a date (use YYYY-MM-DD or an Excel date)"
+    with pytest.raises(CellError) as nan:
+        convert(F["DueDate"], float("nan"), date1904=True)
+    assert str(nan.value) == "nan is not a number; type a number"
+    assert convert(F["AgingInterval"], 5, date1904=True) == Converted(5)
+    assert convert(F["DueDate"], "2024-01-31", date1904=True).value == "2024-01-31"
+
+
+def test_numbers_in_text_are_written_as_excel_shows_them() -> None:
+    for number, text in [
+        (0, "0"),
+        (1, "1"),
+        (100.0, "100"),
+        (1e-9, "0.000000001"),
+        (999999999999999.0, "999999999999999"),
+        (-0.25, "-0.25"),
+    ]:
+        assert convert(F["FileName"], number).value == text, number
+    for number in (1e15, -1e15, 1e-10):
+        with pytest.raises(CellError) as refused:
+            convert(F["FileName"], number)
+        assert str(refused.value) == (
+            f"Excel shows {show(number)} with an exponent, not as the text you mean; type it as "
+            "text (start with an apostrophe: ') or format the column as Text"
+        )
