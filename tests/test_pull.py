@@ -232,3 +232,28 @@ def test_a_pulled_workbook_is_refreshed_in_place(tmp_path: Path, sandbox, run) -
     assert remembered[ids[2]].updated == _server(sandbox, "Id, Updated")[ids[2]]["Updated"]
     code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
     assert "nothing to send" in out, out  # the memory matches the sheet, dates included
+
+
+@pytest.mark.parametrize("how", ["--ids", "--ids-from-sheet", "--where"])
+def test_a_pull_writes_into_the_sheet_a_push_reads(tmp_path: Path, sandbox, run, how) -> None:
+    """A summary sheet before the invoice sheet, with an Id column of its own, is not the invoice
+    sheet: the pull writes where a push reads, and the summary keeps every cell."""
+    ids = seed_invoices(sandbox, 2)
+    book = write_invoices(tmp_path / "two.xlsx", [{"Id": ids[0]}])
+    workbook = openpyxl.load_workbook(book)
+    summary = workbook.create_sheet("Summary", 0)
+    summary.append(["Id", "Total"])
+    summary.append(["x", "=SUM(Invoices!W2:W9)"])
+    workbook.save(book)
+    chosen = {
+        "--ids": ["--ids", ",".join(ids)],
+        "--ids-from-sheet": ["--ids-from-sheet"],
+        "--where": ["--where", f"Id = {ids[0]} OR Id = {ids[1]}"],
+    }[how]
+    code, out, _ = run("pull", book, *chosen, *connect(sandbox))
+    assert code == 0 and "into sheet 'Invoices'" in out, out
+    assert [[c.value for c in row] for row in openpyxl.load_workbook(book)["Summary"]] == [
+        ["Id", "Total"],
+        ["x", "=SUM(Invoices!W2:W9)"],
+    ]
+    assert ids[0] in {r["Id"] for r in read_sheet(book, "Invoices")}

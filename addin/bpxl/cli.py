@@ -598,6 +598,8 @@ def _pull_held(args: argparse.Namespace) -> int:
     if path.exists():
         xlsx.check_writable(path)
     known = _catalogue(args, connect=True)
+    if path.exists() and args.sheet is None:  # the sheet a push would read, not the first one
+        args.sheet = xlsx.invoice_sheet(path, known)
     requested = []
     for name in (args.fields or "").split(","):
         if name.strip():

@@ -79,6 +79,14 @@ def check_writable(path: Path) -> None:
         ) from None
 
 
+def invoice_sheet(path: Path, catalogue: Catalogue = fields.BUILT_IN) -> str:
+    """The title of an existing workbook's invoice sheet, chosen as a push chooses it (see
+    ``xlsx_read.choose_sheet``), so a pull writes where a push reads and nowhere else."""
+    with xlsx_read.open_book(path) as book:
+        title: str = xlsx_read.choose_sheet(book, None, path, catalogue).title
+        return title
+
+
 def read_grid(
     path: Path,
     sheet: str | None = None,
