@@ -12,7 +12,7 @@ from bpxl.errors import UsageError
 from bpxl.push import Grid
 from bpxl.results import Outcome, RowResult
 from bpxl.roundtrip import Pulled, Replaced
-from bpxl.trips import Recorded, Revert, sent_value
+from bpxl.trips import ChangedRows, Recorded, Revert, sent_value
 
 HEADER = ["Id", "Status", "DueDate", "FileName", "Created", "Notes"]
 
@@ -184,3 +184,13 @@ def test_sent_value_is_the_cell_as_it_is_sent() -> None:
     assert sent_value(fields.BY_NAME["BillableFlag"], True) == "1"
     assert sent_value(fields.BY_NAME["Status"], "  ") is None
     assert sent_value(fields.BY_NAME["DueDate"], "31/02/2026") == "31/02/2026"  # as typed
+
+
+def test_a_changed_row_is_described_with_the_users_own_headers() -> None:
+    pulled = {"7": Pulled("2026-01-01 10:00:00", {"Id": "7", "Status": "Pending", "DueDate": None})}
+    row = ["7", "Approved", "2026-02-01", "x"]
+    grid = Grid(["Id", "status", "Due date", "My note"], [(2, row)])
+    changed = ChangedRows(grid, pulled, overwrite=False)
+    assert changed.describe(2) == (
+        "Changed since the pull: status, Due date; not sent yet (a check only)"
+    )

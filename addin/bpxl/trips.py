@@ -88,7 +88,9 @@ class ChangedRows:
         return Grid(self.changes.grid.header, rows, self.changes.grid.date1904), results
 
     def describe(self, row: int) -> str:
-        return f"Row: changed since the pull: {', '.join(self.changes.fields[row])}"
+        """What a dry run says of a changed row, naming the user's own headers."""
+        headers = [c.header for n in self.changes.fields[row] if (c := self.layout.column(n))]
+        return f"Changed since the pull: {', '.join(headers)}; not sent yet (a check only)"
 
     def settle(self, client: Client, results: list[RowResult]) -> Remember:
         """What was pulled becomes what was sent, for the rows the server took."""
