@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +55,12 @@ from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STOPPED = 130  # stopped by Ctrl+C, a closed window or a kill request (the shell's 128 + 2)
+STOP_SIGNALS = [
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")  # SIGBREAK: a closed console window
+    if hasattr(signal, name)
+]
 PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook has them all
 
 
@@ -330,8 +338,12 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"bpxl: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("bpxl: stopped.", file=sys.stderr)
-        return EXIT_USAGE
+        print(
+            "bpxl: stopped at once. If rows were being sent, run `bpxl recover FILE` before "
+            "anything else: it finds out what happened to each of them.",
+            file=sys.stderr,
+        )
+        return EXIT_STOPPED
 
 
 def _addin(args: argparse.Namespace) -> int:
@@ -549,14 +561,52 @@ def _send(
     xlsx.check_writable(args.file)
     desk = _Desk(args, lambda: read(desk))
     try:
-        report = sending.send(desk, command)
+        with _stop_on_signals() as stop:
+            report = sending.send(desk, command, stop)
     finally:
         desk.bar.close()
     if report is None:
         return EXIT_OK
     assert desk.found is not None
     _print_report(report, desk.found)
+    if report.stopped:
+        print(
+            f"bpxl: stopped. {desk.workbook.name} holds what happened to every row: rows not sent "
+            "say Failed (send again), rows whose answer did not come say Unknown (the next push "
+            "looks them up first). Push again to send the rest.",
+            file=sys.stderr,
+        )
+        return EXIT_STOPPED
     return EXIT_OK if report.all_ok else EXIT_ROWS_FAILED
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl+C, a kill request or a closed window stops the push in order (see ``push``): no new
+    batch, answers in flight awaited a few seconds, every outcome written. A second one stops at
+    once."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(
+            "\nbpxl: stopping: no new batch goes out; waiting a few seconds for the answers on "
+            "their way, then writing every row's outcome.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only (e.g. a test running bpxl in a thread)
+        return
+    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -818,5 +868,16 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
         )
 
 
+def run_and_exit() -> None:
+    """The ``bpxl`` command: exit with ``main``'s code, at once even if a batch stopped by a signal
+    still waits for its answer (its row is already marked in the workbook and the journal)."""
+    code = main()
+    if code == EXIT_STOPPED and threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

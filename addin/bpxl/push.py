@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import answers, fields
+from . import answers, fields, unsettled
 from .cells import is_blank
 from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
@@ -41,6 +43,25 @@ _NOT_SAVED = RecordResult(
         "have it; sending again is safe",
     ),
 )
+
+_STOPPED = RecordResult(
+    Outcome.FAILED, None, ("Row: not sent: stopped before sending; send again",)
+)
+_NO_ANSWER_STOPPED = (
+    "Row: sent, but bpxl was stopped before the answer came; the next push looks it up in "
+    "BillingPlatform before sending it again"
+)
+_NO_ANSWER = RecordResult(  # a create's is replaced by _NO_ANSWER_STOPPED and its ref
+    Outcome.UNKNOWN,
+    None,
+    ("Row: sent, but bpxl was stopped before the answer came; sending it again is safe",),
+)
+_EDITED_SINCE = (
+    "Row: edited since that send: the invoice has the values sent then; send your edits as an "
+    "update"
+)
+STOP_GRACE_S = 4.0  # after a stop, how long batches already out may take to answer
+_POLL_S = 0.1
 
 Progress = Callable[[int, int], None]
 """Called as rows finish: (rows just finished, total rows to process)."""
@@ -85,6 +106,8 @@ class PushReport:
     layout: Layout
     results: list[RowResult]
     skipped: list[int] = field(default_factory=list)
+    stopped: bool = False  # a stop (Ctrl+C, a closed window) ended the push early
+    settled: list[str] = field(default_factory=list)  # ``unsettled`` refs to forget once written
 
     @property
     def all_ok(self) -> bool:
@@ -97,13 +120,20 @@ class PushReport:
         if self.options.dry_run:
             bad = sum(r.outcome is Outcome.INVALID for r in self.results)
             clashes = sum(r.outcome is Outcome.CONFLICT for r in self.results)
+            unknown = sum(r.outcome is Outcome.UNKNOWN for r in self.results)
             conflicts = f", {clashes:,} conflict" if clashes else ""
-            ready = len(self.results) - bad - clashes
+            looked_up = f", {unknown:,} unknown (looked up before sending)" if unknown else ""
+            ready = len(self.results) - bad - clashes - unknown
             return (
                 f"{plural(len(self.results), 'row')}: {ready:,} ready to {self.options.op.value}"
-                f", {bad:,} invalid{conflicts} (dry run: nothing was sent)"
+                f", {bad:,} invalid{conflicts}{looked_up} (dry run: nothing was sent)"
             )
-        return summary(self.results, self.options.op, len(self.skipped))
+        if self.options.op is Operation.CREATE or not self.skipped:
+            return summary(self.results, self.options.op, len(self.skipped))
+        return summary(self.results, self.options.op) + (
+            f" ({len(self.skipped):,} left as they were: marked Created or Unknown by a create "
+            "and with no Id; a create looks them up)"
+        )
 
 
 def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[int]]:
@@ -140,17 +170,22 @@ def push(
     progress: Progress | None = None,
     journal: Journal | None = None,
     confirm: Callable[[int], bool] | None = None,
+    stop: threading.Event | None = None,
 ) -> PushReport:
     """Validate, send and map back. ``client`` may be None only for a dry run.
 
     With a ``journal``, every step is written down before it happens, for ``bpxl recover``.
     ``confirm`` is asked with the number of rows about to be sent; if it says no, nothing is.
+    Setting ``stop`` (from a signal handler) ends the push early: see ``_Sender``.
     """
     layout, plans, skipped = plan(grid, options)
     results: dict[int, RowResult] = {}
     valid: list[RowPlan] = []
+    rechecks: list[RowPlan] = []  # Unknown from an earlier create: looked up, valid or not
     for row in plans:
-        if row.valid:
+        if row.recheck:
+            rechecks.append(row)
+        elif row.valid:
             valid.append(row)
         else:
             results[row.row] = RowResult(row.row, Outcome.INVALID, None, row.errors + row.warnings)
@@ -160,27 +195,38 @@ def push(
     if options.dry_run:
         for row in valid:
             results[row.row] = RowResult(row.row, None, None, row.warnings)
+        for row in rechecks:  # the mark and what it names stay until a lookup settles it
+            results[row.row] = RowResult(row.row, Outcome.UNKNOWN, None, [row.earlier_message])
     else:
         if client is None:
             raise UsageError("Nothing to send to: no connection was given.")
-        if valid and confirm is not None and not confirm(len(valid)):
+        going = len(valid) + len(rechecks)
+        if going and confirm is not None and not confirm(going):
             raise UsageError("Nothing was sent: the push was not confirmed.")
         if journal:
             journal.planned({p.row: record_hash(p.record) if p.valid else None for p in plans})
             journal.answered(results.values())
-        if valid:
+        if going:
             client.login()  # a refused login stops the run before anything is sent
         report = (lambda n: progress(n, total)) if progress else None
-        outcomes = _Sender(client, options, journal, report).run(valid, sheet_ids(grid, layout))
+        sender = _Sender(client, options, journal, report, stop)
+        outcomes = sender.run(valid, rechecks, sheet_ids(grid, layout))
         headers = {fields.header_key(c.field.name): c.header for c in layout.columns}
-        for row in valid:
+        for row in valid + rechecks:
             record = outcomes[row.row]
             messages = [_in_user_words(m, headers) for m in record.messages]
             results[row.row] = RowResult(
                 row.row, record.outcome, record.id, [*messages, *row.warnings]
             )
     ordered = [results[p.row] for p in plans]
-    return PushReport(options, layout, ordered, skipped)
+    settled = [
+        ref
+        for row in rechecks
+        if results[row.row].outcome not in (None, Outcome.UNKNOWN)
+        and (ref := unsettled.ref_in(row.earlier_message))
+    ]
+    stopped = bool(stop and stop.is_set())
+    return PushReport(options, layout, ordered, skipped, stopped, settled)
 
 
 def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
@@ -208,7 +254,9 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
     """One report for the parts of a push, in sheet order, as the push's own operation."""
     results = sorted((r for report in reports for r in report.results), key=lambda r: r.row)
     skipped = sorted(row for report in reports for row in report.skipped)
-    return PushReport(options, reports[0].layout, results, skipped)
+    stopped = any(report.stopped for report in reports)
+    settled = [ref for report in reports for ref in report.settled]
+    return PushReport(options, reports[0].layout, results, skipped, stopped, settled)
 
 
 def _in_user_words(message: str, headers: dict[str, str]) -> str:
@@ -241,6 +289,10 @@ class _Sender:
     it fails, the others go. Splitting a create batch is safe because only records the lookup
     proved absent are sent again. When every batch of a round (``_OUTAGE_BATCHES`` or more) is
     refused, the server itself is failing: splitting stops and the usual resends take over.
+
+    When ``stop`` is set (Ctrl+C, a closed window), no batch starts any more: batches already out
+    get ``STOP_GRACE_S`` to answer, rows not sent are Failed "not sent", and creates still without
+    an answer are Unknown with what was sent kept for the next push to look up.
     """
 
     def __init__(
@@ -249,11 +301,13 @@ class _Sender:
         options: PushOptions,
         journal: Journal | None,
         progress: Callable[[int], None] | None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.options = options
         self.journal = journal
         self.progress = progress
+        self.stop = stop or threading.Event()
         self.outcomes: dict[int, RecordResult] = {}
         self.sent_at: dict[int, dt.datetime] = {}
         self.owners: dict[str, int | None] = {}  # Id -> the row that has it (None: the sheet's)
@@ -262,14 +316,15 @@ class _Sender:
         self.refused: list[list[RowPlan]] = []  # batches refused as a whole, this round
         self.splitting = True  # until every batch of a round is refused (an outage)
 
-    def run(self, rows: list[RowPlan], claimed: set[str]) -> dict[int, RecordResult]:
+    def run(
+        self, rows: list[RowPlan], rechecks: list[RowPlan], claimed: set[str]
+    ) -> dict[int, RecordResult]:
         """One result per row; a create is sent again only when the server proves it absent."""
         self.owners = dict.fromkeys(claimed)
-        plans = {r.row: r for r in rows}
-        rechecks = [r for r in rows if r.recheck]
-        first = [r for r in rows if not r.recheck]
+        plans = {r.row: r for r in rows + rechecks}
+        first = list(rows)
         if rechecks:
-            first += self._settle(rechecks, self._earlier_sends(rechecks), _FOUND_EARLIER)
+            first += self._recheck(rechecks)
         creates = self.options.op is Operation.CREATE
         resends: Counter[int] = Counter()
         groups = [first]
@@ -277,6 +332,8 @@ class _Sender:
         while groups := [g for g in groups if g]:
             batches = self._send(groups, report)
             report = False
+            if self.stop.is_set():
+                break
             lost = [r for g in groups for r in g if self.outcomes[r.row].outcome is Outcome.UNKNOWN]
             sent = {r.row for r in lost}
             lost += [plans[n] for n in dict.fromkeys(self.doubted) if n not in sent]
@@ -299,7 +356,27 @@ class _Sender:
                 elif creates:
                     self._record_all({row.row: _NOT_SAVED})
             groups.append(again)
+        if creates and self.stop.is_set():
+            self._keep_unknown(first)
         return self.outcomes
+
+    def _recheck(self, rows: list[RowPlan]) -> list[RowPlan]:
+        """Rows an earlier create left Unknown: looked up as they were sent (values and time,
+        kept under the ref their Message names), whatever the row holds now; older marks by the
+        row's values and the journals' send times. The ones proven absent are sent if valid."""
+        sent = self._earlier_sends(rows)
+        records: dict[int, Mapping[str, object]] = {}
+        for row in rows:
+            if (create := _sent_create(row)) is not None:
+                records[row.row], sent[row.row] = create.record, create.sent_at
+        absent = self._settle(rows, sent, _FOUND_EARLIER, records)
+        invalid = {
+            r.row: RecordResult(Outcome.INVALID, None, tuple(r.errors))
+            for r in absent
+            if not r.valid
+        }
+        self._record_all(invalid)
+        return [r for r in absent if r.valid]
 
     def _halves(self, refused: list[list[RowPlan]], lost: list[RowPlan]) -> list[list[RowPlan]]:
         """The halves of each batch refused as a whole, for the rows still to send; a record
@@ -343,9 +420,12 @@ class _Sender:
         rows: list[RowPlan],
         sent: Mapping[int, dt.datetime | None],
         found: str = _FOUND_AFTER_LOSS,
+        records: Mapping[int, Mapping[str, object]] | None = None,
     ) -> list[RowPlan]:
-        """Look up creates that may have happened; record what is known, return the absent."""
-        lost = {r.row: Lost(r.record, sent.get(r.row)) for r in rows}
+        """Look up creates that may have happened (as ``records`` were sent, by default the rows'
+        own records); record what is known, return the absent."""
+        records = records or {}
+        lost = {r.row: Lost(records.get(r.row, r.record), sent.get(r.row)) for r in rows}
         claimed = {i for i, owner in self.owners.items() if owner not in lost}
         findings = reconcile(self.client, lost, claimed, self.options.catalogue)
         absent: list[RowPlan] = []
@@ -355,11 +435,33 @@ class _Sender:
             if finding.verdict is Verdict.ABSENT:
                 absent.append(row)
             elif finding.verdict is Verdict.FOUND:
-                settled[row.row] = RecordResult(Outcome.CREATED, finding.id, (found,))
-            else:
-                settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (finding.message,))
+                edited = lost[row.row].record != row.record
+                note = (found, _EDITED_SINCE) if edited else (found,)
+                settled[row.row] = RecordResult(Outcome.CREATED, finding.id, note)
+            else:  # what was sent is kept, so that the next push looks for it as sent
+                create = _sent_create(row) or unsettled.keep(
+                    lost[row.row].record, lost[row.row].sent or self.client.server_now()
+                )
+                message = f"{finding.message} {unsettled.mention(create)}"
+                settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (message,))
         self._record_all(settled, looked_up=True)
         return absent
+
+    def _keep_unknown(self, rows: list[RowPlan]) -> None:
+        """Creates left without an answer or a lookup by a stop: what was sent is kept for the
+        next push, which looks them up before sending anything."""
+        kept = {}
+        for row in rows:
+            result = self.outcomes.get(row.row)
+            if result is None or result.outcome is not Outcome.UNKNOWN:
+                continue
+            if unsettled.ref_in(" ".join(result.messages)):
+                continue  # a lookup already kept it
+            at = self.sent_at.get(row.row) or self.client.server_now()
+            create = unsettled.keep(row.record, at)
+            message = f"{_NO_ANSWER_STOPPED} {unsettled.mention(create)}"
+            kept[row.row] = RecordResult(Outcome.UNKNOWN, None, (message,))
+        self._record_all(kept)
 
     def _record_all(self, settled: dict[int, RecordResult], looked_up: bool = False) -> None:
         """Record outcomes; a lookup's findings are the word on whose an Id is, answers not."""
@@ -370,7 +472,7 @@ class _Sender:
             else:
                 settled[row] = self._claim(row, result, settled)
         self.outcomes.update(settled)
-        if self.journal:
+        if self.journal and settled:
             self.journal.answered(_row_results(settled))
 
     def _claim(
@@ -400,20 +502,38 @@ class _Sender:
         """Send the groups in batches, in parallel; returns how many batches went out."""
         size = self.options.batch_size
         batches = [g[i : i + size] for g in groups for i in range(0, len(g), size)]
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=self.options.concurrency, thread_name_prefix="bpxl-send"
-        ) as pool:
-            futures = {pool.submit(self._send_batch, b): b for b in batches}
-            for future in as_completed(futures):
-                finished = future.result()
-                if all(r.split for r in finished.values()):
-                    self.refused.append(futures[future])
-                self._record_all(finished)
-                if report and self.progress:
-                    self.progress(len(finished))
+        )
+        waiting = {pool.submit(self._send_batch, b): b for b in batches}
+        deadline: float | None = None
+        try:
+            while waiting:
+                if self.stop.is_set() and deadline is None:
+                    deadline = time.monotonic() + STOP_GRACE_S
+                    for future in [f for f in waiting if f.cancel()]:
+                        self._record_all({r.row: _STOPPED for r in waiting.pop(future)})
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                done, _ = wait(waiting, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = waiting.pop(future)
+                    finished = future.result()
+                    if all(r.split for r in finished.values()):
+                        self.refused.append(batch)
+                    self._record_all(finished)
+                    if report and self.progress:
+                        self.progress(len(finished))
+        finally:
+            # After a stop, batches still out are not waited for: their rows are settled below.
+            pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+        for batch in waiting.values():
+            self._record_all({r.row: _NO_ANSWER for r in batch})
         return len(batches)
 
     def _send_batch(self, batch: list[RowPlan]) -> dict[int, RecordResult]:
+        if self.stop.is_set():
+            return {row.row: _STOPPED for row in batch}
         at = self.client.server_now()
         if self.journal:
             self.journal.sending([r.row for r in batch], at)
@@ -422,6 +542,12 @@ class _Sender:
             self.options.op, [r.record for r in batch], self.options.external_id
         )
         return {row.row: answer for row, answer in zip(batch, answers, strict=True)}
+
+
+def _sent_create(row: RowPlan) -> unsettled.SentCreate | None:
+    """What an Unknown row's earlier create sent, if its Message names a create kept here."""
+    ref = unsettled.ref_in(row.earlier_message)
+    return unsettled.find(ref) if ref else None
 
 
 def _row_results(outcomes: dict[int, RecordResult]) -> list[RowResult]:

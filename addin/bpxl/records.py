@@ -138,6 +138,7 @@ class RowPlan:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     recheck: bool = False  # an earlier create of this row got no answer: look before sending
+    earlier_message: str = ""  # the Message of a row to recheck: it names what was sent
 
     @property
     def valid(self) -> bool:
@@ -315,19 +316,32 @@ def plan_rows(
 ) -> tuple[list[RowPlan], list[int]]:
     """Plans for the non-blank rows, and the rows skipped because a create already sent them.
 
-    A create skips rows whose Result is Created, and marks rows whose Result is Unknown for a
-    look on the server before they are sent again.
+    A create's marks are sticky: a create skips rows whose Result is Created, and marks rows whose
+    Result is Unknown (valid or not, edited or not) for a look on the server before anything is
+    sent. Updates and upserts leave alone the rows a create marked Created or Unknown and that have
+    no Id: only a create, which looks first, may settle them.
     """
     plans: list[RowPlan] = []
     skipped: list[int] = []
+    id_column = layout.column(fields.ID)
     for row, values in rows:
         if is_blank_row(layout, values):
             continue
-        earlier = earlier_outcome(layout, values) if op is Operation.CREATE else None
-        if earlier is Outcome.CREATED:
+        earlier = earlier_outcome(layout, values)
+        if op is Operation.CREATE and earlier is Outcome.CREATED:
+            skipped.append(row)
+            continue
+        if (
+            op is not Operation.CREATE
+            and earlier in (Outcome.CREATED, Outcome.UNKNOWN)
+            and (id_column is None or is_blank(_cell(values, id_column.index)))
+        ):
             skipped.append(row)
             continue
         plan = plan_row(layout, row, values, op, external_id, date1904)
-        plan.recheck = earlier is Outcome.UNKNOWN
+        if op is Operation.CREATE and earlier is Outcome.UNKNOWN:
+            plan.recheck = True
+            if layout.message_index is not None:
+                plan.earlier_message = str(_cell(values, layout.message_index) or "")
         plans.append(plan)
     return plans, skipped

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import fields
+from . import fields, unsettled
 from .client import Client
 from .errors import UsageError
 from .fields import Catalogue
@@ -88,14 +88,16 @@ def recover(
             claimed,
             catalogue,
         )
-        for plan in lost.values():
+        for old, plan in lost.items():
             finding = findings[plan.row]
             if finding.verdict is Verdict.FOUND:
                 results[plan.row] = RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND])
             elif finding.verdict is Verdict.ABSENT:
                 results[plan.row] = _result(plan.row, Outcome.FAILED, NOT_SAVED)
-            else:
-                results[plan.row] = _result(plan.row, Outcome.UNKNOWN, finding.message)
+            else:  # what was sent is kept, so that the next push looks for it first
+                create = unsettled.keep(plan.record, run.sent[old])
+                message = f"{finding.message} {unsettled.mention(create)}"
+                results[plan.row] = _result(plan.row, Outcome.UNKNOWN, message)
     return Recovery(layout, [results[r] for r in sorted(results)], unplaced)
 
 

@@ -9,12 +9,13 @@ writes results, shows progress and asks for confirmation (``Desk``).
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, trips, undo, writer_lock
+from . import journal, push, trips, undo, unsettled, writer_lock
 from .connection import Connection, journal_dir, undo_dir
 from .errors import UsageError
 from .records import Layout
@@ -73,18 +74,22 @@ def refuse_unfinished(workbook: Path, hint: str) -> None:
         )
 
 
-def send(desk: Desk, command: str = "push") -> push.PushReport | None:
+def send(
+    desk: Desk, command: str = "push", stop: threading.Event | None = None
+) -> push.PushReport | None:
     """Read, send with a journal, write each row's result and keep what a revert needs, holding
     the workbook throughout (no other bpxl command may read or write it meanwhile).
 
     Returns the report (None when the desk found nothing to send). Raises ``BpxlError`` when the
     send cannot start or stops; its journal is then left for a recovery if anything went out.
+    Setting ``stop`` (a signal) ends the send early but in order: no new batch, every known
+    outcome written, ``report.stopped`` set.
     """
     with writer_lock.hold(desk.workbook, command=command):
-        return _send(desk)
+        return _send(desk, stop)
 
 
-def _send(desk: Desk) -> push.PushReport | None:
+def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
     outgoing = desk.read()
     if outgoing is None:
         return None
@@ -115,7 +120,7 @@ def _send(desk: Desk) -> push.PushReport | None:
                     return desk.confirm(link, op, rows)
 
                 reports.append(
-                    push.push(part, link.client, part_options, desk.progress, log, confirm)
+                    push.push(part, link.client, part_options, desk.progress, log, confirm, stop)
                 )
             report = push.merged(reports, options)
             report.results = sorted(report.results + extra, key=lambda r: r.row)
@@ -126,6 +131,7 @@ def _send(desk: Desk) -> push.PushReport | None:
                 log.abandon()  # left unfinished for a recovery if anything went out
             raise
     desk.write(outgoing.sheet, report.layout, report.results)
+    unsettled.forget(report.settled)  # only now: the rows' outcomes are in the workbook
     if remember is not None:
         undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
         undo.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
