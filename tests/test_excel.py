@@ -181,6 +181,20 @@ def test_clear_status_empties_only_the_chosen_rows() -> None:
     assert [results[r] for r in (2, 3, 4, 5)] == ["Created", None, None, "Created"]
 
 
+def test_clear_status_on_an_unknown_row_warns_first() -> None:
+    rows = rows_for(3)
+    rows[1][5:7] = ["Unknown", "Row: sent, but no answer came (bpxl ref 0123456789ab)"]
+    book = book_from_rows(HEADER, rows)
+    book.app.selected = "$C$2:$C$4"
+    book.app.alert_answers = ["cancel"]
+    excel.action("bpxlClear", book)
+    assert book.app.alerts[-1][0].startswith("Row 3 says Unknown: the invoice may already exist")
+    assert book.sheets[0].column("Result")[3] == "Unknown"  # cancelled: nothing cleared
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlClear", book)
+    assert book.sheets[0].column("Result")[3] is None
+
+
 def test_connect_chooses_a_profile_and_updates_the_ribbon_label(
     sandbox, run, memory_keyring, tmp_path, monkeypatch
 ) -> None:

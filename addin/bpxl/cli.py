@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -521,11 +521,24 @@ class _Desk:
         self.workbook: Path = args.file
         self.recover_hint = f"Run `bpxl recover {self.workbook}`"
         self.found: xlsx.SheetGrid | None = None
+        self.seen: tuple[int, int] | None = None
         self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
         self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
 
     def read(self) -> sending.Outgoing | None:
+        self.seen = _on_disk(self.workbook)  # before reading: a save meanwhile shows as a change
         return self._read()
+
+    def changed(self) -> bool:
+        return _on_disk(self.workbook) != self.seen
+
+    def reread(self, sheet: str) -> push.Grid:
+        self.found = xlsx.read_grid(self.workbook, sheet)
+        return self.found.grid
+
+    def warn(self, text: str) -> None:
+        self.bar.close()
+        print(f"bpxl: {text}", file=sys.stderr)
 
     @contextmanager
     def connect(self) -> Iterator[connection.Connection]:
@@ -550,6 +563,15 @@ class _Desk:
 
     def store(self, sheet: str, remember: trips.Remember) -> None:
         xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells, self.catalogue)
+
+
+def _on_disk(path: Path) -> tuple[int, int] | None:
+    """The file's size and modification time: what changes when anything saves it."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _send(
@@ -756,19 +778,39 @@ def _revert(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    pending = journal.unfinished(journal_dir(), args.file)
-    if not pending:
-        what = args.file.name if args.file else "any workbook"
-        print(f"Nothing to recover: every push of {what} finished.")
-        return EXIT_OK
-    code = EXIT_OK
-    for run in pending:
-        path = Path(run.workbook)
-        # The push's own workbook too: a recovery never runs beside the push it recovers.
-        with writer_lock.hold(path, run.workbook, command="recover"):
-            if not _recover_run(args, run, path):
-                code = EXIT_ROWS_FAILED
-    return code
+    with ExitStack() as held:
+        if args.file is None:
+            pending = [(run, Path(run.workbook)) for run in journal.unfinished(journal_dir())]
+        else:
+            held.enter_context(writer_lock.hold(args.file, command="recover"))
+            pending = [(run, args.file) for run in _unfinished_of(args.file)]
+        if not pending:
+            what = args.file.name if args.file else "any workbook"
+            print(f"Nothing to recover: every push of {what} finished.")
+            return EXIT_OK
+        code = EXIT_OK
+        for run, path in pending:
+            # The push's own workbook too: a recovery never runs beside the push it recovers.
+            mine = {args.file.resolve()} if args.file else set()
+            others = {Path(run.workbook).resolve(), path.resolve()} - mine
+            with writer_lock.hold(*others, command="recover"):
+                if not _recover_run(args, run, path):
+                    code = EXIT_ROWS_FAILED
+        return code
+
+
+def _unfinished_of(path: Path) -> list[journal.Run]:
+    """Unfinished pushes of ``path``: from this file, or from one it is a copy of."""
+    found = []
+    for run in journal.unfinished(journal_dir()):
+        known = connection.catalogue_for(connection.catalogue_key(run.target), None)
+        try:
+            grid = xlsx.read_grid(path, run.sheet, None, known).grid
+        except BpxlError:
+            continue  # not a sheet of this workbook
+        if sending.belongs(run, path, grid, known):
+            found.append(run)
+    return found
 
 
 def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool:

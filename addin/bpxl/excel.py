@@ -39,8 +39,8 @@ from .connection import (
 )
 from .errors import BpxlError, UsageError
 from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
-from .records import Layout
-from .results import Operation, RowResult, plural
+from .records import Layout, earlier_outcome
+from .results import Operation, Outcome, RowResult, plural
 
 TITLE = "BillingPlatform"
 PROBLEMS_SHOWN = 10
@@ -258,6 +258,17 @@ class _Desk:
         with quiet(self.book.app):
             write_results(self.block, results)
 
+    def changed(self) -> bool:
+        return False  # Excel holds the open workbook: nothing else writes it during a send
+
+    def reread(self, sheet: str) -> push.Grid:
+        assert self.block is not None
+        self.block = read_block(self.book.sheets[sheet], self.block.layout.catalogue)
+        return _all_rows(self.block)
+
+    def warn(self, text: str) -> None:
+        self.book.app.alert(text, title=TITLE)
+
     def store(self, sheet: str, remember: trips.Remember) -> None:
         from . import excel_roundtrip  # it builds on this module
 
@@ -298,8 +309,26 @@ def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
 
 
 def clear_status(book: Any) -> None:
+    """Empty Result and Message of the chosen rows, after a warning for rows that say Unknown:
+    their invoice may exist, and a cleared row is created again without looking first."""
     block = read_block(book.sheets.active, profile_catalogue(profiles.active(), connect=False))
     choice = chosen_rows(book.app, block)
+    unknown = [
+        r for r in choice.rows if earlier_outcome(block.layout, block.data[r]) is Outcome.UNKNOWN
+    ]
+    if unknown:
+        which = (
+            f"Row {unknown[0]} says"
+            if len(unknown) == 1
+            else f"{len(unknown):,} rows (the first is row {unknown[0]}) say"
+        )
+        question = (
+            f"{which} Unknown: the invoice may already exist in BillingPlatform. Cleared, the "
+            "next Create sends it again without looking, which can make a second invoice. "
+            "Check in BillingPlatform first.\n\nClear anyway?"
+        )
+        if book.app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
+            return
     with quiet(book.app):
         write_results(block, [RowResult(row, None) for row in choice.rows])
 
@@ -311,27 +340,40 @@ def show_log(book: Any) -> None:
 
 
 def recover_last(book: Any) -> None:
-    """Write the outcomes of this workbook's unfinished sends into the sheet."""
+    """Write the outcomes of this workbook's unfinished sends (or, for a copy, those of the
+    workbook it was copied from) into its sheets."""
     workbook = Path(book.fullname)
-    pending = journal.unfinished(journal_dir(), workbook)
-    if not pending:
-        book.app.alert("Nothing to recover: every send from this workbook finished.", title=TITLE)
-        return
-    for run in pending:
-        # The send's own workbook too: a recovery never runs beside the send it recovers.
-        with writer_lock.hold(workbook, run.workbook, command="recover"):
+    with writer_lock.hold(workbook, command="recover"):
+        pending = []
+        for run in journal.unfinished(journal_dir()):
+            if run.sheet not in [sheet.name for sheet in book.sheets]:
+                continue
             known = catalogue_for(catalogue_key(run.target), None)
             block = read_block(book.sheets[run.sheet], known)
-            grid = push.Grid(block.header, list(block.data.items()))
-            if recover.needs_client(run):
-                with open_profile(run.target.profile) as link:
-                    recovery = recover.recover(run, grid, link.client, known)
-            else:
-                recovery = recover.recover(run, grid, None, known)
-            with quiet(book.app):
-                write_results(block, recovery.results)
-            journal.mark_recovered(run)
-        book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
+            if sending.belongs(run, workbook, _all_rows(block), known):
+                pending.append((run, block, known))
+        if not pending:
+            book.app.alert(
+                "Nothing to recover: every send from this workbook finished.", title=TITLE
+            )
+            return
+        for run, block, known in pending:
+            others = {Path(run.workbook).resolve()} - {workbook.resolve()}
+            # The send's own workbook too: a recovery never runs beside the send it recovers.
+            with writer_lock.hold(*others, command="recover"):
+                if recover.needs_client(run):
+                    with open_profile(run.target.profile) as link:
+                        recovery = recover.recover(run, _all_rows(block), link.client, known)
+                else:
+                    recovery = recover.recover(run, _all_rows(block), None, known)
+                with quiet(book.app):
+                    write_results(block, recovery.results)
+                journal.mark_recovered(run)
+            book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
+
+
+def _all_rows(block: Block) -> push.Grid:
+    return push.Grid(block.header, list(block.data.items()))
 
 
 def _roundtrip(name: str) -> Callable[[Any], None]:

@@ -108,6 +108,7 @@ class PushReport:
     skipped: list[int] = field(default_factory=list)
     stopped: bool = False  # a stop (Ctrl+C, a closed window) ended the push early
     settled: list[str] = field(default_factory=list)  # ``unsettled`` refs to forget once written
+    moved: list[int] = field(default_factory=list)  # sent rows no longer found in the sheet
 
     @property
     def all_ok(self) -> bool:

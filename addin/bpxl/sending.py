@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, trips, undo, unsettled, writer_lock
+from . import journal, push, recover, trips, undo, unsettled, writer_lock
 from .connection import Connection, journal_dir, undo_dir
-from .errors import UsageError
-from .records import Layout
+from .errors import BpxlError, UsageError
+from .fields import Catalogue
+from .journal import record_hash
+from .records import Layout, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult
 
 
@@ -61,17 +63,59 @@ class Desk(Protocol):
     def store(self, sheet: str, remember: trips.Remember) -> None:
         """After a round-trip send: cells put back and what was pulled brought up to date."""
 
+    def changed(self) -> bool:
+        """Whether the workbook changed on disk since it was read (saved, sorted elsewhere)."""
 
-def refuse_unfinished(workbook: Path, hint: str) -> None:
-    """A workbook whose last push stopped mid-way is recovered before anything else is sent."""
-    pending = journal.unfinished(journal_dir(), workbook)
-    if pending:
-        started = pending[-1].started.astimezone().strftime("%Y-%m-%d %H:%M")
-        raise UsageError(
-            f"The push of {workbook.name} started {started} stopped before it finished.",
-            f"{hint} first: it writes what happened to each row into the workbook, so that no "
-            "invoice is sent twice.",
-        )
+    def reread(self, sheet: str) -> push.Grid:
+        """The sheet as it is now (after ``changed``): the next ``write`` goes into it."""
+
+    def warn(self, text: str) -> None:
+        """Tell the user something they should know about this send."""
+
+
+def belongs(run: journal.Run, workbook: Path, grid: push.Grid, catalogue: Catalogue) -> bool:
+    """Whether an unfinished push ``run`` is this workbook's: pushed from this file, or from a
+    file this one is a copy of (or was moved from), known by the rows it shares with what the push
+    sent. Rows are compared by their record's hash, as the journal keeps them."""
+    if run.workbook == str(Path(workbook).resolve()):
+        return True
+    sent = {digest for row in run.sent if (digest := run.planned.get(row))}
+    if not sent:
+        return False
+    try:
+        layout = read_layout(grid.header, catalogue)
+    except BpxlError:
+        return False
+    for row, values in grid.rows:
+        if not is_blank_row(layout, values):
+            plan = plan_row(layout, row, values, run.op, run.external_id)
+            if plan.valid and record_hash(plan.record) in sent:
+                return True
+    return False
+
+
+def refuse_unfinished(workbook: Path, grid: push.Grid, catalogue: Catalogue, hint: str) -> None:
+    """A workbook whose push stopped mid-way (or a copy of it) is recovered before anything else
+    is sent, so that no row in flight is sent twice."""
+    pending = [
+        r for r in journal.unfinished(journal_dir()) if belongs(r, workbook, grid, catalogue)
+    ]
+    if not pending:
+        return
+    run = pending[-1]
+    started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+    origin = Path(run.workbook)
+    where = (
+        f"The push of {workbook.name} started {started}"
+        if origin == Path(workbook).resolve()
+        else f"{workbook.name} holds rows of {origin.name} (a copy, or moved), whose push started "
+        f"{started}, and that push"
+    )
+    raise UsageError(
+        f"{where} stopped before it finished. Nothing was sent.",
+        f"{hint} first: it writes what happened to each row into the workbook, so that no "
+        "invoice is sent twice.",
+    )
 
 
 def send(
@@ -98,7 +142,7 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         report = _dry_run(outgoing, desk)
         desk.write(outgoing.sheet, report.layout, report.results)
         return report
-    refuse_unfinished(desk.workbook, desk.recover_hint)
+    refuse_unfinished(desk.workbook, outgoing.grid, options.catalogue, desk.recover_hint)
     logs: list[journal.Journal] = []
     with desk.connect() as link:
         remember = None
@@ -130,7 +174,11 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
             for log in logs:
                 log.abandon()  # left unfinished for a recovery if anything went out
             raise
-    desk.write(outgoing.sheet, report.layout, report.results)
+    if desk.changed():  # saved or sorted meanwhile: rows are found by what was sent
+        _write_where_rows_are(desk, outgoing, logs, report)
+        remember = None  # what was pulled is brought up to date by the next pull
+    else:
+        desk.write(outgoing.sheet, report.layout, report.results)
     unsettled.forget(report.settled)  # only now: the rows' outcomes are in the workbook
     if remember is not None:
         undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
@@ -140,6 +188,36 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         log.finish()
     journal.prune(journal_dir())
     return report
+
+
+def _write_where_rows_are(
+    desk: Desk, outgoing: Outgoing, logs: list[journal.Journal], report: push.PushReport
+) -> None:
+    """The workbook changed on disk during the send: write each outcome into the row that now
+    holds what was sent (as ``recover`` does, from the journals), never by row number."""
+    grid = desk.reread(outgoing.sheet)
+    results: list[RowResult] = []
+    moved: list[int] = []
+    layout = report.layout
+    for log in logs:
+        run = journal.load(log.path)
+        assert run is not None
+        recovery = recover.recover(run, grid, None, outgoing.options.catalogue)
+        results += recovery.results
+        moved += recovery.unplaced
+        layout = recovery.layout
+    report.results, report.moved = sorted(results, key=lambda r: r.row), moved
+    desk.write(outgoing.sheet, layout, report.results)
+    desk.warn(
+        f"{desk.workbook.name} was changed while bpxl was sending (saved or sorted), so each "
+        "result went into the row that holds what was sent."
+        + (
+            f" {len(moved):,} sent rows are no longer in the sheet as they were sent (edited or "
+            "deleted): check them in BillingPlatform."
+            if moved
+            else ""
+        )
+    )
 
 
 def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:

@@ -1,0 +1,54 @@
+"""A workbook is known by what it holds, not by its path: a copy of a workbook whose push stopped is
+refused until recovered, and a file saved or sorted during a push gets each result in the row that
+holds what was sent (real processes, sandbox over loopback)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from bpxl import journal
+from bpxl.connection import journal_dir
+
+from .conftest import read_sheet, write_invoices
+from .processes import assert_one_invoice_per_row, push, sandbox_process, sent_rows, wait_for
+from .test_safety import _reverse_rows, rows_of
+
+ROWS = 200
+
+
+def test_a_copy_made_after_a_kill_is_refused_until_recovered(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "original.xlsx", rows_of(ROWS))
+    copy = tmp_path / "copy of original.xlsx"
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(40))
+        os.kill(pusher.pid, signal.SIGKILL)
+        pusher.wait()
+        shutil.copy(book, copy)  # "Save As", or cp
+        login = ["--url", url, "--username", "demo"]
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 2, out + err
+        assert "copy of original.xlsx holds rows of original.xlsx" in err
+        assert f"bpxl recover {copy}" in err
+        code, out, err = run("recover", copy, *login)
+        assert code == 1, out + err  # rows never sent: Failed, send again
+        assert journal.unfinished(journal_dir()) == []
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 0, out + err
+        assert_one_invoice_per_row(copy, url, ROWS)
+
+
+def test_a_file_sorted_during_the_push_gets_each_id_in_its_own_row(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "sorted.xlsx", rows_of(ROWS))
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(20))
+        _reverse_rows(book)  # another program saves the file, rows in another order
+        out, err = pusher.communicate(timeout=120)
+        assert pusher.returncode == 0, out + err
+        assert "was changed while bpxl was sending" in err
+        assert_one_invoice_per_row(book, url, ROWS)
+        assert read_sheet(book)[0]["FileName"] == f"invoice-{ROWS - 1:06d}.pdf"  # still sorted
