@@ -181,10 +181,12 @@ def validate(book: Any) -> None:
             results += report.results
     with quiet(app):
         write_results(block, results)
-    bad = sum(r.outcome is not None for r in results)
-    summary = (
-        f"{plural(len(results), 'row')} checked: {len(results) - bad:,} ready, {bad:,} invalid"
-    )
+    bad = sum(r.outcome is Outcome.INVALID for r in results)
+    unknown = sum(r.outcome is Outcome.UNKNOWN for r in results)  # kept: looked up before sending
+    ready = len(results) - bad - unknown
+    summary = f"{plural(len(results), 'row')} checked: {ready:,} ready, {bad:,} invalid"
+    if unknown:
+        summary += f", {unknown:,} unknown (looked up before sending)"
     summary = "\n".join([summary + " (nothing was sent)", *catalogue.notes])
     show(app, summary, results, "a check")
 

@@ -239,13 +239,18 @@ def mark_recovered(run: Run) -> None:
         os.fsync(file.fileno())
 
 
+def kept_days() -> float:
+    """How long finished journals are kept: ``BPXL_JOURNAL_DAYS``, default 30."""
+    return float(os.environ.get(KEEP_DAYS_ENV) or DEFAULT_KEEP_DAYS)
+
+
 def prune(folder: Path, keep_days: float | None = None) -> int:
     """Delete finished journals older than ``keep_days`` (``BPXL_JOURNAL_DAYS``, default 30).
 
     Unfinished journals are kept until they are recovered, whatever their age.
     """
     if keep_days is None:
-        keep_days = float(os.environ.get(KEEP_DAYS_ENV) or DEFAULT_KEEP_DAYS)
+        keep_days = kept_days()
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=keep_days)
     removed = 0
     for run in runs(folder):

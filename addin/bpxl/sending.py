@@ -187,6 +187,7 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
     for log in logs:
         log.finish()
     journal.prune(journal_dir())
+    unsettled.prune(journal.kept_days())
     return report
 
 

@@ -80,6 +80,15 @@ def find(ref: str) -> SentCreate | None:
         return None
 
 
+def prune(keep_days: float) -> None:
+    """Drop creates kept longer than ``keep_days`` (their rows were cleared by hand, or deleted);
+    a row still Unknown after that is looked up by its values, without the send time."""
+    cutoff = dt.datetime.now(dt.UTC).timestamp() - keep_days * 86_400
+    for path in folder().glob("*.json") if folder().is_dir() else []:
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
 def forget(refs: Iterable[str]) -> None:
     """Drop creates whose rows now hold a definite outcome."""
     for ref in refs:
