@@ -45,7 +45,9 @@ class Config:
     kinds: tuple[str, ...] = ALL_KINDS
     faults: tuple[str, ...] = FAULT_KINDS
     invariants: tuple[str, ...] = checker.INVARIANTS
-    without: tuple[str, ...] = ()  # "SIGINT", "dry-run": see ``steps.generate``
+    # Left out: "SIGINT", "dry-run", "edit-before-recover", "unsaved" (``steps.generate``), and
+    # "unknown-untouched" (an Unknown row is chosen only by a create that sends).
+    without: tuple[str, ...] = ()
 
     def with_steps(self, steps: int) -> Config:
         return dataclasses.replace(self, steps=steps)
@@ -73,7 +75,10 @@ def allowed(kinds: Collection[str], without: Collection[str]) -> tuple[str, ...]
 # - a SIGINT (issue 11: a Ctrl-C that stops sending);
 # - copy or move of the file, and edits between a kill and `bpxl recover`, after which recover
 #   cannot place the edited rows (issue 11: a workbook known by identity, not by path);
-# - dry runs, which wipe Unknown (issue 11: sticky statuses).
+# - dry runs, updates and Clear status on Unknown rows, which wipe Unknown (the next create sends
+#   the row again) or do not warn that the row may exist already (issue 11: sticky statuses);
+# - Excel closing without saving after a ribbon send: the next push creates every row again,
+#   because the finished journal is not consulted (no issue yet).
 QUICK_KINDS = allowed(ALL_KINDS, ("edit-during", "copy", "move"))
 CONFIGS = {
     "long": Config("long", steps=10, faults=sandbox_faults()),
@@ -82,7 +87,7 @@ CONFIGS = {
         steps=6,
         kinds=QUICK_KINDS,
         faults=sandbox_faults(),
-        without=("SIGINT", "dry-run", "edit-before-recover"),
+        without=("SIGINT", "dry-run", "edit-before-recover", "unknown-untouched", "unsaved"),
     ),
 }
 
@@ -137,7 +142,7 @@ def play(history: History, steps: list[Step] | None = None, keep: Path | None = 
     played = Played(history)
     began = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix=f"chaos-{history.seed}-", dir=keep))
-    world = World(root)
+    world = World(root, without=history.config.without)
     try:
         _play(world, history, steps, played)
     except Exception:  # the harness itself failed: say so loudly, never as a pass
@@ -205,17 +210,28 @@ def _do(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
     kind, a = step.kind, step.args
     path = world.path
     if kind == "push":
-        if a.get("rows") and not world.rows:
-            return "skipped: no rows", False, []
+        rows = _chosen(world, a.get("rows"), a["op"] != "create" or a.get("dry_run", False))
+        if rows == []:
+            return "skipped: no rows to choose", False, []
         args: list[object] = ["push", path, "--op", a["op"], "--batch-size", a.get("batch_size", 2)]
-        args += ["--concurrency", 1]
+        args += ["--concurrency", 1, *_rows_option(rows)]
         if a.get("external_id"):
             args += ["--external-id", a["external_id"]]
         if a.get("dry_run"):
             args.append("--dry-run")
-        if a.get("rows"):
-            args += ["--rows", ",".join(str(r) for r in world.sheet_rows(a["rows"]))]
         return world.cli(*args, *world.connection).gist(), a["op"] != "create", []
+    if kind == "ribbon":
+        rows = world.sheet_rows(a["rows"])
+        if len(rows) > 1:  # from the first to the last chosen row, as a user drags
+            rows = list(range(rows[0], rows[-1] + 1))
+        rows = _chosen(world, rows, a["op"] != "create", fractions=False) or []
+        control = {"create": "bpxlCreate", "update": "bpxlUpdate"}[a["op"]]
+        shown = world.ribbon(control, rows, save=a["save"])
+        return (
+            (shown[-1].splitlines()[0][:160] if shown else "nothing shown"),
+            a["op"] != "create",
+            [],
+        )
     if kind == "changed":
         extra = ["--dry-run"] if a.get("dry_run") else []
         ran = world.cli("push", path, "--op", "update", "--changed", *extra, *world.connection)
@@ -229,13 +245,35 @@ def _do(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
         which = [path] if a.get("file") else []
         return world.cli("recover", *which, *world.connection).gist(), False, []
     if kind == "clear":
-        shown = world.ribbon("bpxlClear", world.sheet_rows(a["rows"]))
+        shown = world.ribbon("bpxlClear", _chosen(world, a["rows"], True) or [])
         return (shown[-1][:160] if shown else "cleared"), False, []
     return (
         _edit(world, step)
         if kind in ("sort", "insert", "delete", "edit", "copy", "move")
         else (_race(world, step))
     )
+
+
+def _chosen(
+    world: World, rows: list[float] | list[int] | None, touches: bool, fractions: bool = True
+) -> list[int] | None:
+    """The sheet rows a command works on (None: every row). A user who leaves Unknown rows alone
+    ("unknown-untouched") keeps them out of any command but a create that sends."""
+    chosen = [int(r) for r in rows] if rows is not None and not fractions else None
+    if rows is not None and fractions:
+        chosen = world.sheet_rows([float(r) for r in rows])
+    if not touches or "unknown-untouched" not in world.without:
+        return chosen
+    header, values = world.read()
+    result = header.index("Result")
+    unknown = {n for n, v in enumerate(values, start=2) if v[result] == "Unknown"}
+    if not unknown:
+        return chosen
+    return [r for r in (chosen or range(2, len(values) + 2)) if r not in unknown]
+
+
+def _rows_option(rows: list[int] | None) -> list[object]:
+    return [] if rows is None else ["--rows", ",".join(str(r) for r in rows)]
 
 
 def _edit(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
@@ -303,9 +341,13 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
     found: list[Violation] = []
     if kind == "kill":
         world.races[a["signal"]] += 1
+        rows = _chosen(world, None, a["op"] != "create")
+        if rows == []:
+            return "skipped: no rows to choose", False, []
         process, out = world.spawn(
-            "push", path, "--op", a["op"], "--batch-size", 1, "--concurrency", 1, *connection
-        )
+            "push", path, "--op", a["op"], "--batch-size", 1, "--concurrency", 1,
+            *_rows_option(rows), *connection,
+        )  # fmt: skip
         world.wait_for_write(process)
         time.sleep(a["after"])
         if process.poll() is not None:
@@ -328,9 +370,20 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
         return f"{a['signal']}: " + ran.gist(), a["op"] != "create", found
     if kind == "twin":
         world.races["twin"] += 1
+        updated = _chosen(world, None, True)
         commands = {
             "push create": ["push", path, "--op", "create", "--batch-size", 1],
-            "push update": ["push", path, "--op", "update", "--batch-size", 1],
+            "push update": [
+                "push",
+                path,
+                "--op",
+                "update",
+                "--batch-size",
+                1,
+                *_rows_option(updated),
+            ]
+            if updated != []
+            else ["push", path, "--op", "create", "--batch-size", 1],
             "recover": ["recover", path],
             "pull": ["pull", path, "--ids-from-sheet"],
         }

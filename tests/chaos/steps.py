@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Step kinds, grouped by what they exercise.
-COMMANDS = ("push", "changed", "pull", "revert", "recover", "clear")
+COMMANDS = ("push", "ribbon", "changed", "pull", "revert", "recover", "clear")
 EDITS = ("sort", "insert", "delete", "edit", "copy", "move")
 RACES = ("kill", "twin", "edit-during")
 ALL_KINDS = COMMANDS + EDITS + RACES
@@ -34,6 +34,7 @@ EDITABLE = ("BillingProfileId", "Status", "DueDate", "AgingInterval")
 STATUSES = ("Pending", "Approved", "Closed")
 _WEIGHTS = {
     "push": 10,
+    "ribbon": 3,
     "changed": 3,
     "pull": 3,
     "revert": 2,
@@ -68,6 +69,9 @@ class Step:
             text += f" --external-id {a['external_id']}" if a.get("external_id") else ""
             text += " --dry-run" if a.get("dry_run") else ""
             text += f" on rows at {a['rows']}" if a.get("rows") else ""
+        elif self.kind == "ribbon":
+            text = f"{a['op'].capitalize()} on the ribbon, rows at {a['rows']}"
+            text += "" if a["save"] else ", then Excel closes without saving"
         elif self.kind == "changed":
             text = "push --op update --changed" + (" --dry-run" if a.get("dry_run") else "")
         elif self.kind in ("pull", "revert"):
@@ -153,8 +157,9 @@ def generate(
     without: Collection[str] = (),
 ) -> list[Step]:
     """``count`` random steps of the allowed kinds, each command with faults of the allowed kinds.
-    ``without`` may leave out "SIGINT" (kills are then SIGKILL), "dry-run", and "edit-before-
-    recover" (the user then runs `bpxl recover` right after a kill, before anything else)."""
+    ``without`` may leave out "SIGINT" (kills are then SIGKILL), "dry-run", "unsaved" (Excel
+    closing without saving after a ribbon send) and "edit-before-recover" (the user then runs
+    `bpxl recover` right after a kill, before anything else)."""
     names = [k for k in ALL_KINDS if k in kinds]
     weights = [_WEIGHTS[k] for k in names]
     steps: list[Step] = []
@@ -177,6 +182,10 @@ def _step(rng: random.Random, kind: str, faults: Collection[str], without: Colle
             args["external_id"] = "FileName"
         args["dry_run"] = rng.random() < 0.15 and "dry-run" not in without
         args["batch_size"] = rng.randint(1, 3)
+        return Step(kind, args, _faults(rng, faults), seed)
+    if kind == "ribbon":
+        args = {"op": rng.choice(("create", "update")), "rows": _rows_choice(rng) or [0.0, 0.99]}
+        args["save"] = rng.random() < 0.85 or "unsaved" in without
         return Step(kind, args, _faults(rng, faults), seed)
     if kind == "changed":
         dry_run = rng.random() < 0.2 and "dry-run" not in without

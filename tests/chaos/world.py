@@ -32,11 +32,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keyring
+from keyring.backend import KeyringBackend
 from openpyxl import load_workbook
 
-from bpxl import cli, excel, template
+from bpxl import cli, excel, profiles, template
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
+from ..conftest import MemoryKeyring
 from ..fake_xlwings import App
 from .steps import LOOKUP_WAIT_S, Step
 
@@ -79,6 +82,7 @@ class World:
     """One history's sandbox, folders and workbook; a model of the user's rows."""
 
     root: Path
+    without: tuple[str, ...] = ()  # what this user never does (``runner.Config.without``)
     rows: list[Row] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what each step did, for the story
@@ -98,9 +102,12 @@ class World:
         self.paths = [self.path]
         self._tags = 0
         self._spawned = 0
+        self._keyring: KeyringBackend | None = None
 
     def close(self) -> None:
         self.sandbox.stop()
+        if self._keyring is not None:
+            keyring.set_keyring(self._keyring)
 
     # -- the workbook ---------------------------------------------------------------------------
 
@@ -267,30 +274,40 @@ class World:
 
     # -- the ribbon -----------------------------------------------------------------------------
 
-    def ribbon(self, control: str, rows: list[int]) -> list[str]:
+    def ribbon(self, control: str, rows: list[int], save: bool = True) -> list[str]:
         """Run a ribbon action on the workbook as Excel shows it, with ``rows`` selected, then
-        save what the action changed in the sheet (Excel's Save). Returns the message boxes."""
+        save what the action changed in the sheet (Excel's Save), unless the user closes it
+        without saving. Returns the message boxes."""
+        if self._keyring is None:  # the ribbon sends to a profile: its secret in a keyring
+            self._keyring = keyring.get_keyring()
+            keyring.set_keyring(MemoryKeyring())
+            self.cli("connect", USER, *self.connection, "--sandbox")
+            with self.environment():
+                profiles.set_active(USER)
         app = App()
         shown: list[str] = []
 
         def alert(prompt: str, title: str | None = None, buttons: str = "ok", **_: object) -> str:
-            shown.append(prompt)
-            return "yes" if "yes" in buttons else "ok"
+            shown.append(prompt)  # a careful user: a warning or a question is answered No
+            return "ok" if buttons == "ok" else "no" if "yes" in buttons else "cancel"
 
         app.alert = alert  # type: ignore[method-assign]
         book = app.books.open(str(self.path))
-        app.selected = ",".join(f"$A${r}" for r in rows) or "$A$1"
+        # Two cells of each chosen row: one cell alone would mean "every visible row".
+        app.selected = ",".join(f"$A${r}:$B${r}" for r in rows) or "$A$1"
         with self.environment():
             excel.action(control, book)
+        self.outputs += shown
+        if not save:
+            return shown  # the user closes the workbook without saving
         cells = book.sheets[SHEET].cells
 
-        def save(header: list[str], old: list[list[object]]) -> list[list[object]]:
+        def excel_save(header: list[str], old: list[list[object]]) -> list[list[object]]:
             width = max([len(header)] + [c for _, c in cells])
             last = max([len(old) + 1] + [r for r, _ in cells])
             return [[cells.get((r, c)) for c in range(1, width + 1)] for r in range(2, last + 1)]
 
-        self.edit(save)
-        self.outputs += shown
+        self.edit(excel_save)
         return shown
 
     # -- helpers for steps ----------------------------------------------------------------------
