@@ -12,9 +12,11 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from bpxl import redact
+from bpxl.client import Client
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
 from .conftest import MemoryKeyring, read_sheet, write_invoices
+from .fake_billingplatform import FakeBillingPlatform, Plan
 
 PASSWORD = "Pa55-unique-Wombat-91c3"
 
@@ -123,3 +125,19 @@ def test_connect_refuses_a_keyring_that_keeps_secrets_in_a_plain_file(sandbox, r
 def test_connect_still_saves_into_a_real_store(sandbox, run, memory_keyring: MemoryKeyring) -> None:
     code, _, err = run("connect", "acme", "--url", sandbox.url, "--username", "demo")
     assert code == 0, err and memory_keyring.secrets == {("bpxl", "acme"): "demo"}
+
+
+def test_a_secret_cut_by_the_length_of_a_message_leaves_no_part_behind() -> None:
+    """An error page long enough to be shortened, with the password and the session id (not named
+    as such: a table of values) just where the message is cut."""
+
+    def page(_: list[dict[str, str]], headers: dict[str, str]) -> str:
+        cells = "".join(f"<td>{v}</td>" for v in (PASSWORD, headers.get("sessionid", "")))
+        return f"<html><body><p>{'x' * 290}</p><table><tr>{cells}</tr></table></body></html>"
+
+    fake = FakeBillingPlatform(lambda n, _: Plan(store=False, status=500, body=page))
+    with fake.running(), Client(fake.url, username="demo", password=PASSWORD) as client:
+        message = client.update([{"Id": "1", "FileName": "a.pdf"}])[0].messages[0]
+    assert "…" in message and "[hidden]" in message, message  # shortened, the secret cut whole
+    for secret in (PASSWORD, *fake.sessions):
+        assert not any(secret[:k] in message for k in range(4, len(secret) + 1)), message

@@ -422,8 +422,10 @@ class Client:
             )
         if 200 <= response.status_code < 300:
             return self._scrubbed(answers.from_body(op, records, response.text))
+        # The whole body is scrubbed before its gist is cut to length: a cut through a secret
+        # would leave its first characters where no scrub can recognise them.
         return self._scrubbed(
-            answers.from_status(op, len(records), response.status_code, response.text)
+            answers.from_status(op, len(records), response.status_code, self.scrub(response.text))
         )
 
     def create(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
@@ -442,8 +444,9 @@ class Client:
             "DELETE", f"delete/{fields.ENTITY}", json={"brmObjects": [{fields.ID: i} for i in ids]}
         )
         if response.status_code != 200:
+            body = self.scrub(response.text)
             return self._scrubbed(
-                answers.from_status(Operation.UPDATE, len(ids), response.status_code, response.text)
+                answers.from_status(Operation.UPDATE, len(ids), response.status_code, body)
             )
         records = [{fields.ID: i} for i in ids]
         return self._scrubbed(
@@ -492,7 +495,7 @@ class Client:
         if response.status_code != 200:
             raise ApiError(
                 f"BillingPlatform refused the query (HTTP {response.status_code}: "
-                f"{self.scrub(answers.server_text(response.text))}).",
+                f"{answers.server_text(self.scrub(response.text))}).",
                 status=response.status_code,
             )
         try:
