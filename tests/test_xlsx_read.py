@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shutil
+import warnings
 from pathlib import Path
 
 import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from bpxl import cli, fields, xlsx
+from bpxl import cli, fields, xlsx, xlsx_read
 from bpxl.cells import NO_SAVED_VALUE, PHANTOM_DATE, TRIMMED, CellError, convert
 from bpxl.cells import excel_number_text as shown
 
@@ -260,3 +261,17 @@ def test_every_option_has_help_text() -> None:
                 if not option.help and not isinstance(option, argparse._HelpAction):
                     missing.append(f"{name} {'/'.join(option.option_strings) or option.dest}")
     assert missing == []
+
+
+def test_reading_shows_none_of_openpyxls_own_warnings() -> None:
+    """A file with no stylesheet (an outside producer's) is read without openpyxl talking to the
+    user in its words; the filter ends with the read."""
+    path = FIXTURES / "calamine-nonstandard-xml-ns-prefix.xlsx"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with xlsx_read.open_book(path) as book:
+            for sheet in book.worksheets:
+                xlsx_read.read_values(book, sheet)
+        assert [str(w.message) for w in seen] == []
+        warnings.warn("still heard after the read", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["still heard after the read"]

@@ -20,6 +20,7 @@ an old .xls, a damaged file), and which sheet holds the invoices.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,15 +60,21 @@ class SheetValues:
 
 @contextmanager
 def open_book(path: Path) -> Iterator[Workbook]:
-    """The workbook at ``path``, read-only; a file bpxl cannot read is refused in plain words."""
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException):
-        raise _unreadable(path) from None
-    try:
-        yield book
-    finally:
-        book.close()
+    """The workbook at ``path``, read-only; a file bpxl cannot read is refused in plain words.
+
+    openpyxl warns, in its own words on the terminal, about parts it does not read (no
+    stylesheet, extensions such as a dropdown listing another sheet). Nothing read here is saved,
+    so those parts stay in the file untouched: the warnings are not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException):
+            raise _unreadable(path) from None
+        try:
+            yield book
+        finally:
+            book.close()
 
 
 def _unreadable(path: Path) -> UsageError:
