@@ -33,7 +33,13 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 # of this selection that reached the mutated function.
 TESTS = {
     "cells": ["tests/test_cells.py", "tests/test_records.py", "tests/test_xlsx_read.py"],
-    "records": ["tests/test_records.py", "tests/test_cells.py"],
+    "records": [
+        "tests/test_records.py",
+        "tests/test_cells.py",
+        "tests/test_describe.py",
+        "tests/test_tenant_fields.py",
+        "tests/test_xlsx_read.py",
+    ],
     "journal": ["tests/test_journal.py"],
     "answers": ["tests/test_answers.py"],
     "push": ["tests/test_push_cli.py", "-k", "not whole_request_failure and not resend_is_safe"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -338,3 +339,28 @@ def test_whole_request_answers_by_status() -> None:
         * 2
     )
     assert said(409) == [unknown(f"{whole} (HTTP 409: why), perhaps after saving some")] * 2
+
+
+def test_edges_of_reading_an_item() -> None:
+    create, update, upsert = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
+    assert answers.positive_id(Decimal("5")) is None  # not how an answer gives an Id
+    assert one(update, {"ErrorCode": "0"}, {}) == RecordResult(Outcome.UPDATED, None)
+    assert one(upsert, {"ErrorCode": "0", "Id": ""}, {"Id": "8"}) == RecordResult(
+        Outcome.UPSERTED, "8"
+    )
+    assert one(create, {"ErrorCode": "0", "Id": ""}) == unknown(
+        "BillingPlatform reported success but gave no Id"
+    )
+    gave = "BillingPlatform reported success but gave Id {}, which is not an invoice Id"
+    assert one(create, {"ErrorCode": "0", "Id": ["Zoë"]}) == unknown(gave.format('["Zoë"]'))
+    exactly_30 = '["' + "x" * 26 + '"]'
+    assert one(create, {"ErrorCode": "0", "Id": ["x" * 26]}) == unknown(gave.format(exactly_30))
+    assert one(create, {"ErrorCode": "0", "Id": ["x" * 27]}) == unknown(
+        gave.format('["' + "x" * 27 + "…")
+    )
+    long = json.dumps({"updateResponse": [ok("1"), {"ErrorCode": "0", "Id": ""}, ok("3")]})
+    got = answers.from_body(update, [{"Id": "1"}, {}], long)
+    assert got[1] == unknown(
+        "BillingPlatform answered 3 results for 2 rows and none of them is this row's",
+        "sending the update again is safe",
+    )

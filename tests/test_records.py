@@ -243,3 +243,16 @@ def test_the_id_is_a_key_of_updates_only() -> None:
     assert r.errors == ["Id: required to update; fill in the invoice's Id"]
     [s], _ = rows(Operation.UPSERT, ["9", "#NULL", "Closed"], header=header, external_id="FileName")
     assert s.errors == ["FileName: #NULL cannot clear FileName; it identifies the row"]
+
+
+def test_numbers_out_of_range_are_shown_whole_up_to_20_digits() -> None:
+    header = ["Id", "BillingProfileId"]
+    for profile, shown in [
+        ("12345678901234567890", "12345678901234567890"),
+        ("123456789012345678901", "a number of 21 digits"),
+    ]:
+        [p], _ = rows(Operation.CREATE, ["", profile], header=header)
+        assert p.errors == [
+            f"BillingProfileId: {shown} is outside what BillingPlatform takes here "
+            "(1 to 9,223,372,036,854,775,807); check the cell"
+        ]
