@@ -62,3 +62,15 @@ def test_a_hold_names_its_holder_and_ends_with_the_block(tmp_path: Path) -> None
         assert f"in use by bpxl pull (process {os.getpid()}" in str(refused.value)
     with writer_lock.hold(book, command="push"):
         pass  # free again
+
+
+def test_template_force_does_not_replace_a_workbook_in_use(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "busy.xlsx", rows_of(3))
+    before = book.read_bytes()
+    with writer_lock.hold(book, command="push"):
+        code, out, err = run("template", book, "--force")
+    assert code == 2 and "busy.xlsx is in use by bpxl push" in err, out + err
+    assert book.read_bytes() == before
+    (tmp_path / "~$busy.xlsx").write_text("Excel's owner file")  # open in Excel
+    code, out, err = run("template", book, "--force")
+    assert code == 2 and "open in Excel" in err and book.read_bytes() == before, out + err

@@ -375,9 +375,12 @@ def _template(args: argparse.Namespace) -> int:
         )
     tenant = args.profile or args.url
     catalogue = _catalogue(args, connect=True) if tenant else fields.BUILT_IN
-    if out.exists():
-        saving.backup(out)
-    print(f"Wrote {template.write(out, example=args.example, catalogue=catalogue)}")
+    # A workbook a push is sending from, or open in Excel, is not replaced under it.
+    with writer_lock.hold(out, command="template"):
+        if out.exists():
+            xlsx.check_writable(out)
+            saving.backup(out)
+        print(f"Wrote {template.write(out, example=args.example, catalogue=catalogue)}")
     return EXIT_OK
 
 
