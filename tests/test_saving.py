@@ -70,3 +70,20 @@ def test_saved_workbook_keeps_its_permissions(tmp_path: Path, sandbox, run) -> N
     assert code == 0, out
     assert stat.S_IMODE(book.stat().st_mode) == 0o664
     assert openpyxl.load_workbook(book).active["A2"].value  # the Id is in
+
+
+def test_a_backup_cut_short_is_never_taken_for_a_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = write_invoices(tmp_path / "inv.xlsx", [GOOD])
+    earlier = saving.backup(book)
+
+    def killed(source: str, target: str) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:100])  # half a copy, then the end
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saving.shutil, "copy2", killed)
+    with pytest.raises(KeyboardInterrupt):
+        saving.backup(book)
+    assert saving.backups(book) == [earlier]  # only the whole copy counts as a backup
+    assert [p.name for p in saving.backup_folder(book).iterdir()] == [earlier.name]
