@@ -46,7 +46,7 @@ TESTS = {
     "reconcile": ["tests/test_lookup.py", "tests/test_safety.py", "-k", "not sigkill"],
     "trips": ["tests/test_trips.py", "tests/test_roundtrip.py"],
 }
-TIMEOUT = 15 * 60  # seconds per module: a longer run is stopped and scored on what it tested
+TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
 
 
 def prepare(module: str) -> Path:
