@@ -86,6 +86,11 @@ def _cli_paths(
     _crash(str(crashed), "Invoices", [2, 3], journal.Target(sandbox.url, "acme"))
     outputs.append(run("push", crashed, "--op", "create", *acme, password=None))
     outputs.append(run("recover", crashed, password=None))
+    # An OAuth client whose secret is the password, saved and used.
+    outputs.append(run("connect", "oauth", "--url", sandbox.url, "--oauth-client", "demo",
+                       "--sandbox", password=PASSWORD))  # fmt: skip
+    outputs.append(run("push", book, "--op", "update", "--profile", "oauth", password=None))
+    assert "Sending to oauth" in outputs[-1][1], outputs[-2:]
     # A bearer token from the environment.
     token, _ = sandbox.login("demo", PASSWORD)
     monkeypatch.setenv("BPXL_TEST_TOKEN", token)
