@@ -32,8 +32,8 @@ from . import fields, roundtrip, template, xlsx_pull
 from .fields import Catalogue
 from .records import MESSAGE_HEADER, RESULT_HEADER
 from .roundtrip import STAMP_HEADER
-from .sheet_xml import excel_serial
-from .xlsx_pull import PullReport
+from .sheet_xml import Book, excel_serial
+from .xlsx_pull import PULLED, PullReport
 
 _NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML at all
@@ -139,16 +139,18 @@ class NewBook:
         xlsx_pull.mark_changes(self.sheet, 1, {n: i for i, n in enumerate(self.names, 1)})
         frame = io.BytesIO()
         self.book.save(frame)
-        parts = {
-            _part(1): (self.sheet_rows, len(self.names) + 2 + len(self.extra)),
-            _part(2): (self.memory_rows, len(self.names) + 1),
-        }
         temporary = self.path.with_name(f".{self.path.stem}.pulling{self.path.suffix}")
         try:
             with (
                 zipfile.ZipFile(frame) as source,
                 zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target,
             ):
+                book = Book(source)
+                sheet, memory = book.sheet_part(self.sheet.title), book.sheet_part(PULLED)
+                parts = {
+                    sheet: (self.sheet_rows, self.width + len(self.extra)),
+                    memory: (self.memory_rows, len(self.names) + 1),
+                }
                 for item in source.infolist():
                     if item.filename in parts:
                         rows, width = parts[item.filename]
@@ -177,11 +179,6 @@ class NewBook:
             out.write(head.encode("utf-8"))
             shutil.copyfileobj(rows.buffer, out, _CHUNK)  # type: ignore[attr-defined]
             out.write(xml[end:].encode("utf-8"))
-
-
-def _part(index: int) -> str:
-    """openpyxl writes the n-th worksheet of a workbook it saves as sheet{n}.xml."""
-    return f"xl/worksheets/sheet{index}.xml"
 
 
 def pull_new(
