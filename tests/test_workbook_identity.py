@@ -9,7 +9,10 @@ import shutil
 import signal
 from pathlib import Path
 
+import openpyxl
+
 from bpxl import journal
+from bpxl.client import Client
 from bpxl.connection import journal_dir
 
 from .conftest import read_sheet, write_invoices
@@ -52,3 +55,34 @@ def test_a_file_sorted_during_the_push_gets_each_id_in_its_own_row(tmp_path: Pat
         assert "was changed while bpxl was sending" in err
         assert_one_invoice_per_row(book, url, ROWS)
         assert read_sheet(book)[0]["FileName"] == f"invoice-{ROWS - 1:06d}.pdf"  # still sorted
+
+
+def test_rows_edited_during_the_push_are_named_with_the_ids_they_were_given(
+    tmp_path: Path,
+) -> None:
+    """Two rows already sent are edited while the push runs: their results have no row to go
+    into, so the push says which rows (as sent) they were and which Ids they got, and does not
+    call that a success."""
+    book = write_invoices(tmp_path / "edited.xlsx", rows_of(ROWS))
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(20))
+        workbook = openpyxl.load_workbook(book)
+        sheet = workbook.worksheets[0]
+        column = [c.value for c in sheet[1]].index("FileName") + 1
+        for row in (2, 3):  # the first batch: sent by now
+            sheet.cell(row, column, f"edited {row}.pdf")
+        workbook.save(book)
+        out, err = pusher.communicate(timeout=120)
+        assert pusher.returncode == 1, out + err
+        with Client(url, username="demo", password="demo") as client:
+            ids = {
+                r["FileName"]: str(r["Id"])
+                for r in client.query("SELECT Id, FileName FROM INVOICE")
+            }
+    said = " ".join(err.split())
+    assert "2 sent rows are no longer in the sheet as sent" in said, err
+    for row, name in ((2, "invoice-000000.pdf"), (3, "invoice-000001.pdf")):
+        assert f"row {row} (Id {ids[name]})" in said, err
+    assert "put each Id into the Id column of the row it belongs to" in said
+    assert {r["Id"] for r in read_sheet(book) if r["_row"] in (2, 3)} == {None}

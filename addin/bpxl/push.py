@@ -115,7 +115,8 @@ class PushReport:
         """True when every processed row succeeded (or, in a dry run, is valid)."""
         if self.options.dry_run:
             return all(r.outcome not in (Outcome.INVALID, Outcome.CONFLICT) for r in self.results)
-        return all(r.outcome is not None and r.outcome.ok for r in self.results)
+        # A sent row no longer found in the sheet has no result there: not a success.
+        return not self.moved and all(r.outcome is not None and r.outcome.ok for r in self.results)
 
     def summary(self) -> str:
         if self.options.dry_run:

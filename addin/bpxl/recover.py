@@ -8,7 +8,7 @@ never sent so that the next push sends them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import fields, unsettled
 from .client import Client
@@ -34,16 +34,34 @@ class Recovery:
     layout: Layout
     results: list[RowResult]
     unplaced: list[int]
+    made: dict[int, str] = field(default_factory=dict)  # unplaced row -> the Id it was given
 
     def summary(self, op: Operation) -> str:
         line = summary(self.results, op)
         if self.unplaced:
             line += (
                 f"; {plural(len(self.unplaced), 'row')} "
-                f"{'was' if len(self.unplaced) == 1 else 'were'} edited or deleted since sent "
-                f"(journal rows {_rows(self.unplaced)}): check them in BillingPlatform"
+                f"{'was' if len(self.unplaced) == 1 else 'were'} edited or deleted since sent: "
+                f"{self.unplaced_text()}"
             )
         return line
+
+    def unplaced_text(self) -> str:
+        """Which rows, as sent, could not be found again, and the Id each was given: without
+        the Id in its row, the next create would send that invoice again."""
+        shown = [
+            f"row {row} ({'Id ' + self.made[row] if row in self.made else 'no answer kept'})"
+            for row in self.unplaced[:10]
+        ]
+        more = len(self.unplaced) - len(shown)
+        listed = ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
+        advice = "check them in BillingPlatform"
+        if self.made:
+            advice = (
+                "put each Id into the Id column of the row it belongs to, with Created in "
+                "Result, so that it is not created again; " + advice
+            )
+        return f"{listed} (row numbers as sent); {advice}"
 
 
 def needs_client(run: Run) -> bool:
@@ -98,7 +116,12 @@ def recover(
                 create = unsettled.keep(plan.record, run.sent[old])
                 message = f"{finding.message} {unsettled.mention(create)}"
                 results[plan.row] = _result(plan.row, Outcome.UNKNOWN, message)
-    return Recovery(layout, [results[r] for r in sorted(results)], unplaced)
+    made = {
+        row: result.id
+        for row in unplaced
+        if (result := run.results.get(row)) is not None and result.id is not None
+    }
+    return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made)
 
 
 def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], list[int]]:
@@ -135,8 +158,3 @@ def _resend_safe(op: Operation) -> str:
     return (
         f"Row: sent, but bpxl stopped before the answer came; sending the {op.value} again is safe"
     )
-
-
-def _rows(rows: list[int]) -> str:
-    shown = ", ".join(str(r) for r in rows[:10])
-    return shown + (" ..." if len(rows) > 10 else "")

@@ -21,7 +21,7 @@ from .errors import BpxlError, UsageError
 from .fields import Catalogue
 from .journal import record_hash
 from .records import Layout, is_blank_row, plan_row, read_layout
-from .results import Operation, Outcome, RowResult
+from .results import Operation, Outcome, RowResult, plural
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,7 @@ def _write_where_rows_are(
     grid = desk.reread(outgoing.sheet)
     results: list[RowResult] = []
     moved: list[int] = []
+    lost: list[str] = []
     layout = report.layout
     for log in logs:
         run = journal.load(log.path)
@@ -206,6 +207,7 @@ def _write_where_rows_are(
         recovery = recover.recover(run, grid, None, outgoing.options.catalogue)
         results += recovery.results
         moved += recovery.unplaced
+        lost += [recovery.unplaced_text()] if recovery.unplaced else []
         layout = recovery.layout
     report.results, report.moved = sorted(results, key=lambda r: r.row), moved
     desk.write(outgoing.sheet, layout, report.results)
@@ -213,8 +215,8 @@ def _write_where_rows_are(
         f"{desk.workbook.name} was changed while bpxl was sending (saved or sorted), so each "
         "result went into the row that holds what was sent."
         + (
-            f" {len(moved):,} sent rows are no longer in the sheet as they were sent (edited or "
-            "deleted): check them in BillingPlatform."
+            f" {plural(len(moved), 'sent row')} {'is' if len(moved) == 1 else 'are'} no longer "
+            f"in the sheet as sent (edited or deleted): {'; '.join(lost)}."
             if moved
             else ""
         )
