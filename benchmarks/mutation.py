@@ -44,7 +44,7 @@ TESTS = {
     "answers": ["tests/test_answers.py"],
     "push": ["tests/test_push_cli.py", "-k", "not whole_request_failure and not resend_is_safe"],
     "reconcile": ["tests/test_lookup.py", "tests/test_safety.py", "-k", "not sigkill"],
-    "trips": ["tests/test_trips.py", "tests/test_roundtrip.py"],
+    "trips": ["tests/test_trips.py", "tests/test_roundtrip.py", "tests/test_tenant_fields.py"],
 }
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
 

@@ -194,3 +194,107 @@ def test_a_changed_row_is_described_with_the_users_own_headers() -> None:
     assert changed.describe(2) == (
         "Changed since the pull: status, Due date; not sent yet (a check only)"
     )
+
+
+def test_changed_rows_need_a_pull_and_check_conflicts_unless_overwriting(sandbox) -> None:
+    grid = Grid(["Id", "Status"], [(2, ["7", "Closed"])])
+    with pytest.raises(UsageError) as unpulled:
+        ChangedRows(grid, {}, overwrite=False)
+    assert unpulled.value.message == (
+        "Nothing in this workbook was pulled, so there is nothing to compare with."
+    )
+    assert unpulled.value.hint == (
+        "Pull the invoices first (bpxl pull FILE --where ..., or Pull invoices...)."
+    )
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        [invoice] = seed(client, 1)
+        pulled = {invoice: Pulled("an older stamp", {"Id": invoice, "Status": "Pending"})}
+        grid = Grid(["Id", "Status"], [(2, [invoice, "Closed"])], date1904=True)
+        sent, clashes = ChangedRows(grid, pulled, overwrite=False).grid_to_send(client)
+        assert sent.rows == [] and [(c.row, c.outcome) for c in clashes] == [(2, Outcome.CONFLICT)]
+        trip = ChangedRows(grid, pulled, overwrite=True)
+        sent, clashes = trip.grid_to_send(client)
+        assert sent.rows == [(2, [invoice, "Closed"])] and clashes == [] and sent.date1904
+        offline, _ = ChangedRows(grid, pulled, overwrite=False).grid_to_send(None)
+        assert offline.rows == sent.rows
+        client.update([{"Id": invoice, "Status": "Closed"}])
+        remember = trip.settle(client, [RowResult(2, Outcome.UPDATED, invoice, [])])
+        stamp = str(server(client)[invoice]["Updated"])
+    assert remember.replaced == [Replaced(invoice, "Status", "Pending", stamp)]
+    assert remember.pulled == {invoice: Pulled(stamp, {"Id": invoice, "Status": "Closed"})}
+    assert remember.cells == {} and remember.reverted == set()
+
+
+def test_an_invoice_gone_from_billingplatform_is_remembered_without_a_stamp(sandbox) -> None:
+    gone = "999999"
+    grid = Grid(["Id", "Status"], [(2, [gone, "Closed"])])
+    pulled = {gone: Pulled("t", {"Id": gone, "Status": "Pending"})}
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        changed = ChangedRows(grid, pulled, overwrite=True)
+        changed.grid_to_send(client)
+        after_change = changed.settle(client, [RowResult(2, Outcome.UPDATED, gone, [])])
+        plain = Recorded(grid, pulled)
+        plain.grid_to_send(client)
+        after_update = plain.settle(client, [RowResult(2, Outcome.UPDATED, gone, [])])
+        revert = Revert(grid, pulled, [Replaced(gone, "Status", "Pending", "t")], True)
+        after_revert = revert.settle(client, [RowResult(2, Outcome.UPDATED, gone, [])])
+    assert after_change.replaced == [Replaced(gone, "Status", "Pending", "")]
+    assert after_change.pulled[gone].updated == ""
+    assert after_update.replaced == [Replaced(gone, "Status", "Pending", "")]
+    assert after_update.pulled[gone] == Pulled("", {"Id": gone, "Status": "Closed"})
+    assert after_revert.pulled[gone] == Pulled("", {"Id": gone, "Status": "Pending"})
+
+
+def test_a_revert_puts_the_old_values_into_the_sheet_and_is_done_with_them(sandbox) -> None:
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        first, second = seed(client, 2)
+        header = ["Notes", "Id", "Status", "DueDate", "BillableFlag"]
+        grid = Grid(
+            header,
+            [(2, ["x", first, "Closed", dt.date(2027, 1, 1), True]), (3, ["y", second, "Void"])],
+            date1904=True,
+        )
+        now = str(server(client)[second]["Updated"])
+        replaced = [
+            Replaced(first, "Region__c", "EU", "s1"),  # not a column of the sheet
+            Replaced(first, "DueDate", "2026-01-01", "s1"),
+            Replaced(first, "BillableFlag", None, "s1"),
+            Replaced(second, "Status", "Pending", now),
+        ]
+        pulled = {first: Pulled("p", {"Id": first, "Status": "Closed", "Region__c": "EU"})}
+        revert = Revert(grid, pulled, replaced, overwrite=False)
+        checked, clashes = revert.grid_to_send(client)  # the first changed since: a conflict
+        assert [(c.row, c.outcome) for c in clashes] == [(2, Outcome.CONFLICT)]
+        assert checked.rows == [(3, [None, second, "Pending", None, None])]
+        sent, clashes = revert.grid_to_send(None)  # no connection: no conflict check
+        assert clashes == [] and sent.date1904
+        assert sent.rows == [
+            (2, [None, first, None, "2026-01-01", "#NULL"]),
+            (3, [None, second, "Pending", None, None]),
+        ]
+        client.update(
+            [
+                {"Id": first, "DueDate": "2026-01-01", "BillableFlag": ""},
+                {"Id": second, "Status": "Pending"},
+            ]
+        )
+        results = [
+            RowResult(2, Outcome.UPDATED, first, []),
+            RowResult(3, Outcome.FAILED, None, ["Status: refused"]),
+        ]
+        remember = revert.settle(client, results)
+        stamp = str(server(client)[first]["Updated"])
+    assert remember.cells == {(2, "DueDate"): dt.date(2026, 1, 1), (2, "BillableFlag"): None}
+    assert remember.pulled == {
+        first: Pulled(
+            stamp,
+            {
+                "Id": first,
+                "Status": "Closed",
+                "Region__c": "EU",
+                "DueDate": dt.date(2026, 1, 1),
+                "BillableFlag": None,
+            },
+        )
+    }
+    assert remember.reverted == {first} and remember.replaced == []

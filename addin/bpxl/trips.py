@@ -229,7 +229,6 @@ class Revert:
             where[i]: i for i in self.before if i in where and (only is None or where[i] in only)
         }
         self.missing = sorted(set(self.before) - set(where))
-        self.values = dict(grid.rows)
 
     def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
         expected = {invoice: self.stamp[invoice] for invoice in self.rows.values()}
