@@ -7,7 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import openpyxl
+import pytest
 
+from bpxl import cli
 from bpxl.results import plural
 
 from .conftest import read_sheet
@@ -93,3 +95,21 @@ def test_upsert_on_another_key_says_nothing_about_the_id(tmp_path: Path, sandbox
     _, out, _ = run("push", path, "--op", "upsert", "--external-id", "FileName", *connect)
     assert "set by BillingPlatform" not in out
     assert "set by BillingPlatform" not in (read_sheet(path)[0].get("Message") or "")
+
+
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_ctrl_c_names_the_workbook_to_recover_only_when_rows_went_out(
+    tmp_path: Path, run, monkeypatch, command: str
+) -> None:
+    def interrupted(_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, f"_{command}", interrupted)
+    book = tmp_path / "stopped.xlsx"
+    more = ["--op", "create"] if command == "push" else ["--ids", "1"]
+    code, _, err = run(command, book, *more)
+    assert code == 130 and err.startswith("bpxl: stopped at once."), err
+    if command == "push":
+        assert f"run `bpxl recover {book}` before anything else" in err and "FILE" not in err
+    else:
+        assert "recover" not in err and "Nothing was sent" in err

@@ -338,11 +338,16 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"bpxl: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(
-            "bpxl: stopped at once. If rows were being sent, run `bpxl recover FILE` before "
-            "anything else: it finds out what happened to each of them.",
-            file=sys.stderr,
-        )
+        book = getattr(args, "file", None)
+        if args.command in ("push", "revert", "recover"):
+            what = f"bpxl recover {book}" if book else "bpxl recover"
+            advice = (
+                f"If rows were being sent, run `{what}` before anything else: it finds out what "
+                "happened to each of them."
+            )
+        else:  # pull, template, fields, ...: nothing goes to BillingPlatform
+            advice = "Nothing was sent; run the command again when you are ready."
+        print(f"bpxl: stopped at once. {advice}", file=sys.stderr)
         return EXIT_STOPPED
 
 
