@@ -113,3 +113,12 @@ def test_ctrl_c_names_the_workbook_to_recover_only_when_rows_went_out(
         assert f"run `bpxl recover {book}` before anything else" in err and "FILE" not in err
     else:
         assert "recover" not in err and "Nothing was sent" in err
+
+
+def test_a_folder_or_a_backward_range_is_named_with_what_to_type(tmp_path: Path, run) -> None:
+    code, _, err = run("push", tmp_path, "--op", "create")
+    assert code == 2 and f"{tmp_path} is a folder, not a workbook" in err, err
+    book = tmp_path / "rows.xlsx"
+    book.write_bytes(b"")
+    code, _, err = run("push", book, "--op", "create", "--rows", "50-40")
+    assert code == 2 and "'50-40' is not a valid range" in err and "smaller row number" in err

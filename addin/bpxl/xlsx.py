@@ -46,13 +46,20 @@ def parse_rows(spec: str) -> set[int]:
                 f"--rows {spec}: {part!r} is not a row or a range like 2-50."
             ) from None
         if first < 1 or last < first:
-            raise UsageError(f"--rows {spec}: {part!r} is not a valid range of row numbers.")
+            raise UsageError(
+                f"--rows {spec}: {part!r} is not a valid range of row numbers.",
+                "Write the smaller row number first, from row 2 on, e.g. --rows 2-50,60.",
+            )
         rows.update(range(first, last + 1))
     return rows
 
 
 def check_writable(path: Path) -> None:
     """Refuse, before anything is sent, a workbook that is open in Excel or cannot be written."""
+    if path.is_dir():
+        raise UsageError(
+            f"{path} is a folder, not a workbook.", "Name the workbook file, e.g. invoices.xlsx."
+        )
     if not path.is_file():
         raise UsageError(f"There is no workbook at {path}.", "Check the file name and folder.")
     owner_files = [
