@@ -134,7 +134,10 @@ def test_conditions_the_user_may_write(tmp_path: Path, sandbox, run) -> None:
     assert code == 2 and "ends with AND" in err and "OFFSET" not in err, err
     code, _, err = run("pull", book, "--where", "Colour = 'red'", *connect(sandbox))
     assert code == 2 and "BillingPlatform refused the condition \"Colour = 'red'\"" in err, err
+    assert "refused the query" not in err and "(HTTP 400: " in err, err
     assert "OFFSET" not in err
+    code, out, _ = run("pull", tmp_path / "none.xlsx", "--ids", "99999", *connect(sandbox))
+    assert code == 0 and "none.xlsx was not created" in out, out
 
 
 def test_a_refresh_clears_the_statuses_of_its_rows(tmp_path: Path, sandbox, run) -> None:

@@ -716,7 +716,8 @@ def _pull_held(args: argparse.Namespace) -> int:
         records = roundtrip.query(link.client, names, where=where, ids=ids)
         first = _first_page(records, where)
         if first is None:
-            print(f"No invoices match {what}; {path.name} was not changed.")
+            done = "was not changed" if path.exists() else "was not created"
+            print(f"No invoices match {what}; {path.name} {done}.")
             return EXIT_OK
         counted = _counted(first, records, bar)
         if not path.exists():

@@ -74,8 +74,9 @@ def check_condition(text: str) -> str:
 def condition_refused(condition: str, refused: ApiError) -> UsageError:
     """The server refused the user's condition: say so about the condition, which is theirs to
     fix (the query around it is bpxl's)."""
+    said = refused.message.removeprefix("BillingPlatform refused the query ").rstrip(".")
     return UsageError(
-        f"BillingPlatform refused the condition {condition!r}: {refused.message}",
+        f"BillingPlatform refused the condition {condition!r} {said}.",
         f"Check the condition: field names as in the template, text in single quotes, {_EXAMPLE}.",
     )
 
