@@ -18,15 +18,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
-from common import record
+from common import HERE, record
 
 from bpxl import journal, template
 from bpxl.client import Client
+
+sys.path.insert(0, str(HERE.parent))  # the tests' helpers: a sandbox process, a sort by openpyxl
+from tests.processes import sandbox_process
+from tests.test_safety import _reverse_rows
 
 PASSWORD_ENV = {"BPXL_PASSWORD": "demo"}
 
@@ -48,34 +51,14 @@ def bpxl(*args: object) -> subprocess.Popen[str]:
     )
 
 
-@contextmanager
-def server(db: Path, *faults: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "bpxl.cli", "sandbox", "--port", "0", "--db", str(db)]
-    for fault in faults:
-        command += ["--fault", fault]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait()
-
-
-def wait_sent(rows: int) -> None:
+def wait_sent(rows: int, process: subprocess.Popen[str]) -> None:
+    """Until the running push's journal says ``rows`` went out (or the push ended)."""
     folder = Path(os.environ["BPXL_DATA_DIR"]) / "journal"
-    while not any(len(r.sent) >= rows for r in journal.unfinished(folder)):
+    while process.poll() is None:
+        if any(len(r.sent) >= rows for r in journal.unfinished(folder)):
+            return
         time.sleep(0.02)
-
-
-def reverse_rows(path: Path) -> None:
-    book = openpyxl.load_workbook(path)
-    sheet = book.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    for offset, values in enumerate(reversed(rows)):
-        for column, value in enumerate(values, start=1):
-            sheet.cell(row=offset + 2, column=column, value=value)
-    book.save(path)
+    raise SystemExit(f"the push ended before {rows} rows went out: use more rows")
 
 
 def tally(book: Path, url: str) -> tuple[int, int, int, int]:
@@ -101,42 +84,43 @@ def case(title: str, n: int, work: Callable[[Path, Path], tuple[Path, str, str]]
         book = here / "book.xlsx"
         template.fill(template.build(), rows_of(n)).save(book)
         started = time.monotonic()
-        final, url, note = work(here, book)
-        rows, invoices, duplicates, own = tally(final, url)
+        final, note = work(here, book)
+        with sandbox_process(here) as url:
+            rows, invoices, duplicates, own = tally(final, url)
         took = time.monotonic() - started
         print(f"{title}: {rows} rows, {invoices} invoices, {duplicates} duplicates", flush=True)
         return [title, f"{rows:,}", f"{invoices:,}", duplicates, f"{own:,}", note, f"{took:.0f} s"]
 
 
-def two_pushes(here: Path, book: Path) -> tuple[Path, str, str]:
-    with server(here / "s.db", "latency:200ms") as url:
+def two_pushes(here: Path, book: Path) -> tuple[Path, str]:
+    with sandbox_process(here, "latency:200ms") as url:
         login = ["--url", url, "--username", "demo", "--batch-size", "50"]
         first = bpxl("push", book, "--op", "create", *login)
-        wait_sent(100)
+        wait_sent(100, first)
         second = bpxl("push", book, "--op", "create", *login)
         second.communicate()
         first.communicate()
         note = f"second push exit {second.returncode}, first {first.returncode}"
-        return book, url, note
+        return book, note
 
 
-def recover_during_push(here: Path, book: Path) -> tuple[Path, str, str]:
-    with server(here / "s.db", "latency:200ms") as url:
+def recover_during_push(here: Path, book: Path) -> tuple[Path, str]:
+    with sandbox_process(here, "latency:200ms") as url:
         login = ["--url", url, "--username", "demo"]
         pusher = bpxl("push", book, "--op", "create", *login, "--batch-size", "50")
-        wait_sent(100)
+        wait_sent(100, pusher)
         recovering = bpxl("recover", book, *login)
         recovering.communicate()
         pusher.communicate()
-        return book, url, f"recover exit {recovering.returncode}, push {pusher.returncode}"
+        return book, f"recover exit {recovering.returncode}, push {pusher.returncode}"
 
 
-def copy_after_kill(here: Path, book: Path) -> tuple[Path, str, str]:
+def copy_after_kill(here: Path, book: Path) -> tuple[Path, str]:
     copy = here / "copy.xlsx"
-    with server(here / "s.db", "latency:200ms") as url:
+    with sandbox_process(here, "latency:200ms") as url:
         login = ["--url", url, "--username", "demo"]
         pusher = bpxl("push", book, "--op", "create", *login, "--batch-size", "50")
-        wait_sent(400)
+        wait_sent(400, pusher)
         pusher.send_signal(signal.SIGKILL)
         pusher.wait()
         shutil.copy(book, copy)
@@ -147,38 +131,37 @@ def copy_after_kill(here: Path, book: Path) -> tuple[Path, str, str]:
         again = bpxl("push", copy, "--op", "create", *login)
         again.communicate()
         codes = f"copy pushed: exit {refused.returncode}; recover {recovering.returncode}"
-        return copy, url, f"{codes}; push again {again.returncode}"
+        return copy, f"{codes}; push again {again.returncode}"
 
 
-def sorted_mid_push(here: Path, book: Path) -> tuple[Path, str, str]:
-    with server(here / "s.db", "latency:200ms") as url:
+def sorted_mid_push(here: Path, book: Path) -> tuple[Path, str]:
+    with sandbox_process(here, "latency:200ms") as url:
         login = ["--url", url, "--username", "demo", "--batch-size", "50"]
         pusher = bpxl("push", book, "--op", "create", *login)
-        wait_sent(100)
-        reverse_rows(book)
+        wait_sent(100, pusher)
+        _reverse_rows(book)
         _, err = pusher.communicate()
         said = "said so" if "was changed while bpxl was sending" in err else "SAID NOTHING"
-        return book, url, f"push exit {pusher.returncode}, {said}"
+        return book, f"push exit {pusher.returncode}, {said}"
 
 
-def unknown_then_dry_run_and_update(here: Path, book: Path) -> tuple[Path, str, str]:
-    db = here / "s.db"
-    with server(db, "reset-after:1.0") as url:
+def unknown_then_dry_run_and_update(here: Path, book: Path) -> tuple[Path, str]:
+    with sandbox_process(here, "reset-after:1.0") as url:
         login = ["--url", url, "--username", "demo"]
         bpxl("push", book, "--op", "create", *login).communicate()
         bpxl("push", book, "--op", "create", "--dry-run").communicate()
         bpxl("push", book, "--op", "update", *login).communicate()
-    with server(db) as url:  # the network heals; the same records
+    with sandbox_process(here) as url:  # the network heals; the same records
         again = bpxl("push", book, "--op", "create", "--url", url, "--username", "demo")
         again.communicate()
-        return book, url, f"create after healing: exit {again.returncode}"
+        return book, f"create after healing: exit {again.returncode}"
 
 
-def sigint_mid_push(here: Path, book: Path) -> tuple[Path, str, str]:
-    with server(here / "s.db", "latency:200ms") as url:
+def sigint_mid_push(here: Path, book: Path) -> tuple[Path, str]:
+    with sandbox_process(here, "latency:200ms") as url:
         login = ["--url", url, "--username", "demo"]
         pusher = bpxl("push", book, "--op", "create", *login)
-        wait_sent(2000)
+        wait_sent(2000, pusher)
         signalled = time.monotonic()
         pusher.send_signal(signal.SIGINT)
         pusher.communicate()
@@ -187,7 +170,6 @@ def sigint_mid_push(here: Path, book: Path) -> tuple[Path, str, str]:
         again.communicate()
         return (
             book,
-            url,
             f"exit {pusher.returncode} {took:.1f} s after SIGINT; again {again.returncode}",
         )
 

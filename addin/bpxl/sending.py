@@ -174,16 +174,17 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
             for log in logs:
                 log.abandon()  # left unfinished for a recovery if anything went out
             raise
-    if desk.changed():  # saved or sorted meanwhile: rows are found by what was sent
+    moved = desk.changed()  # saved or sorted meanwhile: rows are found by what was sent
+    if moved:
         _write_where_rows_are(desk, outgoing, logs, report)
-        remember = None  # what was pulled is brought up to date by the next pull
     else:
         desk.write(outgoing.sheet, report.layout, report.results)
     unsettled.forget(report.settled)  # only now: the rows' outcomes are in the workbook
-    if remember is not None:
+    if remember is not None:  # kept by invoice: right wherever the rows went
         undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
         undo.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
-        desk.store(outgoing.sheet, remember)
+        if not moved:  # cells by row number: the next pull brings the memory up to date
+            desk.store(outgoing.sheet, remember)
     for log in logs:
         log.finish()
     journal.prune(journal_dir())
