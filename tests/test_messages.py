@@ -12,7 +12,7 @@ import pytest
 from bpxl import cli
 from bpxl.results import plural
 
-from .conftest import read_sheet
+from .conftest import read_sheet, write_invoices
 
 
 def book(path: Path, header: list[str], rows: list[list[object]]) -> Path:
@@ -122,3 +122,12 @@ def test_a_folder_or_a_backward_range_is_named_with_what_to_type(tmp_path: Path,
     book.write_bytes(b"")
     code, _, err = run("push", book, "--op", "create", "--rows", "50-40")
     assert code == 2 and "'50-40' is not a valid range" in err and "smaller row number" in err
+
+
+def test_rows_named_but_blank_are_told_apart_from_an_empty_sheet(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "blank.xlsx", [{"BillingProfileId": "101"}, {}])
+    code, out, _ = run("push", book, "--op", "create", "--rows", "3", "--dry-run")
+    assert code == 0 and "The rows named by --rows 3 hold nothing in the Invoice columns" in out
+    empty = write_invoices(tmp_path / "empty.xlsx", [])
+    code, out, _ = run("push", empty, "--op", "create", "--dry-run")
+    assert code == 0 and "has no rows with Invoice values: nothing to send" in out, out

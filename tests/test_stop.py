@@ -75,6 +75,7 @@ def test_creates_with_no_answer_in_the_grace_are_looked_up_by_the_next_push(
         sheet = read_sheet(book)
         unknown = [r for r in sheet if r["Result"] == "Unknown"]
         assert unknown and all("(bpxl ref " in r["Message"] for r in unknown)
+        assert "Unknown: sent, but no answer came. The next push (or `bpxl recover`) looks" in out
         assert {r["Result"] for r in sheet} <= {"Created", "Unknown", "Failed"}
         wait_for(lambda: len(invoices(url)) >= len(unknown), 30)  # the slow creates land
         code, out, err = run("push", book, "--op", "create", "--url", url, "--username", "demo")

@@ -598,7 +598,7 @@ def _send(
     if report is None:
         return EXIT_OK
     assert desk.found is not None
-    _print_report(report, desk.found)
+    _print_report(report, desk.found, getattr(args, "rows", None))
     if report.stopped:
         print(
             f"bpxl: stopped. {desk.workbook.name} holds what happened to every row: rows not sent "
@@ -888,7 +888,7 @@ def _connect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
+def _print_report(report: push.PushReport, found: xlsx.SheetGrid, rows: str | None = None) -> None:
     if report.layout.user_headers:
         print(f"Not sent (not Invoice fields): {', '.join(report.layout.user_headers)}")
     problems = [r for r in report.results if r.outcome is not None and not r.outcome.ok]
@@ -903,12 +903,19 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid) -> None:
             "the Result and Message columns"
         )
     if not report.results and not report.skipped:
-        print(f"Sheet {found.sheet!r} has no data rows to send.")
+        if rows:
+            print(
+                f"The rows named by --rows {rows} hold nothing in the Invoice columns of sheet "
+                f"{found.sheet!r}: nothing to send."
+            )
+        else:
+            print(f"Sheet {found.sheet!r} has no rows with Invoice values: nothing to send.")
     unknown = sum(r.outcome is Outcome.UNKNOWN for r in report.results)
     if unknown:
         print(
             f"{plural(unknown, 'row')} {'is' if unknown == 1 else 'are'} Unknown: sent, but no "
-            "answer came. Check them in BillingPlatform before sending again."
+            "answer came. The next push (or `bpxl recover`) looks them up in BillingPlatform "
+            "before sending them again; their Message says what was found so far."
         )
     print(report.summary())
     if found.hidden_skipped:
