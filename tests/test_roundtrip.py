@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -252,3 +253,49 @@ def test_a_row_sent_twice_after_one_pull_is_no_conflict(tmp_path: Path, sandbox,
         assert remembered[ids[0]].updated == server[ids[0]]["Updated"]
         assert remembered[ids[0]].values["Status"] == status
         assert remembered[ids[1]].updated == server[ids[1]]["Updated"]
+
+
+EXT_LIST = (
+    '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+    'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    '<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    '<x14:dataValidation type="list" allowBlank="1"><x14:formula1><xm:f>Lists!$A$1:$A$2</xm:f>'
+    "</x14:formula1><xm:sqref>AZ2:AZ100</xm:sqref></x14:dataValidation></x14:dataValidations>"
+    "</ext></extLst>"
+)
+
+
+def _sheet_xml(book: Path) -> str:
+    with zipfile.ZipFile(book) as package:
+        return package.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_send_changed_and_revert_keep_what_openpyxl_cannot_read(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A dropdown listing another sheet (Excel keeps it in the sheet's extLst, which openpyxl
+    drops when it saves) survives the sends of a round trip."""
+    ids = seed_invoices(sandbox, 2)
+    book = tmp_path / "dropdown.xlsx"
+    run("pull", book, "--ids", ",".join(ids), *connect(sandbox))
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("FileName") + 1, "edited.pdf")
+    workbook.save(book)
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    sheet_part = "xl/worksheets/sheet1.xml"
+    parts[sheet_part] = parts[sheet_part].replace(
+        b"</worksheet>", EXT_LIST.encode() + b"</worksheet>"
+    )
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 0 and "1 updated" in out, out
+    assert "x14:dataValidation " in _sheet_xml(book)
+    code, out, _ = run("revert", book, *connect(sandbox))
+    assert code == 0 and "1 updated" in out, out
+    assert "x14:dataValidation " in _sheet_xml(book)
+    assert read_sheet(book)[0]["FileName"] != "edited.pdf"  # put back in the sheet too

@@ -570,7 +570,9 @@ class _Desk:
             xlsx.write_results(self.workbook, self.found, layout, results)
 
     def store(self, sheet: str, remember: trips.Remember) -> None:
-        xlsx_pull.after_push(self.workbook, sheet, remember.pulled, remember.cells, self.catalogue)
+        xlsx_refresh.after_push(
+            self.workbook, sheet, remember.pulled, remember.cells, self.catalogue
+        )
 
 
 def _on_disk(path: Path) -> tuple[int, int] | None:

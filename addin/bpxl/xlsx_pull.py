@@ -230,29 +230,6 @@ def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
         book.close()
 
 
-def after_push(
-    path: Path,
-    sheet_name: str,
-    now_pulled: Mapping[str, Pulled],
-    cells: Mapping[tuple[int, str], object] | None = None,
-    catalogue: Catalogue = fields.BUILT_IN,
-) -> None:
-    """After a send of pulled rows: their remembered values and stamps, and (after a revert) the
-    sheet cells put back."""
-    if not now_pulled and not cells:
-        return
-    book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
-    sheet, header_row = _invoice_sheet(book, sheet_name, catalogue, [])
-    columns = {
-        f.name: c.column for c in sheet[header_row] if (f := catalogue.lookup(c.value)) is not None
-    }
-    for (row, name), value in (cells or {}).items():
-        sheet.cell(row, columns[name]).value = value  # an empty value too: it was empty before
-    if PULLED in book.sheetnames:
-        _remember(book, sheet, header_row, columns, now_pulled)
-    _save(book, path, backup=False)
-
-
 def _extend_table(sheet: Worksheet, last: int) -> None:
     for table in sheet.tables.values():
         start, _, end = table.ref.partition(":")

@@ -4,8 +4,10 @@ Loading a workbook of 100,000 pulled invoices into openpyxl to refresh it took t
 2.6 GB (the invoice sheet and the memory sheet, 7 million cells as objects). Here the sheet is read
 once as values, the pulled invoices go into it as a streamed edit of its XML (``sheet_xml``: only
 the cells of the pulled rows change, new rows below, statuses cleared), and the memory sheet,
-which is bpxl's own, is written anew in one go. A workbook never pulled into has no memory sheet
-or amber marks yet: ``xlsx_pull`` makes them with openpyxl, which is quick at that size.
+which is bpxl's own, is written anew in one go. What a send of changed rows or a revert writes
+back (``after_push``) goes the same way, so nothing openpyxl cannot read is lost by a round trip.
+A workbook never pulled into has no memory sheet or amber marks yet: ``xlsx_pull`` makes them with
+openpyxl, which is quick at that size.
 """
 
 from __future__ import annotations
@@ -92,6 +94,32 @@ def refresh(
     return PullReport(found.sheet, places.added, places.refreshed, extra, pulled_now)
 
 
+def after_push(
+    path: Path,
+    sheet_name: str,
+    now_pulled: Mapping[str, Pulled],
+    cells: Mapping[tuple[int, str], object] | None = None,
+    catalogue: Catalogue = fields.BUILT_IN,
+) -> None:
+    """After a send of pulled rows: their remembered values and stamps, and (after a revert) the
+    sheet cells put back. Written like a refresh, as a streamed edit: saving through openpyxl
+    dropped what it cannot read, such as a dropdown whose list is on another sheet."""
+    if not now_pulled and not cells:
+        return
+    found = xlsx.read_grid(path, sheet_name, None, catalogue)
+    layout = read_layout(found.grid.header, catalogue)
+    by_field = {c.field.name: c.index + 1 for c in layout.columns}
+    edit = Edit(header_row=found.header_row)
+    for (row, name), value in (cells or {}).items():  # an empty value too: it was empty before
+        edit.set(row, by_field[name], value, _style(value))  # type: ignore[arg-type]
+    remembered = read_pulled(path)
+    memory = None
+    if remembered:
+        remembered.update(now_pulled)
+        memory = _memory(by_field, remembered)
+    saving.save(path, lambda temporary: _write(path, found.sheet, edit, temporary, memory))
+
+
 def _shows(cell: object, value: object) -> bool:
     """Whether a cell, as read (dates as datetimes), already shows ``value``."""
     if cell in (None, "") or value is None:
@@ -135,8 +163,12 @@ def _memory(by_field: Mapping[str, int], remembered: Mapping[str, Pulled]) -> by
     ).encode("utf-8")
 
 
-def _write(path: Path, sheet: str, edit: Edit, temporary: Path, memory: bytes) -> None:
-    """The edited invoice sheet (streamed by ``sheet_xml``), then the new memory sheet."""
+def _write(path: Path, sheet: str, edit: Edit, temporary: Path, memory: bytes | None) -> None:
+    """The edited invoice sheet (streamed by ``sheet_xml``), then the new memory sheet if any."""
+    if memory is None:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
+            sheet_xml.apply(source, sheet, edit, target)
+        return
     edited = temporary.with_name(temporary.name + ".sheet")
     try:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as target:
