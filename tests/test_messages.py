@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from bpxl import cli
-from bpxl.results import plural
+from bpxl.results import Outcome, RowResult, plural
 
 from .conftest import read_sheet, write_invoices
 
@@ -131,3 +131,21 @@ def test_rows_named_but_blank_are_told_apart_from_an_empty_sheet(tmp_path: Path,
     empty = write_invoices(tmp_path / "empty.xlsx", [])
     code, out, _ = run("push", empty, "--op", "create", "--dry-run")
     assert code == 0 and "has no rows with Invoice values: nothing to send" in out, out
+
+
+def test_a_pasted_page_in_a_cell_gives_a_short_message_excel_can_hold(tmp_path: Path, run) -> None:
+    page = "x" * 32_000
+    book = write_invoices(
+        tmp_path / "long.xlsx",
+        [{"BillingProfileId": "101", "DueDate": page, "Status": page, "Disputed": page}],
+    )
+    code, out, _ = run("push", book, "--op", "create", "--dry-run")
+    assert code == 1 and max(map(len, out.splitlines())) < 300, out[:500]
+    message = read_sheet(book)[0]["Message"]
+    assert len(message) < 1000 and message.count("(32,000 characters)") == 3, message
+
+
+def test_a_message_is_never_longer_than_an_excel_cell_and_keeps_its_ref() -> None:
+    notes = [f"Row: {'server words ' * 5000} (bpxl ref 0123456789ab)"] + ["y" * 2000] * 40
+    message = RowResult(2, Outcome.UNKNOWN, None, notes).message
+    assert len(message) <= 32_767 and "(bpxl ref 0123456789ab)" in message

@@ -98,9 +98,14 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+SHOWN_TEXT = 80  # characters of a cell quoted in a message
+
+
 def show(value: object) -> str:
     """A cell value as the user would recognise it in a message."""
     if isinstance(value, str):
+        if len(value) > SHOWN_TEXT:  # a whole pasted page would bury the message
+            return f'"{value[: SHOWN_TEXT - 20]}…" ({len(value):,} characters)'
         return f'"{value}"'
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"

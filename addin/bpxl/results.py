@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+MAX_CELL_TEXT = 32_767  # the most characters an Excel cell holds
+MESSAGE_PART = 900  # the most of one note in a Message cell (34 columns of notes still fit)
 MESSAGE_SEPARATOR = " | "  # notes themselves may hold "; ", so they are joined with a bar
 
 
@@ -73,7 +75,17 @@ class RowResult:
     @property
     def message(self) -> str:
         """The ``Message`` cell: every error and warning, each starting with its column name."""
-        return MESSAGE_SEPARATOR.join(self.messages)
+        text = MESSAGE_SEPARATOR.join(map(_fit, self.messages))
+        # Excel refuses a cell longer than this (it calls the file damaged), so it is cut short.
+        return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
+
+
+def _fit(message: str) -> str:
+    """A long note (a server's page of text) cut in its middle: its start says what happened and
+    its end holds what bpxl adds, such as the ref that the next push looks an Unknown row up by."""
+    if len(message) <= MESSAGE_PART:
+        return message
+    return message[: MESSAGE_PART - 200] + "…" + message[-199:]
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
