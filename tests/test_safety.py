@@ -12,10 +12,12 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import journal
+from bpxl import journal, recover
 from bpxl.client import Client
 from bpxl.connection import journal_dir
+from bpxl.push import Grid
 from bpxl.reconcile import Lost, Verdict, reconcile
+from bpxl.results import Operation, Outcome, RowResult
 
 from .conftest import read_sheet, write_invoices
 
@@ -229,3 +231,32 @@ def _reverse_rows(path: Path) -> None:
         for column, value in enumerate(values, start=1):
             sheet.cell(row=offset + 2, column=column, value=value)
     book.save(path)
+
+
+def test_recover_finds_a_sent_row_moved_onto_where_an_invalid_row_was(tmp_path) -> None:
+    """Found by the chaos histories (seeds 20 and 205): a push stopped (or its file was sorted
+    while it ran), and the row it created now sits where an invalid row was; that invalid row's
+    place must not hide it (it lost its Id, and the next push created it again)."""
+    header = ["Id", "BillingProfileId", "DueDate", "Result", "Message"]
+    made = {"BillingProfileId": "101", "DueDate": "2026-03-31"}
+    log = journal.Journal(
+        tmp_path / "journal",
+        workbook=tmp_path / "book.xlsx",
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=journal.Target("http://127.0.0.1:1/sandbox"),
+    )
+    log.planned({2: journal.record_hash(made), 3: None})
+    log.sending([2], dt.datetime.now(dt.UTC))
+    log.answered([RowResult(2, Outcome.CREATED, "77")])  # then the process was killed
+    run = journal.load(log.path)
+    assert run is not None
+    inserted = [None, "102", "2026-04-30", None, None]
+    moved = [None, "101", "2026-03-31", None, None]
+    invalid = [None, "103", "31/02/2026", None, None]
+    grid = Grid(header, [(2, inserted), (3, moved), (4, invalid)])
+    recovery = recover.recover(run, grid, None)
+    assert recovery.unplaced == []
+    [result] = [r for r in recovery.results if r.row == 3]
+    assert (result.outcome, result.id) == (Outcome.CREATED, "77")

@@ -131,7 +131,9 @@ def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], lis
     place: dict[int, int] = {}
     taken: set[int] = set()
     for old, digest in run.planned.items():
-        if old in digests and (digest is None or digests[old] == digest):
+        # An invalid row stays where it was only if that row is still invalid: a sent row may
+        # have moved there (the user inserted a row above it).
+        if old in digests and digests[old] == digest:
             place[old] = old
             taken.add(old)
     by_digest: dict[str, list[int]] = {}
