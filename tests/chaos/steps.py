@@ -157,9 +157,8 @@ def generate(
     without: Collection[str] = (),
 ) -> list[Step]:
     """``count`` random steps of the allowed kinds, each command with faults of the allowed kinds.
-    ``without`` may leave out "SIGINT" (kills are then SIGKILL), "dry-run", "unsaved" (Excel
-    closing without saving after a ribbon send) and "edit-before-recover" (the user then runs
-    `bpxl recover` right after a kill, before anything else)."""
+    ``without`` may leave out "unsaved" (Excel closing without saving after a ribbon send) and
+    "edit-before-recover" (the user then runs `bpxl recover` right after a kill, first thing)."""
     names = [k for k in ALL_KINDS if k in kinds]
     weights = [_WEIGHTS[k] for k in names]
     steps: list[Step] = []
@@ -180,7 +179,7 @@ def _step(rng: random.Random, kind: str, faults: Collection[str], without: Colle
         args: dict[str, Any] = {"op": op, "rows": _rows_choice(rng)}
         if op == "upsert" and rng.random() < 0.5:
             args["external_id"] = "FileName"
-        args["dry_run"] = rng.random() < 0.15 and "dry-run" not in without
+        args["dry_run"] = rng.random() < 0.15
         args["batch_size"] = rng.randint(1, 3)
         return Step(kind, args, _faults(rng, faults), seed)
     if kind == "ribbon":
@@ -188,8 +187,7 @@ def _step(rng: random.Random, kind: str, faults: Collection[str], without: Colle
         args["save"] = rng.random() < 0.85 or "unsaved" in without
         return Step(kind, args, _faults(rng, faults), seed)
     if kind == "changed":
-        dry_run = rng.random() < 0.2 and "dry-run" not in without
-        return Step(kind, {"dry_run": dry_run}, _faults(rng, faults), seed)
+        return Step(kind, {"dry_run": rng.random() < 0.2}, _faults(rng, faults), seed)
     if kind in ("pull", "revert"):
         return Step(kind, {}, _faults(rng, faults), seed)
     if kind == "recover":
@@ -213,7 +211,7 @@ def _step(rng: random.Random, kind: str, faults: Collection[str], without: Colle
     if kind == "kill":
         args = {
             "op": rng.choice(("create", "create", "update")),
-            "signal": "SIGKILL" if "SIGINT" in without else rng.choice(("SIGINT", "SIGKILL")),
+            "signal": rng.choice(("SIGINT", "SIGKILL")),
             "after": round(rng.uniform(0.0, 0.8), 2),  # after its first write is answered
         }
         return Step(kind, args, _faults(rng, faults, slow=True), seed)

@@ -82,7 +82,6 @@ class World:
     """One history's sandbox, folders and workbook; a model of the user's rows."""
 
     root: Path
-    without: tuple[str, ...] = ()  # what this user never does (``runner.Config.without``)
     rows: list[Row] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what each step did, for the story
