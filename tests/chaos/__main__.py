@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 
 from .runner import CONFIGS, History, Played, play, shrink
 
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="steps per history (default: the config's)")
     parser.add_argument("--minutes", type=float, help="start no new history after this long")
     parser.add_argument("--no-shrink", action="store_true", help="print failures unshrunk")
+    parser.add_argument(
+        "--record", action="store_true", help="append the figures to benchmarks/results.md"
+    )
     args = parser.parse_args(argv)
     config = CONFIGS[args.config]
     if args.steps:
@@ -58,15 +62,40 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     minutes = (time.monotonic() - began) / 60
-    print(
-        f"\n{totals['histories']} histories ({config.name}), {totals['steps']} steps, "
-        f"{minutes:.1f} min; faults injected: {sum(faults.values())} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(faults.items()))}); "
-        f"histories with violations: {len(failures)}"
-        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(broken.items()))})" if broken else "")
-        + (f"; seeds {', '.join(str(p.history.seed) for p in failures[:20])}" if failures else "")
-    )
+    network = sum(faults[k] for k in NETWORK)
+    races = sum(faults.values()) - network
+    row = [
+        totals["histories"],
+        totals["steps"],
+        f"{network} ({_listed(faults, NETWORK)})",
+        f"{races} ({_listed(faults, set(faults) - set(NETWORK))})",
+        f"{len(failures)}" + (f" ({_listed(broken, broken)})" if broken else ""),
+        ", ".join(str(p.history.seed) for p in failures[:20]) or "-",
+        f"{minutes:.1f} min",
+    ]
+    header = [
+        "histories",
+        "steps",
+        "faults answered",
+        "races and signals",
+        "histories with violations",
+        "seeds",
+        "time",
+    ]
+    if args.record:
+        from benchmarks.common import record
+
+        record(f"Chaos histories, {config.name} run (`python -m tests.chaos`)", header, [row])
+    else:
+        print("\n" + "; ".join(f"{h}: {v}" for h, v in zip(header, row, strict=True)))
     return 1 if failures else 0
+
+
+NETWORK = ("429", "500", "503", "504", "reset")  # what the sandbox answered, from its request log
+
+
+def _listed(counts: Counter[str], names: Iterable[str]) -> str:
+    return ", ".join(f"{name} {counts[name]}" for name in sorted(names) if counts[name])
 
 
 if __name__ == "__main__":
