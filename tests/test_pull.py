@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -16,7 +17,7 @@ from bpxl.errors import UsageError
 from bpxl.xlsx_pull import PULLED, read_pulled
 
 from .conftest import read_sheet, write_invoices
-from .test_roundtrip import connect, seed_invoices
+from .test_roundtrip import EXT_LIST, connect, seed_invoices
 
 
 def _server(sandbox, names: str = "Id, Status, DueDate, FileName") -> dict[str, dict]:
@@ -260,3 +261,24 @@ def test_a_pull_writes_into_the_sheet_a_push_reads(tmp_path: Path, sandbox, run,
         ["x", "=SUM(Invoices!W2:W9)"],
     ]
     assert ids[0] in {r["Id"] for r in read_sheet(book, "Invoices")}
+
+
+def test_a_first_pull_refuses_to_drop_what_it_cannot_keep(tmp_path: Path, sandbox, run) -> None:
+    """The first pull into a workbook edits it with openpyxl, which would drop a dropdown whose
+    list is on another sheet: it refuses, in plain words, and leaves the file as it was."""
+    ids = seed_invoices(sandbox, 1)
+    book = write_invoices(tmp_path / "dropdown.xlsx", [{"BillingProfileId": "101"}])
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    sheet_part = "xl/worksheets/sheet1.xml"
+    parts[sheet_part] = parts[sheet_part].replace(
+        b"</worksheet>", EXT_LIST.encode() + b"</worksheet>"
+    )
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    before = book.read_bytes()
+    code, out, err = run("pull", book, "--ids", ids[0], *connect(sandbox))
+    assert code == 2 and "a dropdown or check whose list is on another sheet" in err, out + err
+    assert "Nothing was written" in err and "Warning" not in err and "openpyxl" not in err
+    assert book.read_bytes() == before

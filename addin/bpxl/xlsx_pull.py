@@ -10,6 +10,7 @@ holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``undo``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields, roundtrip, saving, template
+from . import fields, roundtrip, saving, template, xlsx_read
 from .errors import UsageError
 from .fields import Catalogue
 from .pulls import Places
@@ -77,6 +78,35 @@ def _last_used(sheet: Worksheet, header_row: int) -> int:
     return header_row
 
 
+# What openpyxl says it drops on loading (it saves the workbook without them), in the user's words.
+_DROPPED = {
+    "Data Validation": "a dropdown or check whose list is on another sheet",
+    "Conditional Formatting": "conditional formatting of a newer Excel (data bars, icon sets)",
+}
+
+
+def _load_whole(path: Path) -> Workbook:
+    """The workbook for editing, or a refusal naming what saving it through openpyxl would lose:
+    a pull must not take anything away from the user's workbook."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    lost = {
+        next((plain for key, plain in _DROPPED.items() if text.startswith(key)), "")
+        or "parts of a newer Excel"
+        for w in said
+        if "will be removed" in (text := str(w.message)) or "dropped" in text
+    }
+    if lost:
+        raise UsageError(
+            f"{path.name} has {', '.join(sorted(lost))}, which bpxl cannot keep when it pulls "
+            "into this workbook for the first time. Nothing was written.",
+            "Pull into a new workbook (bpxl pull new.xlsx ...) and copy the rows you need, or "
+            "remove those parts first.",
+        )
+    return book
+
+
 def pull_into(
     path: Path,
     sheet_name: str | None,
@@ -87,7 +117,7 @@ def pull_into(
     """Write pulled ``records`` into an existing workbook and remember them. Each invoice goes
     into the rows holding its Id (every pulled field written, empty ones too, and the row's
     status cleared) or into a new row below the last used row; other rows are not touched."""
-    book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    book = _load_whole(path)
     sheet, header_row = _invoice_sheet(book, sheet_name, catalogue, names)
     columns = {
         str(c.value).strip(): c.column for c in sheet[header_row] if c.value not in (None, "")
@@ -201,8 +231,7 @@ def sheet_fields(
     """The Invoice fields an existing sheet has columns for (empty for a new file)."""
     if not path.exists():
         return []
-    book = load_workbook(path, read_only=True)
-    try:
+    with xlsx_read.open_book(path) as book:
         names = book.sheetnames
         chosen = (
             [sheet_name] if sheet_name in names else [n for n in names if not n.startswith("_bpxl")]
@@ -213,8 +242,6 @@ def sheet_fields(
             if header is not None:
                 return [f.name for v in rows[header - 1] if (f := catalogue.lookup(v)) is not None]
         return []
-    finally:
-        book.close()
 
 
 def read_pulled(path: Path) -> dict[str, Pulled]:
@@ -223,11 +250,8 @@ def read_pulled(path: Path) -> dict[str, Pulled]:
 
 
 def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
-    book = load_workbook(path, read_only=True, data_only=True)
-    try:
+    with xlsx_read.open_book(path) as book:
         return list(book[title].iter_rows(values_only=True)) if title in book.sheetnames else []
-    finally:
-        book.close()
 
 
 def _extend_table(sheet: Worksheet, last: int) -> None:
