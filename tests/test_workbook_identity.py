@@ -86,3 +86,23 @@ def test_rows_edited_during_the_push_are_named_with_the_ids_they_were_given(
         assert f"row {row} (Id {ids[name]})" in said, err
     assert "put each Id into the Id column of the row it belongs to" in said
     assert {r["Id"] for r in read_sheet(book) if r["_row"] in (2, 3)} == {None}
+
+
+def test_a_file_moved_during_the_push_is_recovered_where_it_went(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "moving.xlsx", rows_of(ROWS))
+    moved = tmp_path / "moved away.xlsx"
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(sent_rows(20))
+        book.rename(moved)
+        out, err = pusher.communicate(timeout=120)
+        assert pusher.returncode == 2, out + err
+        said = " ".join(err.split())
+        assert "moving.xlsx was moved, renamed or deleted while bpxl was sending" in said, err
+        assert "could not be opened" not in said and "`bpxl recover` with its new name" in said
+        login = ["--url", url, "--username", "demo"]
+        code, out, err = run("recover", moved, *login)
+        assert code == 0, out + err
+        code, out, err = run("push", moved, "--op", "create", *login)
+        assert code == 0 and f"{ROWS:,} skipped: already Created" in out, out + err
+        assert_one_invoice_per_row(moved, url, ROWS)
