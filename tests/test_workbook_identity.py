@@ -12,11 +12,17 @@ from pathlib import Path
 import openpyxl
 
 from bpxl import journal
-from bpxl.client import Client
 from bpxl.connection import journal_dir
 
 from .conftest import read_sheet, write_invoices
-from .processes import assert_one_invoice_per_row, push, sandbox_process, sent_rows, wait_for
+from .processes import (
+    assert_one_invoice_per_row,
+    invoices,
+    push,
+    sandbox_process,
+    sent_rows,
+    wait_for,
+)
 from .test_safety import _reverse_rows, rows_of
 
 ROWS = 200
@@ -57,12 +63,10 @@ def test_a_file_sorted_during_the_push_gets_each_id_in_its_own_row(tmp_path: Pat
         assert read_sheet(book)[0]["FileName"] == f"invoice-{ROWS - 1:06d}.pdf"  # still sorted
 
 
-def test_rows_edited_during_the_push_are_named_with_the_ids_they_were_given(
-    tmp_path: Path,
-) -> None:
-    """Two rows already sent are edited while the push runs: their results have no row to go
-    into, so the push says which rows (as sent) they were and which Ids they got, and does not
-    call that a success."""
+def test_rows_edited_during_the_push_keep_the_ids_they_were_given(tmp_path: Path) -> None:
+    """Two rows already sent are edited while the push runs: each keeps, in its own row, the Id
+    its send got (with a word on the edits), so that it is never created again; a deleted row's
+    Id is named in the message, with what to do."""
     book = write_invoices(tmp_path / "edited.xlsx", rows_of(ROWS))
     with sandbox_process(tmp_path, "latency:300ms") as url:
         pusher = push(book, url, "--batch-size", "10")
@@ -72,20 +76,19 @@ def test_rows_edited_during_the_push_are_named_with_the_ids_they_were_given(
         column = [c.value for c in sheet[1]].index("FileName") + 1
         for row in (2, 3):  # the first batch: sent by now
             sheet.cell(row, column, f"edited {row}.pdf")
+        sheet.delete_rows(4)  # and one deleted
         workbook.save(book)
         out, err = pusher.communicate(timeout=120)
         assert pusher.returncode == 1, out + err
-        with Client(url, username="demo", password="demo") as client:
-            ids = {
-                r["FileName"]: str(r["Id"])
-                for r in client.query("SELECT Id, FileName FROM INVOICE")
-            }
+        ids = invoices(url)
     said = " ".join(err.split())
-    assert "2 sent rows are no longer in the sheet as sent" in said, err
-    for row, name in ((2, "invoice-000000.pdf"), (3, "invoice-000001.pdf")):
-        assert f"row {row} (Id {ids[name]})" in said, err
+    assert "1 sent row is no longer in the sheet as sent" in said, err
+    assert f"row 4 (Id {ids['invoice-000002.pdf']})" in said, err
     assert "put each Id into the Id column of the row it belongs to" in said
-    assert {r["Id"] for r in read_sheet(book) if r["_row"] in (2, 3)} == {None}
+    rows = {r["_row"]: r for r in read_sheet(book)}
+    for row, name in ((2, "invoice-000000.pdf"), (3, "invoice-000001.pdf")):
+        assert rows[row]["Result"] == "Created" and rows[row]["Id"] == ids[name]
+        assert "edited since it was sent" in rows[row]["Message"]
 
 
 def test_a_file_moved_during_the_push_is_recovered_where_it_went(tmp_path: Path, run) -> None:
@@ -106,3 +109,49 @@ def test_a_file_moved_during_the_push_is_recovered_where_it_went(tmp_path: Path,
         code, out, err = run("push", moved, "--op", "create", *login)
         assert code == 0 and f"{ROWS:,} skipped: already Created" in out, out + err
         assert_one_invoice_per_row(moved, url, ROWS)
+
+
+def test_rows_edited_between_a_kill_and_recover_are_never_created_twice(
+    tmp_path: Path, run
+) -> None:
+    book = write_invoices(tmp_path / "edited.xlsx", rows_of(ROWS))
+    with sandbox_process(tmp_path, "latency:1s") as url:
+        login = ["--url", url, "--username", "demo"]
+        pusher = push(book, url, "--batch-size", "10")
+        wait_for(lambda: _answered_and_in_flight(20))
+        os.kill(pusher.pid, signal.SIGKILL)
+        pusher.wait()
+        [stopped] = journal.unfinished(journal_dir())
+        done = min(r for r, result in stopped.results.items() if result.id)
+        flying = min(stopped.in_flight)
+        for row in (done, flying):  # the user edits both before recovering
+            _set(book, row, "AgingInterval", 77)
+        code, out, err = run("recover", book, *login)
+        sheet = {r["_row"]: r for r in read_sheet(book)}
+        assert (
+            sheet[done]["Result"] == "Created"
+            and "edited since it was sent" in sheet[done]["Message"]
+        )
+        assert sheet[flying]["Result"] == "Unknown" and "then edited" in sheet[flying]["Message"]
+        wait_for(lambda: len(invoices(url)) >= len(stopped.sent), 30)  # the slow creates land
+        code, out, err = run("push", book, "--op", "create", *login)
+        assert code == 1 and read_sheet(book)[flying - 2]["Result"] == "Unknown", out + err
+        # The user checks in BillingPlatform, as the message asks, and marks the row.
+        invoice = invoices(url)[sheet[flying]["FileName"]]
+        _set(book, flying, "Id", invoice)
+        _set(book, flying, "Result", "Created")
+        code, out, err = run("push", book, "--op", "create", *login)
+        assert code == 0, out + err
+        assert_one_invoice_per_row(book, url, ROWS)
+
+
+def _answered_and_in_flight(rows: int) -> bool:
+    runs = journal.unfinished(journal_dir())
+    return bool(runs) and len(runs[0].results) >= rows and bool(runs[0].in_flight)
+
+
+def _set(path: Path, row: int, header: str, value: object) -> None:
+    book = openpyxl.load_workbook(path)
+    sheet = book.worksheets[0]
+    sheet.cell(row=row, column=[c.value for c in sheet[1]].index(header) + 1, value=value)
+    book.save(path)

@@ -56,6 +56,16 @@ _NO_ANSWER = RecordResult(  # a create's is replaced by _NO_ANSWER_STOPPED and i
     None,
     ("Row: sent, but bpxl was stopped before the answer came; sending it again is safe",),
 )
+_NOT_PROVEN = RecordResult(
+    Outcome.UNKNOWN,
+    None,
+    (
+        "Row: an earlier create of this row got no answer, and bpxl no longer knows what it sent "
+        "or when (the row was edited, or its journal is gone), so finding nothing proves "
+        "nothing; check in BillingPlatform, then put the invoice's Id in the Id column and "
+        "Created in Result, or clear Result to send the row again",
+    ),
+)
 _EDITED_SINCE = (
     "Row: edited since that send: the invoice has the values sent then; send your edits as an "
     "update"
@@ -372,13 +382,14 @@ class _Sender:
             if (create := _sent_create(row)) is not None:
                 records[row.row], sent[row.row] = create.record, create.sent_at
         absent = self._settle(rows, sent, _FOUND_EARLIER, records)
-        invalid = {
-            r.row: RecordResult(Outcome.INVALID, None, tuple(r.errors))
-            for r in absent
-            if not r.valid
-        }
-        self._record_all(invalid)
-        return [r for r in absent if r.valid]
+        kept: dict[int, RecordResult] = {}
+        for row in absent:
+            if sent.get(row.row) is None:  # neither what was sent nor when: absence is no proof
+                kept[row.row] = _NOT_PROVEN
+            elif not row.valid:
+                kept[row.row] = RecordResult(Outcome.INVALID, None, tuple(row.errors))
+        self._record_all(kept)
+        return [r for r in absent if r.row not in kept]
 
     def _halves(self, refused: list[list[RowPlan]], lost: list[RowPlan]) -> list[list[RowPlan]]:
         """The halves of each batch refused as a whole, for the rows still to send; a record

@@ -25,6 +25,16 @@ NOT_SAVED = (
     "Row: not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
 )
 NOT_SENT = "Row: not sent: bpxl stopped before sending this row; send it again"
+EDITED = (
+    "Row: edited since it was sent: the invoice has the values sent then; send your edits as "
+    "an update"
+)
+EDITED_UNSENT = "Row: edited since it was sent; the result above is for the values sent then"
+EDITED_IN_FLIGHT = (
+    "Row: sent at {at}, then edited before bpxl saw the answer, so it cannot be looked up by "
+    "its values; check in BillingPlatform for an invoice created then, and put its Id in the Id "
+    "column and Created in Result, or clear Result to send the row again"
+)
 
 
 @dataclass
@@ -79,12 +89,14 @@ def recover(
     for row, values in grid.rows:
         if not is_blank_row(layout, values):
             plans[row] = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
-    place, unplaced = _placement(run, plans)
+    place, unplaced, edited = _placement(run, plans)
     results: dict[int, RowResult] = {}
     lost: dict[int, RowPlan] = {}
     for old, row in place.items():
         plan = plans[row]
-        if run.planned[old] is None:
+        if old in edited:
+            results[row] = _edited(run, old, row)
+        elif run.planned[old] is None:
             if not plan.valid:
                 results[row] = RowResult(row, Outcome.INVALID, None, plan.errors + plan.warnings)
         elif old in run.results:
@@ -124,9 +136,11 @@ def recover(
     return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made)
 
 
-def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], list[int]]:
+def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], list[int], set[int]]:
     """Journal row -> sheet row: the same row if its record is unchanged, else the row that now
-    holds that record (after a sort); journal rows whose record is nowhere are unplaced."""
+    holds that record (after a sort), else (edited since it was sent) the row of the same number
+    if no other sent record is there. Journal rows placed nowhere (deleted, or edited and
+    moved) are unplaced; the third part names the journal rows placed as edited."""
     digests = {row: record_hash(p.record) if p.valid else None for row, p in plans.items()}
     place: dict[int, int] = {}
     taken: set[int] = set()
@@ -140,16 +154,41 @@ def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], lis
     for row, digest in digests.items():
         if digest is not None and row not in taken:
             by_digest.setdefault(digest, []).append(row)
-    unplaced = []
+    missing = []
     for old, digest in run.planned.items():
         if old in place:
             continue
         free = by_digest.get(digest or "", [])
         if digest is not None and free:
             place[old] = free.pop(0)
+            taken.add(place[old])
         elif digest is not None and (old in run.sent or old in run.results):
-            unplaced.append(old)  # sent, then edited or deleted: the journal's word is moot
-    return place, unplaced
+            missing.append(old)  # sent, then edited, moved or deleted
+    sent_digests = set(run.planned.values())
+    unplaced: list[int] = []
+    edited: set[int] = set()
+    for old in missing:
+        here = digests.get(old, "")
+        if old in plans and old not in taken and here not in sent_digests:
+            place[old] = old  # edited where it stood: the row keeps what its send did
+            taken.add(old)
+            edited.add(old)
+        else:
+            unplaced.append(old)
+    return place, unplaced, edited
+
+
+def _edited(run: Run, old: int, row: int) -> RowResult:
+    """A row edited after it was sent: what the send did stays on it (a create is never sent
+    again), with a word on the edits."""
+    if old in run.results:
+        known = run.results[old]
+        note = EDITED if known.outcome is not None and known.outcome.ok else EDITED_UNSENT
+        return RowResult(row, known.outcome, known.id, [*known.messages, note])
+    if run.op is not Operation.CREATE:
+        return _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
+    at = run.sent[old].astimezone().strftime("%Y-%m-%d %H:%M")
+    return _result(row, Outcome.UNKNOWN, EDITED_IN_FLIGHT.format(at=at))
 
 
 def _result(row: int, outcome: Outcome, message: str) -> RowResult:
