@@ -149,3 +149,18 @@ def test_a_message_is_never_longer_than_an_excel_cell_and_keeps_its_ref() -> Non
     notes = [f"Row: {'server words ' * 5000} (bpxl ref 0123456789ab)"] + ["y" * 2000] * 40
     message = RowResult(2, Outcome.UNKNOWN, None, notes).message
     assert len(message) <= 32_767 and "(bpxl ref 0123456789ab)" in message
+
+
+def test_rows_that_went_wrong_the_same_way_are_told_once(tmp_path: Path, run) -> None:
+    rows = [{"BillingProfileId": "101", "Disputed": "maybe"}] * 30 + [{"DueDate": "31/12/2026"}]
+    book = write_invoices(tmp_path / "alike.xlsx", [*rows[:10], {}, *rows[10:]])
+    code, out, _ = run("push", book, "--op", "create", "--dry-run")
+    assert code == 1, out
+    assert "  Rows 2-11, 13-32 (30 rows): Invalid\n" in out, out
+    assert out.count('Disputed: "maybe" is not a flag') == 1
+    assert '  Row 33: Invalid\n    DueDate: "31/12/2026" is not a date' in out, out
+    assert "more row" not in out
+    distinct = [{"DueDate": f"{day}/12/2026"} for day in range(1, 26)]
+    code, out, _ = run("push", write_invoices(tmp_path / "many.xlsx", distinct), "--op", "create",
+                       "--dry-run")  # fmt: skip
+    assert out.count(": Invalid\n") == 20 and "... and 5 more rows with problems" in out, out

@@ -894,15 +894,25 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid, rows: str | No
     if report.layout.user_headers:
         print(f"Not sent (not Invoice fields): {', '.join(report.layout.user_headers)}")
     problems = [r for r in report.results if r.outcome is not None and not r.outcome.ok]
-    for result in problems[:PROBLEMS_SHOWN]:
+    # Rows that went wrong the same way (a stop, an outage) are told once, not row by row.
+    alike: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for result in problems:
         assert result.outcome is not None
-        print(f"  Row {result.row}: {result.outcome.value}")
-        for message in result.messages:
+        alike.setdefault((result.outcome.value, tuple(result.messages)), []).append(result.row)
+    shown = 0
+    for (outcome, messages), numbers in alike.items():
+        if shown == PROBLEMS_SHOWN:
+            break
+        shown += 1
+        which = f"Row {numbers[0]}" if len(numbers) == 1 else f"Rows {_row_list(numbers)}"
+        print(f"  {which}: {outcome}")
+        for message in messages:
             print(f"    {message}")
-    if len(problems) > PROBLEMS_SHOWN:
+    left = sum(len(numbers) for numbers in list(alike.values())[shown:])
+    if left:
         print(
-            f"  ... and {plural(len(problems) - PROBLEMS_SHOWN, 'more row')} with problems; see "
-            "the Result and Message columns"
+            f"  ... and {plural(left, 'more row')} with problems; see the Result and Message "
+            "columns"
         )
     if not report.results and not report.skipped:
         if rows:
@@ -926,6 +936,18 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid, rows: str | No
             f"{'was' if found.hidden_skipped == 1 else 'were'} not sent (add --include-hidden "
             "to send hidden rows)."
         )
+
+
+def _row_list(rows: list[int]) -> str:
+    """``2-40, 45, 50-52 (43 rows)``: row numbers as ranges, the first few of them."""
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    text = ", ".join(f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in spans[:5])
+    return f"{text}{', ...' if len(spans) > 5 else ''} ({len(rows):,} rows)"
 
 
 def run_and_exit() -> None:
