@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -17,7 +16,7 @@ from bpxl.errors import UsageError
 from bpxl.xlsx_pull import PULLED, read_pulled
 
 from .conftest import read_sheet, write_invoices
-from .test_roundtrip import EXT_LIST, connect, seed_invoices
+from .test_roundtrip import add_cross_sheet_dropdown, connect, seed_invoices
 
 
 def _server(sandbox, names: str = "Id, Status, DueDate, FileName") -> dict[str, dict]:
@@ -268,15 +267,7 @@ def test_a_first_pull_refuses_to_drop_what_it_cannot_keep(tmp_path: Path, sandbo
     list is on another sheet: it refuses, in plain words, and leaves the file as it was."""
     ids = seed_invoices(sandbox, 1)
     book = write_invoices(tmp_path / "dropdown.xlsx", [{"BillingProfileId": "101"}])
-    with zipfile.ZipFile(book) as source:
-        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
-    sheet_part = "xl/worksheets/sheet1.xml"
-    parts[sheet_part] = parts[sheet_part].replace(
-        b"</worksheet>", EXT_LIST.encode() + b"</worksheet>"
-    )
-    with zipfile.ZipFile(book, "w") as target:
-        for name, data in parts.items():
-            target.writestr(name, data)
+    add_cross_sheet_dropdown(book)
     before = book.read_bytes()
     code, out, err = run("pull", book, "--ids", ids[0], *connect(sandbox))
     assert code == 2 and "a dropdown or check whose list is on another sheet" in err, out + err

@@ -266,6 +266,19 @@ EXT_LIST = (
 )
 
 
+def add_cross_sheet_dropdown(book: Path) -> None:
+    """What Excel writes for a dropdown whose list is on another sheet, into the first sheet."""
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    sheet_part = "xl/worksheets/sheet1.xml"
+    parts[sheet_part] = parts[sheet_part].replace(
+        b"</worksheet>", EXT_LIST.encode() + b"</worksheet>"
+    )
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
 def _sheet_xml(book: Path) -> str:
     with zipfile.ZipFile(book) as package:
         return package.read("xl/worksheets/sheet1.xml").decode()
@@ -285,15 +298,7 @@ def test_send_changed_and_revert_keep_what_openpyxl_cannot_read(
     header = [c.value for c in sheet[1]]
     sheet.cell(2, header.index("FileName") + 1, "edited.pdf")
     workbook.save(book)
-    with zipfile.ZipFile(book) as source:
-        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
-    sheet_part = "xl/worksheets/sheet1.xml"
-    parts[sheet_part] = parts[sheet_part].replace(
-        b"</worksheet>", EXT_LIST.encode() + b"</worksheet>"
-    )
-    with zipfile.ZipFile(book, "w") as target:
-        for name, data in parts.items():
-            target.writestr(name, data)
+    add_cross_sheet_dropdown(book)
     code, out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
     assert code == 0 and "1 updated" in out, out
     assert "x14:dataValidation " in _sheet_xml(book)
