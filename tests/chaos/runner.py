@@ -117,6 +117,9 @@ class Played:
         told = zip(steps or self.history.steps, self.notes, strict=False)
         for number, (step, note) in enumerate(told, 1):
             lines.append(f"  {number}. {step.story()} -> {note}")
+        steps = steps or self.history.steps
+        if len(self.notes) > len(steps):  # the history settled: what the user did at the end
+            lines.append(f"  at the end: {self.notes[len(steps)]}")
         lines += [f"  VIOLATION {v}" for v in self.violations[:6]]
         return "\n".join(lines)
 
@@ -356,10 +359,11 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
 
 def _settle(world: World) -> str:
     """What the user does at the end of the day: the network is fine again; run `bpxl recover`
-    (a no-op when every push finished), then create the rows that still have no Id and send
-    again the updates left Unknown, as the messages say."""
+    on the workbook (the tool's own advice when a push stopped; a no-op otherwise), then create
+    the rows that still have no Id and send again the updates left Unknown, as the messages
+    say."""
     world.sandbox.config.faults = type(world.sandbox.config.faults)()
-    notes = ["settle: " + world.cli("recover", *world.connection).gist()]
+    notes = ["recover FILE: " + world.cli("recover", world.path, *world.connection).gist()]
     header, rows = world.read()
     column, result = header.index("Id"), header.index("Result")
     without = [n for n, values in enumerate(rows, start=2) if values[column] is None]
