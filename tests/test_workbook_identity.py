@@ -102,7 +102,7 @@ def test_a_file_moved_during_the_push_is_recovered_where_it_went(tmp_path: Path,
         assert pusher.returncode == 2, out + err
         said = " ".join(err.split())
         assert "moving.xlsx was moved, renamed or deleted while bpxl was sending" in said, err
-        assert "could not be opened" not in said and "`bpxl recover` with its new name" in said
+        assert "could not be opened" not in said and "run `bpxl recover` with its new name" in said
         login = ["--url", url, "--username", "demo"]
         code, out, err = run("recover", moved, *login)
         assert code == 0, out + err

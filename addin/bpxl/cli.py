@@ -538,6 +538,13 @@ class _Desk:
         return self._read()
 
     def changed(self) -> bool:
+        if not self.workbook.exists():  # the journal stays unfinished, for that recovery
+            raise UsageError(
+                f"{self.workbook.name} was moved, renamed or deleted while bpxl was sending, so "
+                "the results could not be written into it. The rows were sent.",
+                "Find the workbook where it is now and run `bpxl recover` with its new name: it "
+                "writes what happened to each row, so that nothing is sent twice.",
+            )
         return _on_disk(self.workbook) != self.seen
 
     def reread(self, sheet: str) -> push.Grid:

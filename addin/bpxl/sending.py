@@ -174,14 +174,6 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
             for log in logs:
                 log.abandon()  # left unfinished for a recovery if anything went out
             raise
-    if not Path(desk.workbook).exists():  # the journal stays unfinished, for a recovery
-        raise UsageError(
-            f"{Path(desk.workbook).name} was moved, renamed or deleted while bpxl was sending, "
-            "so the results could not be written into it. The rows were sent.",
-            "Find the workbook where it is now and recover it there (`bpxl recover` with its new "
-            "name, or Recover last run in Excel): it writes what happened to each row, so that "
-            "nothing is sent twice.",
-        )
     moved = desk.changed()  # saved or sorted meanwhile: rows are found by what was sent
     if moved:
         _write_where_rows_are(desk, outgoing, logs, report)
