@@ -43,6 +43,20 @@ def test_the_checker_finds_a_second_invoice_for_a_row(world: World) -> None:
     assert [v.invariant for v in found] == ["twice"] and tag in found[0].text
 
 
+def test_the_checker_finds_values_the_row_never_held_in_its_invoice(world: World) -> None:
+    """A send of changed cells to the wrong invoice keeps the tag (FileName is not sent)."""
+    world.cli("push", world.path, "--op", "create", *world.connection)
+    assert checker.check(world) == []  # which also learns each row's Id
+    invoice = world.rows[0].id
+    world.sandbox.store.write(Operation.UPDATE, [{"Id": invoice, "AgingInterval": 2}], 1)
+    [found] = checker.check(world)
+    assert found.invariant == "ids"
+    assert found.text == (
+        f"sheet row 2 (r1.pdf): its invoice {invoice} has AgingInterval '2', which the row never "
+        "held"
+    )
+
+
 def test_the_checker_finds_an_id_of_another_row_and_a_changed_user_cell(world: World) -> None:
     world.cli("push", world.path, "--op", "create", *world.connection)
     assert checker.check(world) == []

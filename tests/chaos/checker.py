@@ -1,8 +1,8 @@
 """The invariants every history is held to, checked against the sheet, the server and the disk.
 
 - ``twice``: each row (its tag in FileName) has at most one invoice on the server, ever.
-- ``ids``: every Id in the sheet is an invoice made from that row (same tag), held by one row only,
-  and never replaced by another Id.
+- ``ids``: every Id in the sheet is an invoice made from that row (same tag, and only values the
+  row has held), held by one row only, and never replaced by another Id.
 - ``cells``: no cell outside Id, Result and Message differs from what the user typed (the model),
   except the field cells that a pull or a revert refreshes from the server.
 - ``settled``: once the history settles (faults off, ``bpxl recover``, then the create the user
@@ -15,14 +15,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .world import NOTE, OWN, TAG, World
+from .steps import EDITABLE
+from .world import NOTE, OWN, TAG, World, norm
 
 INVARIANTS = ("twice", "ids", "cells", "settled", "secrets", "stops")
 
@@ -36,25 +35,8 @@ class Violation:
         return f"{self.invariant}: {self.text}"
 
 
-def norm(value: object) -> str:
-    """One spelling per value, so a date typed as a date and pulled as a date compare equal."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()[:10]
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    text = str(value).strip()
-    if isinstance(value, int | float | decimal.Decimal) or text.lstrip("-").isdigit():
-        try:
-            return format(decimal.Decimal(text).normalize(), "f")
-        except decimal.InvalidOperation:
-            return text
-    return text
-
-
 def server_invoices(world: World) -> list[dict[str, str]]:
-    return world.sandbox.store.query(f"SELECT Id, {TAG} FROM INVOICE")
+    return world.sandbox.store.query(f"SELECT Id, {TAG}, {', '.join(EDITABLE)} FROM INVOICE")
 
 
 def check(world: World, adopt: bool = False) -> list[Violation]:
@@ -70,6 +52,7 @@ def check(world: World, adopt: bool = False) -> list[Violation]:
             found.append(
                 Violation("twice", f"row {tag} has {len(ids)} invoices: Id {', '.join(ids)}")
             )
+    by_id = {invoice["Id"]: invoice for invoice in invoices}
     tag_of = {invoice["Id"]: invoice[TAG] for invoice in invoices}
     header, rows = world.read()
     if len(rows) != len(world.rows):
@@ -92,7 +75,7 @@ def check(world: World, adopt: bool = False) -> list[Violation]:
             if norm(have) == norm(want):
                 continue
             if adopt and invoice and name not in (TAG, NOTE):
-                row.values[name] = have
+                row.set(name, have)
                 continue
             found.append(
                 Violation("cells", f"{where}: {name} is {have!r}, the user typed {want!r}")
@@ -104,6 +87,15 @@ def check(world: World, adopt: bool = False) -> list[Violation]:
             owner = tag_of.get(invoice)
             what = f"row {owner}'s invoice" if owner else "no invoice on the server"
             found.append(Violation("ids", f"{where} holds Id {invoice}, which is {what}"))
+        elif foreign := [
+            f"{name} {by_id[invoice][name]!r}"
+            for name in EDITABLE
+            if norm(by_id[invoice][name]) not in row.seen.get(name, set()) | {""}
+        ]:
+            found.append(
+                Violation("ids", f"{where}: its invoice {invoice} has {', '.join(foreign)}, "
+                          "which the row never held")
+            )  # fmt: skip
         if row.id is not None and row.id != invoice:
             found.append(Violation("ids", f"{where}: its Id {row.id} was replaced by {invoice}"))
         row.id = invoice

@@ -281,7 +281,7 @@ def _edit(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
             return old
 
         world.edit(change)
-        row.values[name] = value
+        row.set(name, value)
         return f"row {row.tag}", False, []
     else:
         copy_file(world, move=kind == "move")

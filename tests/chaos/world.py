@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import io
 import os
 import random
@@ -60,6 +61,15 @@ class Row:
     note: str
     values: dict[str, object]
     id: str | None = None
+    seen: dict[str, set[str]] = field(default_factory=dict)  # every value each field has held
+
+    def __post_init__(self) -> None:
+        for name, value in self.values.items():
+            self.seen.setdefault(name, set()).add(norm(value))
+
+    def set(self, name: str, value: object) -> None:
+        self.values[name] = value
+        self.seen.setdefault(name, set()).add(norm(value))
 
 
 @dataclass
@@ -323,6 +333,23 @@ class World:
         path = self.root / "files" / f"book-{len(self.paths)}.xlsx"
         self.paths.append(path)
         return path
+
+
+def norm(value: object) -> str:
+    """One spelling per value, so a date typed as a date and pulled as a date compare equal."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()[:10]
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value).strip()
+    if isinstance(value, int | float | decimal.Decimal) or text.lstrip("-").isdigit():
+        try:
+            return format(decimal.Decimal(text).normalize(), "f")
+        except decimal.InvalidOperation:
+            return text
+    return text
 
 
 def signal_named(name: str) -> signal.Signals:
