@@ -13,6 +13,7 @@ from bpxl import fields
 from bpxl.cells import (
     CLEAR,
     MAX_EXCEL_SERIAL,
+    SHOWN_TEXT,
     TRIMMED,
     CellError,
     Converted,
@@ -339,3 +340,11 @@ def test_numbers_in_text_are_written_as_excel_shows_them() -> None:
             f"Excel shows {show(number)} with an exponent, not as the text you mean; type it as "
             "text (start with an apostrophe: ') or format the column as Text"
         )
+
+
+def test_long_text_is_cut_in_messages_and_only_text_gets_the_trim_note() -> None:
+    assert show("x" * SHOWN_TEXT) == '"' + "x" * SHOWN_TEXT + '"'
+    long = "y" * (SHOWN_TEXT + 1)
+    assert show(long) == f'"{"y" * (SHOWN_TEXT - 20)}…" ({SHOWN_TEXT + 1:,} characters)'
+    assert convert(F["FileName"], 7) == Converted("7")  # nothing was trimmed: no note
+    assert convert(F["Status"], True) == Converted("TRUE", convert(F["Status"], "TRUE").warning)
