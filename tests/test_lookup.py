@@ -264,3 +264,36 @@ def test_a_server_failing_every_batch_is_not_split_down_to_single_rows() -> None
     assert outcomes(report) == {"Failed": 40} and fake.ids() == []
     assert "not saved" in report.results[0].messages[0]
     assert len(fake.writes) == 8 * 4  # the first send and three resends, in the same batches
+
+
+def test_a_first_send_stored_after_the_lookups_is_named_on_its_row(
+    tmp_path, make_sandbox, run, monkeypatch
+) -> None:
+    """A server that stores later than the lookup wait fools the two lookups, and the row is
+    sent again: the last lookup finds the second invoice, the row names both Ids and which one
+    to delete, and the summary counts it."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "1.5")  # fooled by a store 2 s late; the last lookup
+    late = make_sandbox(faults=["reset-after:0.3", "store-late:2s"], seed=3)  # waits 3 s
+    rows = [{"BillingProfileId": str(101 + i % 5), "FileName": f"t-{i}.pdf"} for i in range(40)]
+    book = write_invoices(tmp_path / "twins.xlsx", rows)
+    connect = ["--url", late.url, "--username", "demo", "--batch-size", "5"]
+    _, out, _ = run("push", book, "--op", "create", *connect)
+    time.sleep(1)  # a late store after the last lookup would be counted, not flagged
+    sheet = read_sheet(book)
+    ids: dict[str, list[str]] = {}
+    for invoice in late.sandbox.store.query("SELECT Id, FileName FROM INVOICE"):
+        ids.setdefault(invoice["FileName"], []).append(str(invoice["Id"]))
+    twice = {name: found for name, found in ids.items() if len(found) > 1}
+    assert twice, "the seed makes some rows twice"
+    flagged = [r for r in sheet if "stored late" in (r["Message"] or "")]
+    assert {r["FileName"] for r in flagged} == set(twice)
+    for row in flagged:
+        [other] = [i for i in twice[row["FileName"]] if i != str(row["Id"])]
+        assert row["Message"].endswith(
+            f"BillingPlatform holds 2 invoices for this row: Id {row['Id']} (kept in the Id "
+            f"column) and Id {other}. The first send was stored late, after bpxl had looked for "
+            f"it and sent the row again; delete that invoice ({other}) in BillingPlatform"
+        )
+    count = len(flagged)
+    plural = "rows" if count > 1 else "row"
+    assert f"({count} {plural} with a second invoice in BillingPlatform: see Message)" in out

@@ -22,7 +22,7 @@ from .client import MAX_CONCURRENCY, Client
 from .errors import UsageError
 from .fields import Catalogue
 from .journal import Journal, record_hash
-from .reconcile import Lost, Verdict, reconcile
+from .reconcile import Lost, Verdict, lookup_wait, reconcile, twins
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
 from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
 
@@ -119,6 +119,7 @@ class PushReport:
     stopped: bool = False  # a stop (Ctrl+C, a closed window) ended the push early
     settled: list[str] = field(default_factory=list)  # ``unsettled`` refs to forget once written
     moved: list[int] = field(default_factory=list)  # sent rows no longer found in the sheet
+    doubled: list[int] = field(default_factory=list)  # created rows with a late-stored twin
 
     @property
     def all_ok(self) -> bool:
@@ -140,12 +141,19 @@ class PushReport:
                 f"{plural(len(self.results), 'row')}: {ready:,} ready to {self.options.op.value}"
                 f", {bad:,} invalid{conflicts}{looked_up} (dry run: nothing was sent)"
             )
+        twins = (
+            f" ({plural(len(self.doubled), 'row')} with a second invoice in BillingPlatform: "
+            "see Message)"
+            if self.doubled
+            else ""
+        )
         if self.options.op is Operation.CREATE or not self.skipped:
-            return summary(self.results, self.options.op, len(self.skipped))
-        return summary(self.results, self.options.op) + (
+            return summary(self.results, self.options.op, len(self.skipped)) + twins
+        left = (
             f" ({len(self.skipped):,} left as they were: marked Created or Unknown by a create "
             "and with no Id; a create looks them up)"
         )
+        return summary(self.results, self.options.op) + twins + left
 
 
 def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[int]]:
@@ -238,7 +246,8 @@ def push(
         and (ref := unsettled.ref_in(row.earlier_message))
     ]
     stopped = bool(stop and stop.is_set())
-    return PushReport(options, layout, ordered, skipped, stopped, settled)
+    doubled = sorted(sender.doubled) if not options.dry_run else []
+    return PushReport(options, layout, ordered, skipped, stopped, settled, doubled=doubled)
 
 
 def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
@@ -268,7 +277,10 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
     skipped = sorted(row for report in reports for row in report.skipped)
     stopped = any(report.stopped for report in reports)
     settled = [ref for report in reports for ref in report.settled]
-    return PushReport(options, reports[0].layout, results, skipped, stopped, settled)
+    doubled = sorted(row for report in reports for row in report.doubled)
+    return PushReport(
+        options, reports[0].layout, results, skipped, stopped, settled, doubled=doubled
+    )
 
 
 def _in_user_words(message: str, headers: dict[str, str]) -> str:
@@ -327,6 +339,10 @@ class _Sender:
         self.doubted: list[int] = []  # rows whose answered Id another row got too
         self.refused: list[list[RowPlan]] = []  # batches refused as a whole, this round
         self.splitting = True  # until every batch of a round is refused (an outage)
+        self.first_sent: dict[int, dt.datetime] = {}  # each row's first send (server time)
+        self.resent: set[int] = set()  # creates sent again after a lookup declared them absent
+        self.last_send = 0.0  # when the last batch went out (monotonic)
+        self.doubled: list[int] = []  # rows the final lookup found a second invoice for
 
     def run(
         self, rows: list[RowPlan], rechecks: list[RowPlan], claimed: set[str]
@@ -365,12 +381,45 @@ class _Sender:
                 resends[row.row] += 1
                 if resends[row.row] <= RESEND_ROUNDS:
                     again.append(row)
+                    self.resent.add(row.row)
                 elif creates:
                     self._record_all({row.row: _NOT_SAVED})
             groups.append(again)
         if creates and self.stop.is_set():
             self._keep_unknown(first)
+        elif creates and self.resent:
+            self._find_twins(plans)
         return self.outcomes
+
+    def _find_twins(self, plans: Mapping[int, RowPlan]) -> None:
+        """One last lookup, twice ``lookup_wait`` after the last send (a store later than one
+        wait fools the lookups; the last lookup catches one up to two waits late), for the rows
+        created by a resend: a second invoice with the row's values is an earlier send of it,
+        stored after bpxl had looked."""
+        created = {
+            row: Lost(plans[row].record, self.first_sent[row])
+            for row in self.resent
+            if (result := self.outcomes.get(row)) is not None
+            and result.outcome is Outcome.CREATED
+            and result.id
+            and row in self.first_sent
+        }
+        if not created:
+            return
+        pause = 2 * lookup_wait() - (time.monotonic() - self.last_send)
+        if pause > 0:
+            time.sleep(pause)
+        found = twins(self.client, created, self.owners.keys(), self.options.catalogue)
+        noted: dict[int, RecordResult] = {}
+        for row, others in sorted(found.items()):
+            result = self.outcomes[row]
+            noted[row] = dataclasses.replace(
+                result, messages=(*result.messages, _twin_note(str(result.id), others))
+            )
+            self.doubled.append(row)
+        self.outcomes.update(noted)
+        if self.journal and noted:
+            self.journal.answered(_row_results(noted))
 
     def _recheck(self, rows: list[RowPlan]) -> list[RowPlan]:
         """Rows an earlier create left Unknown: looked up as they were sent (values and time,
@@ -382,6 +431,8 @@ class _Sender:
             if (create := _sent_create(row)) is not None:
                 records[row.row], sent[row.row] = create.record, create.sent_at
         absent = self._settle(rows, sent, _FOUND_EARLIER, records)
+        self.first_sent.update((r.row, at) for r in absent if (at := sent.get(r.row)) is not None)
+        self.resent.update(r.row for r in absent)
         kept: dict[int, RecordResult] = {}
         for row in absent:
             if sent.get(row.row) is None:  # neither what was sent nor when: absence is no proof
@@ -551,10 +602,24 @@ class _Sender:
         if self.journal:
             self.journal.sending([r.row for r in batch], at)
         self.sent_at.update((r.row, at) for r in batch)
+        for row in batch:
+            self.first_sent.setdefault(row.row, at)
         answers = self.client.write(
             self.options.op, [r.record for r in batch], self.options.external_id
         )
+        self.last_send = time.monotonic()  # a late store counts from when the answer was lost
         return {row.row: answer for row, answer in zip(batch, answers, strict=True)}
+
+
+def _twin_note(kept: str, others: list[str]) -> str:
+    """What a row created twice says: both Ids, which one the sheet keeps, and what to do."""
+    ids = ", ".join(others)
+    which = "that invoice" if len(others) == 1 else "those invoices"
+    return (
+        f"BillingPlatform holds {plural(len(others) + 1, 'invoice')} for this row: Id {kept} "
+        f"(kept in the Id column) and Id {ids}. The first send was stored late, after bpxl had "
+        f"looked for it and sent the row again; delete {which} ({ids}) in BillingPlatform"
+    )
 
 
 def _sent_create(row: RowPlan) -> unsettled.SentCreate | None:

@@ -17,6 +17,11 @@ duplicate invoices, so we look first, and we look until we are sure:
 - Anything else (several matches, identical rows, no send time, no known user, a failed lookup):
   the row stays Unknown and its message says what was found; the next push or ``bpxl recover``
   looks again.
+
+A server that stores a lost create later than the two lookups can still fool them, and the row
+is sent again. ``twins`` looks once more, at the end of the push, for rows sent again after
+being declared absent: another invoice of ours with the row's values, made since its first
+send, is that late store, and the row says so.
 """
 
 from __future__ import annotations
@@ -113,6 +118,46 @@ def reconcile(
             finding = _unsure("BillingPlatform's clock had not yet passed the time it was sent")
         findings[row] = finding
     return findings
+
+
+def twins(
+    client: Client,
+    rows: Mapping[int, Lost],
+    owned: Collection[str],
+    catalogue: Catalogue = fields.BUILT_IN,
+) -> dict[int, list[str]]:
+    """For rows created by a resend (``Lost.sent``: the row's first send), the Ids of the other
+    invoices BillingPlatform now holds for them: ours, made since the first send, with the row's
+    values, and not ``owned`` by any row. Identical rows share theirs out in turn. Nothing is
+    said when the user is not known (another user's invoice must never be called a duplicate)
+    or the lookup fails."""
+    me = client.user_id
+    dated = {row: (lost, lost.sent) for row, lost in rows.items() if lost.sent is not None}
+    if me is None or not dated:
+        return {}
+    try:
+        found = _candidates(client, (lost for lost, _ in dated.values()), me)
+    except BpxlError:
+        return {}
+    groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
+    for row, (lost, _) in dated.items():
+        groups[_key(lost.record, catalogue)].append(row)
+    extra: dict[int, list[str]] = {}
+    for key, group in groups.items():
+        names = [name for name, _ in key]
+        earliest = min(dated[row][1] for row in group)
+        ids = dict.fromkeys(
+            str(cid)
+            for c in found
+            if (cid := positive_id(c.get(fields.ID))) is not None
+            and str(cid) not in owned
+            and positive_id(c.get("CreatedUserId")) == me
+            and _key(c, catalogue, names) == key
+            and _created_after(c, earliest)
+        )
+        for i, twin in enumerate(ids):
+            extra.setdefault(group[i % len(group)], []).append(twin)
+    return extra
 
 
 def _clock_passed(clock: dt.datetime | None, sent: dt.datetime | None) -> bool:
