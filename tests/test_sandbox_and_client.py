@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from bpxl.client import Client
-from bpxl.errors import AuthenticationError
+from bpxl.errors import ApiError, AuthenticationError
 from bpxl.results import Outcome
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.faults import Fault, FaultPlan
@@ -281,3 +281,35 @@ def test_a_client_that_goes_away_mid_request_leaves_no_traceback(sandbox, capsys
     with Client(sandbox.url, username="demo", password="demo") as client:
         client.login()  # the sandbox still answers
     assert "Traceback" not in capsys.readouterr().err
+
+
+class _Failing(FaultPlan):
+    """The next ``times`` requests are answered with a plain 500 error page; then all is well."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+
+    def draw(self) -> Fault:
+        if self.times <= 0:
+            return Fault.NONE
+        self.times -= 1
+        return Fault.ECHO
+
+
+def test_a_query_answered_500_is_asked_again_and_a_write_is_not(sandbox) -> None:
+    """A query changes nothing, so a 500 to it is retried (within the retry budget); a create's
+    500 may have stored, so it is not."""
+    with client_for(sandbox) as client:
+        client.login()
+        client.create([{"BillingProfileId": "101"}])
+        sandbox.sandbox.config.faults = _Failing(2)
+        rows = list(client.query("SELECT Id FROM INVOICE"))
+        assert len(rows) == 1 and sandbox.sandbox.config.faults.times == 0
+        sandbox.sandbox.config.faults = _Failing(1)
+        [result] = client.create([{"BillingProfileId": "102"}])
+        assert result.outcome is not Outcome.CREATED
+        sandbox.sandbox.config.faults = _Failing(9)
+        with pytest.raises(ApiError, match=r"HTTP 500"):
+            list(client.query("SELECT Id FROM INVOICE"))
+        assert sandbox.sandbox.config.faults.times == 9 - 5  # the first ask and 4 retries

@@ -81,12 +81,24 @@ class _Throttle:
                 self._interval = faster if faster > max(self._base * 1.05, 0.005) else self._base
 
 
+class _Retry(Retry):
+    """urllib3's retries, and a plain 500 to a GET too: a query changes nothing, and a server
+    that fails one now and then (an error page) usually answers the next; within the same
+    status budget. A write's 500 is not retried here (it may have stored)."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "GET" and status_code == 500 and self.total:
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+
 def _retry_policy() -> Retry:
     """Retries that can never repeat a create: connection failures before anything was sent, and
-    502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert).
+    502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert), and a
+    500 to a GET (``_Retry``).
 
     (A 429 means nothing was processed, for any verb: ``Client._send`` waits and resends it.)"""
-    return Retry(
+    return _Retry(
         total=5,
         connect=3,
         read=2,
