@@ -77,11 +77,11 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     assert unfinished(tmp_path / "j", book) == unfinished(tmp_path / "j")
     assert unfinished(tmp_path / "j", tmp_path / "other.xlsx") == []
 
-    journal.mark_recovered(run)
+    journal.mark_recovered(run, Path(run.workbook))
     again = load(log.path)
     assert again is not None and again.finished and unfinished(tmp_path / "j") == []
     last = json.loads(log.path.read_text(encoding="utf-8").splitlines()[-1])
-    assert last.keys() == {"type", "at", "recovered"} and last["recovered"] is True
+    assert last.keys() == {"type", "at", "recovered", "into"} and last["recovered"] is True
     assert abs(dt.datetime.fromisoformat(last["at"]) - dt.datetime.now(dt.UTC)) < MINUTE
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 
 from bpxl import journal
+from bpxl.client import Client
 from bpxl.connection import journal_dir
 
 from .conftest import read_sheet, write_invoices
@@ -156,5 +157,80 @@ def _answered_and_in_flight(rows: int) -> bool:
 def _set(path: Path, row: int, header: str, value: object) -> None:
     book = openpyxl.load_workbook(path)
     sheet = book.worksheets[0]
-    sheet.cell(row=row, column=[c.value for c in sheet[1]].index(header) + 1, value=value)
+    column = [c.value for c in sheet[1]].index(header) + 1
+    sheet.cell(row=row, column=column).value = value  # cell(value=None) would leave it as it was
     book.save(path)
+
+
+def _kill_mid_push(book: Path, url: str) -> None:
+    pusher = push(book, url, "--batch-size", "10")
+    wait_for(sent_rows(40))
+    os.kill(pusher.pid, signal.SIGKILL)
+    pusher.wait()
+
+
+def test_the_original_of_a_recovered_copy_is_refused_until_recovered(tmp_path: Path, run) -> None:
+    """Killed mid-push, copied, the COPY recovered: the ORIGINAL (which holds none of the Ids) is
+    refused, not pushed as if nothing had been sent; after `recover` of each file in turn, one
+    invoice per row and both files hold every row's own Id."""
+    book = write_invoices(tmp_path / "book.xlsx", rows_of(ROWS))
+    copy = tmp_path / "copy.xlsx"
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        login = ["--url", url, "--username", "demo"]
+        _kill_mid_push(book, url)
+        shutil.copy(book, copy)
+        code, out, err = run("recover", copy, *login)
+        assert code == 1, out + err  # rows never sent: Failed, send again
+        sent = len(invoices(url))
+        code, out, err = run("push", book, "--op", "create", *login)
+        said = " ".join(err.split())
+        assert code == 2 and "already sent by the push started" in said, out + err
+        assert "whose results went into copy.xlsx" in said and f"bpxl recover {book}" in said
+        assert "rows 2, 3, 4" in said
+        assert len(invoices(url)) == sent  # refused before anything was sent
+        code, out, err = run("recover", book, *login)
+        assert code == 1, out + err
+        code, out, err = run("push", book, "--op", "create", *login)
+        assert code == 0, out + err
+        assert_one_invoice_per_row(book, url, ROWS)
+        # The copy lacks what that push created: refused too, until recovered.
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 2 and "whose results went into book.xlsx" in " ".join(err.split())
+        code, out, err = run("recover", copy, *login)
+        assert code == 0, out + err
+        assert_one_invoice_per_row(copy, url, ROWS)
+        assert [r["Id"] for r in read_sheet(copy)] == [r["Id"] for r in read_sheet(book)]
+
+
+def test_a_copy_made_after_the_push_finished_is_pushed_normally(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "done.xlsx", rows_of(20))
+    copy = tmp_path / "done copy.xlsx"
+    with sandbox_process(tmp_path) as url:
+        login = ["--url", url, "--username", "demo"]
+        code, out, err = run("push", book, "--op", "create", *login)
+        assert code == 0, out + err
+        shutil.copy(book, copy)
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 0 and "20 skipped: already Created" in out, out + err
+        assert_one_invoice_per_row(copy, url, 20)
+
+
+def test_a_recovered_file_cleared_on_purpose_sends_its_row_again(tmp_path: Path, run) -> None:
+    """The file that holds a push's outcomes is never refused for them: a row whose Result and
+    Id the user cleared is a deliberate resend, as the README says."""
+    book = write_invoices(tmp_path / "again.xlsx", rows_of(ROWS))
+    copy = tmp_path / "again copy.xlsx"
+    with sandbox_process(tmp_path, "latency:300ms") as url:
+        login = ["--url", url, "--username", "demo"]
+        _kill_mid_push(book, url)
+        shutil.copy(book, copy)
+        code, out, err = run("recover", copy, *login)
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 0, out + err
+        _set(copy, 2, "Result", None)
+        _set(copy, 2, "Id", None)
+        code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 0 and "1 created" in out, out + err
+        with Client(url, username="demo", password="demo") as client:
+            names = [r["FileName"] for r in client.query("SELECT Id, FileName FROM INVOICE")]
+    assert len(names) == ROWS + 1 and names.count("invoice-000000.pdf") == 2

@@ -818,15 +818,17 @@ def _recover(args: argparse.Namespace) -> int:
 
 
 def _unfinished_of(path: Path) -> list[journal.Run]:
-    """Unfinished pushes of ``path``: from this file, or from one it is a copy of."""
+    """Pushes whose outcomes ``path`` lacks: unfinished ones of this file or of one it is a copy
+    of, and finished ones whose outcomes went into another copy."""
     found = []
-    for run in journal.unfinished(journal_dir()):
+    runs = journal.runs(journal_dir())
+    for run in runs:
         known = connection.catalogue_for(connection.catalogue_key(run.target), None)
         try:
             grid = xlsx.read_grid(path, run.sheet, None, known).grid
         except BpxlError:
             continue  # not a sheet of this workbook
-        if sending.belongs(run, path, grid, known):
+        if sending.to_recover(run, runs, path, grid, known):
             found.append(run)
     return found
 
@@ -843,7 +845,7 @@ def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool
         recovery = recover.recover(run, found.grid, None, known)
     if recovery.results:
         xlsx.write_results(path, found, recovery.layout, recovery.results)
-    journal.mark_recovered(run)
+    journal.mark_recovered(run, path)
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
     print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
     return not recovery.unplaced and all(r.outcome and r.outcome.ok for r in recovery.results)

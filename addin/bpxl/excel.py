@@ -343,16 +343,17 @@ def show_log(book: Any) -> None:
 
 def recover_last(book: Any) -> None:
     """Write the outcomes of this workbook's unfinished sends (or, for a copy, those of the
-    workbook it was copied from) into its sheets."""
+    workbook it was copied from, and those recovered into another copy) into its sheets."""
     workbook = Path(book.fullname)
     with writer_lock.hold(workbook, command="recover"):
         pending = []
-        for run in journal.unfinished(journal_dir()):
+        runs = journal.runs(journal_dir())
+        for run in runs:
             if run.sheet not in [sheet.name for sheet in book.sheets]:
                 continue
             known = catalogue_for(catalogue_key(run.target), None)
             block = read_block(book.sheets[run.sheet], known)
-            if sending.belongs(run, workbook, _all_rows(block), known):
+            if sending.to_recover(run, runs, workbook, _all_rows(block), known):
                 pending.append((run, block, known))
         if not pending:
             book.app.alert(
@@ -370,7 +371,7 @@ def recover_last(book: Any) -> None:
                     recovery = recover.recover(run, _all_rows(block), None, known)
                 with quiet(book.app):
                     write_results(block, recovery.results)
-                journal.mark_recovered(run)
+                journal.mark_recovered(run, workbook)
             book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 

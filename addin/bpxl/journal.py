@@ -160,6 +160,21 @@ class Run:
     sent: dict[int, dt.datetime] = field(default_factory=dict)
     results: dict[int, RowResult] = field(default_factory=dict)
     finished: bool = False
+    applied: set[str] = field(default_factory=set)  # the files that hold its outcomes
+    recovered: bool = False  # stopped mid-way, finished by ``bpxl recover``
+
+    @property
+    def created_or_unsure(self) -> set[str]:
+        """Hashes of the records this push created, or may have (sent with no answer, or
+        Unknown): a file showing one of them with no Id would create it again."""
+        rows = {
+            row
+            for row, result in self.results.items()
+            if result.outcome is Outcome.UNKNOWN
+            or (result.outcome is Outcome.CREATED and result.id)
+        }
+        rows |= set(self.in_flight)
+        return {digest for row in rows if (digest := self.planned.get(row))}
 
     @property
     def in_flight(self) -> list[int]:
@@ -209,6 +224,8 @@ def load(path: Path) -> Run | None:
                     )
             elif kind == "done":
                 run.finished = True
+                run.applied.add(entry.get("into") or run.workbook)
+                run.recovered = run.recovered or bool(entry.get("recovered"))
     return run
 
 
@@ -231,10 +248,12 @@ def unfinished(folder: Path, workbook: Path | None = None) -> list[Run]:
     return [r for r in runs(folder) if not r.finished and wanted in (None, r.workbook)]
 
 
-def mark_recovered(run: Run) -> None:
-    """Close a journal whose outcomes ``bpxl recover`` has written into the workbook."""
+def mark_recovered(run: Run, into: Path) -> None:
+    """Close a journal whose outcomes ``bpxl recover`` has written into the workbook ``into``
+    (the push's own, or a copy of it): that file now holds them, another copy may not."""
+    entry = {"type": "done", "at": _now(), "recovered": True, "into": str(Path(into).resolve())}
     with run.path.open("a", encoding="utf-8") as file:
-        file.write(json.dumps({"type": "done", "at": _now(), "recovered": True}) + "\n")
+        file.write(json.dumps(entry) + "\n")
         file.flush()
         os.fsync(file.fileno())
 

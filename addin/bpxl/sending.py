@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Protocol
 
 from . import journal, push, recover, trips, undo, unsettled, writer_lock
+from .cells import is_blank
 from .connection import Connection, journal_dir, undo_dir
 from .errors import BpxlError, UsageError
-from .fields import Catalogue
+from .fields import ID, Catalogue
 from .journal import record_hash
-from .records import Layout, is_blank_row, plan_row, read_layout
+from .records import Layout, earlier_outcome, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural
+
+STICKY = (Outcome.CREATED, Outcome.UNKNOWN)  # marks that keep a create from being sent again
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,72 @@ def belongs(run: journal.Run, workbook: Path, grid: push.Grid, catalogue: Catalo
     return False
 
 
+def missing_outcomes(
+    run: journal.Run,
+    runs: list[journal.Run],
+    workbook: Path,
+    grid: push.Grid,
+    catalogue: Catalogue,
+) -> list[int]:
+    """Rows of ``grid`` that a finished create ``run`` created (or may have) while this file shows
+    no Id and no Created or Unknown for them, because the push's outcomes went into another copy.
+    Sending them would create them again.
+
+    Which files are such copies: any file holding the rows of a push that stopped mid-way and was
+    recovered into another file (copied before anything was written back), and then, for later
+    pushes of one of those files, the others (``runs`` says which files were recovered together).
+    A file that holds the run's outcomes is never bothered: its cleared rows are a deliberate
+    resend; nor is a file that only happens to hold the same values as another file's push."""
+    here = str(Path(workbook).resolve())
+    if run.op is not Operation.CREATE or here in run.applied:
+        return []
+    if not run.recovered and not any(
+        {here, run.workbook} <= {r.workbook} | r.applied for r in runs if r.recovered
+    ):
+        return []
+    made = run.created_or_unsure
+    if not made:
+        return []
+    try:
+        layout = read_layout(grid.header, catalogue)
+    except BpxlError:
+        return []
+    id_column = layout.column(ID)
+    rows = []
+    for row, values in grid.rows:
+        if is_blank_row(layout, values) or earlier_outcome(layout, values) in STICKY:
+            continue
+        index = id_column.index if id_column is not None else len(values)
+        if index < len(values) and not is_blank(values[index]):
+            continue
+        plan = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
+        if plan.valid and record_hash(plan.record) in made:
+            rows.append(row)
+    return rows
+
+
+def to_recover(
+    run: journal.Run,
+    runs: list[journal.Run],
+    workbook: Path,
+    grid: push.Grid,
+    catalogue: Catalogue,
+) -> bool:
+    """Whether ``bpxl recover`` of this workbook has ``run``'s outcomes to write into it: an
+    unfinished push of it (or of the file it copies), or a finished one whose outcomes went into
+    another copy (``missing_outcomes``)."""
+    if not run.finished:
+        return belongs(run, workbook, grid, catalogue)
+    return bool(missing_outcomes(run, runs, workbook, grid, catalogue))
+
+
 def refuse_unfinished(workbook: Path, grid: push.Grid, catalogue: Catalogue, hint: str) -> None:
-    """A workbook whose push stopped mid-way (or a copy of it) is recovered before anything else
-    is sent, so that no row in flight is sent twice."""
-    pending = [
-        r for r in journal.unfinished(journal_dir()) if belongs(r, workbook, grid, catalogue)
-    ]
+    """A workbook whose push stopped mid-way (or a copy of it), or a copy that lacks what a push
+    created, is recovered before anything else is sent, so that no invoice is sent twice."""
+    runs = journal.runs(journal_dir())
+    pending = [r for r in runs if not r.finished and belongs(r, workbook, grid, catalogue)]
     if not pending:
+        _refuse_missing(workbook, grid, catalogue, hint, runs)
         return
     run = pending[-1]
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -116,6 +178,28 @@ def refuse_unfinished(workbook: Path, grid: push.Grid, catalogue: Catalogue, hin
         f"{hint} first: it writes what happened to each row into the workbook, so that no "
         "invoice is sent twice.",
     )
+
+
+def _refuse_missing(
+    workbook: Path, grid: push.Grid, catalogue: Catalogue, hint: str, runs: list[journal.Run]
+) -> None:
+    for run in reversed(runs):
+        rows = missing_outcomes(run, runs, workbook, grid, catalogue) if run.finished else []
+        if not rows:
+            continue
+        started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+        others = sorted(Path(p).name for p in run.applied) or [Path(run.workbook).name]
+        one = len(rows) == 1
+        shown = ", ".join(str(r) for r in rows[:10])
+        more = f" and {len(rows) - 10:,} more" if len(rows) > 10 else ""
+        raise UsageError(
+            f"{plural(len(rows), 'row')} of {workbook.name} ({'row' if one else 'rows'} "
+            f"{shown}{more}) {'was' if one else 'were'} already sent by the push "
+            f"started {started}, whose results went into {', '.join(others)}, not into this "
+            "file. Nothing was sent.",
+            f"{hint} first: it writes those results into this workbook, so that no invoice is "
+            "created twice.",
+        )
 
 
 def send(
