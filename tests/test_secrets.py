@@ -141,7 +141,9 @@ def _ribbon_paths(tmp_path: Path, memory_keyring) -> list[Book]:
     memory_keyring.secrets[("bpxl", "acme")] = "wrong-" + PASSWORD
     udfs.READER.close()
     cells.append(udfs.BP_INVOICE(created, "Status"))
-    refused = book_from_rows(HEADER, rows[:1], tmp_path / "ribbon-refused.xlsx")
+    # Not the crashed book's rows: a file holding them would be refused as its copy, unrecovered.
+    other = [[None, "101", "Pending", dt.datetime(2026, 1, 6)]]
+    refused = book_from_rows(HEADER, other, tmp_path / "ribbon-refused.xlsx")
     refused.app.alert_answers = ["ok"]
     excel.action("bpxlCreate", refused)
     udfs.READER.close()

@@ -112,7 +112,8 @@ def missing_outcomes(
     recovered into another file (copied before anything was written back), and then, for later
     pushes of one of those files, the others (``runs`` says which files were recovered together).
     A file that holds the run's outcomes is never bothered: its cleared rows are a deliberate
-    resend; nor is a file that only happens to hold the same values as another file's push."""
+    resend; nor is a file that only happens to hold the same values as a push that finished (a file
+    holding those of a recovered push cannot be told from its copy, and is treated as one)."""
     here = str(Path(workbook).resolve())
     if run.op is not Operation.CREATE or here in run.applied:
         return []
