@@ -79,7 +79,7 @@ def test_only_custom_fields_listed_keeps_the_built_in_ones() -> None:
 
 
 def test_no_field_rows_is_a_refusal() -> None:
-    with pytest.raises(describe.Refused, match="no fields"):
+    with pytest.raises(describe.Refused, match=r"^the tenant lists no Invoice fields$"):
         describe.catalogue_from([])
 
 
@@ -134,8 +134,8 @@ def test_a_tenant_refusing_entity_field_falls_back_with_one_note(tmp_path: Path)
         catalogue = describe.load(client, tmp_path, "locked")
     assert catalogue.source == "built-in" and len(catalogue.fields) == len(fields.FIELDS)
     assert catalogue.notes == (
-        "Using bpxl's built-in Invoice fields: the tenant did not describe its Invoice fields: "
-        "it refused to describe its fields (HTTP 403).",
+        "Using bpxl's built-in Invoice fields: the tenant refused to list its Invoice fields "
+        "(HTTP 403).",
     )
     assert describe.cached(tmp_path, "locked") is not None  # not asked again today
 

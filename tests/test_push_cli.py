@@ -340,6 +340,17 @@ def test_usage_errors_exit_2_with_a_message(
     assert read_sheet(book)[0].get("Result") is None  # nothing written
 
 
+def test_a_missing_option_is_named_in_one_line_with_its_choices(
+    tmp_path: Path, run, capsys
+) -> None:
+    book = write_invoices(tmp_path / "op.xlsx", [GOOD])
+    with pytest.raises(SystemExit) as stopped:
+        run("push", book)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err == "bpxl push: --op (create, update or upsert) is missing; see `bpxl push --help`.\n"
+
+
 def test_wrong_password_exits_2_before_sending(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "pw.xlsx", [GOOD])
     code, out, err = run(

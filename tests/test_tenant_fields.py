@@ -144,8 +144,8 @@ def test_a_tenant_refusing_entity_field_gets_the_built_in_fields(
     assert code == 0, err
     notes = [line for line in out.splitlines() if line.startswith("Note:")]
     assert notes == [
-        "Note: Using bpxl's built-in Invoice fields: the tenant did not describe its Invoice "
-        "fields: it refused to describe its fields (HTTP 403)."
+        "Note: Using bpxl's built-in Invoice fields: the tenant refused to list its Invoice "
+        "fields (HTTP 403)."
     ]
     assert "Not sent (not Invoice fields): PoNumber" in out
     assert writes(sandbox)[-1]["fields"] == [["BillingProfileId"]]

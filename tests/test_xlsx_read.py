@@ -159,7 +159,8 @@ def test_hidden_rows_are_not_sent_unless_asked(tmp_path: Path, sandbox, run) -> 
     loaded.save(book)
     code, out, _ = push(run, sandbox, book)
     assert code == 0, out
-    assert "2 rows: 2 created" in out and "1 hidden row was not sent" in out
+    assert "2 rows: 2 created" in out
+    assert "Row 3 was hidden and not sent (add --include-hidden to send hidden rows)." in out
     assert [r.get("Result") for r in read_sheet(book)] == ["Created", None, "Created"]
     code, out, _ = push(run, sandbox, book, "--include-hidden")
     assert "1 row: 1 created" in out and "hidden" not in out
@@ -169,7 +170,7 @@ def test_hidden_rows_are_not_sent_unless_asked(tmp_path: Path, sandbox, run) -> 
 def test_libreoffice_hidden_false_is_not_hidden(tmp_path: Path) -> None:
     path = shutil.copy(FIXTURES / "libreoffice-invoices.xlsx", tmp_path / "lo.xlsx")
     found = xlsx.read_grid(Path(path))
-    assert found.hidden_skipped == 0 and len(found.grid.rows) == 4
+    assert found.hidden_skipped == [] and len(found.grid.rows) == 4
 
 
 # -- the invoice sheet -----------------------------------------------------------------------------

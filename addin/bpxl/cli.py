@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import truststore
@@ -74,10 +74,25 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Mistakes on the command line in one line, not a usage dump: which option is missing and
+    what it takes."""
+
+    def error(self, message: str) -> NoReturn:
+        missing = message.partition("the following arguments are required: ")[2]
+        if missing:
+            wanted = []
+            for name in missing.split(", "):
+                action = next((a for a in self._actions if name in a.option_strings), None)
+                choices = list(action.choices or []) if action else []
+                takes = f" ({', '.join(choices[:-1])} or {choices[-1]})" if len(choices) > 1 else ""
+                wanted.append(f"{name}{takes}")
+            message = f"{' and '.join(wanted)} {'is' if len(wanted) == 1 else 'are'} missing"
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see `{self.prog} --help`.\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bpxl", description="BillingPlatform invoices from Excel workbooks."
-    )
+    parser = _Parser(prog="bpxl", description="BillingPlatform invoices from Excel workbooks.")
     parser.add_argument("--version", action="version", version=f"bpxl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -803,8 +818,8 @@ def _recover(args: argparse.Namespace) -> int:
             held.enter_context(writer_lock.hold(args.file, command="recover"))
             pending = [(run, args.file) for run in _unfinished_of(args.file)]
         if not pending:
-            what = args.file.name if args.file else "any workbook"
-            print(f"Nothing to recover: every push of {what} finished.")
+            what = f"every push of {args.file.name}" if args.file else "every push"
+            print(f"Nothing to recover: {what} finished.")
             return EXIT_OK
         code = EXIT_OK
         for run, path in pending:
@@ -939,12 +954,9 @@ def _print_report(report: push.PushReport, found: xlsx.SheetGrid, rows: str | No
             "before sending them again; their Message says what was found so far."
         )
     print(report.summary())
-    if found.hidden_skipped:
-        print(
-            f"{plural(found.hidden_skipped, 'hidden row')} "
-            f"{'was' if found.hidden_skipped == 1 else 'were'} not sent (add --include-hidden "
-            "to send hidden rows)."
-        )
+    if hidden := found.hidden_skipped:
+        which = f"Row {hidden[0]:,} was" if len(hidden) == 1 else f"Rows {_row_list(hidden)} were"
+        print(f"{which} hidden and not sent (add --include-hidden to send hidden rows).")
 
 
 def _row_list(rows: list[int]) -> str:

@@ -153,7 +153,7 @@ def catalogue_from(rows: Iterable[Mapping[str, Any]]) -> Catalogue:
     notes: list[str] = []
     read = [f for row in rows if (f := to_field(row, notes)) is not None]
     if not read:
-        raise Refused("it lists no fields for INVOICE")
+        raise Refused("the tenant lists no Invoice fields")
     tenant = {f.name: f for f in read}
     built_in_listed = any(name in tenant for name in BUILT_IN.by_name if name != fields.ID)
     if not built_in_listed:
@@ -181,10 +181,11 @@ def read(client: Client) -> Catalogue:
         )
         entity_id = str((invoice or {}).get("Id") or "").strip()
         if not entity_id.isdigit():
-            raise Refused(f"{ENTITY_ENTITY} has no {fields.ENTITY} entry")
+            raise Refused("the tenant does not list Invoice among its records")
         rows = client.retrieve_where(FIELD_ENTITY, FIELDS_CONDITION.format(entity_id=entity_id))
     except ApiError as refused:
-        raise Refused(f"it refused to describe its fields (HTTP {refused.status})") from None
+        why = f"the tenant refused to list its Invoice fields (HTTP {refused.status})"
+        raise Refused(why) from None
     return catalogue_from(rows)
 
 
@@ -242,7 +243,7 @@ def load(client: Client, folder: Path, key: str, *, refresh: bool = False) -> Ca
     try:
         catalogue = read(client)
     except Refused as why:
-        catalogue = fallback(f"the tenant did not describe its Invoice fields: {why}")
+        catalogue = fallback(str(why))
     except ApiConnectionError as lost:
         if not lost.sent:
             raise  # the tenant cannot be reached at all: the run stops with that message

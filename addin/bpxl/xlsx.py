@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import fields, saving, sheet_xml, xlsx_read
@@ -31,7 +31,7 @@ class SheetGrid:
     sheet: str
     header_row: int
     grid: Grid
-    hidden_skipped: int = 0  # hidden rows with values, not sent (unless asked for)
+    hidden_skipped: list[int] = field(default_factory=list)  # hidden rows with values, not sent
 
 
 def parse_rows(spec: str) -> set[int]:
@@ -121,12 +121,13 @@ def read_grid(
             f"Name data rows only, from row {header_row + 1}.",
         )
     data = []
-    hidden = 0
+    hidden: list[int] = []
     for number, row in enumerate(values[header_row:], start=header_row + 1):
         if rows is not None and number not in rows:
             continue
         if number in read.hidden and not include_hidden:
-            hidden += any(not is_blank(v) for v in row)
+            if any(not is_blank(v) for v in row):
+                hidden.append(number)
             continue
         data.append((number, row))
     grid = Grid(values[header_row - 1], data, read.date1904)
