@@ -44,7 +44,10 @@ def test_server_errors_name_the_users_own_header(tmp_path: Path, sandbox, run) -
     assert code == 1
     failed = read_sheet(path)[0]
     assert failed["Result"] == "Failed"
-    assert failed["Message"].startswith("Billing profile id:") and "999" in failed["Message"]
+    assert failed["Message"] == (
+        "Billing profile id: 999 does not exist (BillingPlatform error INVALID_REFERENCE); fix "
+        "it and send again"
+    )
 
 
 def test_a_refused_token_stops_before_sending_like_a_refused_password(

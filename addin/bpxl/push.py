@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import threading
 import time
 from collections import Counter
@@ -231,7 +232,7 @@ def push(
         report = (lambda n: progress(n, total)) if progress else None
         sender = _Sender(client, options, journal, report, stop)
         outcomes = sender.run(valid, rechecks, sheet_ids(grid, layout))
-        headers = {fields.header_key(c.field.name): c.header for c in layout.columns}
+        headers = {c.field.name: c.header for c in layout.columns}
         for row in valid + rechecks:
             record = outcomes[row.row]
             messages = [_in_user_words(m, headers) for m in record.messages]
@@ -284,11 +285,20 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
 
 
 def _in_user_words(message: str, headers: dict[str, str]) -> str:
-    """A server message starts with the API's field name; the user knows the column by its own
-    header (``Due date``), as in bpxl's own messages."""
+    """A server message names fields by their API names (``BillingProfileId 999 does not
+    exist``); the user knows the columns by their own headers (``Billing profile id``), as in
+    bpxl's own messages. ``headers``: API name to the sheet's header."""
+    keyed = {fields.header_key(name): header for name, header in headers.items()}
     name, colon, rest = message.partition(":")
-    header = headers.get(fields.header_key(name)) if colon else None
-    return f"{header}:{rest}" if header else message
+    header = keyed.get(fields.header_key(name)) if colon else None
+    if header is None:
+        header, colon, rest = "", "", message
+    for api, mine in headers.items():
+        if api != mine:
+            rest = re.sub(rf"\b{re.escape(api)}\b", mine.replace("\\", r"\\"), rest)
+    if header and rest.startswith(f" {header} "):  # "Due date: Due date 5 is ..." says it twice
+        rest = rest[len(header) + 1 :]
+    return f"{header}{colon}{rest}"
 
 
 def sheet_ids(grid: Grid, layout: Layout) -> set[str]:
