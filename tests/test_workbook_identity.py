@@ -15,6 +15,7 @@ import openpyxl
 from bpxl import journal
 from bpxl.client import Client
 from bpxl.connection import journal_dir
+from bpxl.results import Operation
 
 from .conftest import read_sheet, write_invoices
 from .processes import (
@@ -234,3 +235,28 @@ def test_a_recovered_file_cleared_on_purpose_sends_its_row_again(tmp_path: Path,
         with Client(url, username="demo", password="demo") as client:
             names = [r["FileName"] for r in client.query("SELECT Id, FileName FROM INVOICE")]
     assert len(names) == ROWS + 1 and names.count("invoice-000000.pdf") == 2
+
+
+def test_recover_of_every_push_names_a_moved_workbook_and_goes_on(tmp_path: Path, run) -> None:
+    """Found by the chaos histories (seed 61): after a kill and a move, `bpxl recover` (every
+    unfinished push) stopped at the old name with "There is no workbook at ..."."""
+    moved = write_invoices(tmp_path / "moved.xlsx", rows_of(2))
+    kept = write_invoices(tmp_path / "kept.xlsx", rows_of(2))
+    for book in (moved, kept):
+        log = journal.Journal(
+            journal_dir(),
+            workbook=book,
+            sheet="Invoices",
+            op=Operation.CREATE,
+            external_id="Id",
+            target=journal.Target("http://127.0.0.1:1/sandbox"),
+        )
+        log.planned({2: "never-sent", 3: "never-sent-either"})
+        log.close()  # killed before anything went out
+    moved.rename(tmp_path / "renamed.xlsx")
+    code, out, err = run("recover")
+    assert code == 1, out + err
+    assert f"{tmp_path / 'moved.xlsx'} is no longer there" in " ".join(out.split())
+    assert "bpxl recover NEW-NAME.xlsx" in out
+    assert "kept.xlsx (push started" in out  # the other push is still recovered
+    assert [Path(r.workbook).name for r in journal.unfinished(journal_dir())] == ["moved.xlsx"]

@@ -823,6 +823,15 @@ def _recover(args: argparse.Namespace) -> int:
             return EXIT_OK
         code = EXIT_OK
         for run, path in pending:
+            if args.file is None and not path.exists():
+                started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+                print(
+                    f"The push of {path.name} started {started} stopped before it finished, and "
+                    f"{path} is no longer there. If you moved, renamed or copied it, run `bpxl "
+                    "recover NEW-NAME.xlsx`: it finds that push in the workbook as it is now."
+                )
+                code = EXIT_ROWS_FAILED
+                continue
             # The push's own workbook too: a recovery never runs beside the push it recovers.
             mine = {args.file.resolve()} if args.file else set()
             others = {Path(run.workbook).resolve(), path.resolve()} - mine
