@@ -151,6 +151,14 @@ def _refusal(item: Mapping[str, Any]) -> str:
     )
 
 
+# Where an error page starts echoing the request's headers ("... with Host: x; User-Agent: y").
+_HEADER_DUMP = re.compile(
+    r"(?:\bwith\s+)?\b(?:host|user-agent|accept(?:-[a-z]+)?|connection|content-(?:length|type)"
+    r"|authorization|cookie|sessionid|x-[a-z-]+)\s*:\s",
+    re.I,
+)
+
+
 def server_text(body: str, limit: int = 300) -> str:
     """The readable gist of an error body: JSON error text, an HTML title, or plain text."""
     try:
@@ -168,7 +176,9 @@ def server_text(body: str, limit: int = 300) -> str:
     if not texts:
         title = re.search(r"<title[^>]*>(.*?)</title>", body, re.I | re.S)
         plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
-        texts = [html.unescape(" ".join(plain.split()))]
+        plain = html.unescape(" ".join(plain.split()))
+        dump = _HEADER_DUMP.search(plain)  # the request's headers echoed back: of no use to read
+        texts = [plain[: dump.start()].rstrip(" ;,:-") if dump else plain]
     gist = "; ".join(t for t in texts if t) or "no details"
     return gist if len(gist) <= limit else gist[: limit - 1] + "…"
 
