@@ -171,7 +171,7 @@ CHECK = (
 
 
 def unknown(what: str, advice: str = CHECK, split: bool = False) -> RecordResult:
-    return RecordResult(Outcome.UNKNOWN, None, (f"Row: {what}; {advice}",), split)
+    return RecordResult(Outcome.UNKNOWN, None, (f"{what[:1].upper()}{what[1:]}; {advice}",), split)
 
 
 def test_resend_advice_and_ids_as_billingplatform_gives_them() -> None:
@@ -226,7 +226,7 @@ def test_each_item_is_read_strictly() -> None:
         ("DueDate: bad date (BillingPlatform error E7); fix it and send again",),
     )
     assert one(create, {"ErrorCode": 12}).messages == (
-        "Row: no reason given (BillingPlatform error 12); fix it and send again",
+        "No reason given (BillingPlatform error 12); fix it and send again",
     )
     assert one(create, {"ErrorCode": "0", "Id": "abc"}) == unknown(
         "BillingPlatform reported success but gave Id 'abc', which is not an invoice Id"
@@ -252,9 +252,7 @@ def test_each_item_is_read_strictly() -> None:
     assert one(upsert, {"ErrorCode": "0"}, {"FileName": "x"}) == unknown(
         "BillingPlatform reported success but gave no Id", "sending the upsert again is safe"
     )
-    made = RecordResult(
-        Outcome.UPSERTED, "4", ("Row: no invoice matched, so a new one was created",)
-    )
+    made = RecordResult(Outcome.UPSERTED, "4", ("No invoice matched, so a new one was created",))
     assert one(upsert, {**ok("4"), "created": "True"}) == made
     assert one(upsert, {**ok("4"), "created": "false"}) == RecordResult(Outcome.UPSERTED, "4")
 
@@ -325,7 +323,7 @@ def test_whole_request_answers_by_status() -> None:
         "user's access and send again",
     }
     for status, message in refused.items():
-        assert said(status) == [RecordResult(Outcome.FAILED, None, ("Row: " + message,))] * 2
+        assert said(status) == [RecordResult(Outcome.FAILED, None, (message,))] * 2
     failed = "BillingPlatform failed while handling the batch"
     assert said(500) == [unknown(f"{failed} (HTTP 500: why)", split=True)] * 2
     assert said(503) == [unknown(f"{failed} (HTTP 503: why)")] * 2

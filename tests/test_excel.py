@@ -183,7 +183,7 @@ def test_clear_status_empties_only_the_chosen_rows() -> None:
 
 def test_clear_status_on_an_unknown_row_warns_first() -> None:
     rows = rows_for(3)
-    rows[1][5:7] = ["Unknown", "Row: sent, but no answer came (bpxl ref 0123456789ab)"]
+    rows[1][5:7] = ["Unknown", "Sent, but no answer came (bpxl ref 0123456789ab)"]
     book = book_from_rows(HEADER, rows)
     book.app.selected = "$C$2:$C$4"
     book.app.alert_answers = ["cancel"]
@@ -361,7 +361,7 @@ def test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong(
                                              "DueDate": "2026-01-31"}] * 2)]  # fmt: skip
     header = ["Id", "BillingProfileId", "Status", "DueDate", "Result", "Message"]
     draft = [None, "555", "Pending", dt.date(2030, 1, 1), None, None]
-    stale = [ids[1], "101", "Old", None, "Conflict", "Row: changed in BillingPlatform"]
+    stale = [ids[1], "101", "Old", None, "Conflict", "Changed in BillingPlatform"]
     book = book_from_rows(header, [draft, stale], tmp_path / "ribbon.xlsx")
     sheet = book.sheets[0]
     book.app.input_answers = [f"Id IN ({ids[0]}, {ids[1]}, 99998)"]

@@ -53,7 +53,7 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     assert log.sent_any is False
     log.sending([2, 3], AT)
     assert log.sent_any
-    log.answered([RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])])
+    log.answered([RowResult(2, Outcome.UPDATED, "7", ["Ok"])])
     log.close()
     log.close()  # closing twice is harmless
     with pytest.raises(ValueError, match=r"^the journal is closed$"):
@@ -70,7 +70,7 @@ def test_a_journal_reads_back_what_was_written(tmp_path: Path) -> None:
     assert run.target == Target("https://tenant.example/acme", "acme")
     assert run.planned == {2: "h2", 3: "h3", 4: None, 5: "h5"}
     assert run.sent == {2: AT, 3: AT}
-    assert run.results == {2: RowResult(2, Outcome.UPDATED, "7", ["Row: ok"])}
+    assert run.results == {2: RowResult(2, Outcome.UPDATED, "7", ["Ok"])}
     assert run.in_flight == [3] and run.never_sent == [5] and not run.finished
     assert abs(run.started - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
     assert [r.path for r in unfinished(tmp_path / "j")] == [log.path]

@@ -202,7 +202,7 @@ def test_one_bad_record_fails_only_its_row(op: Operation) -> None:
         sessions = list(fake.sessions)
     by_row = {r.row: r for r in report.results}
     bad = by_row.pop(8)
-    assert bad.outcome is Outcome.FAILED and "sent on its own" in bad.messages[0]
+    assert bad.outcome is Outcome.FAILED and "Sent on its own" in bad.messages[0]
     assert "NumberFormatException" in bad.messages[0] and "[hidden]" in bad.messages[0]
     assert {r.outcome for r in by_row.values()} == {SUCCESS[op]}
     assert len(fake.ids()) == 14 + (op is Operation.UPDATE)  # nothing twice, the bad one not made
@@ -262,7 +262,7 @@ def test_a_server_failing_every_batch_is_not_split_down_to_single_rows() -> None
     with fake.running():
         report = create(fake.url, grid(40), batch_size=5)
     assert outcomes(report) == {"Failed": 40} and fake.ids() == []
-    assert "not saved" in report.results[0].messages[0]
+    assert "Not saved" in report.results[0].messages[0]
     assert len(fake.writes) == 8 * 4  # the first send and three resends, in the same batches
 
 

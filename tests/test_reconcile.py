@@ -20,7 +20,7 @@ CHECK = (
 
 
 def unsure(reason: str) -> Finding:
-    return Finding(Verdict.UNSURE, None, f"Row: sent, but no answer came, and {reason}{CHECK}")
+    return Finding(Verdict.UNSURE, None, f"Sent, but no answer came, and {reason}{CHECK}")
 
 
 def test_the_wait_between_lookups_comes_from_the_environment(monkeypatch) -> None:

@@ -106,7 +106,7 @@ def test_upsert_on_another_external_id() -> None:
 def test_create_needs_a_writable_field() -> None:
     [p], _ = rows(Operation.CREATE, [None, None, None, "2024-01-01"])
     assert p.errors == [
-        "Row: nothing to create; fill at least one invoice field (e.g. BillingProfileId)"
+        "Nothing to create; fill at least one invoice field (e.g. BillingProfileId)"
     ]
 
 

@@ -43,7 +43,7 @@ def test_unknown_survives_dry_run_update_and_edits_then_one_invoice_per_row(
     code, out, err = run("push", book, "--op", "create", *connect(down))
     assert code == 0, out + err
     final = {r["_row"]: r for r in read_sheet(book)}
-    assert "edited since that send" in final[edited]["Message"]
+    assert "Edited since that send" in final[edited]["Message"]
     assert_one_invoice_per_row(book, down.url, ROWS)
     assert not any(unsettled.find(ref) for ref in refs.values() if ref)  # settled: forgotten
 

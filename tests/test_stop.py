@@ -25,7 +25,7 @@ from .processes import (
 from .processes import push as push_process
 from .test_safety import rows_of
 
-NOT_SENT = "Row: not sent: stopped before sending; send again"
+NOT_SENT = "Not sent: stopped before sending; send again"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

@@ -125,7 +125,7 @@ def test_an_upsert_that_created_an_invoice_has_nothing_to_revert(sandbox) -> Non
         send.grid_to_send(client)
         results = [
             RowResult(2, Outcome.UPSERTED, invoice, []),
-            RowResult(3, Outcome.UPSERTED, "424242", ["Row: no invoice matched"]),
+            RowResult(3, Outcome.UPSERTED, "424242", ["No invoice matched"]),
         ]
         remember = send.settle(client, results)
     assert [(r.invoice, r.field, r.before) for r in remember.replaced] == [

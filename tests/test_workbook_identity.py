@@ -91,7 +91,7 @@ def test_rows_edited_during_the_push_keep_the_ids_they_were_given(tmp_path: Path
     rows = {r["_row"]: r for r in read_sheet(book)}
     for row, name in ((2, "invoice-000000.pdf"), (3, "invoice-000001.pdf")):
         assert rows[row]["Result"] == "Created" and rows[row]["Id"] == ids[name]
-        assert "edited since it was sent" in rows[row]["Message"]
+        assert "Edited since it was sent" in rows[row]["Message"]
 
 
 def test_a_file_moved_during_the_push_is_recovered_where_it_went(tmp_path: Path, run) -> None:
@@ -133,7 +133,7 @@ def test_rows_edited_between_a_kill_and_recover_are_never_created_twice(
         sheet = {r["_row"]: r for r in read_sheet(book)}
         assert (
             sheet[done]["Result"] == "Created"
-            and "edited since it was sent" in sheet[done]["Message"]
+            and "Edited since it was sent" in sheet[done]["Message"]
         )
         assert sheet[flying]["Result"] == "Unknown" and "then edited" in sheet[flying]["Message"]
         time.sleep(2.5)  # creates that reached the server before the kill land (latency 1 s)

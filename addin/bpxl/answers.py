@@ -52,7 +52,7 @@ def all_records(n: int, outcome: Outcome, message: str) -> list[RecordResult]:
 
 def unknown(op: Operation, n: int, what: str, split: bool = False) -> list[RecordResult]:
     """Every record of a batch that went out but whose fate the answer does not tell."""
-    message = (f"Row: {what}; {resend_advice(op)}",)
+    message = (f"{what[:1].upper()}{what[1:]}; {resend_advice(op)}",)
     return [RecordResult(Outcome.UNKNOWN, None, message, split) for _ in range(n)]
 
 
@@ -132,7 +132,7 @@ def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordR
         return unknown(op, 1, f"BillingPlatform reported success but gave {what}")[0]
     message: tuple[str, ...] = ()
     if op is Operation.UPSERT and str(item.get("created", "")).lower() == "true":
-        message = ("Row: no invoice matched, so a new one was created",)
+        message = ("No invoice matched, so a new one was created",)
     return RecordResult(SUCCESS[op], new_id, message)
 
 
@@ -145,10 +145,9 @@ def _shown(value: object) -> str:
 def _refusal(item: Mapping[str, Any]) -> str:
     """``"DueDate: <server text> (BillingPlatform error CODE)"`` for a refused record."""
     text = str(item.get("ErrorText") or "no reason given").strip()
-    column = str(item.get("ErrorElementField") or "").strip() or "Row"
-    return (
-        f"{column}: {text} (BillingPlatform error {item.get('ErrorCode')}); fix it and send again"
-    )
+    column = str(item.get("ErrorElementField") or "").strip()
+    said = f"{column}: {text}" if column else f"{text[:1].upper()}{text[1:]}"
+    return f"{said} (BillingPlatform error {item.get('ErrorCode')}); fix it and send again"
 
 
 # Where an error page starts echoing the request's headers ("... with Host: x; User-Agent: y").
@@ -201,7 +200,7 @@ def from_status(op: Operation, n: int, status: int, body: str) -> list[RecordRes
     """A whole request answered with an HTTP error: every record gets that answer."""
     detail = f"HTTP {status}: {server_text(body)}"
     if status in _REFUSED:
-        return all_records(n, Outcome.FAILED, "Row: " + _REFUSED[status].format(detail=detail))
+        return all_records(n, Outcome.FAILED, _REFUSED[status].format(detail=detail))
     if status >= 500:
         what = f"BillingPlatform failed while handling the batch ({detail})"
     else:

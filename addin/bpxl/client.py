@@ -423,14 +423,14 @@ class Client:
         except ApiConnectionError as failure:
             if not failure.sent:
                 return answers.all_records(
-                    len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
+                    len(records), Outcome.FAILED, f"Nothing was sent. {failure.message}"
                 )
             return answers.unknown(
                 op, len(records), f"sent, but no answer came ({failure.message})"
             )
         except AuthenticationError as failure:
             return answers.all_records(
-                len(records), Outcome.FAILED, f"Row: nothing was sent. {failure.message}"
+                len(records), Outcome.FAILED, f"Nothing was sent. {failure.message}"
             )
         if 200 <= response.status_code < 300:
             return self._scrubbed(answers.from_body(op, records, response.text))

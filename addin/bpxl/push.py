@@ -32,44 +32,39 @@ DEFAULT_CONCURRENCY = 4  # BillingPlatform asks for 4 to 8 concurrent requests a
 
 _OUTAGE_BATCHES = 4  # every one of this many batches refused at once: not one bad record
 RESEND_ROUNDS = 3  # creates proven absent are sent again at most this many times
-_FOUND_EARLIER = (
-    "Row: an earlier send created this invoice (found in BillingPlatform); not sent again"
-)
-_FOUND_AFTER_LOSS = "Row: created; its answer was lost, so bpxl found it in BillingPlatform"
+_FOUND_EARLIER = "An earlier send created this invoice (found in BillingPlatform); not sent again"
+_FOUND_AFTER_LOSS = "Created; its answer was lost, so bpxl found it in BillingPlatform"
 _NOT_SAVED = RecordResult(
     Outcome.FAILED,
     None,
     (
-        f"Row: not saved: no answer came {RESEND_ROUNDS + 1} times and BillingPlatform does not "
+        f"Not saved: no answer came {RESEND_ROUNDS + 1} times and BillingPlatform does not "
         "have it; sending again is safe",
     ),
 )
 
-_STOPPED = RecordResult(
-    Outcome.FAILED, None, ("Row: not sent: stopped before sending; send again",)
-)
+_STOPPED = RecordResult(Outcome.FAILED, None, ("Not sent: stopped before sending; send again",))
 _NO_ANSWER_STOPPED = (
-    "Row: sent, but bpxl was stopped before the answer came; the next push looks it up in "
+    "Sent, but bpxl was stopped before the answer came; the next push looks it up in "
     "BillingPlatform before sending it again"
 )
 _NO_ANSWER = RecordResult(  # a create's is replaced by _NO_ANSWER_STOPPED and its ref
     Outcome.UNKNOWN,
     None,
-    ("Row: sent, but bpxl was stopped before the answer came; sending it again is safe",),
+    ("Sent, but bpxl was stopped before the answer came; sending it again is safe",),
 )
 _NOT_PROVEN = RecordResult(
     Outcome.UNKNOWN,
     None,
     (
-        "Row: an earlier create of this row got no answer, and bpxl no longer knows what it sent "
+        "An earlier create of this row got no answer, and bpxl no longer knows what it sent "
         "or when (the row was edited, or its journal is gone), so finding nothing proves "
         "nothing; check in BillingPlatform, then put the invoice's Id in the Id column and "
         "Created in Result, or clear Result to send the row again",
     ),
 )
 _EDITED_SINCE = (
-    "Row: edited since that send: the invoice has the values sent then; send your edits as an "
-    "update"
+    "Edited since that send: the invoice has the values sent then; send your edits as an update"
 )
 STOP_GRACE_S = 4.0  # after a stop, how long batches already out may take to answer
 _POLL_S = 0.1
@@ -468,16 +463,14 @@ class _Sender:
         return groups
 
     def _refused_alone(self, answer: RecordResult) -> RecordResult:
-        # "Row: <what happened>; <advice>": keep what happened, with all the server said
-        what = (
-            answer.messages[0].rsplit("; ", 1)[0].removeprefix("Row: ") if answer.messages else ""
-        )
+        # "<What happened>; <advice>": keep what happened, with all the server said
+        what = answer.messages[0].rsplit("; ", 1)[0] if answer.messages else ""
         absent = "; BillingPlatform does not have it" if self.options.op is Operation.CREATE else ""
         return RecordResult(
             Outcome.FAILED,
             None,
             (
-                f"Row: sent on its own: {what}{absent}; the rest of its batch was sent without "
+                f"Sent on its own: {what}{absent}; the rest of its batch was sent without "
                 "it; check this row's values (e.g. a number far too large) and send again",
             ),
         )

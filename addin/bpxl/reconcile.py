@@ -286,7 +286,7 @@ def _unsure(reason: str) -> Finding:
     return Finding(
         Verdict.UNSURE,
         message=(
-            f"Row: sent, but no answer came, and {reason}; push again later to look again, or "
+            f"Sent, but no answer came, and {reason}; push again later to look again, or "
             "check in BillingPlatform, then put the invoice's Id in the Id column and Created in "
             "Result, or clear Result to send the row again"
         ),

@@ -274,7 +274,7 @@ def _require_keys(
     if op is Operation.CREATE:
         if not plan.record and not plan.errors:
             plan.errors.append(
-                "Row: nothing to create; fill at least one invoice field (e.g. BillingProfileId)"
+                "Nothing to create; fill at least one invoice field (e.g. BillingProfileId)"
             )
         return
     key = fields.ID if op is Operation.UPDATE else external_id

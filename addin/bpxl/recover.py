@@ -20,18 +20,15 @@ from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural, summary
 
-FOUND = "Row: created; bpxl stopped before saving the answer, and `bpxl recover` found it"
-NOT_SAVED = (
-    "Row: not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
-)
-NOT_SENT = "Row: not sent: bpxl stopped before sending this row; send it again"
+FOUND = "Created; bpxl stopped before saving the answer, and `bpxl recover` found it"
+NOT_SAVED = "Not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
+NOT_SENT = "Not sent: bpxl stopped before sending this row; send it again"
 EDITED = (
-    "Row: edited since it was sent: the invoice has the values sent then; send your edits as "
-    "an update"
+    "Edited since it was sent: the invoice has the values sent then; send your edits as an update"
 )
-EDITED_UNSENT = "Row: edited since it was sent; the result above is for the values sent then"
+EDITED_UNSENT = "Edited since it was sent; the result above is for the values sent then"
 EDITED_IN_FLIGHT = (
-    "Row: sent at {at}, then edited before bpxl saw the answer, so it cannot be looked up by "
+    "Sent at {at}, then edited before bpxl saw the answer, so it cannot be looked up by "
     "its values; check in BillingPlatform for an invoice created then, and put its Id in the Id "
     "column and Created in Result, or clear Result to send the row again"
 )
@@ -196,6 +193,4 @@ def _result(row: int, outcome: Outcome, message: str) -> RowResult:
 
 
 def _resend_safe(op: Operation) -> str:
-    return (
-        f"Row: sent, but bpxl stopped before the answer came; sending the {op.value} again is safe"
-    )
+    return f"Sent, but bpxl stopped before the answer came; sending the {op.value} again is safe"

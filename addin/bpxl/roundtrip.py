@@ -180,14 +180,14 @@ def conflicts(client: Client, expected: Mapping[str, str]) -> dict[str, str]:
             who = record.get("UpdatedUserId")
             by = f" by user {who}" if who not in (None, "") else ""
             found[invoice] = (
-                f"Row: invoice {invoice} was changed in BillingPlatform{by} at {stamp} since it "
+                f"Invoice {invoice} was changed in BillingPlatform{by} at {stamp} since it "
                 "was pulled, so it was not sent; pull it again (bpxl pull --ids-from-sheet) or "
                 "send with --overwrite"
             )
     for invoice in expected:
         if invoice not in seen:
             found[invoice] = (
-                f"Row: invoice {invoice} is no longer in BillingPlatform (deleted, or not "
+                f"Invoice {invoice} is no longer in BillingPlatform (deleted, or not "
                 "visible to you), so it was not sent"
             )
     return found
