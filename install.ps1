@@ -10,7 +10,7 @@
       4. runs `bpxl addin install`, which puts bpxl.xlam in Excel's startup folder, points the
          add-in at that Python and puts the invoice template where the ribbon finds it.
     Every check (64-bit python.org Python, not the Microsoft Store's, xlwings' DLLs present,
-    Excel closed) lives in Python, in addin\bpxl\preflight.py, and is tested there: this script
+    Excel closed) lives in Python, in addin\bpxl\excel\preflight.py, and is tested there: this script
     runs it before it creates the environment, and `bpxl addin install` runs it again.
 
     -Uninstall runs `bpxl addin uninstall` and removes the environment. Your journals (what a
@@ -36,7 +36,7 @@ $ErrorActionPreference = "Stop"
 $Root = Join-Path $env:LOCALAPPDATA "bpxl"
 $Venv = Join-Path $Root "venv"
 $Bpxl = Join-Path $Venv "Scripts\bpxl.exe"
-$Preflight = Join-Path $Source "addin\bpxl\preflight.py"
+$Preflight = Join-Path $Source "addin\bpxl\excel\preflight.py"
 $GetPython = "Install Python from https://www.python.org (Windows installer (64-bit), choose " +
     "'Install for me only': no administrator rights needed), or run: winget install Python.Python.3.12"
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from common import record, run_child, sandbox
 
-from bpxl import push, xlsx
-from bpxl.client import Client
-from bpxl.results import Operation
+from bpxl.core import push
+from bpxl.core.client import Client
+from bpxl.core.results import Operation
+from bpxl.workbook import sheet_io as xlsx
 
 
 def calamine_grid(path: Path, sheet: str) -> list[list[object]]:

@@ -17,9 +17,9 @@ import time
 
 from common import HEADER, cpu_seconds, excel_values, record, sandbox
 
-from bpxl import push
-from bpxl.client import Client
-from bpxl.results import Operation
+from bpxl.core import push
+from bpxl.core.client import Client
+from bpxl.core.results import Operation
 
 
 def run(n: int) -> list[object]:

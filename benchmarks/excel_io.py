@@ -26,9 +26,10 @@ from common import HEADER, excel_values, record
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fake_xlwings import book_from_rows
 
-from bpxl import excel, push
-from bpxl.excel_sheet import StatusBar, chosen_rows, read_block, write_results
-from bpxl.results import Operation, Outcome, RowResult
+from bpxl.core import push
+from bpxl.core.results import Operation, Outcome, RowResult
+from bpxl.excel import ribbon as excel
+from bpxl.excel.range_io import StatusBar, chosen_rows, read_block, write_results
 
 COLUMNS = ["Id", *HEADER, "Result", "Message"]
 

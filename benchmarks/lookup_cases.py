@@ -31,9 +31,9 @@ from common import record  # noqa: E402
 from tests.fake_billingplatform import FakeBillingPlatform, Plan  # noqa: E402
 
 import bpxl  # noqa: E402
-from bpxl.client import Client  # noqa: E402
-from bpxl.push import Grid, PushOptions, push  # noqa: E402
-from bpxl.results import Operation  # noqa: E402
+from bpxl.core.client import Client  # noqa: E402
+from bpxl.core.push import Grid, PushOptions, push  # noqa: E402
+from bpxl.core.results import Operation  # noqa: E402
 
 HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "Result", "Message"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from common import HEADER, excel_values, record, sandbox
 
-from bpxl import push
-from bpxl.client import MAX_REQUESTS_PER_S, Client
-from bpxl.results import Operation
+from bpxl.core import push
+from bpxl.core.client import MAX_REQUESTS_PER_S, Client
+from bpxl.core.results import Operation
 
 
 def send(rows: int, latency: str, batch_size: int, concurrency: int) -> tuple[float, int, str]:

@@ -24,8 +24,9 @@ from pathlib import Path
 import openpyxl
 from common import HERE, record
 
-from bpxl import journal, template
-from bpxl.client import Client
+from bpxl import template
+from bpxl.core import journal
+from bpxl.core.client import Client
 
 sys.path.insert(0, str(HERE.parent))  # the tests' helpers: a sandbox process, a sort by openpyxl
 from tests.processes import sandbox_process

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import invoice, record, sandbox
 
-from bpxl.client import Client
+from bpxl.core.client import Client
 
 
 def _pull(book: Path, url: str, folder: str, *which: str) -> tuple[float, float, str]:

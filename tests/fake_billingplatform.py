@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bpxl.results import Operation
+from bpxl.core.results import Operation
 from bpxl.sandbox.store import Store
 
 _VERBS = {"POST": Operation.CREATE, "PUT": Operation.UPDATE, "PATCH": Operation.UPSERT}

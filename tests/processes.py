@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bpxl import journal
-from bpxl.client import Client
-from bpxl.connection import journal_dir
+from bpxl.core import journal
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
 
 from .conftest import read_sheet
 

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oletools.olevba import VBA_Parser, decompress_stream
 
-from bpxl import excel, udfs, vba, xlam
+from bpxl.excel import ribbon as excel
+from bpxl.excel import udfs, vba, xlam
 
 RIBBON_NS = {"ui": "http://schemas.microsoft.com/office/2006/01/customui"}
 
@@ -90,7 +91,7 @@ def test_every_ribbon_callback_exists_in_vba_and_every_button_in_python(
     [label] = ribbon.findall(".//ui:labelControl", RIBBON_NS)
     assert "ByRef label" in subs[label.get("getLabel")]
     assert "IRibbonUI" in subs[ribbon.get("onLoad")]
-    assert "bpxl.excel.action('\" & control.ID & \"')" in modules["Bpxl"]
+    assert "bpxl.excel.ribbon.action('\" & control.ID & \"')" in modules["Bpxl"]
     assert 'InvalidateControl "bpxlTarget"' in modules["Bpxl"] and label.get("id") == "bpxlTarget"
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpxl import answers
-from bpxl.results import Operation, Outcome, RecordResult
+from bpxl.core import answers
+from bpxl.core.results import Operation, Outcome, RecordResult
 
 RECORDS = [{"Id": "1"}, {"Id": "2"}, {"Id": "3"}]
 

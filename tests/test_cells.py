@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpxl import fields
-from bpxl.cells import (
+from bpxl.core import fields
+from bpxl.core.cells import (
     CLEAR,
     MAX_EXCEL_SERIAL,
     SHOWN_TEXT,
@@ -22,8 +22,8 @@ from bpxl.cells import (
     is_blank,
     show,
 )
-from bpxl.fields import Field, FieldType
-from bpxl.roundtrip import to_cell
+from bpxl.core.fields import Field, FieldType
+from bpxl.core.roundtrip.pull_memory import to_cell
 
 F = fields.BY_NAME
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bpxl.results import Operation
+from bpxl.core.results import Operation
 
 from .chaos import checker, runner
 from .chaos.runner import CONFIGS, History, play, shrink

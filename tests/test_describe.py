@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bpxl import describe, fields
-from bpxl.client import Client
-from bpxl.fields import FieldType
-from bpxl.push import Grid, PushOptions, plan
-from bpxl.results import Operation
+from bpxl.core import describe, fields
+from bpxl.core.client import Client
+from bpxl.core.fields import FieldType
+from bpxl.core.push import Grid, PushOptions, plan
+from bpxl.core.results import Operation
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
 
@@ -141,7 +141,7 @@ def test_a_tenant_refusing_entity_field_falls_back_with_one_note(tmp_path: Path)
 
 
 def test_unreachable_tenant_stops_the_run(tmp_path: Path) -> None:
-    from bpxl.errors import ApiConnectionError
+    from bpxl.core.errors import ApiConnectionError
 
     with (
         Client("http://127.0.0.1:9/none", username="u", password="p") as client,
@@ -212,7 +212,7 @@ def test_validation_uses_the_tenants_lengths_required_flags_and_api_access() -> 
 def test_a_lost_create_is_looked_up_by_the_tenants_types() -> None:
     """The server echoes a custom number as it stores it; only its type makes 12 and "12.00" one
     value, so that a create whose answer was lost is found and not sent twice."""
-    from bpxl.reconcile import _key
+    from bpxl.core.reconcile import _key
 
     known = describe.catalogue_from([row("Id", "LOOKUP"), row("Amount", "CURRENCY")])
     assert _key({"Amount": 12}, known) == _key({"Amount": "12.00"}, known)

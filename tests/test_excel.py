@@ -9,12 +9,14 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import excel, install, journal, profiles, udfs
-from bpxl.client import Client
-from bpxl.connection import journal_dir
-from bpxl.excel_sheet import StatusBar, chosen_rows, read_block, row_spans
-from bpxl.push import PushOptions, plan
-from bpxl.results import Operation
+from bpxl.core import journal, profiles
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
+from bpxl.core.push import PushOptions, plan
+from bpxl.core.results import Operation
+from bpxl.excel import install, udfs
+from bpxl.excel import ribbon as excel
+from bpxl.excel.range_io import StatusBar, chosen_rows, read_block, row_spans
 
 from .conftest import read_sheet, write_invoices
 from .fake_xlwings import App, Book, book_from_rows
@@ -283,7 +285,7 @@ def test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_rem
     assert places.addin.read_bytes() == install.built_addin().read_bytes()
     config = places.config.read_bytes().decode()
     assert places.config == home / ".bpxl" / "bpxl.conf"
-    assert '"INTERPRETER_WIN","' in config and '"UDF MODULES","bpxl.udfs"\r\n' in config
+    assert '"INTERPRETER_WIN","' in config and '"UDF MODULES","bpxl.excel.udfs"\r\n' in config
     assert places.label.read_text().startswith("SANDBOX")
     assert openpyxl.load_workbook(places.template).worksheets[0]["A1"].value == "Id"
     assert all(p.exists() for p in written)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bpxl import connection, excel, install, preflight, xlam
+from bpxl.core import connection
+from bpxl.excel import install, preflight, xlam
+from bpxl.excel import ribbon as excel
 
 GOOD = preflight.Machine(
     windows=True,
@@ -93,7 +95,7 @@ def test_config_names_folders_by_variable_and_reads_back_as_ansi_for_juergen(
     settings = {name.strip('"'): value.strip('"') for name, value in rows}
     assert settings == {
         "INTERPRETER_WIN": r"%LOCALAPPDATA%\bpxl\venv\Scripts\pythonw.exe",
-        "UDF MODULES": "bpxl.udfs",
+        "UDF MODULES": "bpxl.excel.udfs",
         "USE UDF SERVER": "True",
     }
     assert text.endswith("\r\n")
@@ -152,7 +154,7 @@ def test_install_ps1_is_a_thin_wrapper_over_the_python_checks() -> None:
     assert "[switch]$Uninstall" in script and "[switch]$Purge" in script
     assert "sys.version_info >= (3, 11)" in script and "3.10" not in script
     # preflight.py, by the path of the module the tests above run, before the environment exists
-    assert 'Join-Path $Source "addin\\bpxl\\preflight.py"' in script
+    assert 'Join-Path $Source "addin\\bpxl\\excel\\preflight.py"' in script
     assert Path(preflight.__file__).relative_to(Path(__file__).parent.parent / "addin")
     assert "$Preflight --before-install" in script
     assert "winget install Python.Python.3.12" in script

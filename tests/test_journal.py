@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bpxl import journal
-from bpxl.connection import journal_dir
-from bpxl.journal import Journal, Target, load, prune, record_hash, runs, unfinished
-from bpxl.results import Operation, Outcome, RowResult
+from bpxl.core import journal
+from bpxl.core.connection import journal_dir
+from bpxl.core.journal import Journal, Target, load, prune, record_hash, runs, unfinished
+from bpxl.core.results import Operation, Outcome, RowResult
 
 from .conftest import write_invoices
 

@@ -16,9 +16,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bpxl.client import Client
-from bpxl.push import Grid, PushOptions, push
-from bpxl.results import SUCCESS, Operation, Outcome
+from bpxl.core.client import Client
+from bpxl.core.push import Grid, PushOptions, push
+from bpxl.core.results import SUCCESS, Operation, Outcome
 from bpxl.sandbox import FaultPlan
 from bpxl.sandbox.faults import Fault
 

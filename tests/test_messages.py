@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from bpxl import cli
-from bpxl.results import Outcome, RowResult, plural
+from bpxl.core.results import Outcome, RowResult, plural
 
 from .conftest import read_sheet, write_invoices
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bpxl import writer_lock
-from bpxl.errors import WorkbookBusyError
+from bpxl.core import writer_lock
+from bpxl.core.errors import WorkbookBusyError
 
 from .conftest import write_invoices
 from .processes import assert_one_invoice_per_row, push, sandbox_process, sent_rows, wait_for

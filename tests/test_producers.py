@@ -19,7 +19,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from bpxl import sheet_xml
+from bpxl.workbook import sheet_xml
 
 from .conftest import write_invoices
 

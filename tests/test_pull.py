@@ -10,10 +10,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl import pulls, xlsx_stream
-from bpxl.client import Client
-from bpxl.errors import UsageError
-from bpxl.xlsx_pull import PULLED, read_pulled
+from bpxl.core.client import Client
+from bpxl.core.errors import UsageError
+from bpxl.core.roundtrip import pulls
+from bpxl.workbook import streamed_pull as xlsx_stream
+from bpxl.workbook.pulling import PULLED, read_pulled
 
 from .conftest import read_sheet, write_invoices
 from .test_roundtrip import add_cross_sheet_dropdown, connect, seed_invoices

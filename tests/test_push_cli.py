@@ -15,8 +15,8 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from bpxl import saving
 from bpxl.sandbox import Sandbox, SandboxConfig
+from bpxl.workbook import saving
 
 from .conftest import read_sheet, write_invoices
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bpxl import fields
-from bpxl import reconcile as lookup
-from bpxl.reconcile import Finding, Lost, Verdict
+from bpxl.core import fields
+from bpxl.core import reconcile as lookup
+from bpxl.core.reconcile import Finding, Lost, Verdict
 
 SENT = dt.datetime(2026, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
 CHECK = (

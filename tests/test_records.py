@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpxl import fields
-from bpxl.errors import UsageError
-from bpxl.push import Grid, PushOptions, plan
-from bpxl.records import (
+from bpxl.core import fields
+from bpxl.core.errors import UsageError
+from bpxl.core.push import Grid, PushOptions, plan
+from bpxl.core.records import (
     OwnColumns,
     check_layout,
     find_header,
@@ -17,7 +17,7 @@ from bpxl.records import (
     plan_rows,
     read_layout,
 )
-from bpxl.results import Operation
+from bpxl.core.results import Operation
 
 from .test_cells import EXCEL_VALUES
 

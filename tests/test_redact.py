@@ -11,8 +11,8 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from bpxl import redact
-from bpxl.client import Client
+from bpxl.core import redact
+from bpxl.core.client import Client
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
 from .conftest import MemoryKeyring, read_sheet, write_invoices

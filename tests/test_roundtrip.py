@@ -10,12 +10,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl import fields, template
-from bpxl.client import Client
-from bpxl.push import Grid
-from bpxl.records import read_layout
-from bpxl.roundtrip import Pulled, changes, to_cell
-from bpxl.xlsx_pull import PULLED, pull_into, read_pulled
+from bpxl import template
+from bpxl.core import fields
+from bpxl.core.client import Client
+from bpxl.core.push import Grid
+from bpxl.core.records import read_layout
+from bpxl.core.roundtrip.edits import changes
+from bpxl.core.roundtrip.pull_memory import Pulled, to_cell
+from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
 
 from .conftest import read_sheet, write_invoices
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import journal, recover
-from bpxl.client import Client
-from bpxl.connection import journal_dir
-from bpxl.push import Grid
-from bpxl.reconcile import Lost, Verdict, reconcile
-from bpxl.results import Operation, Outcome, RowResult
+from bpxl.core import journal, recover
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
+from bpxl.core.push import Grid
+from bpxl.core.reconcile import Lost, Verdict, reconcile
+from bpxl.core.results import Operation, Outcome, RowResult
 
 from .conftest import read_sheet, write_invoices
 

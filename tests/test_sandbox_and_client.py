@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bpxl.client import Client
-from bpxl.errors import ApiError, AuthenticationError
-from bpxl.results import Outcome
+from bpxl.core.client import Client
+from bpxl.core.errors import ApiError, AuthenticationError
+from bpxl.core.results import Outcome
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.faults import Fault, FaultPlan
 from bpxl.sandbox.sql import QueryError, select

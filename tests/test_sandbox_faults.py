@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bpxl.client import Client
-from bpxl.results import Outcome
+from bpxl.core.client import Client
+from bpxl.core.results import Outcome
 from bpxl.sandbox import FaultPlan
 
 

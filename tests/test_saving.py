@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl import saving
+from bpxl.workbook import saving
 
 from .conftest import read_sheet, write_invoices
 

@@ -19,9 +19,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl import excel, journal, profiles, udfs
-from bpxl.connection import journal_dir
-from bpxl.results import Operation
+from bpxl.core import journal, profiles
+from bpxl.core.connection import journal_dir
+from bpxl.core.results import Operation
+from bpxl.excel import ribbon as excel
+from bpxl.excel import udfs
 from bpxl.sandbox import Sandbox, SandboxConfig
 
 from .conftest import read_sheet, write_invoices

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import sheet_xml
+from bpxl.workbook import sheet_xml
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

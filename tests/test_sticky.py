@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import unsettled
+from bpxl.core import unsettled
 
 from .conftest import read_sheet, write_invoices
 from .processes import assert_one_invoice_per_row

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bpxl import push
 from bpxl.cli import EXIT_STOPPED
+from bpxl.core import push
 
 from .conftest import read_sheet, write_invoices
 from .processes import (

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import cli, fields
-from bpxl.records import read_layout
+from bpxl import cli
+from bpxl.core import fields
+from bpxl.core.records import read_layout
 
 COMMITTED = Path(__file__).resolve().parent.parent / "workbook_templates" / "invoices.xlsx"
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl import connection, describe, excel, profiles, udfs
-from bpxl.client import Client
+from bpxl.core import connection, describe, profiles
+from bpxl.core.client import Client
+from bpxl.excel import ribbon as excel
+from bpxl.excel import udfs
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
 

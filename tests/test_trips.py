@@ -6,13 +6,14 @@ import datetime as dt
 
 import pytest
 
-from bpxl import fields
-from bpxl.client import Client
-from bpxl.errors import UsageError
-from bpxl.push import Grid
-from bpxl.results import Outcome, RowResult
-from bpxl.roundtrip import Pulled, Replaced
-from bpxl.trips import ChangedRows, Recorded, Revert, sent_value
+from bpxl.core import fields
+from bpxl.core.client import Client
+from bpxl.core.errors import UsageError
+from bpxl.core.push import Grid
+from bpxl.core.results import Outcome, RowResult
+from bpxl.core.roundtrip.pull_memory import Pulled
+from bpxl.core.roundtrip.revert_memory import Replaced
+from bpxl.core.roundtrip.sends import ChangedRows, Recorded, Revert, sent_value
 
 HEADER = ["Id", "Status", "DueDate", "FileName", "Created", "Notes"]
 

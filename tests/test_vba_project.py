@@ -21,7 +21,7 @@ import pytest
 import xlwings
 from oletools.olevba import VBA_Parser, decompress_stream
 
-from bpxl import xlam
+from bpxl.excel import xlam
 
 REFERENCE = Path(xlwings.__file__).parent / "quickstart_addin_ribbon.xlam"
 PROJECT_VERSION = 0x0009  # the one record whose size field is not the size of what follows

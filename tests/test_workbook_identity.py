@@ -12,10 +12,10 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl import journal
-from bpxl.client import Client
-from bpxl.connection import journal_dir
-from bpxl.results import Operation
+from bpxl.core import journal
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
+from bpxl.core.results import Operation
 
 from .conftest import read_sheet, write_invoices
 from .processes import (

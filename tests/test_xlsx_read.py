@@ -13,9 +13,12 @@ import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from bpxl import cli, fields, xlsx, xlsx_read
-from bpxl.cells import NO_SAVED_VALUE, PHANTOM_DATE, TRIMMED, CellError, convert
-from bpxl.cells import excel_number_text as shown
+from bpxl import cli
+from bpxl.core import fields
+from bpxl.core.cells import NO_SAVED_VALUE, PHANTOM_DATE, TRIMMED, CellError, convert
+from bpxl.core.cells import excel_number_text as shown
+from bpxl.workbook import reading as xlsx_read
+from bpxl.workbook import sheet_io as xlsx
 
 from .conftest import read_sheet, write_invoices
 from .test_producers import FIXTURES, MAIN, package

@@ -22,37 +22,29 @@ from urllib.parse import urlsplit
 import truststore
 from tqdm import tqdm
 
-from . import (
-    __version__,
+from . import __version__, template
+from .core import (
     connection,
     describe,
     fields,
-    install,
     journal,
     profiles,
-    pulls,
     push,
     recover,
-    roundtrip,
-    saving,
     sending,
-    template,
-    trips,
-    undo,
     writer_lock,
-    xlam,
-    xlsx,
-    xlsx_pull,
-    xlsx_refresh,
-    xlsx_stream,
 )
-from .client import MAX_CONCURRENCY, refuse_secret_in_url
-from .connection import journal_dir, undo_dir
-from .errors import ApiError, BpxlError, UsageError
-from .records import Layout, read_layout
-from .results import Operation, Outcome, RowResult, plural
+from .core.client import MAX_CONCURRENCY, refuse_secret_in_url
+from .core.connection import journal_dir, undo_dir
+from .core.errors import ApiError, BpxlError, UsageError
+from .core.records import Layout, read_layout
+from .core.results import Operation, Outcome, RowResult, plural
+from .core.roundtrip import edits, pulls, queries, revert_memory, sends
+from .excel import install, xlam
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
+from .workbook import pulling, saving, sheet_io, streamed_pull
+from .workbook import refresh as xlsx_refresh
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_STOPPED = 130  # stopped by Ctrl+C, a closed window or a kill request (the shell's 128 + 2)
@@ -398,7 +390,7 @@ def _template(args: argparse.Namespace) -> int:
     # A workbook a push is sending from, or open in Excel, is not replaced under it.
     with writer_lock.hold(out, command="template"):
         if out.exists():
-            xlsx.check_writable(out)
+            sheet_io.check_writable(out)
             saving.backup(out)
         print(f"Wrote {template.write(out, example=args.example, catalogue=catalogue)}")
     return EXIT_OK
@@ -543,7 +535,7 @@ class _Desk:
         self.args, self._read = args, read
         self.workbook: Path = args.file
         self.recover_hint = f"Run `bpxl recover {self.workbook}`"
-        self.found: xlsx.SheetGrid | None = None
+        self.found: sheet_io.SheetGrid | None = None
         self.seen: tuple[int, int] | None = None
         self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
         self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
@@ -563,7 +555,7 @@ class _Desk:
         return _on_disk(self.workbook) != self.seen
 
     def reread(self, sheet: str) -> push.Grid:
-        self.found = xlsx.read_grid(self.workbook, sheet)
+        self.found = sheet_io.read_grid(self.workbook, sheet)
         return self.found.grid
 
     def warn(self, text: str) -> None:
@@ -589,9 +581,9 @@ class _Desk:
         assert self.found is not None
         self.bar.close()
         if results:
-            xlsx.write_results(self.workbook, self.found, layout, results)
+            sheet_io.write_results(self.workbook, self.found, layout, results)
 
-    def store(self, sheet: str, remember: trips.Remember) -> None:
+    def store(self, sheet: str, remember: sends.Remember) -> None:
         xlsx_refresh.after_push(
             self.workbook, sheet, remember.pulled, remember.cells, self.catalogue
         )
@@ -612,7 +604,7 @@ def _send(
     command: str = "push",
 ) -> int:
     """One send through the core's workflow; ``read`` makes the outgoing rows from the file."""
-    xlsx.check_writable(args.file)
+    sheet_io.check_writable(args.file)
     desk = _Desk(args, lambda: read(desk))
     try:
         with _stop_on_signals() as stop:
@@ -671,22 +663,22 @@ def _push(args: argparse.Namespace) -> int:
     path: Path = args.file
 
     def read(desk: _Desk) -> sending.Outgoing | None:
-        rows = xlsx.parse_rows(args.rows) if args.rows else None
+        rows = sheet_io.parse_rows(args.rows) if args.rows else None
         known = desk.catalogue = _catalogue(args, connect=not args.dry_run)
         options = push.PushOptions(
             op, args.external_id, args.batch_size, args.concurrency, args.dry_run, known
         )
-        found = desk.found = xlsx.read_grid(path, args.sheet, rows, known, args.include_hidden)
-        trip: trips.Trip | None = None
+        found = desk.found = sheet_io.read_grid(path, args.sheet, rows, known, args.include_hidden)
+        trip: sends.Trip | None = None
         if args.changed:
-            pulled = xlsx_pull.read_pulled(path)
-            changed = trips.ChangedRows(found.grid, pulled, args.overwrite, known)
+            pulled = pulling.read_pulled(path)
+            changed = sends.ChangedRows(found.grid, pulled, args.overwrite, known)
             if changed.empty:
                 print(f"No row of {path.name} has changed since the pull: nothing to send.")
                 return None
             trip = changed
         elif options.op is not Operation.CREATE and not args.dry_run:
-            trip = trips.Recorded(found.grid, xlsx_pull.read_pulled(path), known)  # for revert
+            trip = sends.Recorded(found.grid, pulling.read_pulled(path), known)  # for revert
         return sending.Outgoing(found.sheet, found.grid, options, trip)
 
     return _send(args, read)
@@ -700,10 +692,10 @@ def _pull(args: argparse.Namespace) -> int:
 def _pull_held(args: argparse.Namespace) -> int:
     path: Path = args.file
     if path.exists():
-        xlsx.check_writable(path)
+        sheet_io.check_writable(path)
     known = _catalogue(args, connect=True)
     if path.exists() and args.sheet is None:  # the sheet a push would read, not the first one
-        args.sheet = xlsx.invoice_sheet(path, known)
+        args.sheet = sheet_io.invoice_sheet(path, known)
     requested = []
     for name in (args.fields or "").split(","):
         if name.strip():
@@ -715,7 +707,7 @@ def _pull_held(args: argparse.Namespace) -> int:
                 )
             requested.append(field.name)
     # An existing sheet is refreshed in all its columns, so what is remembered is complete.
-    in_sheet = xlsx_pull.sheet_fields(path, args.sheet, known)
+    in_sheet = pulling.sheet_fields(path, args.sheet, known)
     names = in_sheet + requested or [f.name for f in known.template_fields()]
     names = list(dict.fromkeys([fields.ID, *names]))
     where, ids, found = None, None, None
@@ -726,18 +718,16 @@ def _pull_held(args: argparse.Namespace) -> int:
         ids = pulls.parse_ids(args.ids)
         what = f"Ids {', '.join(ids)}"
     else:
-        found = xlsx.read_grid(path, args.sheet, None, known)
+        found = sheet_io.read_grid(path, args.sheet, None, known)
         layout = read_layout(found.grid.header, known)
-        ids = pulls.sheet_ids(
-            ((r, roundtrip.row_id(layout, v)) for r, v in found.grid.rows), fields.ID
-        )
+        ids = pulls.sheet_ids(((r, edits.row_id(layout, v)) for r, v in found.grid.rows), fields.ID)
         what = "the Ids in the sheet"
         if not ids:
             print(f"Sheet {found.sheet!r} of {path.name} has no Ids to refresh.")
             return EXIT_OK
     with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
                                          file=sys.stderr) as bar:  # fmt: skip
-        records = roundtrip.query(link.client, names, where=where, ids=ids)
+        records = queries.query(link.client, names, where=where, ids=ids)
         first = _first_page(records, where)
         if first is None:
             done = "was not changed" if path.exists() else "was not created"
@@ -745,10 +735,10 @@ def _pull_held(args: argparse.Namespace) -> int:
             return EXIT_OK
         counted = _counted(first, records, bar)
         if not path.exists():
-            report = xlsx_stream.pull_new(path, args.sheet, counted, names, known)
+            report = streamed_pull.pull_new(path, args.sheet, counted, names, known)
         else:
             report = xlsx_refresh.refresh(path, args.sheet, counted, names, known, found) or (
-                xlsx_pull.pull_into(path, args.sheet, counted, names, known)
+                pulling.pull_into(path, args.sheet, counted, names, known)
             )
     missing = pulls.not_found(ids, report.ids)
     lost = f"; {plural(len(missing), 'Id')} not found" if missing else ""
@@ -796,12 +786,12 @@ def _revert(args: argparse.Namespace) -> int:
 
     def read(desk: _Desk) -> sending.Outgoing:
         known = desk.catalogue = _catalogue(args, connect=True)
-        found = desk.found = xlsx.read_grid(path, args.sheet, None, known)
-        rows = xlsx.parse_rows(args.rows) if args.rows else None
-        replaced = undo.load(undo_dir(), str(path))
-        pulled = xlsx_pull.read_pulled(path)
-        done = undo.reverted(undo_dir(), str(path))
-        trip = trips.Revert(found.grid, pulled, replaced, args.overwrite, rows, known, done)
+        found = desk.found = sheet_io.read_grid(path, args.sheet, None, known)
+        rows = sheet_io.parse_rows(args.rows) if args.rows else None
+        replaced = revert_memory.load(undo_dir(), str(path))
+        pulled = pulling.read_pulled(path)
+        done = revert_memory.reverted(undo_dir(), str(path))
+        trip = sends.Revert(found.grid, pulled, replaced, args.overwrite, rows, known, done)
         for invoice in trip.missing:
             print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
         options = push.PushOptions(Operation.UPDATE, catalogue=known)
@@ -849,7 +839,7 @@ def _unfinished_of(path: Path) -> list[journal.Run]:
     for run in runs:
         known = connection.catalogue_for(connection.catalogue_key(run.target), None)
         try:
-            grid = xlsx.read_grid(path, run.sheet, None, known).grid
+            grid = sheet_io.read_grid(path, run.sheet, None, known).grid
         except BpxlError:
             continue  # not a sheet of this workbook
         if sending.to_recover(run, runs, path, grid, known):
@@ -859,16 +849,16 @@ def _unfinished_of(path: Path) -> list[journal.Run]:
 
 def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool:
     """Write one unfinished push's outcomes into ``path``; True when every row succeeded."""
-    xlsx.check_writable(path)
+    sheet_io.check_writable(path)
     known = connection.catalogue_for(connection.catalogue_key(run.target), None)
-    found = xlsx.read_grid(path, run.sheet, None, known)
+    found = sheet_io.read_grid(path, run.sheet, None, known)
     if recover.needs_client(run):
         with _connection(args, run.target) as link:
             recovery = recover.recover(run, found.grid, link.client, known)
     else:
         recovery = recover.recover(run, found.grid, None, known)
     if recovery.results:
-        xlsx.write_results(path, found, recovery.layout, recovery.results)
+        sheet_io.write_results(path, found, recovery.layout, recovery.results)
     journal.mark_recovered(run, path)
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
     print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
@@ -923,7 +913,9 @@ def _connect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_report(report: push.PushReport, found: xlsx.SheetGrid, rows: str | None = None) -> None:
+def _print_report(
+    report: push.PushReport, found: sheet_io.SheetGrid, rows: str | None = None
+) -> None:
     if report.layout.user_headers:
         print(f"Not sent (not Invoice fields): {', '.join(report.layout.user_headers)}")
     problems = [r for r in report.results if r.outcome is not None and not r.outcome.ok]

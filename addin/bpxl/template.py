@@ -20,10 +20,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields
-from .cells import NULL_SENTINEL
-from .fields import Catalogue, Field, FieldType
-from .records import MESSAGE_HEADER, RESULT_HEADER
+from .core import fields
+from .core.cells import NULL_SENTINEL
+from .core.fields import Catalogue, Field, FieldType
+from .core.records import MESSAGE_HEADER, RESULT_HEADER
 
 SHEET_TITLE = "Invoices"
 TABLE_NAME = "Invoices"

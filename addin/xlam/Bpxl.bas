@@ -1,8 +1,8 @@
 Attribute VB_Name = "Bpxl"
 ' The BillingPlatform ribbon and worksheet functions: thin wrappers over Python.
 ' bpxl.xlam is built from this file, customUI.xml and xlwings' VBA by `bpxl addin build`.
-' Every button calls BpxlAction, which hands the button's id to bpxl.excel.action (Python).
-' The UDF wrappers call bpxl.udfs through the xlwings module of this add-in.
+' Every button calls BpxlAction, which hands the button's id to bpxl.excel.ribbon.action (Python).
+' The UDF wrappers call bpxl.excel.udfs through the xlwings module of this add-in.
 Option Explicit
 
 Private ribbon As IRibbonUI
@@ -24,7 +24,7 @@ Sub BpxlAction(control As IRibbonControl)
         Exit Sub
     End If
     On Error GoTo failed
-    RunPython "import bpxl.excel; bpxl.excel.action('" & control.ID & "')"
+    RunPython "import bpxl.excel.ribbon; bpxl.excel.ribbon.action('" & control.ID & "')"
     Exit Sub
 failed:
     MsgBox "The BillingPlatform add-in could not start its Python part (" & Err.Description & _
@@ -62,7 +62,7 @@ End Function
 
 Function BP_INVOICE(record_id, field)
     If TypeOf Application.Caller Is Range Then On Error GoTo failed
-    BP_INVOICE = XLPy.CallUDF("bpxl.udfs", "BP_INVOICE", Array(record_id, field), ActiveWorkbook, Application.Caller)
+    BP_INVOICE = XLPy.CallUDF("bpxl.excel.udfs", "BP_INVOICE", Array(record_id, field), ActiveWorkbook, Application.Caller)
     Exit Function
 failed:
     BP_INVOICE = Err.Description
@@ -70,7 +70,7 @@ End Function
 
 Function BP_QUERY(sql)
     If TypeOf Application.Caller Is Range Then On Error GoTo failed
-    BP_QUERY = XLPy.CallUDF("bpxl.udfs", "BP_QUERY", Array(sql), ActiveWorkbook, Application.Caller)
+    BP_QUERY = XLPy.CallUDF("bpxl.excel.udfs", "BP_QUERY", Array(sql), ActiveWorkbook, Application.Caller)
     Exit Function
 failed:
     BP_QUERY = Err.Description
@@ -78,7 +78,7 @@ End Function
 
 Function BP_FIELDS()
     If TypeOf Application.Caller Is Range Then On Error GoTo failed
-    BP_FIELDS = XLPy.CallUDF("bpxl.udfs", "BP_FIELDS", Array(), ActiveWorkbook, Application.Caller)
+    BP_FIELDS = XLPy.CallUDF("bpxl.excel.udfs", "BP_FIELDS", Array(), ActiveWorkbook, Application.Caller)
     Exit Function
 failed:
     BP_FIELDS = Err.Description

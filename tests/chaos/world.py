@@ -37,7 +37,9 @@ import keyring
 from keyring.backend import KeyringBackend
 from openpyxl import load_workbook
 
-from bpxl import cli, excel, profiles, template
+from bpxl import cli, template
+from bpxl.core import profiles
+from bpxl.excel import ribbon as excel
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
 from ..conftest import MemoryKeyring

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import describe, fields
-from ..fields import BUILT_IN, Catalogue, Field, FieldType
+from ..core import describe, fields
+from ..core.fields import BUILT_IN, Catalogue, Field, FieldType
 from .sql import QueryError
 
 ENTITY_IDS = {describe.ENTITY_ENTITY: 1, describe.FIELD_ENTITY: 2, fields.ENTITY: 7}

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import describe, fields
-from ..fields import Field
-from ..results import Operation
+from ..core import describe, fields
+from ..core.fields import Field
+from ..core.results import Operation
 from . import schema
 from .faults import Fault, FaultPlan
 from .sql import QueryError

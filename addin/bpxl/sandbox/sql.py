@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import fields
-from ..fields import Catalogue
+from ..core import fields
+from ..core.fields import Catalogue
 
 MAX_PAGE = 10_000  # api-notes: pages of at most 10,000 rows
 

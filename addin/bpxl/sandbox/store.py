@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import fields
-from ..fields import Catalogue, Field, FieldType
-from ..results import Operation
+from ..core import fields
+from ..core.fields import Catalogue, Field, FieldType
+from ..core.results import Operation
 from . import sql
 
 TABLE = "invoice"

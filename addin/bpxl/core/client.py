@@ -26,7 +26,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
-from . import __version__, answers, fields, redact
+from .. import __version__
+from . import answers, fields, redact
 from .errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
 from .results import Operation, Outcome, RecordResult
 

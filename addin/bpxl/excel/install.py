@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import preflight, template, xlam
-from .connection import data_dir
-from .errors import UsageError
+from .. import template
+from ..core.connection import data_dir
+from ..core.errors import UsageError
+from . import preflight, xlam
 
-UDF_MODULES = "bpxl.udfs"
+UDF_MODULES = "bpxl.excel.udfs"
 SANDBOX_LABEL = "SANDBOX (on this computer)"
 # Longest first: a path under LOCALAPPDATA is also under USERPROFILE.
 FOLDER_VARIABLES = ("LOCALAPPDATA", "APPDATA", "USERPROFILE")

@@ -16,10 +16,10 @@ from typing import Any
 
 import xlwings as xw
 
-from . import fields, profiles
-from .client import Client
-from .connection import open_profile, profile_catalogue
-from .errors import BpxlError
+from ..core import fields, profiles
+from ..core.client import Client
+from ..core.connection import open_profile, profile_catalogue
+from ..core.errors import BpxlError
 
 CACHE_S = 2.0  # one recalculation's worth: cells of one invoice share one request
 

@@ -12,15 +12,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import fields, profiles, pulls, push, roundtrip, sending, trips, undo, writer_lock
-from .connection import open_profile, profile_catalogue, undo_dir
-from .errors import ApiError, UsageError
-from .excel import TITLE, send
-from .excel_sheet import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
-from .records import Layout
-from .results import Operation, RowResult, plural
-from .roundtrip import STAMP_HEADER, Pulled
-from .sheet_xml import column_letter
+from ..core import fields, profiles, push, sending, writer_lock
+from ..core.connection import open_profile, profile_catalogue, undo_dir
+from ..core.errors import ApiError, UsageError
+from ..core.records import Layout
+from ..core.results import Operation, RowResult, plural
+from ..core.roundtrip import edits, pull_memory, pulls, queries, revert_memory, sends
+from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
+from ..workbook.sheet_xml import column_letter
+from .range_io import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
+from .ribbon import TITLE, send
 
 VERY_HIDDEN = 2  # Excel's xlSheetVeryHidden: not even listed under Unhide
 AMBER = 0x9CEBFF  # Excel's "neutral" fill (BGR)
@@ -53,7 +54,7 @@ def _pull(book: Any) -> None:
     if text.upper() == "IDS" or not text:
         rows = chosen_rows(app, block).rows if text else sorted(block.data)
         ids = pulls.sheet_ids(
-            ((r, roundtrip.row_id(layout, block.data[r])) for r in rows), id_column.header
+            ((r, edits.row_id(layout, block.data[r])) for r in rows), id_column.header
         )
         if not ids:
             raise UsageError(
@@ -64,12 +65,12 @@ def _pull(book: Any) -> None:
     names = [c.field.name for c in layout.columns]
     with open_profile(profiles.active()) as link:
         try:
-            records = list(roundtrip.query(link.client, names, where=where, ids=ids))
+            records = list(queries.query(link.client, names, where=where, ids=ids))
         except ApiError as refused:
             if where is None:
                 raise
             raise pulls.condition_refused(where, refused) from None
-    missing = pulls.not_found(ids, (roundtrip.id_text(r.get(fields.ID)) for r in records))
+    missing = pulls.not_found(ids, (pull_memory.id_text(r.get(fields.ID)) for r in records))
     lost = f" Not found in BillingPlatform: {', '.join(missing)}." if missing else ""
     if not records:
         app.alert(
@@ -93,7 +94,7 @@ def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> p
     field, empty ones too."""
     layout = block.layout
     places = pulls.Places(
-        ((r, roundtrip.row_id(layout, v)) for r, v in block.data.items()),
+        ((r, edits.row_id(layout, v)) for r, v in block.data.items()),
         block.top + len(block.values) - 1,
     )
     names = [c.field.name for c in layout.columns]
@@ -102,7 +103,7 @@ def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> p
     in_sheet = set(places.rows)
     refreshed: list[int] = []
     for record in records:
-        invoice, pulled[invoice] = roundtrip.pulled(record, names, layout.catalogue)
+        invoice, pulled[invoice] = pull_memory.pulled(record, names, layout.catalogue)
         rows = places.of(invoice)
         if invoice in in_sheet:
             refreshed += rows
@@ -150,15 +151,15 @@ def _rows(book: Any, title: str) -> list[list[object]]:
 def _remember(book: Any, block: Block, pulled: Mapping[str, Pulled]) -> None:
     """Store what was pulled in the memory sheet, its columns where the invoice sheet has them."""
     layout: Layout = block.layout
-    memory = _hidden(book, roundtrip.MEMORY_SHEET)
-    rows = _rows(book, roundtrip.MEMORY_SHEET)
+    memory = _hidden(book, pull_memory.MEMORY_SHEET)
+    rows = _rows(book, pull_memory.MEMORY_SHEET)
     absolute = {c.field.name: block.left + c.index for c in layout.columns}
     width = max(absolute.values()) + 1
     header: list[object] = [None] * width
     for name, column in absolute.items():
         header[column - 1] = name
     header[width - 1] = STAMP_HEADER
-    known = roundtrip.pulled_from(rows)
+    known = pull_memory.pulled_from(rows)
     known.update(pulled)
     table = [header]
     for invoice, remembered in known.items():
@@ -188,16 +189,16 @@ def _mark_changes(block: Block) -> None:
         conditions = cells.api.FormatConditions
         if conditions.Count:
             continue
-        formula = roundtrip.changed_formula(id_letter, letter, first, roundtrip.MEMORY_SHEET)
+        formula = edits.changed_formula(id_letter, letter, first, pull_memory.MEMORY_SHEET)
         rule = conditions.Add(2, 3, f"={formula}")  # xlExpression
         rule.Interior.Color = AMBER
 
 
 def send_changed(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing | None:
-        pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
+        pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
         known = block.catalogue
-        trip = trips.ChangedRows(block.grid(sorted(block.data)), pulled, False, known)
+        trip = sends.ChangedRows(block.grid(sorted(block.data)), pulled, False, known)
         if trip.empty:
             book.app.alert("No row has changed since the pull: nothing to send.", title=TITLE)
             return None
@@ -209,27 +210,27 @@ def send_changed(book: Any) -> None:
 
 def revert_last(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing:
-        pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-        replaced = undo.load(undo_dir(), book.fullname)
+        pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
+        replaced = revert_memory.load(undo_dir(), book.fullname)
         choice = chosen_rows(book.app, block)
         only = None if choice.whole_sheet else set(choice.rows)
         known = block.catalogue
-        done = undo.reverted(undo_dir(), book.fullname)
+        done = revert_memory.reverted(undo_dir(), book.fullname)
         grid = block.grid(sorted(block.data))
-        trip = trips.Revert(grid, pulled, replaced, False, only, known, done)
+        trip = sends.Revert(grid, pulled, replaced, False, only, known, done)
         options = push.PushOptions(Operation.UPDATE, catalogue=known)
         return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 
     send(book, read)
 
 
-def recorded(book: Any, block: Block, grid: push.Grid) -> trips.Recorded:
+def recorded(book: Any, block: Block, grid: push.Grid) -> sends.Recorded:
     """A plain update or upsert that keeps what it replaces, for Revert last push."""
-    pulled = roundtrip.pulled_from(_rows(book, roundtrip.MEMORY_SHEET))
-    return trips.Recorded(grid, pulled, block.catalogue)
+    pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
+    return sends.Recorded(grid, pulled, block.catalogue)
 
 
-def store(book: Any, block: Block, remember: trips.Remember) -> None:
+def store(book: Any, block: Block, remember: sends.Remember) -> None:
     """After a send: values put back (revert) and what was pulled brought up to date."""
     if remember.cells:
         by_field: dict[str, dict[int, object]] = {}

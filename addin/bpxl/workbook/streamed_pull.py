@@ -28,12 +28,15 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import TableColumn
 
-from . import fields, roundtrip, template, xlsx_pull
-from .fields import Catalogue
-from .records import MESSAGE_HEADER, RESULT_HEADER
-from .roundtrip import STAMP_HEADER
+from .. import template
+from ..core import fields
+from ..core.fields import Catalogue
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER
+from ..core.roundtrip import pull_memory
+from ..core.roundtrip.pull_memory import STAMP_HEADER
+from . import pulling
+from .pulling import PULLED, PullReport
 from .sheet_xml import Book, excel_serial
-from .xlsx_pull import PULLED, PullReport
 
 _NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML at all
@@ -79,7 +82,7 @@ class NewBook:
         catalogue: Catalogue = fields.BUILT_IN,
     ) -> None:
         self.path, self.catalogue = path, catalogue
-        self.unknown = roundtrip.Unknown(catalogue)
+        self.unknown = pull_memory.Unknown(catalogue)
         self.names = list(dict.fromkeys([fields.ID, *names]))
         columns = [catalogue.by_name[n] for n in self.names]
         self.book = template.build(catalogue, columns, sheet_title)
@@ -103,7 +106,7 @@ class NewBook:
 
     def add(self, record: Mapping[str, object]) -> str:
         """Write one pulled invoice into the next row of both sheets; returns its Id."""
-        invoice, pulled = roundtrip.pulled(record, self.names, self.catalogue)
+        invoice, pulled = pull_memory.pulled(record, self.names, self.catalogue)
         self.rows += 1
         row = str(self.rows)
         cell = self.cells.cell
@@ -118,7 +121,7 @@ class NewBook:
                 letter = self.extra.get(key)
                 if letter is None:
                     letter = self.extra[key] = get_column_letter(self.width + len(self.extra) + 1)
-                unknown += cell(letter + row, roundtrip.to_cell(None, value))
+                unknown += cell(letter + row, pull_memory.to_cell(None, value))
         self.sheet_rows.write(f'<row r="{row}">{known}{unknown}</row>')
         stamp = cell(self.stamp + row, pulled.updated) if pulled.updated else ""
         self.memory_rows.write(f'<row r="{row}">{known}{stamp}</row>')
@@ -135,8 +138,8 @@ class NewBook:
         headers = [*self.names, RESULT_HEADER, MESSAGE_HEADER]
         table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(headers, start=1)]
         table.autoFilter = AutoFilter(ref=table.ref)
-        xlsx_pull.memory_sheet(self.book).append([*self.names, STAMP_HEADER])
-        xlsx_pull.mark_changes(self.sheet, 1, {n: i for i, n in enumerate(self.names, 1)})
+        pulling.memory_sheet(self.book).append([*self.names, STAMP_HEADER])
+        pulling.mark_changes(self.sheet, 1, {n: i for i, n in enumerate(self.names, 1)})
         frame = io.BytesIO()
         self.book.save(frame)
         temporary = self.path.with_name(f".{self.path.stem}.pulling{self.path.suffix}")

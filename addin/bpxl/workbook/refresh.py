@@ -6,7 +6,7 @@ once as values, the pulled invoices go into it as a streamed edit of its XML (``
 the cells of the pulled rows change, new rows below, statuses cleared), and the memory sheet,
 which is bpxl's own, is written anew in one go. What a send of changed rows or a revert writes
 back (``after_push``) goes the same way, so nothing openpyxl cannot read is lost by a round trip.
-A workbook never pulled into has no memory sheet or amber marks yet: ``xlsx_pull`` makes them with
+A workbook never pulled into has no memory sheet or amber marks yet: ``pulling`` makes them with
 openpyxl, which is quick at that size.
 """
 
@@ -17,14 +17,17 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from . import fields, roundtrip, saving, sheet_xml, template, xlsx
-from .fields import Catalogue
-from .pulls import Places
-from .records import MESSAGE_HEADER, RESULT_HEADER, read_layout
-from .roundtrip import STAMP_HEADER, Pulled
+from .. import template
+from ..core import fields
+from ..core.fields import Catalogue
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER, read_layout
+from ..core.roundtrip import edits, pull_memory
+from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
+from ..core.roundtrip.pulls import Places
+from . import saving, sheet_io, sheet_xml
+from .pulling import PULLED, PullReport, read_pulled
 from .sheet_xml import Book, Edit, Style, column_letter
-from .xlsx_pull import PULLED, PullReport, read_pulled
-from .xlsx_stream import DATETIME_FORMAT, CellXml
+from .streamed_pull import DATETIME_FORMAT, CellXml
 
 DATE = Style(number_format=template.DATE_FORMAT)
 DATETIME = Style(number_format=DATETIME_FORMAT)
@@ -38,7 +41,7 @@ def refresh(
     records: Iterable[Mapping[str, object]],
     names: Sequence[str],
     catalogue: Catalogue = fields.BUILT_IN,
-    found: xlsx.SheetGrid | None = None,
+    found: sheet_io.SheetGrid | None = None,
 ) -> PullReport | None:
     """Pull ``records`` into the invoice sheet of a workbook that has a memory sheet; None (and
     nothing read from ``records``) when it has none, or has no such sheet yet. ``found`` is the
@@ -48,17 +51,17 @@ def refresh(
         sheets = [name for name, _ in Book(package).sheets()] if remembered else []
     if not remembered or (sheet_name is not None and sheet_name not in sheets):
         return None
-    found = found or xlsx.read_grid(path, sheet_name, None, catalogue)
+    found = found or sheet_io.read_grid(path, sheet_name, None, catalogue)
     layout = read_layout(found.grid.header, catalogue)
     by_field = {c.field.name: c.index + 1 for c in layout.columns}
     if fields.ID not in by_field:
-        return None  # xlsx_pull says what is missing
+        return None  # pulling says what is missing
     headers = {str(h).strip(): i for i, h in enumerate(found.grid.header, 1) if h not in (None, "")}
     statuses = [headers[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in headers]
     # A cell holding "" is used too: it is how a formula that shows nothing reads.
     used = [r for r, values in found.grid.rows if any(v is not None for v in values)]
     places = Places(
-        ((r, roundtrip.row_id(layout, v)) for r, v in found.grid.rows),
+        ((r, edits.row_id(layout, v)) for r, v in found.grid.rows),
         max([found.header_row, *used]),
     )
     current = dict(found.grid.rows)
@@ -66,9 +69,9 @@ def refresh(
     wanted = [n for n in names if n in by_field]
     extra: list[str] = []
     pulled_now: set[str] = set()
-    unknown_in = roundtrip.Unknown(catalogue)
+    unknown_in = pull_memory.Unknown(catalogue)
     for record in records:
-        invoice, pulled = roundtrip.pulled(record, wanted, catalogue)
+        invoice, pulled = pull_memory.pulled(record, wanted, catalogue)
         pulled_now.add(invoice)
         unknown = unknown_in(record)
         for key in unknown:
@@ -78,7 +81,9 @@ def refresh(
                 edit.added.append((headers[key], key, 14))
                 extra.append(key)
         cells = [(by_field[name], value) for name, value in pulled.values.items()]
-        cells += [(headers[key], roundtrip.to_cell(None, value)) for key, value in unknown.items()]
+        cells += [
+            (headers[key], pull_memory.to_cell(None, value)) for key, value in unknown.items()
+        ]
         for row in places.of(invoice):
             now = current.get(row, [])
             for column, value in cells:  # only what differs: most of a refresh is unchanged
@@ -106,7 +111,7 @@ def after_push(
     dropped what it cannot read, such as a dropdown whose list is on another sheet."""
     if not now_pulled and not cells:
         return
-    found = xlsx.read_grid(path, sheet_name, None, catalogue)
+    found = sheet_io.read_grid(path, sheet_name, None, catalogue)
     layout = read_layout(found.grid.header, catalogue)
     by_field = {c.field.name: c.index + 1 for c in layout.columns}
     edit = Edit(header_row=found.header_row)

@@ -18,8 +18,8 @@ from pathlib import Path
 from . import vba
 
 PROJECT_NAME = "bpxl"  # xlwings reads its settings from %USERPROFILE%\.bpxl\bpxl.conf
-SOURCES = Path(__file__).resolve().parent.parent / "xlam"
-BUILT = Path(__file__).resolve().parent.parent / "bpxl.xlam"
+SOURCES = Path(__file__).resolve().parents[2] / "xlam"
+BUILT = Path(__file__).resolve().parents[2] / "bpxl.xlam"
 _STAMP = (2026, 1, 1, 0, 0, 0)
 # customUI.xml is in the 2006/01 namespace (Office 2007 and later), whose part Office finds by
 # the 2006 relationship type; the 2007 type is for customUI14.xml (the 2009/07 namespace). The

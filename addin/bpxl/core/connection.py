@@ -15,10 +15,10 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from ..sandbox import Sandbox, SandboxConfig
 from . import describe, journal, profiles
 from .client import Client
 from .fields import Catalogue
-from .sandbox import Sandbox, SandboxConfig
 
 DATA_DIR_ENV = "BPXL_DATA_DIR"
 SANDBOX_USER = SANDBOX_PASSWORD = "demo"  # the embedded sandbox's well-known login
@@ -36,7 +36,7 @@ def journal_dir() -> Path:
 
 
 def undo_dir() -> Path:
-    """Where what the last update of each workbook replaced is kept (see ``undo``)."""
+    """Where what the last update of each workbook replaced is kept (see ``revert_memory``)."""
     return data_dir() / "undo"
 
 

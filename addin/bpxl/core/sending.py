@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, recover, trips, undo, unsettled, writer_lock
+from . import journal, push, recover, unsettled, writer_lock
 from .cells import is_blank
 from .connection import Connection, journal_dir, undo_dir
 from .errors import BpxlError, UsageError
@@ -23,6 +23,7 @@ from .fields import ID, Catalogue
 from .journal import record_hash
 from .records import Layout, earlier_outcome, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural
+from .roundtrip import revert_memory, sends
 
 STICKY = (Outcome.CREATED, Outcome.UNKNOWN)  # marks that keep a create from being sent again
 
@@ -34,7 +35,7 @@ class Outgoing:
     sheet: str
     grid: push.Grid
     options: push.PushOptions
-    trip: trips.Trip | None = None
+    trip: sends.Trip | None = None
 
 
 class Desk(Protocol):
@@ -63,7 +64,7 @@ class Desk(Protocol):
     def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
         """Each result into its row of the sheet."""
 
-    def store(self, sheet: str, remember: trips.Remember) -> None:
+    def store(self, sheet: str, remember: sends.Remember) -> None:
         """After a round-trip send: cells put back and what was pulled brought up to date."""
 
     def changed(self) -> bool:
@@ -266,8 +267,8 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         desk.write(outgoing.sheet, report.layout, report.results)
     unsettled.forget(report.settled)  # only now: the rows' outcomes are in the workbook
     if remember is not None:  # kept by invoice: right wherever the rows went
-        undo.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
-        undo.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
+        revert_memory.save(undo_dir(), str(desk.workbook), outgoing.sheet, remember.replaced)
+        revert_memory.forget(undo_dir(), str(desk.workbook), outgoing.sheet, remember.reverted)
         if not moved:  # cells by row number: the next pull brings the memory up to date
             desk.store(outgoing.sheet, remember)
     for log in logs:
@@ -313,7 +314,7 @@ def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
     """Check and mark the rows, send nothing; ``--changed`` marks the rows it would send, after
     the same conflict check as the real send, so that it predicts it."""
     trip = outgoing.trip
-    if isinstance(trip, trips.ChangedRows) and not trip.overwrite:
+    if isinstance(trip, sends.ChangedRows) and not trip.overwrite:
         with desk.connect() as link:
             grid, extra = trip.grid_to_send(link.client)
     else:
@@ -321,7 +322,7 @@ def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
     reports = [push.push(g, None, o, desk.progress) for g, o in push.parts(grid, outgoing.options)]
     report = push.merged(reports, outgoing.options)
     report.results = sorted(report.results + extra, key=lambda r: r.row)
-    if isinstance(trip, trips.ChangedRows):
+    if isinstance(trip, sends.ChangedRows):
         for result in report.results:
             if result.outcome is None:
                 result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]

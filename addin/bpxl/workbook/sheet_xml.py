@@ -26,7 +26,7 @@ How to use it (the push's results, a pull's refresh, new rows)::
 ``None`` or ``""`` empties a cell (it stays, empty, when it has a style). Text goes in as an
 inline string, kept exactly (leading and trailing spaces too); dates are written as serial numbers
 in the workbook's own date system, with a date ``Style.number_format`` if the caller gives one.
-``xlsx.save_edit`` wraps ``apply`` with the backup and the atomic save.
+``sheet_io.save_edit`` wraps ``apply`` with the backup and the atomic save.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import IO
 
 from lxml import etree
 
-from .errors import UsageError
+from ..core.errors import UsageError
 
 CellValue = str | int | float | bool | dt.date | None
 MAX_COLUMN = 16384  # XFD

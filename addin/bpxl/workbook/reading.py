@@ -36,11 +36,11 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields
-from .cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
-from .errors import UsageError
-from .fields import Catalogue
-from .records import HEADER_SEARCH_ROWS, find_header
+from ..core import fields
+from ..core.cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
+from ..core.errors import UsageError
+from ..core.fields import Catalogue
+from ..core.records import HEADER_SEARCH_ROWS, find_header
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: an old .xls, or an encrypted book
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")

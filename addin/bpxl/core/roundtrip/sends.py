@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import fields, roundtrip
-from .cells import NULL_SENTINEL, CellError, convert, is_blank
-from .client import Client
-from .errors import BpxlError, UsageError
-from .fields import Catalogue, Field
-from .push import Grid
-from .records import Column, read_layout
-from .results import Outcome, RowResult
-from .roundtrip import Pulled, Replaced
+from .. import fields
+from ..cells import NULL_SENTINEL, CellError, convert, is_blank
+from ..client import Client
+from ..errors import BpxlError, UsageError
+from ..fields import Catalogue, Field
+from ..push import Grid
+from ..records import Column, read_layout
+from ..results import Outcome, RowResult
+from . import edits, pull_memory, queries
+from .pull_memory import Pulled
+from .revert_memory import Replaced
 
 
 @dataclass
@@ -47,7 +49,7 @@ def _conflicts(
 ) -> tuple[set[str], list[RowResult]]:
     if client is None or overwrite:
         return set(), []
-    clashes = roundtrip.conflicts(client, expected)
+    clashes = queries.conflicts(client, expected)
     results = [
         RowResult(row, Outcome.CONFLICT, None, [clashes[invoice]])
         for row, invoice in rows.items()
@@ -73,7 +75,7 @@ class ChangedRows:
             )
         self.pulled, self.overwrite = pulled, overwrite
         self.layout = read_layout(grid.header, catalogue)
-        self.changes = roundtrip.changes(grid, self.layout, pulled)
+        self.changes = edits.changes(grid, self.layout, pulled)
         self.values = dict(grid.rows)
 
     @property
@@ -95,7 +97,7 @@ class ChangedRows:
     def settle(self, client: Client, results: list[RowResult]) -> Remember:
         """What was pulled becomes what was sent, for the rows the server took."""
         done = {r.row: self.changes.ids[r.row] for r in results if r.outcome is Outcome.UPDATED}
-        now = roundtrip.stamps(client, done.values())
+        now = queries.stamps(client, done.values())
         remember = Remember({}, [], {})
         for row, invoice in done.items():
             old = self.pulled[invoice]
@@ -145,7 +147,7 @@ class Recorded:
         ]
 
     def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
-        ids = [i for _, v in self.grid.rows if (i := roundtrip.row_id(self.layout, v))]
+        ids = [i for _, v in self.grid.rows if (i := edits.row_id(self.layout, v))]
         for invoice in ids:
             if invoice in self.pulled:
                 known = self.layout.catalogue.by_name
@@ -158,8 +160,8 @@ class Recorded:
         if client is not None and missing:
             names = [c.field.name for c in self.layout.columns if c.field.writable]
             try:
-                for record in roundtrip.query(client, names, ids=missing):
-                    self.before[roundtrip.id_text(record.get(fields.ID))] = dict(record)
+                for record in queries.query(client, names, ids=missing):
+                    self.before[pull_memory.id_text(record.get(fields.ID))] = dict(record)
             except BpxlError:
                 pass  # the push still goes; only its revert will lack the rows not read
         return self.grid, []
@@ -169,10 +171,10 @@ class Recorded:
             r.row: invoice
             for r in results
             if r.outcome in (Outcome.UPDATED, Outcome.UPSERTED)
-            and (invoice := r.id or roundtrip.row_id(self.layout, self.values[r.row]))
+            and (invoice := r.id or edits.row_id(self.layout, self.values[r.row]))
             and invoice in self.before  # an upsert that created an invoice has nothing to undo
         }
-        now = roundtrip.stamps(client, done.values())
+        now = queries.stamps(client, done.values())
         remember = Remember({}, [], {})
         for row, invoice in done.items():
             stamp = now.get(invoice, "")
@@ -218,7 +220,7 @@ class Revert:
         where = {
             invoice: row
             for row, values in grid.rows
-            if (invoice := roundtrip.row_id(self.layout, values)) is not None
+            if (invoice := edits.row_id(self.layout, values)) is not None
         }
         self.before: dict[str, dict[str, object]] = {}
         self.stamp: dict[str, str] = {}
@@ -253,7 +255,7 @@ class Revert:
         """The old values go back into the sheet and become what was pulled; the invoices put
         back are done, so that a second revert does not send the change again."""
         done = {r.row: self.rows[r.row] for r in results if r.outcome is Outcome.UPDATED}
-        now = roundtrip.stamps(client, done.values())
+        now = queries.stamps(client, done.values())
         remember = Remember({}, [], {}, set(done.values()))
         for row, invoice in done.items():
             values = dict(self.pulled.get(invoice, Pulled("", {})).values)
@@ -261,6 +263,8 @@ class Revert:
                 column = self.layout.column(name)
                 if column is None:
                     continue
-                remember.cells[(row, name)] = values[name] = roundtrip.to_cell(column.field, before)
+                remember.cells[(row, name)] = values[name] = pull_memory.to_cell(
+                    column.field, before
+                )
             remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
         return remember

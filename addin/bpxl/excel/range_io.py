@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from . import fields
-from .errors import UsageError
-from .fields import Catalogue
-from .push import Grid
-from .records import (
+from ..core import fields
+from ..core.errors import UsageError
+from ..core.fields import Catalogue
+from ..core.push import Grid
+from ..core.records import (
     HEADER_SEARCH_ROWS,
     Layout,
     find_header,
@@ -33,7 +33,7 @@ from .records import (
     own_columns,
     read_layout,
 )
-from .results import Outcome, RowResult
+from ..core.results import Outcome, RowResult
 
 VISIBLE_CELLS = 12  # Excel's xlCellTypeVisible: rows a filter leaves in view
 LAST_ROW = 1_048_576

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from .errors import ApiError, UsageError
+from ..errors import ApiError, UsageError
 
 # Words that belong to the query around the condition, not in it: bpxl pages through the result
 # itself (OFFSET ... FETCH), so a condition that brings its own paging or order would break it.

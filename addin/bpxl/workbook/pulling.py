@@ -5,7 +5,7 @@ remembers what was pulled, the marks on changed cells, and the values a push rep
 server's Updated stamp and the values as pulled, in the invoice sheet's column order. A conditional
 format on each field column compares the cell with it (INDEX/MATCH on the Id), so an edited cell
 turns amber at once in Excel, and sorting or filtering the sheet changes nothing. It
-holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``undo``.
+holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``revert_memory``.
 """
 
 from __future__ import annotations
@@ -21,14 +21,18 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fields, roundtrip, saving, template, xlsx_read
-from .errors import UsageError
-from .fields import Catalogue
-from .pulls import Places
-from .records import MESSAGE_HEADER, RESULT_HEADER, find_header
-from .roundtrip import STAMP_HEADER, Pulled, changed_formula, id_text, pulled_from, to_cell
+from .. import template
+from ..core import fields
+from ..core.errors import UsageError
+from ..core.fields import Catalogue
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER, find_header
+from ..core.roundtrip import pull_memory
+from ..core.roundtrip.edits import changed_formula
+from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled, id_text, pulled_from, to_cell
+from ..core.roundtrip.pulls import Places
+from . import reading, saving
 
-PULLED = roundtrip.MEMORY_SHEET
+PULLED = pull_memory.MEMORY_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
 
 
@@ -140,9 +144,9 @@ def pull_into(
     statuses = [columns[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in columns]
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
-    unknown_in = roundtrip.Unknown(catalogue)
+    unknown_in = pull_memory.Unknown(catalogue)
     for record in records:
-        invoice, pulled = roundtrip.pulled(record, [n for n in names if n in by_field], catalogue)
+        invoice, pulled = pull_memory.pulled(record, [n for n in names if n in by_field], catalogue)
         unknown = unknown_in(record)
         for key in unknown:
             if key not in columns:  # kept, not dropped
@@ -231,7 +235,7 @@ def sheet_fields(
     """The Invoice fields an existing sheet has columns for (empty for a new file)."""
     if not path.exists():
         return []
-    with xlsx_read.open_book(path) as book:
+    with reading.open_book(path) as book:
         names = book.sheetnames
         chosen = (
             [sheet_name] if sheet_name in names else [n for n in names if not n.startswith("_bpxl")]
@@ -250,7 +254,7 @@ def read_pulled(path: Path) -> dict[str, Pulled]:
 
 
 def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
-    with xlsx_read.open_book(path) as book:
+    with reading.open_book(path) as book:
         return list(book[title].iter_rows(values_only=True)) if title in book.sheetnames else []
 
 

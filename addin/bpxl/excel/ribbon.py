@@ -16,19 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import (
-    fields,
-    install,
-    journal,
-    profiles,
-    push,
-    recover,
-    sending,
-    template,
-    trips,
-    writer_lock,
-)
-from .connection import (
+from .. import template
+from ..core import fields, journal, profiles, push, recover, sending, writer_lock
+from ..core.connection import (
     Connection,
     catalogue_for,
     catalogue_key,
@@ -37,10 +27,12 @@ from .connection import (
     open_profile,
     profile_catalogue,
 )
-from .errors import BpxlError, UsageError
-from .excel_sheet import Block, StatusBar, chosen_rows, quiet, read_block, write_results
-from .records import Layout, earlier_outcome
-from .results import Operation, Outcome, RowResult, plural
+from ..core.errors import BpxlError, UsageError
+from ..core.records import Layout, earlier_outcome
+from ..core.results import Operation, Outcome, RowResult, plural
+from ..core.roundtrip import sends
+from . import install
+from .range_io import Block, StatusBar, chosen_rows, quiet, read_block, write_results
 
 TITLE = "BillingPlatform"
 PROBLEMS_SHOWN = 10
@@ -213,10 +205,10 @@ def _push(book: Any, op: Operation) -> None:
             question = f"{op.value.capitalize()} {every}{rows} in {where}?"
             if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
                 return None
-        from . import excel_roundtrip  # it builds on this module
+        from . import roundtrip  # it builds on this module
 
         grid = block.grid(choice.rows)
-        trip = None if op is Operation.CREATE else excel_roundtrip.recorded(book, block, grid)
+        trip = None if op is Operation.CREATE else roundtrip.recorded(book, block, grid)
         options = push.PushOptions(op, catalogue=block.catalogue)
         return sending.Outgoing(block.sheet.name, grid, options, trip)
 
@@ -271,12 +263,12 @@ class _Desk:
     def warn(self, text: str) -> None:
         self.book.app.alert(text, title=TITLE)
 
-    def store(self, sheet: str, remember: trips.Remember) -> None:
-        from . import excel_roundtrip  # it builds on this module
+    def store(self, sheet: str, remember: sends.Remember) -> None:
+        from . import roundtrip  # it builds on this module
 
         assert self.block is not None
         with quiet(self.book.app):
-            excel_roundtrip.store(self.book, self.block, remember)
+            roundtrip.store(self.book, self.block, remember)
 
 
 def send(book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
@@ -381,9 +373,9 @@ def _all_rows(block: Block) -> push.Grid:
 
 def _roundtrip(name: str) -> Callable[[Any], None]:
     def run(book: Any) -> None:
-        from . import excel_roundtrip  # it builds on this module's send()
+        from . import roundtrip  # it builds on this module's send()
 
-        getattr(excel_roundtrip, name)(book)
+        getattr(roundtrip, name)(book)
 
     return run
 

@@ -13,10 +13,20 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .roundtrip import Replaced
+
+@dataclass(frozen=True)
+class Replaced:
+    """One field a send changed: its value before (as sent: text or a number), and the server's
+    stamp right after."""
+
+    invoice: str
+    field: str
+    before: object
+    stamp_after: str
 
 
 def _file(folder: Path, workbook: str) -> Path:

@@ -1,6 +1,6 @@
 """The .xlsx front end: read a sheet into a grid, write per-row results back into the file.
 
-Reading (``xlsx_read``) uses openpyxl's read-only, values-only mode (what Excel last showed,
+Reading (``reading``) uses openpyxl's read-only, values-only mode (what Excel last showed,
 formulas' cached values included). Writing edits the worksheet XML in place (``sheet_xml``): only
 the ``Result``, ``Message`` and new ``Id`` cells change, everything else in the file (other sheets,
 formulas, formats, validation, comments, tables, images, charts, the macros of an .xlsm) is copied
@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fields, saving, sheet_xml, xlsx_read
-from .cells import is_blank
-from .errors import UsageError, WorkbookLockedError
-from .fields import Catalogue
-from .push import Grid
-from .records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns, read_layout
-from .results import Outcome, RowResult
-from .template import STATUS_WIDTHS
+from ..core import fields
+from ..core.cells import is_blank
+from ..core.errors import UsageError, WorkbookLockedError
+from ..core.fields import Catalogue
+from ..core.push import Grid
+from ..core.records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns, read_layout
+from ..core.results import Outcome, RowResult
+from ..template import STATUS_WIDTHS
+from . import reading, saving, sheet_xml
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,9 @@ def check_writable(path: Path) -> None:
 
 def invoice_sheet(path: Path, catalogue: Catalogue = fields.BUILT_IN) -> str:
     """The title of an existing workbook's invoice sheet, chosen as a push chooses it (see
-    ``xlsx_read.choose_sheet``), so a pull writes where a push reads and nowhere else."""
-    with xlsx_read.open_book(path) as book:
-        title: str = xlsx_read.choose_sheet(book, None, path, catalogue).title
+    ``reading.choose_sheet``), so a pull writes where a push reads and nowhere else."""
+    with reading.open_book(path) as book:
+        title: str = reading.choose_sheet(book, None, path, catalogue).title
         return title
 
 
@@ -101,12 +102,12 @@ def read_grid(
     catalogue: Catalogue = fields.BUILT_IN,
     include_hidden: bool = False,
 ) -> SheetGrid:
-    """The grid of ``sheet`` (default: the invoice sheet, see ``xlsx_read.choose_sheet``),
+    """The grid of ``sheet`` (default: the invoice sheet, see ``reading.choose_sheet``),
     optionally only some rows; headers are matched against ``catalogue``; hidden rows are left
     out unless ``include_hidden``."""
-    with xlsx_read.open_book(path) as book:
-        worksheet = xlsx_read.choose_sheet(book, sheet, path, catalogue)
-        read = xlsx_read.read_values(book, worksheet)
+    with reading.open_book(path) as book:
+        worksheet = reading.choose_sheet(book, sheet, path, catalogue)
+        read = reading.read_values(book, worksheet)
     values = read.rows
     header_row = find_header(values, catalogue)
     if header_row is None:

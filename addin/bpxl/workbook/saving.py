@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WorkbookLockedError
+from ..core.errors import WorkbookLockedError
 
 BACKUPS_KEPT = 5
 BACKUP_FOLDER = "bpxl backups"

@@ -1,0 +1,82 @@
+"""What the user changed since the pull: the rows with edits, reduced to Id and changed cells.
+
+"Send changed" compares each row with what was pulled (by Id, so sorting does not matter) and
+sends only the rows with edits, each reduced to its Id and the changed fields: a minimal update.
+The same comparison marks an edited cell in the sheet (``changed_formula``), so the user sees in
+amber what a send of changed rows would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .. import fields
+from ..cells import NULL_SENTINEL, CellError, convert, is_blank
+from ..fields import Field
+from ..push import Grid
+from ..records import Layout
+from .pull_memory import Pulled, id_text
+
+
+def same(field: Field, a: object, b: object) -> bool:
+    """Whether two cells hold the same value for ``field`` (as they would be sent)."""
+    if is_blank(a) or is_blank(b):
+        return is_blank(a) and is_blank(b)
+    try:
+        return convert(field, a).value == convert(field, b).value
+    except CellError:
+        return a == b
+
+
+def row_id(layout: Layout, values: Sequence[object]) -> str | None:
+    column = layout.column(fields.ID)
+    if column is None or column.index >= len(values) or is_blank(values[column.index]):
+        return None
+    return id_text(values[column.index])
+
+
+@dataclass
+class Changes:
+    """The rows with edits, reduced to Id and changed cells, and what changed in each."""
+
+    grid: Grid
+    fields: dict[int, list[str]]  # sheet row -> changed field names
+    ids: dict[int, str]  # sheet row -> invoice Id
+
+
+def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes:
+    """Compare each pulled row with what was pulled; a cell emptied since is sent as #NULL."""
+    id_column = layout.column(fields.ID)
+    rows: list[tuple[int, list[object]]] = []
+    changed: dict[int, list[str]] = {}
+    ids: dict[int, str] = {}
+    for row, values in grid.rows:
+        invoice = row_id(layout, values)
+        if invoice is None or invoice not in pulled or id_column is None:
+            continue
+        reduced: list[object] = [None] * len(values)
+        reduced[id_column.index] = values[id_column.index]
+        names = []
+        for column in layout.columns:
+            if column.field.read_only or column.index >= len(values):
+                continue
+            now, then = values[column.index], pulled[invoice].values.get(column.field.name)
+            if not same(column.field, now, then):
+                reduced[column.index] = NULL_SENTINEL if is_blank(now) else now
+                names.append(column.field.name)
+        if names:
+            rows.append((row, reduced))
+            changed[row] = names
+            ids[row] = invoice
+    return Changes(Grid(grid.header, rows, grid.date1904), changed, ids)
+
+
+def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) -> str:
+    """The conditional format that marks a cell edited since the pull: it differs from the
+    remembered value of the same column, found by the row's Id (so sorting changes nothing)."""
+    return (
+        f'AND(${id_letter}{first_row}<>"",IFERROR({letter}{first_row}&""<>INDEX(\'{memory}\'!'
+        f"{letter}:{letter},MATCH(${id_letter}{first_row}&\"\",'{memory}'!${id_letter}:"
+        f'${id_letter},0))&"",FALSE))'
+    )
