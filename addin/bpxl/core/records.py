@@ -7,6 +7,7 @@ stops the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,11 +45,13 @@ class Layout:
         return next((c for c in self.columns if c.field.name == name), None)
 
 
-def _column_letter(index: int) -> str:
+@functools.lru_cache(maxsize=16384)  # every column Excel has (A to XFD)
+def column_letter(column: int) -> str:
+    """A sheet column's letters, counting from 1 (1 -> A, 28 -> AB): for messages and formulas
+    of both front ends and the sheet XML writer."""
     letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
 
@@ -119,9 +122,9 @@ def read_layout(header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN
             user.append(text)
             continue
         if found.name in seen:
-            first = _column_letter(seen[found.name])
+            first = column_letter(seen[found.name] + 1)
             raise UsageError(
-                f"Columns {first} and {_column_letter(index)} both hold {found.name}.",
+                f"Columns {first} and {column_letter(index + 1)} both hold {found.name}.",
                 "Rename or delete one of them, then run again. Nothing was sent.",
             )
         seen[found.name] = index

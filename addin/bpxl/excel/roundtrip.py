@@ -15,11 +15,10 @@ from typing import Any
 from ..core import fields, profiles, push, sending, writer_lock
 from ..core.connection import open_profile, profile_catalogue, undo_dir
 from ..core.errors import ApiError, UsageError
-from ..core.records import Layout
+from ..core.records import Layout, column_letter
 from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import edits, pull_memory, pulls, queries, revert_memory, sends
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
-from ..workbook.sheet_xml import column_letter
 from .range_io import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
 from .ribbon import TITLE, send
 

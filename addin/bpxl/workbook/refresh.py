@@ -20,13 +20,13 @@ from pathlib import Path
 from .. import template
 from ..core import fields
 from ..core.fields import Catalogue
-from ..core.records import MESSAGE_HEADER, RESULT_HEADER, read_layout
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER, column_letter, read_layout
 from ..core.roundtrip import edits, pull_memory
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
 from ..core.roundtrip.pulls import Places
 from . import saving, sheet_io, sheet_xml
 from .pulling import PULLED, PullReport, read_pulled
-from .sheet_xml import Book, Edit, Style, column_letter
+from .sheet_xml import Book, Edit, Style
 from .streamed_pull import DATETIME_FORMAT, CellXml
 
 DATE = Style(number_format=template.DATE_FORMAT)

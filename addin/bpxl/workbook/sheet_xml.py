@@ -47,6 +47,7 @@ from typing import IO
 from lxml import etree
 
 from ..core.errors import UsageError
+from ..core.records import column_letter
 
 CellValue = str | int | float | bool | dt.date | None
 MAX_COLUMN = 16384  # XFD
@@ -94,15 +95,6 @@ class Edit:
         self.values.setdefault(row, {})[column] = value
         if style is not None:
             self.styles[(row, column)] = style
-
-
-@functools.lru_cache(maxsize=MAX_COLUMN)
-def column_letter(column: int) -> str:
-    letters = ""
-    while column > 0:
-        column, rest = divmod(column - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 @functools.lru_cache(maxsize=4096)
