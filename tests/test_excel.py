@@ -14,7 +14,7 @@ from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir
 from bpxl.core.push import PushOptions, plan
 from bpxl.core.results import Operation
-from bpxl.excel import install, udfs
+from bpxl.excel import desk, install, udfs
 from bpxl.excel import ribbon as excel
 from bpxl.excel.range_io import StatusBar, chosen_rows, read_block, row_spans
 
@@ -88,7 +88,7 @@ def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run) -> None:
         assert bool(ids[row["_row"]]) == bool(row["Id"])
     assert "26 created, 4 invalid, 0 failed" in book.app.alerts[-1][0]
     assert book.app.status_history[-1] is False and "of 30 rows" in str(book.app.status_history[-2])
-    assert excel.last_run_file().read_text().count("Invalid") == 4
+    assert desk.last_run_file().read_text().count("Invalid") == 4
 
 
 def excel_book_like(path: Path) -> Book:
@@ -206,7 +206,7 @@ def test_connect_chooses_a_profile_and_updates_the_ribbon_label(
     book.app.input_answers = ["2"]
     excel.action("bpxlConnect", book)
     assert profiles.active() == "acme" and book.app.macros_run == ["BpxlRefreshRibbon"]
-    assert "acme: sandbox tenant sandbox" in excel.label_file().read_text()
+    assert "acme: sandbox tenant sandbox" in desk.label_file().read_text()
     assert "1. SANDBOX" in book.app.alerts[0][0] and "2. acme" in book.app.alerts[0][0]
     book.app.alert_answers = ["ok"]
     excel.action("bpxlCreate", book)

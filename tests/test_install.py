@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from bpxl.core import connection
-from bpxl.excel import install, preflight, xlam
-from bpxl.excel import ribbon as excel
+from bpxl.excel import desk, install, preflight, xlam
 
 GOOD = preflight.Machine(
     windows=True,
@@ -119,8 +118,8 @@ def test_a_folder_name_the_code_page_cannot_hold_is_refused_before_writing(
 
 
 def test_the_ribbon_label_is_written_for_line_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    excel.write_label("Jürgen's tenant (production)")
-    assert excel.label_file().read_bytes() == "Jürgen's tenant (production)\r\n".encode("cp1252")
+    desk.write_label("Jürgen's tenant (production)")
+    assert desk.label_file().read_bytes() == "Jürgen's tenant (production)\r\n".encode("cp1252")
 
 
 def test_uninstall_keeps_journals_and_revert_data_unless_purged(places: install.Places) -> None:

@@ -1,17 +1,15 @@
 """The Excel add-in's actions: what each ribbon button does, over the same core as the CLI.
 
 Every button of the BillingPlatform tab calls the VBA sub ``BpxlAction``, which runs
-``bpxl.excel.action('<button id>')`` through xlwings' RunPython. ``ACTIONS`` maps the ids (the
-ribbon XML's button ids) to plain functions of an xlwings ``Book``; tests run them on a fake book.
-Errors end as a message box that says what went wrong and what to do, never a traceback.
+``bpxl.excel.ribbon.action('<button id>')`` through xlwings' RunPython. ``ACTIONS`` maps the ids
+(the ribbon XML's button ids) to plain functions of an xlwings ``Book``; tests run them on a fake
+book. Errors end as a message box that says what went wrong and what to do, never a traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import traceback
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from typing import Any
 from .. import template
 from ..core import fields, journal, profiles, push, recover, sending, writer_lock
 from ..core.connection import (
-    Connection,
     catalogue_for,
     catalogue_key,
     data_dir,
@@ -28,23 +25,11 @@ from ..core.connection import (
     profile_catalogue,
 )
 from ..core.errors import BpxlError, UsageError
-from ..core.records import Layout, earlier_outcome
+from ..core.records import earlier_outcome
 from ..core.results import Operation, Outcome, RowResult, plural
-from ..core.roundtrip import sends
-from . import install
-from .range_io import Block, StatusBar, chosen_rows, quiet, read_block, write_results
-
-TITLE = "BillingPlatform"
-PROBLEMS_SHOWN = 10
-
-
-def label_file() -> Path:
-    """The ribbon's "Next write:" label, read by the VBA (no secrets: a name and a URL)."""
-    return Path.home() / ".bpxl" / "target.txt"
-
-
-def last_run_file() -> Path:
-    return data_dir() / "excel-last-run.txt"
+from . import install, memory_sheet, roundtrip
+from .desk import TITLE, all_rows, label, last_run_file, send, show, target_label, write_label
+from .range_io import Block, chosen_rows, quiet, read_block, write_results
 
 
 @dataclass(frozen=True)
@@ -80,7 +65,7 @@ def connect(book: Any) -> None:
     """Choose where writes go: the sandbox or a profile saved with `bpxl connect`."""
     saved = profiles.load_all()
     choices = [profiles.SANDBOX, *saved]
-    lines = [f"{i}. {_label(name, saved)}" for i, name in enumerate(choices, start=1)]
+    lines = [f"{i}. {label(name, saved)}" for i, name in enumerate(choices, start=1)]
     current = profiles.active()
     default = choices.index(current) + 1 if current in choices else 1
     answer = book.app.api.InputBox(
@@ -100,21 +85,8 @@ def connect(book: Any) -> None:
             f"{answer!r} is not one of the numbers shown.", "Click Connect... again."
         ) from None
     profiles.set_active(name)
-    write_label(_label(name, saved))
+    write_label(label(name, saved))
     book.app.macro("BpxlRefreshRibbon")()
-
-
-def _label(name: str, saved: dict[str, profiles.Profile]) -> str:
-    return saved[name].label if name in saved else "SANDBOX (on this computer)"
-
-
-def target_label() -> str:
-    """Where the next write goes, as the ribbon and the messages name it."""
-    return _label(profiles.active(), profiles.load_all())
-
-
-def write_label(text: str) -> None:
-    install.write_ansi(label_file(), text + "\n")  # VBA's Line Input reads the ANSI code page
 
 
 # -- sheet ----------------------------------------------------------------------------------------
@@ -205,98 +177,12 @@ def _push(book: Any, op: Operation) -> None:
             question = f"{op.value.capitalize()} {every}{rows} in {where}?"
             if app.alert(question, title=TITLE, buttons="ok_cancel") != "ok":
                 return None
-        from . import roundtrip  # it builds on this module
-
         grid = block.grid(choice.rows)
-        trip = None if op is Operation.CREATE else roundtrip.recorded(book, block, grid)
+        trip = None if op is Operation.CREATE else memory_sheet.recorded(book, block, grid)
         options = push.PushOptions(op, catalogue=block.catalogue)
         return sending.Outgoing(block.sheet.name, grid, options, trip)
 
     send(book, read)
-
-
-class _Desk:
-    """The ribbon's side of a send (``sending.Desk``): the open workbook's active sheet, Excel's
-    status bar, a Yes/No box for production."""
-
-    recover_hint = "Click Recover last run"
-
-    def __init__(self, book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
-        self.book, self._read = book, read
-        self.workbook = Path(book.fullname)
-        self.block: Block | None = None
-        self.bar = StatusBar(book.app)
-
-    def read(self) -> sending.Outgoing | None:
-        catalogue = profile_catalogue(profiles.active())
-        self.block = read_block(self.book.sheets.active, catalogue)
-        return self._read(self.block)
-
-    def connect(self) -> AbstractContextManager[Connection]:
-        return open_profile(profiles.active())
-
-    def confirm(self, link: Connection, op: Operation, rows: int) -> bool:
-        if link.profile is None or not link.profile.production:
-            return True
-        question = (
-            f"{op.value.capitalize()} {plural(rows, 'invoice row')} in the PRODUCTION tenant "
-            f"{link.profile.tenant} ({link.profile.url})?"
-        )
-        return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
-
-    def progress(self, done: int, total: int) -> None:
-        self.bar(done, total)
-
-    def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
-        assert self.block is not None
-        with quiet(self.book.app):
-            write_results(self.block, results)
-
-    def changed(self) -> bool:
-        return False  # Excel holds the open workbook: nothing else writes it during a send
-
-    def reread(self, sheet: str) -> push.Grid:
-        assert self.block is not None
-        self.block = read_block(self.book.sheets[sheet], self.block.layout.catalogue)
-        return _all_rows(self.block)
-
-    def warn(self, text: str) -> None:
-        self.book.app.alert(text, title=TITLE)
-
-    def store(self, sheet: str, remember: sends.Remember) -> None:
-        from . import roundtrip  # it builds on this module
-
-        assert self.block is not None
-        with quiet(self.book.app):
-            roundtrip.store(self.book, self.block, remember)
-
-
-def send(book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
-    """A send of rows of the active sheet (``read`` chooses them) through the core's workflow,
-    then a message that sums up."""
-    desk = _Desk(book, read)
-    try:
-        report = sending.send(desk)
-    finally:
-        desk.bar.close()
-    if report is not None:
-        show(book.app, report.summary(), report.results, target_label())
-
-
-def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
-    problems = [r for r in results if r.outcome is not None and not r.outcome.ok]
-    lines = [summary, ""]
-    for result in problems[:PROBLEMS_SHOWN]:
-        assert result.outcome is not None
-        lines.append(f"Row {result.row}: {result.outcome.value}: {result.message}")
-    if len(problems) > PROBLEMS_SHOWN:
-        lines.append(f"... and {len(problems) - PROBLEMS_SHOWN:,} more: see the Message column")
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    detail = [f"{stamp}, {where}", summary, ""] + [
-        f"Row {r.row}: {r.outcome.value}: {r.message}" for r in problems if r.outcome is not None
-    ]
-    last_run_file().write_text("\n".join(detail) + "\n", encoding="utf-8")
-    app.alert("\n".join(lines), title=TITLE)
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -345,7 +231,7 @@ def recover_last(book: Any) -> None:
                 continue
             known = catalogue_for(catalogue_key(run.target), None)
             block = read_block(book.sheets[run.sheet], known)
-            if sending.to_recover(run, runs, workbook, _all_rows(block), known):
+            if sending.to_recover(run, runs, workbook, all_rows(block), known):
                 pending.append((run, block, known))
         if not pending:
             book.app.alert(
@@ -358,26 +244,13 @@ def recover_last(book: Any) -> None:
             with writer_lock.hold(*others, command="recover"):
                 if recover.needs_client(run):
                     with open_profile(run.target.profile) as link:
-                        recovery = recover.recover(run, _all_rows(block), link.client, known)
+                        recovery = recover.recover(run, all_rows(block), link.client, known)
                 else:
-                    recovery = recover.recover(run, _all_rows(block), None, known)
+                    recovery = recover.recover(run, all_rows(block), None, known)
                 with quiet(book.app):
                     write_results(block, recovery.results)
                 journal.mark_recovered(run, workbook)
             book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
-
-
-def _all_rows(block: Block) -> push.Grid:
-    return push.Grid(block.header, list(block.data.items()))
-
-
-def _roundtrip(name: str) -> Callable[[Any], None]:
-    def run(book: Any) -> None:
-        from . import roundtrip  # it builds on this module's send()
-
-        getattr(roundtrip, name)(book)
-
-    return run
 
 
 ACTIONS: dict[str, Action] = {
@@ -390,7 +263,7 @@ ACTIONS: dict[str, Action] = {
     "bpxlClear": Action("Clear status", clear_status),
     "bpxlLog": Action("Show log", show_log),
     "bpxlRecover": Action("Recover last run", recover_last),
-    "bpxlPull": Action("Pull invoices...", _roundtrip("pull")),
-    "bpxlSendChanged": Action("Send changed", _roundtrip("send_changed")),
-    "bpxlRevert": Action("Revert last push", _roundtrip("revert_last")),
+    "bpxlPull": Action("Pull invoices...", roundtrip.pull),
+    "bpxlSendChanged": Action("Send changed", roundtrip.send_changed),
+    "bpxlRevert": Action("Revert last push", roundtrip.revert_last),
 }

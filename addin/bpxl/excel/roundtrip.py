@@ -15,15 +15,13 @@ from typing import Any
 from ..core import fields, profiles, push, sending, writer_lock
 from ..core.connection import open_profile, profile_catalogue, undo_dir
 from ..core.errors import ApiError, UsageError
-from ..core.records import Layout, column_letter
 from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import edits, pull_memory, pulls, queries, revert_memory, sends
-from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
-from .range_io import LAST_ROW, Block, chosen_rows, quiet, read_block, write_results
-from .ribbon import TITLE, send
+from ..core.roundtrip.pull_memory import Pulled
+from . import memory_sheet
+from .desk import TITLE, send
+from .range_io import Block, chosen_rows, quiet, read_block, write_results
 
-VERY_HIDDEN = 2  # Excel's xlSheetVeryHidden: not even listed under Unhide
-AMBER = 0x9CEBFF  # Excel's "neutral" fill (BGR)
 _ASK = (
     "Which invoices?\n\n"
     "- a condition, e.g.  BillingProfileId = 101 AND Status = 'Pending'\n"
@@ -109,93 +107,16 @@ def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> p
         for row in rows:
             for name, value in pulled[invoice].values.items():
                 columns[name][row] = value
-    _write_columns(block, columns, places.last)
+    memory_sheet.write_columns(block, columns, places.last)
     write_results(block, [RowResult(row, None) for row in refreshed])  # stale statuses go
-    _remember(book, block, pulled)
-    _mark_changes(block)
+    memory_sheet.remember_pulled(book, block, pulled)
+    memory_sheet.mark_changes(block)
     return places
-
-
-def _write_columns(block: Block, columns: Mapping[str, Mapping[int, object]], last: int) -> None:
-    """New values into whole field columns: one write each; other rows keep what they had."""
-    first = block.header_row + 1
-    for column in block.layout.columns:
-        new = columns.get(column.field.name)
-        if not new:
-            continue
-        values = []
-        for row in range(first, last + 1):
-            index = row - block.top
-            old = block.values[index] if 0 <= index < len(block.values) else []
-            kept = old[column.index] if column.index < len(old) else None
-            values.append([new.get(row, kept)])
-        block.sheet.range((first, block.left + column.index)).value = values
-
-
-def _hidden(book: Any, title: str) -> Any:
-    if title in [sheet.name for sheet in book.sheets]:
-        return book.sheets[title]
-    sheet = book.sheets.add(title, after=book.sheets[len(book.sheets) - 1])
-    sheet.api.Visible = VERY_HIDDEN
-    return sheet
-
-
-def _rows(book: Any, title: str) -> list[list[object]]:
-    if title not in [sheet.name for sheet in book.sheets]:
-        return []
-    values = book.sheets[title].used_range.options(ndim=2).value or []
-    return [list(v) for v in values]
-
-
-def _remember(book: Any, block: Block, pulled: Mapping[str, Pulled]) -> None:
-    """Store what was pulled in the memory sheet, its columns where the invoice sheet has them."""
-    layout: Layout = block.layout
-    memory = _hidden(book, pull_memory.MEMORY_SHEET)
-    rows = _rows(book, pull_memory.MEMORY_SHEET)
-    absolute = {c.field.name: block.left + c.index for c in layout.columns}
-    width = max(absolute.values()) + 1
-    header: list[object] = [None] * width
-    for name, column in absolute.items():
-        header[column - 1] = name
-    header[width - 1] = STAMP_HEADER
-    known = pull_memory.pulled_from(rows)
-    known.update(pulled)
-    table = [header]
-    for invoice, remembered in known.items():
-        line: list[object] = [None] * width
-        for name, column in absolute.items():
-            line[column - 1] = remembered.values.get(name)
-        line[absolute[fields.ID] - 1] = invoice
-        line[width - 1] = remembered.updated
-        table.append(line)
-    memory.used_range.clear_contents()
-    memory.range((1, 1)).value = table
-
-
-def _mark_changes(block: Block) -> None:
-    """Amber for cells edited since the pull (a conditional format per field column, set once)."""
-    first = block.header_row + 1
-    id_column = block.layout.column(fields.ID)
-    assert id_column is not None
-    id_letter = column_letter(block.left + id_column.index)
-    for column in block.layout.columns:
-        if column.field.name == fields.ID:
-            continue
-        letter = column_letter(block.left + column.index)
-        cells = block.sheet.range(
-            (first, block.left + column.index), (LAST_ROW, block.left + column.index)
-        )
-        conditions = cells.api.FormatConditions
-        if conditions.Count:
-            continue
-        formula = edits.changed_formula(id_letter, letter, first, pull_memory.MEMORY_SHEET)
-        rule = conditions.Add(2, 3, f"={formula}")  # xlExpression
-        rule.Interior.Color = AMBER
 
 
 def send_changed(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing | None:
-        pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
+        pulled = memory_sheet.pulled(book)
         known = block.catalogue
         trip = sends.ChangedRows(block.grid(sorted(block.data)), pulled, False, known)
         if trip.empty:
@@ -209,7 +130,7 @@ def send_changed(book: Any) -> None:
 
 def revert_last(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing:
-        pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
+        pulled = memory_sheet.pulled(book)
         replaced = revert_memory.load(undo_dir(), book.fullname)
         choice = chosen_rows(book.app, block)
         only = None if choice.whole_sheet else set(choice.rows)
@@ -221,20 +142,3 @@ def revert_last(book: Any) -> None:
         return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 
     send(book, read)
-
-
-def recorded(book: Any, block: Block, grid: push.Grid) -> sends.Recorded:
-    """A plain update or upsert that keeps what it replaces, for Revert last push."""
-    pulled = pull_memory.pulled_from(_rows(book, pull_memory.MEMORY_SHEET))
-    return sends.Recorded(grid, pulled, block.catalogue)
-
-
-def store(book: Any, block: Block, remember: sends.Remember) -> None:
-    """After a send: values put back (revert) and what was pulled brought up to date."""
-    if remember.cells:
-        by_field: dict[str, dict[int, object]] = {}
-        for (row, name), value in remember.cells.items():
-            by_field.setdefault(name, {})[row] = value
-        _write_columns(block, by_field, block.top + len(block.values) - 1)
-    if remember.pulled:
-        _remember(book, block, remember.pulled)
