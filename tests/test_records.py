@@ -211,6 +211,7 @@ def test_each_sheet_refusal_says_what_to_do() -> None:
     with pytest.raises(UsageError) as no_id:
         check_layout(read_layout(["FileName", "Status"]), Operation.UPDATE, "FileName")
     assert no_id.value.message == "The sheet has no Id column, which update needs on every row."
+    assert no_id.value.hint == "Add an Id column with each invoice's Id."
     with pytest.raises(UsageError) as no_key:
         check_layout(read_layout(["Id", "Status"]), Operation.UPSERT, "FileName")
     assert no_key.value.message == (

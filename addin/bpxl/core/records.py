@@ -304,9 +304,10 @@ def check_layout(layout: Layout, op: Operation, external_id: str) -> None:
         )
     key = fields.ID if op is Operation.UPDATE else external_id
     if op is not Operation.CREATE and layout.column(key) is None:
+        article = "an" if key[:1].lower() in "aeiou" else "a"  # "an Id column", "a FileName column"
         raise UsageError(
             f"The sheet has no {key} column, which {op.value} needs on every row.",
-            f"Add a {key} column with each invoice's {key}.",
+            f"Add {article} {key} column with each invoice's {key}.",
         )
 
 
