@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -383,3 +384,38 @@ def test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong(
     book.app.input_answers = [""]
     excel.action("bpxlPull", book)
     assert "Row 3, column Id: '12x' is not an invoice Id" in book.app.alerts[-1][0]
+
+
+def test_a_ribbon_create_closed_without_saving_is_not_created_again(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """Excel closed without saving after a ribbon Create: the file on disk lacks the new Ids. A
+    push of that file, or of a copy of it, is refused before sending; `bpxl recover` writes the
+    Ids in; nothing is created twice. A save after the send makes the file trusted again."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
+    path = write_invoices(tmp_path / "book.xlsx", data)
+    book = excel_book_like(path)
+    book.path = str(path)  # Excel has this very file open
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
+    assert sandbox.sandbox.store.count() == 3 and all(made.values())
+    copy = tmp_path / "copy.xlsx"
+    shutil.copy(path, copy)  # the user closed Excel without saving, then copied the file
+    connect = ["--url", sandbox.url, "--username", "demo"]
+    for file in (path, copy):
+        code, out, err = run("push", file, "--op", "create", *connect)
+        assert code == 2, out
+        assert f"3 rows of {file.name} (rows 2, 3, 4) were already sent by the push started" in err
+        assert "whose results went into book.xlsx open in Excel, which was closed without" in err
+    assert sandbox.sandbox.store.count() == 3
+    code, out, _ = run("recover", path)
+    assert code == 0, out
+    assert {r["_row"]: r["Id"] for r in read_sheet(path)} == made
+    code, out, _ = run("push", path, "--op", "create", *connect)
+    assert code == 0 and "3 skipped: already Created" in out
+    code, _, err = run("push", copy, "--op", "create", *connect)  # still lacks them: refused
+    assert code == 2 and "whose results went into book.xlsx, not into this file" in err
+    assert sandbox.sandbox.store.count() == 3

@@ -529,6 +529,8 @@ class _Desk:
     """The command line's side of a send (``sending.Desk``): an .xlsx file, a progress bar on the
     terminal, and a typed "yes" for production."""
 
+    unsaved = False  # results are saved into the file
+
     def __init__(
         self, args: argparse.Namespace, read: Callable[[], sending.Outgoing | None]
     ) -> None:

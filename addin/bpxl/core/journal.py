@@ -91,9 +91,10 @@ class Journal:
     def answered(self, results: Iterable[RowResult]) -> None:
         self._write({"type": "result", "rows": [_dump(r) for r in results]})
 
-    def finish(self) -> None:
-        """The workbook holds every outcome: a recovery has nothing left to do."""
-        self._write({"type": "done", "at": _now()})
+    def finish(self, unsaved: bool = False) -> None:
+        """The workbook holds every outcome: a recovery has nothing left to do. ``unsaved``: they
+        went into a book open in Excel, which holds them on disk only once the user saves it."""
+        self._write({"type": "done", "at": _now(), **({"unsaved": True} if unsaved else {})})
         self.close()
 
     def discard(self) -> None:
@@ -162,6 +163,8 @@ class Run:
     finished: bool = False
     applied: set[str] = field(default_factory=set)  # the files that hold its outcomes
     recovered: bool = False  # stopped mid-way, finished by ``bpxl recover``
+    # Files whose outcomes went into a book open in Excel, and when (on disk once it is saved).
+    unsaved: dict[str, dt.datetime] = field(default_factory=dict)
 
     @property
     def created_or_unsure(self) -> set[str]:
@@ -224,8 +227,12 @@ def load(path: Path) -> Run | None:
                     )
             elif kind == "done":
                 run.finished = True
-                run.applied.add(entry.get("into") or run.workbook)
+                into = entry.get("into") or run.workbook
+                run.applied.add(into)
                 run.recovered = run.recovered or bool(entry.get("recovered"))
+                run.unsaved.pop(into, None)  # the file's last writing of the outcomes counts
+                if entry.get("unsaved"):
+                    run.unsaved[into] = dt.datetime.fromisoformat(entry["at"])
     return run
 
 
@@ -248,10 +255,13 @@ def unfinished(folder: Path, workbook: Path | None = None) -> list[Run]:
     return [r for r in runs(folder) if not r.finished and wanted in (None, r.workbook)]
 
 
-def mark_recovered(run: Run, into: Path) -> None:
+def mark_recovered(run: Run, into: Path, unsaved: bool = False) -> None:
     """Close a journal whose outcomes ``bpxl recover`` has written into the workbook ``into``
-    (the push's own, or a copy of it): that file now holds them, another copy may not."""
+    (the push's own, or a copy of it): that file now holds them, another copy may not.
+    ``unsaved`` as for ``Journal.finish``."""
     entry = {"type": "done", "at": _now(), "recovered": True, "into": str(Path(into).resolve())}
+    if unsaved:
+        entry["unsaved"] = True
     with run.path.open("a", encoding="utf-8") as file:
         file.write(json.dumps(entry) + "\n")
         file.flush()

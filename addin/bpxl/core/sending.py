@@ -49,6 +49,10 @@ class Desk(Protocol):
     def recover_hint(self) -> str:
         """How this front end tells the user to recover an unfinished push."""
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether ``write`` puts outcomes into a book open in Excel (on disk only once saved)."""
+
     def read(self) -> Outgoing | None:
         """Read the sheet; None when there is nothing to send (the desk has said why)."""
 
@@ -116,12 +120,15 @@ def missing_outcomes(
     resend; nor is a file that only happens to hold the same values as a push that finished (a file
     holding those of a recovered push cannot be told from its copy, and is treated as one)."""
     here = str(Path(workbook).resolve())
-    if run.op is not Operation.CREATE or here in run.applied:
+    if run.op is not Operation.CREATE:
         return []
-    if not run.recovered and not any(
-        {here, run.workbook} <= {r.workbook} | r.applied for r in runs if r.recovered
-    ):
-        return []
+    if not lost_unsaved(run):  # then every file showing those rows without Ids lacks them
+        if here in run.applied:
+            return []
+        if not run.recovered and not any(
+            {here, run.workbook} <= {r.workbook} | r.applied for r in runs if r.recovered
+        ):
+            return []
     made = run.created_or_unsure
     if not made:
         return []
@@ -141,6 +148,21 @@ def missing_outcomes(
         if plan.valid and record_hash(plan.record) in made:
             rows.append(row)
     return rows
+
+
+def lost_unsaved(run: journal.Run) -> list[str]:
+    """The files into which ``run`` put its outcomes while they were open in Excel, and which
+    were not saved since: Excel was closed without saving, so they (and any copy made of them
+    since) lack the new Ids."""
+    lost = []
+    for file, at in run.unsaved.items():
+        try:
+            saved = Path(file).stat().st_mtime
+        except OSError:
+            continue  # not a file (a new, never saved book): nothing on disk to lack them
+        if saved < at.timestamp():
+            lost.append(file)
+    return lost
 
 
 def to_recover(
@@ -191,14 +213,20 @@ def _refuse_missing(
             continue
         started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
         others = sorted(Path(p).name for p in run.applied) or [Path(run.workbook).name]
+        lost = sorted(Path(p).name for p in lost_unsaved(run))
+        where = (
+            f"whose results went into {', '.join(lost)} open in Excel, which was closed without "
+            "saving them"
+            if lost
+            else f"whose results went into {', '.join(others)}, not into this file"
+        )
         one = len(rows) == 1
         shown = ", ".join(str(r) for r in rows[:10])
         more = f" and {len(rows) - 10:,} more" if len(rows) > 10 else ""
         raise UsageError(
             f"{plural(len(rows), 'row')} of {workbook.name} ({'row' if one else 'rows'} "
             f"{shown}{more}) {'was' if one else 'were'} already sent by the push "
-            f"started {started}, whose results went into {', '.join(others)}, not into this "
-            "file. Nothing was sent.",
+            f"started {started}, {where}. Nothing was sent.",
             f"{hint} first: it writes those results into this workbook, so that no invoice is "
             "created twice.",
         )
@@ -272,7 +300,7 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         if not moved:  # cells by row number: the next pull brings the memory up to date
             desk.store(outgoing.sheet, remember)
     for log in logs:
-        log.finish()
+        log.finish(unsaved=desk.unsaved)
     journal.prune(journal_dir())
     unsettled.prune(journal.kept_days())
     return report

@@ -53,6 +53,7 @@ class _Desk:
     status bar, a Yes/No box for production."""
 
     recover_hint = "Click Recover last run"
+    unsaved = True  # results go into the open book: on disk only once the user saves it
 
     def __init__(self, book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
         self.book, self._read = book, read
