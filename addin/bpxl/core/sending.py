@@ -10,6 +10,7 @@ writes results, shows progress and asks for confirmation (``Desk``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,18 +89,35 @@ def belongs(run: journal.Run, workbook: Path, grid: push.Grid, catalogue: Catalo
     if run.workbook == str(Path(workbook).resolve()):
         return True
     sent = {digest for row in run.sent if (digest := run.planned.get(row))}
-    if not sent:
-        return False
+    return bool(sent) and next(_rows_holding(run, grid, catalogue, sent), None) is not None
+
+
+def _rows_holding(
+    run: journal.Run,
+    grid: push.Grid,
+    catalogue: Catalogue,
+    digests: set[str],
+    unsettled_only: bool = False,
+) -> Iterator[int]:
+    """Rows of ``grid`` whose record, planned as ``run`` planned it, has one of ``digests``; with
+    ``unsettled_only``, only rows showing no Id and no Created or Unknown."""
     try:
         layout = read_layout(grid.header, catalogue)
     except BpxlError:
-        return False
+        return
+    id_column = layout.column(ID)
     for row, values in grid.rows:
-        if not is_blank_row(layout, values):
-            plan = plan_row(layout, row, values, run.op, run.external_id)
-            if plan.valid and record_hash(plan.record) in sent:
-                return True
-    return False
+        if is_blank_row(layout, values):
+            continue
+        if unsettled_only:
+            if earlier_outcome(layout, values) in STICKY:
+                continue
+            index = id_column.index if id_column is not None else len(values)
+            if index < len(values) and not is_blank(values[index]):
+                continue
+        plan = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
+        if plan.valid and record_hash(plan.record) in digests:
+            yield row
 
 
 def missing_outcomes(
@@ -130,24 +148,7 @@ def missing_outcomes(
         ):
             return []
     made = run.created_or_unsure
-    if not made:
-        return []
-    try:
-        layout = read_layout(grid.header, catalogue)
-    except BpxlError:
-        return []
-    id_column = layout.column(ID)
-    rows = []
-    for row, values in grid.rows:
-        if is_blank_row(layout, values) or earlier_outcome(layout, values) in STICKY:
-            continue
-        index = id_column.index if id_column is not None else len(values)
-        if index < len(values) and not is_blank(values[index]):
-            continue
-        plan = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
-        if plan.valid and record_hash(plan.record) in made:
-            rows.append(row)
-    return rows
+    return list(_rows_holding(run, grid, catalogue, made, unsettled_only=True)) if made else []
 
 
 def lost_unsaved(run: journal.Run) -> list[str]:
