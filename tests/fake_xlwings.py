@@ -1,12 +1,13 @@
 """A small fake of just the xlwings objects the add-in touches, counting every call into Excel.
 
 Excel does not run on Linux and xlwings' own remote engines need a licence, so the add-in's glue
-is tested on this: a Book with Sheets of cells, Ranges with .value/.options/.address/.row/.column,
-a multi-area selection, hidden (filtered-out) rows, the status bar, screen updating, calculation,
-message boxes and an InputBox with scripted answers. Every call the add-in makes into Excel adds
-one to ``App.calls`` under its name: each property read or set and each method of an Excel object
-(a sheet's name, ``.api``, format conditions and their count, a rule's interior and its colour, the
-status bar, message boxes), as each is a round trip to Excel in the real add-in. Tests read the
+is tested on this: a Book with Sheets of cells and its date system, Ranges with
+.value/.options/.address/.row/.column, a multi-area selection, hidden (filtered-out) rows, the
+status bar, screen updating, calculation, message boxes and an InputBox with scripted answers.
+Every call the add-in makes into Excel adds one to ``App.calls`` under its name: each property
+read or set and each method of an Excel object (a sheet's name, ``.api``, the book's date system,
+format conditions and their count, a rule's interior and its colour, the status bar, message
+boxes), as each is a round trip to Excel in the real add-in. Tests read the
 cells and sheets through plain attributes (``Sheet.cells``, ``Book.sheets.items``) that count
 nothing.
 """
@@ -154,6 +155,12 @@ class Book:
         self.path = fullname
         self._sheets = _Sheets(self)
         self.closed = False
+        self.date1904 = False  # Excel's "Use 1904 date system" option of this book
+
+    @property
+    def api(self) -> _BookApi:
+        self.app.count("api")
+        return _BookApi(self)
 
     @property
     def fullname(self) -> str:
@@ -172,6 +179,16 @@ class Book:
 
     def close(self) -> None:
         self.closed = True
+
+
+class _BookApi:
+    def __init__(self, book: Book) -> None:
+        self.book = book
+
+    @property
+    def Date1904(self) -> bool:
+        self.book.app.count("Date1904")
+        return self.book.date1904
 
 
 class _Sheets:

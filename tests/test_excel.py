@@ -217,6 +217,25 @@ def test_connect_chooses_a_profile_and_updates_the_ribbon_label(
     assert "'7' is not one of the numbers shown" in book.app.alerts[-1][0]
 
 
+def test_a_1904_workbook_sends_plain_numbers_in_its_own_date_system(
+    sandbox, run, memory_keyring
+) -> None:
+    """A workbook on Excel's 1904 date system: a plain number in a date column counts from
+    1904, as the command line reads it; a date cell is a date in either system."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    header = ["Id", "BillingProfileId", "DueDate", "ActivityStartDate", "Result", "Message"]
+    book = book_from_rows(header, [[None, "101", 43830, dt.datetime(2024, 7, 31)]])
+    book.date1904 = True
+    assert desk.all_rows(read_block(book.sheets[0])).date1904
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert book.sheets[0].column("Result")[2] == "Created", book.app.alerts
+    record = sandbox.sandbox.store.get(int(book.sheets[0].column("Id")[2]))
+    assert record is not None
+    assert record["DueDate"] == "2024-01-01" and record["ActivityStartDate"] == "2024-07-31"
+
+
 def test_new_invoice_sheet_copies_the_template_in(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     book = book_from_rows(HEADER, rows_for(1))

@@ -132,4 +132,4 @@ def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
 
 
 def all_rows(block: Block) -> push.Grid:
-    return push.Grid(block.header, list(block.data.items()))
+    return push.Grid(block.header, list(block.data.items()), block.date1904)

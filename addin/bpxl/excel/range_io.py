@@ -6,9 +6,10 @@ visible cells), and results go back as one block per column group. Calls into Ex
 (each is a round trip to another process), so a loop of single-cell calls is never an option.
 
 It touches only these xlwings objects: ``Sheet.used_range``, ``Sheet.range``, ``Sheet.name``,
-``Range.options(ndim=2).value``, ``Range.value``, ``Range.row``, ``Range.column``,
-``Range.address``, ``Range.api.SpecialCells(12).Address`` and ``Range.api.FormatConditions``,
-and ``App.selection``, ``App.screen_updating``, ``App.calculation``, ``App.status_bar``.
+``Sheet.book.api.Date1904``, ``Range.options(ndim=2).value``, ``Range.value``, ``Range.row``,
+``Range.column``, ``Range.address``, ``Range.api.SpecialCells(12).Address`` and
+``Range.api.FormatConditions``, and ``App.selection``, ``App.screen_updating``,
+``App.calculation``, ``App.status_bar``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Block:
     values: list[list[object]]
     header_index: int  # index into values of the header row
     catalogue: Catalogue = fields.BUILT_IN  # the fields the headers are matched against
+    date1904: bool = False  # the book counts dates from 1904 (Excel's Mac option)
 
     @property
     def header(self) -> list[object]:
@@ -85,7 +87,7 @@ class Block:
         }
 
     def grid(self, rows: Sequence[int]) -> Grid:
-        return Grid(self.header, [(r, self.data[r]) for r in rows if r in self.data])
+        return Grid(self.header, [(r, self.data[r]) for r in rows if r in self.data], self.date1904)
 
 
 def read_block(sheet: Any, catalogue: Catalogue = fields.BUILT_IN) -> Block:
@@ -101,7 +103,10 @@ def read_block(sheet: Any, catalogue: Catalogue = fields.BUILT_IN) -> Block:
             "(Id, BillingProfileId, DueDate, ...) in the header row.",
         )
     rows = [list(v) for v in values]
-    return Block(sheet, used.row, used.column, rows, header - 1, catalogue)
+    # A plain number in a date column is a serial in the book's own date system; Excel hands
+    # date cells over as dates, so only those numbers need it.
+    date1904 = bool(sheet.book.api.Date1904)
+    return Block(sheet, used.row, used.column, rows, header - 1, catalogue, date1904)
 
 
 def row_spans(address: str) -> list[tuple[int, int]]:
