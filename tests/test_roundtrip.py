@@ -176,6 +176,16 @@ def test_a_cell_emptied_since_the_pull_is_sent_as_a_clear() -> None:
     assert to_cell(fields.BY_NAME["DueDate"], "2026-02-03") == dt.date(2026, 2, 3)
 
 
+def test_a_1904_workbook_compares_plain_numbers_in_its_own_date_system() -> None:
+    """45292 is 2024-01-01 counted from 1900 but 2028-01-02 from 1904: in a 1904 workbook it is
+    an edit of a pulled 2024-01-01, and 43830 (2024-01-01 from 1904) is none."""
+    header = ["Id", "DueDate"]
+    pulled = {i: Pulled("t", {"Id": i, "DueDate": dt.date(2024, 1, 1)}) for i in ("1", "2")}
+    grid = Grid(header, [(2, ["1", 45292]), (3, ["2", 43830])], date1904=True)
+    found = changes(grid, read_layout(header), pulled)
+    assert found.fields == {2: ["DueDate"]}
+
+
 def test_a_plain_update_can_be_reverted_for_chosen_rows(tmp_path: Path, sandbox, run) -> None:
     ids = seed_invoices(sandbox, 3)
     book = write_invoices(tmp_path / "plain.xlsx", [{"Id": i, "Status": "Closed"} for i in ids])

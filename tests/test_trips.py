@@ -185,6 +185,8 @@ def test_sent_value_is_the_cell_as_it_is_sent() -> None:
     assert sent_value(fields.BY_NAME["BillableFlag"], True) == "1"
     assert sent_value(fields.BY_NAME["Status"], "  ") is None
     assert sent_value(fields.BY_NAME["DueDate"], "31/02/2026") == "31/02/2026"  # as typed
+    assert sent_value(fields.BY_NAME["DueDate"], 43830) == "2019-12-31"
+    assert sent_value(fields.BY_NAME["DueDate"], 43830, date1904=True) == "2024-01-01"
 
 
 def test_a_changed_row_is_described_with_the_users_own_headers() -> None:

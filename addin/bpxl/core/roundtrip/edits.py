@@ -19,12 +19,13 @@ from ..records import Layout
 from .pull_memory import Pulled, id_text
 
 
-def same(field: Field, a: object, b: object) -> bool:
-    """Whether two cells hold the same value for ``field`` (as they would be sent)."""
+def same(field: Field, a: object, b: object, date1904: bool = False) -> bool:
+    """Whether two cells hold the same value for ``field`` (as they would be sent from a
+    workbook on the 1900 or, with ``date1904``, the 1904 date system)."""
     if is_blank(a) or is_blank(b):
         return is_blank(a) and is_blank(b)
     try:
-        return convert(field, a).value == convert(field, b).value
+        return convert(field, a, date1904).value == convert(field, b, date1904).value
     except CellError:
         return a == b
 
@@ -62,7 +63,7 @@ def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes
             if column.field.read_only or column.index >= len(values):
                 continue
             now, then = values[column.index], pulled[invoice].values.get(column.field.name)
-            if not same(column.field, now, then):
+            if not same(column.field, now, then, grid.date1904):
                 reduced[column.index] = NULL_SENTINEL if is_blank(now) else now
                 names.append(column.field.name)
         if names:

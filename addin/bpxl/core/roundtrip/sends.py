@@ -106,18 +106,19 @@ class ChangedRows:
                 column = self.layout.column(name)
                 assert column is not None
                 values[name] = self.values[row][column.index]
-                before = sent_value(column.field, old.values.get(name))
+                before = sent_value(column.field, old.values.get(name), self.changes.grid.date1904)
                 remember.replaced.append(Replaced(invoice, name, before, now.get(invoice, "")))
             remember.pulled[invoice] = Pulled(now.get(invoice, ""), values)
         return remember
 
 
-def sent_value(field: Field, cell: object) -> object:
-    """A cell as it is sent (text or a number), None for a blank: how replaced values are kept."""
+def sent_value(field: Field, cell: object, date1904: bool = False) -> object:
+    """A cell as it is sent (text or a number), None for a blank: how replaced values are kept
+    (a plain number in a date column counted in the workbook's date system)."""
     if is_blank(cell):
         return None
     try:
-        return convert(field, cell).value
+        return convert(field, cell, date1904).value
     except CellError:
         return str(cell)
 
@@ -152,7 +153,7 @@ class Recorded:
             if invoice in self.pulled:
                 known = self.layout.catalogue.by_name
                 self.before[invoice] = {
-                    name: sent_value(known[name], value)
+                    name: sent_value(known[name], value, self.grid.date1904)
                     for name, value in self.pulled[invoice].values.items()
                     if name in known
                 }
