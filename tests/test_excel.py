@@ -236,6 +236,24 @@ def test_a_1904_workbook_sends_plain_numbers_in_its_own_date_system(
     assert record["DueDate"] == "2024-01-01" and record["ActivityStartDate"] == "2024-07-31"
 
 
+def test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows(
+    sandbox, run, memory_keyring
+) -> None:
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--production")
+    profiles.set_active("live")
+    book = book_from_rows(HEADER, rows_for(3))
+    book.app.alert_answers = ["ok", "yes"]  # all visible rows; production
+    excel.action("bpxlCreate", book)
+    book.sheets[0].cells.update({(5, 2): "101", (5, 3): "Pending"})  # a new row: no Id
+    book.app.selected = "$B$2:$B$5"
+    book.app.alert_answers = ["yes"]
+    excel.action("bpxlUpsert", book)
+    questions = [text for text, buttons in book.app.alerts if buttons == "yes_no"]
+    assert len(questions) == 2, book.app.alerts  # one for the Create, one for the Upsert
+    assert questions[1].startswith("Upsert 4 invoice rows in the PRODUCTION tenant sandbox")
+    assert "1 created" in book.app.alerts[-1][0] and sandbox.sandbox.store.count() == 4
+
+
 def test_new_invoice_sheet_copies_the_template_in(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     book = book_from_rows(HEADER, rows_for(1))

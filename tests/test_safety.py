@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import signal
 import subprocess
@@ -140,6 +141,32 @@ def test_production_profile_asks_first_and_sandbox_never(
 
 def _make_big_book(path: Path, n: int) -> Path:
     return write_invoices(path, rows_of(n))
+
+
+class _Typed(io.StringIO):
+    """A terminal where the user types the lines given."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_upsert_on_id_into_production_asks_once_for_all_its_rows(
+    tmp_path, sandbox, run, memory_keyring, monkeypatch
+) -> None:
+    """Rows with an Id are upserted and rows without one are created, in two sends; the user
+    asked for one upsert and is asked once, for every row it sends."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--production")
+    book = write_invoices(tmp_path / "prod.xlsx", rows_of(3))
+    assert run("push", book, "--op", "create", "--profile", "live", "--yes")[0] == 0
+    sheet = openpyxl.load_workbook(book)
+    sheet.worksheets[0].append([None, "101", "Pending"])  # a new row: no Id
+    sheet.save(book)
+    monkeypatch.setattr(sys, "stdin", _Typed("yes\n"))
+    code, out, _ = run("push", book, "--op", "upsert", "--profile", "live", password=None)
+    assert code == 0, out
+    assert out.count("Type yes:") == 1
+    assert "upsert 4 invoice rows in the PRODUCTION tenant sandbox" in out
+    assert "1 created" in out and "3 upserted" in out and sandbox.sandbox.store.count() == 4
 
 
 def test_sigkill_mid_push_then_recover_then_rerun(tmp_path, run) -> None:

@@ -246,6 +246,12 @@ def push(
     return PushReport(options, layout, ordered, skipped, stopped, settled, doubled=doubled)
 
 
+def going(grid: Grid, options: PushOptions) -> int:
+    """How many rows of ``grid`` a push sends: the valid ones and those looked up first."""
+    _, plans, _ = plan(grid, options)
+    return sum(1 for p in plans if p.valid or p.recheck)
+
+
 def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
     """An upsert on Id is two sends: rows with an Id are upserted; rows without one are created,
     through the create path and its lookups (a lost answer is looked up, a rerun finds the row

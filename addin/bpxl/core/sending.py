@@ -10,7 +10,7 @@ writes results, shows progress and asks for confirmation (``Desk``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +61,8 @@ class Desk(Protocol):
         """Where the rows go (only opened when something is really sent)."""
 
     def confirm(self, link: Connection, op: Operation, rows: int) -> bool:
-        """Asked with the number of rows about to be sent; False sends nothing."""
+        """Asked once per send, with its operation and the number of rows it sends; False sends
+        nothing."""
 
     def progress(self, done: int, total: int) -> None:
         """Rows just finished, of the total to process."""
@@ -264,7 +265,9 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         try:
             grid, extra = trip.grid_to_send(link.client) if trip else (outgoing.grid, [])
             reports = []
-            for part, part_options in push.parts(grid, options):  # each part has its journal
+            parts = push.parts(grid, options)
+            confirm = _confirm_once(desk, link, options.op, parts)
+            for part, part_options in parts:  # each part has its journal
                 log = journal.Journal(
                     journal_dir(),
                     workbook=desk.workbook,
@@ -274,10 +277,6 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
                     target=link.target,
                 )
                 logs.append(log)
-
-                def confirm(rows: int, op: Operation = part_options.op) -> bool:
-                    return desk.confirm(link, op, rows)
-
                 reports.append(
                     push.push(part, link.client, part_options, desk.progress, log, confirm, stop)
                 )
@@ -305,6 +304,26 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
     journal.prune(journal_dir())
     unsettled.prune(journal.kept_days())
     return report
+
+
+def _confirm_once(
+    desk: Desk, link: Connection, op: Operation, parts: list[tuple[push.Grid, push.PushOptions]]
+) -> Callable[[int], bool]:
+    """One question for the whole send, with its own operation and every row it sends: an upsert
+    on Id goes in two parts (the new rows created, then the others upserted), but it is one
+    upsert to the user, who is asked once."""
+    asked = False
+
+    def confirm(rows: int) -> bool:
+        nonlocal asked
+        if asked:
+            return True
+        asked = True
+        if len(parts) > 1:
+            rows = sum(push.going(part, part_options) for part, part_options in parts)
+        return desk.confirm(link, op, rows)
+
+    return confirm
 
 
 def _write_where_rows_are(
