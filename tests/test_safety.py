@@ -18,6 +18,7 @@ from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir
 from bpxl.core.push import Grid
 from bpxl.core.reconcile import Lost, Verdict, reconcile
+from bpxl.core.records import read_layout
 from bpxl.core.results import Operation, Outcome, RowResult
 
 from .conftest import read_sheet, write_invoices
@@ -258,6 +259,25 @@ def _reverse_rows(path: Path) -> None:
         for column, value in enumerate(values, start=1):
             sheet.cell(row=offset + 2, column=column, value=value)
     book.save(path)
+
+
+def test_the_recover_summary_says_only_what_it_found() -> None:
+    layout = read_layout(["Id", "BillingProfileId"])
+    marked = [RowResult(2, Outcome.CREATED, "76"), RowResult(3, Outcome.FAILED, None)]
+    gone = (
+        "1 row was edited or deleted since sent: row 4 (Id 77) (row numbers as sent); put each "
+        "Id into the Id column of the row it belongs to, with Created in Result, so that it is "
+        "not created again; check them in BillingPlatform"
+    )
+    counts = "2 rows: 1 created, 0 invalid, 1 failed"
+    cases = [
+        (recover.Recovery(layout, marked, []), counts),
+        (recover.Recovery(layout, [], [4], {4: "77"}), gone),
+        (recover.Recovery(layout, marked, [4], {4: "77"}), f"{counts}; {gone}"),
+        (recover.Recovery(layout, [], []), "no row needed a status"),
+    ]
+    for recovery, said in cases:
+        assert recovery.summary(Operation.CREATE) == said
 
 
 def test_recover_finds_a_sent_row_moved_onto_where_an_invalid_row_was(tmp_path) -> None:

@@ -44,14 +44,16 @@ class Recovery:
     made: dict[int, str] = field(default_factory=dict)  # unplaced row -> the Id it was given
 
     def summary(self, op: Operation) -> str:
-        line = summary(self.results, op)
+        """The counts of the rows marked, then the rows not found again: only the parts that
+        say something, so no empty count and no stray separator."""
+        parts = [summary(self.results, op)] if self.results else []
         if self.unplaced:
-            line += (
-                f"; {plural(len(self.unplaced), 'row')} "
+            parts.append(
+                f"{plural(len(self.unplaced), 'row')} "
                 f"{'was' if len(self.unplaced) == 1 else 'were'} edited or deleted since sent: "
                 f"{self.unplaced_text()}"
             )
-        return line
+        return "; ".join(parts) or "no row needed a status"
 
     def unplaced_text(self) -> str:
         """Which rows, as sent, could not be found again, and the Id each was given: without
