@@ -9,6 +9,11 @@ The journal holds no secrets and no records: rows are identified by their sheet 
 hash of the record sent, so that a recovery can tell whether a row was edited or moved since. Each
 row's outcome is kept with its Message, which may quote a cell value (``"31/02/2026" is not a
 date``): a recovery writes the same Message a finished push would have.
+
+A create is the one send a recovery must be able to look up on the server even after the user
+edited or moved its row (an edit changes the hash): so while a create push runs, the values it
+sends are kept beside its journal (``NAME.sent``, synced before each batch goes out), and removed
+as soon as the push finishes or is recovered.
 """
 
 from __future__ import annotations
@@ -83,9 +88,19 @@ class Journal:
         """Every row the push looks at: its record's hash, or None for a row that is invalid."""
         self._write({"type": "plan", "rows": {str(r): h for r, h in rows.items()}})
 
-    def sending(self, rows: Iterable[int], at: dt.datetime) -> None:
-        """Called before a batch goes out; ``at`` is the server's time as best known."""
+    def sending(
+        self,
+        rows: Iterable[int],
+        at: dt.datetime,
+        records: Mapping[int, Mapping[str, object]] | None = None,
+    ) -> None:
+        """Called before a batch goes out; ``at`` is the server's time as best known.
+        ``records`` (a create's, by row): the values sent, kept until the push is over."""
         self.sent_any = True
+        if records:
+            self._write(
+                {"rows": {str(r): dict(v) for r, v in records.items()}}, sent_path(self.path)
+            )
         self._write({"type": "send", "rows": list(rows), "at": at.isoformat()})
 
     def answered(self, results: Iterable[RowResult]) -> None:
@@ -96,11 +111,13 @@ class Journal:
         went into a book open in Excel, which holds them on disk only once the user saves it."""
         self._write({"type": "done", "at": _now(), **({"unsaved": True} if unsaved else {})})
         self.close()
+        sent_path(self.path).unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Remove the journal of a push that sent nothing."""
         self.close()
         self.path.unlink(missing_ok=True)
+        sent_path(self.path).unlink(missing_ok=True)
 
     def abandon(self) -> None:
         """A push that stopped on an error: keep the journal for a recovery if anything went
@@ -127,14 +144,30 @@ class Journal:
                     found[row] = at
         return found
 
-    def _write(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
+    def _write(self, entry: dict[str, Any], beside: Path | None = None) -> None:
+        """One line, on disk before this returns: into the journal, or the file ``beside`` it."""
+        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             if self._file is None:
                 raise ValueError("the journal is closed")
+            if beside is not None:
+                _append(beside, line)
+                return
             self._file.write(line)
             self._file.flush()
             os.fsync(self._file.fileno())
+
+
+def sent_path(path: Path) -> Path:
+    """Where the values a create push sends are kept while it runs."""
+    return path.with_suffix(".sent")
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(line)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def _now() -> str:
@@ -159,6 +192,8 @@ class Run:
     started: dt.datetime
     planned: dict[int, str | None] = field(default_factory=dict)
     sent: dict[int, dt.datetime] = field(default_factory=dict)
+    # The values a create sent, by row, while the push is unfinished (see ``sent_path``).
+    sent_records: dict[int, dict[str, object]] = field(default_factory=dict)
     results: dict[int, RowResult] = field(default_factory=dict)
     finished: bool = False
     applied: set[str] = field(default_factory=set)  # the files that hold its outcomes
@@ -233,7 +268,24 @@ def load(path: Path) -> Run | None:
                 run.unsaved.pop(into, None)  # the file's last writing of the outcomes counts
                 if entry.get("unsaved"):
                     run.unsaved[into] = dt.datetime.fromisoformat(entry["at"])
+    if run is not None and not run.finished:
+        run.sent_records = _sent_records(sent_path(path))
     return run
+
+
+def _sent_records(path: Path) -> dict[int, dict[str, object]]:
+    """The values kept beside an unfinished journal; a torn last line is ignored."""
+    found: dict[int, dict[str, object]] = {}
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    found.update({int(r): v for r, v in json.loads(line)["rows"].items()})
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+    except OSError:
+        pass  # none kept: a push of another kind, or one from before they were kept
+    return found
 
 
 def runs(folder: Path) -> list[Run]:
@@ -262,10 +314,8 @@ def mark_recovered(run: Run, into: Path, unsaved: bool = False) -> None:
     entry = {"type": "done", "at": _now(), "recovered": True, "into": str(Path(into).resolve())}
     if unsaved:
         entry["unsaved"] = True
-    with run.path.open("a", encoding="utf-8") as file:
-        file.write(json.dumps(entry) + "\n")
-        file.flush()
-        os.fsync(file.fileno())
+    _append(run.path, json.dumps(entry) + "\n")
+    sent_path(run.path).unlink(missing_ok=True)
 
 
 def kept_days() -> float:
@@ -285,5 +335,6 @@ def prune(folder: Path, keep_days: float | None = None) -> int:
     for run in runs(folder):
         if run.finished and run.started < cutoff:
             run.path.unlink(missing_ok=True)
+            sent_path(run.path).unlink(missing_ok=True)
             removed += 1
     return removed

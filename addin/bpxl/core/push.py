@@ -609,7 +609,9 @@ class _Sender:
             return {row.row: _STOPPED for row in batch}
         at = self.client.server_now()
         if self.journal:
-            self.journal.sending([r.row for r in batch], at)
+            creates = self.options.op is Operation.CREATE  # kept for a lookup by `bpxl recover`
+            records = {r.row: r.record for r in batch} if creates else None
+            self.journal.sending([r.row for r in batch], at, records)
         self.sent_at.update((r.row, at) for r in batch)
         for row in batch:
             self.first_sent.setdefault(row.row, at)

@@ -8,9 +8,12 @@ never sent so that the next push sends them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import fields, unsettled
+from .cells import is_blank
 from .client import Client
 from .errors import UsageError
 from .fields import Catalogue
@@ -19,6 +22,10 @@ from .push import Grid, sheet_ids
 from .reconcile import Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural, summary
+
+# How much of a sent record a sheet row must still hold to be taken for it, edited since: an
+# edit of one or two fields is recognised, a different invoice to the same customer is not.
+_ALIKE = 0.6
 
 FOUND = "Created; bpxl stopped before saving the answer, and `bpxl recover` found it"
 NOT_SAVED = "Not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
@@ -74,8 +81,8 @@ class Recovery:
 
 
 def needs_client(run: Run) -> bool:
-    """Only creates whose answer was lost need a look on the server."""
-    return run.op is Operation.CREATE and bool(run.in_flight)
+    """Only creates whose answer was lost, or was Unknown, need a look on the server."""
+    return any(_unanswered_create(run, row) for row in run.sent)
 
 
 def recover(
@@ -85,48 +92,35 @@ def recover(
     checked against ``catalogue``: the same fields give the same records to find)."""
     layout = read_layout(grid.header, catalogue)
     plans: dict[int, RowPlan] = {}
+    with_id: set[int] = set()
+    id_column = layout.column(fields.ID)
     for row, values in grid.rows:
         if not is_blank_row(layout, values):
             plans[row] = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
-    place, unplaced, edited = _placement(run, plans)
+            index = id_column.index if id_column is not None else len(values)
+            if index < len(values) and not is_blank(values[index]):
+                with_id.add(row)
+    place, unplaced, edited = _placement(run, plans, with_id)
     results: dict[int, RowResult] = {}
     lost: dict[int, RowPlan] = {}
     for old, row in place.items():
         plan = plans[row]
-        if old in edited:
+        known = run.results.get(old)
+        if _unanswered_create(run, old) and (old not in edited or old in run.sent_records):
+            lost[old] = plan  # looked up as it was sent, edited since or not
+        elif old in edited:
             results[row] = _edited(run, old, row)
         elif run.planned[old] is None:
             if not plan.valid:
                 results[row] = RowResult(row, Outcome.INVALID, None, plan.errors + plan.warnings)
-        elif old in run.results:
-            known = run.results[old]
+        elif known is not None:
             results[row] = RowResult(row, known.outcome, known.id, known.messages)
-        elif old in run.sent and run.op is Operation.CREATE:
-            lost[old] = plan
         elif old in run.sent:
             results[row] = _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
         else:
             results[row] = _result(row, Outcome.FAILED, NOT_SENT)
     if lost:
-        if client is None:
-            raise UsageError("Recovering creates that were in flight needs a connection.")
-        claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
-        findings = reconcile(
-            client,
-            {p.row: Lost(p.record, run.sent[old]) for old, p in lost.items()},
-            claimed,
-            catalogue,
-        )
-        for old, plan in lost.items():
-            finding = findings[plan.row]
-            if finding.verdict is Verdict.FOUND:
-                results[plan.row] = RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND])
-            elif finding.verdict is Verdict.ABSENT:
-                results[plan.row] = _result(plan.row, Outcome.FAILED, NOT_SAVED)
-            else:  # what was sent is kept, so that the next push looks for it first
-                create = unsettled.keep(plan.record, run.sent[old])
-                message = f"{finding.message} {unsettled.mention(create)}"
-                results[plan.row] = _result(plan.row, Outcome.UNKNOWN, message)
+        results.update(_look_up(run, grid, layout, client, catalogue, lost))
     made = {
         row: result.id
         for row in unplaced
@@ -135,11 +129,61 @@ def recover(
     return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made)
 
 
-def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], list[int], set[int]]:
+def _unanswered_create(run: Run, old: int) -> bool:
+    """A create that went out and got no answer, or only an Unknown one (the push stopped before
+    it could look it up): the server must say whether it was saved."""
+    if run.op is not Operation.CREATE or old not in run.sent:
+        return False
+    known = run.results.get(old)
+    return known is None or known.outcome is Outcome.UNKNOWN
+
+
+def _look_up(
+    run: Run,
+    grid: Grid,
+    layout: Layout,
+    client: Client | None,
+    catalogue: Catalogue,
+    lost: dict[int, RowPlan],
+) -> dict[int, RowResult]:
+    """Settle creates that were in flight by looking on the server for what was sent."""
+    if client is None:
+        raise UsageError("Recovering creates that were in flight needs a connection.")
+    sent = {old: run.sent_records.get(old, plan.record) for old, plan in lost.items()}
+    claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
+    findings = reconcile(
+        client,
+        {p.row: Lost(sent[old], run.sent[old]) for old, p in lost.items()},
+        claimed,
+        catalogue,
+    )
+    results: dict[int, RowResult] = {}
+    for old, plan in lost.items():
+        finding = findings[plan.row]
+        edited = [EDITED] if sent[old] != plan.record else []
+        if finding.verdict is Verdict.FOUND:
+            results[plan.row] = RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND, *edited])
+        elif finding.verdict is Verdict.ABSENT:
+            results[plan.row] = _result(plan.row, Outcome.FAILED, NOT_SAVED)
+        else:  # what was sent is kept, so that the next push looks for it first
+            known = run.results.get(old)
+            ref = unsettled.ref_in(" ".join(known.messages)) if known else None
+            create = (unsettled.find(ref) if ref else None) or unsettled.keep(
+                sent[old], run.sent[old]
+            )
+            message = f"{finding.message} {unsettled.mention(create)}"
+            results[plan.row] = _result(plan.row, Outcome.UNKNOWN, message)
+    return results
+
+
+def _placement(
+    run: Run, plans: dict[int, RowPlan], with_id: set[int]
+) -> tuple[dict[int, int], list[int], set[int]]:
     """Journal row -> sheet row: the same row if its record is unchanged, else the row that now
-    holds that record (after a sort), else (edited since it was sent) the row of the same number
-    if no other sent record is there. Journal rows placed nowhere (deleted, or edited and
-    moved) are unplaced; the third part names the journal rows placed as edited."""
+    holds that record (after a sort). A sent row edited since is found by the values it was sent
+    with (``_resembling``), or, when they are not kept, at the row of the same number if no
+    other sent record is there. Journal rows placed nowhere (deleted, or edited beyond
+    recognition) are unplaced; the third part names the journal rows placed as edited."""
     digests = {row: record_hash(p.record) if p.valid else None for row, p in plans.items()}
     place: dict[int, int] = {}
     taken: set[int] = set()
@@ -164,17 +208,61 @@ def _placement(run: Run, plans: dict[int, RowPlan]) -> tuple[dict[int, int], lis
         elif digest is not None and (old in run.sent or old in run.results):
             missing.append(old)  # sent, then edited, moved or deleted
     sent_digests = set(run.planned.values())
+    candidates = {
+        row: plan.record
+        for row, plan in plans.items()
+        if row not in taken and row not in with_id and digests[row] not in sent_digests
+    }
+    known = {old: run.sent_records[old] for old in missing if old in run.sent_records}
+    sheet = [plan.record for plan in plans.values()]
+    for old, row in _resembling(known, candidates, sheet).items():
+        place[old] = row
+        taken.add(row)
     unplaced: list[int] = []
-    edited: set[int] = set()
     for old in missing:
+        if old in place:
+            continue
         here = digests.get(old, "")
-        if old in plans and old not in taken and here not in sent_digests:
+        if old not in known and old in plans and old not in taken and here not in sent_digests:
             place[old] = old  # edited where it stood: the row keeps what its send did
             taken.add(old)
-            edited.add(old)
         else:
             unplaced.append(old)
+    edited = {old for old in missing if old in place}
     return place, unplaced, edited
+
+
+def _resembling(
+    sent: Mapping[int, Mapping[str, object]],
+    candidates: Mapping[int, Mapping[str, object]],
+    sheet: Iterable[Mapping[str, object]],
+) -> dict[int, int]:
+    """Journal row -> sheet row, for sent records edited since: the candidate row that shares
+    the most of the sent values, if it shares at least ``_ALIKE`` of them. Fields that hold one
+    value in every row of the ``sheet`` (and in every record sent) tell rows apart no better than
+    chance, so they do not count. Best pairs first; among equals, the row of the same number,
+    then the nearest."""
+    if not sent or not candidates:
+        return {}
+    records = [*sent.values(), *sheet]
+    names = {name for record in records for name in record}
+    telling = {n for n in names if len({json.dumps(r.get(n), default=str) for r in records}) > 1}
+    pairs = []
+    for old, record in sent.items():
+        for row, now in candidates.items():
+            used = [n for n in telling if n in record or n in now]
+            if not used:
+                continue
+            score = sum(record.get(n) == now.get(n) for n in used) / len(used)
+            if score >= _ALIKE:
+                pairs.append((-score, row != old, abs(row - old), old, row))
+    found: dict[int, int] = {}
+    taken: set[int] = set()
+    for *_, old, row in sorted(pairs):
+        if old not in found and row not in taken:
+            found[old] = row
+            taken.add(row)
+    return found
 
 
 def _edited(run: Run, old: int, row: int) -> RowResult:

@@ -1,0 +1,182 @@
+"""Recovery's placement: each journal row finds its sheet row again after sorts, inserts and edits.
+
+Most run ``core.recover`` on a journal and a grid directly (no server: every create there was
+answered), so each rule of the placement is held by a fast test; the last goes through
+``bpxl recover`` and the sandbox for creates whose answer was lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+
+from bpxl.core import journal, recover
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
+from bpxl.core.journal import Journal, Target, record_hash
+from bpxl.core.push import Grid
+from bpxl.core.records import plan_row, read_layout
+from bpxl.core.results import Operation, Outcome, RowResult
+
+from .conftest import read_sheet, write_invoices
+from .processes import assert_one_invoice_per_row, invoices
+
+AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+HEADER = ["Id", "BillingProfileId", "Status", "DueDate", "AgingInterval", "FileName", "Result"]
+ROWS = [
+    ["", "101", "Pending", "2026-04-01", 30, "a.pdf", ""],
+    ["", "102", "Approved", "2026-05-02", 45, "b.pdf", ""],
+    ["", "103", "Pending", "2026-06-03", 60, "c.pdf", ""],
+    ["", "104", "Closed", "2026-07-04", 15, "d.pdf", ""],
+]
+
+
+def grid(rows: list[list[object]]) -> Grid:
+    return Grid(HEADER, [(number, values) for number, values in enumerate(rows, 2)])
+
+
+def killed_create(folder: Path, rows: list[list[object]], answered: int) -> journal.Run:
+    """A create journal as a killed push leaves it: every row sent, the first ``answered``
+    rows answered with Ids 1, 2, ..., the rest in flight."""
+    log = Journal(
+        folder,
+        workbook=folder / "book.xlsx",
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=Target(None),
+    )
+    layout = read_layout(HEADER)
+    plans = [
+        plan_row(layout, row, values, Operation.CREATE, "Id") for row, values in grid(rows).rows
+    ]
+    log.planned({p.row: record_hash(p.record) for p in plans})
+    for plan in plans:
+        log.sending([plan.row], AT, {plan.row: plan.record})
+    log.answered(
+        RowResult(p.row, Outcome.CREATED, str(n), []) for n, p in enumerate(plans[:answered], 1)
+    )
+    log.close()
+    run = journal.load(log.path)
+    assert run is not None
+    return run
+
+
+def test_a_row_edited_and_moved_after_its_create_is_found_by_what_was_sent(tmp_path: Path) -> None:
+    run = killed_create(tmp_path, ROWS, answered=4)
+    now = [list(r) for r in ROWS]
+    now[2][4] = 61  # c.pdf edited...
+    # ...and moved down by a row above (with an Id: no candidate; the edited row is the only one)
+    now = [["99", "105", "Pending", "2026-08-05", 10, "new.pdf", "Created"], *now]
+    recovery = recover.recover(run, grid(now), None)
+    assert not recovery.unplaced
+    placed = {now[r.row - 2][5]: (r.outcome, r.id) for r in recovery.results}
+    assert placed == {
+        "a.pdf": (Outcome.CREATED, "1"),
+        "b.pdf": (Outcome.CREATED, "2"),
+        "c.pdf": (Outcome.CREATED, "3"),
+        "d.pdf": (Outcome.CREATED, "4"),
+    }
+    assert "new.pdf" not in placed
+    [c] = [r for r in recovery.results if now[r.row - 2][5] == "c.pdf"]
+    assert c.row == 5 and recover.EDITED in c.messages
+
+
+def test_a_new_row_unlike_any_sent_one_is_not_taken_for_a_deleted_one(tmp_path: Path) -> None:
+    run = killed_create(tmp_path, ROWS, answered=4)
+    now = [list(r) for r in ROWS]
+    now[1] = ["", "109", "Closed", "2026-12-24", 99, "other.pdf", ""]  # b.pdf replaced
+    recovery = recover.recover(run, grid(now), None)
+    assert recovery.unplaced == [3] and recovery.made == {3: "2"}
+    assert 3 not in {r.row for r in recovery.results}  # the new row is left as the user made it
+
+
+def test_without_the_values_sent_an_edited_row_is_placed_only_where_it_stood(
+    tmp_path: Path,
+) -> None:
+    run = killed_create(tmp_path, ROWS, answered=4)
+    run.sent_records = {}  # a journal written before the values sent were kept
+    now = [list(r) for r in ROWS]
+    now[0][4] = 31
+    now[2][4] = 61
+    now[2], now[3] = now[3], now[2]  # c.pdf, edited, moved below d.pdf
+    recovery = recover.recover(run, grid(now), None)
+    assert recovery.unplaced == [4]
+    [a] = [r for r in recovery.results if r.row == 2]
+    assert (a.outcome, a.id) == (Outcome.CREATED, "1") and recover.EDITED in a.messages
+
+
+def test_fields_alike_in_every_row_do_not_make_rows_alike(tmp_path: Path) -> None:
+    rows = [["", "101", "Pending", "2026-04-01", 30, f"{n}.pdf", ""] for n in range(3)]
+    run = killed_create(tmp_path, rows, answered=3)
+    now = [list(r) for r in rows]
+    now[1] = ["", "101", "Pending", "2026-04-01", 30, "x.pdf", ""]  # 1.pdf: its name changed
+    recovery = recover.recover(run, grid(now), None)
+    # Only FileName tells these rows apart, and it differs: the row is a stranger.
+    assert recovery.unplaced == [3]
+
+
+def test_the_values_sent_are_kept_only_while_the_push_is_unfinished(tmp_path: Path) -> None:
+    run = killed_create(tmp_path, ROWS, answered=2)
+    kept = journal.sent_path(run.path)
+    assert kept.exists() and run.sent_records[4]["FileName"] == "c.pdf"
+    journal.mark_recovered(run, tmp_path / "book.xlsx")
+    assert not kept.exists()
+    again = journal.load(run.path)
+    assert again is not None and again.finished and again.sent_records == {}
+
+
+def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """Chaos seeds 1028, 1094, 1157: a push got Unknown for one create (a 504) and no answer for
+    another, then was killed before it could look them up; the user sorted the sheet and edited
+    the first row. Recovery looks both up by the values sent: the first exists (Created, its Id
+    in the edited row), the second does not (Failed, safe to send), and the next create sends
+    only the second."""
+    rows = [
+        {"BillingProfileId": "101", "DueDate": "2026-04-01", "AgingInterval": 30, "FileName": "a"},
+        {"BillingProfileId": "102", "DueDate": "2026-05-02", "AgingInterval": 45, "FileName": "b"},
+    ]
+    book = write_invoices(tmp_path / "book.xlsx", rows)
+    header, *values = openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True)
+    layout = read_layout(header)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        at = client.server_now()
+        log = Journal(
+            journal_dir(),
+            workbook=book,
+            sheet="Invoices",
+            op=Operation.CREATE,
+            external_id="Id",
+            target=Target(sandbox.url),
+        )
+        plans = [plan_row(layout, n, v, Operation.CREATE, "Id") for n, v in enumerate(values, 2)]
+        log.planned({p.row: record_hash(p.record) for p in plans})
+        log.sending([p.row for p in plans], at, {p.row: p.record for p in plans})
+        [stored] = client.write(Operation.CREATE, [plans[0].record])  # the 504 came after this
+        assert stored.outcome is Outcome.CREATED and stored.id, stored
+        unknown = "BillingPlatform failed while handling the batch (HTTP 504: Gateway Time-out)"
+        log.answered([RowResult(plans[0].row, Outcome.UNKNOWN, None, [unknown])])
+        log.close()  # then the process was killed
+    workbook = openpyxl.load_workbook(book)
+    table = workbook.worksheets[0]
+    aging = [c.value for c in table[1]].index("AgingInterval") + 1
+    for column in range(1, table.max_column + 1):  # the user swaps the two rows...
+        top, bottom = table.cell(2, column), table.cell(3, column)
+        top.value, bottom.value = bottom.value, top.value
+    table.cell(3, aging).value = 31  # ...and edits the first one
+    workbook.save(book)
+    login = ["--url", sandbox.url, "--username", "demo"]
+    code, out, err = run("recover", book, *login)
+    assert code == 1, out + err
+    after = {r["FileName"]: r for r in read_sheet(book)}
+    assert (after["a"]["_row"], after["a"]["Result"], after["a"]["Id"]) == (3, "Created", stored.id)
+    assert recover.EDITED in after["a"]["Message"]
+    assert after["b"]["Result"] == "Failed" and recover.NOT_SAVED in after["b"]["Message"]
+    code, out, err = run("push", book, "--op", "create", *login)
+    assert code == 0 and "1 created" in out, out + err
+    assert_one_invoice_per_row(book, sandbox.url, 2)
+    assert invoices(sandbox.url)["a"] == stored.id
