@@ -231,6 +231,7 @@ class Sheet:
         self.format_rules: list[tuple[int, int, str, int]] = []
         self.protected = False
         self.visible = -1  # xlSheetVisible; 2 is xlSheetVeryHidden
+        self.merged: list[tuple[int, int, int, int]] = []  # first row, column, last row, column
 
     @property
     def app(self) -> App:
@@ -262,9 +263,11 @@ class Sheet:
 
     @property
     def used_range(self) -> Range:
+        """From the first to the last cell with a value or in a merged range, as in Excel."""
         self.app.count("used_range")
-        rows = [r for r, _ in self.cells] or [1]
-        columns = [c for _, c in self.cells] or [1]
+        corners = [*self.cells, *(m[:2] for m in self.merged), *(m[2:] for m in self.merged)]
+        rows = [r for r, _ in corners] or [1]
+        columns = [c for _, c in corners] or [1]
         return Range(self, (min(rows), min(columns)), (max(rows), max(columns)))
 
     def range(self, first: tuple[int, int], last: tuple[int, int] | None = None) -> Range:

@@ -254,6 +254,18 @@ def test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows(
     assert "1 created" in book.app.alerts[-1][0] and sandbox.sandbox.store.count() == 4
 
 
+def test_new_status_columns_go_after_merged_header_cells() -> None:
+    """Excel's used range covers merged cells, so the columns a send adds never land inside a
+    merged header (which would hide them)."""
+    book = book_from_rows(["BillingProfileId", "DueDate", "Notes"], [["101", 45000, "x"]])
+    book.sheets[0].merged = [(1, 3, 1, 5)]  # Notes over C1:E1
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    header = [book.sheets[0].cells.get((1, c)) for c in range(1, 9)]
+    assert header == ["BillingProfileId", "DueDate", "Notes", None, None, "Id", "Result", "Message"]
+    assert book.sheets[0].cells[(2, 7)] == "Created"
+
+
 def test_new_invoice_sheet_copies_the_template_in(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     book = book_from_rows(HEADER, rows_for(1))

@@ -467,6 +467,36 @@ def test_hand_made_sheet_without_id_column_gets_one_for_new_ids(
     assert sheet["A1"].value == "March corrections"
 
 
+def test_new_status_columns_go_after_merged_header_cells(tmp_path: Path, sandbox, run) -> None:
+    """A header cell merged over three columns hides whatever is written under it: the columns
+    bpxl adds go after the merged range (a merged title above the header does not matter)."""
+    path = tmp_path / "merged.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["March corrections"])
+    sheet.append(["Billing profile id", "Due date", "Notes"])
+    sheet.append([101, dt.date(2026, 3, 31), "first"])
+    sheet.merge_cells("A1:K1")
+    sheet.merge_cells("C2:E2")
+    book.save(path)
+    code, out, _ = run("push", path, "--op", "create", *connect(sandbox))
+    assert code == 0, out
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[2]] == [
+        "Billing profile id",
+        "Due date",
+        "Notes",
+        None,
+        None,
+        "Id",
+        "Result",
+        "Message",
+        *[None] * 3,  # under the title's merged range
+    ]
+    assert sheet["F3"].value.isdigit() and sheet["G3"].value == "Created"
+    assert {str(r) for r in sheet.merged_cells.ranges} == {"A1:K1", "C2:E2"}
+
+
 def test_several_notes_are_kept_apart(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "notes.xlsx", [{"BillingProfileId": "x", "Disputed": "maybe"}])
     run("push", book, "--op", "create", *connect(sandbox))

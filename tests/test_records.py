@@ -195,6 +195,16 @@ def test_own_columns_are_found_or_added_after_the_last_used_column() -> None:
     assert read_layout(["Status"]).message_index is None
 
 
+def test_added_columns_go_past_merged_ranges() -> None:
+    bare = read_layout(["Status", "Notes"])
+    added = ((5, "Result"), (6, "Message"))
+    assert own_columns(bare, 2, False, [(0, 1)]).added == ((2, "Result"), (3, "Message"))
+    assert own_columns(bare, 2, False, [(3, 4)]).added == added  # Message would be in it
+    assert own_columns(bare, 2, False, [(1, 2)]).added == ((3, "Result"), (4, "Message"))
+    assert own_columns(bare, 2, False, [(5, 6), (1, 4)]).added == ((7, "Result"), (8, "Message"))
+    assert own_columns(bare, 2, False, [(2, 2), (4, 4)]).added == added
+
+
 def test_each_sheet_refusal_says_what_to_do() -> None:
     with pytest.raises(UsageError) as empty:
         check_layout(read_layout(["Notes"]), Operation.CREATE, "Id")

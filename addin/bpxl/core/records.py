@@ -78,20 +78,29 @@ class OwnColumns:
     added: tuple[tuple[int, str], ...]
 
 
-def own_columns(layout: Layout, width: int, need_id: bool) -> OwnColumns:
-    """Where results go. Missing columns are added after the last used one (``width``): Result
-    and Message always, Id only when a create has new Ids to write."""
+def own_columns(
+    layout: Layout, width: int, need_id: bool, merged: Sequence[tuple[int, int]] = ()
+) -> OwnColumns:
+    """Where results go. Missing columns are added after the last used one (``width``) and clear
+    of the ``merged`` ranges (first and last 0-based column of each merged range in the header
+    row or below), since a merged cell hides what is written under it: Result and Message
+    always, Id only when a create has new Ids to write."""
     id_column = layout.column(fields.ID)
     wanted = [
         (fields.ID, None if id_column is None else id_column.index, need_id),
         (RESULT_HEADER, layout.result_index, True),
         (MESSAGE_HEADER, layout.message_index, True),
     ]
+    start = width
+    count = sum(index is None and needed for _, index, needed in wanted)
+    for first, last in sorted(merged):
+        if first < start + count and last >= start:
+            start = last + 1
     found: list[int | None] = []
     added: list[tuple[int, str]] = []
     for header, index, needed in wanted:
         if index is None and needed:
-            index = width + len(added)
+            index = start + len(added)
             added.append((index, header))
         found.append(index)
     id_index, result, message = found

@@ -162,7 +162,8 @@ def _visible_spans(block: Block, first: int, last: int) -> list[tuple[int, int]]
 
 def write_results(block: Block, results: Sequence[RowResult]) -> None:
     """Result and Message (and new Ids) of ``results`` into the sheet, one block per column;
-    other rows keep what they had. Missing columns get a header after the last used column."""
+    other rows keep what they had. Missing columns get a header after the last used column
+    (Excel's used range covers merged cells, so never inside a merged header)."""
     if not results:
         return
     sheet = block.sheet

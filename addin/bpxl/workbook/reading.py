@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
@@ -56,6 +56,7 @@ class SheetValues:
     rows: list[list[object]]
     hidden: frozenset[int]
     date1904: bool
+    merged: tuple[tuple[int, int, int, int], ...] = ()  # min_col, min_row, max_col, max_row
 
 
 @contextmanager
@@ -181,7 +182,11 @@ def read_values(book: Workbook, sheet: Worksheet, last_row: int | None = None) -
     width = max(map(len, rows), default=0)
     for values in rows:
         values.extend([None] * (width - len(values)))
-    return SheetValues(sheet.title, rows, frozenset(parser.hidden), book.epoch == CALENDAR_MAC_1904)
+    # The merged ranges follow the rows in the sheet's XML: known only when all rows were read.
+    merges = parser.merged_cells.mergeCell if parser.merged_cells else []
+    merged = tuple(range_boundaries(merge.ref) for merge in merges)
+    date1904 = book.epoch == CALENDAR_MAC_1904
+    return SheetValues(sheet.title, rows, frozenset(parser.hidden), date1904, merged)
 
 
 class _Parser(WorkSheetParser):  # type: ignore[misc]

@@ -33,6 +33,7 @@ class SheetGrid:
     header_row: int
     grid: Grid
     hidden_skipped: list[int] = field(default_factory=list)  # hidden rows with values, not sent
+    merged: tuple[tuple[int, int], ...] = ()  # 0-based columns of merges in the header or below
 
 
 def parse_rows(spec: str) -> set[int]:
@@ -132,7 +133,10 @@ def read_grid(
             continue
         data.append((number, row))
     grid = Grid(values[header_row - 1], data, read.date1904)
-    found = SheetGrid(worksheet.title, header_row, grid, hidden)
+    merged = tuple(
+        (left - 1, right - 1) for left, _, right, last in read.merged if last >= header_row
+    )
+    found = SheetGrid(worksheet.title, header_row, grid, hidden, merged)
     _check_room(found, catalogue)
     return found
 
@@ -140,7 +144,7 @@ def read_grid(
 def _check_room(found: SheetGrid, catalogue: Catalogue) -> None:
     """Refuse, before anything is sent, a sheet with no room for the columns bpxl would add."""
     layout = read_layout(found.grid.header, catalogue)
-    columns = own_columns(layout, _used_width(found.grid), need_id=True)
+    columns = own_columns(layout, _used_width(found.grid), True, found.merged)
     beyond = [header for index, header in columns.added if index >= sheet_xml.MAX_COLUMN]
     if beyond:
         raise sheet_xml.SheetFullError(
@@ -173,9 +177,9 @@ def write_results(
     """Write each result into its row; back up the original first. Returns the backup's path.
 
     Only the Result, Message and new Id cells change (see ``sheet_xml``); missing columns are
-    added after the last used column, with the template's header look.
+    added after the last used column and any merged range, with the template's header look.
     """
-    columns = own_columns(layout, _used_width(found.grid), any(r.id for r in results))
+    columns = own_columns(layout, _used_width(found.grid), any(r.id for r in results), found.merged)
     edit = sheet_xml.Edit(header_row=found.header_row)
     for index, header in columns.added:
         edit.set(
