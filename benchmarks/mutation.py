@@ -42,7 +42,14 @@ TESTS = {
     ],
     "journal": ["tests/test_journal.py"],
     "answers": ["tests/test_answers.py"],
-    "push": ["tests/test_push_cli.py", "-k", "not whole_request_failure and not resend_is_safe"],
+    # The engine called directly (one batch at a time), and the lookup's cases on a fake server;
+    # the command line's end-to-end tests are too slow to run per mutant.
+    "push": [
+        "tests/test_push_engine.py",
+        "tests/test_lookup.py",
+        "-k",
+        "test_push_engine or junk or one_id or another_batch or bad_record or refusal_after",
+    ],
     # The lookup's end-to-end tests (test_lookup.py) wait on purpose for late stores: too slow here.
     "reconcile": ["tests/test_reconcile.py", "tests/test_safety.py", "-k", "reconcile or rerun"],
     "sends": ["tests/test_trips.py", "tests/test_roundtrip.py", "tests/test_tenant_fields.py"],

@@ -81,7 +81,10 @@ class FakeBillingPlatform:
 
     @contextmanager
     def running(self) -> Iterator[FakeBillingPlatform]:
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: ``shutdown`` waits for the loop to notice, 0.5 s by default, per test.
+        thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         try:
             yield self

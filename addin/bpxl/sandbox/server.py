@@ -38,6 +38,8 @@ from .store import Store
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CREDENTIALS = ("sessionid", "authorization")
+# How often the serving loop looks for a stop: `stop` (every test's teardown) waits up to this long.
+_POLL_S = 0.05
 _WRITES = {"POST": Operation.CREATE, "PUT": Operation.UPDATE, "PATCH": Operation.UPSERT}
 _ANSWER = {
     Operation.CREATE: "createResponse",
@@ -97,12 +99,12 @@ class Sandbox:
         return f"http://{shown}:{port}/{self.config.tenant}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=_POLL_S)
 
     def stop(self) -> None:
         for late in list(self._late):
