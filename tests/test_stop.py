@@ -13,10 +13,12 @@ import pytest
 
 from bpxl.cli import EXIT_STOPPED
 from bpxl.core import push
+from bpxl.sandbox.faults import FaultPlan
 
 from .conftest import read_sheet, write_invoices
 from .processes import (
     assert_one_invoice_per_row,
+    bpxl,
     invoices,
     sandbox_process,
     sent_rows,
@@ -81,6 +83,29 @@ def test_creates_with_no_answer_in_the_grace_are_looked_up_by_the_next_push(
         code, out, err = run("push", book, "--op", "create", "--url", url, "--username", "demo")
         assert code == 0, out + err
         assert_one_invoice_per_row(book, url, rows)
+
+
+def test_a_stop_ends_the_retries_of_a_failing_server_at_once(tmp_path: Path, make_sandbox, run):
+    """Chaos seed 1066: an update answered 503 is retried after a pause (an update is safe to
+    send again); a Ctrl+C during that pause used to let the retries go on, and the process
+    lived on until they ended. A stop now ends the pause: no request after it, an exit at once."""
+    box = make_sandbox()
+    book = write_invoices(tmp_path / "retried.xlsx", rows_of(3))
+    login = ["--url", box.url, "--username", "demo"]
+    assert run("push", book, "--op", "create", *login)[0] == 0
+    box.sandbox.config.faults = FaultPlan.parse(["503:1"], seed=1)  # every write answered 503
+    before = len(box.writes())
+    pusher = bpxl("push", book, "--op", "update", *login)
+    # urllib3 retries at once after the first 503, then waits 1 s, 2 s, 4 s between tries.
+    wait_for(lambda: len(box.writes()) == before + 2)
+    signalled = time.monotonic()
+    pusher.send_signal(signal.SIGINT)
+    _, err = pusher.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert pusher.returncode == EXIT_STOPPED, err
+    assert len(box.writes()) == before + 2, "a request went out after the stop"
+    assert took < 3, f"{took:.1f} s from the signal to the exit"
+    assert {r["Result"] for r in read_sheet(book)} <= {"Failed", "Unknown"}
 
 
 def _interrupt_when_sent(rows: int) -> None:

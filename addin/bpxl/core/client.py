@@ -18,12 +18,15 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .. import __version__
@@ -85,15 +88,53 @@ class _Throttle:
 class _Retry(Retry):
     """urllib3's retries, and a plain 500 to a GET too: a query changes nothing, and a server
     that fails one now and then (an error page) usually answers the next; within the same
-    status budget. A write's 500 is not retried here (it may have stored)."""
+    status budget. A write's 500 is not retried here (it may have stored).
+
+    Once ``halt`` is set (the user stopped the push), nothing is sent again: a failed answer is
+    returned as it came, a failed connection raised, and a pause before a retry ends at once."""
+
+    def __init__(self, *args: Any, halt: threading.Event | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.halt = halt or threading.Event()
+
+    def new(self, **kw: Any) -> Self:
+        made = super().new(**kw)
+        made.halt = self.halt
+        return made
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if self.halt.is_set():
+            return False
         if method.upper() == "GET" and status_code == 500 and self.total:
             return True
         return super().is_retry(method, status_code, has_retry_after)
 
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        """The next try, after its pause (the server's Retry-After, else the backoff); a halt
+        during the pause ends it: urllib3 then returns a failed answer as it came, or raises the
+        connection's failure."""
+        made = super().increment(method, url, response, error, _pool, _stacktrace)
+        pause = made.get_retry_after(response) if response is not None else None
+        if not (made.respect_retry_after_header and pause):
+            pause = made.get_backoff_time()
+        if self.halt.wait(pause):
+            stopped = error or ResponseError("stopped by the user")
+            raise MaxRetryError(_pool, url or "", stopped)  # type: ignore[arg-type]  # as urllib3
+        return made
 
-def _retry_policy() -> Retry:
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        """Nothing: ``increment`` has paused already, in a way a halt can cut short."""
+
+
+def _retry_policy(halt: threading.Event) -> Retry:
     """Retries that can never repeat a create: connection failures before anything was sent, and
     502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert), and a
     500 to a GET (``_Retry``).
@@ -112,6 +153,7 @@ def _retry_policy() -> Retry:
         backoff_jitter=0.5,
         respect_retry_after_header=True,
         raise_on_status=False,
+        halt=halt,
     )
 
 
@@ -171,10 +213,11 @@ class Client:
         if max_requests_per_s is None and not loopback:
             max_requests_per_s = MAX_REQUESTS_PER_S
         self._throttle = _Throttle(max_requests_per_s)
+        self._halt = threading.Event()
         self._http = requests.Session()
         self._http.trust_env = not loopback  # no proxy between us and a local sandbox
         adapter = HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy()
+            pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy(self._halt)
         )
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
@@ -192,6 +235,12 @@ class Client:
         else:
             who = "token" if self._token else f"user {self.username!r}"
         return f"<Client {self.url} as {who}>"
+
+    def stop_retrying(self) -> None:
+        """The user stopped: from now on no request is sent again (after a 429, a 503 or a lost
+        connection) and pauses before a retry end at once, so that the process can end within
+        seconds. First attempts still go out (a lookup, a logout)."""
+        self._halt.set()
 
     def close(self) -> None:
         """Log out (ending the server session) and release connections."""
@@ -383,9 +432,8 @@ class Client:
             if response.status_code == 429:
                 self._throttle.slow_down()
                 pause = _retry_after(response, delay)
-                if waited + pause > RATE_LIMIT_BUDGET_S:
-                    return response
-                time.sleep(pause)
+                if waited + pause > RATE_LIMIT_BUDGET_S or self._halt.wait(pause):
+                    return response  # nothing was processed: the caller says so
                 waited += pause
                 delay = min(delay * 2, 30.0)
                 continue

@@ -584,6 +584,7 @@ class _Sender:
             while waiting:
                 if self.stop.is_set() and deadline is None:
                     deadline = time.monotonic() + STOP_GRACE_S
+                    self.client.stop_retrying()  # a batch in flight is not sent again
                     for future in [f for f in waiting if f.cancel()]:
                         self._record_all({r.row: _STOPPED for r in waiting.pop(future)})
                 if deadline is not None and time.monotonic() >= deadline:
