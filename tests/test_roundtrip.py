@@ -139,6 +139,33 @@ def test_pull_edit_sort_send_changed_conflict_and_revert(tmp_path: Path, make_sa
     assert len(sandbox.writes()) == writes_before
 
 
+def test_a_dry_run_of_changed_rows_says_it_only_checks(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """The dry run of --changed asks the tenant for conflicts, as the send would, but sends
+    nothing: it says so, in the words of a plain dry run, and never "Sending to"."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    [invoice] = seed_invoices(sandbox, 1)
+    book = tmp_path / "dry.xlsx"
+    assert run("pull", book, "--ids", invoice, "--profile", "live")[0] == 0
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    sheet.cell(2, [c.value for c in sheet[1]].index("Status") + 1, "Approved")
+    workbook.save(book)
+    code, out, _ = run(
+        "push", book, "--op", "update", "--changed", "--dry-run", "--profile", "live"
+    )
+    assert code == 0, out
+    assert out.splitlines()[0] == (
+        f"Checking for conflicts in live: sandbox tenant sandbox ({sandbox.url}) "
+        "(dry run: nothing is sent)"
+    )
+    assert (
+        "Sending" not in out and "1 ready to update, 0 invalid (dry run: nothing was sent)" in out
+    )
+    assert len(sandbox.writes()) == 1  # the seed's
+
+
 def test_pull_with_no_match_and_by_ids(tmp_path: Path, sandbox, run) -> None:
     ids = seed_invoices(sandbox, 3)
     book = tmp_path / "none.xlsx"

@@ -567,8 +567,11 @@ class _Desk:
     @contextmanager
     def connect(self) -> Iterator[connection.Connection]:
         with _connection(self.args) as link:
-            if link.profile is not None:
-                print(f"Sending to {link.profile.label}", flush=True)
+            where = link.profile.label if link.profile is not None else None
+            if where and self.args.dry_run:  # only --changed connects, to look for conflicts
+                print(f"Checking for conflicts in {where} (dry run: nothing is sent)", flush=True)
+            elif where:
+                print(f"Sending to {where}", flush=True)
             yield link
 
     def confirm(self, link: connection.Connection, op: Operation, rows: int) -> bool:
