@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.chart import BarChart, Reference
 
 from bpxl.core.client import Client
 from bpxl.core.errors import UsageError
@@ -274,3 +276,59 @@ def test_a_first_pull_refuses_to_drop_what_it_cannot_keep(tmp_path: Path, sandbo
     assert code == 2 and "a dropdown or check whose list is on another sheet" in err, out + err
     assert "Nothing was written" in err and "Warning" not in err and "openpyxl" not in err
     assert book.read_bytes() == before
+
+
+TEXT_BOX = (  # as Excel writes a text box, inside the sheet's drawing
+    '<xdr:twoCellAnchor xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/'
+    'spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+    "<xdr:from><xdr:col>1</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>5</xdr:row>"
+    "<xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>4</xdr:col><xdr:colOff>0</xdr:colOff>"
+    "<xdr:row>8</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>"
+    '<xdr:sp macro="" textlink=""><xdr:nvSpPr><xdr:cNvPr id="2" name="TextBox 1"/>'
+    '<xdr:cNvSpPr txBox="1"/></xdr:nvSpPr><xdr:spPr><a:prstGeom prst="rect"><a:avLst/>'
+    "</a:prstGeom></xdr:spPr><xdr:txBody><a:bodyPr/><a:p><a:r><a:t>Approved by J. Smith</a:t>"
+    "</a:r></a:p></xdr:txBody></xdr:sp><xdr:clientData/></xdr:twoCellAnchor>"
+)
+
+
+def _with_chart(book: Path) -> None:
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook.worksheets[0]
+    chart = BarChart()
+    chart.add_data(Reference(sheet, min_col=2, min_row=1, max_row=2))
+    sheet.add_chart(chart, "K2")
+    workbook.save(book)
+
+
+def _add_text_box(book: Path) -> None:
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    drawing = "xl/drawings/drawing1.xml"
+    parts[drawing] = parts[drawing].replace(b"</wsDr>", TEXT_BOX.encode() + b"</wsDr>")
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+def test_a_first_pull_refuses_to_drop_a_text_box(tmp_path: Path, sandbox, run) -> None:
+    """openpyxl keeps a sheet's charts but silently drops its text boxes and shapes: the first
+    pull, which saves through it, refuses and says how to go on; a chart alone is kept."""
+    ids = seed_invoices(sandbox, 1)
+    book = write_invoices(tmp_path / "noted.xlsx", [{"BillingProfileId": "101"}])
+    _with_chart(book)
+    _add_text_box(book)
+    before = book.read_bytes()
+    code, out, err = run("pull", book, "--ids", ids[0], *connect(sandbox))
+    assert code == 2, out + err
+    assert err.startswith(
+        "bpxl: noted.xlsx has text boxes or shapes, which bpxl cannot keep when it pulls into "
+        "this workbook for the first time. Nothing was written."
+    ), err
+    assert "Pull into a new workbook (bpxl pull new.xlsx ...)" in err
+    assert book.read_bytes() == before
+    charted = write_invoices(tmp_path / "charted.xlsx", [{"BillingProfileId": "101"}])
+    _with_chart(charted)
+    code, out, err = run("pull", charted, "--ids", ids[0], *connect(sandbox))
+    assert code == 0, out + err
+    with zipfile.ZipFile(charted) as package:
+        assert "xl/charts/chart1.xml" in package.namelist()

@@ -11,11 +11,14 @@ holds no secret. What a push replaced, for ``bpxl revert``, is kept by ``revert_
 from __future__ import annotations
 
 import warnings
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxml import etree
 from openpyxl import Workbook, load_workbook
+from openpyxl.drawing.image import PILImage
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
@@ -89,13 +92,47 @@ _DROPPED = {
 }
 
 
+_CHART = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+_PLACE = {"from", "to", "ext", "pos", "clientData"}  # where an anchor sits, not what it holds
+_SHAPES = {"sp", "cxnSp", "grpSp"}  # a text box is a shape too
+
+
+def _drawings_lost(path: Path) -> set[str]:
+    """What the workbook's drawings hold that openpyxl does not read, and so drops without a word
+    when it saves: it keeps charts, and pictures only when Pillow is installed."""
+    lost: set[str] = set()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    with zipfile.ZipFile(path) as package:
+        for name in package.namelist():
+            if not (name.startswith("xl/drawings/") and name.endswith(".xml")):
+                continue  # vmlDrawing parts hold comments, which openpyxl keeps
+            root = etree.fromstring(package.read(name), parser)
+            on_chart = etree.QName(root).localname == "userShapes"
+            for anchor in root.iterchildren(tag=etree.Element):
+                for drawn in anchor.iterchildren(tag=etree.Element):
+                    kind = etree.QName(drawn).localname
+                    if kind in _PLACE:
+                        continue
+                    if on_chart:
+                        lost.add("text boxes or shapes on a chart")
+                    elif kind in _SHAPES:
+                        lost.add("text boxes or shapes")
+                    elif kind == "pic":
+                        if not PILImage:
+                            lost.add("pictures")
+                    elif kind != "graphicFrame" or _CHART not in drawn.xpath(".//@uri"):
+                        lost.add("drawings other than charts (such as SmartArt)")
+    return lost
+
+
 def _load_whole(path: Path) -> Workbook:
     """The workbook for editing, or a refusal naming what saving it through openpyxl would lose:
     a pull must not take anything away from the user's workbook."""
+    lost = _drawings_lost(path)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
-    lost = {
+    lost |= {
         next((plain for key, plain in _DROPPED.items() if text.startswith(key)), "")
         or "parts of a newer Excel"
         for w in said
