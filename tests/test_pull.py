@@ -300,11 +300,27 @@ def _with_chart(book: Path) -> None:
     workbook.save(book)
 
 
-def _add_text_box(book: Path) -> None:
+def _add_text_box(book: Path, on_chart: bool = False) -> None:
+    """A text box on the sheet, or (``on_chart``) on its chart, as Excel keeps it there: a
+    drawing of the chart's own."""
     with zipfile.ZipFile(book) as source:
         parts = {item.filename: source.read(item.filename) for item in source.infolist()}
-    drawing = "xl/drawings/drawing1.xml"
-    parts[drawing] = parts[drawing].replace(b"</wsDr>", TEXT_BOX.encode() + b"</wsDr>")
+    if on_chart:
+        shape = TEXT_BOX.replace("twoCellAnchor", "relSizeAnchor").replace("xdr:", "cdr:")
+        shape = shape.replace("spreadsheetDrawing", "chartDrawing").replace(":xdr=", ":cdr=")
+        parts["xl/drawings/drawing9.xml"] = (
+            '<c:userShapes xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+            f"{shape}</c:userShapes>"
+        ).encode()
+        parts["xl/charts/_rels/chart1.xml.rels"] = (
+            b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            b'<Relationship Id="rId1" Target="../drawings/drawing9.xml" Type="http://schemas.'
+            b'openxmlformats.org/officeDocument/2006/relationships/chartUserShapes"/>'
+            b"</Relationships>"
+        )
+    else:
+        drawing = "xl/drawings/drawing1.xml"
+        parts[drawing] = parts[drawing].replace(b"</wsDr>", TEXT_BOX.encode() + b"</wsDr>")
     with zipfile.ZipFile(book, "w") as target:
         for name, data in parts.items():
             target.writestr(name, data)
@@ -321,11 +337,15 @@ def test_a_first_pull_refuses_to_drop_a_text_box(tmp_path: Path, sandbox, run) -
     code, out, err = run("pull", book, "--ids", ids[0], *connect(sandbox))
     assert code == 2, out + err
     assert err.startswith(
-        "bpxl: noted.xlsx has text boxes or shapes, which bpxl cannot keep when it pulls into "
-        "this workbook for the first time. Nothing was written."
+        "bpxl: noted.xlsx has text boxes or shapes (sheet 'Invoices'), which bpxl cannot keep "
+        "when it pulls into this workbook for the first time. Nothing was written."
     ), err
     assert "Pull into a new workbook (bpxl pull new.xlsx ...)" in err
     assert book.read_bytes() == before
+    _with_chart(on_chart := write_invoices(tmp_path / "on_chart.xlsx", [{"Status": "Pending"}]))
+    _add_text_box(on_chart, on_chart=True)
+    code, out, err = run("pull", on_chart, "--ids", ids[0], *connect(sandbox))
+    assert code == 2 and "has text boxes or shapes on a chart (sheet 'Invoices')" in err, out
     charted = write_invoices(tmp_path / "charted.xlsx", [{"BillingProfileId": "101"}])
     _with_chart(charted)
     code, out, err = run("pull", charted, "--ids", ids[0], *connect(sandbox))

@@ -33,7 +33,7 @@ from ..core.roundtrip import pull_memory
 from ..core.roundtrip.edits import changed_formula
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled, id_text, pulled_from, to_cell
 from ..core.roundtrip.pulls import Places
-from . import reading, saving
+from . import reading, saving, sheet_xml
 
 PULLED = pull_memory.MEMORY_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
@@ -97,38 +97,51 @@ _PLACE = {"from", "to", "ext", "pos", "clientData"}  # where an anchor sits, not
 _SHAPES = {"sp", "cxnSp", "grpSp"}  # a text box is a shape too
 
 
-def _drawings_lost(path: Path) -> set[str]:
-    """What the workbook's drawings hold that openpyxl does not read, and so drops without a word
-    when it saves: it keeps charts, and pictures only when Pillow is installed."""
-    lost: set[str] = set()
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+def _drawings_lost(path: Path) -> list[str]:
+    """What the sheets' drawings hold that openpyxl does not read, and so drops without a word
+    when it saves (it keeps charts, and pictures only when Pillow is installed), each with the
+    sheets it is on."""
+    where: dict[str, list[str]] = {}
     with zipfile.ZipFile(path) as package:
-        for name in package.namelist():
-            if not (name.startswith("xl/drawings/") and name.endswith(".xml")):
-                continue  # vmlDrawing parts hold comments, which openpyxl keeps
-            root = etree.fromstring(package.read(name), parser)
-            on_chart = etree.QName(root).localname == "userShapes"
-            for anchor in root.iterchildren(tag=etree.Element):
-                for drawn in anchor.iterchildren(tag=etree.Element):
-                    kind = etree.QName(drawn).localname
-                    if kind in _PLACE:
-                        continue
-                    if on_chart:
-                        lost.add("text boxes or shapes on a chart")
-                    elif kind in _SHAPES:
-                        lost.add("text boxes or shapes")
-                    elif kind == "pic":
-                        if not PILImage:
-                            lost.add("pictures")
-                    elif kind != "graphicFrame" or _CHART not in drawn.xpath(".//@uri"):
-                        lost.add("drawings other than charts (such as SmartArt)")
-    return lost
+        book = sheet_xml.Book(package)
+        parts = book.rels("xl/workbook.xml")
+        for sheet, rid in book.sheets():
+            kinds: set[str] = set()
+            for drawing in book.related_all(parts[rid][1], "/drawing") if rid in parts else []:
+                kinds |= _not_kept(book.part(drawing))
+                for chart in book.related_all(drawing, "/chart"):
+                    for shapes in book.related_all(chart, "/chartUserShapes"):
+                        if _not_kept(book.part(shapes)):
+                            kinds.add("text boxes or shapes on a chart")
+            for kind in kinds:
+                where.setdefault(kind, []).append(repr(sheet))
+    return [
+        f"{kind} (sheet{'s' if len(sheets) > 1 else ''} {', '.join(sheets)})"
+        for kind, sheets in where.items()
+    ]
+
+
+def _not_kept(drawing: etree._Element) -> set[str]:
+    """What of one drawing part openpyxl would drop, in the user's words."""
+    kinds = set()
+    for anchor in drawing.iterchildren(tag=etree.Element):
+        for drawn in anchor.iterchildren(tag=etree.Element):
+            kind = etree.QName(drawn).localname
+            if kind in _PLACE or (kind == "pic" and PILImage):
+                continue
+            if kind in _SHAPES:
+                kinds.add("text boxes or shapes")
+            elif kind == "pic":
+                kinds.add("pictures")
+            elif kind != "graphicFrame" or _CHART not in drawn.xpath(".//@uri"):
+                kinds.add("drawings other than charts (such as SmartArt)")
+    return kinds
 
 
 def _load_whole(path: Path) -> Workbook:
     """The workbook for editing, or a refusal naming what saving it through openpyxl would lose:
     a pull must not take anything away from the user's workbook."""
-    lost = _drawings_lost(path)
+    lost = set(_drawings_lost(path))
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         book = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")

@@ -173,6 +173,10 @@ class Book:
                 return rels[rid][1]
         raise KeyError(f"sheet {name!r} is not in the workbook")
 
+    def part(self, name: str) -> etree._Element:
+        """The XML of the part ``name`` of the package."""
+        return _parse(self.source.read(name))
+
     def rels(self, part: str) -> dict[str, tuple[str, str]]:
         """Relationship id -> (type, the part it points to), from ``part``'s .rels file."""
         path = PurePosixPath(part)
