@@ -404,3 +404,411 @@ def test_a_lost_create_proven_absent_is_sent_once_more_and_only_once() -> None:
     assert batch_sizes(server) == [2, 2] and len(server.ids()) == 2
     assert outcomes(report) == {"Created": 2} and report.doubled == []
     assert all(r.messages == [] for r in report.results)
+
+
+# -- a stop -----------------------------------------------------------------------------------
+
+
+def test_a_stop_mid_push_settles_every_row_and_the_next_push_sends_nothing_twice(
+    monkeypatch,
+) -> None:
+    """The second of three batches is out when the stop comes and answers after the grace: its
+    rows are Unknown with what was sent kept; the third never goes; the first is Created."""
+    monkeypatch.setattr(engine, "STOP_GRACE_S", 0.1)
+    stop, answer = threading.Event(), threading.Event()
+
+    def script(n: int, _: list[dict[str, Any]]) -> Plan:
+        if n == 2:
+            stop.set()
+            answer.wait(10)
+        return Plan()
+
+    rows = new_rows(6)
+    with fake(script) as server:
+        try:
+            report = send(server.url, Grid(HEADER, rows), stop=stop, batch_size=2)
+        finally:
+            answer.set()
+        assert report.stopped is True
+        got = by_row(report)
+        assert [got[n].outcome for n in range(2, 8)] == [Outcome.CREATED] * 2 + [
+            Outcome.UNKNOWN
+        ] * 2 + [Outcome.FAILED] * 2
+        assert (
+            got[6].messages == got[7].messages == ["Not sent: stopped before sending; send again"]
+        )
+        refs = [unsettled.ref_in(got[n].message) for n in (4, 5)]
+        for n, ref in zip((4, 5), refs, strict=True):
+            assert ref is not None and got[n].messages == [
+                "Sent, but bpxl was stopped before the answer came; the next push looks it up in "
+                f"BillingPlatform before sending it again (bpxl ref {ref})"
+            ]
+            kept = unsettled.find(ref)
+            assert (
+                kept is not None
+                and kept.record
+                == engine.plan(Grid(HEADER, rows), PushOptions(CREATE))[1][n - 2].record
+            )
+        assert report.settled == [] and batch_sizes(server) == [2, 2]
+        again = [
+            (n, [r.id, *v[1:4], r.outcome.value if r.outcome else None, r.message])
+            for (n, v), r in zip(rows, report.results, strict=True)
+        ]
+        while len(server.ids()) < 4:  # the second batch is stored once it answers
+            threading.Event().wait(0.02)
+        rerun = send(server.url, Grid(HEADER, again))
+    assert rerun.skipped == [2, 3] and sorted(rerun.settled) == sorted(refs)
+    assert [r.outcome for r in rerun.results] == [Outcome.CREATED] * 4
+    assert {r.row: r.messages for r in rerun.results if r.row in (4, 5)} == {
+        4: ["An earlier send created this invoice (found in BillingPlatform); not sent again"],
+        5: ["An earlier send created this invoice (found in BillingPlatform); not sent again"],
+    }
+    assert batch_sizes(server) == [2, 2, 2] and len(server.ids()) == 6  # nothing twice
+
+
+def test_a_stop_before_anything_went_sends_nothing(sandbox) -> None:
+    stop = threading.Event()
+    stop.set()
+    report = send(sandbox.url, Grid(HEADER, new_rows(3)), stop=stop)
+    assert report.stopped is True and sandbox.writes() == []
+    assert {r.message for r in report.results} == {"Not sent: stopped before sending; send again"}
+    assert outcomes(report) == {"Failed": 3}
+    update = send(sandbox.url, Grid(HEADER, existing_on(sandbox, 1)), UPDATE, stop=stop)
+    assert outcomes(update) == {"Failed": 1} and len(sandbox.writes()) == 1  # the create only
+
+
+def existing_on(sandbox: Any, n: int) -> list[tuple[int, list[object]]]:
+    return existing(sandbox.url, n)
+
+
+# -- rows an earlier create left Unknown --------------------------------------------------------
+
+
+def unknown_row(row: int, values: list[object], message: str) -> tuple[int, list[object]]:
+    return (row, [None, *values[1:4], "Unknown", message])
+
+
+def test_an_unknown_row_is_looked_up_as_it_was_sent(sandbox) -> None:
+    """Three rows marked Unknown with what was sent kept: one was created (and edited since),
+    one was not (sent now), one was not and is invalid now (not sent)."""
+    made = send(sandbox.url, Grid(HEADER, new_rows(1, "made")))
+    sent_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+    plans = engine.plan(Grid(HEADER, new_rows(3, "u")), PushOptions(CREATE))[1]
+    records = [p.record for p in plans]
+    records[0] = engine.plan(Grid(HEADER, new_rows(1, "made")), PushOptions(CREATE))[1][0].record
+    refs = [unsettled.mention(unsettled.keep(r, sent_at)) for r in records]
+    rows = [
+        unknown_row(2, [None, "101", "edited.pdf", 0], f"Sent, but no answer came {refs[0]}"),
+        unknown_row(3, new_rows(3, "u")[1][1], f"Sent, but no answer came {refs[1]}"),
+        unknown_row(4, [None, "101", "u-2.pdf", "soon"], f"Sent, but no answer came {refs[2]}"),
+    ]
+    report = send(sandbox.url, Grid(HEADER, rows))
+    got = by_row(report)
+    assert got[2].outcome is Outcome.CREATED and got[2].id == made.results[0].id
+    assert got[2].messages == [
+        "An earlier send created this invoice (found in BillingPlatform); not sent again",
+        "Edited since that send: the invoice has the values sent then; send your edits as an "
+        "update",
+    ]
+    assert got[3].outcome is Outcome.CREATED and got[3].messages == []
+    assert got[4].outcome is Outcome.INVALID
+    assert got[4].messages == ['AgingInterval: "soon" is not a whole number']
+    assert sorted(report.settled) == sorted(unsettled.ref_in(r) for r in refs)
+    assert sandbox.sandbox.store.count() == 2 and [w["records"] for w in sandbox.writes()] == [1, 1]
+
+
+def journal_of(folder: Path, url: str) -> Journal:
+    return Journal(
+        folder,
+        workbook=folder / "book.xlsx",
+        sheet="Invoices",
+        op=CREATE,
+        external_id=fields.ID,
+        target=Target(url),
+    )
+
+
+def test_an_older_unknown_mark_is_looked_up_by_the_journals_send_time(
+    sandbox, tmp_path: Path
+) -> None:
+    """A mark with no ref (written before refs existed): the journals say when the row went out;
+    without them, finding its invoice proves nothing and finding none proves nothing either."""
+    first = journal_of(tmp_path, sandbox.url)
+    made = send(sandbox.url, Grid(HEADER, new_rows(1)), journal=first)
+    first.finish()
+    old = "Sent, but no answer came"
+    rows = [unknown_row(2, new_rows(1)[0][1], old), unknown_row(3, new_rows(2)[1][1], old)]
+    unsure = send(sandbox.url, Grid(HEADER, rows))  # no journal: no send time
+    got = by_row(unsure)
+    assert got[2].outcome is Outcome.UNKNOWN
+    ref = unsettled.ref_in(got[2].message)
+    assert ref is not None and got[2].message == (
+        f"Sent, but no answer came, and invoice Id {made.results[0].id} has this row's values, "
+        "but it may be older than this send (when the row was sent is not known); push again "
+        "later to look again, or check in BillingPlatform, then put the invoice's Id in the Id "
+        "column and Created in Result, or clear Result to send the row again (bpxl ref "
+        f"{ref})"
+    )
+    assert got[3].outcome is Outcome.UNKNOWN and got[3].messages == [engine._NOT_PROVEN.messages[0]]
+    assert unsure.settled == []
+    second = journal_of(tmp_path, sandbox.url)
+    found = send(sandbox.url, Grid(HEADER, rows), journal=second)
+    second.finish()
+    got = by_row(found)
+    assert got[2].outcome is Outcome.CREATED and got[2].id == made.results[0].id
+    assert got[2].messages == [
+        "An earlier send created this invoice (found in BillingPlatform); not sent again"
+    ]
+    assert got[3].outcome is Outcome.UNKNOWN  # never sent by a journalled push: still no proof
+    assert sandbox.sandbox.store.count() == 1
+
+
+def test_an_unsure_lookup_keeps_the_ref_the_row_already_has(sandbox) -> None:
+    send(sandbox.url, Grid(HEADER, new_rows(1)))
+    send(sandbox.url, Grid(HEADER, new_rows(1)))  # two identical invoices, both ours
+    kept = unsettled.keep(
+        engine.plan(Grid(HEADER, new_rows(1)), PushOptions(CREATE))[1][0].record,
+        dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30),
+    )
+    message = f"Sent, but no answer came {unsettled.mention(kept)}"
+    report = send(sandbox.url, Grid(HEADER, [unknown_row(2, new_rows(1)[0][1], message)]))
+    [row] = report.results
+    assert row.outcome is Outcome.UNKNOWN and row.message.endswith(f"(bpxl ref {kept.ref})")
+    assert row.message.startswith("Sent, but no answer came, and 2 invoices have this row's values")
+    assert report.settled == [] and sandbox.sandbox.store.count() == 2
+
+
+# -- answers mapped to rows -------------------------------------------------------------------
+
+
+def test_server_messages_name_the_users_own_columns() -> None:
+    words = engine._in_user_words
+    headers = {"BillingProfileId": "Billing profile", "DueDate": "Due date", "Id": "Id"}
+    assert words("BillingProfileId: BillingProfileId 999 does not exist", headers) == (
+        "Billing profile: 999 does not exist"
+    )
+    assert words("BillingProfileId 999 does not exist", headers) == (
+        "Billing profile 999 does not exist"
+    )
+    assert words("Note: DueDate and BillingProfileIdX", headers) == (
+        "Note: Due date and BillingProfileIdX"
+    )
+    assert words("duedate: must be a date", headers) == "Due date: must be a date"
+    assert words("Id: Id 5 not found", headers) == "Id: 5 not found"  # said once
+    assert words("DueDate: Due date Due date", headers) == "Due date: Due date"
+    assert words("DueDate:Due date 5", headers) == "Due date:Due date 5"
+    assert words("DueDate is wrong", {"DueDate": r"Due \1 date"}) == r"Due \1 date is wrong"
+    assert words("no colon at all", headers) == "no colon at all"
+
+
+def test_a_record_refused_by_the_server_says_so_in_the_users_words(sandbox) -> None:
+    header = ["Id", "Billing profile id", "File name", "Created", "Result", "Message"]
+    rows = [
+        (2, [None, "101", "a.pdf", "2026-01-01", None, None]),
+        (3, [None, "999", "b.pdf", None, None, None]),
+    ]
+    report = send(sandbox.url, Grid(header, rows))
+    got = by_row(report)
+    assert got[2].outcome is Outcome.CREATED
+    assert got[2].messages == ["Created: is set by BillingPlatform and was not sent"]
+    assert got[3].outcome is Outcome.FAILED
+    assert got[3].messages == [
+        "Billing profile id: 999 does not exist (BillingPlatform error INVALID_REFERENCE); fix it "
+        "and send again"
+    ]
+
+
+def test_the_ids_a_sheet_holds_are_its_own() -> None:
+    layout = engine.read_layout(HEADER, fields.BUILT_IN)
+    rows = [
+        (2, [" 12 ", "101"]),
+        (3, [None, "101"]),
+        (4, ["", "101"]),
+        (5, []),
+        (6, [13]),
+        (7, [0]),
+    ]
+    assert engine.sheet_ids(Grid(HEADER, rows), layout) == {"12", "13", "0"}
+    no_id = engine.read_layout(HEADER[1:], fields.BUILT_IN)
+    assert engine.sheet_ids(Grid(HEADER[1:], [(2, ["101"])]), no_id) == set()
+
+
+def test_an_upsert_on_id_creates_the_rows_without_one_and_upserts_the_others(sandbox) -> None:
+    made = existing(sandbox.url, 2)
+    grid = Grid(HEADER, [made[0], *new_rows(2, "new", first=5), made[1]], True)
+    parts = engine.parts(grid, PushOptions(UPSERT))
+    assert [(p.op, [r for r, _ in g.rows]) for g, p in parts] == [
+        (CREATE, [5, 6]),
+        (UPSERT, [2, 3]),
+    ]
+    assert all(g.date1904 and g.header == HEADER for g, _ in parts)
+    short = Grid(HEADER, [(2, ["7"]), (3, [])])
+    assert [[r for r, _ in g.rows] for g, _ in engine.parts(short, PushOptions(UPSERT))] == [
+        [3],
+        [2],
+    ]
+    alone = Grid(HEADER, new_rows(2))
+    assert engine.parts(alone, PushOptions(UPSERT)) == [(alone, PushOptions(CREATE))]
+    for one in (PushOptions(CREATE), PushOptions(UPDATE), PushOptions(UPSERT, "FileName")):
+        assert engine.parts(grid, one) == [(grid, one)]
+    no_id = Grid(HEADER[1:], [(2, ["101", "x.pdf"])])
+    assert engine.parts(no_id, PushOptions(UPSERT)) == [(no_id, PushOptions(UPSERT))]
+    assert engine.parts(Grid(HEADER, []), PushOptions(UPSERT)) == [
+        (Grid(HEADER, []), PushOptions(UPSERT))
+    ]
+    reports = [send(sandbox.url, g, p.op, **{"external_id": p.external_id}) for g, p in parts]
+    whole = engine.merged(reports, PushOptions(UPSERT))
+    assert [(r.row, r.outcome) for r in whole.results] == [
+        (2, Outcome.UPSERTED),
+        (3, Outcome.UPSERTED),
+        (5, Outcome.CREATED),
+        (6, Outcome.CREATED),
+    ]
+    assert whole.options == PushOptions(UPSERT) and whole.layout == reports[0].layout
+    assert whole.summary() == "4 rows: 2 upserted, 0 invalid, 0 failed, 2 created"
+
+
+def test_merged_reports_keep_sheet_order_and_everything_each_part_said() -> None:
+    layout = engine.read_layout(HEADER, fields.BUILT_IN)
+    options = PushOptions(UPSERT)
+    one = PushReport(
+        PushOptions(CREATE), layout, [RowResult(5, Outcome.CREATED, "9")], [9, 4], False,
+        ["aaa"], doubled=[5],
+    )  # fmt: skip
+    two = PushReport(
+        options, layout, [RowResult(2, Outcome.UPSERTED, "1")], [3], True, ["bbb"], doubled=[2]
+    )
+    whole = engine.merged([one, two], options)
+    assert [r.row for r in whole.results] == [2, 5] and whole.skipped == [3, 4, 9]
+    assert whole.stopped is True and whole.settled == ["aaa", "bbb"] and whole.doubled == [2, 5]
+    assert engine.merged([one], options).stopped is False
+    assert whole.moved == []
+
+
+def test_going_counts_the_rows_a_push_sends() -> None:
+    ref = "Sent, but no answer came (bpxl ref 0123456789ab)"
+    rows = [
+        *new_rows(2),
+        (4, [None, "101", "bad.pdf", "soon", None, None]),
+        (5, [None, "101", "bad.pdf", "soon", "Unknown", ref]),
+        (6, ["7", "101", "done.pdf", 1, "Created", None]),
+    ]
+    assert engine.going(Grid(HEADER, rows), PushOptions(CREATE)) == 3
+    assert engine.going(Grid(HEADER, []), PushOptions(CREATE)) == 0
+
+
+# -- whose Id is it ---------------------------------------------------------------------------
+
+
+def _answering(server_ids: Callable[[int], str | None]) -> Callable[[int, list[Any]], Plan]:
+    """Stores every write, but answers with the Id ``server_ids(write number)`` when not None."""
+
+    def script(n: int, _: list[Any]) -> Plan:
+        wrong = server_ids(n)
+        if wrong is None:
+            return Plan()
+
+        def body(items: list[dict[str, str]], _: dict[str, str]) -> str:
+            return json.dumps({"createResponse": [{**i, "Id": wrong} for i in items]})
+
+        return Plan(body=body)
+
+    return script
+
+
+def journalled(folder: Path) -> list[tuple[int, str, list[str]]]:
+    """(row, Result, Message) of every answer a journal in ``folder`` holds, in order."""
+    [path] = folder.glob("*.jsonl")
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [(r[0], r[1], r[3]) for e in entries if e["type"] == "result" for r in e["rows"]]
+
+
+def test_an_id_answered_for_two_rows_is_believed_for_neither(tmp_path: Path) -> None:
+    log = journal_of(tmp_path, "fake")
+    with fake(_answering(lambda n: "1")) as server:
+        report = send(server.url, Grid(HEADER, new_rows(3)), journal=log, batch_size=1)
+        ids = sorted(server.ids())
+    log.finish()
+    assert sorted(r.id for r in report.results) == ids and len(set(ids)) == 3
+    assert batch_sizes(server) == [1, 1, 1]
+    also = [
+        "BillingPlatform answered with Id 1, which another row also got; check in BillingPlatform "
+        "whether the invoice exists before sending again (a second create would duplicate it)"
+    ]
+    doubts = [
+        (row, message) for row, result, message in journalled(tmp_path) if result == "Unknown"
+    ]
+    assert sorted(doubts) == [(2, also), (3, also), (4, also)]
+    found = "Created; its answer was lost, so bpxl found it in BillingPlatform"
+    assert {r.row: r.messages for r in report.results} == {2: [found], 3: [found], 4: [found]}
+
+
+def test_an_id_a_row_of_the_sheet_holds_is_not_claimed_again(tmp_path: Path) -> None:
+    log = journal_of(tmp_path, "fake")
+    rows = [(2, ["999", "101", "old.pdf", 1, "Created", None]), *new_rows(2, first=3)]
+    with fake(_answering(lambda n: "999" if n == 1 else None)) as server:
+        report = send(server.url, Grid(HEADER, rows), journal=log, batch_size=1)
+        ids = sorted(server.ids())
+    log.finish()
+    assert report.skipped == [2] and sorted(r.id for r in report.results) == ids
+    assert batch_sizes(server) == [1, 1]
+    doubts = [
+        (row, message) for row, result, message in journalled(tmp_path) if result == "Unknown"
+    ]
+    assert doubts == [
+        (
+            3,
+            [
+                "BillingPlatform answered with Id 999, which a row of the sheet has; check in "
+                "BillingPlatform whether the invoice exists before sending again (a second create "
+                "would duplicate it)"
+            ],
+        )
+    ]
+    assert by_row(report)[4].messages == []
+
+
+# -- a first send stored late -----------------------------------------------------------------
+
+
+def test_a_first_send_stored_after_the_lookups_is_named_on_its_row() -> None:
+    """The first create's answer is lost and it is stored only when the row is sent again (after
+    two lookups found nothing): the last lookup finds both invoices and the row names them."""
+    held: list[list[Any]] = []
+    server = FakeBillingPlatform(lambda n, records: Plan())
+
+    def script(n: int, records: list[Any]) -> Plan:
+        if n == 1:
+            held.append(records)
+            return Plan(store=False, status=0)
+        if n == 2:
+            server.store.write(CREATE, held[0], 1)  # the first send, stored late
+        return Plan()
+
+    server.script = script
+    with server.running():
+        report = send(server.url, Grid(HEADER, new_rows(1)))
+        invoices = {
+            str(i["Id"]): i["FileName"]
+            for i in server.store.query("SELECT Id, FileName FROM INVOICE")
+        }
+    [row] = report.results
+    [other] = [i for i, name in invoices.items() if name == "e-0.pdf" and i != row.id]
+    assert row.outcome is Outcome.CREATED and report.doubled == [2]
+    assert row.messages == [
+        f"BillingPlatform holds 2 invoices for this row: Id {row.id} (kept in the Id column) and "
+        f"Id {other}. The first send was stored late, after bpxl had looked for it and sent the "
+        f"row again; delete that invoice ({other}) in BillingPlatform"
+    ]
+    assert report.summary() == (
+        "1 row: 1 created, 0 invalid, 0 failed (1 row with a second invoice in BillingPlatform: "
+        "see Message)"
+    )
+
+
+def test_a_row_stored_three_times_names_all_three() -> None:
+    assert engine._twin_note("5", ["6", "7"]) == (
+        "BillingPlatform holds 3 invoices for this row: Id 5 (kept in the Id column) and Id 6, 7. "
+        "The first send was stored late, after bpxl had looked for it and sent the row again; "
+        "delete those invoices (6, 7) in BillingPlatform"
+    )
