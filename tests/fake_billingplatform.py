@@ -39,6 +39,10 @@ class Plan:
 Script = Callable[[int, list[dict[str, Any]]], Plan]
 """Called with the write's number (1, 2, ...) and its records."""
 
+QueryScript = Callable[[int, str], int | None]
+"""Called with the query's number (1, 2, ...) and its SQL before it is answered; a status (e.g.
+400) answers it with that error instead."""
+
 
 class FakeBillingPlatform:
     def __init__(self, script: Script) -> None:
@@ -46,6 +50,9 @@ class FakeBillingPlatform:
         self.store = Store()
         self.writes: list[list[dict[str, Any]]] = []
         self.sessions: list[str] = []
+        self.queries: list[str] = []  # the SQL of every query, paging clause included
+        self.on_query: QueryScript | None = None
+        self.clock: Callable[[], float] | None = None  # the server's time for its Date headers
         self._late: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -104,7 +111,13 @@ def _handler(fake: FakeBillingPlatform) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             query = parse_qs(urlsplit(self.path).query)
-            rows = fake.store.query(query["sql"][0]) if "sql" in query else []
+            sql = query["sql"][0] if "sql" in query else ""
+            fake.queries.append(sql)
+            status = fake.on_query(len(fake.queries), sql) if fake.on_query else None
+            if status is not None:
+                self._answer(status, json.dumps({"errors": [{"error_text": "Query refused"}]}))
+                return
+            rows = fake.store.query(sql) if sql else []
             if rows:
                 self._answer(200, json.dumps({"queryResponse": rows}))
             else:
@@ -132,6 +145,11 @@ def _handler(fake: FakeBillingPlatform) -> type[BaseHTTPRequestHandler]:
             self._answer(*answer)
 
         do_PUT = do_PATCH = do_POST
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            if timestamp is None and fake.clock is not None:
+                timestamp = fake.clock()
+            return super().date_time_string(timestamp)
 
         def _answer(self, status: int, text: str) -> None:
             payload = text.encode()

@@ -283,6 +283,8 @@ def test_the_journal_holds_the_plan_the_sends_and_every_answer(sandbox, tmp_path
     }
     assert sorted(answered) == [2, 3, 4] and all(sent_at[r] < answered[r] for r in answered)
     assert outcomes(report) == {"Created": 3, "Invalid": 1}
+    ids = {r[0]: r[2] for e in entries[3:] if e["type"] == "result" for r in e["rows"]}
+    assert ids == {r.row: r.id for r in report.results if r.id}  # a recovery needs the Ids
 
 
 # -- what is sent again, and what never is -----------------------------------------------------
@@ -812,3 +814,45 @@ def test_a_row_stored_three_times_names_all_three() -> None:
         "The first send was stored late, after bpxl had looked for it and sent the row again; "
         "delete those invoices (6, 7) in BillingPlatform"
     )
+
+
+def test_a_stop_keeps_each_unanswered_create_once_with_its_send_time(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """Two identical rows whose lost batch was stored are left Unsure by the lookup (which row
+    got which invoice cannot be told), with what was sent kept; a third, proven absent, is sent
+    again and its answer is held past the stop: it is kept with the time of that resend, and the
+    first two keep the words and ref their lookup gave them."""
+    monkeypatch.setattr(engine, "STOP_GRACE_S", 0.1)
+    stop, answer = threading.Event(), threading.Event()
+
+    def script(n: int, _: list[dict[str, Any]]) -> Plan:
+        if n == 3:
+            stop.set()
+            answer.wait(10)
+        return Plan(store=n == 1, status=0)
+
+    twin = [None, "101", "twin.pdf", 1, None, None]
+    rows = [(2, twin), (3, list(twin)), (4, [None, "102", "other.pdf", 1, None, None])]
+    log = journal_of(tmp_path, "fake")
+    with fake(script) as server:
+        try:
+            report = send(server.url, Grid(HEADER, rows), stop=stop, journal=log, batch_size=2)
+        finally:
+            answer.set()
+    log.finish()
+    assert batch_sizes(server) == [2, 1, 1] and report.stopped is True
+    assert outcomes(report) == {"Unknown": 3}
+    got = by_row(report)
+    for n in (2, 3):
+        assert got[n].message.startswith("Sent, but no answer came, and rows 2, 3 hold the same")
+    refs = [unsettled.ref_in(got[n].message) for n in (2, 3, 4)]
+    assert None not in refs and len(set(refs)) == 3
+    assert got[4].messages == [
+        "Sent, but bpxl was stopped before the answer came; the next push looks it up in "
+        f"BillingPlatform before sending it again (bpxl ref {refs[2]})"
+    ]
+    entries = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
+    resent = [e["at"] for e in entries if e["type"] == "send" and e["rows"] == [4]]
+    kept = unsettled.find(str(refs[2]))
+    assert kept is not None and kept.sent_at.isoformat() == resent[-1]

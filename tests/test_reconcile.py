@@ -7,10 +7,17 @@ The end-to-end cases (a server that stores late, other users' twins, a token log
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bpxl.core import fields
 from bpxl.core import reconcile as lookup
+from bpxl.core.client import Client
 from bpxl.core.reconcile import Finding, Lost, Verdict
+from bpxl.core.results import Operation
+
+from .fake_billingplatform import FakeBillingPlatform, Plan
 
 SENT = dt.datetime(2026, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
 CHECK = (
@@ -169,3 +176,198 @@ def test_an_invoice_matching_rows_of_two_groups_is_nobodys() -> None:
     got = lookup._judge_all(rows, found, set(), "5", fields.BUILT_IN)
     shared = "invoice Id 11 has this row's values, but it may be another row's"
     assert got == {2: unsure(shared), 3: unsure(shared)}
+
+
+# -- against a server: the two looks, the server's clock, the queries ---------------------------
+
+RECORD = {"BillingProfileId": "101", "FileName": "a.pdf", "AgingInterval": 30}
+PAGE = " OFFSET 0 ROWS FETCH NEXT 10000 ROWS ONLY"
+
+
+@contextmanager
+def server() -> Iterator[tuple[FakeBillingPlatform, Client]]:
+    fake = FakeBillingPlatform(lambda n, _: Plan())
+    with fake.running(), Client(fake.url, username="demo", password="demo") as client:
+        client.login()
+        yield fake, client
+
+
+def stored(fake: FakeBillingPlatform, *records: dict[str, object], user: int = 1) -> list[str]:
+    return [str(item["Id"]) for item in fake.store.write(Operation.CREATE, list(records), user)]
+
+
+def a_while_ago() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+
+
+def test_a_create_found_at_the_first_look_is_not_looked_for_again(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "5")
+    with server() as (fake, client):
+        [made] = stored(fake, RECORD)
+        started = time.monotonic()
+        found = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
+    assert found == {2: Finding(Verdict.FOUND, made)}
+    assert len(fake.queries) == 1 and time.monotonic() - started < 2
+
+
+def test_nothing_found_twice_a_wait_apart_is_absent(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0.3")
+    with server() as (fake, client):
+        started = time.monotonic()
+        found = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
+        waited = time.monotonic() - started
+    assert found == {2: Finding(Verdict.ABSENT)}
+    assert len(fake.queries) == 2 and 0.3 <= waited < 2
+
+
+def test_a_create_stored_between_the_two_looks_is_found_by_the_second(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0")
+    made: list[str] = []
+    with server() as (fake, client):
+        other = {**RECORD, "FileName": "b.pdf"}
+        [first] = stored(fake, other)
+        fake.on_query = lambda n, _: made.extend(stored(fake, RECORD)) if n == 2 else None
+        rows = {2: Lost(RECORD, a_while_ago()), 3: Lost(other, a_while_ago())}
+        found = lookup.reconcile(client, rows)
+    assert found == {2: Finding(Verdict.FOUND, made[0]), 3: Finding(Verdict.FOUND, first)}
+    assert len(fake.queries) == 2  # only the absent row is looked for again
+
+
+def test_nothing_found_while_the_servers_clock_is_behind_the_send_proves_nothing(
+    monkeypatch,
+) -> None:
+    """The second look must see the server's clock past the send: a Date behind it (a server
+    whose clock lags, or a send stamped by a clock ahead) leaves the row Unknown."""
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0")
+    now = time.time()
+    with server() as (fake, client):  # the login's Date set the clock: now
+        fake.clock = lambda: now - 60
+        sent = dt.datetime.fromtimestamp(now - 30, dt.UTC)
+        found = lookup.reconcile(client, {2: Lost(RECORD, sent)})
+        passed = lookup.reconcile(client, {2: Lost(RECORD, sent - dt.timedelta(seconds=31))})
+    assert found == {2: unsure("BillingPlatform's clock had not yet passed the time it was sent")}
+    assert passed == {2: Finding(Verdict.ABSENT)}
+
+
+def test_the_second_look_waits_for_the_servers_clock_to_pass_the_send(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0")
+    with server() as (_, client):
+        sent = client.server_now() + dt.timedelta(seconds=0.2)
+        started = time.monotonic()
+        found = lookup.reconcile(client, {2: Lost(RECORD, sent)})
+        waited = time.monotonic() - started
+        monkeypatch.setattr(lookup, "_LONGEST_CLOCK_WAIT_S", 0.3)
+        later = client.server_now() + dt.timedelta(hours=1)
+        started = time.monotonic()
+        gave_up = lookup.reconcile(client, {2: Lost(RECORD, later)})
+        capped = time.monotonic() - started
+    # a whole second more than the send: a Date header counts whole seconds
+    assert found == {2: Finding(Verdict.ABSENT)} and 1.1 <= waited < 3
+    assert gave_up == {2: unsure("BillingPlatform's clock had not yet passed the time it was sent")}
+    assert 0.3 <= capped < 1
+
+
+def test_a_failed_lookup_leaves_every_row_unsure(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0")
+    with server() as (fake, client):
+        fake.on_query = lambda n, _: 400
+        rows = {2: Lost(RECORD, a_while_ago()), 3: Lost({"FileName": "x"}, None)}
+        found = lookup.reconcile(client, rows)
+        fake.on_query = lambda n, _: 400 if n > 2 else None
+        second = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
+    failed = unsure(
+        "looking it up in BillingPlatform failed (BillingPlatform refused the query (HTTP 400: "
+        "Query refused).)"
+    )
+    assert found == {2: failed, 3: failed} and second == {2: failed}
+
+
+def test_a_row_with_neither_send_time_nor_profile_cannot_be_looked_up(monkeypatch) -> None:
+    monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "0")
+    with server() as (fake, client):
+        [made] = stored(fake, RECORD)
+        rows = {
+            2: Lost({"FileName": "a.pdf"}, None),
+            3: Lost(RECORD, None),
+            4: Lost({**RECORD, "FileName": "b.pdf"}, None),
+        }
+        found = lookup.reconcile(client, rows)
+    assert found == {
+        2: unsure(
+            "the time it was sent is not known and the row has no BillingProfileId to look it up by"
+        ),
+        3: unsure(
+            f"invoice Id {made} has this row's values, but it may be older than this send (when "
+            "the row was sent is not known)"
+        ),
+        4: Finding(Verdict.ABSENT),
+    }
+    assert fake.queries[0] == (
+        "SELECT Id, Created, CreatedUserId, AgingInterval, BillingProfileId, FileName FROM "
+        "INVOICE WHERE CreatedUserId = 1 AND BillingProfileId IN ('101')" + PAGE
+    )
+
+
+def test_the_lookup_asks_for_our_invoices_in_the_window_by_profile() -> None:
+    sent = a_while_ago()
+    with server() as (fake, client):
+        later = sent + dt.timedelta(seconds=5)
+        lost = [
+            Lost({"BillingProfileId": "102", "FileName": "b"}, later),
+            Lost({"BillingProfileId": "O'Neil", "Status": "x"}, sent),
+        ]
+        lookup._candidates(client, lost, "7")
+        lookup._candidates(client, [Lost({"FileName": "b"}, sent)], None)
+        many = [Lost({"BillingProfileId": str(1000 + i)}, sent) for i in range(201)]
+        lookup._candidates(client, many, "7")
+        some = [Lost({"BillingProfileId": "5", "Id": "3"}, None), Lost({"FileName": "z"}, sent)]
+        lookup._candidates(client, some, "7")
+    since = lookup.created_since(sent)
+    assert fake.queries[0] == (
+        "SELECT Id, Created, CreatedUserId, BillingProfileId, FileName, Status FROM INVOICE "
+        f"WHERE CreatedUserId = 7 AND Created >= '{since}' AND BillingProfileId IN ('102', "
+        "'O''Neil')" + PAGE
+    )
+    assert fake.queries[1] == (
+        f"SELECT Id, Created, CreatedUserId, FileName FROM INVOICE WHERE Created >= '{since}'"
+        + PAGE
+    )
+    assert [q.count("', '") + 1 for q in fake.queries[2:4]] == [200, 1]
+    assert "IN ('1000', " in fake.queries[2] and "IN ('1200')" in fake.queries[3]
+    assert fake.queries[4] == (
+        "SELECT Id, Created, CreatedUserId, BillingProfileId, FileName FROM INVOICE WHERE "
+        "CreatedUserId = 7" + PAGE
+    )
+    assert len(fake.queries) == 5
+
+
+def test_twins_are_our_later_invoices_with_the_rows_values_shared_out_in_turn() -> None:
+    sent = a_while_ago()
+    with server() as (fake, client):
+        twin = {"BillingProfileId": "101", "FileName": "t.pdf"}
+        kept = stored(fake, twin, twin)  # the rows' own, owned
+        extra = stored(fake, twin, twin, twin)
+        stored(fake, twin, user=2)  # another user's: never called a duplicate
+        alone = {"BillingProfileId": "101", "FileName": "alone.pdf", "AgingInterval": 4}
+        stored(fake, {**alone, "AgingInterval": 5})  # another value
+        rows = {2: Lost(twin, sent), 3: Lost(twin, sent), 4: Lost(alone, sent)}
+        found = lookup.twins(client, rows, kept)
+        none = lookup.twins(client, rows, [*kept, *extra])
+        future = {2: Lost(twin, sent + dt.timedelta(hours=1))}
+        after = lookup.twins(client, future, kept)
+        undated = lookup.twins(client, {2: Lost(twin, None)}, kept)
+        fake.on_query = lambda n, _: 400
+        failed = lookup.twins(client, rows, kept)
+    assert found == {2: [extra[0], extra[2]], 3: [extra[1]]}
+    assert none == {} and after == {} and undated == {} and failed == {}
+    assert len(fake.queries) == 4  # the undated row is not looked up
+
+
+def test_twins_are_not_looked_for_without_knowing_the_user() -> None:
+    fake = FakeBillingPlatform(lambda n, _: Plan())
+    with fake.running(), Client(fake.url, token="t0ken") as client:
+        twin = {"BillingProfileId": "101", "FileName": "t.pdf"}
+        stored(fake, twin, twin)
+        assert client.user_id is None
+        assert lookup.twins(client, {2: Lost(twin, a_while_ago())}, []) == {}
+    assert fake.queries == []
