@@ -468,3 +468,29 @@ def test_a_ribbon_create_closed_without_saving_is_not_created_again(
     code, _, err = run("push", copy, "--op", "create", *connect)  # still lacks them: refused
     assert code == 2 and "whose results went into book.xlsx, not into this file" in err
     assert sandbox.sandbox.store.count() == 3
+
+
+def test_a_ribbon_create_closed_without_saving_then_renamed_is_not_created_again(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """Chaos seed 2025: Excel closed without saving after a ribbon Create, then the file was
+    renamed: the file under its new name lacks the Ids as much as the old name did."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
+    path = write_invoices(tmp_path / "book.xlsx", data)
+    book = excel_book_like(path)
+    book.path = str(path)
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
+    renamed = path.rename(tmp_path / "renamed.xlsx")  # closed without saving, then renamed
+    connect = ["--url", sandbox.url, "--username", "demo"]
+    code, out, err = run("push", renamed, "--op", "create", *connect)
+    assert code == 2 and "3 rows of renamed.xlsx (rows 2, 3, 4) were already sent" in err, out
+    code, out, _ = run("recover", renamed)
+    assert code == 0, out
+    assert {r["_row"]: r["Id"] for r in read_sheet(renamed)} == made
+    code, out, err = run("push", renamed, "--op", "create", *connect)
+    assert code == 0 and "3 skipped: already Created" in out, out + err
+    assert sandbox.sandbox.store.count() == 3

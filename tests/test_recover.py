@@ -93,19 +93,18 @@ def test_a_new_row_unlike_any_sent_one_is_not_taken_for_a_deleted_one(tmp_path: 
     assert 3 not in {r.row for r in recovery.results}  # the new row is left as the user made it
 
 
-def test_without_the_values_sent_an_edited_row_is_placed_only_where_it_stood(
-    tmp_path: Path,
-) -> None:
+def test_a_row_is_never_placed_by_its_number_alone(tmp_path: Path) -> None:
+    """Chaos seed 2025: a sent row deleted, a new row inserted where it was, and the push's
+    values no longer kept (recovered once already, into a file since moved): the new row must
+    not take the deleted row's Id. The edited row cannot be found either: it is named."""
     run = killed_create(tmp_path, ROWS, answered=4)
-    run.sent_records = {}  # a journal written before the values sent were kept
+    run.sent_records = {}
     now = [list(r) for r in ROWS]
-    now[0][4] = 31
-    now[2][4] = 61
-    now[2], now[3] = now[3], now[2]  # c.pdf, edited, moved below d.pdf
+    now[1] = ["", "109", "Closed", "2026-12-24", 99, "other.pdf", ""]  # b.pdf replaced
+    now[2][4] = 61  # c.pdf edited where it stood
     recovery = recover.recover(run, grid(now), None)
-    assert recovery.unplaced == [4]
-    [a] = [r for r in recovery.results if r.row == 2]
-    assert (a.outcome, a.id) == (Outcome.CREATED, "1") and recover.EDITED in a.messages
+    assert recovery.unplaced == [3, 4] and recovery.made == {3: "2", 4: "3"}
+    assert {r.row for r in recovery.results} == {2, 5}
 
 
 def test_fields_alike_in_every_row_do_not_make_rows_alike(tmp_path: Path) -> None:

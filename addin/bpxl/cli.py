@@ -817,23 +817,37 @@ def _recover(args: argparse.Namespace) -> int:
             print(f"Nothing to recover: {what} finished.")
             return EXIT_OK
         code = EXIT_OK
-        for run, path in pending:
-            if args.file is None and not path.exists():
-                started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
-                print(
-                    f"The push of {path.name} started {started} stopped before it finished, and "
-                    f"{path} is no longer there. If you moved, renamed or copied it, run `bpxl "
-                    "recover NEW-NAME.xlsx`: it finds that push in the workbook as it is now."
-                )
-                code = EXIT_ROWS_FAILED
-                continue
-            # The push's own workbook too: a recovery never runs beside the push it recovers.
-            mine = {args.file.resolve()} if args.file else set()
-            others = {Path(run.workbook).resolve(), path.resolve()} - mine
-            with writer_lock.hold(*others, command="recover"):
-                if not _recover_run(args, run, path):
-                    code = EXIT_ROWS_FAILED
+        done: set[Path] = set()
+        while pending:
+            code = max(code, _recover_all(args, pending))
+            done |= {run.path for run, _ in pending}
+            # Outcomes written into a copy make it one of the files that must hold what other
+            # pushes of the original did: those are recovered into it too, now.
+            again = _unfinished_of(args.file) if args.file else []
+            pending = [(run, args.file) for run in again if run.path not in done]
         return code
+
+
+def _recover_all(args: argparse.Namespace, pending: list[tuple[journal.Run, Path]]) -> int:
+    """Recover each of ``pending`` into its file; the exit code they earn together."""
+    code = EXIT_OK
+    for run, path in pending:
+        if args.file is None and not path.exists():
+            started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+            print(
+                f"The push of {path.name} started {started} stopped before it finished, and "
+                f"{path} is no longer there. If you moved, renamed or copied it, run `bpxl "
+                "recover NEW-NAME.xlsx`: it finds that push in the workbook as it is now."
+            )
+            code = EXIT_ROWS_FAILED
+            continue
+        # The push's own workbook too: a recovery never runs beside the push it recovers.
+        mine = {args.file.resolve()} if args.file else set()
+        others = {Path(run.workbook).resolve(), path.resolve()} - mine
+        with writer_lock.hold(*others, command="recover"):
+            if not _recover_run(args, run, path):
+                code = EXIT_ROWS_FAILED
+    return code
 
 
 def _unfinished_of(path: Path) -> list[journal.Run]:

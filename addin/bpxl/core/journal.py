@@ -10,10 +10,10 @@ hash of the record sent, so that a recovery can tell whether a row was edited or
 row's outcome is kept with its Message, which may quote a cell value (``"31/02/2026" is not a
 date``): a recovery writes the same Message a finished push would have.
 
-A create is the one send a recovery must be able to look up on the server even after the user
-edited or moved its row (an edit changes the hash): so while a create push runs, the values it
-sends are kept beside its journal (``NAME.sent``, synced before each batch goes out), and removed
-as soon as the push finishes or is recovered.
+A recovery must find a sent row even after the user edited and moved it (an edit changes the
+hash), and look up a create whose answer was lost as it was sent: so while a push runs, the
+values it sends are kept beside its journal (``NAME.sent``, synced before each batch goes out),
+and removed as soon as the push finishes or is recovered.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Journal:
         records: Mapping[int, Mapping[str, object]] | None = None,
     ) -> None:
         """Called before a batch goes out; ``at`` is the server's time as best known.
-        ``records`` (a create's, by row): the values sent, kept until the push is over."""
+        ``records`` (by row): the values sent, kept until the push is over."""
         self.sent_any = True
         if records:
             self._write(
@@ -109,6 +109,7 @@ class Journal:
     def finish(self, unsaved: bool = False) -> None:
         """The workbook holds every outcome: a recovery has nothing left to do. ``unsaved``: they
         went into a book open in Excel, which holds them on disk only once the user saves it."""
+        unsaved = unsaved and Path(self.workbook).exists()  # a new book: no file to lack them
         self._write({"type": "done", "at": _now(), **({"unsaved": True} if unsaved else {})})
         self.close()
         sent_path(self.path).unlink(missing_ok=True)
@@ -159,7 +160,7 @@ class Journal:
 
 
 def sent_path(path: Path) -> Path:
-    """Where the values a create push sends are kept while it runs."""
+    """Where the values a push sends are kept while it runs."""
     return path.with_suffix(".sent")
 
 
@@ -192,7 +193,7 @@ class Run:
     started: dt.datetime
     planned: dict[int, str | None] = field(default_factory=dict)
     sent: dict[int, dt.datetime] = field(default_factory=dict)
-    # The values a create sent, by row, while the push is unfinished (see ``sent_path``).
+    # The values sent, by row, while the push is unfinished (see ``sent_path``).
     sent_records: dict[int, dict[str, object]] = field(default_factory=dict)
     results: dict[int, RowResult] = field(default_factory=dict)
     finished: bool = False
@@ -312,7 +313,7 @@ def mark_recovered(run: Run, into: Path, unsaved: bool = False) -> None:
     (the push's own, or a copy of it): that file now holds them, another copy may not.
     ``unsaved`` as for ``Journal.finish``."""
     entry = {"type": "done", "at": _now(), "recovered": True, "into": str(Path(into).resolve())}
-    if unsaved:
+    if unsaved and Path(into).exists():  # a new, never saved book: no file to lack them
         entry["unsaved"] = True
     _append(run.path, json.dumps(entry) + "\n")
     sent_path(run.path).unlink(missing_ok=True)

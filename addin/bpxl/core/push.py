@@ -609,10 +609,8 @@ class _Sender:
         if self.stop.is_set():
             return {row.row: _STOPPED for row in batch}
         at = self.client.server_now()
-        if self.journal:
-            creates = self.options.op is Operation.CREATE  # kept for a lookup by `bpxl recover`
-            records = {r.row: r.record for r in batch} if creates else None
-            self.journal.sending([r.row for r in batch], at, records)
+        if self.journal:  # with the values, for `bpxl recover` to find rows edited since
+            self.journal.sending([r.row for r in batch], at, {r.row: r.record for r in batch})
         self.sent_at.update((r.row, at) for r in batch)
         for row in batch:
             self.first_sent.setdefault(row.row, at)

@@ -34,11 +34,6 @@ EDITED = (
     "Edited since it was sent: the invoice has the values sent then; send your edits as an update"
 )
 EDITED_UNSENT = "Edited since it was sent; the result above is for the values sent then"
-EDITED_IN_FLIGHT = (
-    "Sent at {at}, then edited before bpxl saw the answer, so it cannot be looked up by "
-    "its values; check in BillingPlatform for an invoice created then, and put its Id in the Id "
-    "column and Created in Result, or clear Result to send the row again"
-)
 
 
 @dataclass
@@ -180,10 +175,12 @@ def _placement(
     run: Run, plans: dict[int, RowPlan], with_id: set[int]
 ) -> tuple[dict[int, int], list[int], set[int]]:
     """Journal row -> sheet row: the same row if its record is unchanged, else the row that now
-    holds that record (after a sort). A sent row edited since is found by the values it was sent
-    with (``_resembling``), or, when they are not kept, at the row of the same number if no
-    other sent record is there. Journal rows placed nowhere (deleted, or edited beyond
-    recognition) are unplaced; the third part names the journal rows placed as edited."""
+    holds that record (after a sort), else, for a row edited since it was sent, the row that
+    still resembles the values it was sent with (``_resembling``; they are kept while the push
+    is unfinished). Journal rows placed nowhere (deleted, edited beyond recognition, or sent by
+    a push whose values are no longer kept) are unplaced; the third part names the journal
+    rows placed as edited. Nothing is placed by its row number alone: a row inserted where a
+    deleted one was would take its Id."""
     digests = {row: record_hash(p.record) if p.valid else None for row, p in plans.items()}
     place: dict[int, int] = {}
     taken: set[int] = set()
@@ -215,19 +212,8 @@ def _placement(
     }
     known = {old: run.sent_records[old] for old in missing if old in run.sent_records}
     sheet = [plan.record for plan in plans.values()]
-    for old, row in _resembling(known, candidates, sheet).items():
-        place[old] = row
-        taken.add(row)
-    unplaced: list[int] = []
-    for old in missing:
-        if old in place:
-            continue
-        here = digests.get(old, "")
-        if old not in known and old in plans and old not in taken and here not in sent_digests:
-            place[old] = old  # edited where it stood: the row keeps what its send did
-            taken.add(old)
-        else:
-            unplaced.append(old)
+    place.update(_resembling(known, candidates, sheet))
+    unplaced = [old for old in missing if old not in place]
     edited = {old for old in missing if old in place}
     return place, unplaced, edited
 
@@ -268,14 +254,11 @@ def _resembling(
 def _edited(run: Run, old: int, row: int) -> RowResult:
     """A row edited after it was sent: what the send did stays on it (a create is never sent
     again), with a word on the edits."""
-    if old in run.results:
-        known = run.results[old]
-        note = EDITED if known.outcome is not None and known.outcome.ok else EDITED_UNSENT
-        return RowResult(row, known.outcome, known.id, [*known.messages, note])
-    if run.op is not Operation.CREATE:
+    known = run.results.get(old)
+    if known is None:  # an update or upsert with no answer (a create's is looked up)
         return _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
-    at = run.sent[old].astimezone().strftime("%Y-%m-%d %H:%M")
-    return _result(row, Outcome.UNKNOWN, EDITED_IN_FLIGHT.format(at=at))
+    note = EDITED if known.outcome is not None and known.outcome.ok else EDITED_UNSENT
+    return RowResult(row, known.outcome, known.id, [*known.messages, note])
 
 
 def _result(row: int, outcome: Outcome, message: str) -> RowResult:

@@ -141,13 +141,14 @@ def missing_outcomes(
     here = str(Path(workbook).resolve())
     if run.op is not Operation.CREATE:
         return []
-    if not lost_unsaved(run):  # then every file showing those rows without Ids lacks them
-        if here in run.applied:
-            return []
-        if not run.recovered and not any(
-            {here, run.workbook} <= {r.workbook} | r.applied for r in runs if r.recovered
-        ):
-            return []
+    lost = lost_unsaved(run)  # if any, every file showing those rows without Ids lacks them
+    if here in run.applied and here not in lost:
+        return []
+    if not lost and (
+        not run.recovered
+        and not any({here, run.workbook} <= {r.workbook} | r.applied for r in runs if r.recovered)
+    ):
+        return []
     made = run.created_or_unsure
     return list(_rows_holding(run, grid, catalogue, made, unsettled_only=True)) if made else []
 
@@ -155,13 +156,15 @@ def missing_outcomes(
 def lost_unsaved(run: journal.Run) -> list[str]:
     """The files into which ``run`` put its outcomes while they were open in Excel, and which
     were not saved since: Excel was closed without saving, so they (and any copy made of them
-    since) lack the new Ids."""
+    since) lack the new Ids. A file no longer there was moved or deleted since: its new name,
+    or a copy, may lack them, and shows whether it does (rows without Ids)."""
     lost = []
     for file, at in run.unsaved.items():
         try:
             saved = Path(file).stat().st_mtime
         except OSError:
-            continue  # not a file (a new, never saved book): nothing on disk to lack them
+            lost.append(file)
+            continue
         if saved < at.timestamp():
             lost.append(file)
     return lost
