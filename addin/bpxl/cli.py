@@ -574,9 +574,9 @@ class _Desk:
                 print(f"Sending to {where}", flush=True)
             yield link
 
-    def confirm(self, link: connection.Connection, op: Operation, rows: int) -> bool:
+    def confirm(self, link: connection.Connection, op: Operation, rows: Callable[[], int]) -> bool:
         ask = _confirmation(self.args, link.profile, op)
-        return ask is None or ask(rows)
+        return ask is None or ask(rows())
 
     def progress(self, done: int, total: int) -> None:
         self.bar.total = total

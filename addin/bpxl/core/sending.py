@@ -60,9 +60,9 @@ class Desk(Protocol):
     def connect(self) -> AbstractContextManager[Connection]:
         """Where the rows go (only opened when something is really sent)."""
 
-    def confirm(self, link: Connection, op: Operation, rows: int) -> bool:
-        """Asked once per send, with its operation and the number of rows it sends; False sends
-        nothing."""
+    def confirm(self, link: Connection, op: Operation, rows: Callable[[], int]) -> bool:
+        """Asked once per send, with its operation; ``rows()`` counts the rows it sends (called
+        only by a desk that asks: the count may plan every row again). False sends nothing."""
 
     def progress(self, done: int, total: int) -> None:
         """Rows just finished, of the total to process."""
@@ -322,9 +322,9 @@ def _confirm_once(
         if asked:
             return True
         asked = True
-        if len(parts) > 1:
-            rows = sum(push.going(part, part_options) for part, part_options in parts)
-        return desk.confirm(link, op, rows)
+        if len(parts) == 1:
+            return desk.confirm(link, op, lambda: rows)
+        return desk.confirm(link, op, lambda: sum(push.going(g, o) for g, o in parts))
 
     return confirm
 

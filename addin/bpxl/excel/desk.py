@@ -69,11 +69,11 @@ class _Desk:
     def connect(self) -> AbstractContextManager[Connection]:
         return open_profile(profiles.active())
 
-    def confirm(self, link: Connection, op: Operation, rows: int) -> bool:
+    def confirm(self, link: Connection, op: Operation, rows: Callable[[], int]) -> bool:
         if link.profile is None or not link.profile.production:
             return True
         question = (
-            f"{op.value.capitalize()} {plural(rows, 'invoice row')} in the PRODUCTION tenant "
+            f"{op.value.capitalize()} {plural(rows(), 'invoice row')} in the PRODUCTION tenant "
             f"{link.profile.tenant} ({link.profile.url})?"
         )
         return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
