@@ -497,6 +497,25 @@ def test_new_status_columns_go_after_merged_header_cells(tmp_path: Path, sandbox
     assert {str(r) for r in sheet.merged_cells.ranges} == {"A1:K1", "C2:E2"}
 
 
+def test_new_status_columns_go_after_values_in_rows_not_sent(tmp_path: Path, sandbox, run) -> None:
+    """A note without a header in a row that is not sent (--rows, or hidden) still uses its
+    column: the Id column bpxl adds must not take it as its own."""
+    path = tmp_path / "notes.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Billing profile id", "Due date"])
+    sheet.append([101, dt.date(2026, 3, 31)])
+    sheet.append([102, dt.date(2026, 4, 30), "call first"])
+    book.save(path)
+    code, out, _ = run("push", path, "--op", "create", "--rows", "2", *connect(sandbox))
+    assert code == 0, out
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[1]] == [
+        "Billing profile id", "Due date", None, "Id", "Result", "Message"
+    ]  # fmt: skip
+    assert sheet["C3"].value == "call first" and sheet["E2"].value == "Created"
+
+
 def test_several_notes_are_kept_apart(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "notes.xlsx", [{"BillingProfileId": "x", "Disputed": "maybe"}])
     run("push", book, "--op", "create", *connect(sandbox))

@@ -18,6 +18,7 @@ from bpxl.core.records import read_layout
 from bpxl.core.roundtrip.edits import changes
 from bpxl.core.roundtrip.pull_memory import Pulled, to_cell
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
+from bpxl.workbook.refresh import refresh as refresh_pull
 
 from .conftest import read_sheet, write_invoices
 
@@ -190,6 +191,32 @@ def test_unknown_server_fields_are_kept_in_extra_columns(tmp_path: Path) -> None
     assert sheet.cell(2, header.index("Region__c") + 1).value == "EU"
     assert openpyxl.load_workbook(book)[PULLED].sheet_state == "veryHidden"
     assert read_pulled(book)["7"].values["Status"] == "Pending"
+
+
+def test_extra_columns_go_after_every_used_column_and_merged_cell(tmp_path: Path) -> None:
+    """A field bpxl does not know gets a new column after the last column holding anything (a
+    column without a header too) and clear of merged header cells, in a first pull and in a
+    refresh alike: nothing of the user's is written over or hidden."""
+    book = tmp_path / "extra.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Invoices"
+    sheet.append(["Id", "Status", "Comments"])
+    sheet.append(["7", "Pending", "see mail", None, None, "my own note"])
+    sheet.merge_cells("C1:E1")
+    workbook.save(book)
+    record = {"Id": "7", "Updated": "2026-01-01T00:00:00Z", "Status": "Pending", "Region__c": "EU"}
+    assert pull_into(book, None, [record], ["Id", "Status"]).extra == ["Region__c"]
+    again = {**record, "Zone__c": "North"}
+    report = refresh_pull(book, None, [again], ["Id", "Status"])
+    assert report is not None and report.extra == ["Zone__c"]
+    sheet = openpyxl.load_workbook(book)["Invoices"]
+    assert [c.value for c in sheet[1]] == [
+        "Id", "Status", "Comments", None, None, None, "Region__c", "Zone__c"
+    ]  # fmt: skip
+    assert [c.value for c in sheet[2]] == [
+        "7", "Pending", "see mail", None, None, "my own note", "EU", "North"
+    ]  # fmt: skip
 
 
 def test_a_cell_emptied_since_the_pull_is_sent_as_a_clear() -> None:

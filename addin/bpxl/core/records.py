@@ -78,12 +78,21 @@ class OwnColumns:
     added: tuple[tuple[int, str], ...]
 
 
+def clear_of(merged: Iterable[tuple[int, int]], start: int, count: int = 1) -> int:
+    """The first of ``count`` columns side by side, from ``start`` (0-based) on, that none of the
+    ``merged`` ranges (first and last 0-based column of each) covers: a merged cell hides what
+    is written under it."""
+    for first, last in sorted(merged):
+        if first < start + count and last >= start:
+            start = last + 1
+    return start
+
+
 def own_columns(
-    layout: Layout, width: int, need_id: bool, merged: Sequence[tuple[int, int]] = ()
+    layout: Layout, width: int, need_id: bool, merged: Iterable[tuple[int, int]] = ()
 ) -> OwnColumns:
     """Where results go. Missing columns are added after the last used one (``width``) and clear
-    of the ``merged`` ranges (first and last 0-based column of each merged range in the header
-    row or below), since a merged cell hides what is written under it: Result and Message
+    of the ``merged`` ranges in the header row or below (see ``clear_of``): Result and Message
     always, Id only when a create has new Ids to write."""
     id_column = layout.column(fields.ID)
     wanted = [
@@ -91,11 +100,7 @@ def own_columns(
         (RESULT_HEADER, layout.result_index, True),
         (MESSAGE_HEADER, layout.message_index, True),
     ]
-    start = width
-    count = sum(index is None and needed for _, index, needed in wanted)
-    for first, last in sorted(merged):
-        if first < start + count and last >= start:
-            start = last + 1
+    start = clear_of(merged, width, sum(index is None and needed for _, index, needed in wanted))
     found: list[int | None] = []
     added: list[tuple[int, str]] = []
     for header, index, needed in wanted:

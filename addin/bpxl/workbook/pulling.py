@@ -28,12 +28,12 @@ from .. import template
 from ..core import fields
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
-from ..core.records import MESSAGE_HEADER, RESULT_HEADER, find_header
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER, clear_of, find_header
 from ..core.roundtrip import pull_memory
 from ..core.roundtrip.edits import changed_formula
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled, id_text, pulled_from, to_cell
 from ..core.roundtrip.pulls import Places
-from . import reading, saving, sheet_xml
+from . import reading, saving, sheet_io, sheet_xml
 
 PULLED = pull_memory.MEMORY_SHEET
 CHANGED = PatternFill(bgColor="FFFFEB9C")  # amber, as Excel's "neutral" style
@@ -192,6 +192,10 @@ def pull_into(
         _last_used(sheet, header_row),
     )  # fmt: skip
     statuses = [columns[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in columns]
+    merged = [
+        (m.min_col - 1, m.max_col - 1) for m in sheet.merged_cells.ranges if m.max_row >= header_row
+    ]
+    free = sheet_io.used_width(sheet.iter_rows(min_row=header_row, values_only=True))
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
     unknown_in = pull_memory.Unknown(catalogue)
@@ -199,8 +203,9 @@ def pull_into(
         invoice, pulled = pull_memory.pulled(record, [n for n in names if n in by_field], catalogue)
         unknown = unknown_in(record)
         for key in unknown:
-            if key not in columns:  # kept, not dropped
-                columns[key] = max(columns.values()) + 1
+            if key not in columns:  # kept, not dropped, and written over nothing of the user's
+                index = clear_of(merged, free)
+                free = columns[key] = index + 1  # the next free column; openpyxl counts from 1
                 sheet.cell(header_row, columns[key], key)
                 extra.append(key)
         for row in places.of(invoice):

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import template
 from ..core import fields
 from ..core.fields import Catalogue
-from ..core.records import MESSAGE_HEADER, RESULT_HEADER, column_letter, read_layout
+from ..core.records import MESSAGE_HEADER, RESULT_HEADER, clear_of, column_letter, read_layout
 from ..core.roundtrip import edits, pull_memory
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
 from ..core.roundtrip.pulls import Places
@@ -70,13 +70,15 @@ def refresh(
     extra: list[str] = []
     pulled_now: set[str] = set()
     unknown_in = pull_memory.Unknown(catalogue)
+    free = found.width
     for record in records:
         invoice, pulled = pull_memory.pulled(record, wanted, catalogue)
         pulled_now.add(invoice)
         unknown = unknown_in(record)
         for key in unknown:
-            if key not in headers:  # kept, not dropped
-                headers[key] = max(headers.values()) + 1
+            if key not in headers:  # kept, not dropped, and written over nothing of the user's
+                index = clear_of(found.merged, free)
+                free = headers[key] = index + 1  # the next free column; the edit counts from 1
                 edit.set(found.header_row, headers[key], key)
                 edit.added.append((headers[key], key, 14))
                 extra.append(key)

@@ -10,7 +10,7 @@ as it is; the file is saved through a temporary file and an atomic rename, after
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class SheetGrid:
     grid: Grid
     hidden_skipped: list[int] = field(default_factory=list)  # hidden rows with values, not sent
     merged: tuple[tuple[int, int], ...] = ()  # 0-based columns of merges in the header or below
+    width: int = 0  # columns up to the last one holding a value, in the header row or below
 
 
 def parse_rows(spec: str) -> set[int]:
@@ -136,7 +137,8 @@ def read_grid(
     merged = tuple(
         (left - 1, right - 1) for left, _, right, last in read.merged if last >= header_row
     )
-    found = SheetGrid(worksheet.title, header_row, grid, hidden, merged)
+    width = used_width(values[header_row - 1 :])  # rows not read, or hidden, count too
+    found = SheetGrid(worksheet.title, header_row, grid, hidden, merged, width)
     _check_room(found, catalogue)
     return found
 
@@ -144,7 +146,7 @@ def read_grid(
 def _check_room(found: SheetGrid, catalogue: Catalogue) -> None:
     """Refuse, before anything is sent, a sheet with no room for the columns bpxl would add."""
     layout = read_layout(found.grid.header, catalogue)
-    columns = own_columns(layout, _used_width(found.grid), True, found.merged)
+    columns = own_columns(layout, found.width, True, found.merged)
     beyond = [header for index, header in columns.added if index >= sheet_xml.MAX_COLUMN]
     if beyond:
         raise sheet_xml.SheetFullError(
@@ -179,7 +181,7 @@ def write_results(
     Only the Result, Message and new Id cells change (see ``sheet_xml``); missing columns are
     added after the last used column and any merged range, with the template's header look.
     """
-    columns = own_columns(layout, _used_width(found.grid), any(r.id for r in results), found.merged)
+    columns = own_columns(layout, found.width, any(r.id for r in results), found.merged)
     edit = sheet_xml.Edit(header_row=found.header_row)
     for index, header in columns.added:
         edit.set(
@@ -215,11 +217,11 @@ def save_edit(path: Path, sheet: str, edit: sheet_xml.Edit) -> Path:
     return copy
 
 
-def _used_width(grid: Grid) -> int:
+def used_width(rows: Iterable[Sequence[object]]) -> int:
     """Columns up to the last one holding a value (read-only rows are padded to the sheet's
     recorded dimension, which may reach far past the data)."""
     width = 0
-    for values in (grid.header, *(values for _, values in grid.rows)):
+    for values in rows:
         for index in range(len(values) - 1, width - 1, -1):
             if values[index] is not None:
                 width = index + 1
