@@ -179,3 +179,24 @@ def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
     assert code == 0 and "1 created" in out, out + err
     assert_one_invoice_per_row(book, sandbox.url, 2)
     assert invoices(sandbox.url)["a"] == stored.id
+
+
+def test_thousands_of_rows_edited_and_sorted_are_each_found_again(tmp_path: Path) -> None:
+    """Every third row edited, then the sheet sorted backwards: each sent row is found by what
+    it still holds, and none is given another row's Id (many rows share a status and a
+    customer; only rarer values single a row out)."""
+
+    def row(n: int) -> list[object]:
+        due = f"2026-{1 + n % 12:02}-{1 + n % 28:02}"
+        return ["", str(101 + n % 4), ("Pending", "Approved")[n % 2], due, n % 90, f"{n}.pdf", ""]
+
+    rows = [row(n) for n in range(3000)]
+    run = killed_create(tmp_path, rows, answered=3000)
+    now = [list(r) for r in rows]
+    for values in now[::3]:
+        values[4] = 99  # AgingInterval edited
+    now.reverse()
+    recovery = recover.recover(run, grid(now), None)
+    assert recovery.unplaced == []
+    ids = {str(now[r.row - 2][5]): r.id for r in recovery.results}
+    assert ids == {f"{n}.pdf": str(n + 1) for n in range(3000)}

@@ -9,6 +9,7 @@ never sent so that the next push sends them.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ from .results import Operation, Outcome, RowResult, plural, summary
 # How much of a sent record a sheet row must still hold to be taken for it, edited since: an
 # edit of one or two fields is recognised, a different invoice to the same customer is not.
 _ALIKE = 0.6
+# A value shared by more rows than this does not single a row out (a status, a customer).
+_RARE = 20
 
 FOUND = "Created; bpxl stopped before saving the answer, and `bpxl recover` found it"
 NOT_SAVED = "Not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
@@ -227,19 +230,35 @@ def _resembling(
     the most of the sent values, if it shares at least ``_ALIKE`` of them. Fields that hold one
     value in every row of the ``sheet`` (and in every record sent) tell rows apart no better than
     chance, so they do not count. Best pairs first; among equals, the row of the same number,
-    then the nearest."""
+    then the nearest.
+
+    Only rows that share at least one value held by few rows (``_RARE``: a file name, an amount,
+    a date) are scored, so that thousands of edited rows are matched in a moment, not in hours."""
     if not sent or not candidates:
         return {}
-    records = [*sent.values(), *sheet]
-    names = {name for record in records for name in record}
-    telling = {n for n in names if len({json.dumps(r.get(n), default=str) for r in records}) > 1}
+    keyed = {row: _keys(record) for row, record in candidates.items()}
+    values: dict[str, set[str]] = defaultdict(set)
+    for record in [*sent.values(), *sheet]:
+        for name, key in _keys(record).items():
+            values[name].add(key)
+    telling = {name for name, seen in values.items() if len(seen) > 1}
+    holding: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row, now in keyed.items():
+        for name in telling & now.keys():
+            holding[name, now[name]].append(row)
     pairs = []
     for old, record in sent.items():
-        for row, now in candidates.items():
-            used = [n for n in telling if n in record or n in now]
-            if not used:
-                continue
-            score = sum(record.get(n) == now.get(n) for n in used) / len(used)
+        was = _keys(record)
+        near = {
+            row
+            for name in telling & was.keys()
+            if len(rows := holding.get((name, was[name]), [])) <= _RARE
+            for row in rows
+        }
+        for row in near:
+            now = keyed[row]
+            used = telling & (was.keys() | now.keys())
+            score = sum(was.get(n) == now.get(n) for n in used) / len(used)
             if score >= _ALIKE:
                 pairs.append((-score, row != old, abs(row - old), old, row))
     found: dict[int, int] = {}
@@ -249,6 +268,11 @@ def _resembling(
             found[old] = row
             taken.add(row)
     return found
+
+
+def _keys(record: Mapping[str, object]) -> dict[str, str]:
+    """A record's values as text, each the same for the same value (as in ``record_hash``)."""
+    return {name: json.dumps(value, default=str) for name, value in record.items()}
 
 
 def _edited(run: Run, old: int, row: int) -> RowResult:
