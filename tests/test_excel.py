@@ -242,8 +242,11 @@ def test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows(
     run("connect", "live", "--url", sandbox.url, "--username", "demo", "--production")
     profiles.set_active("live")
     book = book_from_rows(HEADER, rows_for(3))
-    book.app.alert_answers = ["ok", "yes"]  # all visible rows; production
+    book.app.alert_answers = ["yes"]  # all visible rows, into production: asked once
     excel.action("bpxlCreate", book)
+    assert [t for t, _ in book.app.alerts[:1]] == [
+        "Create 3 invoice rows in the PRODUCTION tenant sandbox (" + sandbox.url + ")?"
+    ]
     book.sheets[0].cells.update({(5, 2): "101", (5, 3): "Pending"})  # a new row: no Id
     book.app.selected = "$B$2:$B$5"
     book.app.alert_answers = ["yes"]

@@ -170,7 +170,7 @@ def _push(book: Any, op: Operation) -> None:
         choice = chosen_rows(app, block)
         if not choice.rows:
             raise UsageError(_NO_ROWS, _CHOOSE_ROWS)
-        if choice.whole_sheet:
+        if choice.whole_sheet and not _production():  # production asks anyway, once
             where = target_label()
             rows = plural(len(choice.rows), "visible row")
             every = "all " if len(choice.rows) > 1 else ""
@@ -183,6 +183,11 @@ def _push(book: Any, op: Operation) -> None:
         return sending.Outgoing(block.sheet.name, grid, options, trip)
 
     send(book, read)
+
+
+def _production() -> bool:
+    name = profiles.active()
+    return name != profiles.SANDBOX and profiles.get(name).production
 
 
 # -- results --------------------------------------------------------------------------------------
