@@ -27,8 +27,6 @@ from .results import Operation, Outcome, RowResult, plural, summary
 # How much of a sent record a sheet row must still hold to be taken for it, edited since: an
 # edit of one or two fields is recognised, a different invoice to the same customer is not.
 _ALIKE = 0.6
-# A value shared by more rows than this does not single a row out (a status, a customer).
-_RARE = 20
 
 FOUND = "Created; bpxl stopped before saving the answer, and `bpxl recover` found it"
 NOT_SAVED = "Not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
@@ -232,8 +230,11 @@ def _resembling(
     chance, so they do not count. Best pairs first; among equals, the row of the same number,
     then the nearest.
 
-    Only rows that share at least one value held by few rows (``_RARE``: a file name, an amount,
-    a date) are scored, so that thousands of edited rows are matched in a moment, not in hours."""
+    Rows are scored from those sharing the sent record's rarest value (a file name, an amount)
+    on, and no further than a row sharing none of the values looked at so far could beat the
+    best found: thousands of edited rows are matched in a moment, not in hours, and a value
+    edited in every row (a file name replaced throughout) still leaves each row found by its
+    dates and amounts together."""
     if not sent or not candidates:
         return {}
     keyed = {row: _keys(record) for row, record in candidates.items()}
@@ -249,18 +250,21 @@ def _resembling(
     pairs = []
     for old, record in sent.items():
         was = _keys(record)
-        near = {
-            row
-            for name in telling & was.keys()
-            if len(rows := holding.get((name, was[name]), [])) <= _RARE
-            for row in rows
-        }
-        for row in near:
-            now = keyed[row]
-            used = telling & (was.keys() | now.keys())
-            score = sum(was.get(n) == now.get(n) for n in used) / len(used)
-            if score >= _ALIKE:
-                pairs.append((-score, row != old, abs(row - old), old, row))
+        shared = [holding.get((name, was[name]), []) for name in telling & was.keys()]
+        scored: set[int] = set()
+        best = 0.0
+        for looked, rows in enumerate(sorted(shared, key=len)):
+            # A row holding none of the values looked at so far scores at most this much.
+            if (len(shared) - looked) / len(shared) < max(best, _ALIKE) or best == 1:
+                break
+            for row in set(rows) - scored:
+                scored.add(row)
+                now = keyed[row]
+                used = telling & (was.keys() | now.keys())
+                score = sum(was.get(n) == now.get(n) for n in used) / len(used)
+                if score >= _ALIKE:
+                    best = max(best, score)
+                    pairs.append((-score, row != old, abs(row - old), old, row))
     found: dict[int, int] = {}
     taken: set[int] = set()
     for *_, old, row in sorted(pairs):
