@@ -5,11 +5,27 @@ changed, no secret), counting invoices on the sandbox against rows where a serve
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from bpxl.core import recover
+import openpyxl
+import pytest
 
+from bpxl.core import journal, recover
+from bpxl.core.client import Client
+from bpxl.core.connection import journal_dir
+from bpxl.core.journal import Journal, Target, record_hash
+from bpxl.core.records import plan_row, read_layout
+from bpxl.core.results import Operation, Outcome, RowResult
+
+from .conftest import read_sheet, write_invoices
+from .processes import assert_one_invoice_per_row, push, sent_rows, wait_for
 from .test_recover import grid, killed_create
+from .test_safety import rows_of
 
 
 def test_a_file_name_replaced_in_every_row_leaves_each_row_found_by_the_rest(
@@ -31,3 +47,256 @@ def test_a_file_name_replaced_in_every_row_leaves_each_row_found_by_the_rest(
     assert recovery.unplaced == []
     ids = {str(now[r.row - 2][5]): r.id for r in recovery.results}
     assert ids == {f"{n}.PDF": str(n + 1) for n in range(3000)}
+
+
+def _rows(count: int) -> list[dict[str, object]]:
+    """Rows told apart by every field, each with its own file name (the invoices' key here)."""
+    return [
+        {
+            "BillingProfileId": str(101 + n),
+            "DueDate": f"2026-{1 + n % 12:02}-{10 + n:02}",
+            "AgingInterval": 30 + n,
+            "FileName": f"f{n}.pdf",
+        }
+        for n in range(count)
+    ]
+
+
+def _crash_create(book: Path, url: str, answered: int, stored: int) -> dict[int, str]:
+    """A create push of every row of ``book`` killed mid-way, as its journal and the server are
+    left: all rows sent in one batch; the first ``answered`` answered Created, the next
+    ``stored`` saved by the server with their answer lost, the rest lost on the way. Returns the
+    Ids the server gave, by sheet row."""
+    header, *values = openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True)
+    layout = read_layout(header)
+    plans = [plan_row(layout, n, v, Operation.CREATE, "Id") for n, v in enumerate(values, 2)]
+    plans = [p for p in plans if p.record]
+    with Client(url, username="demo", password="demo") as client:
+        at = client.server_now()
+        log = Journal(
+            journal_dir(),
+            workbook=book,
+            sheet="Invoices",
+            op=Operation.CREATE,
+            external_id="Id",
+            target=Target(url),
+        )
+        log.planned({p.row: record_hash(p.record) for p in plans})
+        log.sending([p.row for p in plans], at, {p.row: p.record for p in plans})
+        saved = client.write(Operation.CREATE, [p.record for p in plans[: answered + stored]])
+    ids = {p.row: str(r.id) for p, r in zip(plans, saved, strict=False)}
+    assert len(ids) == answered + stored and all(ids.values())
+    log.answered(RowResult(p.row, Outcome.CREATED, ids[p.row], []) for p in plans[:answered])
+    log.close()  # killed here
+    return ids
+
+
+def _edit(book: Path, change: Callable[[list[list[object]]], list[list[object]]]) -> None:
+    """The user's edits in Excel: ``change`` gets the data rows as lists and returns them."""
+    workbook = openpyxl.load_workbook(book)
+    table = workbook.worksheets[0]
+    rows = [list(r) for r in table.iter_rows(min_row=2, values_only=True)]
+    rows = change(rows)
+    table.delete_rows(2, table.max_row)
+    for number, values in enumerate(rows, 2):
+        for column, value in enumerate(values, 1):
+            table.cell(number, column).value = value
+    workbook.save(book)
+
+
+def _column(book: Path, name: str) -> int:
+    header = next(openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True))
+    return list(header).index(name)
+
+
+def _stored(url: str) -> Counter[str]:
+    """How many invoices the server holds for each file name."""
+    with Client(url, username="demo", password="demo") as client:
+        return Counter(str(r["FileName"]) for r in client.query("SELECT Id, FileName FROM INVOICE"))
+
+
+def _login(url: str) -> list[str]:
+    return ["--url", url, "--username", "demo"]
+
+
+def test_identical_rows_in_flight_then_sorted_get_one_invoice_each(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """Two identical rows (the same invoice wanted twice) both saved, their answers lost, then
+    the sheet sorted backwards: each is found on the server, with its own Id."""
+    twin = _rows(1)[0]
+    book = write_invoices(tmp_path / "book.xlsx", [twin, *_rows(3)[1:], dict(twin)])
+    ids = _crash_create(book, sandbox.url, answered=1, stored=3)
+    _edit(book, lambda rows: rows[::-1])
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 0, out + err
+    sheet = read_sheet(book)
+    assert [r["Result"] for r in sheet] == ["Created"] * 4
+    assert sorted(r["Id"] for r in sheet) == sorted(ids.values())
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "0 rows: 0 created" in out, out + err
+    assert _stored(sandbox.url) == {"f0.pdf": 2, "f1.pdf": 1, "f2.pdf": 1}
+
+
+def test_a_row_edited_into_a_copy_of_another_sent_row_is_named_not_given_an_id(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """Both rows created; then the second is pasted over with the first's values. It is not the
+    first invoice (that row is still there) nor, by its values, the second: recover names the
+    second invoice's Id for the user to place and marks nothing on the pasted row."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(2))
+    ids = _crash_create(book, sandbox.url, answered=2, stored=0)
+    _edit(book, lambda rows: [rows[0], list(rows[0])])
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and f"row 3 (Id {ids[3]})" in out, out + err
+    first, pasted = read_sheet(book)
+    assert (first["Result"], first["Id"]) == ("Created", ids[2])
+    assert pasted["Id"] is None and pasted["Result"] is None
+
+
+def _user_cells(book: Path) -> list[dict[str, object]]:
+    """Every cell the user owns (all but Id, Result and Message), row by row."""
+    return [
+        {k: v for k, v in row.items() if k not in ("Id", "Result", "Message")}
+        for row in read_sheet(book)
+    ]
+
+
+def test_recover_twice_and_of_a_copy_then_the_original_sends_nothing_twice(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A killed create (one row answered, one saved unanswered, one lost); the book copied
+    before anything was recovered. The original is recovered, twice, and its lost row sent
+    again; then the copy is pushed (refused), recovered and pushed: one invoice per file name."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    ids = _crash_create(book, sandbox.url, answered=1, stored=1)
+    copy = tmp_path / "copy.xlsx"
+    copy.write_bytes(book.read_bytes())
+    cells = _user_cells(book)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "1 failed" in out, out + err  # the lost row: send it again
+    recovered = book.read_bytes()
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 0 and out.startswith("Nothing to recover"), out + err
+    assert book.read_bytes() == recovered
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "1 row: 1 created" in out, out + err
+    assert _user_cells(book) == cells
+    code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
+    assert code == 2 and "Nothing was sent" in err, out + err
+    code, out, err = run("recover", copy, *_login(sandbox.url))
+    assert code in (0, 1), out + err
+    code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
+    assert "0 created" in out, out + err
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
+    for path in (book, copy):
+        sheet = read_sheet(path)
+        assert [r["Result"] for r in sheet] == ["Created"] * 3, path
+        assert [r["Id"] for r in sheet[:2]] == [ids[2], ids[3]]
+        assert _user_cells(path) == cells
+    assert sheet[2]["Id"] == read_sheet(book)[2]["Id"]
+
+
+def test_a_killed_push_then_every_sent_row_edited_and_sorted(
+    tmp_path: Path, make_sandbox, run
+) -> None:
+    """A real push killed mid-way (SIGKILL, batches out, one in flight), then every row it sent
+    edited (its interval) and the sheet sorted backwards. The values it kept hold no secret;
+    recover gives every row a status and takes the kept values away; the next create sends the
+    rest: one invoice per row, each row holding its own."""
+    sandbox = make_sandbox(faults=["latency:200ms"])
+    book = write_invoices(tmp_path / "book.xlsx", rows_of(60))
+    pusher = push(book, sandbox.url, "--batch-size", "10")
+    wait_for(sent_rows(30))
+    os.kill(pusher.pid, signal.SIGKILL)
+    out, err = pusher.communicate()
+    [crashed] = journal.unfinished(journal_dir())
+    kept = journal.sent_path(crashed.path)
+    text = kept.read_text(encoding="utf-8") + crashed.path.read_text(encoding="utf-8")
+    assert len(crashed.sent_records) >= 30
+    aging = _column(book, "AgingInterval")
+    sent = set(crashed.sent)
+
+    def edit_sent_then_sort(rows: list[list[object]]) -> list[list[object]]:
+        for number, values in enumerate(rows, 2):
+            if number in sent:
+                values[aging] = int(str(values[aging])) + 1000
+        return rows[::-1]
+
+    _edit(book, edit_sent_then_sort)
+    cells = _user_cells(book)
+    code, out2, err2 = run("recover", book, *_login(sandbox.url))
+    assert code == 1, out2 + err2  # the rows never sent are Failed: "send it again"
+    assert "edited or deleted" not in out2, out2
+    assert not kept.exists()
+    code, out3, err3 = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0, out3 + err3
+    assert _user_cells(book) == cells
+    assert_one_invoice_per_row(book, sandbox.url, 60)
+    for secret in ["demo", *sandbox.sandbox.issued]:
+        for shown in (text, out, err, out2, err2, out3, err3):
+            assert secret not in shown
+
+
+def _crash(book: Path, url: str, op: Operation, reached: int) -> None:
+    """A push of ``op`` over every row of ``book`` killed with all rows sent and no answer kept;
+    the server got the first ``reached`` of them."""
+    header, *values = openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True)
+    layout = read_layout(header)
+    plans = [plan_row(layout, n, v, op, "Id") for n, v in enumerate(values, 2)]
+    with Client(url, username="demo", password="demo") as client:
+        log = Journal(
+            journal_dir(),
+            workbook=book,
+            sheet="Invoices",
+            op=op,
+            external_id="Id",
+            target=Target(url),
+        )
+        log.planned({p.row: record_hash(p.record) for p in plans})
+        log.sending([p.row for p in plans], client.server_now(), {p.row: p.record for p in plans})
+        client.write(op, [p.record for p in plans[:reached]], "Id")
+        log.close()
+
+
+@pytest.mark.parametrize("op", [Operation.UPDATE, Operation.UPSERT])
+def test_a_killed_update_then_edits_and_a_sort_keeps_each_id_on_its_row(
+    tmp_path: Path, sandbox, run, op: Operation
+) -> None:
+    """Three invoices created; an update (or upsert) of new intervals killed with one reached;
+    then the user edits another row's date and sorts. Every row is Unknown (safe to send again),
+    no Id moves, no cell of the user's changes, and the next push makes the server match."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0, out + err
+    ids = {r["FileName"]: r["Id"] for r in read_sheet(book)}
+    aging, due = _column(book, "AgingInterval"), _column(book, "DueDate")
+
+    def new_intervals(rows: list[list[object]]) -> list[list[object]]:
+        for values in rows:
+            values[aging] = int(str(values[aging])) + 500
+        return rows
+
+    _edit(book, new_intervals)
+    _crash(book, sandbox.url, op, reached=1)
+
+    def edit_then_sort(rows: list[list[object]]) -> list[list[object]]:
+        rows[2][due] = dt.datetime(2027, 1, 5)
+        return rows[::-1]
+
+    _edit(book, edit_then_sort)
+    cells = _user_cells(book)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "edited or deleted" not in out, out + err
+    sheet = read_sheet(book)
+    assert {r["FileName"]: r["Id"] for r in sheet} == ids
+    assert {r["Result"] for r in sheet} == {"Unknown"}
+    assert _user_cells(book) == cells
+    _edit(book, lambda rows: [[*r[:-2], None, None] for r in rows])  # clears Result, Message
+    code, out, err = run("push", book, "--op", op.value, *_login(sandbox.url))
+    assert code == 0 and "3 rows" in out, out + err
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        stored = list(client.query("SELECT Id, FileName, AgingInterval FROM INVOICE"))
+    assert {str(r["FileName"]): (str(r["Id"]), int(r["AgingInterval"])) for r in stored} == {
+        r["FileName"]: (r["Id"], r["AgingInterval"]) for r in read_sheet(book)
+    }

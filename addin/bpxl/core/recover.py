@@ -206,10 +206,15 @@ def _placement(
         elif digest is not None and (old in run.sent or old in run.results):
             missing.append(old)  # sent, then edited, moved or deleted
     sent_digests = set(run.planned.values())
+    # A row showing an Id is another invoice, not a create in flight; an update or upsert sends
+    # rows with their Ids, and an edited one is found by its Id among the values it still holds.
+    new_only = run.op is Operation.CREATE
     candidates = {
         row: plan.record
         for row, plan in plans.items()
-        if row not in taken and row not in with_id and digests[row] not in sent_digests
+        if row not in taken
+        and not (new_only and row in with_id)
+        and digests[row] not in sent_digests
     }
     known = {old: run.sent_records[old] for old in missing if old in run.sent_records}
     sheet = [plan.record for plan in plans.values()]
