@@ -6,6 +6,7 @@ changed, no secret), counting invoices on the sandbox against rows where a serve
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 from collections import Counter
@@ -300,3 +301,118 @@ def test_a_killed_update_then_edits_and_a_sort_keeps_each_id_on_its_row(
     assert {str(r["FileName"]): (str(r["Id"]), int(r["AgingInterval"])) for r in stored} == {
         r["FileName"]: (r["Id"], r["AgingInterval"]) for r in read_sheet(book)
     }
+
+
+def test_two_rows_swapping_half_their_values_are_named_not_given_each_others_ids(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A killed create (the first row answered, the next two saved unanswered); the accountant
+    swaps the dates and intervals of the first two rows. Each now holds half of its own values
+    and half of the other's: neither Id goes on either row; both are named, the first with its
+    Id; the third row, untouched, is found on the server."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    ids = _crash_create(book, sandbox.url, answered=1, stored=2)
+    due, aging = _column(book, "DueDate"), _column(book, "AgingInterval")
+
+    def swap(rows: list[list[object]]) -> list[list[object]]:
+        first, second = rows[0], rows[1]
+        first[due], second[due] = second[due], first[due]
+        first[aging], second[aging] = second[aging], first[aging]
+        return rows
+
+    _edit(book, swap)
+    cells = _user_cells(book)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1, out + err
+    assert f"2 rows were edited or deleted since sent: row 2 (Id {ids[2]}), row 3" in out
+    first, second, third = read_sheet(book)
+    assert first["Id"] is None and second["Id"] is None
+    assert (third["Result"], third["Id"]) == ("Created", ids[4])
+    assert _user_cells(book) == cells
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
+
+
+@pytest.mark.parametrize("torn", [False, True])
+def test_a_push_killed_between_keeping_the_values_and_sending_them(
+    tmp_path: Path, sandbox, run, torn: bool
+) -> None:
+    """The first batch created and answered; the second batch's values kept beside the journal
+    (whole, or torn mid-line) when the push was killed, before its send was written down, so
+    before it went out. Its unedited row is Failed (send it again), the edited one left as the
+    user made it (never sent: a new row to the next push); the next create sends both once."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(4))
+    header, *values = openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True)
+    layout = read_layout(header)
+    plans = [plan_row(layout, n, v, Operation.CREATE, "Id") for n, v in enumerate(values, 2)]
+    log = Journal(
+        journal_dir(),
+        workbook=book,
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=Target(sandbox.url),
+    )
+    log.planned({p.row: record_hash(p.record) for p in plans})
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        log.sending([2, 3], client.server_now(), {p.row: p.record for p in plans[:2]})
+        saved = client.write(Operation.CREATE, [p.record for p in plans[:2]])
+    log.answered(
+        RowResult(p.row, Outcome.CREATED, r.id, []) for p, r in zip(plans[:2], saved, strict=True)
+    )
+    line = json.dumps({"rows": {str(p.row): p.record for p in plans[2:]}}, default=str)
+    with journal.sent_path(log.path).open("a", encoding="utf-8") as kept:
+        kept.write(line[: len(line) // 2] if torn else line + "\n")
+    log.close()  # killed here
+    aging = _column(book, "AgingInterval")
+
+    def edit(rows: list[list[object]]) -> list[list[object]]:
+        rows[3][aging] = 77
+        return rows
+
+    _edit(book, edit)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "1 failed" in out and "edited or deleted" not in out, out + err
+    assert [r["Result"] for r in read_sheet(book)] == ["Created", "Created", "Failed", None]
+    assert recover.NOT_SENT in read_sheet(book)[2]["Message"]
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "2 created" in out, out + err
+    assert_one_invoice_per_row(book, sandbox.url, 4)
+
+
+def test_a_killed_push_of_some_rows_then_edits_inside_and_outside_them(
+    tmp_path: Path, make_sandbox, run
+) -> None:
+    """``--rows 12-41`` killed mid-way; the accountant then edits a row it was never asked to
+    send (made to resemble a sent one: its neighbour's values but its own file name) and a row
+    it sent, and sorts backwards. Only rows of the push get a status; the row outside keeps no
+    Id; the next create of the whole sheet makes one invoice per row."""
+    sandbox = make_sandbox(faults=["latency:200ms"])
+    rows = rows_of(50)
+    book = write_invoices(tmp_path / "book.xlsx", rows)
+    pusher = push(book, sandbox.url, "--batch-size", "5", "--rows", "12-41")
+    wait_for(sent_rows(15))
+    os.kill(pusher.pid, signal.SIGKILL)
+    pusher.wait()
+    [crashed] = journal.unfinished(journal_dir())
+    assert set(crashed.planned) == set(range(12, 42))
+    aging, name = _column(book, "AgingInterval"), _column(book, "FileName")
+
+    def edit(values: list[list[object]]) -> list[list[object]]:
+        outside = list(values[10 - 2])
+        outside[aging] = values[12 - 2][aging]  # row 10 now shares row 12's interval
+        values[10 - 2] = [*values[12 - 2][:name], outside[name], *values[12 - 2][name + 1 :]]
+        values[13 - 2][aging] = 500
+        return values[::-1]
+
+    _edit(book, edit)
+    cells = _user_cells(book)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "edited or deleted" not in out, out + err
+    sheet = {r["FileName"]: r for r in read_sheet(book)}
+    pushed = {f"invoice-{n - 2:06d}.pdf" for n in range(12, 42)}
+    assert {f for f, r in sheet.items() if r["Result"]} == pushed
+    assert {f for f, r in sheet.items() if r["Id"]} <= pushed
+    assert _user_cells(book) == cells
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0, out + err
+    assert_one_invoice_per_row(book, sandbox.url, 50)
