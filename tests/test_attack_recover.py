@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +17,21 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bpxl.core import journal, recover
+from bpxl.cli import EXIT_STOPPED
+from bpxl.core import journal, profiles, recover
 from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir
 from bpxl.core.journal import Journal, Target, record_hash
+from bpxl.core.push import PushOptions, plan
 from bpxl.core.records import plan_row, read_layout
 from bpxl.core.results import Operation, Outcome, RowResult
+from bpxl.excel import ribbon as excel
+from bpxl.excel.range_io import read_block
+from bpxl.sandbox import FaultPlan
 
 from .conftest import read_sheet, write_invoices
-from .processes import assert_one_invoice_per_row, push, sent_rows, wait_for
+from .fake_xlwings import book_from_rows
+from .processes import assert_one_invoice_per_row, bpxl, push, sent_rows, wait_for
 from .test_recover import grid, killed_create
 from .test_safety import rows_of
 
@@ -416,3 +423,136 @@ def test_a_killed_push_of_some_rows_then_edits_inside_and_outside_them(
     code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
     assert code == 0, out + err
     assert_one_invoice_per_row(book, sandbox.url, 50)
+
+
+def test_the_ribbons_recover_after_a_sort_and_edits_in_excel(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """A ribbon Create killed with one row answered, two saved unanswered and one lost; in
+    Excel the accountant sorts the rows backwards and edits the answered row and an unanswered
+    one. Create is refused until Recover last run, which puts each Id on its own row; the next
+    Create sends only the lost row."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    header = ["Id", *_rows(1)[0], "Result", "Message"]
+    data = [[None, *r.values(), None, None] for r in _rows(4)]
+    book = book_from_rows(header, data, tmp_path / "book.xlsx")
+    sheet = book.sheets[0]
+    _, plans, _ = plan(read_block(sheet).grid([2, 3, 4, 5]), PushOptions(Operation.CREATE))
+    log = Journal(
+        journal_dir(),
+        workbook=Path(book.fullname),
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=Target(sandbox.url, "live"),
+    )
+    log.planned({p.row: record_hash(p.record) for p in plans})
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        log.sending([2, 3, 4, 5], client.server_now(), {p.row: p.record for p in plans})
+        saved = client.write(Operation.CREATE, [p.record for p in plans[:3]])
+    log.answered([RowResult(2, Outcome.CREATED, saved[0].id, [])])
+    log.close()  # killed here
+    aging = header.index("AgingInterval") + 1
+    sheet.cells = {(7 - r if r > 1 else r, c): v for (r, c), v in sheet.cells.items()}
+    sheet.cells[(5, aging)] = 90  # f0, answered
+    sheet.cells[(4, aging)] = 91  # f1, saved unanswered
+    before = dict(sheet.cells)
+    book.app.selected = "$B$2"  # one cell: every visible row
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert "Recover last run" in book.app.alerts[-1][0]
+    assert sandbox.sandbox.store.count() == 3
+    excel.action("bpxlRecover", book)
+    names, ids = sheet.column("FileName"), sheet.column("Id")
+    assert {names[r]: ids[r] for r in range(2, 6)} == {
+        "f0.pdf": saved[0].id,
+        "f1.pdf": saved[1].id,
+        "f2.pdf": saved[2].id,
+        "f3.pdf": None,
+    }
+    assert sheet.column("Result")[2] == "Failed"  # f3: lost before the server saved it
+
+    def users(cells: dict[tuple[int, int], object]) -> dict[tuple[int, int], object]:
+        return {k: v for k, v in cells.items() if 1 < k[1] < len(header) - 1}
+
+    assert users(sheet.cells) == users(before)
+    sheet.cells.pop((2, len(header) - 1))  # clears f3's Result to send it again
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1, "f3.pdf": 1}
+
+
+def test_recover_killed_after_writing_the_workbook_runs_again_harmlessly(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """``bpxl recover`` killed after saving the workbook but before closing the journal: the
+    next recover finds the rows holding Ids it did not write, changes none of them, and the
+    next create sends only the row that was lost."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(4))
+    _crash_create(book, sandbox.url, answered=1, stored=2)
+    [crashed] = journal.unfinished(journal_dir())
+    kept = {p: p.read_bytes() for p in (crashed.path, journal.sent_path(crashed.path))}
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "3 created, 0 invalid, 1 failed" in out, out + err
+    first = read_sheet(book)
+    for path, text in kept.items():
+        path.write_bytes(text)  # the journal as the kill left it
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert read_sheet(book) == first
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "1 row: 1 created" in out, out + err
+    assert_one_invoice_per_row(book, sandbox.url, 4)
+
+
+def test_ctrl_c_during_recovers_lookup_leaves_everything_to_recover_again(
+    tmp_path: Path, sandbox, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C while ``bpxl recover`` waits between its two lookups of a lost create: it stops
+    at once, the workbook untouched and the journal and its kept values still there; the next
+    recover and create make one invoice per row."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(4))
+    _crash_create(book, sandbox.url, answered=1, stored=2)
+    before = book.read_bytes()
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "30")
+    recovering = bpxl("recover", book, *_login(sandbox.url))
+    wait_for(lambda: any(r["path"].endswith("/query") for r in sandbox.requests()))
+    started = time.monotonic()
+    recovering.send_signal(signal.SIGINT)
+    out, err = recovering.communicate(timeout=30)
+    assert recovering.returncode == EXIT_STOPPED and time.monotonic() - started < 5, out + err
+    assert book.read_bytes() == before
+    [crashed] = journal.unfinished(journal_dir())
+    assert journal.sent_path(crashed.path).exists()
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.2")
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and "3 created, 0 invalid, 1 failed" in out, out + err
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "1 row: 1 created" in out, out + err
+    assert_one_invoice_per_row(book, sandbox.url, 4)
+
+
+def test_ctrl_c_during_a_429_wait_of_a_create_sends_nothing_more(
+    tmp_path: Path, make_sandbox, run
+) -> None:
+    """Creates answered 429 mid-push (the server processed nothing, so they wait and go again):
+    a Ctrl+C during the wait ends the push at once with nothing more sent; every row is Created
+    or Failed (send again), and the next create sends the rest once."""
+    box = make_sandbox(faults=["latency:300ms"])
+    book = write_invoices(tmp_path / "book.xlsx", rows_of(300))
+    pusher = bpxl("push", book, "--op", "create", *_login(box.url), "--batch-size", "10")
+    wait_for(lambda: len(box.writes()) >= 1)
+    box.sandbox.config.faults = FaultPlan.parse(["429:1"], seed=1)
+    wait_for(lambda: any(r["status"] == 429 for r in box.writes()))
+    started = time.monotonic()
+    pusher.send_signal(signal.SIGINT)
+    out, err = pusher.communicate(timeout=30)
+    assert pusher.returncode == EXIT_STOPPED and time.monotonic() - started < 3, out + err
+    written = len(box.writes())
+    time.sleep(0.5)
+    assert len(box.writes()) == written, "a request went out after the stop"
+    assert {r["Result"] for r in read_sheet(book)} == {"Created", "Failed"}
+    box.sandbox.config.faults = FaultPlan.parse([], seed=1)
+    code, out, err = run("push", book, "--op", "create", *_login(box.url))
+    assert code == 0, out + err
+    assert_one_invoice_per_row(book, box.url, 300)
