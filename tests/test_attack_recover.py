@@ -32,6 +32,7 @@ from bpxl.sandbox import FaultPlan
 from .conftest import read_sheet, write_invoices
 from .fake_xlwings import book_from_rows
 from .processes import assert_one_invoice_per_row, bpxl, push, sent_rows, wait_for
+from .test_excel import excel_book_like
 from .test_recover import grid, killed_create
 from .test_safety import rows_of
 
@@ -556,3 +557,47 @@ def test_ctrl_c_during_a_429_wait_of_a_create_sends_nothing_more(
     code, out, err = run("push", book, "--op", "create", *_login(box.url))
     assert code == 0, out + err
     assert_one_invoice_per_row(book, box.url, 300)
+
+
+def test_a_ribbon_create_closed_unsaved_then_reopened_edited_and_saved_is_refused(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """A ribbon Create; Excel closed without saving (the file lacks the Ids); the accountant
+    reopens it, corrects one cell and saves, then pushes it. Saved after the Create, it was
+    taken for a file holding the outcomes, and all three invoices were created again; it shows
+    none of the push's Ids, so it is refused, and recover writes them in (the edited row is
+    named with its Id, which the accountant puts in): nothing is created twice."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    path = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    book = excel_book_like(path)
+    book.path = str(path)
+    book.app.selected = "$B$2"
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert sandbox.sandbox.store.count() == 3
+    aging = _column(path, "AgingInterval")
+
+    def correct(rows: list[list[object]]) -> list[list[object]]:
+        rows[0][aging] = 77
+        return rows
+
+    _edit(path, correct)  # reopened (no Ids: never saved), one cell corrected, saved
+    code, out, err = run("push", path, "--op", "create", *_login(sandbox.url))
+    assert code == 2 and "open in Excel, which was closed without saving them" in err, out
+    code, out, err = run("recover", path, *_login(sandbox.url))
+    assert code == 1 and "2 created" in out and "row 2 (Id 1)" in out, out + err
+    assert [(r["Id"], r["Result"]) for r in read_sheet(path)] == [
+        (None, None),
+        ("2", "Created"),
+        ("3", "Created"),
+    ]
+
+    def put_the_id_in(rows: list[list[object]]) -> list[list[object]]:
+        rows[0][0], rows[0][-2] = "1", "Created"
+        return rows
+
+    _edit(path, put_the_id_in)
+    code, out, err = run("push", path, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "0 created" in out, out + err
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}

@@ -141,7 +141,7 @@ def missing_outcomes(
     here = str(Path(workbook).resolve())
     if run.op is not Operation.CREATE:
         return []
-    lost = lost_unsaved(run)  # if any, every file showing those rows without Ids lacks them
+    lost = _lacking(run, workbook, grid, catalogue)  # if any, files showing no Ids lack them
     if here in run.applied and here not in lost:
         return []
     if not lost and (
@@ -168,6 +168,22 @@ def lost_unsaved(run: journal.Run) -> list[str]:
         if saved < at.timestamp():
             lost.append(file)
     return lost
+
+
+def _lacking(run: journal.Run, workbook: Path, grid: push.Grid, catalogue: Catalogue) -> list[str]:
+    """``lost_unsaved``, and ``workbook`` too if ``run`` put its outcomes into it open in Excel
+    and it shows none of the Ids the push gave, though saved since: Excel was closed without
+    saving, then the file was opened again, edited and saved (a later save is no proof)."""
+    lost = lost_unsaved(run)
+    here = str(Path(workbook).resolve())
+    given = {r.id for r in run.results.values() if r.id}
+    if here not in run.unsaved or here in lost or not given:
+        return lost
+    try:
+        layout = read_layout(grid.header, catalogue)
+    except BpxlError:
+        return lost
+    return lost if given & push.sheet_ids(grid, layout) else [*lost, here]
 
 
 def to_recover(
@@ -218,7 +234,7 @@ def _refuse_missing(
             continue
         started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
         others = sorted(Path(p).name for p in run.applied) or [Path(run.workbook).name]
-        lost = sorted(Path(p).name for p in lost_unsaved(run))
+        lost = sorted(Path(p).name for p in _lacking(run, workbook, grid, catalogue))
         where = (
             f"whose results went into {', '.join(lost)} open in Excel, which was closed without "
             "saving them"
