@@ -31,7 +31,7 @@ from bpxl.sandbox import FaultPlan
 
 from .conftest import read_sheet, write_invoices
 from .fake_xlwings import book_from_rows
-from .processes import assert_one_invoice_per_row, bpxl, push, sent_rows, wait_for
+from .processes import assert_one_invoice_per_row, bpxl, invoices, push, sent_rows, wait_for
 from .test_excel import excel_book_like
 from .test_recover import grid, killed_create
 from .test_safety import rows_of
@@ -194,7 +194,7 @@ def test_recover_twice_and_of_a_copy_then_the_original_sends_nothing_twice(
     code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
     assert code == 2 and "Nothing was sent" in err, out + err
     code, out, err = run("recover", copy, *_login(sandbox.url))
-    assert code in (0, 1), out + err
+    assert code in (0, 1) and "edited or deleted" not in out, out + err
     code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
     assert "0 created" in out, out + err
     assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
@@ -601,3 +601,38 @@ def test_a_ribbon_create_closed_unsaved_then_reopened_edited_and_saved_is_refuse
     code, out, err = run("push", path, "--op", "create", *_login(sandbox.url))
     assert code == 0 and "0 created" in out, out + err
     assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
+
+
+def test_a_killed_upsert_on_id_of_old_and_new_rows_then_edits(
+    tmp_path: Path, make_sandbox, run
+) -> None:
+    """An upsert on Id of 40 rows with Ids and 40 new ones (sent as creates, then upserts)
+    killed mid-way; the accountant edits a new row and an old one and sorts backwards. After
+    recover and the same upsert again: one invoice per row, each row holding its own."""
+    sandbox = make_sandbox(faults=["latency:150ms"])
+    book = write_invoices(tmp_path / "book.xlsx", rows_of(40))
+    code, out, err = run("push", book, "--op", "create", *_login(sandbox.url))
+    assert code == 0, out + err
+    header = next(openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True))
+    more = [{**r, "FileName": f"new-{n}.pdf"} for n, r in enumerate(rows_of(40))]
+    _edit(book, lambda rows: rows + [[r.get(str(h)) for h in header] for r in more])
+    pusher = bpxl("push", book, "--op", "upsert", *_login(sandbox.url), "--batch-size", "5")
+    wait_for(sent_rows(15))
+    os.kill(pusher.pid, signal.SIGKILL)
+    pusher.wait()
+    aging = _column(book, "AgingInterval")
+
+    def edit(rows: list[list[object]]) -> list[list[object]]:
+        rows[3][aging] = 701  # an old row
+        rows[43][aging] = 702  # a new one, among the first sent
+        return rows[::-1]
+
+    _edit(book, edit)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code in (0, 1) and "edited or deleted" not in out, out + err
+    code, out, err = run("push", book, "--op", "upsert", *_login(sandbox.url))
+    assert code == 0, out + err
+    sheet = read_sheet(book)
+    stored = invoices(sandbox.url)
+    assert len(sheet) == 80 == len(stored)
+    assert all(stored[r["FileName"]] == r["Id"] for r in sheet)
