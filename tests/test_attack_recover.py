@@ -636,3 +636,41 @@ def test_a_killed_upsert_on_id_of_old_and_new_rows_then_edits(
     stored = invoices(sandbox.url)
     assert len(sheet) == 80 == len(stored)
     assert all(stored[r["FileName"]] == r["Id"] for r in sheet)
+
+
+def test_a_copy_edited_then_recovered_after_the_original_names_every_id_found(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A killed create (two rows answered, the third saved unanswered); the book copied and two
+    rows of the copy corrected; the original recovered (it finds the third invoice). The copy's
+    push is refused; its recover cannot place the corrected rows (the values sent went with the
+    first recovery), so it names them with their Ids, the third's too: the first recovery keeps
+    what it found in the journal (it said 'no answer kept'). With the Ids put in, nothing is
+    created twice."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    ids = _crash_create(book, sandbox.url, answered=2, stored=1)
+    copy = tmp_path / "copy.xlsx"
+    copy.write_bytes(book.read_bytes())
+    aging = _column(copy, "AgingInterval")
+
+    def correct(rows: list[list[object]]) -> list[list[object]]:
+        rows[1][aging], rows[2][aging] = 99, 98
+        return rows
+
+    _edit(copy, correct)
+    assert run("recover", book, *_login(sandbox.url))[0] == 0
+    code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
+    assert code == 2, out + err
+    code, out, err = run("recover", copy)  # no connection needed: every Id is known
+    assert code == 1, out + err
+    assert f"row 3 (Id {ids[3]}), row 4 (Id {ids[4]})" in out
+
+    def put_the_ids_in(rows: list[list[object]]) -> list[list[object]]:
+        for values, row in zip(rows[1:], (3, 4), strict=True):
+            values[0], values[-2] = ids[row], "Created"
+        return rows
+
+    _edit(copy, put_the_ids_in)
+    code, out, err = run("push", copy, "--op", "create", *_login(sandbox.url))
+    assert code == 0 and "0 created" in out, out + err
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}

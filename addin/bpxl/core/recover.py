@@ -45,6 +45,9 @@ class Recovery:
     results: list[RowResult]
     unplaced: list[int]
     made: dict[int, str] = field(default_factory=dict)  # unplaced row -> the Id it was given
+    # Creates in flight found on the server, by journal row: kept in the journal, so that a
+    # copy recovered later (when the values sent are no longer kept) knows their Ids.
+    found: list[RowResult] = field(default_factory=list)
 
     def summary(self, op: Operation) -> str:
         """The counts of the rows marked, then the rows not found again: only the parts that
@@ -115,14 +118,18 @@ def recover(
             results[row] = _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
         else:
             results[row] = _result(row, Outcome.FAILED, NOT_SENT)
+    found = []
     if lost:
         results.update(_look_up(run, grid, layout, client, catalogue, lost))
+        for old, plan in lost.items():
+            if (looked := results[plan.row]).outcome is Outcome.CREATED:
+                found.append(RowResult(old, Outcome.CREATED, looked.id, [FOUND]))
     made = {
         row: result.id
         for row in unplaced
         if (result := run.results.get(row)) is not None and result.id is not None
     }
-    return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made)
+    return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made, found)
 
 
 def _unanswered_create(run: Run, old: int) -> bool:
