@@ -34,6 +34,12 @@ HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "Result", "Mess
 CREATE, UPDATE, UPSERT = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
 
 
+@pytest.fixture(autouse=True)
+def _short_lookup_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookups' wait (the server's clock still makes a lost create wait a second)."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.05")
+
+
 def new_rows(n: int, name: str = "e", first: int = 2) -> list[tuple[int, list[object]]]:
     return [(first + i, [None, "101", f"{name}-{i}.pdf", i, None, None]) for i in range(n)]
 
@@ -91,6 +97,24 @@ def test_options_refuse_sizes_out_of_range_and_name_the_key_as_the_catalogue_doe
     assert PushOptions(UPSERT, external_id="filename").external_id == "FileName"
     assert PushOptions(UPSERT, external_id="NotAField").external_id == "NotAField"
     assert PushOptions(UPSERT).external_id == fields.ID
+
+
+def test_a_key_is_repeated_only_by_a_valid_row_after_a_valid_row(sandbox) -> None:
+    [(_, [a, *_]), (_, [b, *_])] = existing(sandbox.url, 2)
+    rows = [
+        (2, [a, "101", "x.pdf", "soon", None, None]),  # invalid: it sends nothing, holds nothing
+        (3, [a, "101", "y.pdf", 1, None, None]),
+        (4, [b, "101", "z.pdf", 1, None, None]),
+        (5, [b, "101", "w.pdf", 1, None, None]),
+    ]
+    got = by_row(send(sandbox.url, Grid(HEADER, rows), UPDATE))
+    assert [got[n].outcome for n in (2, 3, 4, 5)] == [
+        Outcome.INVALID,
+        Outcome.UPDATED,
+        Outcome.UPDATED,
+        Outcome.INVALID,
+    ]
+    assert got[5].messages == [f"Id: {b} is also on row 4; send one row per invoice"]
 
 
 def test_two_rows_for_one_invoice_send_only_the_first(sandbox) -> None:
@@ -290,7 +314,8 @@ def test_the_journal_holds_the_plan_the_sends_and_every_answer(sandbox, tmp_path
 # -- what is sent again, and what never is -----------------------------------------------------
 
 
-_ERROR = json.dumps({"errors": [{"error_code": "400", "error_text": "NumberFormatException"}]})
+# The server's words hold "; " too: only bpxl's own advice, after the last one, is dropped.
+_ERROR = json.dumps({"errors": [{"error_text": "NumberFormatException; for input 9e99"}]})
 
 
 def _refuse(name: str, status: int = 400) -> Callable[[int, list[dict[str, Any]]], Plan]:
@@ -326,8 +351,9 @@ def test_a_refused_batch_is_halved_until_the_bad_record_is_alone() -> None:
     assert bad.outcome is Outcome.FAILED and bad.id is None
     assert bad.messages == [
         "Sent on its own: BillingPlatform refused the batch as a whole (HTTP 400: "
-        "NumberFormatException), perhaps after saving some; the rest of its batch was sent "
-        "without it; check this row's values (e.g. a number far too large) and send again"
+        "NumberFormatException; for input 9e99), perhaps after saving some; the rest of its "
+        "batch was sent without it; check this row's values (e.g. a number far too large) and "
+        "send again"
     ]
     assert {r.outcome for r in got.values()} == {Outcome.UPDATED}
 
@@ -341,8 +367,9 @@ def test_a_refused_create_alone_is_looked_up_then_fails_and_the_rest_go() -> Non
     assert got[3].outcome is Outcome.FAILED
     assert got[3].messages == [
         "Sent on its own: BillingPlatform failed while handling the batch (HTTP 500: "
-        "NumberFormatException); BillingPlatform does not have it; the rest of its batch was "
-        "sent without it; check this row's values (e.g. a number far too large) and send again"
+        "NumberFormatException; for input 9e99); BillingPlatform does not have it; the rest of "
+        "its batch was sent without it; check this row's values (e.g. a number far too large) "
+        "and send again"
     ]
 
 
@@ -601,6 +628,9 @@ def test_server_messages_name_the_users_own_columns() -> None:
     assert words("DueDate:Due date 5", headers) == "Due date:Due date 5"
     assert words("DueDate is wrong", {"DueDate": r"Due \1 date"}) == r"Due \1 date is wrong"
     assert words("no colon at all", headers) == "no colon at all"
+    assert words("due date", headers) == "due date"  # not a field's name: the server's words
+    assert words("Id: Id 5 is due at 10:00", headers) == "Id: 5 is due at 10:00"
+    assert words("duedate: due at 10:00", headers) == "Due date: due at 10:00"
 
 
 def test_a_record_refused_by_the_server_says_so_in_the_users_words(sandbox) -> None:
@@ -773,39 +803,67 @@ def test_an_id_a_row_of_the_sheet_holds_is_not_claimed_again(tmp_path: Path) -> 
 # -- a first send stored late -----------------------------------------------------------------
 
 
-def test_a_first_send_stored_after_the_lookups_is_named_on_its_row() -> None:
-    """The first create's answer is lost and it is stored only when the row is sent again (after
-    two lookups found nothing): the last lookup finds both invoices and the row names them."""
+def test_a_first_send_stored_after_the_lookups_is_named_on_its_row(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """The first create's answer is lost and it is stored only a moment after the row was sent
+    again (after two lookups found nothing): the last lookup, twice the lookup wait after that
+    send, finds both invoices and the row names them."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
     held: list[list[Any]] = []
     server = FakeBillingPlatform(lambda n, records: Plan())
+    late = threading.Timer(0.15, lambda: server.store.write(CREATE, held[0], 1))
 
     def script(n: int, records: list[Any]) -> Plan:
         if n == 1:
             held.append(records)
             return Plan(store=False, status=0)
         if n == 2:
-            server.store.write(CREATE, held[0], 1)  # the first send, stored late
+            late.start()  # the first send, stored late
         return Plan()
 
     server.script = script
+    log = journal_of(tmp_path, "fake")
     with server.running():
-        report = send(server.url, Grid(HEADER, new_rows(1)))
+        report = send(server.url, Grid(HEADER, new_rows(1)), journal=log)
+        late.join()
         invoices = {
             str(i["Id"]): i["FileName"]
             for i in server.store.query("SELECT Id, FileName FROM INVOICE")
         }
+    log.finish()
     [row] = report.results
     [other] = [i for i, name in invoices.items() if name == "e-0.pdf" and i != row.id]
     assert row.outcome is Outcome.CREATED and report.doubled == [2]
-    assert row.messages == [
+    note = (
         f"BillingPlatform holds 2 invoices for this row: Id {row.id} (kept in the Id column) and "
         f"Id {other}. The first send was stored late, after bpxl had looked for it and sent the "
         f"row again; delete that invoice ({other}) in BillingPlatform"
-    ]
+    )
+    assert row.messages == [note]
+    assert journalled(tmp_path)[-1] == (2, "Created", [note])  # a recovery writes it too
     assert report.summary() == (
         "1 row: 1 created, 0 invalid, 0 failed (1 row with a second invoice in BillingPlatform: "
         "see Message)"
     )
+
+
+def test_an_invoice_the_sheet_holds_is_never_taken_for_a_lost_create() -> None:
+    """A row of the sheet holds an invoice made a moment ago with the same values as a new row
+    whose create was lost (and not stored): the lookup leaves the sheet's invoice alone."""
+    with fake(lambda n, _: Plan(store=n > 1, status=0 if n == 1 else 200)) as server:
+        [mine] = stored_in(server, new_rows(1)[0][1])
+        rows = [(2, [mine, *new_rows(1)[0][1][1:4], "Created", None]), *new_rows(1, first=3)]
+        report = send(server.url, Grid(HEADER, rows))
+        ids = server.ids()
+    [row] = report.results
+    assert row.outcome is Outcome.CREATED and row.id != mine and len(ids) == 2
+    assert batch_sizes(server) == [1, 1]
+
+
+def stored_in(server: FakeBillingPlatform, values: list[object]) -> list[str]:
+    record = engine.plan(Grid(HEADER, [(2, values)]), PushOptions(CREATE))[1][0].record
+    return [str(item["Id"]) for item in server.store.write(CREATE, [record], 1)]
 
 
 def test_a_row_stored_three_times_names_all_three() -> None:
