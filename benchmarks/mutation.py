@@ -55,9 +55,12 @@ TESTS = {
     "reconcile": ["tests/test_reconcile.py"],
     "sends": ["tests/test_trips.py", "tests/test_roundtrip.py", "tests/test_tenant_fields.py"],
 }
-# Mutants tested at once. Push's and reconcile's tests mostly wait (a lost create is looked up a
-# second after its send, by the server's clock): a few at a time use little CPU. The others compute.
+# Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by
+# the server's clock), so a few mutants are tested at once at little CPU cost, and a mutant that
+# loops (sending a batch again and again) is stopped by wall time, 3 times its tests' usual time
+# (mutmut's default, 15 times, lets each such mutant wait minutes). The other modules compute.
 CHILDREN = {"push": 3, "reconcile": 3}
+TIMEOUT_MULTIPLIER = {"push": 3, "reconcile": 3}
 # Where each module lives under addin/bpxl (the others: core/MODULE.py).
 PATHS = {"sends": "core/roundtrip/sends.py"}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
@@ -73,6 +76,7 @@ def prepare(module: str) -> Path:
     (folder / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths=src/bpxl\n"
+        f"timeout_multiplier={TIMEOUT_MULTIPLIER.get(module, 15)}\n"
         f"only_mutate=src/bpxl/{PATHS.get(module, f'core/{module}.py')}\n"
         "pytest_add_cli_args_test_selection=\n    " + "\n    ".join(TESTS[module]) + "\n",
         encoding="utf-8",

@@ -429,10 +429,34 @@ def test_a_lost_create_that_was_stored_is_found_and_never_sent_again() -> None:
 
 def test_a_lost_create_proven_absent_is_sent_once_more_and_only_once() -> None:
     with fake(lambda n, _: Plan(store=n > 1, status=504 if n == 1 else 200)) as server:
-        report = send(server.url, Grid(HEADER, new_rows(2)))
+        seen: list[tuple[int, int]] = []
+        report = send(server.url, Grid(HEADER, new_rows(2)), progress=lambda *p: seen.append(p))
     assert batch_sizes(server) == [2, 2] and len(server.ids()) == 2
     assert outcomes(report) == {"Created": 2} and report.doubled == []
     assert all(r.messages == [] for r in report.results)
+    assert seen == [(0, 2), (2, 2)]  # each row counted once, when its first send came back
+
+
+def test_an_earlier_rows_id_answered_again_later_sends_both_rows_to_the_lookup() -> None:
+    """Row 2 is created; row 3's create is lost, proven absent and sent again, and that answer
+    names row 2's Id: neither answer is believed, and the lookup gives each row its own."""
+    first: list[str] = []
+
+    def answer(items: list[dict[str, str]], _: dict[str, str]) -> str:
+        first.extend(item["Id"] for item in items if not first)
+        return json.dumps({"createResponse": [{**i, "Id": first[0]} for i in items]})
+
+    def script(n: int, _: list[Any]) -> Plan:
+        return Plan(store=False, status=0) if n == 2 else Plan(body=answer)
+
+    with fake(script) as server:
+        report = send(server.url, Grid(HEADER, new_rows(2)), batch_size=1)
+        ids = server.ids()
+    assert batch_sizes(server) == [1, 1, 1] and len(ids) == 2
+    assert [r.outcome for r in report.results] == [Outcome.CREATED] * 2
+    assert sorted(r.id for r in report.results) == sorted(ids)
+    found = ["Created; its answer was lost, so bpxl found it in BillingPlatform"]
+    assert [r.messages for r in report.results] == [found, found]
 
 
 # -- a stop -----------------------------------------------------------------------------------
