@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bpxl.core.fields import BUILT_IN, Catalogue
 from bpxl.core.results import Operation
 from bpxl.sandbox.store import Store
 
@@ -45,9 +46,9 @@ QueryScript = Callable[[int, str], int | None]
 
 
 class FakeBillingPlatform:
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, known: Catalogue = BUILT_IN) -> None:
         self.script = script
-        self.store = Store()
+        self.store = Store(known=known)  # ``known``: a tenant's fields, its custom ones too
         self.writes: list[list[dict[str, Any]]] = []
         self.sessions: list[str] = []
         self.queries: list[str] = []  # the SQL of every query, paging clause included
