@@ -595,12 +595,8 @@ def test_a_stop_before_anything_went_sends_nothing(sandbox) -> None:
     assert report.stopped is True and sandbox.writes() == []
     assert {r.message for r in report.results} == {"Not sent: stopped before sending; send again"}
     assert outcomes(report) == {"Failed": 3}
-    update = send(sandbox.url, Grid(HEADER, existing_on(sandbox, 1)), UPDATE, stop=stop)
+    update = send(sandbox.url, Grid(HEADER, existing(sandbox.url, 1)), UPDATE, stop=stop)
     assert outcomes(update) == {"Failed": 1} and len(sandbox.writes()) == 1  # the create only
-
-
-def existing_on(sandbox: Any, n: int) -> list[tuple[int, list[object]]]:
-    return existing(sandbox.url, n)
 
 
 # -- rows an earlier create left Unknown --------------------------------------------------------

@@ -204,10 +204,9 @@ def test_a_create_found_at_the_first_look_is_not_looked_for_again(monkeypatch) -
     monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "5")
     with server() as (fake, client):
         [made] = stored(fake, RECORD)
-        started = time.monotonic()
         found = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
     assert found == {2: Finding(Verdict.FOUND, made)}
-    assert len(fake.queries) == 1 and time.monotonic() - started < 2
+    assert len(fake.queries) == 1
 
 
 def test_nothing_found_twice_a_wait_apart_is_absent(monkeypatch) -> None:
@@ -217,7 +216,7 @@ def test_nothing_found_twice_a_wait_apart_is_absent(monkeypatch) -> None:
         found = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
         waited = time.monotonic() - started
     assert found == {2: Finding(Verdict.ABSENT)}
-    assert len(fake.queries) == 2 and 0.3 <= waited < 2
+    assert len(fake.queries) == 2 and waited >= 0.3
 
 
 def test_a_create_stored_between_the_two_looks_is_found_by_the_second(monkeypatch) -> None:
@@ -254,7 +253,8 @@ def test_the_second_look_waits_for_the_servers_clock_to_pass_the_send(monkeypatc
     with server() as (_, client):
         sent = client.server_now() + dt.timedelta(seconds=0.2)
         started = time.monotonic()
-        found = lookup.reconcile(client, {2: Lost(RECORD, sent)})
+        other = {**RECORD, "FileName": "b.pdf"}
+        found = lookup.reconcile(client, {2: Lost(RECORD, sent), 3: Lost(other, a_while_ago())})
         waited = time.monotonic() - started
         monkeypatch.setattr(lookup, "_LONGEST_CLOCK_WAIT_S", 0.3)
         later = client.server_now() + dt.timedelta(hours=1)
@@ -262,9 +262,10 @@ def test_the_second_look_waits_for_the_servers_clock_to_pass_the_send(monkeypatc
         gave_up = lookup.reconcile(client, {2: Lost(RECORD, later)})
         capped = time.monotonic() - started
     # a whole second more than the send: a Date header counts whole seconds
-    assert found == {2: Finding(Verdict.ABSENT)} and 1.1 <= waited < 3
+    assert found == {2: Finding(Verdict.ABSENT), 3: Finding(Verdict.ABSENT)}  # the latest send
+    assert waited >= 1.1
     assert gave_up == {2: unsure("BillingPlatform's clock had not yet passed the time it was sent")}
-    assert 0.3 <= capped < 1
+    assert 0.3 <= capped < 30  # not the hour to that send time: the cap
 
 
 def test_a_failed_lookup_leaves_every_row_unsure(monkeypatch) -> None:
@@ -350,7 +351,8 @@ def test_twins_are_our_later_invoices_with_the_rows_values_shared_out_in_turn() 
         stored(fake, twin, user=2)  # another user's: never called a duplicate
         alone = {"BillingProfileId": "101", "FileName": "alone.pdf", "AgingInterval": 4}
         stored(fake, {**alone, "AgingInterval": 5})  # another value
-        rows = {2: Lost(twin, sent), 3: Lost(twin, sent), 4: Lost(alone, sent)}
+        later = sent + dt.timedelta(hours=1)  # the twins count from the group's first send
+        rows = {2: Lost(twin, sent), 3: Lost(twin, later), 4: Lost(alone, sent)}
         found = lookup.twins(client, rows, kept)
         none = lookup.twins(client, rows, [*kept, *extra])
         future = {2: Lost(twin, sent + dt.timedelta(hours=1))}
