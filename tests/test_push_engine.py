@@ -24,7 +24,7 @@ from bpxl.core import fields, unsettled
 from bpxl.core import push as engine
 from bpxl.core.client import MAX_CONCURRENCY, Client
 from bpxl.core.errors import AuthenticationError, UsageError
-from bpxl.core.journal import Journal, Target, record_hash
+from bpxl.core.journal import Journal, Target, record_hash, sent_path
 from bpxl.core.push import Grid, PushOptions, PushReport, push
 from bpxl.core.results import Operation, Outcome, RowResult
 from bpxl.sandbox import schema
@@ -292,7 +292,14 @@ def test_the_journal_holds_the_plan_the_sends_and_every_answer(sandbox, tmp_path
         target=Target(sandbox.url),
     )
     report = send(sandbox.url, Grid(HEADER, rows), journal=log, batch_size=2)
+    kept = [json.loads(line) for line in sent_path(log.path).read_text("utf-8").splitlines()]
     log.finish()
+    records = {
+        str(p.row): p.record for p in engine.plan(Grid(HEADER, rows), PushOptions(CREATE))[1]
+    }
+    # what a create sends is kept beside the journal while the push runs, for `bpxl recover`
+    assert kept == [{"rows": {"2": records["2"], "3": records["3"]}}, {"rows": {"4": records["4"]}}]
+    assert not sent_path(log.path).exists()
     entries = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
     assert [e["type"] for e in entries[:3]] == ["run", "plan", "result"]
     assert entries[-1]["type"] == "done"
@@ -402,14 +409,22 @@ def test_a_create_with_no_answer_again_and_again_is_failed_not_saved(monkeypatch
     }
 
 
-def test_an_update_without_answers_is_sent_again_three_times_then_left_unknown() -> None:
+def test_an_update_without_answers_is_sent_again_three_times_then_left_unknown(
+    tmp_path: Path,
+) -> None:
     """An update is never looked up (its invoice exists anyway): it is simply sent again."""
+    log = Journal(
+        tmp_path, workbook=tmp_path / "b.xlsx", sheet="S", op=UPDATE, external_id="Id",
+        target=Target(None),
+    )  # fmt: skip
     with fake(lambda n, _: Plan() if n == 1 else Plan(store=False, status=409)) as server:
         rows = existing(server.url, 2)
-        report = send(server.url, Grid(HEADER, rows), UPDATE)
+        report = send(server.url, Grid(HEADER, rows), UPDATE, journal=log)
         assert server.queries == []
     assert batch_sizes(server) == [2] + [2] * (engine.RESEND_ROUNDS + 1)
     assert outcomes(report) == {"Unknown": 2}
+    assert not sent_path(log.path).exists()  # an update's values are in the workbook
+    log.finish()
     assert (
         report.results[0]
         .messages[0]
@@ -542,15 +557,17 @@ def test_a_stop_mid_push_settles_every_row_and_the_next_push_sends_nothing_twice
     def script(n: int, _: list[dict[str, Any]]) -> Plan:
         if n == 2:
             stop.set()
-            answer.wait(10)
+            answer.wait(30)
         return Plan()
 
     rows = new_rows(6)
     with fake(script) as server:
         try:
             report = send(server.url, Grid(HEADER, rows), stop=stop, batch_size=2)
+            answered = answer.is_set()
         finally:
             answer.set()
+        assert not answered  # the push ended after the grace, not once the batch answered
         assert report.stopped is True
         got = by_row(report)
         assert [got[n].outcome for n in range(2, 8)] == [Outcome.CREATED] * 2 + [
