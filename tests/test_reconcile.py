@@ -46,7 +46,8 @@ def test_the_wait_between_lookups_comes_from_the_environment(monkeypatch) -> Non
         assert lookup.lookup_wait() == wait, given
 
 
-def test_the_window_starts_two_seconds_before_the_send_in_utc() -> None:
+def test_the_window_starts_two_seconds_before_the_send_in_utc(time_zone: str) -> None:
+    """Whatever the computer's own time zone (the fixture sets it east, then west, of UTC)."""
     tokyo = dt.timezone(dt.timedelta(hours=9))
     assert lookup.created_since(SENT) == "2026-03-01T09:59:58"
     assert lookup.created_since(SENT.astimezone(tokyo)) == "2026-03-01T09:59:58"
@@ -118,6 +119,7 @@ def test_values_are_compared_in_one_spelling() -> None:
     assert lookup._comparable(by["AgingInterval"], "n/a") == "n/a"
     assert lookup._comparable(by["AgingInterval"], "") == ""
     assert lookup._comparable(by["FileName"], " a.pdf ") == "a.pdf"
+    assert lookup._comparable(by["FileName"], "0101") == "0101"  # text is not a number
     assert lookup._comparable(None, 12.50) == "12.5"
     assert lookup._comparable(by["FileName"], None) == ""
     record = {"Id": "9", "FileName": "a.pdf", "AgingInterval": "30.0"}
@@ -203,9 +205,11 @@ def a_while_ago() -> dt.datetime:
 def test_a_create_found_at_the_first_look_is_not_looked_for_again(monkeypatch) -> None:
     monkeypatch.setenv(lookup.LOOKUP_WAIT_ENV, "5")
     with server() as (fake, client):
-        [made] = stored(fake, RECORD)
-        found = lookup.reconcile(client, {2: Lost(RECORD, a_while_ago())})
-    assert found == {2: Finding(Verdict.FOUND, made)}
+        other = {**RECORD, "FileName": "b.pdf"}
+        made = stored(fake, RECORD, other)
+        rows = {2: Lost(RECORD, a_while_ago()), 3: Lost(other, a_while_ago())}
+        found = lookup.reconcile(client, rows)
+    assert found == {2: Finding(Verdict.FOUND, made[0]), 3: Finding(Verdict.FOUND, made[1])}
     assert len(fake.queries) == 1
 
 
@@ -323,6 +327,7 @@ def test_the_lookup_asks_for_our_invoices_in_the_window_by_profile() -> None:
         lookup._candidates(client, many, "7")
         some = [Lost({"BillingProfileId": "5", "Id": "3"}, None), Lost({"FileName": "z"}, sent)]
         lookup._candidates(client, some, "7")
+        lookup._candidates(client, [Lost({"FileName": "z"}, None)], None)
     since = lookup.created_since(sent)
     assert fake.queries[0] == (
         "SELECT Id, Created, CreatedUserId, BillingProfileId, FileName, Status FROM INVOICE "
@@ -339,7 +344,8 @@ def test_the_lookup_asks_for_our_invoices_in_the_window_by_profile() -> None:
         "SELECT Id, Created, CreatedUserId, BillingProfileId, FileName FROM INVOICE WHERE "
         "CreatedUserId = 7" + PAGE
     )
-    assert len(fake.queries) == 5
+    assert fake.queries[5] == "SELECT Id, Created, CreatedUserId, FileName FROM INVOICE" + PAGE
+    assert len(fake.queries) == 6
 
 
 def test_twins_are_our_later_invoices_with_the_rows_values_shared_out_in_turn() -> None:
@@ -351,8 +357,15 @@ def test_twins_are_our_later_invoices_with_the_rows_values_shared_out_in_turn() 
         stored(fake, twin, user=2)  # another user's: never called a duplicate
         alone = {"BillingProfileId": "101", "FileName": "alone.pdf", "AgingInterval": 4}
         stored(fake, {**alone, "AgingInterval": 5})  # another value
+        sent_after = {"BillingProfileId": "101", "FileName": "after.pdf"}
+        stored(fake, sent_after)  # made before that row's first send: not its twin
         later = sent + dt.timedelta(hours=1)  # the twins count from the group's first send
-        rows = {2: Lost(twin, sent), 3: Lost(twin, later), 4: Lost(alone, sent)}
+        rows = {
+            2: Lost(twin, sent),
+            3: Lost(twin, later),
+            4: Lost(alone, sent),
+            5: Lost(sent_after, later),
+        }
         found = lookup.twins(client, rows, kept)
         none = lookup.twins(client, rows, [*kept, *extra])
         future = {2: Lost(twin, sent + dt.timedelta(hours=1))}
@@ -363,6 +376,7 @@ def test_twins_are_our_later_invoices_with_the_rows_values_shared_out_in_turn() 
     assert found == {2: [extra[0], extra[2]], 3: [extra[1]]}
     assert none == {} and after == {} and undated == {} and failed == {}
     assert len(fake.queries) == 4  # the undated row is not looked up
+    assert all("WHERE CreatedUserId = 1 AND Created >= " in q for q in fake.queries)
 
 
 def test_twins_are_not_looked_for_without_knowing_the_user() -> None:
