@@ -27,6 +27,10 @@ from .results import Operation, Outcome, RowResult, plural, summary
 # How much of a sent record a sheet row must still hold to be taken for it, edited since: an
 # edit of one or two fields is recognised, a different invoice to the same customer is not.
 _ALIKE = 0.6
+# Rows holding a value that more edited rows than this hold too are not looked for through it
+# (a status, a customer; a date when every row was edited): it singles out no row, and scoring
+# them all would take hours on a large sheet.
+_CROWD = 100
 
 FOUND = "Created; bpxl stopped before saving the answer, and `bpxl recover` found it"
 NOT_SAVED = "Not saved: bpxl stopped before BillingPlatform saved this row; sending again is safe"
@@ -243,10 +247,10 @@ def _resembling(
     then the nearest.
 
     Rows are scored from those sharing the sent record's rarest value (a file name, an amount)
-    on, and no further than a row sharing none of the values looked at so far could beat the
-    best found: thousands of edited rows are matched in a moment, not in hours, and a value
-    edited in every row (a file name replaced throughout) still leaves each row found by its
-    dates and amounts together."""
+    on, no further than a row sharing none of the values looked at so far could beat the best
+    found, and never through a value held by more than ``_CROWD`` edited rows: thousands of
+    edited rows are matched in a moment, not in hours, and a value edited in every row (a file
+    name replaced throughout) still leaves each row found by its dates and amounts together."""
     if not sent or not candidates:
         return {}
     keyed = {row: _keys(record) for row, record in candidates.items()}
@@ -266,8 +270,10 @@ def _resembling(
         scored: set[int] = set()
         best = 0.0
         for looked, rows in enumerate(sorted(shared, key=len)):
-            # A row holding none of the values looked at so far scores at most this much.
-            if (len(shared) - looked) / len(shared) < max(best, _ALIKE) or best == 1:
+            # A row holding none of the values looked at so far scores at most this much: once
+            # that cannot reach _ALIKE, or beat the best found, no row left can be the one.
+            ceiling = (len(shared) - looked) / len(shared)
+            if ceiling < _ALIKE or (best and ceiling <= best) or len(rows) > _CROWD:
                 break
             for row in set(rows) - scored:
                 scored.add(row)
