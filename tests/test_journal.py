@@ -147,6 +147,45 @@ def test_discard_and_abandon_keep_a_journal_only_if_something_went_out(tmp_path:
     assert not dropped.path.exists()
 
 
+def test_the_values_sent_are_on_disk_while_the_push_runs_and_go_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.planned({2: "h2", 3: "h3", 4: "h4", 5: "h5"})
+    kept = journal.sent_path(log.path)
+    log.sending([2], AT)  # a batch without values keeps none
+    assert not kept.exists()
+    log.sending([2, 3], AT, {2: {"FileName": "a.pdf"}, 3: {"FileName": "Zoë.pdf"}})
+    # Read as a recovery would after a SIGKILL here: the push still has the file open.
+    run = load(log.path)
+    assert run is not None and run.sent_records == {
+        2: {"FileName": "a.pdf"},
+        3: {"FileName": "Zoë.pdf"},
+    }
+    log.sending([4], AT, {4: {"FileName": "c.pdf", "DueDate": dt.date(2026, 3, 31)}})
+    run = load(log.path)
+    assert run is not None and run.sent_records[4] == {"FileName": "c.pdf", "DueDate": "2026-03-31"}
+    assert len(kept.read_text(encoding="utf-8").splitlines()) == 2  # a line a batch
+    log.abandon()  # stopped on an error: the values stay for the recovery
+    before = kept.read_bytes()
+    with pytest.raises(ValueError, match=r"^the journal is closed$"):
+        log.sending([5], AT, {5: {"FileName": "d.pdf"}})
+    assert kept.read_bytes() == before  # a closed journal keeps nothing more
+    run = load(log.path)
+    assert run is not None and set(run.sent_records) == {2, 3, 4} and run.in_flight == [2, 3, 4]
+    journal.mark_recovered(run, tmp_path / "b.xlsx")
+    assert not kept.exists()
+
+    done = start(tmp_path, tmp_path / "b.xlsx")
+    done.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    done.finish()
+    assert not journal.sent_path(done.path).exists()
+    gone = start(tmp_path, tmp_path / "b.xlsx")
+    gone.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    gone.discard()
+    assert not gone.path.exists() and not journal.sent_path(gone.path).exists()
+
+
 def test_earlier_sends_finds_only_the_same_rows_of_the_same_sheet(tmp_path: Path) -> None:
     book = tmp_path / "b.xlsx"
     first = start(tmp_path, book)

@@ -71,6 +71,9 @@ class Journal:
         self._lock = threading.Lock()
         self.sent_any = False
         self._file: IO[str] | None = self.path.open("x", encoding="utf-8")
+        # The values sent: opened with the first batch that keeps any, held open till the end.
+        self._values: IO[bytes] | None = None
+        self._values_lock = threading.Lock()
         self._write(
             {
                 "type": "run",
@@ -98,9 +101,7 @@ class Journal:
         ``records`` (by row): the values sent, kept until the push is over."""
         self.sent_any = True
         if records:
-            self._write(
-                {"rows": {str(r): dict(v) for r, v in records.items()}}, sent_path(self.path)
-            )
+            self._keep({str(r): dict(v) for r, v in records.items()})
         self._write({"type": "send", "rows": list(rows), "at": at.isoformat()})
 
     def answered(self, results: Iterable[RowResult]) -> None:
@@ -133,6 +134,10 @@ class Journal:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+        with self._values_lock:
+            if self._values is not None:
+                self._values.close()
+                self._values = None
 
     def earlier_sends(self, rows: Mapping[int, str]) -> dict[int, dt.datetime]:
         """When earlier pushes of this sheet sent each of ``rows`` (row -> hash), if they did."""
@@ -145,15 +150,28 @@ class Journal:
                     found[row] = at
         return found
 
-    def _write(self, entry: dict[str, Any], beside: Path | None = None) -> None:
-        """One line, on disk before this returns: into the journal, or the file ``beside`` it."""
+    def _keep(self, rows: dict[str, dict[str, object]]) -> None:
+        """The values of a batch about to go out, on disk before this returns (``sent_path``).
+
+        Before its send line: a send line in the journal, whether the process was killed or the
+        power went, always has its values beside it. A lock of their own: a batch syncing its
+        values does not hold up the journal's lines of the others."""
+        line = json.dumps({"rows": rows}, ensure_ascii=False, default=str) + "\n"
+        with self._values_lock:
+            if self._file is None:
+                raise ValueError("the journal is closed")
+            if self._values is None:
+                self._values = sent_path(self.path).open("ab")
+            self._values.write(line.encode())
+            self._values.flush()
+            os.fsync(self._values.fileno())
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        """One line into the journal, on disk before this returns."""
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             if self._file is None:
                 raise ValueError("the journal is closed")
-            if beside is not None:
-                _append(beside, line)
-                return
             self._file.write(line)
             self._file.flush()
             os.fsync(self._file.fileno())
