@@ -244,7 +244,8 @@ def _resembling(
     the most of the sent values, if it shares at least ``_ALIKE`` of them. Fields that hold one
     value in every row of the ``sheet`` (and in every record sent) tell rows apart no better than
     chance, so they do not count. Best pairs first; among equals, the row of the same number,
-    then the nearest.
+    then the nearest. A sent record that two rows holding different values resemble equally
+    best is placed on neither (which one it was would be a guess): it is named to the user.
 
     Rows are scored from those sharing the sent record's rarest value (a file name, an amount)
     on, no further than a row sharing none of the values looked at so far could beat the best
@@ -263,12 +264,13 @@ def _resembling(
     for row, now in keyed.items():
         for name in telling & now.keys():
             holding[name, now[name]].append(row)
-    pairs = []
+    pairs: list[tuple[float, bool, int, int, int]] = []
     for old, record in sent.items():
         was = _keys(record)
         shared = [holding.get((name, was[name]), []) for name in telling & was.keys()]
         scored: set[int] = set()
         best = 0.0
+        alike: list[tuple[float, int]] = []
         for looked, rows in enumerate(sorted(shared, key=len)):
             # A row holding none of the values looked at so far scores at most this much: once
             # that cannot reach _ALIKE, or beat the best found, no row left can be the one.
@@ -282,7 +284,11 @@ def _resembling(
                 score = sum(was.get(n) == now.get(n) for n in used) / len(used)
                 if score >= _ALIKE:
                     best = max(best, score)
-                    pairs.append((-score, row != old, abs(row - old), old, row))
+                    alike.append((score, row))
+        top = {frozenset(keyed[row].items()) for score, row in alike if score == best}
+        if len(top) > 1:
+            continue  # rows that differ, each as alike as the other: which one it is is a guess
+        pairs.extend((-score, row != old, abs(row - old), old, row) for score, row in alike)
     found: dict[int, int] = {}
     taken: set[int] = set()
     for *_, old, row in sorted(pairs):
