@@ -12,7 +12,6 @@ rows (twins but for the file name: they cannot be told apart and are left for th
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -23,42 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from common import record  # noqa: E402
+from tests.test_recover import grid, killed_create  # noqa: E402
 
-from bpxl.core import journal, recover  # noqa: E402
-from bpxl.core.journal import Journal, Target, record_hash  # noqa: E402
-from bpxl.core.push import Grid  # noqa: E402
-from bpxl.core.records import plan_row, read_layout  # noqa: E402
-from bpxl.core.results import Operation, Outcome, RowResult  # noqa: E402
+from bpxl.core import recover  # noqa: E402
 
-HEADER = ["Id", "BillingProfileId", "Status", "DueDate", "AgingInterval", "FileName"]
-AGING, NAME = 4, 5
+AGING, NAME = 4, 5  # columns of test_recover.HEADER
 
 
 def row(n: int, twins: bool) -> list[object]:
     due = f"2026-{1 + n % 12:02}-{1 + n % 28:02}"
     aging = n % 90 if twins else n // 84
-    return ["", str(101 + n % 4), ("Pending", "Approved")[n % 2], due, aging, f"{n}.pdf"]
-
-
-def crashed(folder: Path, rows: list[list[object]]) -> journal.Run:
-    log = Journal(
-        folder,
-        workbook=folder / "book.xlsx",
-        sheet="Invoices",
-        op=Operation.CREATE,
-        external_id="Id",
-        target=Target(None),
-    )
-    layout = read_layout(HEADER)
-    plans = [plan_row(layout, r, v, Operation.CREATE, "Id") for r, v in enumerate(rows, 2)]
-    log.planned({p.row: record_hash(p.record) for p in plans})
-    at = dt.datetime.now(dt.UTC)
-    log.sending([p.row for p in plans], at, {p.row: p.record for p in plans})
-    log.answered(RowResult(p.row, Outcome.CREATED, str(p.row), []) for p in plans)
-    log.close()
-    run = journal.load(log.path)
-    assert run is not None
-    return run
+    return ["", str(101 + n % 4), ("Pending", "Approved")[n % 2], due, aging, f"{n}.pdf", ""]
 
 
 def case(
@@ -67,17 +41,17 @@ def case(
     """Seconds, rows placed wrong, rows left unplaced."""
     rows = [row(n, twins) for n in range(count)]
     with tempfile.TemporaryDirectory() as folder:
-        run = crashed(Path(folder), rows)
+        run = killed_create(Path(folder), rows, answered=count)
         now = [list(r) for r in rows]
         for values in now[::every]:
             edit(values)
         now.reverse()
         started = time.perf_counter()
-        recovery = recover.recover(run, Grid(HEADER, list(enumerate(now, 2))), None)
+        recovery = recover.recover(run, grid(now), None)
         took = time.perf_counter() - started
-    # Row n was sent from sheet row n + 2, whose Id is that row number; its name tells n.
+    # Row n was given Id n + 1; its file name tells n.
     wrong = sum(
-        1 for r in recovery.results if r.id != str(int(str(now[r.row - 2][NAME]).split(".")[0]) + 2)
+        1 for r in recovery.results if r.id != str(int(str(now[r.row - 2][NAME]).split(".")[0]) + 1)
     )
     return took, wrong, len(recovery.unplaced)
 

@@ -53,8 +53,7 @@ def killed_create(folder: Path, rows: list[list[object]], answered: int) -> jour
         plan_row(layout, row, values, Operation.CREATE, "Id") for row, values in grid(rows).rows
     ]
     log.planned({p.row: record_hash(p.record) for p in plans})
-    for plan in plans:
-        log.sending([plan.row], AT, {plan.row: plan.record})
+    log.sending([p.row for p in plans], AT, {p.row: p.record for p in plans})
     log.answered(
         RowResult(p.row, Outcome.CREATED, str(n), []) for n, p in enumerate(plans[:answered], 1)
     )
