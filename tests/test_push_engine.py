@@ -81,6 +81,19 @@ def batch_sizes(server: FakeBillingPlatform) -> list[int]:
 # -- options and planning ---------------------------------------------------------------------
 
 
+def test_planning_reads_the_sheet_as_the_push_will_send_it() -> None:
+    header = ["Id", "BillingProfileId", "FileName", "DueDate"]
+    mac = Grid(header, [(2, [None, "101", "x.pdf", 45000])], date1904=True)
+    [row] = engine.plan(mac, PushOptions(CREATE))[1]
+    assert row.record["DueDate"] == "2027-03-16"  # serial 45000 counted from 1904, not 1900
+    with pytest.raises(UsageError) as no_id:
+        engine.plan(Grid(header[1:], [(2, ["101", "x.pdf", None])]), PushOptions(UPDATE))
+    assert no_id.value.message == "The sheet has no Id column, which update needs on every row."
+    twice = Grid(header, [(2, ["5", "101", "a.pdf", None]), (3, ["5", "101", "b.pdf", None])])
+    plans = engine.plan(twice, PushOptions(UPDATE, external_id="FileName"))[1]
+    assert plans[1].errors == ["Id: 5 is also on row 2; send one row per invoice"]
+
+
 def test_options_refuse_sizes_out_of_range_and_name_the_key_as_the_catalogue_does() -> None:
     with pytest.raises(UsageError) as small:
         PushOptions(CREATE, batch_size=0)
@@ -166,6 +179,7 @@ def test_valid_rows_go_in_batches_of_the_size_asked_and_invalid_ones_never(sandb
     assert sum(n for n, _ in seen) == 8
     assert report.all_ok is False and report.stopped is False
     assert report.summary() == "8 rows: 7 created, 1 invalid, 0 failed"
+    assert report.layout == engine.read_layout(HEADER, fields.BUILT_IN)
     ids = [r.id for r in report.results if r.outcome is Outcome.CREATED]
     assert len(set(ids)) == 7 and sandbox.sandbox.store.count() == 7
 
@@ -183,6 +197,11 @@ def test_a_dry_run_sends_nothing_and_says_what_would_go(sandbox) -> None:
     got = by_row(report)
     assert [got[n].outcome for n in (2, 3, 4, 5)] == [None, None, Outcome.INVALID, Outcome.UNKNOWN]
     assert got[5].messages == [f"Sent, but no answer came {ref}"]
+    stamped = Grid([*HEADER, "Created"], [(2, [*new_rows(1)[0][1], "2026-01-01"])])
+    [checked] = push(stamped, None, options).results
+    assert checked == RowResult(
+        2, None, None, ["Created: is set by BillingPlatform and was not sent"]
+    )
     assert report.skipped == [6] and report.settled == [] and report.doubled == []
     assert report.summary() == (
         "4 rows: 2 ready to create, 1 invalid, 1 unknown (looked up before sending) "
@@ -268,8 +287,11 @@ def test_nothing_goes_without_a_connection_or_a_yes(sandbox) -> None:
     bad = Grid(HEADER, [(2, [None, "101", "bad.pdf", "soon", None, None])])
     report = send(sandbox.url, bad, confirm=no)  # nothing to send: not asked, no login
     assert asked == [3] and sandbox.requests() == [] and outcomes(report) == {"Invalid": 1}
+    old_mark = (9, [None, "101", "u.pdf", 1, "Unknown", "Sent, but no answer came"])
+    with pytest.raises(UsageError):  # rows looked up first may be sent too: they count
+        send(sandbox.url, Grid(HEADER, [new_rows(1)[0], old_mark]), confirm=no)
     yes = send(sandbox.url, grid, confirm=lambda n: asked.append(n) or True)
-    assert asked == [3, 3] and outcomes(yes) == {"Created": 3}
+    assert asked == [3, 2, 3] and outcomes(yes) == {"Created": 3}
 
 
 def test_a_refused_login_stops_before_anything_is_sent(sandbox) -> None:
@@ -479,7 +501,7 @@ def test_a_lost_create_is_matched_on_a_tenants_own_fields_by_their_type() -> Non
         report = send(server.url, grid, catalogue=tenant)
     [row] = report.results
     assert row.outcome is Outcome.CREATED and [row.id] == server.ids()
-    assert len(server.writes) == 1
+    assert len(server.writes) == 1 and server.writes[0][0]["Cost"] == 12.5
 
 
 def test_a_lost_create_proven_absent_is_sent_once_more_and_only_once(tmp_path: Path) -> None:
