@@ -154,6 +154,44 @@ def _create(run: Callable[..., tuple[int, str, str]], book: Path, url: str, says
     assert code == 0 and says in out, out + err
 
 
+def test_a_row_copied_before_its_original_was_edited_does_not_take_its_id(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A killed create (all three answered); the accountant copies the first invoice's row to
+    the end for another file (only the file name changed), then corrects the original's date
+    and interval. The copy holds more of what was sent than the original: it took the Id, recover
+    said all was well, and the next create made f0.pdf twice and no f0-copy.pdf. Now the
+    original is named with its Id (the copy lacks the file name only it was sent with); put
+    in, the next create sends only the copy."""
+    book = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    ids = _crash_create(book, sandbox.url, answered=3, stored=0)
+    due, aging, name = (_column(book, c) for c in ("DueDate", "AgingInterval", "FileName"))
+
+    def copy_then_correct(rows: list[list[object]]) -> list[list[object]]:
+        copy = list(rows[0])
+        copy[name] = "f0-copy.pdf"
+        rows[0][due], rows[0][aging] = "2026-01-31", 99
+        return [*rows, copy]
+
+    _edit(book, copy_then_correct)
+    code, out, err = run("recover", book, *_login(sandbox.url))
+    assert code == 1 and f"row 2 (Id {ids[2]})" in out, out + err
+    assert [(r["Id"], r["Result"]) for r in read_sheet(book)] == [
+        (None, None),
+        (ids[3], "Created"),
+        (ids[4], "Created"),
+        (None, None),
+    ]
+
+    def put_the_id_in(rows: list[list[object]]) -> list[list[object]]:
+        rows[0][0], rows[0][-2] = ids[2], "Created"
+        return rows
+
+    _edit(book, put_the_id_in)
+    _create(run, book, sandbox.url, "1 row: 1 created")
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f0-copy.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
+
+
 def test_identical_rows_in_flight_then_sorted_get_one_invoice_each(
     tmp_path: Path, sandbox, run
 ) -> None:

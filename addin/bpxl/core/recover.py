@@ -9,7 +9,7 @@ never sent so that the next push sends them.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -244,8 +244,10 @@ def _resembling(
     the most of the sent values, if it shares at least ``_ALIKE`` of them. Fields that hold one
     value in every row of the ``sheet`` (and in every record sent) tell rows apart no better than
     chance, so they do not count. Best pairs first; among equals, the row of the same number,
-    then the nearest. A sent record that two rows holding different values resemble equally
-    best is placed on neither (which one it was would be a guess): it is named to the user.
+    then the nearest. A sent record is placed on no row, and named to the user, when two rows
+    holding different values resemble it equally best, or when another row still holds a value
+    only it was sent with (a row copied from it before it was edited resembles it more): which
+    row it is would be a guess.
 
     Rows are scored from those sharing the sent record's rarest value (a file name, an amount)
     on, no further than a row sharing none of the values looked at so far could beat the best
@@ -255,10 +257,15 @@ def _resembling(
     if not sent or not candidates:
         return {}
     keyed = {row: _keys(record) for row, record in candidates.items()}
+    in_sheet: Counter[tuple[str, str]] = Counter()
+    for record in sheet:
+        in_sheet.update(_keys(record).items())
+    in_sent: Counter[tuple[str, str]] = Counter()
+    for record in sent.values():
+        in_sent.update(_keys(record).items())
     values: dict[str, set[str]] = defaultdict(set)
-    for record in [*sent.values(), *sheet]:
-        for name, key in _keys(record).items():
-            values[name].add(key)
+    for name, key in [*in_sheet, *in_sent]:
+        values[name].add(key)
     telling = {name for name, seen in values.items() if len(seen) > 1}
     holding: dict[tuple[str, str], list[int]] = defaultdict(list)
     for row, now in keyed.items():
@@ -285,9 +292,19 @@ def _resembling(
                 if score >= _ALIKE:
                     best = max(best, score)
                     alike.append((score, row))
-        top = {frozenset(keyed[row].items()) for score, row in alike if score == best}
-        if len(top) > 1:
+        top = {row for score, row in alike if score == best}
+        if len({frozenset(keyed[row].items()) for row in top}) > 1:
             continue  # rows that differ, each as alike as the other: which one it is is a guess
+        # A value no other record was sent with, still in one row only (its file name): a row
+        # resembling the record more without it (a copy of it, edited) may not take its Id.
+        own = {
+            row
+            for name in telling & was.keys()
+            if in_sent[name, was[name]] == 1 and in_sheet[name, was[name]] == 1
+            for row in holding.get((name, was[name]), [])
+        }
+        if own - top:
+            continue
         pairs.extend((-score, row != old, abs(row - old), old, row) for score, row in alike)
     found: dict[int, int] = {}
     taken: set[int] = set()
