@@ -126,22 +126,12 @@ def test_the_values_sent_are_kept_only_while_the_push_is_unfinished(tmp_path: Pa
     assert again is not None and again.finished and again.sent_records == {}
 
 
-def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
-    tmp_path: Path, sandbox, run
-) -> None:
-    """Chaos seeds 1028, 1094, 1157: a push got Unknown for one create (a 504) and no answer for
-    another, then was killed before it could look them up; the user sorted the sheet and edited
-    the first row. Recovery looks both up by the values sent: the first exists (Created, its Id
-    in the edited row), the second does not (Failed, safe to send), and the next create sends
-    only the second."""
-    rows = [
-        {"BillingProfileId": "101", "DueDate": "2026-04-01", "AgingInterval": 30, "FileName": "a"},
-        {"BillingProfileId": "102", "DueDate": "2026-05-02", "AgingInterval": 45, "FileName": "b"},
-    ]
-    book = write_invoices(tmp_path / "book.xlsx", rows)
+def lost_creates(book: Path, url: str) -> str:
+    """A push of ``book``'s two rows as a kill leaves it: both sent, the first stored with an
+    Unknown answer (a 504), the second never stored and unanswered. Returns the stored Id."""
     header, *values = openpyxl.load_workbook(book).worksheets[0].iter_rows(values_only=True)
     layout = read_layout(header)
-    with Client(sandbox.url, username="demo", password="demo") as client:
+    with Client(url, username="demo", password="demo") as client:
         at = client.server_now()
         log = Journal(
             journal_dir(),
@@ -149,7 +139,7 @@ def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
             sheet="Invoices",
             op=Operation.CREATE,
             external_id="Id",
-            target=Target(sandbox.url),
+            target=Target(url),
         )
         plans = [plan_row(layout, n, v, Operation.CREATE, "Id") for n, v in enumerate(values, 2)]
         log.planned({p.row: record_hash(p.record) for p in plans})
@@ -159,6 +149,25 @@ def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
         unknown = "BillingPlatform failed while handling the batch (HTTP 504: Gateway Time-out)"
         log.answered([RowResult(plans[0].row, Outcome.UNKNOWN, None, [unknown])])
         log.close()  # then the process was killed
+    return stored.id
+
+
+TWO_ROWS = [
+    {"BillingProfileId": "101", "DueDate": "2026-04-01", "AgingInterval": 30, "FileName": "a"},
+    {"BillingProfileId": "102", "DueDate": "2026-05-02", "AgingInterval": 45, "FileName": "b"},
+]
+
+
+def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """Chaos seeds 1028, 1094, 1157: a push got Unknown for one create (a 504) and no answer for
+    another, then was killed before it could look them up; the user sorted the sheet and edited
+    the first row. Recovery looks both up by the values sent: the first exists (Created, its Id
+    in the edited row), the second does not (Failed, safe to send), and the next create sends
+    only the second."""
+    book = write_invoices(tmp_path / "book.xlsx", TWO_ROWS)
+    stored = lost_creates(book, sandbox.url)
     workbook = openpyxl.load_workbook(book)
     table = workbook.worksheets[0]
     aging = [c.value for c in table[1]].index("AgingInterval") + 1
@@ -171,13 +180,30 @@ def test_creates_left_unknown_or_in_flight_are_looked_up_as_sent_after_edits(
     code, out, err = run("recover", book, *login)
     assert code == 1, out + err
     after = {r["FileName"]: r for r in read_sheet(book)}
-    assert (after["a"]["_row"], after["a"]["Result"], after["a"]["Id"]) == (3, "Created", stored.id)
+    assert (after["a"]["_row"], after["a"]["Result"], after["a"]["Id"]) == (3, "Created", stored)
     assert recover.EDITED in after["a"]["Message"]
     assert after["b"]["Result"] == "Failed" and recover.NOT_SAVED in after["b"]["Message"]
     code, out, err = run("push", book, "--op", "create", *login)
     assert code == 0 and "1 created" in out, out + err
     assert_one_invoice_per_row(book, sandbox.url, 2)
-    assert invoices(sandbox.url)["a"] == stored.id
+    assert invoices(sandbox.url)["a"] == stored
+
+
+def test_a_deleted_row_whose_create_was_in_flight_is_named_with_its_id(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """The user deleted a row whose create got no answer: recovery looks it up as it was sent
+    and names the invoice it made, so that the user can put the Id back or delete the invoice."""
+    book = write_invoices(tmp_path / "book.xlsx", TWO_ROWS)
+    stored = lost_creates(book, sandbox.url)
+    workbook = openpyxl.load_workbook(book)
+    workbook.worksheets[0].delete_rows(2)  # row a
+    workbook.save(book)
+    code, out, err = run("recover", book, "--url", sandbox.url, "--username", "demo")
+    assert code == 1, out + err
+    assert f"1 row was edited or deleted since sent: row 2 (Id {stored})" in out, out
+    [b] = read_sheet(book)
+    assert b["Result"] == "Failed" and recover.NOT_SAVED in b["Message"]
 
 
 def test_thousands_of_rows_edited_and_sorted_are_each_found_again(tmp_path: Path) -> None:

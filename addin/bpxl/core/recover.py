@@ -20,7 +20,7 @@ from .errors import UsageError
 from .fields import Catalogue
 from .journal import Run, record_hash
 from .push import Grid, sheet_ids
-from .reconcile import Lost, Verdict, reconcile
+from .reconcile import Finding, Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural, summary
 
@@ -105,12 +105,12 @@ def recover(
                 with_id.add(row)
     place, unplaced, edited = _placement(run, plans, with_id)
     results: dict[int, RowResult] = {}
-    lost: dict[int, RowPlan] = {}
+    asked: dict[int, Mapping[str, object]] = {}  # creates to look up: journal row -> as sent
     for old, row in place.items():
         plan = plans[row]
         known = run.results.get(old)
         if _unanswered_create(run, old) and (old not in edited or old in run.sent_records):
-            lost[old] = plan  # looked up as it was sent, edited since or not
+            asked[old] = run.sent_records.get(old, plan.record)  # edited since or not
         elif old in edited:
             results[row] = _edited(run, old, row)
         elif run.planned[old] is None:
@@ -122,17 +122,25 @@ def recover(
             results[row] = _result(row, Outcome.UNKNOWN, _resend_safe(run.op))
         else:
             results[row] = _result(row, Outcome.FAILED, NOT_SENT)
-    found = []
-    if lost:
-        results.update(_look_up(run, grid, layout, client, catalogue, lost))
-        for old, plan in lost.items():
-            if (looked := results[plan.row]).outcome is Outcome.CREATED:
-                found.append(RowResult(old, Outcome.CREATED, looked.id, [FOUND]))
+    # A create in flight whose row is gone is looked up too: its Id, if it was made, is named.
+    gone = [old for old in unplaced if _unanswered_create(run, old) and old in run.sent_records]
+    asked |= {old: run.sent_records[old] for old in gone}
+    findings = _look_up(run, grid, layout, client, catalogue, asked) if asked else {}
+    found = [
+        RowResult(old, Outcome.CREATED, f.id, [FOUND])
+        for old, f in findings.items()
+        if f.verdict is Verdict.FOUND
+    ]
+    for old, finding in findings.items():
+        if old in place:
+            row = place[old]
+            results[row] = _settled(run, old, plans[row], asked[old], finding)
     made = {
-        row: result.id
-        for row in unplaced
-        if (result := run.results.get(row)) is not None and result.id is not None
+        old: result.id
+        for old in unplaced
+        if (result := run.results.get(old)) is not None and result.id is not None
     }
+    made |= {r.row: r.id for r in found if r.row in unplaced and r.id}
     return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made, found)
 
 
@@ -151,36 +159,30 @@ def _look_up(
     layout: Layout,
     client: Client | None,
     catalogue: Catalogue,
-    lost: dict[int, RowPlan],
-) -> dict[int, RowResult]:
-    """Settle creates that were in flight by looking on the server for what was sent."""
+    asked: Mapping[int, Mapping[str, object]],
+) -> dict[int, Finding]:
+    """Look on the server for creates that were in flight (journal row -> the record sent)."""
     if client is None:
         raise UsageError("Recovering creates that were in flight needs a connection.")
-    sent = {old: run.sent_records.get(old, plan.record) for old, plan in lost.items()}
     claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
-    findings = reconcile(
-        client,
-        {p.row: Lost(sent[old], run.sent[old]) for old, p in lost.items()},
-        claimed,
-        catalogue,
-    )
-    results: dict[int, RowResult] = {}
-    for old, plan in lost.items():
-        finding = findings[plan.row]
-        edited = [EDITED] if sent[old] != plan.record else []
-        if finding.verdict is Verdict.FOUND:
-            results[plan.row] = RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND, *edited])
-        elif finding.verdict is Verdict.ABSENT:
-            results[plan.row] = _result(plan.row, Outcome.FAILED, NOT_SAVED)
-        else:  # what was sent is kept, so that the next push looks for it first
-            known = run.results.get(old)
-            ref = unsettled.ref_in(" ".join(known.messages)) if known else None
-            create = (unsettled.find(ref) if ref else None) or unsettled.keep(
-                sent[old], run.sent[old]
-            )
-            message = f"{finding.message} {unsettled.mention(create)}"
-            results[plan.row] = _result(plan.row, Outcome.UNKNOWN, message)
-    return results
+    lost = {old: Lost(record, run.sent[old]) for old, record in asked.items()}
+    return reconcile(client, lost, claimed, catalogue)
+
+
+def _settled(
+    run: Run, old: int, plan: RowPlan, sent: Mapping[str, object], finding: Finding
+) -> RowResult:
+    """A sheet row's result from the lookup of the create it sent."""
+    if finding.verdict is Verdict.FOUND:
+        edited = [EDITED] if sent != plan.record else []
+        return RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND, *edited])
+    if finding.verdict is Verdict.ABSENT:
+        return _result(plan.row, Outcome.FAILED, NOT_SAVED)
+    # Cannot tell: what was sent is kept, so that the next push looks for it first.
+    known = run.results.get(old)
+    ref = unsettled.ref_in(" ".join(known.messages)) if known else None
+    create = (unsettled.find(ref) if ref else None) or unsettled.keep(sent, run.sent[old])
+    return _result(plan.row, Outcome.UNKNOWN, f"{finding.message} {unsettled.mention(create)}")
 
 
 def _placement(
