@@ -878,7 +878,7 @@ def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool
         recovery = recover.recover(run, found.grid, None, known)
     if recovery.results:
         sheet_io.write_results(path, found, recovery.layout, recovery.results)
-    journal.mark_recovered(run, path, found=recovery.found)
+    journal.mark_recovered(run, path)
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
     print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
     return not recovery.unplaced and all(r.outcome and r.outcome.ok for r in recovery.results)

@@ -326,15 +326,20 @@ def unfinished(folder: Path, workbook: Path | None = None) -> list[Run]:
     return [r for r in runs(folder) if not r.finished and wanted in (None, r.workbook)]
 
 
-def mark_recovered(
-    run: Run, into: Path, unsaved: bool = False, found: Iterable[RowResult] = ()
-) -> None:
-    """Close a journal whose outcomes ``bpxl recover`` has written into the workbook ``into``
-    (the push's own, or a copy of it): that file now holds them, another copy may not.
-    ``unsaved`` as for ``Journal.finish``. ``found``: the creates in flight it found on the
-    server, kept as their answers would have been for the copies recovered later."""
+def remember_found(run: Run, found: Iterable[RowResult]) -> None:
+    """Keep in ``run``'s journal the creates in flight that ``bpxl recover`` found on the server,
+    as their answers would have been, before it writes them into a workbook: a recovery run
+    again (this one was stopped) or of a copy later (when the values sent are no longer kept)
+    then knows their Ids."""
     if rows := [_dump(r) for r in found]:
         _append(run.path, json.dumps({"type": "result", "rows": rows}, ensure_ascii=False) + "\n")
+        run.results.update((r.row, r) for r in found)
+
+
+def mark_recovered(run: Run, into: Path, unsaved: bool = False) -> None:
+    """Close a journal whose outcomes ``bpxl recover`` has written into the workbook ``into``
+    (the push's own, or a copy of it): that file now holds them, another copy may not.
+    ``unsaved`` as for ``Journal.finish``."""
     entry = {"type": "done", "at": _now(), "recovered": True, "into": str(Path(into).resolve())}
     if unsaved and Path(into).exists():  # a new, never saved book: no file to lack them
         entry["unsaved"] = True

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from . import fields, unsettled
+from . import fields, journal, unsettled
 from .cells import is_blank
 from .client import Client
 from .errors import UsageError
@@ -49,9 +49,6 @@ class Recovery:
     results: list[RowResult]
     unplaced: list[int]
     made: dict[int, str] = field(default_factory=dict)  # unplaced row -> the Id it was given
-    # Creates in flight found on the server, by journal row: kept in the journal, so that a
-    # copy recovered later (when the values sent are no longer kept) knows their Ids.
-    found: list[RowResult] = field(default_factory=list)
 
     def summary(self, op: Operation) -> str:
         """The counts of the rows marked, then the rows not found again: only the parts that
@@ -95,20 +92,22 @@ def recover(
     checked against ``catalogue``: the same fields give the same records to find)."""
     layout = read_layout(grid.header, catalogue)
     plans: dict[int, RowPlan] = {}
-    with_id: set[int] = set()
+    with_id: dict[int, str] = {}  # sheet row -> the Id it shows
     id_column = layout.column(fields.ID)
     for row, values in grid.rows:
         if not is_blank_row(layout, values):
             plans[row] = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
             index = id_column.index if id_column is not None else len(values)
             if index < len(values) and not is_blank(values[index]):
-                with_id.add(row)
+                with_id[row] = str(values[index]).strip()
     place, unplaced, edited = _placement(run, plans, with_id)
     results: dict[int, RowResult] = {}
     asked: dict[int, Mapping[str, object]] = {}  # creates to look up: journal row -> as sent
     for old, row in place.items():
         plan = plans[row]
         known = run.results.get(old)
+        if known is not None and known.id and with_id.get(row) == known.id:
+            continue  # it shows the Id its send got: a recovery stopped after writing it
         if _unanswered_create(run, old) and (old not in edited or old in run.sent_records):
             asked[old] = run.sent_records.get(old, plan.record)  # edited since or not
         elif old in edited:
@@ -131,6 +130,7 @@ def recover(
         for old, f in findings.items()
         if f.verdict is Verdict.FOUND
     ]
+    journal.remember_found(run, found)  # before any workbook is written: a rerun knows them
     for old, finding in findings.items():
         if old in place:
             row = place[old]
@@ -140,8 +140,7 @@ def recover(
         for old in unplaced
         if (result := run.results.get(old)) is not None and result.id is not None
     }
-    made |= {r.row: r.id for r in found if r.row in unplaced and r.id}
-    return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made, found)
+    return Recovery(layout, [results[r] for r in sorted(results)], unplaced, made)
 
 
 def _unanswered_create(run: Run, old: int) -> bool:
@@ -186,11 +185,12 @@ def _settled(
 
 
 def _placement(
-    run: Run, plans: dict[int, RowPlan], with_id: set[int]
+    run: Run, plans: dict[int, RowPlan], with_id: Mapping[int, str]
 ) -> tuple[dict[int, int], list[int], set[int]]:
     """Journal row -> sheet row: the same row if its record is unchanged, else the row that now
     holds that record (after a sort), else, for a row edited since it was sent, the row that
-    still resembles the values it was sent with (``_resembling``; they are kept while the push
+    shows the Id its send got (a recovery stopped after writing it), else the row that still
+    resembles the values it was sent with (``_resembling``; they are kept while the push
     is unfinished). Journal rows placed nowhere (deleted, edited beyond recognition, or sent by
     a push whose values are no longer kept) are unplaced; the third part names the journal
     rows placed as edited. Nothing is placed by its row number alone: a row inserted where a
@@ -218,6 +218,13 @@ def _placement(
             taken.add(place[old])
         elif digest is not None and (old in run.sent or old in run.results):
             missing.append(old)  # sent, then edited, moved or deleted
+    shown = {ident: row for row, ident in with_id.items() if row not in taken}
+    for old in missing:
+        given = run.results.get(old)
+        holder = shown.get(given.id) if given is not None and given.id else None
+        if holder is not None and holder not in taken:
+            place[old] = holder
+            taken.add(holder)
     sent_digests = set(run.planned.values())
     # A row showing an Id is another invoice, not a create in flight; an update or upsert sends
     # rows with their Ids, and an edited one is found by its Id among the values it still holds.
@@ -229,7 +236,7 @@ def _placement(
         and not (new_only and row in with_id)
         and digests[row] not in sent_digests
     }
-    known = {old: run.sent_records[old] for old in missing if old in run.sent_records}
+    known = {o: run.sent_records[o] for o in missing if o in run.sent_records and o not in place}
     sheet = [plan.record for plan in plans.values()]
     place.update(_resembling(known, candidates, sheet))
     unplaced = [old for old in missing if old not in place]

@@ -254,7 +254,7 @@ def recover_last(book: Any) -> None:
                     recovery = recover.recover(run, all_rows(block), None, known)
                 with quiet(book.app):
                     write_results(block, recovery.results)
-                journal.mark_recovered(run, workbook, unsaved=True, found=recovery.found)
+                journal.mark_recovered(run, workbook, unsaved=True)
             book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 
