@@ -561,20 +561,30 @@ def test_an_id_found_by_a_lookup_and_answered_again_later_is_looked_up_again(
 # -- a stop -----------------------------------------------------------------------------------
 
 
+def stop_at(
+    write: int, plan: Callable[[int], Plan]
+) -> tuple[Callable[[int, list[Any]], Plan], threading.Event, threading.Event]:
+    """A fake server's script that stops the push when write number ``write`` arrives and holds
+    that write's answer until the second event is set (at most 30 s); ``plan(n)`` says what the
+    server does with each write. Returns the script, the push's stop and the release."""
+    stop, answer = threading.Event(), threading.Event()
+
+    def script(n: int, _: list[Any]) -> Plan:
+        if n == write:
+            stop.set()
+            answer.wait(30)
+        return plan(n)
+
+    return script, stop, answer
+
+
 def test_a_stop_mid_push_settles_every_row_and_the_next_push_sends_nothing_twice(
     monkeypatch,
 ) -> None:
     """The second of three batches is out when the stop comes and answers after the grace: its
     rows are Unknown with what was sent kept; the third never goes; the first is Created."""
     monkeypatch.setattr(engine, "STOP_GRACE_S", 0.1)
-    stop, answer = threading.Event(), threading.Event()
-
-    def script(n: int, _: list[dict[str, Any]]) -> Plan:
-        if n == 2:
-            stop.set()
-            answer.wait(30)
-        return Plan()
-
+    script, stop, answer = stop_at(2, lambda n: Plan())
     rows = new_rows(6)
     with fake(script) as server:
         try:
@@ -618,6 +628,41 @@ def test_a_stop_mid_push_settles_every_row_and_the_next_push_sends_nothing_twice
         5: ["An earlier send created this invoice (found in BillingPlatform); not sent again"],
     }
     assert batch_sizes(server) == [2, 2, 2] and len(server.ids()) == 6  # nothing twice
+
+
+def test_a_stop_keeps_each_unanswered_create_once_with_its_send_time(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """Two identical rows whose lost batch was stored are left Unsure by the lookup (which row
+    got which invoice cannot be told), with what was sent kept; a third, proven absent, is sent
+    again and its answer is held past the stop: it is kept with the time of that resend, and the
+    first two keep the words and ref their lookup gave them."""
+    monkeypatch.setattr(engine, "STOP_GRACE_S", 0.1)
+    script, stop, answer = stop_at(3, lambda n: Plan(store=n == 1, status=0))
+    twin = [None, "101", "twin.pdf", 1, None, None]
+    rows = [(2, twin), (3, list(twin)), (4, [None, "102", "other.pdf", 1, None, None])]
+    log = journal_of(tmp_path, "fake")
+    with fake(script) as server:
+        try:
+            report = send(server.url, Grid(HEADER, rows), stop=stop, journal=log, batch_size=2)
+        finally:
+            answer.set()
+    log.finish()
+    assert batch_sizes(server) == [2, 1, 1] and report.stopped is True
+    assert outcomes(report) == {"Unknown": 3}
+    got = by_row(report)
+    for n in (2, 3):
+        assert got[n].message.startswith("Sent, but no answer came, and rows 2, 3 hold the same")
+    refs = [unsettled.ref_in(got[n].message) for n in (2, 3, 4)]
+    assert None not in refs and len(set(refs)) == 3
+    assert got[4].messages == [
+        "Sent, but bpxl was stopped before the answer came; the next push looks it up in "
+        f"BillingPlatform before sending it again (bpxl ref {refs[2]})"
+    ]
+    entries = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
+    resent = [e["at"] for e in entries if e["type"] == "send" and e["rows"] == [4]]
+    kept = unsettled.find(str(refs[2]))
+    assert kept is not None and kept.sent_at.isoformat() == resent[-1]
 
 
 def test_a_stop_before_anything_went_sends_nothing(sandbox) -> None:
@@ -998,45 +1043,3 @@ def test_a_row_stored_three_times_names_all_three() -> None:
         "The first send was stored late, after bpxl had looked for it and sent the row again; "
         "delete those invoices (6, 7) in BillingPlatform"
     )
-
-
-def test_a_stop_keeps_each_unanswered_create_once_with_its_send_time(
-    monkeypatch, tmp_path: Path
-) -> None:
-    """Two identical rows whose lost batch was stored are left Unsure by the lookup (which row
-    got which invoice cannot be told), with what was sent kept; a third, proven absent, is sent
-    again and its answer is held past the stop: it is kept with the time of that resend, and the
-    first two keep the words and ref their lookup gave them."""
-    monkeypatch.setattr(engine, "STOP_GRACE_S", 0.1)
-    stop, answer = threading.Event(), threading.Event()
-
-    def script(n: int, _: list[dict[str, Any]]) -> Plan:
-        if n == 3:
-            stop.set()
-            answer.wait(10)
-        return Plan(store=n == 1, status=0)
-
-    twin = [None, "101", "twin.pdf", 1, None, None]
-    rows = [(2, twin), (3, list(twin)), (4, [None, "102", "other.pdf", 1, None, None])]
-    log = journal_of(tmp_path, "fake")
-    with fake(script) as server:
-        try:
-            report = send(server.url, Grid(HEADER, rows), stop=stop, journal=log, batch_size=2)
-        finally:
-            answer.set()
-    log.finish()
-    assert batch_sizes(server) == [2, 1, 1] and report.stopped is True
-    assert outcomes(report) == {"Unknown": 3}
-    got = by_row(report)
-    for n in (2, 3):
-        assert got[n].message.startswith("Sent, but no answer came, and rows 2, 3 hold the same")
-    refs = [unsettled.ref_in(got[n].message) for n in (2, 3, 4)]
-    assert None not in refs and len(set(refs)) == 3
-    assert got[4].messages == [
-        "Sent, but bpxl was stopped before the answer came; the next push looks it up in "
-        f"BillingPlatform before sending it again (bpxl ref {refs[2]})"
-    ]
-    entries = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
-    resent = [e["at"] for e in entries if e["type"] == "send" and e["rows"] == [4]]
-    kept = unsettled.find(str(refs[2]))
-    assert kept is not None and kept.sent_at.isoformat() == resent[-1]
