@@ -497,3 +497,35 @@ def test_a_ribbon_create_closed_without_saving_then_renamed_is_not_created_again
     code, out, err = run("push", renamed, "--op", "create", *connect)
     assert code == 0 and "3 skipped: already Created" in out, out + err
     assert sandbox.sandbox.store.count() == 3
+
+
+def test_a_ribbon_create_closed_without_saving_then_edited_finds_the_edited_row(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """Chaos seed 6163: Excel closed without saving after a ribbon Create, then a row of the
+    file edited and saved: recover finds that row by the values sent (kept beside the journal
+    of a ribbon send, whose outcomes may never reach the disk), so it is not created again."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
+    path = write_invoices(tmp_path / "book.xlsx", data)
+    book = excel_book_like(path)
+    book.path = str(path)
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
+    on_disk = openpyxl.load_workbook(path)  # closed without saving; then row 2 is edited
+    header = [c.value for c in on_disk.worksheets[0][1]]
+    on_disk.worksheets[0].cell(2, header.index("Status") + 1).value = "Approved"
+    on_disk.save(path)
+    connect = ["--url", sandbox.url, "--username", "demo"]
+    code, out, err = run("push", path, "--op", "create", *connect)
+    assert code == 2 and "already sent by the push started" in err, out + err
+    code, out, err = run("recover", path)
+    assert code == 0 and "edited or deleted" not in out, out + err
+    rows = {r["_row"]: r for r in read_sheet(path)}
+    assert {n: r["Id"] for n, r in rows.items()} == made
+    assert "Edited since it was sent" in rows[2]["Message"]
+    code, out, err = run("push", path, "--op", "create", *connect)
+    assert code == 0 and "3 skipped: already Created" in out, out + err
+    assert sandbox.sandbox.store.count() == 3

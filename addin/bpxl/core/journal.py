@@ -13,7 +13,8 @@ date``): a recovery writes the same Message a finished push would have.
 A recovery must find a sent row even after the user edited and moved it (an edit changes the
 hash), and look up a create whose answer was lost as it was sent: so while a push runs, the
 values it sends are kept beside its journal (``NAME.sent``, synced before each batch goes out),
-and removed as soon as the push finishes or is recovered.
+and removed as soon as the push finishes or is recovered (a send from the Excel ribbon keeps them
+until it is recovered or its journal pruned: Excel may close without saving its outcomes).
 """
 
 from __future__ import annotations
@@ -109,11 +110,14 @@ class Journal:
 
     def finish(self, unsaved: bool = False) -> None:
         """The workbook holds every outcome: a recovery has nothing left to do. ``unsaved``: they
-        went into a book open in Excel, which holds them on disk only once the user saves it."""
+        went into a book open in Excel, which holds them on disk only once the user saves it; if
+        Excel closes without saving, a recovery of the file is needed after all, so the values
+        sent stay beside the journal (until it is recovered, or pruned)."""
         unsaved = unsaved and Path(self.workbook).exists()  # a new book: no file to lack them
         self._write({"type": "done", "at": _now(), **({"unsaved": True} if unsaved else {})})
         self.close()
-        sent_path(self.path).unlink(missing_ok=True)
+        if not unsaved:
+            sent_path(self.path).unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Remove the journal of a push that sent nothing."""
@@ -211,7 +215,7 @@ class Run:
     started: dt.datetime
     planned: dict[int, str | None] = field(default_factory=dict)
     sent: dict[int, dt.datetime] = field(default_factory=dict)
-    # The values sent, by row, while the push is unfinished (see ``sent_path``).
+    # The values sent, by row, while they are kept (see ``sent_path``).
     sent_records: dict[int, dict[str, object]] = field(default_factory=dict)
     results: dict[int, RowResult] = field(default_factory=dict)
     finished: bool = False
@@ -287,7 +291,7 @@ def load(path: Path) -> Run | None:
                 run.unsaved.pop(into, None)  # the file's last writing of the outcomes counts
                 if entry.get("unsaved"):
                     run.unsaved[into] = dt.datetime.fromisoformat(entry["at"])
-    if run is not None and not run.finished:
+    if run is not None:  # kept while the push is unfinished, or its outcomes are not saved
         run.sent_records = _sent_records(sent_path(path))
     return run
 
