@@ -438,12 +438,9 @@ def test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong(
     assert "Row 3, column Id: '12x' is not an invoice Id" in book.app.alerts[-1][0]
 
 
-def test_a_ribbon_create_closed_without_saving_is_not_created_again(
-    tmp_path: Path, sandbox, run, memory_keyring
-) -> None:
-    """Excel closed without saving after a ribbon Create: the file on disk lacks the new Ids. A
-    push of that file, or of a copy of it, is refused before sending; `bpxl recover` writes the
-    Ids in; nothing is created twice. A save after the send makes the file trusted again."""
+def _ribbon_create(tmp_path: Path, sandbox, run) -> tuple[Path, dict[int, str]]:
+    """Three rows created from the ribbon into book.xlsx, open in Excel (the fake book), whose
+    file on disk does not hold the new Ids; returns the file and the Ids by row."""
     run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
     profiles.set_active("live")
     data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
@@ -454,6 +451,16 @@ def test_a_ribbon_create_closed_without_saving_is_not_created_again(
     excel.action("bpxlCreate", book)
     made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
     assert sandbox.sandbox.store.count() == 3 and all(made.values())
+    return path, made
+
+
+def test_a_ribbon_create_closed_without_saving_is_not_created_again(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """Excel closed without saving after a ribbon Create: the file on disk lacks the new Ids. A
+    push of that file, or of a copy of it, is refused before sending; `bpxl recover` writes the
+    Ids in; nothing is created twice. A save after the send makes the file trusted again."""
+    path, made = _ribbon_create(tmp_path, sandbox, run)
     copy = tmp_path / "copy.xlsx"
     shutil.copy(path, copy)  # the user closed Excel without saving, then copied the file
     connect = ["--url", sandbox.url, "--username", "demo"]
@@ -478,15 +485,7 @@ def test_a_ribbon_create_closed_without_saving_then_renamed_is_not_created_again
 ) -> None:
     """Chaos seed 2025: Excel closed without saving after a ribbon Create, then the file was
     renamed: the file under its new name lacks the Ids as much as the old name did."""
-    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
-    profiles.set_active("live")
-    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
-    path = write_invoices(tmp_path / "book.xlsx", data)
-    book = excel_book_like(path)
-    book.path = str(path)
-    book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
-    made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
+    path, made = _ribbon_create(tmp_path, sandbox, run)
     renamed = path.rename(tmp_path / "renamed.xlsx")  # closed without saving, then renamed
     connect = ["--url", sandbox.url, "--username", "demo"]
     code, out, err = run("push", renamed, "--op", "create", *connect)
@@ -505,15 +504,7 @@ def test_a_ribbon_create_closed_without_saving_then_edited_finds_the_edited_row(
     """Chaos seed 6163: Excel closed without saving after a ribbon Create, then a row of the
     file edited and saved: recover finds that row by the values sent (kept beside the journal
     of a ribbon send, whose outcomes may never reach the disk), so it is not created again."""
-    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
-    profiles.set_active("live")
-    data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(3)]
-    path = write_invoices(tmp_path / "book.xlsx", data)
-    book = excel_book_like(path)
-    book.path = str(path)
-    book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
-    made = {r: i for r, i in book.sheets[0].column("Id").items() if r > 1}
+    path, made = _ribbon_create(tmp_path, sandbox, run)
     on_disk = openpyxl.load_workbook(path)  # closed without saving; then row 2 is edited
     header = [c.value for c in on_disk.worksheets[0][1]]
     on_disk.worksheets[0].cell(2, header.index("Status") + 1).value = "Approved"
