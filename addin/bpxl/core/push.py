@@ -26,6 +26,7 @@ from .journal import Journal, record_hash
 from .reconcile import Lost, Verdict, lookup_wait, reconcile, twins
 from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
 from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
+from .roundtrip.pull_memory import id_text
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_CONCURRENCY = 4  # BillingPlatform asks for 4 to 8 concurrent requests at most
@@ -309,9 +310,9 @@ def sheet_ids(grid: Grid, layout: Layout) -> set[str]:
         return set()
     index = column.index
     return {
-        str(values[index]).strip()
+        id_text(values[index])
         for _, values in grid.rows
-        if index < len(values) and values[index] not in (None, "")
+        if index < len(values) and not is_blank(values[index])
     }
 
 

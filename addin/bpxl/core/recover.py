@@ -14,15 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import fields, journal, unsettled
-from .cells import is_blank
 from .client import Client
 from .errors import UsageError
 from .fields import Catalogue
 from .journal import Run, record_hash
-from .push import Grid, sheet_ids
+from .push import Grid
 from .reconcile import Finding, Lost, Verdict, reconcile
 from .records import Layout, RowPlan, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural, summary
+from .roundtrip.edits import row_id
 
 # How much of a sent record a sheet row must still hold to be taken for it, edited since: an
 # edit of one or two fields is recognised, a different invoice to the same customer is not.
@@ -93,13 +93,11 @@ def recover(
     layout = read_layout(grid.header, catalogue)
     plans: dict[int, RowPlan] = {}
     with_id: dict[int, str] = {}  # sheet row -> the Id it shows
-    id_column = layout.column(fields.ID)
     for row, values in grid.rows:
         if not is_blank_row(layout, values):
             plans[row] = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
-            index = id_column.index if id_column is not None else len(values)
-            if index < len(values) and not is_blank(values[index]):
-                with_id[row] = str(values[index]).strip()
+            if (shown := row_id(layout, values)) is not None:
+                with_id[row] = shown
     place, unplaced, edited = _placement(run, plans, with_id)
     results: dict[int, RowResult] = {}
     asked: dict[int, Mapping[str, object]] = {}  # creates to look up: journal row -> as sent
@@ -124,7 +122,7 @@ def recover(
     # A create in flight whose row is gone is looked up too: its Id, if it was made, is named.
     gone = [old for old in unplaced if _unanswered_create(run, old) and old in run.sent_records]
     asked |= {old: run.sent_records[old] for old in gone}
-    findings = _look_up(run, grid, layout, client, catalogue, asked) if asked else {}
+    findings = _look_up(run, set(with_id.values()), client, catalogue, asked) if asked else {}
     found = [
         RowResult(old, Outcome.CREATED, f.id, [FOUND])
         for old, f in findings.items()
@@ -154,16 +152,16 @@ def _unanswered_create(run: Run, old: int) -> bool:
 
 def _look_up(
     run: Run,
-    grid: Grid,
-    layout: Layout,
+    in_sheet: set[str],
     client: Client | None,
     catalogue: Catalogue,
     asked: Mapping[int, Mapping[str, object]],
 ) -> dict[int, Finding]:
-    """Look on the server for creates that were in flight (journal row -> the record sent)."""
+    """Look on the server for creates that were in flight (journal row -> the record sent); the
+    Ids ``in_sheet`` and those the push was given belong to rows already."""
     if client is None:
         raise UsageError("Recovering creates that were in flight needs a connection.")
-    claimed = sheet_ids(grid, layout) | {r.id for r in run.results.values() if r.id}
+    claimed = in_sheet | {r.id for r in run.results.values() if r.id}
     lost = {old: Lost(record, run.sent[old]) for old, record in asked.items()}
     return reconcile(client, lost, claimed, catalogue)
 

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Protocol
 
 from . import journal, push, recover, unsettled, writer_lock
-from .cells import is_blank
 from .connection import Connection, journal_dir, undo_dir
 from .errors import BpxlError, UsageError
-from .fields import ID, Catalogue
+from .fields import Catalogue
 from .journal import record_hash
 from .records import Layout, earlier_outcome, is_blank_row, plan_row, read_layout
 from .results import Operation, Outcome, RowResult, plural
-from .roundtrip import revert_memory, sends
+from .roundtrip import edits, revert_memory, sends
 
 STICKY = (Outcome.CREATED, Outcome.UNKNOWN)  # marks that keep a create from being sent again
 
@@ -106,16 +105,13 @@ def _rows_holding(
         layout = read_layout(grid.header, catalogue)
     except BpxlError:
         return
-    id_column = layout.column(ID)
     for row, values in grid.rows:
         if is_blank_row(layout, values):
             continue
-        if unsettled_only:
-            if earlier_outcome(layout, values) in STICKY:
-                continue
-            index = id_column.index if id_column is not None else len(values)
-            if index < len(values) and not is_blank(values[index]):
-                continue
+        if unsettled_only and (
+            earlier_outcome(layout, values) in STICKY or edits.row_id(layout, values) is not None
+        ):
+            continue
         plan = plan_row(layout, row, values, run.op, run.external_id, grid.date1904)
         if plan.valid and record_hash(plan.record) in digests:
             yield row
