@@ -297,7 +297,7 @@ def load(path: Path) -> Run | None:
 
 
 def _sent_records(path: Path) -> dict[int, dict[str, object]]:
-    """The values kept beside an unfinished journal; a torn last line is ignored."""
+    """The values kept beside a journal (see ``sent_path``); a torn last line is ignored."""
     found: dict[int, dict[str, object]] = {}
     try:
         with path.open(encoding="utf-8") as lines:
@@ -307,7 +307,7 @@ def _sent_records(path: Path) -> dict[int, dict[str, object]]:
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue
     except OSError:
-        pass  # none kept: a push of another kind, or one from before they were kept
+        pass  # none kept: the push finished, or was written before they were kept
     return found
 
 
