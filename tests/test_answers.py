@@ -365,3 +365,26 @@ def test_edges_of_reading_an_item() -> None:
         "BillingPlatform answered 3 results for 2 rows and none of them is this row's",
         "sending the update again is safe",
     )
+
+
+def test_upsert_items_out_of_order_are_matched_by_the_key_they_name() -> None:
+    """Upsert on a key field: items that echo the key go to the record holding it; a refusal
+    that names nothing cannot be placed once the order is known to be broken."""
+    records = [{"FileName": "a"}, {"FileName": "b"}, {"FileName": "c"}]
+    items = [
+        {"ErrorCode": "0", "Id": "12", "FileName": "b"},
+        {"ErrorCode": "E1", "ErrorText": "bad"},
+        {"ErrorCode": "0", "Id": "13", "FileName": "c"},
+    ]
+    body = json.dumps({"upsertResponse": items})
+    got = answers.from_body(Operation.UPSERT, records, body, external_id="FileName")
+    assert [r.outcome for r in got] == [Outcome.UNKNOWN, Outcome.UPSERTED, Outcome.UPSERTED]
+    assert [r.id for r in got] == [None, "12", "13"]
+    assert "another order" in got[0].messages[0]
+    in_order = answers.from_body(
+        Operation.UPSERT,
+        records,
+        json.dumps({"upsertResponse": [items[1], *items[::2]]}),
+        external_id="FileName",
+    )
+    assert [r.outcome for r in in_order] == [Outcome.FAILED, Outcome.UPSERTED, Outcome.UPSERTED]

@@ -57,9 +57,14 @@ def unknown(op: Operation, n: int, what: str, split: bool = False) -> list[Recor
 
 
 def from_body(
-    op: Operation, records: Sequence[Mapping[str, Any]], text: str, key: str | None = None
+    op: Operation,
+    records: Sequence[Mapping[str, Any]],
+    text: str,
+    key: str | None = None,
+    external_id: str = fields.ID,
 ) -> list[RecordResult]:
-    """Map a 2xx answer's items (under ``key``, default the op's) to the records sent, in order."""
+    """Map a 2xx answer's items (under ``key``, default the op's) to the records sent: in order,
+    unless an item names (by Id, or an upsert's ``external_id``) a record other than its own."""
     try:
         body = json.loads(text)
     except ValueError:
@@ -69,8 +74,11 @@ def from_body(
         items = [items]
     if not isinstance(items, list):
         return unknown(op, len(records), "BillingPlatform's answer had no per-row results")
-    if len(items) == len(records):
+    alone = len(records) == 1 and op is Operation.UPDATE  # its item's Id is checked below
+    if len(items) == len(records) and (alone or _in_order(op, items, records, external_id)):
         results = [_item_result(op, i, r) for i, r in zip(items, records, strict=True)]
+    elif len(items) == len(records):
+        results = _match_by_name(op, items, records, external_id)
     else:
         results = _match_by_id(op, items, records)
     return _refuse_shared_ids(op, results)
@@ -107,6 +115,67 @@ def _match_by_id(
             results.append(unknown(op, 1, f"{what} and none of them is this row's")[0])
         else:
             results.append(_item_result(op, item, record))
+    return results
+
+
+def _names(
+    op: Operation, item: Any, record: Mapping[str, Any], external_id: str
+) -> tuple[tuple[str, str], ...]:
+    """The (field, value) pairs by which ``item`` can be told to be ``record``'s: the Id of an
+    update or an upsert on Id, the key of an upsert on another field, where both name it."""
+    if op is Operation.CREATE or not isinstance(item, dict):
+        return ()
+    named = []
+    for name in dict.fromkeys((fields.ID, external_id)):
+        mine, theirs = record.get(name), item.get(name)
+        if name == fields.ID and op is Operation.UPSERT and external_id != fields.ID:
+            continue  # an upsert on a key field creates new Ids: an Id names no record sent
+        if mine not in (None, "") and theirs not in (None, ""):
+            named.append((name, _same_name(mine, theirs)))
+    return tuple(named)
+
+
+def _same_name(mine: object, theirs: object) -> str:
+    """ "=" when an answer's value names the record's (Ids compared as numbers), else "!="."""
+    a, b = positive_id(mine), positive_id(theirs)
+    if a is not None and b is not None:
+        return "=" if a == b else "!="
+    return "=" if str(mine).strip() == str(theirs).strip() else "!="
+
+
+def _in_order(
+    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]], external_id: str
+) -> bool:
+    """Whether no item names another record than the one sent in its place."""
+    return all(
+        verdict == "="
+        for item, record in zip(items, records, strict=True)
+        for _, verdict in _names(op, item, record, external_id)
+    )
+
+
+def _match_by_name(
+    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]], external_id: str
+) -> list[RecordResult]:
+    """Answers out of order: each record takes the one item that names it (by Id or key); a
+    record no item names, or that two name, cannot be told its fate: Unknown (an update or
+    upsert may be sent again; a create is looked up)."""
+    results = []
+    for record in records:
+        named = [
+            item
+            for item in items
+            if (pairs := _names(op, item, record, external_id)) and all(v == "=" for _, v in pairs)
+        ]
+        if len(named) == 1:
+            results.append(_item_result(op, named[0], record))
+        else:
+            what = (
+                "BillingPlatform's answers came in another order than the rows were sent, and "
+                + ("none of them names" if not named else "more than one names")
+                + " this row"
+            )
+            results.append(unknown(op, 1, what)[0])
     return results
 
 

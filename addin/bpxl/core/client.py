@@ -482,7 +482,8 @@ class Client:
                 len(records), Outcome.FAILED, f"Nothing was sent. {failure.message}"
             )
         if 200 <= response.status_code < 300:
-            return self._scrubbed(answers.from_body(op, records, response.text))
+            answer = answers.from_body(op, records, response.text, None, external_id)
+            return self._scrubbed(answer)
         # The whole body is scrubbed before its gist is cut to length: a cut through a secret
         # would leave its first characters where no scrub can recognise them.
         return self._scrubbed(

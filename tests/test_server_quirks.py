@@ -1,0 +1,59 @@
+"""What a real server may do that our sandbox does not: answer in another order, spell values
+its own way, run its clocks apart. Each test puts a small misbehaving server
+(``fake_billingplatform``) in front of the sandbox's store and pushes as a user does."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from bpxl.core.client import Client
+from bpxl.core.push import Grid, PushOptions, push
+from bpxl.core.results import Operation, Outcome
+
+from .fake_billingplatform import FakeBillingPlatform, Plan
+
+HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "Result", "Message"]
+
+
+def _client(url: str) -> Client:
+    return Client(url, username="demo", password="demo")
+
+
+def test_upsert_answers_in_another_order_put_each_status_on_its_own_row() -> None:
+    """Three invoices upserted on Id; the first row is refused (profile 106 does not exist), and
+    the server answers with its items rotated: the refusal second, the saved rows first and
+    last. Each row must get its own fate: no row says Upserted for a refusal, none Failed for
+    a save."""
+
+    def rotated(items: list[dict[str, str]], _: dict[str, str]) -> str:
+        items = [*items]
+        if len(items) == 3:
+            items = items[1:2] + items[0:1] + items[2:]
+        return json.dumps({"upsertResponse": items})
+
+    fake = FakeBillingPlatform(lambda n, _: Plan(body=rotated) if n > 1 else Plan())
+    with fake.running():
+        made = [(i + 2, [None, "101", f"r{i}.pdf", i, None, None]) for i in range(3)]
+        with _client(fake.url) as client:
+            created = push(Grid(HEADER, made), client, PushOptions(Operation.CREATE))
+        ids = [r.id for r in created.results]
+        rows = [
+            (2, [ids[0], "106", "r0.pdf", 10, None, None]),  # refused: no profile 106
+            (3, [ids[1], "102", "r1.pdf", 11, None, None]),
+            (4, [ids[2], "103", "r2.pdf", 12, None, None]),
+        ]
+        with _client(fake.url) as client:
+            report = push(Grid(HEADER, rows), client, PushOptions(Operation.UPSERT))
+        stored = {r["Id"]: r for r in fake.store.query("SELECT Id, BillingProfileId FROM INVOICE")}
+    by_row = {r.row: r for r in report.results}
+    assert [stored[i]["BillingProfileId"] for i in ids] == ["101", "102", "103"]
+    assert by_row[3].outcome is Outcome.UPSERTED and by_row[3].id == ids[1]
+    assert by_row[4].outcome is Outcome.UPSERTED and by_row[4].id == ids[2]
+    # The refused row's answer named nothing: Unknown, so sent again (an upsert may be), alone,
+    # and then refused in its own right.
+    refused = by_row[2]
+    assert refused.outcome is Outcome.FAILED and refused.id is None
+    assert "106 does not exist" in refused.messages[0]
+    assert [len(w) for w in fake.writes] == [3, 3, 1] and fake.writes[2][0]["Id"] == ids[0]
+    assert Counter(r.outcome for r in report.results)[Outcome.UPSERTED] == 2
