@@ -54,6 +54,8 @@ class FakeBillingPlatform:
         self.queries: list[str] = []  # the SQL of every query, paging clause included
         self.on_query: QueryScript | None = None
         self.clock: Callable[[], float] | None = None  # the server's time for its Date headers
+        # How the server spells each queried record (its own Unicode form, flag words, ...).
+        self.respell: Callable[[dict[str, str]], dict[str, str]] | None = None
         self._late: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -119,6 +121,7 @@ def _handler(fake: FakeBillingPlatform) -> type[BaseHTTPRequestHandler]:
                 self._answer(status, json.dumps({"errors": [{"error_text": "Query refused"}]}))
                 return
             rows = fake.store.query(sql) if sql else []
+            rows = [fake.respell(r) for r in rows] if fake.respell else rows
             if rows:
                 self._answer(200, json.dumps({"queryResponse": rows}))
             else:

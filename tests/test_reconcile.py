@@ -16,6 +16,7 @@ from bpxl.core import reconcile as lookup
 from bpxl.core.client import Client
 from bpxl.core.reconcile import Finding, Lost, Verdict
 from bpxl.core.results import Operation
+from bpxl.core.spelling import comparable, values_key
 
 from .fake_billingplatform import FakeBillingPlatform, Plan
 
@@ -108,23 +109,23 @@ def test_the_verdict_from_the_ids_found() -> None:
 
 def test_values_are_compared_in_one_spelling() -> None:
     by = fields.BY_NAME
-    assert lookup._comparable(by["DueDate"], "2026-03-01T00:00:00Z") == "2026-03-01"
-    assert lookup._comparable(by["Created"], " 2026-03-01T10:11:12.000Z ") == "2026-03-01T10:11:12"
-    assert lookup._comparable(by["BillableFlag"], "TRUE") == "1"
-    assert lookup._comparable(by["BillableFlag"], "false") == "0"
-    assert lookup._comparable(by["BillableFlag"], "1") == "1"
-    assert lookup._comparable(by["AgingInterval"], "30.0") == "30"
-    assert lookup._comparable(by["AgingInterval"], 30) == "30"
-    assert lookup._comparable(by["BillingProfileId"], "0101") == "101"
-    assert lookup._comparable(by["AgingInterval"], "n/a") == "n/a"
-    assert lookup._comparable(by["AgingInterval"], "") == ""
-    assert lookup._comparable(by["FileName"], " a.pdf ") == "a.pdf"
-    assert lookup._comparable(by["FileName"], "0101") == "0101"  # text is not a number
-    assert lookup._comparable(None, 12.50) == "12.5"
-    assert lookup._comparable(by["FileName"], None) == ""
+    assert comparable(by["DueDate"], "2026-03-01T00:00:00Z") == "2026-03-01"
+    assert comparable(by["Created"], " 2026-03-01T10:11:12.000Z ") == "2026-03-01T10:11:12"
+    assert comparable(by["BillableFlag"], "TRUE") == "1"
+    assert comparable(by["BillableFlag"], "false") == "0"
+    assert comparable(by["BillableFlag"], "1") == "1"
+    assert comparable(by["AgingInterval"], "30.0") == "30"
+    assert comparable(by["AgingInterval"], 30) == "30"
+    assert comparable(by["BillingProfileId"], "0101") == "101"
+    assert comparable(by["AgingInterval"], "n/a") == "n/a"
+    assert comparable(by["AgingInterval"], "") == ""
+    assert comparable(by["FileName"], " a.pdf ") == "a.pdf"
+    assert comparable(by["FileName"], "0101") == "0101"  # text is not a number
+    assert comparable(None, 12.50) == "12.5"
+    assert comparable(by["FileName"], None) == ""
     record = {"Id": "9", "FileName": "a.pdf", "AgingInterval": "30.0"}
-    assert lookup._key(record, fields.BUILT_IN) == (("AgingInterval", "30"), ("FileName", "a.pdf"))
-    assert lookup._key(record, fields.BUILT_IN, ["FileName", "Status"]) == (
+    assert values_key(record, fields.BUILT_IN) == (("AgingInterval", "30"), ("FileName", "a.pdf"))
+    assert values_key(record, fields.BUILT_IN, ["FileName", "Status"]) == (
         ("FileName", "a.pdf"),
         ("Status", ""),
     )

@@ -5,6 +5,7 @@ its own way, run its clocks apart. Each test puts a small misbehaving server
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 
 from bpxl.core.client import Client
@@ -57,3 +58,44 @@ def test_upsert_answers_in_another_order_put_each_status_on_its_own_row() -> Non
     assert "106 does not exist" in refused.messages[0]
     assert [len(w) for w in fake.writes] == [3, 3, 1] and fake.writes[2][0]["Id"] == ids[0]
     assert Counter(r.outcome for r in report.results)[Outcome.UPSERTED] == 2
+
+
+QUIRKY = ["Id", "BillingProfileId", "FileName", "MoveInvoiceDescription", "Disputed", "DueDate"]
+QUIRKY += ["AgingInterval", "Result", "Message"]
+
+
+def _respelled(record: dict[str, str]) -> dict[str, str]:
+    """Text in NFD with Windows line ends and a trailing space, flags as Yes/No, dates as
+    date-times, numbers with a decimal point: the same values, spelled as another server may."""
+    out = dict(record)
+    for name, value in record.items():
+        if name in ("FileName", "MoveInvoiceDescription") and value:
+            out[name] = unicodedata.normalize("NFD", value).replace("\n", "\r\n") + " "
+        elif name == "Disputed" and value not in (None, ""):
+            out[name] = "Yes" if str(value) == "1" else "No"
+        elif name == "DueDate" and value:
+            out[name] = f"{value}T00:00:00.000Z"
+        elif name == "AgingInterval" and value not in (None, ""):
+            out[name] = f"{value}.0"
+    return out
+
+
+def test_a_lost_create_is_found_though_the_server_spells_its_values_otherwise(
+    monkeypatch,
+) -> None:
+    """The create is stored but its answer lost; the server's query answers spell the row's
+    text, flag, date and number otherwise than they were sent. The lookup must still find it:
+    one row, one invoice."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
+    fake = FakeBillingPlatform(lambda n, _: Plan(status=0) if n == 1 else Plan())
+    fake.respell = _respelled
+    text = unicodedata.normalize("NFC", "Café Zoë\nsecond line")
+    rows = [(2, [None, "101", "Crème brûlée.pdf", text, "1", "2026-03-04", 7, None, None])]
+    with fake.running():
+        with _client(fake.url) as client:
+            report = push(Grid(QUIRKY, rows), client, PushOptions(Operation.CREATE))
+        ids = fake.ids()
+    [result] = report.results
+    assert len(ids) == 1 and len(fake.writes) == 1
+    assert result.outcome is Outcome.CREATED and result.id == ids[0]
+    assert "answer was lost" in result.messages[0]

@@ -8,8 +8,9 @@ duplicate invoices, so we look first, and we look until we are sure:
   (``CreatedUserId``), at or after the moment the row went out by the server's clock (less
   ``CLOCK_MARGIN``, which the Date header's one-second resolution needs). The window is each
   row's own: a row with no known send time narrows nothing for the others.
-- Candidates are matched to rows on every field the row sets. One match, not claimed by another
-  row: the row was created, and that is its Id.
+- Candidates are matched to rows on every field the row sets, each value spelled one way
+  (``spelling``: a server may echo text, flags, numbers and dates otherwise than we sent
+  them). One match, not claimed by another row: the row was created, and that is its Id.
 - A row is declared absent (safe to send again) only when two lookups, ``BPXL_LOOKUP_WAIT``
   seconds apart, both found nothing, and the server's clock at the second one had passed the
   row's send time: a server still working on the request when we first look is caught by the
@@ -27,7 +28,6 @@ send, is that late store, and the row says so.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 import os
 import time
@@ -39,7 +39,8 @@ from . import fields
 from .answers import positive_id
 from .client import Client
 from .errors import BpxlError
-from .fields import Catalogue, Field, FieldType
+from .fields import Catalogue
+from .spelling import ValuesKey, values_key
 
 # Our estimate of the server's clock comes from Date headers in whole seconds, and the Created
 # stamp may come from another of its machines: seconds, not minutes, of slack.
@@ -139,9 +140,9 @@ def twins(
         found = _candidates(client, (lost for lost, _ in dated.values()), me)
     except BpxlError:
         return {}
-    groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
+    groups: dict[ValuesKey, list[int]] = defaultdict(list)
     for row, (lost, _) in dated.items():
-        groups[_key(lost.record, catalogue)].append(row)
+        groups[values_key(lost.record, catalogue)].append(row)
     extra: dict[int, list[str]] = {}
     for key, group in groups.items():
         names = [name for name, _ in key]
@@ -152,7 +153,7 @@ def twins(
             if (cid := positive_id(c.get(fields.ID))) is not None
             and str(cid) not in owned
             and positive_id(c.get("CreatedUserId")) == me
-            and _key(c, catalogue, names) == key
+            and values_key(c, catalogue, names) == key
             and _created_after(c, earliest)
         )
         for i, twin in enumerate(ids):
@@ -202,9 +203,9 @@ def _judge_all(
     me: str | None,
     catalogue: Catalogue,
 ) -> dict[int, Finding]:
-    groups: dict[tuple[tuple[str, str], ...], list[int]] = defaultdict(list)
+    groups: dict[ValuesKey, list[int]] = defaultdict(list)
     for row, lost in rows.items():
-        groups[_key(lost.record, catalogue)].append(row)
+        groups[values_key(lost.record, catalogue)].append(row)
     usable = [
         c
         for c in found
@@ -214,14 +215,14 @@ def _judge_all(
     ]
     # Rows that leave fields blank compare on fewer fields, so one invoice can match rows of
     # several groups: it is then nobody's for certain.
-    indexes: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], list[dict[str, object]]]] = {}
-    matches: dict[tuple[tuple[str, str], ...], list[dict[str, object]]] = {}
+    indexes: dict[tuple[str, ...], dict[ValuesKey, list[dict[str, object]]]] = {}
+    matches: dict[ValuesKey, list[dict[str, object]]] = {}
     for key in groups:
         names = tuple(name for name, _ in key)
         if names not in indexes:
             index = indexes[names] = defaultdict(list)
             for candidate in usable:
-                index[_key(candidate, catalogue, names)].append(candidate)
+                index[values_key(candidate, catalogue, names)].append(candidate)
         matches[key] = indexes[names].get(key, [])
     groups_per_id = Counter(str(c[fields.ID]) for found in matches.values() for c in found)
     findings: dict[int, Finding] = {}
@@ -321,35 +322,3 @@ def _candidates(client: Client, lost: Iterable[Lost], me: str | None) -> list[di
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _key(
-    record: Mapping[str, object], catalogue: Catalogue, names: Iterable[str] | None = None
-) -> tuple[tuple[str, str], ...]:
-    """The row's values as the server would echo them, for matching (Id and stamps aside)."""
-    names = sorted(record) if names is None else names
-    return tuple(
-        (name, _comparable(catalogue.by_name.get(name), record.get(name)))
-        for name in names
-        if name != fields.ID
-    )
-
-
-def _comparable(field: Field | None, value: object) -> str:
-    """One spelling per value: dates by day, flags as 1/0, numbers without trailing zeros."""
-    if value is None:
-        return ""
-    text = str(value).strip()
-    kind = field.type if field else FieldType.TEXT
-    if kind is FieldType.DATE:
-        return text[:10]
-    if kind is FieldType.DATETIME:
-        return text[:19]
-    if kind is FieldType.FLAG:
-        return {"true": "1", "false": "0"}.get(text.lower(), text)
-    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.ID) and text:
-        try:
-            return format(decimal.Decimal(text).normalize(), "f")
-        except decimal.InvalidOperation:
-            return text
-    return text
