@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl.core import journal, profiles
+from bpxl.core import journal, profiles, run_log
 from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir
 from bpxl.core.push import PushOptions, plan
@@ -89,7 +89,8 @@ def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run) -> None:
         assert bool(ids[row["_row"]]) == bool(row["Id"])
     assert "26 created, 4 invalid, 0 failed" in book.app.alerts[-1][0]
     assert book.app.status_history[-1] is False and "of 30 rows" in str(book.app.status_history[-2])
-    assert desk.last_run_file().read_text().count("Invalid") == 4
+    log = run_log.last(Path(book.fullname))
+    assert log is not None and [r.result for r in log.rows].count("Invalid") == 4
 
 
 def excel_book_like(path: Path) -> Book:

@@ -31,7 +31,9 @@ from .core import (
     profiles,
     push,
     recover,
+    run_log,
     sending,
+    shell,
     writer_lock,
 )
 from .core.client import MAX_CONCURRENCY, refuse_secret_in_url
@@ -54,6 +56,7 @@ STOP_SIGNALS = [
     if hasattr(signal, name)
 ]
 PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook has them all
+NOT_FOUND = "Not found in BillingPlatform (deleted, or not visible to you)"
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
@@ -64,6 +67,16 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--username", help="user to log in as; the password comes from BPXL_PASSWORD")
     p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
+
+
+def _results_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results",
+        type=Path,
+        metavar="FILE.csv",
+        help="also write the run log (Row, Id, Result, Message and the values sent) to this CSV "
+        "file (default: only in bpxl's data folder; `bpxl log` shows it)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
+    _results_option(p)
     _connection_options(p)
 
     pl = commands.add_parser("pull", help="fill a workbook with invoices from BillingPlatform")
@@ -153,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--fields", help="fields to pull, e.g. Status,DueDate (default: the sheet's)")
     pl.add_argument("--sheet", help="sheet to fill (default: the invoice sheet)")
+    _results_option(pl)
     _connection_options(pl)
 
     rv = commands.add_parser("revert", help="put back what the last update or upsert replaced")
@@ -165,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="revert rows changed on the server since too"
     )
     rv.add_argument("--yes", action="store_true", help="do not ask before writing to production")
+    _results_option(rv)
     _connection_options(rv)
 
     r = commands.add_parser(
@@ -173,7 +189,20 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "file", type=Path, nargs="?", metavar="FILE.xlsx", help="default: every unfinished push"
     )
+    _results_option(r)
     _connection_options(r)
+
+    lg = commands.add_parser(
+        "log", help="show the last run (push, pull, revert, recover) row by row"
+    )
+    lg.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        metavar="FILE",
+        help="the last run of this workbook or CSV file (default: the last run of any)",
+    )
+    _results_option(lg)
 
     c = commands.add_parser("connect", help="save a named connection (secret in the OS keyring)")
     c.add_argument("name", nargs="?", metavar="NAME", help="profile name (none: list profiles)")
@@ -339,6 +368,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "template": _template,
             "fields": _fields,
             "sandbox": _sandbox,
+            "log": _log,
         }[args.command]
         return handler(args)
     except BpxlError as error:
@@ -347,7 +377,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         book = getattr(args, "file", None)
         if args.command in ("push", "revert", "recover"):
-            what = f"bpxl recover {book}" if book else "bpxl recover"
+            what = shell.command("recover", book) if book else "bpxl recover"
             advice = (
                 f"If rows were being sent, run `{what}` before anything else: it finds out what "
                 "happened to each of them."
@@ -375,6 +405,39 @@ def _addin(args: argparse.Namespace) -> int:
         if not args.purge:
             print("Your journals and revert data stay (bpxl addin uninstall --purge deletes them).")
     return EXIT_OK
+
+
+def _log(args: argparse.Namespace) -> int:
+    log = run_log.last(args.file)
+    if log is None:
+        which = f"of {args.file.name} " if args.file else ""
+        print(f"No run {which}is logged yet (bpxl keeps the last {run_log.LOGS_KEPT} runs).")
+        return EXIT_OK
+    print(log.text(), end="")
+    _write_results(args, log)
+    return EXIT_OK
+
+
+def _write_results(args: argparse.Namespace, log: run_log.RunLog | None) -> None:
+    """``--results FILE.csv``: the run log, written where the user asked."""
+    target: Path | None = getattr(args, "results", None)
+    if target is None or log is None:
+        return
+    if target.suffix.lower() != ".csv":
+        raise UsageError(
+            f"--results {target}: the run log is written as CSV, so name a .csv file.",
+            f"e.g. --results {shell.quoted(str(target.with_suffix('.csv')))}",
+        )
+    try:
+        log.write_csv(target)
+    except OSError as failed:
+        raise UsageError(
+            f"--results {target}: could not write it ({failed.strerror}). The run itself is done "
+            "and logged.",
+            "Write it again elsewhere: "
+            + shell.command("log", log.workbook, "--results", "FILE.csv"),
+        ) from None
+    print(f"Run log written to {target}")
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -536,7 +599,7 @@ class _Desk:
     ) -> None:
         self.args, self._read = args, read
         self.workbook: Path = args.file
-        self.recover_hint = f"Run `bpxl recover {self.workbook}`"
+        self.recover_hint = f"Run `{shell.command('recover', self.workbook)}`"
         self.found: sheet_io.SheetGrid | None = None
         self.seen: tuple[int, int] | None = None
         self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
@@ -620,6 +683,7 @@ def _send(
         return EXIT_OK
     assert desk.found is not None
     _print_report(report, desk.found, getattr(args, "rows", None))
+    _write_results(args, run_log.last(desk.workbook))
     if report.stopped:
         print(
             f"bpxl: stopped. {desk.workbook.name} holds what happened to every row: rows not sent "
@@ -730,6 +794,7 @@ def _pull_held(args: argparse.Namespace) -> int:
         if not ids:
             print(f"Sheet {found.sheet!r} of {path.name} has no Ids to refresh.")
             return EXIT_OK
+    started = run_log.now()
     with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
                                          file=sys.stderr) as bar:  # fmt: skip
         records = queries.query(link.client, names, where=where, ids=ids)
@@ -747,18 +812,34 @@ def _pull_held(args: argparse.Namespace) -> int:
             )
     missing = pulls.not_found(ids, report.ids)
     lost = f"; {plural(len(missing), 'Id')} not found" if missing else ""
-    print(
+    summary = (
         f"Pulled {plural(len(report.ids), 'invoice')} into sheet {report.sheet!r} of "
-        f"{path.name}: {plural(report.added, 'new row')}, {report.refreshed:,} refreshed"
-        f"{lost}. Edited cells turn amber; send them with: "
-        f"bpxl push {path.name} --op update --changed"
+        f"{path.name}: {plural(report.added, 'new row')}, {report.refreshed:,} refreshed{lost}."
+    )
+    print(
+        f"{summary} Edited cells turn amber; send them with: "
+        f"{shell.command('push', path, '--op', 'update', '--changed')}"
     )
     if missing:
         more = len(missing) - PROBLEMS_SHOWN
         shown = ", ".join(missing[:PROBLEMS_SHOWN]) + (f" and {more:,} more" if more > 0 else "")
-        print(f"Not found in BillingPlatform (deleted, or not visible to you): {shown}")
+        print(f"{NOT_FOUND}: {shown}")
     if report.extra:
         print(f"Fields bpxl does not know were kept in extra columns: {', '.join(report.extra)}")
+    log = run_log.RunLog(
+        command="pull",
+        workbook=str(path.resolve()),
+        sheet=report.sheet,
+        target=link.label,
+        summary=summary,
+        started=started,
+        rows=(
+            *(run_log.LoggedRow(None, i, "Pulled", "") for i in report.ids),
+            *(run_log.LoggedRow(None, i, "Not found", NOT_FOUND) for i in missing),
+        ),
+    )
+    run_log.save(log)
+    _write_results(args, log)
     return EXIT_OK
 
 
@@ -802,7 +883,7 @@ def _revert(args: argparse.Namespace) -> int:
         options = push.PushOptions(Operation.UPDATE, catalogue=known)
         return sending.Outgoing(found.sheet, found.grid, options, trip)
 
-    return _send(args, read)
+    return _send(args, read, "revert")
 
 
 def _recover(args: argparse.Namespace) -> int:
@@ -879,8 +960,10 @@ def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool
     if recovery.results:
         sheet_io.write_results(path, found, recovery.layout, recovery.results)
     journal.mark_recovered(run, path)
+    recover.save_log(run, path, recovery, found.grid)
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
     print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
+    _write_results(args, run_log.last(path))
     return not recovery.unplaced and all(r.outcome and r.outcome.ok for r in recovery.results)
 
 
@@ -900,8 +983,15 @@ def _connect(args: argparse.Namespace) -> int:
     if not args.url or not (args.username or args.oauth_client):
         raise UsageError(
             f"bpxl connect {args.name} needs --url and one of --username or --oauth-client.",
-            f"e.g. bpxl connect {args.name} --url https://my.billingplatform.com/acme "
-            "--username ann",
+            "e.g. "
+            + shell.command(
+                "connect",
+                args.name,
+                "--url",
+                "https://my.billingplatform.com/acme",
+                "--username",
+                "ann",
+            ),
         )
     refuse_secret_in_url(args.url)
     production = args.production
@@ -974,6 +1064,8 @@ def _print_report(
             "before sending them again; their Message says what was found so far."
         )
     print(report.summary())
+    for note in report.notes:
+        print(note)
     if hidden := found.hidden_skipped:
         which = f"Row {hidden[0]:,} was" if len(hidden) == 1 else f"Rows {_row_list(hidden)} were"
         print(f"{which} hidden and not sent (add --include-hidden to send hidden rows).")

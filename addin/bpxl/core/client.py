@@ -85,6 +85,40 @@ class _Throttle:
                 self._interval = faster if faster > max(self._base * 1.05, 0.005) else self._base
 
 
+class Strain:
+    """How hard the server made a run work, for its summary: how often it asked to slow down (a
+    429), how many requests were sent again (after a 429, a 502/503/504 or a dropped
+    connection) and how long the waits before them took. Shared by the client's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.slow_downs = 0
+        self.resent = 0
+        self.waited_s = 0.0
+
+    def count(self, pause: float, slow_down: bool = False) -> None:
+        with self._lock:
+            self.slow_downs += slow_down
+            self.resent += 1
+            self.waited_s += pause
+
+    def note(self) -> str | None:
+        """One line for the summary, or None when the server never made anything wait."""
+        if not self.resent:
+            return None
+        asked = (
+            f"the server asked bpxl to slow down {self.slow_downs:,} "
+            f"time{'' if self.slow_downs == 1 else 's'} (429)"
+            if self.slow_downs
+            else "the server was busy or a connection dropped"
+        )
+        return (
+            f"Server strain: {asked}; {self.resent:,} request"
+            f"{' was' if self.resent == 1 else 's were'} sent again, after waits of "
+            f"{self.waited_s:,.1f} s in all. Nothing was sent twice."
+        )
+
+
 class _Retry(Retry):
     """urllib3's retries, and a plain 500 to a GET too: a query changes nothing, and a server
     that fails one now and then (an error page) usually answers the next; within the same
@@ -93,13 +127,20 @@ class _Retry(Retry):
     Once ``halt`` is set (the user stopped the push), nothing is sent again: a failed answer is
     returned as it came, a failed connection raised, and a pause before a retry ends at once."""
 
-    def __init__(self, *args: Any, halt: threading.Event | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        halt: threading.Event | None = None,
+        strain: Strain | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.halt = halt or threading.Event()
+        self.strain = strain or Strain()
 
     def new(self, **kw: Any) -> Self:
         made = super().new(**kw)
-        made.halt = self.halt
+        made.halt, made.strain = self.halt, self.strain
         return made
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
@@ -125,6 +166,7 @@ class _Retry(Retry):
         pause = made.get_retry_after(response) if response is not None else None
         if not (made.respect_retry_after_header and pause):
             pause = made.get_backoff_time()
+        self.strain.count(pause)
         if self.halt.wait(pause):
             stopped = error or ResponseError("stopped by the user")
             raise MaxRetryError(_pool, url or "", stopped)  # type: ignore[arg-type]  # as urllib3
@@ -134,7 +176,7 @@ class _Retry(Retry):
         """Nothing: ``increment`` has paused already, in a way a halt can cut short."""
 
 
-def _retry_policy(halt: threading.Event) -> Retry:
+def _retry_policy(halt: threading.Event, strain: Strain) -> Retry:
     """Retries that can never repeat a create: connection failures before anything was sent, and
     502/503/504 or lost answers on idempotent verbs only (GET, PUT update, PATCH upsert), and a
     500 to a GET (``_Retry``).
@@ -154,6 +196,7 @@ def _retry_policy(halt: threading.Event) -> Retry:
         respect_retry_after_header=True,
         raise_on_status=False,
         halt=halt,
+        strain=strain,
     )
 
 
@@ -214,10 +257,13 @@ class Client:
             max_requests_per_s = MAX_REQUESTS_PER_S
         self._throttle = _Throttle(max_requests_per_s)
         self._halt = threading.Event()
+        self.strain = Strain()
         self._http = requests.Session()
         self._http.trust_env = not loopback  # no proxy between us and a local sandbox
         adapter = HTTPAdapter(
-            pool_connections=1, pool_maxsize=pool_size, max_retries=_retry_policy(self._halt)
+            pool_connections=1,
+            pool_maxsize=pool_size,
+            max_retries=_retry_policy(self._halt, self.strain),
         )
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
@@ -432,7 +478,10 @@ class Client:
             if response.status_code == 429:
                 self._throttle.slow_down()
                 pause = _retry_after(response, delay)
-                if waited + pause > RATE_LIMIT_BUDGET_S or self._halt.wait(pause):
+                if waited + pause > RATE_LIMIT_BUDGET_S:
+                    return response  # nothing was processed: the caller says so
+                self.strain.count(pause, slow_down=True)
+                if self._halt.wait(pause):
                     return response  # nothing was processed: the caller says so
                 waited += pause
                 delay = min(delay * 2, 30.0)

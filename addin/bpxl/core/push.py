@@ -117,6 +117,7 @@ class PushReport:
     settled: list[str] = field(default_factory=list)  # ``unsettled`` refs to forget once written
     moved: list[int] = field(default_factory=list)  # sent rows no longer found in the sheet
     doubled: list[int] = field(default_factory=list)  # created rows with a late-stored twin
+    notes: list[str] = field(default_factory=list)  # lines for the summary (server strain...)
 
     @property
     def all_ok(self) -> bool:

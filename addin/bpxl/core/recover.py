@@ -12,8 +12,9 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import fields, journal, unsettled
+from . import fields, journal, run_log, unsettled
 from .client import Client
 from .errors import UsageError
 from .fields import Catalogue
@@ -78,6 +79,22 @@ class Recovery:
                 "Result, so that it is not created again; " + advice
             )
         return f"{listed} (row numbers as sent); {advice}"
+
+
+def save_log(run: Run, workbook: Path, recovery: Recovery, grid: Grid) -> None:
+    """Keep the recovery as the newest run log (see ``run_log``): what each row was marked."""
+    target = run.target.profile or run.target.url or "the embedded SANDBOX"
+    run_log.save(
+        run_log.RunLog(
+            command=f"recover {run.op.value}",
+            workbook=str(Path(workbook).resolve()),
+            sheet=run.sheet,
+            target=target,
+            summary=recovery.summary(run.op),
+            started=run_log.now(),
+            rows=run_log.logged_rows(recovery.results, recovery.layout, dict(grid.rows)),
+        )
+    )
 
 
 def needs_client(run: Run) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, recover, unsettled, writer_lock
+from . import journal, push, recover, run_log, unsettled, writer_lock
 from .connection import Connection, journal_dir, undo_dir
 from .errors import BpxlError, UsageError
 from .fields import Catalogue
@@ -36,6 +36,7 @@ class Outgoing:
     grid: push.Grid
     options: push.PushOptions
     trip: sends.Trip | None = None
+    notes: tuple[str, ...] = ()  # what the front end did to read it (a CSV's separator, ...)
 
 
 class Desk(Protocol):
@@ -261,17 +262,19 @@ def send(
     outcome written, ``report.stopped`` set.
     """
     with writer_lock.hold(desk.workbook, command=command):
-        return _send(desk, stop)
+        return _send(desk, command, stop)
 
 
-def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
+def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushReport | None:
+    started = run_log.now()
     outgoing = desk.read()
     if outgoing is None:
         return None
     options, trip = outgoing.options, outgoing.trip
     if options.dry_run:
-        report = _dry_run(outgoing, desk)
+        report, grid = _dry_run(outgoing, desk)
         desk.write(outgoing.sheet, report.layout, report.results)
+        _log(desk, command, outgoing, report, grid, started, "dry run: nothing was sent")
         return report
     refuse_unfinished(desk.workbook, outgoing.grid, options.catalogue, desk.recover_hint)
     logs: list[journal.Journal] = []
@@ -299,13 +302,15 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
             report.results = sorted(report.results + extra, key=lambda r: r.row)
             if trip is not None:
                 remember = trip.settle(link.client, report.results)
+            if strain := link.client.strain.note():
+                report.notes.append(strain)
         except BaseException:
             for log in logs:
                 log.abandon()  # left unfinished for a recovery if anything went out
             raise
     moved = desk.changed()  # saved or sorted meanwhile: rows are found by what was sent
     if moved:
-        _write_where_rows_are(desk, outgoing, logs, report)
+        grid = _write_where_rows_are(desk, outgoing, logs, report)
     else:
         desk.write(outgoing.sheet, report.layout, report.results)
     unsettled.forget(report.settled)  # only now: the rows' outcomes are in the workbook
@@ -318,7 +323,33 @@ def _send(desk: Desk, stop: threading.Event | None) -> push.PushReport | None:
         log.finish(unsaved=desk.unsaved)
     journal.prune(journal_dir())
     unsettled.prune(journal.kept_days())
+    _log(desk, command, outgoing, report, grid, started, link.label)
     return report
+
+
+def _log(
+    desk: Desk,
+    command: str,
+    outgoing: Outgoing,
+    report: push.PushReport,
+    grid: push.Grid,
+    started: str,
+    target: str,
+) -> None:
+    """Keep the send's run log (see ``run_log``): each row's outcome and the cells it sent."""
+    what = f"{command} {outgoing.options.op.value}" if command == "push" else command
+    run_log.save(
+        run_log.RunLog(
+            command=what,
+            workbook=str(Path(desk.workbook).resolve()),
+            sheet=outgoing.sheet,
+            target=target,
+            summary=report.summary(),
+            started=started,
+            rows=run_log.logged_rows(report.results, report.layout, dict(grid.rows)),
+            notes=(*outgoing.notes, *report.notes),
+        )
+    )
 
 
 def _confirm_once(
@@ -343,9 +374,10 @@ def _confirm_once(
 
 def _write_where_rows_are(
     desk: Desk, outgoing: Outgoing, logs: list[journal.Journal], report: push.PushReport
-) -> None:
+) -> push.Grid:
     """The workbook changed on disk during the send: write each outcome into the row that now
-    holds what was sent (as ``recover`` does, from the journals), never by row number."""
+    holds what was sent (as ``recover`` does, from the journals), never by row number. Returns
+    the sheet as it is now."""
     grid = desk.reread(outgoing.sheet)
     results: list[RowResult] = []
     moved: list[int] = []
@@ -371,9 +403,10 @@ def _write_where_rows_are(
             else ""
         )
     )
+    return grid
 
 
-def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
+def _dry_run(outgoing: Outgoing, desk: Desk) -> tuple[push.PushReport, push.Grid]:
     """Check and mark the rows, send nothing; ``--changed`` marks the rows it would send, after
     the same conflict check as the real send, so that it predicts it."""
     trip = outgoing.trip
@@ -389,4 +422,4 @@ def _dry_run(outgoing: Outgoing, desk: Desk) -> push.PushReport:
         for result in report.results:
             if result.outcome is None:
                 result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
-    return report
+    return report, grid

@@ -8,14 +8,13 @@ ribbon's "Next write:" label and the last run's log live here too, as every send
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from ..core import profiles, push, sending
-from ..core.connection import Connection, data_dir, open_profile, profile_catalogue
+from ..core.connection import Connection, open_profile, profile_catalogue
 from ..core.records import Layout
 from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import sends
@@ -29,10 +28,6 @@ PROBLEMS_SHOWN = 10
 def label_file() -> Path:
     """The ribbon's "Next write:" label, read by the VBA (no secrets: a name and a URL)."""
     return Path.home() / ".bpxl" / "target.txt"
-
-
-def last_run_file() -> Path:
-    return data_dir() / "excel-last-run.txt"
 
 
 def label(name: str, saved: dict[str, profiles.Profile]) -> str:
@@ -112,10 +107,12 @@ def send(book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
     finally:
         desk.bar.close()
     if report is not None:
-        show(book.app, report.summary(), report.results, target_label())
+        show(book.app, "\n".join([report.summary(), *report.notes]), report.results)
 
 
-def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
+def show(app: Any, summary: str, results: list[RowResult]) -> None:
+    """The message box that sums a send or a check up, with its first problems (the whole run,
+    row by row, is in the run log: *Show log*)."""
     problems = [r for r in results if r.outcome is not None and not r.outcome.ok]
     lines = [summary, ""]
     for result in problems[:PROBLEMS_SHOWN]:
@@ -123,11 +120,6 @@ def show(app: Any, summary: str, results: list[RowResult], where: str) -> None:
         lines.append(f"Row {result.row}: {result.outcome.value}: {result.message}")
     if len(problems) > PROBLEMS_SHOWN:
         lines.append(f"... and {len(problems) - PROBLEMS_SHOWN:,} more: see the Message column")
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    detail = [f"{stamp}, {where}", summary, ""] + [
-        f"Row {r.row}: {r.outcome.value}: {r.message}" for r in problems if r.outcome is not None
-    ]
-    last_run_file().write_text("\n".join(detail) + "\n", encoding="utf-8")
     app.alert("\n".join(lines), title=TITLE)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import template
-from ..core import fields, journal, profiles, push, recover, sending, writer_lock
+from ..core import fields, journal, profiles, push, recover, run_log, sending, writer_lock
 from ..core.connection import (
     catalogue_for,
     catalogue_key,
@@ -28,7 +28,7 @@ from ..core.errors import BpxlError, UsageError
 from ..core.records import earlier_outcome
 from ..core.results import Operation, Outcome, RowResult, plural
 from . import install, memory_sheet, roundtrip
-from .desk import TITLE, all_rows, label, last_run_file, send, show, target_label, write_label
+from .desk import TITLE, all_rows, label, send, show, target_label, write_label
 from .range_io import Block, chosen_rows, quiet, read_block, write_results
 
 
@@ -152,7 +152,18 @@ def validate(book: Any) -> None:
     if unknown:
         summary += f", {unknown:,} unknown (looked up before sending)"
     summary = "\n".join([summary + " (nothing was sent)", *catalogue.notes])
-    show(app, summary, results, "a check")
+    run_log.save(
+        run_log.RunLog(
+            command="validate",
+            workbook=str(Path(book.fullname).resolve()),
+            sheet=block.sheet.name,
+            target="a check: nothing was sent",
+            summary=summary.splitlines()[0],
+            started=run_log.now(),
+            rows=run_log.logged_rows(results, block.layout, block.data),
+        )
+    )
+    show(app, summary, results)
 
 
 # -- send -----------------------------------------------------------------------------------------
@@ -218,10 +229,23 @@ def clear_status(book: Any) -> None:
         write_results(block, [RowResult(row, None) for row in choice.rows])
 
 
+SHOW_LOG_CHARACTERS = 1500  # a message box shows about this much; the rest is named
+
+
 def show_log(book: Any) -> None:
-    path = last_run_file()
-    text = path.read_text(encoding="utf-8") if path.exists() else "No send has run yet."
-    book.app.alert(text[:1500], title=f"{TITLE}: last run")
+    """The last run (push, pull, revert, recover, check; from the ribbon or the command line),
+    as ``bpxl log`` prints it, cut to what a message box holds."""
+    log = run_log.last()
+    if log is None:
+        book.app.alert("No run yet: nothing was sent or checked.", title=f"{TITLE}: last run")
+        return
+    text = log.text()
+    if len(text) > SHOW_LOG_CHARACTERS:
+        text = (
+            text[:SHOW_LOG_CHARACTERS].rsplit("\n", 1)[0]
+            + f'\n...\nThe whole run: type in a command prompt: bpxl log "{log.workbook}"'
+        )
+    book.app.alert(text, title=f"{TITLE}: last run")
 
 
 def recover_last(book: Any) -> None:
@@ -255,6 +279,7 @@ def recover_last(book: Any) -> None:
                 with quiet(book.app):
                     write_results(block, recovery.results)
                 journal.mark_recovered(run, workbook, unsaved=True)
+            recover.save_log(run, workbook, recovery, all_rows(block))
             book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 
