@@ -34,6 +34,7 @@ class Plan:
     store: bool = True
     delay_s: float = 0.0  # store this long after answering (a server still working on it)
     status: int = 200  # 0: drop the connection with no answer
+    answer_after_s: float = 0.0  # answer this long after storing (a client may give up first)
     body: Callable[[list[dict[str, str]], dict[str, str]], str] | None = None  # (items, headers)
 
 
@@ -56,6 +57,7 @@ class FakeBillingPlatform:
         self.clock: Callable[[], float] | None = None  # the server's time for its Date headers
         # How the server spells each queried record (its own Unicode form, flag words, ...).
         self.respell: Callable[[dict[str, str]], dict[str, str]] | None = None
+        self.date: str | None = None  # the Date header as sent, whatever it says
         self._late: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -77,6 +79,8 @@ class FakeBillingPlatform:
             thread.start()
         elif plan.store:
             items = self.store.write(op, records, 1)
+        if plan.answer_after_s:
+            time.sleep(plan.answer_after_s)
         if plan.status == 0:
             return None
         body = plan.body(items, headers) if plan.body else json.dumps({_KEYS[method]: items})
@@ -151,16 +155,21 @@ def _handler(fake: FakeBillingPlatform) -> type[BaseHTTPRequestHandler]:
         do_PUT = do_PATCH = do_POST
 
         def date_time_string(self, timestamp: float | None = None) -> str:
+            if timestamp is None and fake.date is not None:
+                return fake.date
             if timestamp is None and fake.clock is not None:
                 timestamp = fake.clock()
             return super().date_time_string(timestamp)
 
         def _answer(self, status: int, text: str) -> None:
             payload = text.encode()
-            self.send_response(status)  # adds the Date header
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)  # adds the Date header
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting: its affair
 
     return Handler

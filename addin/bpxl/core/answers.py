@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import fields
+from . import fields, redact
 from .results import SUCCESS, Operation, Outcome, RecordResult
 
 ANSWER_KEYS = {
@@ -247,7 +247,7 @@ def server_text(body: str, limit: int = 300) -> str:
         plain = html.unescape(" ".join(plain.split()))
         dump = _HEADER_DUMP.search(plain)  # the request's headers echoed back: of no use to read
         texts = [plain[: dump.start()].rstrip(" ;,:-") if dump else plain]
-    gist = "; ".join(t for t in texts if t) or "no details"
+    gist = redact.printable("; ".join(t for t in texts if t)) or "no details"
     return gist if len(gist) <= limit else gist[: limit - 1] + "…"
 
 

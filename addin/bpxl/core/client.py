@@ -14,23 +14,23 @@ import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from .. import __version__
-from . import answers, fields, redact
+from . import answers, fields, redact, transport
 from .errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
 from .results import Operation, Outcome, RecordResult
 
@@ -41,7 +41,31 @@ MAX_CONCURRENCY = 8  # ... and its 4 to 8 concurrent threads
 PAGE_SIZE = 10_000
 RATE_LIMIT_BUDGET_S = 300.0  # total wait on 429s for one request before its batch is given up
 _WRITE_VERBS = {Operation.CREATE: "POST", Operation.UPDATE: "PUT", Operation.UPSERT: "PATCH"}
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_MOST_CLOCK_SKEW = dt.timedelta(days=366)  # a Date further off than this is junk
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this computer (127.0.0.0/8, ::1 or localhost)."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: where a request goes, without its path or query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return redact.printable(url[:80])
+    host = f"[{host}]" if ":" in host else host
+    return redact.printable(f"{parts.scheme}://{host}{port}" if parts.scheme else url[:80])
 
 
 class _Throttle:
@@ -162,6 +186,9 @@ class _Retry(Retry):
         """The next try, after its pause (the server's Retry-After, else the backoff); a halt
         during the pause ends it: urllib3 then returns a failed answer as it came, or raises the
         connection's failure."""
+        exchange = transport.current()
+        if exchange is not None and exchange.expired:  # the answer's deadline passed: no retry
+            raise MaxRetryError(_pool, url or "", error or ResponseError("deadline"))  # type: ignore[arg-type]
         made = super().increment(method, url, response, error, _pool, _stacktrace)
         pause = made.get_retry_after(response) if response is not None else None
         if not (made.respect_retry_after_header and pause):
@@ -220,14 +247,11 @@ class Client:
         timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
         max_requests_per_s: float | None = None,
         pool_size: int = MAX_CONCURRENCY,
+        deadline: float | None = None,
+        max_answer_bytes: int | None = None,
     ) -> None:
         refuse_secret_in_url(url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(
-                f"{url!r} is not a tenant URL.",
-                "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant",
-            )
+        parts = check_url(url)
         if not (
             token is not None
             or (username and password is not None)
@@ -252,15 +276,18 @@ class Client:
         self._clock_offset: dt.timedelta | None = None
         self.last_answer_date: dt.datetime | None = None  # the server's clock at its last answer
         self.timeout = timeout
-        loopback = parts.hostname in _LOOPBACK
+        self.deadline = deadline or transport.answer_deadline()  # for the whole answer
+        self.max_answer_bytes = max_answer_bytes or transport.max_answer_bytes()
+        loopback = is_loopback(parts.hostname)
         if max_requests_per_s is None and not loopback:
             max_requests_per_s = MAX_REQUESTS_PER_S
+        self.rate = max_requests_per_s  # requests a second at most; None: as fast as answered
         self._throttle = _Throttle(max_requests_per_s)
         self._halt = threading.Event()
         self.strain = Strain()
         self._http = requests.Session()
         self._http.trust_env = not loopback  # no proxy between us and a local sandbox
-        adapter = HTTPAdapter(
+        adapter = transport.GuardedAdapter(
             pool_connections=1,
             pool_maxsize=pool_size,
             max_retries=_retry_policy(self._halt, self.strain),
@@ -405,7 +432,8 @@ class Client:
             return self.oauth_client is not None or self._uses_session  # renewed meanwhile
 
     def scrub(self, text: str) -> str:
-        """Server text with our secrets (and anything named like a credential) cut out."""
+        """Server text with our secrets (and anything named like a credential) cut out, and
+        the characters no terminal, journal or cell should get replaced (``redact.printable``)."""
         secrets = [self._password, self._client_secret, self._token, self._session_id]
         return redact.scrub(text, [*secrets, *self._spent])
 
@@ -426,13 +454,20 @@ class Client:
         return dt.datetime.now(dt.UTC) + (self._clock_offset or dt.timedelta())
 
     def _note_clock(self, response: requests.Response) -> None:
-        if "Date" not in response.headers:
-            return
-        with contextlib.suppress(TypeError, ValueError):
+        """The server's Date header. An HTTP date is in GMT: one without a zone (or ``-0000``)
+        is read as UTC; junk, or a date more than a year from ours, is ignored."""
+        try:
             server = email.utils.parsedate_to_datetime(response.headers["Date"])
-            self.last_answer_date = server
-            if self._clock_offset is None:
-                self._clock_offset = server - dt.datetime.now(dt.UTC)
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+            return
+        if server.tzinfo is None:
+            server = server.replace(tzinfo=dt.UTC)
+        offset = server - dt.datetime.now(dt.UTC)
+        if abs(offset) > _MOST_CLOCK_SKEW:
+            return
+        self.last_answer_date = server
+        if self._clock_offset is None:
+            self._clock_offset = offset
 
     # -- the one place requests are sent --------------------------------------------------------
 
@@ -462,19 +497,24 @@ class Client:
         while True:
             headers = self._auth_headers() if authenticated else {}
             self._throttle.wait()
-            try:
-                response = self._http.request(
-                    method,
-                    f"{self.url}/{api}/{path}",
-                    json=json,
-                    params=params,
-                    headers=headers,
-                    auth=auth,
-                    timeout=timeout or self.timeout,
-                )
-            except requests.RequestException as failure:
-                raise self._connection_error(failure) from None
+            with transport.Exchange(self.deadline) as exchange:
+                try:
+                    response = self._http.request(
+                        method,
+                        f"{self.url}/{api}/{path}",
+                        json=json,
+                        params=params,
+                        headers=headers,
+                        auth=auth,
+                        timeout=timeout or self.timeout,
+                        allow_redirects=False,  # see _refuse_redirect
+                        stream=True,
+                    )
+                except requests.RequestException as failure:
+                    raise self._connection_error(failure, exchange) from None
+                self._read_body(response, exchange)
             self._note_clock(response)
+            self._refuse_redirect(response)
             if response.status_code == 429:
                 self._throttle.slow_down()
                 pause = _retry_after(response, delay)
@@ -493,18 +533,69 @@ class Client:
                     continue
             return response
 
-    def _connection_error(self, failure: requests.RequestException) -> ApiConnectionError:
-        reason = getattr(failure.args[0], "reason", None) if failure.args else None
-        not_sent = isinstance(failure, requests.ConnectTimeout) or isinstance(
-            reason, NewConnectionError
+    def _read_body(self, response: requests.Response, exchange: transport.Exchange) -> None:
+        """The whole answer, read in pieces within the exchange's deadline and the size limit;
+        either failing, the request may have been stored (``ApiConnectionError``, ``sent``)."""
+        body = bytearray()
+        try:
+            for piece in response.iter_content(1 << 16):
+                body += piece
+                if len(body) > self.max_answer_bytes:
+                    response.close()
+                    limit = self.max_answer_bytes / (1024 * 1024)
+                    raise ApiConnectionError(
+                        f"BillingPlatform at {self.url} answered with more than {limit:g} MB, "
+                        "more than bpxl reads, so the answer was not read.",
+                        f"If this is your tenant, set {transport.SIZE_ENV} to a larger number of "
+                        "megabytes; else check the URL.",
+                    )
+        except requests.RequestException as failure:
+            response.close()
+            raise self._connection_error(failure, exchange) from None
+        if exchange.expired:  # the watchdog cut the answer short where no read noticed
+            response.close()
+            raise self._connection_error(requests.Timeout(), exchange)
+        response._content = bytes(body)  # what .text and .json() read, as if read by requests
+        response._content_consumed = True  # type: ignore[attr-defined]
+        if response.encoding is None:
+            response.encoding = "utf-8"  # JSON's; spares guessing over megabytes
+        response.close()  # the connection goes back to the pool
+
+    def _refuse_redirect(self, response: requests.Response) -> None:
+        """An API answer never sends us on: following a redirect would carry the password, the
+        token or the session id to wherever it points (the issue of a tenant that is not ours)."""
+        if not 300 <= response.status_code < 400:
+            return
+        location = response.headers.get("Location") or ""
+        there = origin(urljoin(response.url or self.url, location))
+        here = origin(self.url)
+        where = f"another address, {there}" if there != here else "another page of it"
+        raise ApiConnectionError(
+            f"BillingPlatform at {here} answered with a redirect (HTTP {response.status_code}) "
+            f"to {where}. bpxl follows no redirect, so no password, token or session id was "
+            "sent there.",
+            f"Check the tenant URL with your administrator; if {there} is really your tenant's "
+            "address, use that URL (bpxl connect NAME --url ...).",
         )
-        kind = "timed out" if isinstance(failure, requests.Timeout) else "dropped the connection"
-        if not_sent:
+
+    def _connection_error(
+        self, failure: requests.RequestException, exchange: transport.Exchange
+    ) -> ApiConnectionError:
+        """Only a connection that never opened is "not sent"; after that the server may have
+        stored the records, however the answer was lost (a read timeout, a reset, a deadline)."""
+        if not exchange.left:
             return ApiConnectionError(
                 f"Could not connect to {self.url}.",
                 "Check the URL, your network or VPN, and that the server is up.",
                 sent=False,
             )
+        if exchange.expired:
+            return ApiConnectionError(
+                f"BillingPlatform at {self.url} did not finish answering within "
+                f"{exchange.deadline_s:g} seconds.",
+                f"If your tenant is slow, set {transport.DEADLINE_ENV} to more seconds.",
+            )
+        kind = "timed out" if isinstance(failure, requests.Timeout) else "dropped the connection"
         return ApiConnectionError(f"BillingPlatform at {self.url} {kind} before answering.")
 
     # -- writes ---------------------------------------------------------------------------------
@@ -618,6 +709,28 @@ class Client:
             ) from None
         rows = [rows] if isinstance(rows, dict) else rows
         return [r for r in rows if isinstance(r, dict)]
+
+
+def check_url(url: str) -> SplitResult:
+    """A tenant URL's parts; refused when it is not one, or when it would send the password in
+    clear (``http://``) to anything but this computer."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = urlsplit(""), None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise UsageError(
+            f"{redact.printable(url)!r} is not a tenant URL.",
+            "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant",
+        )
+    if parts.scheme.lower() == "http" and not is_loopback(host):
+        raise UsageError(
+            f"{origin(url)} uses http://, which would send the password and every invoice across "
+            "the network unencrypted; bpxl uses http:// only for this computer (the sandbox).",
+            f"Use the tenant's https:// address, e.g. https://{host}{parts.path}",
+        )
+    return parts
 
 
 def refuse_secret_in_url(url: str) -> None:
