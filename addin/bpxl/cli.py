@@ -34,6 +34,7 @@ from .core import (
     run_log,
     sending,
     shell,
+    translate,
     writer_lock,
 )
 from .core.client import MAX_CONCURRENCY, refuse_secret_in_url
@@ -45,7 +46,7 @@ from .core.roundtrip import edits, pulls, queries, revert_memory, sends
 from .excel import install, xlam
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
-from .workbook import pulling, saving, sheet_io, streamed_pull
+from .workbook import csv_file, files, pulling, saving, sheet_io, streamed_pull
 from .workbook import refresh as xlsx_refresh
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_USAGE = 0, 1, 2
@@ -67,6 +68,23 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--username", help="user to log in as; the password comes from BPXL_PASSWORD")
     p.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
+
+
+def _translation_options(p: argparse.ArgumentParser, how: str = "") -> None:
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar='"HEADER=FIELD"',
+        help='read the column HEADER as the Invoice field FIELD, e.g. --map "Due Dte=DueDate" '
+        f"(repeatable; default: headers are field names){' ' + how if how else ''}",
+    )
+    p.add_argument(
+        "--date-format",
+        metavar="FORMAT",
+        help="read text in date columns in this order, e.g. DD/MM/YYYY or MM-DD-YY (default: "
+        f"only YYYY-MM-DD text and real dates){' ' + how if how else ''}",
+    )
 
 
 def _results_option(p: argparse.ArgumentParser) -> None:
@@ -101,8 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bpxl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("push", help="send a workbook's rows to BillingPlatform")
-    p.add_argument("file", type=Path, metavar="FILE.xlsx", help="the workbook to send")
+    p = commands.add_parser("push", help="send a workbook's (or a CSV file's) rows")
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="the workbook (.xlsx, .xlsm) or CSV file to send; a CSV's results go into "
+        "FILE.results.csv beside it",
+    )
     p.add_argument(
         "--op",
         required=True,
@@ -154,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
+    _translation_options(p)
     _results_option(p)
     _connection_options(p)
 
@@ -187,8 +212,13 @@ def _parser() -> argparse.ArgumentParser:
         "recover", help="write the outcomes of a push that stopped mid-way into its workbook"
     )
     r.add_argument(
-        "file", type=Path, nargs="?", metavar="FILE.xlsx", help="default: every unfinished push"
+        "file",
+        type=Path,
+        nargs="?",
+        metavar="FILE",
+        help="the workbook or CSV file (default: every unfinished push)",
     )
+    _translation_options(r, "as the push did")
     _results_option(r)
     _connection_options(r)
 
@@ -442,6 +472,7 @@ def _write_results(args: argparse.Namespace, log: run_log.RunLog | None) -> None
 
 def _template(args: argparse.Namespace) -> int:
     out: Path = args.out
+    files.refuse_format(out, "template")
     if out.exists() and not args.force:
         raise UsageError(
             f"{out} already exists; bpxl template does not overwrite a workbook. Nothing was "
@@ -599,11 +630,16 @@ class _Desk:
     ) -> None:
         self.args, self._read = args, read
         self.workbook: Path = args.file
-        self.recover_hint = f"Run `{shell.command('recover', self.workbook)}`"
+        self.file = files.SendFile(args.file)
+        self.translation = translate.Translation()  # --map, --date-format: read() sets it
         self.found: sheet_io.SheetGrid | None = None
         self.seen: tuple[int, int] | None = None
         self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
         self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
+
+    @property
+    def recover_hint(self) -> str:
+        return f"Run `{shell.command('recover', self.workbook, *self.translation.options())}`"
 
     def read(self) -> sending.Outgoing | None:
         self.seen = _on_disk(self.workbook)  # before reading: a save meanwhile shows as a change
@@ -620,8 +656,9 @@ class _Desk:
         return _on_disk(self.workbook) != self.seen
 
     def reread(self, sheet: str) -> push.Grid:
-        self.found = sheet_io.read_grid(self.workbook, sheet)
-        return self.found.grid
+        self.found = self.file.read_grid(sheet or None, catalogue=self.catalogue)
+        grid, _ = translate.apply(self.found.grid, self.translation, self.catalogue)
+        return grid
 
     def warn(self, text: str) -> None:
         self.bar.close()
@@ -649,7 +686,7 @@ class _Desk:
         assert self.found is not None
         self.bar.close()
         if results:
-            sheet_io.write_results(self.workbook, self.found, layout, results)
+            self.file.write_results(self.found, layout, results)
 
     def store(self, sheet: str, remember: sends.Remember) -> None:
         xlsx_refresh.after_push(
@@ -672,7 +709,7 @@ def _send(
     command: str = "push",
 ) -> int:
     """One send through the core's workflow; ``read`` makes the outgoing rows from the file."""
-    sheet_io.check_writable(args.file)
+    files.SendFile(args.file).check_writable()
     desk = _Desk(args, lambda: read(desk))
     try:
         with _stop_on_signals() as stop:
@@ -730,25 +767,43 @@ def _push(args: argparse.Namespace) -> int:
     if args.changed and op is not Operation.UPDATE:
         raise UsageError("--changed sends minimal updates: use it with --op update.")
     path: Path = args.file
+    if csv_file.is_csv(path):
+        if args.changed:
+            raise UsageError(
+                f"--changed sends what was edited since `bpxl pull`, which fills workbooks: "
+                f"{path.name} is a CSV file.",
+                "Pull into an .xlsx workbook and push that with --changed.",
+            )
+        csv_file.refuse_rerun(path, args.op)
 
     def read(desk: _Desk) -> sending.Outgoing | None:
         rows = sheet_io.parse_rows(args.rows) if args.rows else None
         known = desk.catalogue = _catalogue(args, connect=not args.dry_run)
+        desk.translation = translate.parse(args.map, args.date_format, known)
         options = push.PushOptions(
             op, args.external_id, args.batch_size, args.concurrency, args.dry_run, known
         )
-        found = desk.found = sheet_io.read_grid(path, args.sheet, rows, known, args.include_hidden)
+        found = desk.found = desk.file.read_grid(args.sheet, rows, known, args.include_hidden)
+        grid, notes = translate.apply(found.grid, desk.translation, known)
+        notes = [*desk.file.notes(), *notes]
+        for note in notes:
+            print(note)
         trip: sends.Trip | None = None
         if args.changed:
+            if not desk.translation.empty:
+                raise UsageError(
+                    "--changed sends the cells edited since `bpxl pull`, whose headers are field "
+                    "names already: leave out --map and --date-format."
+                )
             pulled = pulling.read_pulled(path)
-            changed = sends.ChangedRows(found.grid, pulled, args.overwrite, known)
+            changed = sends.ChangedRows(grid, pulled, args.overwrite, known)
             if changed.empty:
                 print(f"No row of {path.name} has changed since the pull: nothing to send.")
                 return None
             trip = changed
-        elif options.op is not Operation.CREATE and not args.dry_run:
-            trip = sends.Recorded(found.grid, pulling.read_pulled(path), known)  # for revert
-        return sending.Outgoing(found.sheet, found.grid, options, trip)
+        elif options.op is not Operation.CREATE and not args.dry_run and not desk.file.is_csv:
+            trip = sends.Recorded(grid, pulling.read_pulled(path), known)  # for revert
+        return sending.Outgoing(found.sheet, grid, options, trip, tuple(notes))
 
     return _send(args, read)
 
@@ -760,6 +815,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _pull_held(args: argparse.Namespace) -> int:
     path: Path = args.file
+    files.refuse_format(path, "pull")
     if path.exists():
         sheet_io.check_writable(path)
     known = _catalogue(args, connect=True)
@@ -892,7 +948,7 @@ def _recover(args: argparse.Namespace) -> int:
             pending = [(run, Path(run.workbook)) for run in journal.unfinished(journal_dir())]
         else:
             held.enter_context(writer_lock.hold(args.file, command="recover"))
-            pending = [(run, args.file) for run in _unfinished_of(args.file)]
+            pending = [(run, args.file) for run in _unfinished_of(args, args.file)]
         if not pending:
             what = f"every push of {args.file.name}" if args.file else "every push"
             print(f"Nothing to recover: {what} finished.")
@@ -904,7 +960,7 @@ def _recover(args: argparse.Namespace) -> int:
             done |= {run.path for run, _ in pending}
             # Outcomes written into a copy make it one of the files that must hold what other
             # pushes of the original did: those are recovered into it too, now.
-            again = _unfinished_of(args.file) if args.file else []
+            again = _unfinished_of(args, args.file) if args.file else []
             pending = [(run, args.file) for run in again if run.path not in done]
         return code
 
@@ -931,7 +987,18 @@ def _recover_all(args: argparse.Namespace, pending: list[tuple[journal.Run, Path
     return code
 
 
-def _unfinished_of(path: Path) -> list[journal.Run]:
+def _read_as_pushed(
+    args: argparse.Namespace, file: files.SendFile, sheet: str, known: fields.Catalogue
+) -> tuple[sheet_io.SheetGrid, push.Grid]:
+    """A file's sheet as its push read it: the grid, translated by ``--map`` and
+    ``--date-format`` (the push's hashes of its rows are of what it sent)."""
+    found = file.read_grid(sheet, None, known)
+    translation = translate.parse(args.map, args.date_format, known)
+    grid, _ = translate.apply(found.grid, translation, known)
+    return found, grid
+
+
+def _unfinished_of(args: argparse.Namespace, path: Path) -> list[journal.Run]:
     """Pushes whose outcomes ``path`` lacks: unfinished ones of this file or of one it is a copy
     of, and finished ones whose outcomes went into another copy."""
     found = []
@@ -939,7 +1006,7 @@ def _unfinished_of(path: Path) -> list[journal.Run]:
     for run in runs:
         known = connection.catalogue_for(connection.catalogue_key(run.target), None)
         try:
-            grid = sheet_io.read_grid(path, run.sheet, None, known).grid
+            _, grid = _read_as_pushed(args, files.SendFile(path), run.sheet, known)
         except BpxlError:
             continue  # not a sheet of this workbook
         if sending.to_recover(run, runs, path, grid, known):
@@ -949,18 +1016,19 @@ def _unfinished_of(path: Path) -> list[journal.Run]:
 
 def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool:
     """Write one unfinished push's outcomes into ``path``; True when every row succeeded."""
-    sheet_io.check_writable(path)
+    file = files.SendFile(path)
+    file.check_writable()
     known = connection.catalogue_for(connection.catalogue_key(run.target), None)
-    found = sheet_io.read_grid(path, run.sheet, None, known)
+    found, grid = _read_as_pushed(args, file, run.sheet, known)
     if recover.needs_client(run):
         with _connection(args, run.target) as link:
-            recovery = recover.recover(run, found.grid, link.client, known)
+            recovery = recover.recover(run, grid, link.client, known)
     else:
-        recovery = recover.recover(run, found.grid, None, known)
+        recovery = recover.recover(run, grid, None, known)
     if recovery.results:
-        sheet_io.write_results(path, found, recovery.layout, recovery.results)
-    journal.mark_recovered(run, path)
-    recover.save_log(run, path, recovery, found.grid)
+        file.write_results(found, recovery.layout, recovery.results)
+    journal.mark_recovered(run, file.results)
+    recover.save_log(run, path, recovery, grid)
     started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
     print(f"{path.name} (push started {started}): {recovery.summary(run.op)}")
     _write_results(args, run_log.last(path))

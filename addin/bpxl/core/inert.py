@@ -84,3 +84,17 @@ def for_excel(text: str) -> str:
     Every text gets it, not only a formula-like one: Excel would also turn ``00123`` into 123,
     ``1-2`` into a date, and a text that starts with an apostrophe would lose it."""
     return EXCEL_TEXT_PREFIX + text
+
+
+_NUMBER = re.compile(r"[+-]?(\d[\d,.]*)?\d(E[+-]?\d+)?%?", re.IGNORECASE)
+
+
+def for_csv(text: str) -> str:
+    """``text`` for a CSV file a spreadsheet will open, where every field is read as if typed:
+    a leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets an apostrophe in front, so
+    that it shows as text and never runs as a formula. Numbers (``-12.50``) are left as they are."""
+    if text[:1] in ("=", "@", "\t", "\r") or (
+        text[:1] in "+-" and text and not _NUMBER.fullmatch(text)
+    ):
+        return EXCEL_TEXT_PREFIX + text
+    return text

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import inert
 from .cells import Unreadable, is_blank
 from .connection import data_dir
 from .records import Layout
@@ -90,16 +91,11 @@ class RunLog:
                         "" if row.row is None else row.row,
                         row.id or "",
                         row.result,
-                        inert_csv(row.message),
-                        *(inert_csv(row.values.get(name, "")) for name in names),
+                        inert.for_csv(row.message),
+                        *(inert.for_csv(row.values.get(name, "")) for name in names),
                     ]
                 )
         return path
-
-
-def inert_csv(text: str) -> str:
-    """Text that a spreadsheet opening the CSV shows as text, never runs as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def cell_text(value: object) -> str:

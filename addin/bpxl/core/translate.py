@@ -1,0 +1,141 @@
+"""Other systems' headers and date formats, read as Invoice fields: ``--map`` and ``--date-format``.
+
+Why: an export from another system names its columns its own way (``Due Dte``) and writes dates
+as text in its own order (``31/07/2024``). Rather than have the user edit the file, a push reads
+it through a translation: headers renamed to the fields they hold, and text in date columns read
+in the format given, for the whole column. Everything is done to the grid before it is planned,
+so the rest of the push does not know; the file itself is never changed, and the summary says
+what was translated. ``bpxl recover`` takes the same options, so it reads the file as the push
+read it and finds its rows again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .cells import Unreadable
+from .errors import UsageError
+from .fields import Catalogue, FieldType, header_key
+from .push import Grid
+
+_TOKENS = {"YYYY": "%Y", "YY": "%y", "MM": "%m", "M": "%m", "DD": "%d", "D": "%d"}
+_FORMAT = re.compile(r"(YYYY|YY|MM|M|DD|D)|([/.\- ])|(.)")
+_ISO = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+@dataclass(frozen=True)
+class Translation:
+    renames: tuple[tuple[str, str], ...] = ()  # (header as the user wrote it, field name)
+    date_format: str | None = None  # as the user wrote it, e.g. DD/MM/YYYY
+
+    @property
+    def empty(self) -> bool:
+        return not self.renames and self.date_format is None
+
+    def options(self) -> list[str]:
+        """The command-line options that give this translation (for a suggested command)."""
+        words = []
+        for header, name in self.renames:
+            words += ["--map", f"{header}={name}"]
+        if self.date_format:
+            words += ["--date-format", self.date_format]
+        return words
+
+
+def parse(maps: Sequence[str], date_format: str | None, catalogue: Catalogue) -> Translation:
+    """``--map "Due Dte=DueDate"`` (repeatable) and ``--date-format DD/MM/YYYY``, checked."""
+    renames = []
+    for spec in maps:
+        header, equals, name = spec.partition("=")
+        field = catalogue.lookup(name.strip())
+        if not equals or not header.strip() or field is None:
+            raise UsageError(
+                f'--map "{spec}": write it as "Your header=FieldName", with an Invoice field on '
+                "the right"
+                + (f" ({name.strip()!r} is not one)" if equals and name.strip() else "")
+                + ".",
+                '`bpxl fields` lists the field names, e.g. --map "Due Dte=DueDate".',
+            )
+        renames.append((header.strip(), field.name))
+    if date_format is not None:
+        _strptime_format(date_format)  # checked now, before anything is read
+    return Translation(tuple(renames), date_format)
+
+
+def _strptime_format(spec: str) -> str:
+    """``DD/MM/YYYY`` -> ``%d/%m/%Y``; a format without a day, a month and a year is refused."""
+    out, seen = [], []
+    for token, separator, other in _FORMAT.findall(spec.upper()):
+        if other:
+            break
+        out.append(_TOKENS[token] if token else separator)
+        seen += [_TOKENS[token]] if token else []
+    else:
+        if sorted(seen) in (["%Y", "%d", "%m"], ["%d", "%m", "%y"]):
+            return "".join(out)
+    raise UsageError(
+        f"--date-format {spec}: write the day, month and year as DD, MM and YYYY (or YY), "
+        "separated by /, ., - or a space.",
+        "e.g. --date-format DD/MM/YYYY, --date-format MM-DD-YYYY, --date-format D.M.YY",
+    )
+
+
+def apply(grid: Grid, translation: Translation, catalogue: Catalogue) -> tuple[Grid, list[str]]:
+    """The grid as the push reads it, and one line per translation for the summary."""
+    if translation.empty:
+        return grid, []
+    header = list(grid.header)
+    notes = []
+    keys = [header_key(h) if isinstance(h, str) else None for h in header]
+    for wanted, name in translation.renames:
+        if header_key(wanted) not in keys:
+            shown = ", ".join(repr(h) for h in header if isinstance(h, str) and h.strip())
+            raise UsageError(
+                f'--map "{wanted}={name}": there is no column {wanted!r}. Nothing was sent.',
+                f"The columns are: {shown}.",
+            )
+        index = keys.index(header_key(wanted))
+        header[index] = name
+        notes.append(f"Column {wanted!r} read as {name} (--map).")
+    rows = grid.rows
+    if translation.date_format:
+        rows, note = _read_dates(header, rows, translation.date_format, catalogue)
+        notes.append(note)
+    return Grid(header, rows, grid.date1904), notes
+
+
+def _read_dates(
+    header: list[object],
+    rows: Sequence[tuple[int, Sequence[object]]],
+    spec: str,
+    catalogue: Catalogue,
+) -> tuple[list[tuple[int, Sequence[object]]], str]:
+    """Text in the date columns read as ``spec``: each cell becomes the ISO date, or (text that
+    does not match, other than an ISO date) a cell refused with a reason naming the format."""
+    pattern = _strptime_format(spec)
+    columns = [
+        i
+        for i, h in enumerate(header)
+        if (field := catalogue.lookup(h)) is not None and field.type is FieldType.DATE
+    ]
+    read = 0
+    out: list[tuple[int, Sequence[object]]] = []
+    for number, values in rows:
+        changed = list(values)
+        for index in columns:
+            value = changed[index] if index < len(changed) else None
+            if not isinstance(value, str) or not value.strip() or _ISO.fullmatch(value.strip()):
+                continue
+            try:
+                changed[index] = dt.datetime.strptime(value.strip(), pattern).date().isoformat()
+                read += 1
+            except ValueError:
+                changed[index] = Unreadable(
+                    f'"{value}" is not a date in the format {spec} given with --date-format'
+                )
+        out.append((number, changed))
+    names = ", ".join(str(header[i]) for i in columns) or "no date column"
+    return out, f"Dates read as {spec} (--date-format): {read:,} cells in {names}."
