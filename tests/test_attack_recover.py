@@ -580,16 +580,18 @@ def test_ctrl_c_during_a_429_wait_of_a_create_sends_nothing_more(
     or Failed (send again), and the next create sends the rest once."""
     box = make_sandbox(faults=["latency:300ms"])
     book = write_invoices(tmp_path / "book.xlsx", rows_of(300))
-    pusher = bpxl("push", book, "--op", "create", *_login(box.url), "--batch-size", "10")
+    # One batch at a time: once a 429 is answered, no other request is in flight.
+    pusher = bpxl("push", book, "--op", "create", *_login(box.url), "--batch-size", "10",
+                  "--concurrency", "1")  # fmt: skip
     wait_for(lambda: len(box.writes()) >= 1)
-    box.sandbox.config.faults = FaultPlan.parse(["429:1"], seed=1)
+    box.sandbox.config.faults = FaultPlan.parse(["429:1"], seed=1)  # and no more latency
     wait_for(lambda: any(r["status"] == 429 for r in box.writes()))
+    written = len(box.writes())  # the push now waits the second the 429 asks for
     started = time.monotonic()
     pusher.send_signal(signal.SIGINT)
     out, err = pusher.communicate(timeout=30)
     assert pusher.returncode == EXIT_STOPPED and time.monotonic() - started < 3, out + err
-    written = len(box.writes())
-    time.sleep(0.5)
+    # Every request the push made was answered (and logged) at once before it could exit.
     assert len(box.writes()) == written, "a request went out after the stop"
     assert {r["Result"] for r in read_sheet(book)} == {"Created", "Failed"}
     box.sandbox.config.faults = FaultPlan.parse([], seed=1)
@@ -703,4 +705,39 @@ def test_a_copy_edited_then_recovered_after_the_original_names_every_id_found(
 
     _edit(copy, put_the_ids_in)
     _create(run, copy, sandbox.url, "0 created")
+    assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}
+
+
+def test_a_ribbon_recover_closed_without_saving_is_not_created_again(
+    tmp_path: Path, sandbox, run, memory_keyring
+) -> None:
+    """A command-line create killed once the server had saved its batch, unanswered; the
+    accountant opens the workbook in Excel and clicks *Recover last run*, which writes the Ids
+    into the open book, then closes Excel without saving. The file still lacks the Ids: a create
+    of it is refused (recover first), not sent again; `bpxl recover` writes them in."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    path = write_invoices(tmp_path / "book.xlsx", _rows(3))
+    book = excel_book_like(path)
+    book.path = str(path)  # Excel has this very file open
+    _, plans, _ = plan(read_block(book.sheets[0]).grid([2, 3, 4]), PushOptions(Operation.CREATE))
+    log = Journal(journal_dir(), workbook=path, sheet="Invoices", op=Operation.CREATE,
+                  external_id="Id", target=Target(sandbox.url, "live"))  # fmt: skip
+    log.planned({p.row: record_hash(p.record) for p in plans})
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        log.sending([2, 3, 4], client.server_now(), {p.row: p.record for p in plans})
+        saved = client.write(Operation.CREATE, [p.record for p in plans])
+    log.close()  # killed before the answer was written anywhere
+    made = {row: result.id for row, result in zip((2, 3, 4), saved, strict=True)}
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlRecover", book)
+    assert {r: i for r, i in book.sheets[0].column("Id").items() if r > 1} == made
+    # Excel closed without saving: the file on disk holds no Id.
+    code, out, err = run("push", path, "--op", "create", *_login(sandbox.url))
+    assert code == 2 and "closed without saving" in err, out + err
+    assert sandbox.sandbox.store.count() == 3
+    code, out, err = run("recover", path, *_login(sandbox.url))
+    assert code == 0, out + err
+    assert {r["_row"]: r["Id"] for r in read_sheet(path)} == made
+    _create(run, path, sandbox.url, "0 created")
     assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1}

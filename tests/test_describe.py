@@ -217,3 +217,18 @@ def test_a_lost_create_is_looked_up_by_the_tenants_types() -> None:
     known = describe.catalogue_from([row("Id", "LOOKUP"), row("Amount", "CURRENCY")])
     assert _key({"Amount": 12}, known) == _key({"Amount": "12.00"}, known)
     assert _key({"Amount": 12}, fields.BUILT_IN) != _key({"Amount": "12.00"}, fields.BUILT_IN)
+
+
+@pytest.mark.parametrize("reference", ["0", " 0 ", 0, "", None])
+def test_a_reference_to_no_entity_is_not_an_id(reference: object) -> None:
+    """ENTITY_FIELD says "references no entity" with ReferencedEntityId 0 (or nothing): such a
+    number stays a number, checked and sent as one, not an Id of another record."""
+    notes: list[str] = []
+    field = describe.to_field(
+        {"FieldName": "Amount", "DataType": "NUMBER", "ReferencedEntityId": reference}, notes
+    )
+    assert field is not None and field.type is FieldType.DECIMAL and notes == []
+    owner = describe.to_field(
+        {"FieldName": "Amount", "DataType": "NUMBER", "ReferencedEntityId": "10"}, notes
+    )
+    assert owner is not None and owner.type is FieldType.ID

@@ -64,6 +64,20 @@ def test_a_hold_names_its_holder_and_ends_with_the_block(tmp_path: Path) -> None
         pass  # free again
 
 
+def test_a_workbook_is_held_whatever_path_names_it(tmp_path: Path, monkeypatch) -> None:
+    """The hold is keyed on where the file is, not on how its path was typed: a push of
+    book.xlsx and a push of its full path (or of ./sub/../book.xlsx) are two pushes of one
+    workbook, and the second is refused."""
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with writer_lock.hold("book.xlsx", command="push"):
+        for other in (tmp_path / "book.xlsx", Path("sub/../book.xlsx"), "./book.xlsx"):
+            with pytest.raises(WorkbookBusyError), writer_lock.hold(other, command="push"):
+                pass
+        with writer_lock.hold("sub/book.xlsx", command="push"):
+            pass  # another file of the same name is another workbook
+
+
 def test_template_force_does_not_replace_a_workbook_in_use(tmp_path: Path, run) -> None:
     book = write_invoices(tmp_path / "busy.xlsx", rows_of(3))
     before = book.read_bytes()

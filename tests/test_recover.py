@@ -116,6 +116,28 @@ def test_fields_alike_in_every_row_do_not_make_rows_alike(tmp_path: Path) -> Non
     assert recovery.unplaced == [3]
 
 
+def test_an_edited_row_is_taken_for_its_record_from_three_fifths_alike_not_from_half(
+    tmp_path: Path,
+) -> None:
+    """The resemblance needed is 0.6 of the fields that tell rows apart: a row that kept 3 of
+    its 5 is the record, edited; one that kept 2 of 4 (Status the same in every row, so it does
+    not count) is as likely another invoice to the same customer, and is left to the user."""
+    (tmp_path / "five").mkdir()
+    run = killed_create(tmp_path / "five", ROWS, answered=4)
+    now = [list(r) for r in ROWS]
+    now[1][4:6] = [46, "b2.pdf"]  # b.pdf: 102, Approved and its due date kept
+    recovery = recover.recover(run, grid(now), None)
+    assert recovery.unplaced == [] and {r.row: r.id for r in recovery.results}[3] == "2"
+
+    (tmp_path / "four").mkdir()
+    pending = [[*r[:2], "Pending", *r[3:]] for r in ROWS]
+    run = killed_create(tmp_path / "four", pending, answered=4)
+    now = [list(r) for r in pending]
+    now[1][4:6] = [46, "b2.pdf"]  # 102 and its due date kept: half
+    recovery = recover.recover(run, grid(now), None)
+    assert recovery.unplaced == [3] and 3 not in {r.row for r in recovery.results}
+
+
 def test_the_values_sent_are_kept_only_while_the_push_is_unfinished(tmp_path: Path) -> None:
     run = killed_create(tmp_path, ROWS, answered=2)
     kept = journal.sent_path(run.path)

@@ -95,6 +95,23 @@ def test_scrub_cuts_known_secrets_and_named_credentials() -> None:
     )
 
 
+@pytest.mark.parametrize("secret", ["pa55", "s3cr3t!", "1234567"])
+def test_short_secrets_are_cut_too(secret: str) -> None:
+    """A password of four to seven characters is still a password (a tenant may allow them):
+    it is cut wherever the server echoes it. Shorter ones are not: they would cut words."""
+    text = f"login failed for demo with {secret}; retry"
+    assert redact.scrub(text, [secret]) == "login failed for demo with [hidden]; retry"
+    assert redact.scrub("the cat sat", ["cat"]) == "the cat sat"
+
+
+def test_a_secret_echoed_url_encoded_with_percent_20_is_cut() -> None:
+    """A form or a query string may echo a space as %20 (or +), and / or @ escaped."""
+    secret = "my pass/w@rd"
+    for echoed in ("my%20pass%2Fw%40rd", "my+pass%2Fw%40rd", "my pass/w@rd"):
+        got = redact.scrub(f"bad request: p={echoed}&x=1", [secret])
+        assert got == "bad request: p=[hidden]&x=1", got
+
+
 class PlaintextKeyring(KeyringBackend):
     """Stands for keyrings.alt's backend of that name (a plain file), as keyring sees it."""
 
@@ -127,7 +144,8 @@ def test_connect_refuses_a_keyring_that_keeps_secrets_in_a_plain_file(sandbox, r
 
 def test_connect_still_saves_into_a_real_store(sandbox, run, memory_keyring: MemoryKeyring) -> None:
     code, _, err = run("connect", "acme", "--url", sandbox.url, "--username", "demo")
-    assert code == 0, err and memory_keyring.secrets == {("bpxl", "acme"): "demo"}
+    assert code == 0, err
+    assert memory_keyring.secrets == {("bpxl", "acme"): "demo"}
 
 
 def test_a_secret_cut_by_the_length_of_a_message_leaves_no_part_behind() -> None:

@@ -15,6 +15,7 @@ from bpxl.core import fields
 from bpxl.core.client import Client
 from bpxl.core.push import Grid
 from bpxl.core.records import read_layout
+from bpxl.core.roundtrip import queries
 from bpxl.core.roundtrip.edits import changes
 from bpxl.core.roundtrip.pull_memory import Pulled, to_cell
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
@@ -372,3 +373,19 @@ def test_send_changed_and_revert_keep_what_openpyxl_cannot_read(
     assert code == 0 and "1 updated" in out, out
     assert "x14:dataValidation " in _sheet_xml(book)
     assert read_sheet(book)[0]["FileName"] != "edited.pdf"  # put back in the sheet too
+
+
+def test_stamps_and_conflicts_ask_500_ids_a_query_and_miss_none(make_sandbox) -> None:
+    """1,001 pulled invoices are checked in three queries (500, 500, 1): none is left out of
+    its query, so none is reported deleted, and none is asked twice."""
+    sandbox = make_sandbox()
+    ids = seed_invoices(sandbox, 1001)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        client.login()
+        asked = len(sandbox.requests())
+        found = queries.stamps(client, ids)
+        assert len(sandbox.requests()) - asked == 3
+        assert sorted(found) == sorted(ids) and all(found.values())
+        assert queries.conflicts(client, found) == {}
+        changed = dict(found, **{ids[499]: "2001-01-01 00:00:00", ids[1000]: "x"})
+        assert sorted(queries.conflicts(client, changed)) == sorted([ids[499], ids[1000]])

@@ -17,6 +17,8 @@ from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.faults import Fault, FaultPlan
 from bpxl.sandbox.sql import QueryError, select
 
+from .processes import wait_for
+
 
 def client_for(sandbox, **kw) -> Client:
     return Client(sandbox.url, username="demo", password=kw.pop("password", "demo"), **kw)
@@ -277,7 +279,8 @@ def test_a_client_that_goes_away_mid_request_leaves_no_traceback(sandbox, capsys
             dropped.sendall(b"POST /sandbox/rest/2.0/INVOICE HTTP/1.1\r\nContent-Length: 99\r\n")
             time.sleep(0.05)
             dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    time.sleep(0.3)
+    wait_for(lambda: len(sandbox.sandbox.broken) == 3)  # the server has dealt with all three
+    assert set(sandbox.sandbox.broken) == {"ConnectionResetError"}
     with Client(sandbox.url, username="demo", password="demo") as client:
         client.login()  # the sandbox still answers
     assert "Traceback" not in capsys.readouterr().err

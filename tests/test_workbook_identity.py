@@ -12,9 +12,11 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl.core import journal
+from bpxl.core import fields, journal, sending
 from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir
+from bpxl.core.journal import Journal, Target
+from bpxl.core.push import Grid
 from bpxl.core.results import Operation
 
 from .conftest import read_sheet, write_invoices
@@ -29,6 +31,26 @@ from .processes import (
 from .test_safety import _reverse_rows, rows_of
 
 ROWS = 200
+
+
+def test_an_unfinished_push_is_the_workbooks_whatever_path_names_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A push stopped before it sent anything shares no row with the file yet: only its path
+    tells it is this workbook's. `bpxl push book.xlsx` typed in the workbook's folder, or its
+    path through another folder, names the same file as the full path the journal keeps."""
+    log = Journal(tmp_path, workbook=tmp_path / "book.xlsx", sheet="Invoices",
+                  op=Operation.CREATE, external_id="Id", target=Target(None))  # fmt: skip
+    log.planned({2: "0" * 20})
+    log.close()
+    run = journal.load(log.path)
+    assert run is not None and not run.sent
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    grid = Grid(["Id", "BillingProfileId"], [(2, ["", "101"])])
+    for typed in ("../book.xlsx", tmp_path / "book.xlsx", "../sub/../book.xlsx"):
+        assert sending.belongs(run, Path(typed), grid, fields.BUILT_IN), typed
+    assert not sending.belongs(run, Path("book.xlsx"), grid, fields.BUILT_IN)  # sub/book.xlsx
 
 
 def test_a_copy_made_after_a_kill_is_refused_until_recovered(tmp_path: Path, run) -> None:

@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import shutil
 import warnings
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -174,6 +175,25 @@ def test_libreoffice_hidden_false_is_not_hidden(tmp_path: Path) -> None:
     path = shutil.copy(FIXTURES / "libreoffice-invoices.xlsx", tmp_path / "lo.xlsx")
     found = xlsx.read_grid(Path(path))
     assert found.hidden_skipped == [] and len(found.grid.rows) == 4
+
+
+def test_libreoffice_hidden_true_is_hidden(tmp_path: Path) -> None:
+    """LibreOffice spells a hidden row hidden="true" (Excel: "1"): a row filtered out in
+    LibreOffice Calc is not sent either."""
+    path = tmp_path / "lo-hidden.xlsx"
+    with (
+        zipfile.ZipFile(FIXTURES / "libreoffice-invoices.xlsx") as source,
+        zipfile.ZipFile(path, "w") as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                row = data.index(b'<row r="3" ')
+                hidden = data.index(b'hidden="false"', row)
+                data = data[:hidden] + b'hidden="true"' + data[hidden + len(b'hidden="false"') :]
+            target.writestr(item, data)
+    found = xlsx.read_grid(path)
+    assert found.hidden_skipped == [3] and [row for row, _ in found.grid.rows] == [2, 4, 5]
 
 
 # -- the invoice sheet -----------------------------------------------------------------------------

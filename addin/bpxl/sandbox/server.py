@@ -81,6 +81,7 @@ class Sandbox:
         self.store = Store(config.db, self.known)
         self._sessions: dict[str, int] = {}
         self.issued: list[str] = []  # every session id and token handed out (tests look for leaks)
+        self.broken: list[str] = []  # requests that ended in an exception, by its type (tests wait)
         self._sessions_lock = threading.Lock()
         self._late: list[threading.Thread] = []  # writes a store-late fault is still working on
         self._log: IO[str] | None = (
@@ -201,7 +202,9 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (killed, Ctrl+C) is normal: no traceback on the terminal."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        failure = sys.exc_info()[1]
+        self.sandbox.broken.append(type(failure).__name__)
+        if not isinstance(failure, ConnectionError):
             super().handle_error(request, client_address)
 
 
