@@ -1,86 +1,206 @@
-"""Mutation testing of the core: how many small deliberate bugs the tests catch, module by module.
+"""Mutation testing: how many small deliberate bugs the tests catch, module by module.
 
-    nice -n 10 .venv/bin/python benchmarks/mutation.py [--record] [MODULE ...]
+    nice -n 19 .venv/bin/python benchmarks/mutation.py [--record] MODULE ...
+    nice -n 19 .venv/bin/python benchmarks/mutation.py [--record] --changed-since REV
+    .venv/bin/python benchmarks/mutation.py --stale [--write]
+    .venv/bin/python benchmarks/mutation.py --list
 
-(default: every module in ``TESTS``, one after the other). mutmut (in the ``test`` extra) changes
-one operator, constant or call at a time in a module and runs the tests that reach the changed
-function; a mutant the tests still pass "survived". mutmut expects the code in ``src/`` or at the
-top of the project, so each module runs in a scratch copy, ``.mutation/MODULE/`` (git ignores
-it), with ``src/bpxl`` and ``tests/``: the repository itself is never changed. Survivors are listed
-in ``.mutation/MODULE/survivors.txt``; ``cd .mutation/MODULE && ../../.venv/bin/mutmut show NAME``
-shows one. ``--record`` appends the scores to ``results.md``. Not part of CI: a module takes from
-one to several minutes on 2 cores.
+A MODULE is any module of ``core/``, ``workbook/`` or ``excel/``, named by its path under
+``addin/bpxl`` (``core/journal``, ``core/roundtrip/queries``, ``workbook/sheet_xml``) or by its last
+part when no other module has it (``journal``, ``queries``, ``sheet_xml``). ``--changed-since REV``
+scores every module changed between REV and HEAD, so that a score is renewed with the change that
+moves it. ``--list`` shows each module, its score and the tests that run against it.
+
+mutmut (in the ``test`` extra) changes one operator, constant or call at a time in a module and runs
+the tests that reach the changed function; a mutant the tests still pass "survived". Each module
+is tested over a selection of fast tests: ``TESTS`` names it for the modules whose tests were
+chosen by hand; any other module gets the test files that import it. mutmut expects the code in
+``src/`` or at the top of the project, so each module runs in a scratch copy, ``.mutation/NAME/``
+(git ignores it), with ``src/bpxl`` and ``tests/``: the repository itself is never changed.
+Survivors are listed in ``.mutation/NAME/survivors.txt``; ``cd .mutation/NAME &&
+../../.venv/bin/mutmut show MUTANT`` shows one.
+
+``--record`` writes each module's score into the table of ``results.md`` ("Mutation scores, module
+by module"), replacing its earlier row, with the commit measured: it refuses when the module or
+the tests differ from that commit. ``--stale`` says which scores no longer hold: a score is stale
+when the module changed more than ``STALE_AFTER`` commits after the commit it was measured on
+(its last change is further than that from the measured commit); ``--write`` puts the marks into
+the table. Not part of CI: a module takes from one to several minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import record
-
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "addin" / "bpxl"
+RESULTS = ROOT / "benchmarks" / "results.md"
 SCRATCH = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
+FRONTS = ("core", "workbook", "excel")  # the folders whose modules are scored
 
-# The tests that exercise each core module, fast ones only: mutmut runs, per mutant, just the tests
-# of this selection that reached the mutated function.
+# The tests that exercise a module, fast ones only: mutmut runs, per mutant, just the tests of
+# this selection that reached the mutated function. Modules not named here get the test files
+# that import them (``tests_for``).
 TESTS = {
-    "cells": ["tests/test_cells.py", "tests/test_records.py", "tests/test_xlsx_read.py"],
-    "records": [
+    "core/cells": ["tests/test_cells.py", "tests/test_records.py", "tests/test_xlsx_read.py"],
+    "core/records": [
         "tests/test_records.py",
         "tests/test_cells.py",
         "tests/test_describe.py",
         "tests/test_tenant_fields.py",
         "tests/test_xlsx_read.py",
     ],
-    "journal": ["tests/test_journal.py"],
-    "answers": ["tests/test_answers.py"],
+    "core/journal": ["tests/test_journal.py"],
+    "core/answers": ["tests/test_answers.py"],
     # The engine called directly, one batch at a time; the command line's end-to-end tests and
     # the lookup's (test_lookup.py) are too slow to run per mutant.
-    "push": ["tests/test_push_engine.py"],
+    "core/push": ["tests/test_push_engine.py"],
     # Its rules one by one, and the two looks and the clock on the fake server with short waits;
     # the end-to-end lookups (test_lookup.py, test_safety.py) wait on purpose: too slow here.
-    "reconcile": ["tests/test_reconcile.py"],
-    "sends": ["tests/test_trips.py", "tests/test_roundtrip.py", "tests/test_tenant_fields.py"],
+    "core/reconcile": ["tests/test_reconcile.py"],
+    "core/roundtrip/sends": [
+        "tests/test_trips.py",
+        "tests/test_roundtrip.py",
+        "tests/test_tenant_fields.py",
+    ],
+    "core/redact": ["tests/test_redact.py"],
+    "core/writer_lock": ["tests/test_one_writer.py"],
+    "core/roundtrip/queries": ["tests/test_roundtrip.py", "tests/test_trips.py"],
+    "core/describe": ["tests/test_describe.py", "tests/test_tenant_fields.py"],
 }
 # Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by
 # the server's clock), so a few mutants are tested at once at little CPU cost, and a mutant that
 # loops (sending a batch again and again) is stopped by wall time, 3 times its tests' usual time
 # (mutmut's default, 15 times, lets each such mutant wait minutes). The other modules compute.
-CHILDREN = {"push": 4, "reconcile": 3}
-TIMEOUT_MULTIPLIER = {"push": 3, "reconcile": 3}
-# Where each module lives under addin/bpxl (the others: core/MODULE.py).
-PATHS = {"sends": "core/roundtrip/sends.py"}
+CHILDREN = {"core/push": 4, "core/reconcile": 3}
+TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
+STALE_AFTER = 3  # commits between the one measured and the module's last change
+TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"
+TABLE_END = "<!-- end of mutation scores -->"
+COLUMNS = ["module", "mutants", "killed", "survived", "no tests", "score", "commit", "stale"]
 
 
-def prepare(module: str) -> Path:
+def git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+# -- which modules, which tests -------------------------------------------------------------------
+
+
+def modules() -> list[str]:
+    """Every module of core/, workbook/ and excel/, as its path under addin/bpxl, no suffix."""
+    return sorted(
+        path.relative_to(PACKAGE).with_suffix("").as_posix()
+        for front in FRONTS
+        for path in (PACKAGE / front).rglob("*.py")
+        if path.name != "__init__.py"
+    )
+
+
+def resolve(name: str) -> str:
+    """``core/journal`` for ``journal`` (or ``core/journal``, or ``core/journal.py``)."""
+    known = modules()
+    name = name.removesuffix(".py").removeprefix("addin/bpxl/").replace(".", "/")
+    if name in known:
+        return name
+    matches = [m for m in known if m.rsplit("/", 1)[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    found = ", ".join(matches) if matches else "none"
+    raise SystemExit(f"{name}: not one module of {', '.join(FRONTS)} (matches: {found})")
+
+
+def changed_since(revision: str) -> list[str]:
+    """The modules whose file changed between ``revision`` and HEAD (and still exist)."""
+    if not git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"):
+        raise SystemExit(f"{revision}: no such commit")
+    paths = git("diff", "--name-only", f"{revision}...HEAD", "--", "addin/bpxl").splitlines()
+    known = set(modules())
+    named = (p.removeprefix("addin/bpxl/").removesuffix(".py") for p in paths if p.endswith(".py"))
+    return sorted(set(named) & known)
+
+
+def tests_for(module: str) -> list[str]:
+    """The hand-chosen tests of ``module``, else every test file that imports it."""
+    if module in TESTS:
+        return TESTS[module]
+    parent, _, leaf = module.rpartition("/")
+    dotted = f"bpxl.{module.replace('/', '.')}"
+    imports = re.compile(
+        rf"(\b{re.escape(dotted)}\b)|"
+        rf"from\s+bpxl\.{re.escape(parent.replace('/', '.'))}\s+import\s+"
+        rf"(\([^)]*\b{leaf}\b[^)]*\)|[^\n(]*\b{leaf}\b)"
+    )
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").glob("test_*.py")
+        if imports.search(path.read_text(encoding="utf-8"))
+    )
+
+
+def scratch_name(module: str) -> str:
+    return module.replace("/", ".")
+
+
+# -- a run ----------------------------------------------------------------------------------------
+
+
+def prepare(module: str, tests: list[str]) -> Path:
     """A fresh scratch project for ``module``: the package under src/, the tests, the config."""
-    folder = SCRATCH / module
+    folder = SCRATCH / scratch_name(module)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "src").mkdir(parents=True)
-    shutil.copytree(ROOT / "addin" / "bpxl", folder / "src" / "bpxl")
+    shutil.copytree(PACKAGE, folder / "src" / "bpxl")
     shutil.copytree(ROOT / "tests", folder / "tests")
     (folder / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths=src/bpxl\n"
         f"timeout_multiplier={TIMEOUT_MULTIPLIER.get(module, 15)}\n"
-        f"only_mutate=src/bpxl/{PATHS.get(module, f'core/{module}.py')}\n"
-        "pytest_add_cli_args_test_selection=\n    " + "\n    ".join(TESTS[module]) + "\n",
+        f"only_mutate=src/bpxl/{module}.py\n"
+        "pytest_add_cli_args_test_selection=\n    " + "\n    ".join(tests) + "\n",
         encoding="utf-8",
     )
     return folder
 
 
-def mutate(module: str) -> dict[str, object]:
-    folder = prepare(module)
+@dataclass
+class Score:
+    module: str
+    mutants: int
+    tested: int
+    killed: int
+    survived: int
+    no_tests: int
+    minutes: float
+    stopped: bool
+
+    @property
+    def score(self) -> str:
+        return f"{100 * self.killed / self.tested:.0f}%" if self.tested else "-"
+
+    def mutants_text(self) -> str:
+        if self.tested == self.mutants:
+            return str(self.mutants)
+        return f"{self.mutants} ({self.tested} tested, then stopped)"
+
+
+def mutate(module: str) -> Score:
+    tests = tests_for(module)
+    if not tests:
+        raise SystemExit(f"{module}: no test file imports it; name its tests in TESTS")
+    folder = prepare(module, tests)
     began = time.monotonic()
     with (folder / "run.log").open("w", encoding="utf-8") as log:
         run = subprocess.Popen(
@@ -110,39 +230,175 @@ def mutate(module: str) -> dict[str, object]:
     ]
     (folder / "survivors.txt").write_text("\n".join(survivors) + "\n", encoding="utf-8")
     killed = int(stats["killed"]) + int(stats["timeout"])
-    tested = killed + int(stats["survived"]) + int(stats["no_tests"])
-    total = int(stats["total"]) - int(stats["skipped"])
-    return {
-        "module": module,
-        "mutants": total if tested == total else f"{total} ({tested} tested, then stopped)",
-        "killed": killed,
-        "survived": int(stats["survived"]),
-        "no tests": int(stats["no_tests"]),
-        "score": f"{100 * killed / tested:.0f}%" if tested else "-",
-        "minutes": f"{(time.monotonic() - began) / 60:.1f}" + (" (stopped)" if stopped else ""),
-    }
+    return Score(
+        module,
+        mutants=int(stats["total"]) - int(stats["skipped"]),
+        tested=killed + int(stats["survived"]) + int(stats["no_tests"]),
+        killed=killed,
+        survived=int(stats["survived"]),
+        no_tests=int(stats["no_tests"]),
+        minutes=(time.monotonic() - began) / 60,
+        stopped=stopped,
+    )
+
+
+# -- the table in results.md ----------------------------------------------------------------------
+
+
+def read_table() -> dict[str, dict[str, str]]:
+    """The rows of the scores table, by module."""
+    text = RESULTS.read_text(encoding="utf-8")
+    if TABLE_START not in text:
+        return {}
+    body = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0]
+    rows = {}
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == len(COLUMNS) and cells[0] not in ("module", "") and "---" not in line:
+            rows[cells[0].strip("`")] = dict(zip(COLUMNS, cells, strict=True))
+    return rows
+
+
+def write_table(rows: dict[str, dict[str, str]]) -> None:
+    lines = [
+        TABLE_START,
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+        *(
+            "| " + " | ".join(f"`{m}`" if c == "module" else row[c] for c in COLUMNS) + " |"
+            for m, row in sorted(rows.items())
+        ),
+        "",
+        TABLE_END,
+    ]
+    text = RESULTS.read_text(encoding="utf-8")
+    if TABLE_START in text:
+        before, rest = text.split(TABLE_START, 1)
+        after = rest.split(TABLE_END, 1)[1]
+        text = before + "\n".join(lines) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def staleness(module: str, commit: str) -> tuple[str, int | None]:
+    """The module's last change, and how many commits after ``commit`` it came (None: the
+    commit is not in this repository)."""
+    path = f"addin/bpxl/{module}.py"
+    last = git("log", "-1", "--format=%h", "--", path)
+    if not git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"):
+        return last, None
+    if not last or _ancestor(last, commit):
+        return last, 0  # not changed since it was measured
+    return last, int(git("rev-list", "--count", f"{commit}..{last}") or 0)
+
+
+def _ancestor(older: str, newer: str) -> bool:
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=ROOT)
+    return done.returncode == 0
+
+
+def stale_mark(module: str, commit: str) -> str:
+    last, after = staleness(module, commit)
+    if after is None:
+        return f"stale (commit {commit} unknown)"
+    if after > STALE_AFTER:
+        return f"stale: changed {after} commits later ({last})"
+    return "no"
+
+
+def record(scores: list[Score]) -> None:
+    """Each score into the table, with the commit measured."""
+    commit = git("rev-parse", "--short", "HEAD")
+    rows = read_table()
+    for s in scores:
+        rows[s.module] = {
+            "module": s.module,
+            "mutants": s.mutants_text(),
+            "killed": str(s.killed),
+            "survived": str(s.survived),
+            "no tests": str(s.no_tests),
+            "score": f"**{s.score}**" if s.tested == s.mutants else s.score,
+            "commit": commit,
+            "stale": "no",
+        }
+    write_table(rows)
+
+
+def refuse_uncommitted(selected: list[str]) -> None:
+    """A score names the commit measured: the module and the tests must be that commit's."""
+    paths = [f"addin/bpxl/{m}.py" for m in selected] + ["tests"]
+    dirty = git("status", "--porcelain", "--", *paths)
+    if dirty:
+        raise SystemExit(f"--record: commit these first, the score must name a commit:\n{dirty}")
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def show_stale(write: bool) -> None:
+    rows = read_table()
+    for module in modules():
+        row = rows.get(module)
+        if row is None:
+            print(f"{module}: no score")
+            continue
+        mark = stale_mark(module, row["commit"])
+        print(f"{module}: {row['score']} at {row['commit']}: {mark}")
+        row["stale"] = mark
+    if write:
+        write_table(rows)
+
+
+def show_list() -> None:
+    rows = read_table()
+    for module in modules():
+        row = rows.get(module)
+        score = f"{row['score']} at {row['commit']}" if row else "no score"
+        print(f"{module}: {score}; tests: {' '.join(tests_for(module)) or 'none'}")
 
 
 def main() -> None:
     args = sys.argv[1:]
+    if "--stale" in args:
+        show_stale("--write" in args)
+        return
+    if "--list" in args:
+        show_list()
+        return
     keep = "--record" in args
-    modules = [a for a in args if a != "--record"] or list(TESTS)
-    unknown = sorted(set(modules) - set(TESTS))
-    if unknown:
-        raise SystemExit(f"no test selection for {', '.join(unknown)}; known: {', '.join(TESTS)}")
+    args = [a for a in args if a != "--record"]
+    if "--changed-since" in args:
+        at = args.index("--changed-since")
+        if at + 1 >= len(args):
+            raise SystemExit("--changed-since needs a commit, e.g. --changed-since main~5")
+        selected = changed_since(args[at + 1])
+        del args[at : at + 2]
+        if not selected:
+            print(f"No module of {', '.join(FRONTS)} changed since then.")
+    else:
+        selected = []
+    selected += [resolve(a) for a in args]
+    if not selected and "--changed-since" not in sys.argv:
+        raise SystemExit(__doc__)
+    selected = list(dict.fromkeys(selected))
+    if keep:
+        refuse_uncommitted(selected)
     os.environ.pop("MUTANT_UNDER_TEST", None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so that `finally` runs
-    rows = []
-    for module in modules:
-        row = mutate(module)
-        print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-        rows.append(list(row.values()))
-    record(
-        "Mutation testing of the core (mutmut)",
-        ["module", "mutants", "killed", "survived", "no tests", "score", "minutes"],
-        rows,
-        keep,
-    )
+    scores = []
+    for module in selected:
+        s = mutate(module)
+        print(
+            f"{s.module}: mutants {s.mutants_text()}, killed {s.killed}, survived {s.survived}, "
+            f"no tests {s.no_tests}, score {s.score}, {s.minutes:.1f} min"
+            + (" (stopped)" if s.stopped else ""),
+            flush=True,
+        )
+        scores.append(s)
+    if keep and scores:
+        record(scores)
 
 
 if __name__ == "__main__":
