@@ -277,6 +277,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     _connection_options(t)  # with one: the tenant's own fields (default: the built-in ones)
 
+    b = commands.add_parser(
+        "backups",
+        help="list a workbook's backups, or restore one",
+        description="bpxl backups [FILE] lists backups (of FILE, or every one in the "
+        "'bpxl backups' folder here), newest first. bpxl backups restore FILE [NUMBER] puts "
+        "backup NUMBER (default 1, the newest) in FILE's place; FILE as it is now becomes a "
+        "backup first.",
+    )
+    b.add_argument(
+        "words",
+        nargs="*",
+        metavar="[restore] FILE [NUMBER]",
+        help="FILE: the workbook or CSV file (default: every backup in this folder); restore FILE "
+        "NUMBER: put that backup back (default 1, the newest)",
+    )
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even a backup older than a push that created invoices (default: refused)",
+    )
+
     f = commands.add_parser("fields", help="list the Invoice fields bpxl works with")
     f.add_argument(
         "--refresh", action="store_true", help="read them from the tenant now (else once a day)"
@@ -399,6 +420,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "fields": _fields,
             "sandbox": _sandbox,
             "log": _log,
+            "backups": _backups,
         }[args.command]
         return handler(args)
     except BpxlError as error:
@@ -468,6 +490,102 @@ def _write_results(args: argparse.Namespace, log: run_log.RunLog | None) -> None
             + shell.command("log", log.workbook, "--results", "FILE.csv"),
         ) from None
     print(f"Run log written to {target}")
+
+
+def _backups(args: argparse.Namespace) -> int:
+    words: list[str] = args.words
+    if words[:1] == ["restore"] and len(words) > 1:
+        return _restore(Path(words[1]), words[2] if len(words) > 2 else "1", args.force)
+    if len(words) > 1:
+        raise UsageError(
+            f"bpxl backups takes one file, not {len(words)}: {' '.join(words)}.",
+            "List: bpxl backups FILE; restore: bpxl backups restore FILE NUMBER.",
+        )
+    if not words:
+        folder = Path.cwd() / saving.BACKUP_FOLDER
+        found = sorted(folder.iterdir()) if folder.is_dir() else []
+        copies = [p for p in found if p.is_file() and not p.name.startswith(".")]
+        if not copies:
+            print(f"No backups here: there is no {saving.BACKUP_FOLDER!r} folder in {Path.cwd()}.")
+            return EXIT_OK
+        print(f"Backups in {folder}:")
+        for copy in copies:
+            print(f"  {copy.name}  {_size(copy)}")
+        print(f"List one file's backups: {shell.command('backups', 'FILE')}")
+        return EXIT_OK
+    path = Path(words[0])
+    copies = list(reversed(saving.backups(path)))
+    if not copies:
+        print(
+            f"{path.name} has no backups (bpxl keeps one before every write into it, in the "
+            f"{saving.BACKUP_FOLDER!r} folder beside it)."
+        )
+        return EXIT_OK
+    print(f"Backups of {path.name}, newest first (in {saving.backup_folder(path)}):")
+    for number, copy in enumerate(copies, start=1):
+        when = saving.taken_at(copy).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"  {number}  {when}  {_size(copy):>9}  {copy.name}")
+    print(f"Restore one: {shell.command('backups', 'restore', path, 'NUMBER')}")
+    return EXIT_OK
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size:,} bytes" if size < 10_000 else f"{size // 1024:,} KB"
+
+
+def _restore(path: Path, which: str, force: bool) -> int:
+    copies = list(reversed(saving.backups(path)))
+    chosen = next((c for c in copies if c.name == which), None)
+    if chosen is None and which.isdigit() and 1 <= int(which) <= len(copies):
+        chosen = copies[int(which) - 1]
+    if chosen is None:
+        have = f"1 to {len(copies)}" if copies else "none: it has no backups"
+        raise UsageError(
+            f"{path.name} has no backup {which} (its backups are numbered {have}).",
+            f"List them: {shell.command('backups', path)}",
+        )
+    with writer_lock.hold(path, command="restore"):
+        if path.exists():
+            files.SendFile(path).check_writable()
+        if not force:
+            _refuse_older_than_creates(path, chosen)
+        kept = saving.restore(path, chosen)
+    when = saving.taken_at(chosen).strftime("%Y-%m-%d %H:%M:%S")
+    print(f"Restored {path.name} from its backup of {when} ({chosen.name}).")
+    if kept is not None:
+        print(f"The file it replaced is kept as a backup: {kept.name}")
+    return EXIT_OK
+
+
+def _refuse_older_than_creates(path: Path, chosen: Path) -> None:
+    """A backup taken before a push wrote the Ids of the invoices it created lacks them: pushed
+    again, it would create them twice. Restoring it is refused, naming that push, unless
+    --force."""
+    try:
+        now, then = (_ids_in(f) for f in (path, chosen))
+    except BpxlError:
+        return  # not a sheet of invoices: nothing to lose
+    here = str(path.resolve())
+    for run in reversed(journal.runs(journal_dir())):
+        made = {r.id for r in run.results.values() if r.id and r.outcome is Outcome.CREATED}
+        lost = sorted((made & now) - then, key=int)
+        if run.workbook != here or not lost:
+            continue
+        started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+        raise UsageError(
+            f"The backup {chosen.name} was taken before the push of {path.name} started "
+            f"{started} wrote the Ids of the {plural(len(lost), 'invoice')} it created (Ids "
+            f"{', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''}). Pushed again with --op "
+            "create, the backup would create them again. Nothing was restored.",
+            "Restore a newer backup, or add --force and then put those Ids back into their rows "
+            "(with Created in Result) before pushing.",
+        )
+
+
+def _ids_in(path: Path) -> set[str]:
+    grid = files.SendFile(path).read_grid().grid
+    return push.sheet_ids(grid, read_layout(grid.header))
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ still leave an undamaged copy. So:
   kept; a later run never overwrites an earlier copy.
 - ``save`` writes next to the workbook (``.NAME_save.*.xlsx``), gives the new file the old one's
   permissions (and, on Windows, its attributes), then renames it over the old one.
+- ``restore`` puts a backup back, after a backup of the file it replaces (``bpxl backups``).
 - Temporary files that an interrupted run left behind are removed the next time the same
   workbook is saved or backed up.
 """
@@ -43,9 +44,18 @@ def backups(path: Path) -> list[Path]:
     return [copy for _, copy in _stamped(path)]
 
 
+def taken_at(copy: Path) -> dt.datetime:
+    """When a backup was taken, from its name (local time), e.g. ``2026-11-28 09:30:12``."""
+    match = _STAMP.search(copy.stem)
+    assert match is not None, copy
+    return dt.datetime.strptime(match.group(1), "%Y-%m-%d %H%M%S")
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d{6})(?: \((\d+)\))?$")
+
+
 def _stamped(path: Path) -> list[tuple[tuple[str, int], Path]]:
-    stamp = r"(\d{4}-\d\d-\d\d \d{6})(?: \((\d+)\))?"
-    pattern = re.compile(f"{re.escape(path.stem)} {stamp}{re.escape(path.suffix)}")
+    pattern = re.compile(f"{re.escape(path.stem)} {_STAMP.pattern[:-1]}{re.escape(path.suffix)}")
     folder = backup_folder(path)
     found = []
     if folder.is_dir():
@@ -80,6 +90,20 @@ def backup(path: Path) -> Path:
         with contextlib.suppress(OSError):
             old.unlink()
     return copy
+
+
+def restore(path: Path, copy: Path) -> Path | None:
+    """Put ``copy``, one of ``path``'s backups, in ``path``'s place, after a backup of ``path``
+    as it is now (returned; None when there was no file). Read first: that backup may remove
+    the oldest copy, which may be ``copy``."""
+    data = copy.read_bytes()
+    kept = backup(path) if path.exists() else None
+
+    def write(temporary: Path) -> None:
+        temporary.write_bytes(data)
+
+    save(path, write)
+    return kept
 
 
 def save(path: Path, write: Callable[[Path], None]) -> None:
