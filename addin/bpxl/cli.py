@@ -14,13 +14,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import truststore
-from tqdm import tqdm
 
 from . import __version__, template
 from .core import (
@@ -44,6 +43,7 @@ from .core.records import Layout, read_layout
 from .core.results import Operation, Outcome, RowResult, plural
 from .core.roundtrip import edits, pulls, queries, revert_memory, sends
 from .excel import install, xlam
+from .progress import Progress
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
 from .workbook import csv_file, files, pulling, saving, sheet_io, streamed_pull
@@ -732,7 +732,10 @@ def _confirmation(
         answer = input(
             f"\n{what} in the PRODUCTION tenant {profile.tenant} ({profile.url})? Type yes: "
         )
-        return answer.strip().lower() in ("y", "yes")
+        if answer.strip().lower() == "yes":  # what was asked for, and nothing looser ("y")
+            return True
+        print(f"The answer was {answer.strip()!r}, not yes.")
+        return False
 
     return confirm
 
@@ -753,7 +756,7 @@ class _Desk:
         self.found: sheet_io.SheetGrid | None = None
         self.seen: tuple[int, int] | None = None
         self.catalogue = fields.BUILT_IN  # the tenant's fields, once read() has asked for them
-        self.bar = tqdm(unit="row", desc="bpxl", disable=None, file=sys.stderr)
+        self.bar = Progress(sys.stderr, "rows")
 
     @property
     def recover_hint(self) -> str:
@@ -794,11 +797,13 @@ class _Desk:
 
     def confirm(self, link: connection.Connection, op: Operation, rows: Callable[[], int]) -> bool:
         ask = _confirmation(self.args, link.profile, op)
-        return ask is None or ask(rows())
+        if ask is None:
+            return True
+        with self.bar.paused():  # the bar never draws over the question
+            return ask(rows())
 
     def progress(self, done: int, total: int) -> None:
-        self.bar.total = total
-        self.bar.update(done)
+        self.bar.update(done, total)
 
     def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
         assert self.found is not None
@@ -969,8 +974,8 @@ def _pull_held(args: argparse.Namespace) -> int:
             print(f"Sheet {found.sheet!r} of {path.name} has no Ids to refresh.")
             return EXIT_OK
     started = run_log.now()
-    with _connection(args) as link, tqdm(unit=" invoices", desc="bpxl pull", disable=None,
-                                         file=sys.stderr) as bar:  # fmt: skip
+    bar = Progress(sys.stderr, "invoices", "bpxl pull")
+    with _connection(args) as link, closing(bar):
         records = queries.query(link.client, names, where=where, ids=ids)
         first = _first_page(records, where)
         if first is None:
@@ -1031,7 +1036,7 @@ def _first_page(
 
 
 def _counted(
-    first: dict[str, object], rest: Iterator[dict[str, object]], bar: tqdm
+    first: dict[str, object], rest: Iterator[dict[str, object]], bar: Progress
 ) -> Iterator[dict[str, object]]:
     yield first
     bar.update(1)

@@ -1,0 +1,128 @@
+"""The command line's words: progress for scripts and around questions, commands quoted for the
+user's shell, the production question, and the help."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from bpxl.core import shell
+from bpxl.progress import Progress
+
+from .conftest import write_invoices
+
+GOOD = {"BillingProfileId": "101", "DueDate": dt.date(2024, 7, 31)}
+
+
+def connect(sandbox) -> list[str]:
+    return ["--url", sandbox.url, "--username", "demo"]
+
+
+class _Terminal(io.StringIO):
+    """A terminal: what is written to it, and lines the user types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_output_to_a_file_gets_a_progress_line_every_few_seconds(
+    tmp_path: Path, make_sandbox, run, monkeypatch
+) -> None:
+    monkeypatch.setenv("BPXL_PROGRESS_SECONDS", "0.05")
+    sandbox = make_sandbox(["latency:30ms"])
+    book = write_invoices(tmp_path / "inv.xlsx", [GOOD] * 40)
+    code, out, err = run(
+        "push", book, "--op", "create", "--batch-size", "5", "--concurrency", "1", *connect(sandbox)
+    )
+    assert code == 0, out
+    lines = [x for x in err.splitlines() if x.startswith("bpxl: ")]
+    assert len(lines) >= 3, err
+    counts = []
+    for line in lines:
+        match = re.fullmatch(r"bpxl: ([\d,]+) of 40 rows done \((\d+)%\), \d+ s", line)
+        assert match, line
+        counts.append(int(match.group(1)))
+        assert int(match.group(2)) == 100 * counts[-1] // 40
+    assert counts == sorted(counts) and counts[-1] <= 40
+    assert "\r" not in err  # no bar drawn into a log file
+
+    monkeypatch.setenv("BPXL_PROGRESS_SECONDS", "3600")
+    again = write_invoices(tmp_path / "again.xlsx", [GOOD] * 5)
+    code, _, err = run("push", again, "--op", "create", *connect(sandbox))
+    assert code == 0 and "rows done" not in err  # not before the few seconds are up
+
+
+def test_the_bar_is_cleared_for_a_question_and_not_drawn_until_it_is_answered() -> None:
+    screen = _Terminal()
+    bar = Progress(screen, "rows", redraw_s=0)
+    bar.update(3, 10)
+    assert "3/10" in screen.getvalue()
+    with bar.paused():
+        cleared = screen.getvalue()
+        assert cleared.endswith("\r")  # the line is blank where the question goes
+        bar.update(2, 10)  # a row finishing while the user types
+        assert screen.getvalue() == cleared
+    assert "5/10" in screen.getvalue()[len(cleared) :]
+    bar.close()
+
+
+def test_the_production_question_takes_yes_and_nothing_looser(
+    tmp_path: Path, sandbox, run, memory_keyring, monkeypatch
+) -> None:
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--production")
+    book = write_invoices(tmp_path / "prod.xlsx", [GOOD])
+    for typed in ("y", "Y", "yes please", "ja"):
+        monkeypatch.setattr(sys, "stdin", _Terminal(typed + "\n"))
+        code, out, err = run("push", book, "--op", "create", "--profile", "live", password=None)
+        assert code == 2 and "Type yes:" in out, typed
+        assert f"The answer was {typed!r}, not yes." in out
+        assert "Nothing was sent: the push was not confirmed." in err
+    assert sandbox.writes() == []
+    monkeypatch.setattr(sys, "stdin", _Terminal(" YES \n"))
+    code, out, _ = run("push", book, "--op", "create", "--profile", "live", password=None)
+    assert code == 0 and sandbox.sandbox.store.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("words", "posix", "windows"),
+    [
+        (["recover", "invoices.xlsx"], "bpxl recover invoices.xlsx", "bpxl recover invoices.xlsx"),
+        (
+            ["recover", "Q4 ventes été.xlsx"],
+            "bpxl recover 'Q4 ventes été.xlsx'",
+            "bpxl recover 'Q4 ventes été.xlsx'",
+        ),
+        (
+            ["push", "C:\\Users\\Ann O'Neil\\inv.xlsx", "--op", "create"],
+            "bpxl push 'C:\\Users\\Ann O'\"'\"'Neil\\inv.xlsx' --op create",
+            "bpxl push 'C:\\Users\\Ann O''Neil\\inv.xlsx' --op create",
+        ),
+        (
+            ["pull", "a.xlsx", "--ids", "1,2"],
+            "bpxl pull a.xlsx --ids 1,2",
+            "bpxl pull a.xlsx --ids '1,2'",
+        ),
+        (["push", "$HOME.xlsx"], "bpxl push '$HOME.xlsx'", "bpxl push '$HOME.xlsx'"),
+    ],
+)
+def test_suggested_commands_are_quoted_for_the_users_shell(
+    words: list[str], posix: str, windows: str
+) -> None:
+    assert shell.command(*words, windows=False) == posix
+    assert shell.command(*words, windows=True) == windows
+
+
+def test_the_pulls_suggested_command_is_quoted(tmp_path: Path, sandbox, run) -> None:
+    first = write_invoices(tmp_path / "first.xlsx", [GOOD])
+    run("push", first, "--op", "create", *connect(sandbox))
+    book = tmp_path / "Q4 ventes été.xlsx"
+    code, out, _ = run("pull", book, "--ids", "1", *connect(sandbox))
+    assert code == 0
+    assert f"send them with: bpxl push {shlex.quote(str(book))} --op update --changed" in out
+    assert shlex.split(out.split("send them with: ")[1].strip())[2] == str(book)
