@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bpxl.core import shell
+from bpxl.core import results, shell
+from bpxl.core.results import Operation, Outcome, RowResult
 from bpxl.progress import Progress
 
-from .conftest import write_invoices
+from .conftest import read_sheet, write_invoices
 
 GOOD = {"BillingProfileId": "101", "DueDate": dt.date(2024, 7, 31)}
 
@@ -126,3 +127,40 @@ def test_the_pulls_suggested_command_is_quoted(tmp_path: Path, sandbox, run) -> 
     assert code == 0
     assert f"send them with: bpxl push {shlex.quote(str(book))} --op update --changed" in out
     assert shlex.split(out.split("send them with: ")[1].strip())[2] == str(book)
+
+
+def test_summaries_count_in_one_order() -> None:
+    rows = [
+        RowResult(2, Outcome.UNKNOWN),
+        RowResult(3, Outcome.FAILED),
+        RowResult(4, Outcome.UPSERTED),
+        RowResult(5, Outcome.INVALID),
+        RowResult(6, Outcome.CREATED),
+        RowResult(7, Outcome.CONFLICT),
+    ]
+    assert results.summary(rows, Operation.UPSERT) == (
+        "6 rows: 1 created, 1 upserted, 1 invalid, 1 failed, 1 unknown, 1 conflict"
+    )
+    assert results.summary(rows[1:3], Operation.UPDATE) == (
+        "2 rows: 0 updated, 1 upserted, 0 invalid, 1 failed"
+    )
+
+
+def test_overwrite_without_changed_is_refused(tmp_path: Path, sandbox, run) -> None:
+    book = write_invoices(tmp_path / "inv.xlsx", [GOOD])
+    code, _, err = run("push", book, "--op", "create", "--overwrite", *connect(sandbox))
+    assert code == 2
+    assert "--overwrite goes with --changed" in err
+    assert sandbox.writes() == []
+
+
+def test_a_dry_run_marks_every_row_it_checked(tmp_path: Path, run) -> None:
+    book = write_invoices(tmp_path / "inv.xlsx", [GOOD, {"BillingProfileId": "x"}])
+    code, out, _ = run("push", book, "--op", "create", "--dry-run")
+    assert code == 1 and "2 rows: 1 ready to create, 1 invalid (dry run: nothing was sent)" in out
+    rows = read_sheet(book)
+    assert (rows[0]["Result"], rows[0]["Message"]) == (
+        None,
+        "Ready to create (dry run: nothing was sent)",
+    )
+    assert rows[1]["Result"] == "Invalid" and rows[1]["Message"].startswith("BillingProfileId:")

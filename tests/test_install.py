@@ -171,6 +171,7 @@ def test_the_command_keeps_journals_and_says_how_to_purge(
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("APPDATA", str(tmp_path / "home" / "AppData" / "Roaming"))
+    monkeypatch.setattr(install, "refuse_without_excel", lambda: None)  # as on Windows with Excel
     assert cli.main(["addin", "install"]) == 0
     journal = connection.journal_dir() / "run.jsonl"
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -184,3 +185,21 @@ def test_the_command_keeps_journals_and_says_how_to_purge(
 def test_the_dlls_looked_for_are_the_ones_the_add_ins_vba_loads() -> None:
     declared = set(re.findall(r'Lib "(xlwings\w+-[\d.]+\.dll)"', xlam.xlwings_module()))
     assert declared == preflight.needed_dlls()  # bump XLWINGS_VERSION with pyproject's pin
+
+
+def test_install_refuses_without_excel_for_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bpxl import cli
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "home" / "AppData" / "Roaming"))
+    if sys.platform != "win32":
+        assert cli.main(["addin", "install"]) == 2
+        err = capsys.readouterr().err
+        assert "an add-in for Excel for Windows, and this computer runs" in err
+        assert "Nothing was installed." in err and "Use the command line here" in err
+        assert not (tmp_path / "home").exists()
+    with pytest.raises(install.CannotInstallError, match="Excel is not installed on this computer"):
+        install.refuse_without_excel(windows=True, excel=False)
+    install.refuse_without_excel(windows=True, excel=True)

@@ -78,7 +78,7 @@ def test_upsert_on_id_creates_rows_without_an_id_once(tmp_path: Path, sandbox, r
     )
     code, out, _ = run("push", path, "--op", "upsert", *connect)
     assert code == 0, out
-    assert "3 rows: 1 upserted, 0 invalid, 0 failed, 2 created" in out
+    assert "3 rows: 2 created, 1 upserted, 0 invalid, 0 failed" in out
     rows = read_sheet(path)
     assert [r["Result"] for r in rows] == ["Upserted", "Created", "Created"]
     assert rows[0]["Id"] == existing and all(r["Id"] for r in rows)

@@ -863,7 +863,7 @@ def test_an_upsert_on_id_creates_the_rows_without_one_and_upserts_the_others(san
         (6, Outcome.CREATED),
     ]
     assert whole.options == PushOptions(UPSERT) and whole.layout == reports[0].layout
-    assert whole.summary() == "4 rows: 2 upserted, 0 invalid, 0 failed, 2 created"
+    assert whole.summary() == "4 rows: 2 created, 2 upserted, 0 invalid, 0 failed"
 
 
 def test_merged_reports_keep_sheet_order_and_everything_each_part_said() -> None:

@@ -445,6 +445,7 @@ def _addin(args: argparse.Namespace) -> int:
     if args.step == "build":
         print(f"Built {xlam.build()}")
     elif args.step == "install":
+        install.refuse_without_excel()
         for path in install.install(places):
             print(f"Wrote {path}")
         print("Start Excel: the BillingPlatform tab is there.")
@@ -889,6 +890,13 @@ def _push(args: argparse.Namespace) -> int:
     push.PushOptions(op, args.external_id, args.batch_size, args.concurrency)  # checked early
     if args.changed and op is not Operation.UPDATE:
         raise UsageError("--changed sends minimal updates: use it with --op update.")
+    if args.overwrite and not args.changed:
+        raise UsageError(
+            "--overwrite goes with --changed: it sends rows changed in BillingPlatform since your "
+            "pull, which only --changed looks for. Without --changed it would do nothing. "
+            "Nothing was sent.",
+            "Add --changed (with --op update), or leave --overwrite out.",
+        )
     path: Path = args.file
     if csv_file.is_csv(path):
         if args.changed:

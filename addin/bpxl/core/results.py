@@ -93,19 +93,20 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
+ORDER = (Outcome.CREATED, Outcome.UPDATED, Outcome.UPSERTED, Outcome.INVALID, Outcome.FAILED)
+"""Counts always in this order, in every summary: what succeeded, then what did not."""
+
+
 def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> str:
-    """The one-line summary, e.g. ``1,001 rows: 990 created, 11 invalid, 0 failed``."""
+    """The one-line summary, e.g. ``1,001 rows: 990 created, 11 invalid, 0 failed``: the
+    operation's own count, invalid and failed always; created, updated, upserted, invalid,
+    failed, unknown and the rest in that order."""
     results = list(results)
     counts = Counter(r.outcome for r in results)
     done = SUCCESS[op]
-    parts = [
-        f"{counts[done]:,} {done.value.lower()}",
-        f"{counts[Outcome.INVALID]:,} invalid",
-        f"{counts[Outcome.FAILED]:,} failed",
-    ]
-    for other in (Outcome.CREATED, Outcome.UNKNOWN, Outcome.CONFLICT, Outcome.CHANGED):
-        if counts[other] and other is not done:  # an upsert on Id creates the rows without one
-            parts.append(f"{counts[other]:,} {other.value.lower()}")
+    always = {done, Outcome.INVALID, Outcome.FAILED}
+    order = [*ORDER, *(o for o in Outcome if o not in ORDER)]
+    parts = [f"{counts[o]:,} {o.value.lower()}" for o in order if o in always or counts[o]]
     line = f"{plural(len(results), 'row')}: {', '.join(parts)}"
     if skipped:
         line += f" ({skipped:,} skipped: already Created; clear Result to send again)"

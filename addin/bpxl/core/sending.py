@@ -418,8 +418,12 @@ def _dry_run(outgoing: Outgoing, desk: Desk) -> tuple[push.PushReport, push.Grid
     reports = [push.push(g, None, o, desk.progress) for g, o in push.parts(grid, outgoing.options)]
     report = push.merged(reports, outgoing.options)
     report.results = sorted(report.results + extra, key=lambda r: r.row)
-    if isinstance(trip, sends.ChangedRows):
-        for result in report.results:
-            if result.outcome is None:
-                result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
+    changed = isinstance(trip, sends.ChangedRows)
+    for result in report.results:
+        if result.outcome is None and changed:
+            assert isinstance(trip, sends.ChangedRows)
+            result.outcome, result.messages = Outcome.CHANGED, [trip.describe(result.row)]
+        elif result.outcome is None:  # marked too, so that the user sees it was checked
+            ready = f"Ready to {outgoing.options.op.value} (dry run: nothing was sent)"
+            result.messages = [ready, *result.messages]
     return report, grid

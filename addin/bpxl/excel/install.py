@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import locale
 import os
+import platform
 import shutil
 import sys
 from collections.abc import Mapping
@@ -203,3 +204,38 @@ def _purge(data: Path) -> list[Path]:
             path.unlink()
         removed.append(path)
     return removed
+
+
+def refuse_without_excel(windows: bool | None = None, excel: bool | None = None) -> None:
+    """``bpxl addin install`` needs Excel for Windows: elsewhere (macOS, Linux) or on a Windows
+    without Excel there is nothing to add the tab to, and files written into a made-up XLSTART
+    would only mislead. The command line works there; the message says so."""
+    if windows is None:
+        windows = sys.platform == "win32"
+    if not windows:
+        raise CannotInstallError(
+            "The BillingPlatform tab is an add-in for Excel for Windows, and this computer runs "
+            f"{platform.system() or sys.platform}. Nothing was installed.",
+            "Use the command line here (bpxl push FILE.xlsx --op create); on a Windows computer "
+            "with Excel, run install.ps1.",
+        )
+    if not (excel_registered() if excel is None else excel):
+        raise CannotInstallError(
+            "Excel is not installed on this computer (Windows knows no Excel.Application), so "
+            "there is no Excel to add the BillingPlatform tab to. Nothing was installed.",
+            "Install Excel (Microsoft 365 or Excel 2016 or later, 64-bit), then run install.ps1 "
+            "again. The command line works without Excel.",
+        )
+
+
+def excel_registered() -> bool:
+    """Whether Excel for Windows is installed: it registers ``Excel.Application`` for COM."""
+    if sys.platform != "win32":
+        return False
+    import winreg
+
+    try:
+        winreg.CloseKey(winreg.OpenKey(winreg.HKEY_CLASSES_ROOT, r"Excel.Application\CLSID"))
+    except OSError:
+        return False
+    return True
