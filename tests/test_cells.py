@@ -15,6 +15,7 @@ from bpxl.core.cells import (
     MAX_EXCEL_SERIAL,
     SHOWN_TEXT,
     TRIMMED,
+    UNCHECKED,
     CellError,
     Converted,
     Unreadable,
@@ -119,10 +120,10 @@ def test_refused_values(field: str, cell: object, says: str) -> None:
     assert says in str(refused.value)
 
 
-def test_unknown_picklist_value_passes_with_a_warning() -> None:
-    converted = convert(F["Status"], "Tenant Special")
+def test_a_value_of_a_list_bpxl_does_not_know_passes_with_a_warning() -> None:
+    converted = convert(F["EstimatedStatus"], "Tenant Special")
     assert converted.value == "Tenant Special"
-    assert converted.warning and "not a known Status value" in converted.warning
+    assert converted.warning == f'"Tenant Special": {UNCHECKED}'
 
 
 def test_decimal_and_datetime_types() -> None:
@@ -262,15 +263,19 @@ def test_values_at_the_edges_of_each_type() -> None:
     texts += [(dt.date(2024, 5, 6), "2024-05-06"), (dt.time(7, 8), "07:08:00")]
     for cell, sent in texts:
         assert convert(F["FileName"], cell).value == sent
-    assert convert(F["Status"], True).value == "TRUE"
+    assert convert(F["EstimatedStatus"], True).value == "TRUE"
 
 
-def test_an_unknown_status_warns_with_the_known_ones() -> None:
-    converted = convert(F["Status"], "tenant special")
-    assert converted.value == "tenant special"
-    assert converted.warning == (
-        '"tenant special" is not a known Status value (Pending, Approved, Closed, Void); '
-        "check the spelling, unless your tenant defines it"
+@pytest.mark.parametrize(
+    ("typed", "nearest"),
+    [("Pendng", "Pending"), ("aproved", "Approved"), ("closd", "Closed"), ("Voided", "Void")],
+)
+def test_a_value_outside_a_known_list_is_refused_with_the_nearest(typed: str, nearest: str) -> None:
+    with pytest.raises(CellError) as refused:
+        convert(F["Status"], typed)
+    assert str(refused.value) == (
+        f'"{typed}" is not a Status value; did you mean "{nearest}"? '
+        "(Status takes Pending, Approved, Closed, Void)"
     )
     assert convert(F["Status"], "VOID") == Converted("Void")
 
@@ -299,10 +304,8 @@ def test_what_excel_could_not_give_and_trimmed_text() -> None:
         convert(F["DueDate"], Unreadable("the formula has no saved value; open and save it"))
     assert str(unreadable.value) == "the formula has no saved value; open and save it"
     assert convert(F["Status"], " closed ") == Converted("Closed", TRIMMED)
-    assert convert(F["Status"], " odd ") == Converted(
-        "odd",
-        f'{TRIMMED}; "odd" is not a known Status value (Pending, Approved, Closed, Void); '
-        "check the spelling, unless your tenant defines it",
+    assert convert(F["EstimatedStatus"], " odd ") == Converted(
+        "odd", f'{TRIMMED}; "odd": {UNCHECKED}'
     )
     assert convert(F["DueDate"], " 2024-01-31 ") == Converted("2024-01-31")
     assert convert(F["AgingInterval"], " 7 ") == Converted(7)
@@ -347,4 +350,6 @@ def test_long_text_is_cut_in_messages_and_only_text_gets_the_trim_note() -> None
     long = "y" * (SHOWN_TEXT + 1)
     assert show(long) == f'"{"y" * (SHOWN_TEXT - 20)}…" ({SHOWN_TEXT + 1:,} characters)'
     assert convert(F["FileName"], 7) == Converted("7")  # nothing was trimmed: no note
-    assert convert(F["Status"], True) == Converted("TRUE", convert(F["Status"], "TRUE").warning)
+    assert convert(F["EstimatedStatus"], True) == Converted(
+        "TRUE", convert(F["EstimatedStatus"], "TRUE").warning
+    )

@@ -159,7 +159,9 @@ def test_a_refresh_clears_the_statuses_of_its_rows(tmp_path: Path, sandbox, run)
     assert code == 0 and "1 refreshed" in out, out
     row = read_sheet(book)[0]
     assert row["Result"] is None and row["Message"] is None and row["FileName"] == "theirs.pdf"
-    assert row["Status"] == "Pending"  # the server's value: a refresh replaces edits too
+    assert row["Status"] == "Approved"  # an edit not sent is kept (issue 24) ...
+    code, out, _ = run("pull", book, "--ids", ids[0], "--replace-edits", *connect(sandbox))
+    assert code == 0 and read_sheet(book)[0]["Status"] == "Pending", out  # ... unless told
 
 
 def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path, time_zone: str) -> None:
@@ -169,7 +171,7 @@ def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path, time_zone: 
     records = [
         {"Id": "7", "Updated": "2026-01-01T10:00:00Z", "Status": "Pending",
          "DueDate": "2026-03-01", "BillableFlag": "1", "AgingInterval": "30",
-         "FileName": " a<b> & c\x01 ", "Region__c": "EU"},
+         "FileName": " a<b> & c\x01 ", "Region__c": "EU"},  # \x01: no cell holds it
         {"Id": "8", "Updated": "2026-01-02T10:00:00Z", "Status": "", "DueDate": "",
          "BillableFlag": "0", "AgingInterval": "2.5", "FileName": ""},
     ]  # fmt: skip
@@ -183,9 +185,11 @@ def test_a_new_workbook_is_streamed_with_typed_cells(tmp_path: Path, time_zone: 
     workbook = openpyxl.load_workbook(book)
     sheet = workbook["Pulled"]
     assert [c.value for c in sheet[1]] == [*names, "Result", "Message", "Region__c"]
-    assert [c.value for c in sheet[2]] == [
-        "7", "Pending", dt.datetime(2026, 3, 1), True, 30, " a<b> & c ", None, None, "EU",
+    assert [c.value for c in sheet[2]][:7] == [
+        "7", "Pending", dt.datetime(2026, 3, 1), True, 30, " a<b> & c\ufffd ", None,
     ]  # fmt: skip
+    assert sheet["H2"].value.startswith("FileName: 1 control character")  # Message says so
+    assert sheet["I2"].value == "EU"
     assert sheet["C2"].number_format == "yyyy-mm-dd"
     assert sheet["A2"].number_format == "General"  # the scratch cells left no trace
     assert [c.value for c in sheet[3]][:6] == ["8", None, None, False, "2.5", None]  # as sent

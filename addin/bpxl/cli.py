@@ -39,7 +39,7 @@ from .core import (
 from .core.client import MAX_CONCURRENCY, refuse_secret_in_url
 from .core.connection import journal_dir, undo_dir
 from .core.errors import ApiError, BpxlError, UsageError
-from .core.records import Layout, read_layout
+from .core.records import IGNORE_OPTION, Layout, read_layout
 from .core.results import Operation, Outcome, RowResult, plural
 from .core.roundtrip import edits, pulls, queries, revert_memory, sends
 from .excel import install, xlam
@@ -176,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
         help="with --changed: send rows changed on the server since the pull too",
     )
     p.add_argument(
+        IGNORE_OPTION,
+        action="append",
+        default=[],
+        metavar="HEADERS",
+        help='columns that are yours, not Invoice fields, e.g. "Due Dte,Billable": a header '
+        "that looks like a field otherwise stops the push",
+    )
+    p.add_argument(
         "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
     _translation_options(p)
@@ -193,6 +201,12 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--fields", help="fields to pull, e.g. Status,DueDate (default: the sheet's)")
     pl.add_argument("--sheet", help="sheet to fill (default: the invoice sheet)")
     _results_option(pl)
+    pl.add_argument(
+        edits.REPLACE_EDITS,
+        action="store_true",
+        help="replace cells you edited and did not send with BillingPlatform's values (by "
+        "default a refresh keeps them, and a row changed on the server too says Conflict)",
+    )
     _connection_options(pl)
 
     rv = commands.add_parser("revert", help="put back what the last update or upsert replaced")
@@ -912,7 +926,13 @@ def _push(args: argparse.Namespace) -> int:
         known = desk.catalogue = _catalogue(args, connect=not args.dry_run)
         desk.translation = translate.parse(args.map, args.date_format, known)
         options = push.PushOptions(
-            op, args.external_id, args.batch_size, args.concurrency, args.dry_run, known
+            op,
+            args.external_id,
+            args.batch_size,
+            args.concurrency,
+            args.dry_run,
+            known,
+            _ignored(args.ignore_columns),
         )
         found = desk.found = desk.file.read_grid(args.sheet, rows, known, args.include_hidden)
         grid, notes = translate.apply(found.grid, desk.translation, known)
@@ -937,6 +957,11 @@ def _push(args: argparse.Namespace) -> int:
         return sending.Outgoing(found.sheet, grid, options, trip, tuple(notes))
 
     return _send(args, read)
+
+
+def _ignored(given: list[str]) -> tuple[str, ...]:
+    """The headers of ``--ignore-columns`` (given once or more, each a comma-separated list)."""
+    return tuple(name.strip() for text in given for name in text.split(",") if name.strip())
 
 
 def _pull(args: argparse.Namespace) -> int:
@@ -994,9 +1019,9 @@ def _pull_held(args: argparse.Namespace) -> int:
         if not path.exists():
             report = streamed_pull.pull_new(path, args.sheet, counted, names, known)
         else:
-            report = xlsx_refresh.refresh(path, args.sheet, counted, names, known, found) or (
-                pulling.pull_into(path, args.sheet, counted, names, known)
-            )
+            report = xlsx_refresh.refresh(
+                path, args.sheet, counted, names, known, found, args.replace_edits
+            ) or (pulling.pull_into(path, args.sheet, counted, names, known))
     missing = pulls.not_found(ids, report.ids)
     lost = f"; {plural(len(missing), 'Id')} not found" if missing else ""
     summary = (
@@ -1013,6 +1038,24 @@ def _pull_held(args: argparse.Namespace) -> int:
         print(f"{NOT_FOUND}: {shown}")
     if report.extra:
         print(f"Fields bpxl does not know were kept in extra columns: {', '.join(report.extra)}")
+    if report.kept:
+        conflicts = (
+            f"; {plural(report.conflicts, 'row')} changed in BillingPlatform too, marked "
+            "Conflict (see Message)"
+            if report.conflicts
+            else ""
+        )
+        print(
+            f"{plural(report.kept, 'row')} {'has' if report.kept == 1 else 'have'} edits you did "
+            f"not send: your values were kept{conflicts}. Send them with: "
+            f"{shell.command('push', path, '--op', 'update', '--changed')}; or take "
+            f"BillingPlatform's with {edits.REPLACE_EDITS}."
+        )
+    if report.noted:
+        print(
+            f"{plural(report.noted, 'row')}: BillingPlatform holds text a cell cannot show as it "
+            "is; their Message says which cells and what was written."
+        )
     log = run_log.RunLog(
         command="pull",
         workbook=str(path.resolve()),
@@ -1067,7 +1110,7 @@ def _revert(args: argparse.Namespace) -> int:
         trip = sends.Revert(found.grid, pulled, replaced, args.overwrite, rows, known, done)
         for invoice in trip.missing:
             print(f"Invoice {invoice} is no longer in the sheet, so it was not reverted.")
-        options = push.PushOptions(Operation.UPDATE, catalogue=known)
+        options = push.PushOptions(Operation.UPDATE, catalogue=known, check_headers=False)
         return sending.Outgoing(found.sheet, found.grid, options, trip)
 
     return _send(args, read, "revert")
@@ -1247,8 +1290,11 @@ def _print_report(
             f"  ... and {plural(left, 'more row')} with problems; see the Result and Message "
             "columns"
         )
+    hidden = found.hidden_skipped
     if not report.results and not report.skipped:
-        if rows:
+        if hidden:
+            pass  # said once, below: the rows are hidden, not empty
+        elif rows:
             print(
                 f"The rows named by --rows {rows} hold nothing in the Invoice columns of sheet "
                 f"{found.sheet!r}: nothing to send."
@@ -1265,9 +1311,10 @@ def _print_report(
     print(report.summary())
     for note in report.notes:
         print(note)
-    if hidden := found.hidden_skipped:
+    if hidden:
         which = f"Row {hidden[0]:,} was" if len(hidden) == 1 else f"Rows {_row_list(hidden)} were"
-        print(f"{which} hidden and not sent (add --include-hidden to send hidden rows).")
+        nothing = "; nothing was sent" if not report.results and not report.skipped else ""
+        print(f"{which} hidden and not sent{nothing} (add --include-hidden to send hidden rows).")
 
 
 def _row_list(rows: list[int]) -> str:

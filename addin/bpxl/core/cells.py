@@ -9,6 +9,7 @@ guessed at and sent. Messages here do not name the column; the caller puts the c
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 from collections.abc import Callable
@@ -311,18 +312,28 @@ def _to_text(field: Field, value: object) -> Converted:
     raise CellError(f"{show(value)} cannot be sent as text")
 
 
+UNCHECKED = "bpxl does not know the values your tenant allows here; BillingPlatform checks it"
+
+
 def _to_picklist(field: Field, value: object) -> Converted:
+    """A value from the field's list, in the list's spelling; a value outside a known list is
+    refused with the nearest one; where the list is not known, the value goes with a note."""
     text = str(_to_text(field, value).value)
     for known in field.picklist:
         if known.casefold() == text.casefold():
             return Converted(known)
     if not field.picklist:
-        return Converted(text)
-    return Converted(
-        text,
-        warning=f"{show(text)} is not a known {field.name} value "
-        f"({', '.join(field.picklist)}); check the spelling, unless your tenant defines it",
+        return Converted(text, warning=f"{show(text)}: {UNCHECKED}")
+    nearest = min(field.picklist, key=lambda known: _unlike(text, known))
+    raise CellError(
+        f"{show(text)} is not a {field.name} value; did you mean {show(nearest)}? "
+        f"({field.name} takes {', '.join(field.picklist)})"
     )
+
+
+def _unlike(text: str, known: str) -> float:
+    """How far ``text`` is from ``known`` (0: the same), case aside."""
+    return 1 - difflib.SequenceMatcher(None, text.casefold(), known.casefold()).ratio()
 
 
 _CONVERTERS: dict[FieldType, Callable[[Field, object], Converted]] = {

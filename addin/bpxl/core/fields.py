@@ -16,6 +16,7 @@ an accountant fills most, then the rest; read-only fields last.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -69,6 +70,16 @@ RANGES: dict[FieldType, tuple[int, int]] = {
 _STATUS = ("Pending", "Approved", "Closed", "Void")
 _APPROVAL_STATUS = ("Pending", "Approved", "Rejected")
 _PAYMENT_STATUS = ("Unpaid", "Partially Paid", "Paid", "Overpaid")
+
+# Labels BillingPlatform's screens are assumed to show for some fields (docs/api-notes.md): a
+# header spelled so resembles the field, it does not name it (the tenant's own labels do).
+KNOWN_LABELS: dict[str, tuple[str, ...]] = {
+    "BillingProfileId": ("Billing Profile",),
+    "AccountingPeriodId": ("Accounting Period",),
+    "Disputed": ("Disputed Flag",),
+    "BillableFlag": ("Billable",),
+    "MigratedInvoice": ("Migrated",),
+}
 
 _T = FieldType
 FIELDS: tuple[Field, ...] = (
@@ -134,6 +145,44 @@ def header_key(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+# A header "resembles" a field when, letters and digits only, it is a field's name or label
+# (or either without a trailing Id or Flag: "Billing Profile", "Billable") give or take a letter
+# ("Due Dte"), or two in a word of more than 8. Short keys are left alone: "Qty" is no typo of
+# anything.
+_SUFFIXES = ("id", "flag")
+_SHORTEST = 4
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+def _stems(key: str) -> set[str]:
+    """A key, and the key without a trailing Id or Flag."""
+    found = {key}
+    for suffix in _SUFFIXES:
+        if key.endswith(suffix) and len(key) - len(suffix) >= _SHORTEST:
+            found.add(key.removesuffix(suffix))
+    return found
+
+
+def spelling_distance(a: str, b: str) -> int:
+    """Letters to add, drop, change or swap to turn ``a`` into ``b`` (optimal string alignment;
+    stops counting past 3, which is all a resemblance needs)."""
+    if abs(len(a) - len(b)) > 3:
+        return 4
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        previous, row = row, [i] + [0] * len(b)
+        for j, y in enumerate(b, start=1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = previous
+    return row[-1]
+
+
 BUILT_IN_SOURCE, TENANT_SOURCE = "built-in", "tenant"
 
 
@@ -155,15 +204,43 @@ class Catalogue:
         self.notes = tuple(notes)
         self.by_name: dict[str, Field] = {f.name: f for f in self.fields}
         self._by_key: dict[str, Field] = {header_key(f.name): f for f in self.fields}
+        labels: dict[str, list[Field]] = {}
+        for f in self.fields:
+            if f.label:
+                labels.setdefault(header_key(f.label), []).append(f)
+        for key, named in labels.items():  # a label two fields share names neither
+            if len(named) == 1 and key not in self._by_key:
+                self._by_key[key] = named[0]
+        self._stems = [
+            (stem, f)
+            for f in self.fields
+            for text in (f.name, f.label, *KNOWN_LABELS.get(f.name, ()))
+            if text
+            for stem in _stems(_loose(text))
+        ]
 
     def __repr__(self) -> str:
         return f"Catalogue({len(self.fields)} fields, {self.source})"
 
     def lookup(self, header: object) -> Field | None:
-        """The field a column header names, or None for a user column."""
+        """The field a column header names (its name, or the tenant's label for it), or None for
+        a user column."""
         if not isinstance(header, str):
             return None
         return self._by_key.get(header_key(header))
+
+    def resembles(self, header: str) -> Field | None:
+        """The field a header that names none probably means (see ``_stems``), or None."""
+        best: tuple[int, Field] | None = None
+        for key in _stems(_loose(header)):
+            if len(key) < _SHORTEST:
+                continue
+            for stem, field in self._stems:
+                allowed = 1 if len(stem) <= 8 else 2
+                distance = spelling_distance(key, stem)
+                if distance <= allowed and (best is None or distance < best[0]):
+                    best = (distance, field)
+        return best[1] if best else None
 
     def template_fields(self) -> Iterator[Field]:
         """The template's field columns: ``Id`` and every writable field, in catalogue order."""

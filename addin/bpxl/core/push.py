@@ -24,7 +24,7 @@ from .errors import UsageError
 from .fields import Catalogue
 from .journal import Journal, record_hash
 from .reconcile import Lost, Verdict, lookup_wait, reconcile, twins
-from .records import Layout, RowPlan, check_layout, plan_rows, read_layout
+from .records import Area, Layout, RowPlan, check_layout, plan_rows, read_layout, refuse_merged
 from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
 from .roundtrip.pull_memory import id_text
 
@@ -81,6 +81,7 @@ class Grid:
     header: Sequence[object]
     rows: Sequence[tuple[int, Sequence[object]]]
     date1904: bool = False  # the workbook counts dates from 1904 (Excel's Mac option)
+    merged: Sequence[Area] = ()  # the sheet's merged cells (a front end that can tell)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class PushOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     dry_run: bool = False
     catalogue: Catalogue = fields.BUILT_IN  # the tenant's fields, or the built-in ones
+    ignore_columns: tuple[str, ...] = ()  # headers the user says are their own, not fields
+    # A header that looks like a field stops the push (records.check_layout); a revert puts
+    # back cells by field name and leaves the sheet's other columns alone, so it does not ask.
+    check_headers: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -118,6 +123,18 @@ class PushReport:
     moved: list[int] = field(default_factory=list)  # sent rows no longer found in the sheet
     doubled: list[int] = field(default_factory=list)  # created rows with a late-stored twin
     notes: list[str] = field(default_factory=list)  # lines for the summary (server strain...)
+    unchecked: dict[int, list[str]] = field(default_factory=dict)  # row -> unknown-list headers
+
+    def _unchecked(self) -> str:
+        """Rows sent with values from a list bpxl does not know: said in the summary line, not
+        only in their Message cells."""
+        if not self.unchecked:
+            return ""
+        headers = dict.fromkeys(h for named in self.unchecked.values() for h in named)
+        return (
+            f"; {plural(len(self.unchecked), 'row')} with a value bpxl cannot check "
+            f"({', '.join(headers)}): BillingPlatform checks it, see Message"
+        )
 
     @property
     def all_ok(self) -> bool:
@@ -138,6 +155,7 @@ class PushReport:
             return (
                 f"{plural(len(self.results), 'row')}: {ready:,} ready to {self.options.op.value}"
                 f", {bad:,} invalid{conflicts}{looked_up} (dry run: nothing was sent)"
+                f"{self._unchecked()}"
             )
         twins = (
             f" ({plural(len(self.doubled), 'row')} with a second invoice in BillingPlatform: "
@@ -146,19 +164,21 @@ class PushReport:
             else ""
         )
         if self.options.op is Operation.CREATE or not self.skipped:
-            return summary(self.results, self.options.op, len(self.skipped)) + twins
+            done = summary(self.results, self.options.op, len(self.skipped))
+            return done + twins + self._unchecked()
         left = (
             f" ({len(self.skipped):,} left as they were: marked Created or Unknown by a create "
             "and with no Id; a create looks them up)"
         )
-        return summary(self.results, self.options.op) + twins + left
+        return summary(self.results, self.options.op) + twins + left + self._unchecked()
 
 
 def plan(grid: Grid, options: PushOptions) -> tuple[Layout, list[RowPlan], list[int]]:
     """Validate every row of the grid; raise ``UsageError`` for a sheet that cannot work."""
-    layout = read_layout(grid.header, options.catalogue)
-    check_layout(layout, options.op, options.external_id)
+    layout = read_layout(grid.header, options.catalogue, options.ignore_columns)
+    check_layout(layout, options.op, options.external_id, options.check_headers)
     plans, skipped = plan_rows(layout, grid.rows, options.op, options.external_id, grid.date1904)
+    refuse_merged(layout, plans, grid.merged)
     if options.op is not Operation.CREATE:
         _refuse_repeated_keys(
             plans, fields.ID if options.op is Operation.UPDATE else options.external_id
@@ -245,7 +265,10 @@ def push(
     ]
     stopped = bool(stop and stop.is_set())
     doubled = sorted(sender.doubled) if not options.dry_run else []
-    return PushReport(options, layout, ordered, skipped, stopped, settled, doubled=doubled)
+    unchecked = {p.row: p.unchecked for p in plans if p.unchecked and p.valid}
+    return PushReport(
+        options, layout, ordered, skipped, stopped, settled, doubled=doubled, unchecked=unchecked
+    )
 
 
 def going(grid: Grid, options: PushOptions) -> int:
@@ -268,7 +291,7 @@ def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
     kept = [(r, v) for r, v in grid.rows if not is_blank(v[index] if index < len(v) else None)]
     creates = dataclasses.replace(options, op=Operation.CREATE)
     found = [
-        (Grid(grid.header, rows, grid.date1904), part)
+        (dataclasses.replace(grid, rows=rows), part)
         for rows, part in ((new, creates), (kept, options))
         if rows
     ]
@@ -282,8 +305,16 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
     stopped = any(report.stopped for report in reports)
     settled = [ref for report in reports for ref in report.settled]
     doubled = sorted(row for report in reports for row in report.doubled)
+    unchecked = {row: named for report in reports for row, named in report.unchecked.items()}
     return PushReport(
-        options, reports[0].layout, results, skipped, stopped, settled, doubled=doubled
+        options,
+        reports[0].layout,
+        results,
+        skipped,
+        stopped,
+        settled,
+        doubled=doubled,
+        unchecked=unchecked,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import fields
 from .cells import CLEAR, CellError, convert, is_blank
 from .errors import UsageError
-from .fields import Catalogue, Field
+from .fields import Catalogue, Field, FieldType
 from .results import Operation, Outcome
 
 RESULT_HEADER = "Result"
@@ -32,6 +32,15 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Resembling:
+    """A user column whose header names no field but looks like one (``Catalogue.resembles``)."""
+
+    index: int
+    header: str
+    field: Field
+
+
+@dataclass(frozen=True)
 class Layout:
     """What the header row says: which columns are fields, which are ours, which are the user's."""
 
@@ -40,6 +49,7 @@ class Layout:
     result_index: int | None
     message_index: int | None
     catalogue: Catalogue = fields.BUILT_IN  # the fields the headers were matched against
+    resembling: tuple[Resembling, ...] = ()  # user columns that look like a field
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.field.name == name), None)
@@ -113,12 +123,20 @@ def own_columns(
     return OwnColumns(id_index, result, message, tuple(added))
 
 
-def read_layout(header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN) -> Layout:
-    """Match headers to ``catalogue``'s fields (case- and space-insensitive); a field named twice
-    is an error."""
+IGNORE_OPTION = "--ignore-columns"
+
+
+def read_layout(
+    header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN, ignore: Iterable[str] = ()
+) -> Layout:
+    """Match headers to ``catalogue``'s fields (case- and space-insensitive; the tenant's labels
+    too); a field named twice is an error. The headers named in ``ignore`` are the user's own
+    columns, whatever they say; naming one the sheet does not have is an error."""
     columns: list[Column] = []
     user: list[str] = []
+    resembling: list[Resembling] = []
     seen: dict[str, int] = {}
+    ignored = {fields.header_key(name): name for name in ignore}
     result_index = message_index = None
     for index, cell in enumerate(header):
         if is_blank(cell):
@@ -131,9 +149,15 @@ def read_layout(header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN
         if key == fields.header_key(MESSAGE_HEADER):
             message_index = index
             continue
+        if ignored.pop(key, None) is not None:  # the user's own, as they said
+            user.append(text)
+            continue
         found = catalogue.lookup(text)
         if found is None:
             user.append(text)
+            like = catalogue.resembles(text)
+            if like is not None:
+                resembling.append(Resembling(index, text, like))
             continue
         if found.name in seen:
             first = column_letter(seen[found.name] + 1)
@@ -143,7 +167,41 @@ def read_layout(header: Sequence[object], catalogue: Catalogue = fields.BUILT_IN
             )
         seen[found.name] = index
         columns.append(Column(index, text, found))
-    return Layout(tuple(columns), tuple(user), result_index, message_index, catalogue)
+    if ignored:
+        named = ", ".join(f'"{name}"' for name in ignored.values())
+        raise UsageError(
+            f"{IGNORE_OPTION} names {named}, which the header row does not have. Nothing was sent.",
+            "Name the headers as the header row spells them, separated by commas, e.g. "
+            f'{IGNORE_OPTION} "Due Dte,Billable".',
+        )
+    return Layout(
+        tuple(columns), tuple(user), result_index, message_index, catalogue, tuple(resembling)
+    )
+
+
+Area = tuple[int, int, int, int]
+"""Merged cells: first and last column (0-based, as in a grid) and first and last sheet row."""
+
+
+def refuse_merged(layout: Layout, plans: Sequence[RowPlan], merged: Iterable[Area]) -> None:
+    """Rows under merged cells of a field column are not sent: whatever Excel shows beside each
+    row, a merged area holds one value, in its first cell, and the other rows would go without
+    it. (Cells merged across one row's columns are a look, unless they join two field columns.)"""
+    fields_at = {c.index: c for c in layout.columns}
+    rows = {p.row: p for p in plans}
+    for left, top, right, bottom in merged:
+        covered = [fields_at[i] for i in range(left, right + 1) if i in fields_at]
+        if not covered or (top == bottom and len(covered) < 2):
+            continue
+        first = f"{column_letter(left + 1)}{top}"
+        area = f"{first}:{column_letter(right + 1)}{bottom}"
+        said = (
+            f"{covered[0].header}: cells {area} are merged, and merged cells hold one value (in "
+            f"{first}) whatever Excel shows beside each row; unmerge them and fill each row"
+        )
+        for row in range(top, bottom + 1) if bottom - top < len(rows) else sorted(rows):
+            if row in rows and top <= row <= bottom:
+                rows[row].errors.append(said)
 
 
 @dataclass
@@ -155,6 +213,7 @@ class RowPlan:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     recheck: bool = False  # an earlier create of this row got no answer: look before sending
+    unchecked: list[str] = field(default_factory=list)  # headers of values from an unknown list
     earlier_message: str = ""  # the Message of a row to recheck: it names what was sent
 
     @property
@@ -230,6 +289,8 @@ def plan_row(
             refused.add(name)
             continue
         plan.record[name] = converted.value
+        if column.field.type is FieldType.PICKLIST and not column.field.picklist:
+            plan.unchecked.append(column.header)  # counted in the summary line too
         if converted.warning:
             plan.warnings.append(f"{column.header}: {converted.warning}")
     _require_keys(layout, plan, op, external_id, refused)
@@ -302,8 +363,24 @@ def _require_keys(
         plan.errors.append(f"{column.header}: required to {op.value}; fill in the invoice's {key}")
 
 
-def check_layout(layout: Layout, op: Operation, external_id: str) -> None:
-    """Refuse a sheet that cannot work for ``op`` before any row is looked at."""
+def check_layout(
+    layout: Layout, op: Operation, external_id: str, check_headers: bool = True
+) -> None:
+    """Refuse a sheet that cannot work for ``op`` before any row is looked at: among others, one
+    with a header that looks like a field but names none (its values would silently stay
+    behind), unless not ``check_headers``."""
+    if layout.resembling and check_headers:
+        said = "; ".join(
+            f'column {column_letter(r.index + 1)} "{r.header}" looks like {r.field.name}'
+            for r in layout.resembling
+        )
+        headers = ",".join(r.header for r in layout.resembling)
+        raise UsageError(
+            f"Some headers name no Invoice field but look like one, so their values would not "
+            f"be sent: {said}. Nothing was sent.",
+            f"Rename each header to the field it means (e.g. {layout.resembling[0].field.name}); "
+            f'or, if the columns are your own, send without them: {IGNORE_OPTION} "{headers}".',
+        )
     if not layout.columns:
         raise UsageError(
             "No column header names an Invoice field.",

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-MAX_CELL_TEXT = 32_767  # the most characters an Excel cell holds
+from .inert import MAX_CELL_TEXT, clean
+
 MESSAGE_PART = 900  # the most of one note in a Message cell (34 columns of notes still fit)
 MESSAGE_SEPARATOR = " | "  # notes themselves may hold "; ", so they are joined with a bar
 
@@ -76,8 +77,9 @@ class RowResult:
     def message(self) -> str:
         """The ``Message`` cell: every error and warning, each starting with its column name."""
         text = MESSAGE_SEPARATOR.join(map(_fit, self.messages))
-        # Excel refuses a cell longer than this (it calls the file damaged), so it is cut short.
-        return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
+        # Excel refuses a cell longer than this (it calls the file damaged), so it is cut short;
+        # a server's words may hold what no cell can (``inert.clean``).
+        return clean(text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…")
 
 
 def _fit(message: str) -> str:

@@ -138,7 +138,7 @@ def revert_last(book: Any) -> None:
         done = revert_memory.reverted(undo_dir(), book.fullname)
         grid = block.grid(sorted(block.data))
         trip = sends.Revert(grid, pulled, replaced, False, only, known, done)
-        options = push.PushOptions(Operation.UPDATE, catalogue=known)
+        options = push.PushOptions(Operation.UPDATE, catalogue=known, check_headers=False)
         return sending.Outgoing(block.sheet.name, block.grid([]), options, trip)
 
     send(book, read)

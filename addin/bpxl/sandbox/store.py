@@ -237,10 +237,7 @@ class Store:
         with self._lock:
             rows = self._db.execute(query.sql, query.params).fetchall()
         return [
-            {
-                name: "" if value is None else str(value)
-                for name, value in zip(query.columns, row, strict=True)
-            }
+            {name: _text(value) for name, value in zip(query.columns, row, strict=True)}
             for row in rows
         ]
 
@@ -303,4 +300,16 @@ def _stored(field: Field, raw: Any) -> Any:
             f"{field.name} takes at most {field.length} characters, not {len(str(raw))}",
             field.name,
         )
-    return str(raw)
+    text = str(raw)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: a Java server holds it in its UTF-16 text
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _text(value: Any) -> str:
+    """A stored value as the API answers it (text kept with a lone surrogate comes back so)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return "" if value is None else str(value)

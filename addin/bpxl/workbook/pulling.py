@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lxml import etree
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.drawing.image import PILImage
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill
@@ -29,9 +30,10 @@ from ..core import fields
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.records import MESSAGE_HEADER, RESULT_HEADER, clear_of, find_header
+from ..core.results import RowResult
 from ..core.roundtrip import pull_memory
 from ..core.roundtrip.edits import changed_formula
-from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled, id_text, pulled_from, to_cell
+from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled, id_text, pulled_from
 from ..core.roundtrip.pulls import Places
 from . import reading, saving, sheet_io, sheet_xml
 
@@ -46,6 +48,9 @@ class PullReport:
     refreshed: int
     extra: list[str]  # fields bpxl does not know, kept in extra columns
     ids: set[str]  # the invoices pulled
+    noted: int = 0  # rows whose Message says what a cell could not hold as the server does
+    kept: int = 0  # rows whose unsent edits the refresh kept
+    conflicts: int = 0  # of those, rows whose edited field changed on the server too
 
 
 def _invoice_sheet(
@@ -196,31 +201,55 @@ def pull_into(
         (m.min_col - 1, m.max_col - 1) for m in sheet.merged_cells.ranges if m.max_row >= header_row
     ]
     free = sheet_io.used_width(sheet.iter_rows(min_row=header_row, values_only=True))
+    numbers = pull_memory.number_columns(
+        {name: column - 1 for name, column in by_field.items()},
+        sheet.iter_rows(min_row=header_row + 1, values_only=True),
+        catalogue,
+    )
     extra: list[str] = []
     remembered: dict[str, Pulled] = {}
     unknown_in = pull_memory.Unknown(catalogue)
+    noted = 0
     for record in records:
-        invoice, pulled = pull_memory.pulled(record, [n for n in names if n in by_field], catalogue)
-        unknown = unknown_in(record)
+        wanted = [n for n in names if n in by_field]
+        invoice, pulled = pull_memory.pulled(record, wanted, catalogue, numbers)
+        unknown, notes = pull_memory.extra_cells(unknown_in(record))
+        notes = [*pulled.notes, *notes]
         for key in unknown:
             if key not in columns:  # kept, not dropped, and written over nothing of the user's
                 index = clear_of(merged, free)
                 free = columns[key] = index + 1  # the next free column; openpyxl counts from 1
                 sheet.cell(header_row, columns[key], key)
                 extra.append(key)
+        if notes and MESSAGE_HEADER not in columns:  # the notes need a Message column
+            free = columns[MESSAGE_HEADER] = clear_of(merged, free) + 1
+            template.style_status_header(sheet, header_row, free, MESSAGE_HEADER)
+            statuses.append(free)
         for row in places.of(invoice):
             for name, value in pulled.values.items():
-                sheet.cell(row, by_field[name]).value = value
+                _put(sheet.cell(row, by_field[name]), value)
             for key, value in unknown.items():
-                sheet.cell(row, columns[key]).value = to_cell(None, value)
+                _put(sheet.cell(row, columns[key]), value)
             for column in statuses:  # a stale Conflict or Failed no longer applies
                 cell = sheet.cell(row, column)
                 cell.value, cell.fill = None, PatternFill()
+            if notes:
+                noted += 1
+                message = RowResult(row, None, None, notes).message
+                _put(sheet.cell(row, columns[MESSAGE_HEADER]), message)
         remembered[invoice] = pulled
     _remember(book, sheet, header_row, by_field, remembered)
     _extend_table(sheet, places.last)
     _save(book, path, backup=True)
-    return PullReport(sheet.title, places.added, places.refreshed, extra, set(remembered))
+    return PullReport(sheet.title, places.added, places.refreshed, extra, set(remembered), noted)
+
+
+def _put(cell: Cell, value: object) -> None:
+    """A value into a cell; text as a string cell, never a formula (openpyxl makes text that
+    starts with ``=`` one)."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
 
 
 def memory_sheet(book: Workbook) -> Worksheet:
@@ -264,8 +293,8 @@ def _remember(
             row = ids[invoice] = last
         for name, value in remembered.values.items():
             if name in by_field:
-                memory.cell(row, by_field[name]).value = value
-        memory.cell(row, stamp_column).value = remembered.updated
+                _put(memory.cell(row, by_field[name]), value)
+        _put(memory.cell(row, stamp_column), remembered.updated)
     mark_changes(sheet, header_row, by_field)
 
 

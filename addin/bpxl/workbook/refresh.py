@@ -20,7 +20,8 @@ from pathlib import Path
 from .. import template
 from ..core import fields
 from ..core.fields import Catalogue
-from ..core.records import MESSAGE_HEADER, RESULT_HEADER, clear_of, column_letter, read_layout
+from ..core.records import Layout, clear_of, column_letter, own_columns, read_layout
+from ..core.results import Outcome, RowResult
 from ..core.roundtrip import edits, pull_memory
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
 from ..core.roundtrip.pulls import Places
@@ -42,10 +43,12 @@ def refresh(
     names: Sequence[str],
     catalogue: Catalogue = fields.BUILT_IN,
     found: sheet_io.SheetGrid | None = None,
+    replace_edits: bool = False,
 ) -> PullReport | None:
     """Pull ``records`` into the invoice sheet of a workbook that has a memory sheet; None (and
     nothing read from ``records``) when it has none, or has no such sheet yet. ``found`` is the
-    sheet if the caller read it already."""
+    sheet if the caller read it already. A cell the user edited since the pull and did not send
+    keeps the user's value (``edits.kept_edit``) unless ``replace_edits``."""
     remembered = read_pulled(path)
     with zipfile.ZipFile(path) as package:
         sheets = [name for name, _ in Book(package).sheets()] if remembered else []
@@ -57,7 +60,6 @@ def refresh(
     if fields.ID not in by_field:
         return None  # pulling says what is missing
     headers = {str(h).strip(): i for i, h in enumerate(found.grid.header, 1) if h not in (None, "")}
-    statuses = [headers[h] for h in (RESULT_HEADER, MESSAGE_HEADER) if h in headers]
     # A cell holding "" is used too: it is how a formula that shows nothing reads.
     used = [r for r, values in found.grid.rows if any(v is not None for v in values)]
     places = Places(
@@ -67,14 +69,19 @@ def refresh(
     current = dict(found.grid.rows)
     edit = Edit(header_row=found.header_row, grow_rows=True)
     wanted = [n for n in names if n in by_field]
+    numbers = pull_memory.number_columns(
+        {n: c - 1 for n, c in by_field.items()}, current.values(), catalogue
+    )
     extra: list[str] = []
     pulled_now: set[str] = set()
     unknown_in = pull_memory.Unknown(catalogue)
     free = found.width
+    statuses = Statuses()
     for record in records:
-        invoice, pulled = pull_memory.pulled(record, wanted, catalogue)
+        invoice, pulled = pull_memory.pulled(record, wanted, catalogue, numbers)
+        before = None if replace_edits else remembered.get(invoice)
         pulled_now.add(invoice)
-        unknown = unknown_in(record)
+        unknown, notes = pull_memory.extra_cells(unknown_in(record))
         for key in unknown:
             if key not in headers:  # kept, not dropped, and written over nothing of the user's
                 index = clear_of(found.merged, free)
@@ -82,23 +89,113 @@ def refresh(
                 edit.set(found.header_row, headers[key], key)
                 edit.added.append((headers[key], key, 14))
                 extra.append(key)
-        cells = [(by_field[name], value) for name, value in pulled.values.items()]
-        cells += [
-            (headers[key], pull_memory.to_cell(None, value)) for key, value in unknown.items()
-        ]
+        cells = [(headers[key], value) for key, value in unknown.items()]
         for row in places.of(invoice):
             now = current.get(row, [])
-            for column, value in cells:  # only what differs: most of a refresh is unchanged
-                if not _shows(now[column - 1] if column <= len(now) else None, value):
-                    edit.set(row, column, value, _style(value))  # type: ignore[arg-type]
-            for column in statuses:  # a stale Conflict or Failed no longer applies
-                if column <= len(now) and now[column - 1] not in (None, ""):
-                    edit.set(row, column, None, PLAIN)
+            said = statuses.row(row, [*pulled.notes, *notes])
+            for column in layout.columns:
+                if column.field.name not in pulled.values:
+                    continue
+                value, cell = pulled.values[column.field.name], _cell(now, column.index + 1)
+                if before is not None:
+                    then = before.values.get(column.field.name)
+                    kept = edits.kept_edit(column, cell, then, value, found.grid.date1904)
+                    if kept is not None:
+                        said.keep(kept)
+                        continue
+                if not _shows(cell, value):  # only what differs: most of a refresh is unchanged
+                    edit.set(row, column.index + 1, value, _style(cell, value))  # type: ignore[arg-type]
+            for number, value in cells:
+                if not _shows(_cell(now, number), value):
+                    edit.set(row, number, value, _style(None, value))  # type: ignore[arg-type]
         remembered[invoice] = pulled
-    memory = _memory(by_field, remembered)
+    statuses.write(edit, layout, found, free, current)
+    memory = _memory(by_field, remembered, found.grid.date1904)
     saving.backup(path)
     saving.save(path, lambda temporary: _write(path, found.sheet, edit, temporary, memory))
-    return PullReport(found.sheet, places.added, places.refreshed, extra, pulled_now)
+    return PullReport(
+        found.sheet,
+        places.added,
+        places.refreshed,
+        extra,
+        pulled_now,
+        statuses.noted,
+        statuses.kept,
+        statuses.conflicts,
+    )
+
+
+def _cell(values: Sequence[object], column: int) -> object:
+    return values[column - 1] if column <= len(values) else None
+
+
+class _RowSays:
+    """What a refresh says of one row: notes for Message, and whether an edit was kept."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.noted = bool(notes)  # text a cell could not hold as the server has it
+        self.kept = self.conflict = False
+
+    def keep(self, kept: edits.Kept) -> None:
+        self.kept = True
+        if kept.conflict:
+            self.conflict = True
+            self.notes.append(kept.note)
+
+
+class Statuses:
+    """The Result and Message cells of refreshed rows: cleared (a stale Conflict or Failed no
+    longer applies), or saying what the refresh could not write as the server holds it."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, _RowSays] = {}
+
+    def row(self, row: int, notes: list[str]) -> _RowSays:
+        said = self.rows[row] = _RowSays(notes)
+        return said
+
+    @property
+    def noted(self) -> int:
+        return sum(1 for s in self.rows.values() if s.noted)
+
+    @property
+    def kept(self) -> int:
+        return sum(1 for s in self.rows.values() if s.kept)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(1 for s in self.rows.values() if s.conflict)
+
+    def write(
+        self,
+        edit: Edit,
+        layout: Layout,
+        found: sheet_io.SheetGrid,
+        width: int,
+        current: Mapping[int, Sequence[object]],
+    ) -> None:
+        """Into ``edit``: each row's statuses; the Result and Message columns are added (after
+        ``width`` columns) only when a row has something to say and the sheet lacks them."""
+        if any(s.notes for s in self.rows.values()):
+            columns = own_columns(layout, width, False, found.merged)
+            sheet_io.add_headers(edit, found.header_row, columns)
+            result, message = columns.result + 1, columns.message + 1
+        else:
+            result, message = (
+                0 if i is None else i + 1 for i in (layout.result_index, layout.message_index)
+            )
+        for row, said in self.rows.items():
+            now = current.get(row, [])
+            if said.notes:
+                outcome = Outcome.CONFLICT if said.conflict else None
+                style = sheet_io.RESULT_STYLES[outcome] if outcome else PLAIN
+                edit.set(row, result, outcome.value if outcome else None, style)
+                edit.set(row, message, RowResult(row, outcome, None, said.notes).message)
+                continue
+            for column in (result, message):  # a stale Conflict or Failed no longer applies
+                if column > 0 and _cell(now, column) not in (None, ""):
+                    edit.set(row, column, None, PLAIN)
 
 
 def after_push(
@@ -118,12 +215,12 @@ def after_push(
     by_field = {c.field.name: c.index + 1 for c in layout.columns}
     edit = Edit(header_row=found.header_row)
     for (row, name), value in (cells or {}).items():  # an empty value too: it was empty before
-        edit.set(row, by_field[name], value, _style(value))  # type: ignore[arg-type]
+        edit.set(row, by_field[name], value, _style(None, value))  # type: ignore[arg-type]
     remembered = read_pulled(path)
     memory = None
     if remembered:
         remembered.update(now_pulled)
-        memory = _memory(by_field, remembered)
+        memory = _memory(by_field, remembered, found.grid.date1904)
     saving.save(path, lambda temporary: _write(path, found.sheet, edit, temporary, memory))
 
 
@@ -136,17 +233,21 @@ def _shows(cell: object, value: object) -> bool:
     return type(cell) is type(value) and cell == value
 
 
-def _style(value: object) -> Style | None:
+def _style(cell: object, value: object) -> Style | None:
+    """A date's number format, unless the cell shows a date already: then it keeps its own (the
+    column's format, as the user chose it)."""
+    if isinstance(cell, dt.date):
+        return None
     if isinstance(value, dt.datetime):
         return DATETIME
     return DATE if isinstance(value, dt.date) else None
 
 
-def _memory(by_field: Mapping[str, int], remembered: Mapping[str, Pulled]) -> bytes:
+def _memory(by_field: Mapping[str, int], remembered: Mapping[str, Pulled], date1904: bool) -> bytes:
     """The memory sheet's XML, whole: a header, then each invoice's values in the invoice sheet's
-    column positions and its stamp. Dates are plain serial numbers: they compare with the sheet's
-    dates as numbers, in the amber marks and when read back."""
-    cells = CellXml(None, None)
+    column positions and its stamp. Dates are plain serial numbers in the workbook's date system:
+    they compare with the sheet's dates as numbers, in the amber marks and when read back."""
+    cells = CellXml(None, None, date1904)
     stamp = column_letter(max(by_field.values()) + 1)
     letters = {name: column_letter(column) for name, column in by_field.items()}
     order = sorted(by_field, key=by_field.__getitem__)

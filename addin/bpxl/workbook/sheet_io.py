@@ -19,7 +19,14 @@ from ..core.cells import is_blank
 from ..core.errors import UsageError, WorkbookLockedError
 from ..core.fields import Catalogue
 from ..core.push import Grid
-from ..core.records import HEADER_SEARCH_ROWS, Layout, find_header, own_columns, read_layout
+from ..core.records import (
+    HEADER_SEARCH_ROWS,
+    Layout,
+    OwnColumns,
+    find_header,
+    own_columns,
+    read_layout,
+)
 from ..core.results import Outcome, RowResult
 from ..template import STATUS_WIDTHS
 from . import reading, saving, sheet_xml
@@ -133,10 +140,11 @@ def read_grid(
                 hidden.append(number)
             continue
         data.append((number, row))
-    grid = Grid(values[header_row - 1], data, read.date1904)
     merged = tuple(
         (left - 1, right - 1) for left, _, right, last in read.merged if last >= header_row
     )
+    areas = tuple((left - 1, top, right - 1, bottom) for left, top, right, bottom in read.merged)
+    grid = Grid(values[header_row - 1], data, read.date1904, areas)
     width = used_width(values[header_row - 1 :])  # rows not read, or hidden, count too
     found = SheetGrid(worksheet.title, header_row, grid, hidden, merged, width)
     _check_room(found, catalogue)
@@ -183,11 +191,7 @@ def write_results(
     """
     columns = own_columns(layout, found.width, any(r.id for r in results), found.merged)
     edit = sheet_xml.Edit(header_row=found.header_row)
-    for index, header in columns.added:
-        edit.set(
-            found.header_row, index + 1, header, ID_HEADER if header == fields.ID else STATUS_HEADER
-        )
-        edit.added.append((index + 1, header, STATUS_WIDTHS.get(header, 14)))
+    add_headers(edit, found.header_row, columns)
     ids = {}
     if columns.id is not None:
         ids = {
@@ -202,6 +206,14 @@ def write_results(
         if result.id and columns.id is not None and is_blank(ids.get(result.row)):
             edit.set(result.row, columns.id + 1, result.id)
     return save_edit(path, found.sheet, edit)
+
+
+def add_headers(edit: sheet_xml.Edit, header_row: int, columns: OwnColumns) -> None:
+    """The Id, Result and Message headers bpxl adds, with the template's look and widths."""
+    for index, header in columns.added:
+        look = ID_HEADER if header == fields.ID else STATUS_HEADER
+        edit.set(header_row, index + 1, header, look)
+        edit.added.append((index + 1, header, STATUS_WIDTHS.get(header, 14)))
 
 
 def save_edit(path: Path, sheet: str, edit: sheet_xml.Edit) -> Path:

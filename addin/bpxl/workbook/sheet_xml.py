@@ -24,8 +24,10 @@ How to use it (the push's results, a pull's refresh, new rows)::
         sheet_xml.apply(source, "Invoices", edit, target)
 
 ``None`` or ``""`` empties a cell (it stays, empty, when it has a style). Text goes in as an
-inline string, kept exactly (leading and trailing spaces too); dates are written as serial numbers
-in the workbook's own date system, with a date ``Style.number_format`` if the caller gives one.
+inline string, kept exactly (leading and trailing spaces too, and a leading ``=``: a string cell
+is never a formula) but for what no cell can hold (``inert.clean``); dates are written as serial
+numbers in the workbook's own date system, with a date ``Style.number_format`` if the caller
+gives one.
 ``sheet_io.save_edit`` wraps ``apply`` with the backup and the atomic save.
 """
 
@@ -47,6 +49,7 @@ from typing import IO
 from lxml import etree
 
 from ..core.errors import UsageError
+from ..core.inert import clean
 from ..core.records import column_letter
 
 CellValue = str | int | float | bool | dt.date | None
@@ -54,7 +57,6 @@ MAX_COLUMN = 16384  # XFD
 MAX_ROW = 1048576
 OFFICE_RELS = "officeDocument/2006/relationships"
 PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 # Cell attributes that describe the old value; they go when bpxl writes a new one.
@@ -523,7 +525,7 @@ class _SheetWriter:
         if isinstance(value, str):
             attributes["t"] = "inlineStr"
             text = etree.SubElement(etree.SubElement(cell, self._tag("is")), self._tag("t"))
-            text.text = _ILLEGAL.sub("", value)
+            text.text = clean(value)  # a string cell: Excel never evaluates it
             if text.text != text.text.strip():
                 text.set(_XML_SPACE, "preserve")
         elif isinstance(value, bool):

@@ -31,31 +31,36 @@ from openpyxl.worksheet.table import TableColumn
 from .. import template
 from ..core import fields
 from ..core.fields import Catalogue
+from ..core.inert import clean
 from ..core.records import MESSAGE_HEADER, RESULT_HEADER
+from ..core.results import RowResult
 from ..core.roundtrip import pull_memory
 from ..core.roundtrip.pull_memory import STAMP_HEADER
 from . import pulling
 from .pulling import PULLED, PullReport
 from .sheet_xml import Book, excel_serial
 
-_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML at all
+_NEEDS_ESCAPE = re.compile("[&<>\r]")
 _CHUNK = 1 << 20
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
 class CellXml:
-    """Cell XML: text inline, numbers, TRUE/FALSE, dates as serials with their style (if any)."""
+    """Cell XML: text inline (a string cell, never a formula, made safe by ``inert.clean``),
+    numbers, TRUE/FALSE, dates as serials in the workbook's date system with their style."""
 
-    def __init__(self, date_style: int | None, datetime_style: int | None) -> None:
+    def __init__(
+        self, date_style: int | None, datetime_style: int | None, date1904: bool = False
+    ) -> None:
         self.date = f' s="{date_style}"' if date_style is not None else ""
         self.datetime = f' s="{datetime_style}"' if datetime_style is not None else ""
+        self.date1904 = date1904
 
     def cell(self, ref: str, value: object) -> str:
         if isinstance(value, str):
-            text = value
-            if _NEEDS_ESCAPE.search(text):
-                text = escape(_ILLEGAL.sub("", text))
+            text = clean(value)
+            if _NEEDS_ESCAPE.search(text):  # a carriage return too: XML readers drop a bare one
+                text = escape(text, {"\r": "&#13;"})
             space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
             return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
         if isinstance(value, bool):
@@ -63,9 +68,10 @@ class CellXml:
         if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
             return f'<c r="{ref}"><v>{value!r}</v></c>'
         if isinstance(value, dt.datetime):
-            return f'<c r="{ref}"{self.datetime}><v>{excel_serial(value, False)!r}</v></c>'
+            serial = excel_serial(value, self.date1904)
+            return f'<c r="{ref}"{self.datetime}><v>{serial!r}</v></c>'
         if isinstance(value, dt.date):
-            return f'<c r="{ref}"{self.date}><v>{int(excel_serial(value, False))}</v></c>'
+            return f'<c r="{ref}"{self.date}><v>{int(excel_serial(value, self.date1904))}</v></c>'
         return self.cell(ref, str(value))  # not a cell type (or not a finite number): as text
 
 
@@ -102,6 +108,7 @@ class NewBook:
         self.extra: dict[str, str] = {}  # fields bpxl does not know -> their column letter
         self.stamp = get_column_letter(len(self.names) + 1)  # in the memory sheet
         self.rows = 1
+        self.noted = 0  # rows with a note in Message
         self.sheet_rows, self.memory_rows = rows, memory  # temporary files
 
     def add(self, record: Mapping[str, object]) -> str:
@@ -116,12 +123,18 @@ class NewBook:
             if value is not None
         )
         unknown = ""
-        for key, value in self.unknown(record).items():
-            if value not in (None, ""):
+        extra, notes = pull_memory.extra_cells(self.unknown(record))
+        for key, value in extra.items():
+            if value is not None:
                 letter = self.extra.get(key)
                 if letter is None:
                     letter = self.extra[key] = get_column_letter(self.width + len(self.extra) + 1)
-                unknown += cell(letter + row, pull_memory.to_cell(None, value))
+                unknown += cell(letter + row, value)
+        notes = [*pulled.notes, *notes]
+        if notes:
+            self.noted += 1
+            message = RowResult(self.rows, None, None, notes).message
+            known += cell(get_column_letter(self.width) + row, message)
         self.sheet_rows.write(f'<row r="{row}">{known}{unknown}</row>')
         stamp = cell(self.stamp + row, pulled.updated) if pulled.updated else ""
         self.memory_rows.write(f'<row r="{row}">{known}{stamp}</row>')
@@ -201,4 +214,4 @@ def pull_new(
         book = NewBook(path, title, names, rows, memory, catalogue)
         ids = {book.add(record) for record in records}
         extra = book.save()
-    return PullReport(title, len(ids), 0, extra, ids)
+    return PullReport(title, len(ids), 0, extra, ids, book.noted)

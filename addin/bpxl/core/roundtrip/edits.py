@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import fields
-from ..cells import NULL_SENTINEL, CellError, convert, is_blank
+from ..cells import NULL_SENTINEL, CellError, convert, is_blank, show
 from ..fields import Field
 from ..push import Grid
-from ..records import Layout
+from ..records import Column, Layout
 from .pull_memory import Pulled, id_text
 
 
@@ -70,7 +70,7 @@ def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes
             rows.append((row, reduced))
             changed[row] = names
             ids[row] = invoice
-    return Changes(Grid(grid.header, rows, grid.date1904), changed, ids)
+    return Changes(Grid(grid.header, rows, grid.date1904, grid.merged), changed, ids)
 
 
 def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) -> str:
@@ -80,4 +80,36 @@ def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) ->
         f'AND(${id_letter}{first_row}<>"",IFERROR({letter}{first_row}&""<>INDEX(\'{memory}\'!'
         f"{letter}:{letter},MATCH(${id_letter}{first_row}&\"\",'{memory}'!${id_letter}:"
         f'${id_letter},0))&"",FALSE))'
+    )
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A cell a refresh leaves as the user edited it: ``conflict`` when the server's value changed
+    since the pull too, and the note for the row's Message."""
+
+    conflict: bool
+    note: str
+
+
+REPLACE_EDITS = "--replace-edits"  # the pull option that takes the server's values over edits
+
+
+def kept_edit(
+    column: Column, now: object, then: object, server: object, date1904: bool = False
+) -> Kept | None:
+    """Whether a refresh must leave a cell alone: the user changed it since the pull (``then``)
+    and did not send it, and it differs from the server's value now. None: the refresh may
+    write the server's value."""
+    field = column.field
+    if field.read_only or same(field, now, then, date1904) or same(field, now, server, date1904):
+        return None
+    if same(field, then, server, date1904):
+        return Kept(False, "")
+    shown = "empty" if is_blank(server) else show(server)
+    return Kept(
+        True,
+        f"{column.header}: you changed it to {show(now)} and did not send it; BillingPlatform "
+        f"now holds {shown} (changed since your pull). Your value is kept: send it with a send "
+        f"of changed rows, or take BillingPlatform's with a pull {REPLACE_EDITS}",
     )

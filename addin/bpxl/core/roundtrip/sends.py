@@ -8,6 +8,7 @@ push.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,7 +88,7 @@ class ChangedRows:
         expected = {invoice: self.pulled[invoice].updated for invoice in ids.values()}
         clashes, results = _conflicts(client, ids, expected, self.overwrite)
         rows = [(r, v) for r, v in self.changes.grid.rows if ids[r] not in clashes]
-        return Grid(self.changes.grid.header, rows, self.changes.grid.date1904), results
+        return dataclasses.replace(self.changes.grid, rows=rows), results
 
     def describe(self, row: int) -> str:
         """What a dry run says of a changed row, naming the user's own headers."""
@@ -250,7 +251,7 @@ class Revert:
                 if column is not None:
                     values[column.index] = NULL_SENTINEL if is_blank(before) else before
             rows.append((row, values))
-        return Grid(self.grid.header, rows, self.grid.date1904), results
+        return dataclasses.replace(self.grid, rows=rows), results
 
     def settle(self, client: Client, results: list[RowResult]) -> Remember:
         """The old values go back into the sheet and become what was pulled; the invoices put
