@@ -245,3 +245,124 @@ def test_a_push_prunes_old_journals(tmp_path: Path, sandbox, run) -> None:
     code, out, _ = run("push", book, "--op", "create", "--url", sandbox.url, "--username", "demo")
     assert code == 0, out
     assert not old.exists() and young.exists()
+
+
+def test_a_journal_of_another_sheet_read_first_hides_no_earlier_send(tmp_path: Path) -> None:
+    """Journals are read oldest first; one of another sheet (or workbook) coming first is
+    passed over, not the end of the search."""
+    book = tmp_path / "b.xlsx"
+    for name, sheet, workbook in (("Other", "Other", book), ("Else", "Invoices", tmp_path / "c")):
+        foreign = start(tmp_path, workbook, sheet=sheet)
+        foreign.planned({2: "a"})
+        foreign.sending([2], AT - MINUTE)
+        foreign.close()
+        foreign.path.rename(tmp_path / f"00000000T000000-{name}.jsonl")  # the oldest names
+    own = start(tmp_path, book)
+    own.planned({2: "a"})
+    own.sending([2], AT)
+    own.close()
+    assert start(tmp_path, book).earlier_sends({2: "a"}) == {2: AT}
+
+
+def test_outcomes_written_into_a_book_open_in_excel_are_known_unsaved(tmp_path: Path) -> None:
+    """A send finished into a book open in Excel is on disk only once the book is saved: the
+    journal says so (with when), and the values sent stay beside it for a recovery. A new book
+    never saved has no file to lack them: nothing is kept for it."""
+    book = tmp_path / "open.xlsx"
+    book.write_bytes(b"a saved workbook")
+    log = start(tmp_path, book)
+    log.planned({2: "h"})
+    log.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    log.answered([RowResult(2, Outcome.UPDATED, "7", [])])
+    log.finish(unsaved=True)
+    run = load(log.path)
+    assert run is not None and run.finished and not run.recovered
+    assert run.applied == {str(book.resolve())} and list(run.unsaved) == [str(book.resolve())]
+    assert abs(run.unsaved[str(book.resolve())] - dt.datetime.now(dt.UTC)) < MINUTE
+    assert run.sent_records == {2: {"FileName": "a.pdf"}}
+    assert log.path.with_suffix(".sent").exists()  # NAME.sent, beside the journal
+
+    new = start(tmp_path, tmp_path / "Book1")  # a new book, never saved
+    new.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    new.finish(unsaved=True)
+    run = load(new.path)
+    assert run is not None and run.finished and run.unsaved == {}
+    assert not journal.sent_path(new.path).exists()
+
+    plain = start(tmp_path, book)
+    plain.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    plain.finish()  # into the file itself: saved
+    run = load(plain.path)
+    assert run is not None and run.unsaved == {} and run.applied == {str(book.resolve())}
+    assert not journal.sent_path(plain.path).exists()
+
+
+def test_a_recovery_names_the_file_it_went_into_and_whether_it_is_saved(tmp_path: Path) -> None:
+    book, copy = tmp_path / "b.xlsx", tmp_path / "copy.xlsx"
+    copy.write_bytes(b"a copy of b.xlsx")
+    log = start(tmp_path, book)
+    log.planned({2: "h"})
+    log.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    log.close()  # killed
+    run = load(log.path)
+    assert run is not None and not run.finished
+    journal.mark_recovered(run, copy, unsaved=True)  # the ribbon's, into copy.xlsx open in Excel
+    run = load(log.path)
+    assert run is not None and run.finished and run.recovered
+    assert run.applied == {str(copy.resolve())} and list(run.unsaved) == [str(copy.resolve())]
+    assert abs(run.unsaved[str(copy.resolve())] - dt.datetime.now(dt.UTC)) < MINUTE
+    assert not journal.sent_path(log.path).exists()
+    journal.mark_recovered(run, copy)  # recovered again, by the command line: on disk now
+    run = load(log.path)
+    assert run is not None and run.recovered and run.unsaved == {}
+    assert run.applied == {str(copy.resolve())}
+
+    again = start(tmp_path, book)
+    again.close()
+    run = load(again.path)
+    assert run is not None
+    journal.mark_recovered(run, tmp_path / "Book2", unsaved=True)  # never saved: nothing lacks
+    journal.mark_recovered(run, book)  # the command line's, into the file: saved
+    run = load(again.path)
+    assert run is not None and run.unsaved == {}
+    assert run.applied == {str(book.resolve()), str((tmp_path / "Book2").resolve())}
+
+
+def test_creates_found_by_a_recovery_are_kept_in_the_journal(tmp_path: Path) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.planned({2: "h2", 3: "h3"})
+    log.sending([2, 3], AT)
+    log.close()
+    run = load(log.path)
+    assert run is not None and run.in_flight == [2, 3]
+    before = log.path.read_bytes()
+    journal.remember_found(run, [])
+    assert log.path.read_bytes() == before  # nothing found: nothing written
+    found = [RowResult(3, Outcome.CREATED, "77", ["Trouvé après coup"])]
+    journal.remember_found(run, found)
+    assert run.results == {3: found[0]} and run.in_flight == [2]
+    again = load(log.path)
+    assert again is not None and again.results == {3: found[0]} and not again.finished
+
+
+def test_a_damaged_line_among_the_values_sent_hides_none_after_it(tmp_path: Path) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    log.close()
+    with journal.sent_path(log.path).open("a", encoding="utf-8") as kept:
+        kept.write('{"rows": {"3": {"FileName": "b.p\n')  # torn by a full disk
+        kept.write('{"rows": {"4": {"FileName": "c.pdf"}}}\n')  # the next batch
+    run = load(log.path)
+    assert run is not None and run.sent_records == {
+        2: {"FileName": "a.pdf"},
+        4: {"FileName": "c.pdf"},
+    }
+
+
+def test_closing_a_journal_twice_is_harmless(tmp_path: Path) -> None:
+    log = start(tmp_path, tmp_path / "b.xlsx")
+    log.sending([2], AT, {2: {"FileName": "a.pdf"}})
+    log.abandon()  # stopped on an error: closed
+    log.close()  # and closed again on the way out
+    run = load(log.path)
+    assert run is not None and run.sent_records == {2: {"FileName": "a.pdf"}}
