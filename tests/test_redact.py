@@ -95,6 +95,14 @@ def test_scrub_cuts_known_secrets_and_named_credentials() -> None:
     )
 
 
+def test_a_secret_holding_another_is_cut_whole() -> None:
+    """The longest first: a session id that contains the password is cut whole, not around
+    the password (which would leave the session id's ends readable)."""
+    text = "echo: sid=zz-hunter2-yy pw hunter2"
+    assert redact.scrub(text, ["hunter2", "zz-hunter2-yy"]) == "echo: sid=[hidden] pw [hidden]"
+    assert redact.scrub(text, ["zz-hunter2-yy", "hunter2"]) == "echo: sid=[hidden] pw [hidden]"
+
+
 @pytest.mark.parametrize("secret", ["pa55", "s3cr3t!", "1234567"])
 def test_short_secrets_are_cut_too(secret: str) -> None:
     """A password of four to seven characters is still a password (a tenant may allow them):
