@@ -316,9 +316,8 @@ def stale_mark(module: str, commit: str) -> str:
     return "no"
 
 
-def record(scores: list[Score]) -> None:
+def record(scores: list[Score], commit: str) -> None:
     """Each score into the table, with the commit measured."""
-    commit = git("rev-parse", "--short", "HEAD")
     rows = read_table()
     for s in scores:
         rows[s.module] = {
@@ -393,6 +392,7 @@ def main() -> None:
     selected = list(dict.fromkeys(selected))
     if keep:
         refuse_uncommitted(selected)
+    measured = git("rev-parse", "--short", "HEAD")  # the code is copied now: this commit's
     os.environ.pop("MUTANT_UNDER_TEST", None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so that `finally` runs
     scores = []
@@ -406,7 +406,7 @@ def main() -> None:
         )
         scores.append(s)
     if keep and scores:
-        record(scores)
+        record(scores, measured)
 
 
 if __name__ == "__main__":

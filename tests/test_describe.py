@@ -13,6 +13,7 @@ from bpxl.core.client import Client
 from bpxl.core.fields import FieldType
 from bpxl.core.push import Grid, PushOptions, plan
 from bpxl.core.results import Operation
+from bpxl.core.spelling import values_key
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
 
@@ -212,11 +213,10 @@ def test_validation_uses_the_tenants_lengths_required_flags_and_api_access() -> 
 def test_a_lost_create_is_looked_up_by_the_tenants_types() -> None:
     """The server echoes a custom number as it stores it; only its type makes 12 and "12.00" one
     value, so that a create whose answer was lost is found and not sent twice."""
-    from bpxl.core.reconcile import _key
-
     known = describe.catalogue_from([row("Id", "LOOKUP"), row("Amount", "CURRENCY")])
-    assert _key({"Amount": 12}, known) == _key({"Amount": "12.00"}, known)
-    assert _key({"Amount": 12}, fields.BUILT_IN) != _key({"Amount": "12.00"}, fields.BUILT_IN)
+    assert values_key({"Amount": 12}, known) == values_key({"Amount": "12.00"}, known)
+    built_in = fields.BUILT_IN
+    assert values_key({"Amount": 12}, built_in) != values_key({"Amount": "12.00"}, built_in)
 
 
 @pytest.mark.parametrize("reference", ["0", " 0 ", 0, "", None])
