@@ -3,6 +3,7 @@ user's shell, the production question, and the help."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import re
@@ -10,8 +11,10 @@ import shlex
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 
+from bpxl import cli
 from bpxl.core import results, shell
 from bpxl.core.results import Operation, Outcome, RowResult
 from bpxl.progress import Progress
@@ -164,3 +167,79 @@ def test_a_dry_run_marks_every_row_it_checked(tmp_path: Path, run) -> None:
         "Ready to create (dry run: nothing was sent)",
     )
     assert rows[1]["Result"] == "Invalid" and rows[1]["Message"].startswith("BillingProfileId:")
+
+
+def test_help_shows_examples_exit_codes_and_every_options_default(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "examples:\n  bpxl template --example example.xlsx" in text
+    assert "bpxl push export.csv --op create --map" in text and "  bpxl log " in text
+    for code, meaning in [
+        ("0", "every row succeeded"),
+        ("1", "some rows did not"),
+        ("2", "it could not run"),
+        ("130", "stopped"),
+    ]:
+        assert re.search(rf"^  {code} +{meaning}", text, re.MULTILINE), code
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction):
+                continue
+            said = sub._get_formatter()._expand_help(action)
+            assert re.search(r"\bdefault\b|\(required\)", said), (
+                name,
+                action.option_strings,
+                said,
+            )
+
+
+def test_a_loopback_profile_is_saved_as_a_test_tenant_and_says_so(
+    sandbox, run, memory_keyring
+) -> None:
+    code, out, _ = run("connect", "local", "--url", sandbox.url, "--username", "demo")
+    assert code == 0
+    assert "was saved as a test tenant: writes to it never ask. Add --production" in out
+    assert "local: sandbox tenant" in run("connect")[1]
+    code, out, _ = run(
+        "connect", "local2", "--url", sandbox.url, "--username", "demo", "--production"
+    )
+    assert "saved as a test tenant" not in out and "PRODUCTION" in out
+
+
+def test_fields_on_an_existing_sheet_says_what_it_does_or_is_refused(
+    tmp_path: Path, sandbox, run
+) -> None:
+    first = write_invoices(tmp_path / "first.xlsx", [GOOD, GOOD])
+    run("push", first, "--op", "create", *connect(sandbox))
+    book = tmp_path / "pulled.xlsx"
+    assert run("pull", book, "--ids", "1,2", "--fields", "Status", *connect(sandbox))[0] == 0
+    before = book.read_bytes()
+    code, _, err = run(
+        "pull", book, "--ids", "1,2", "--fields", "DueDate,FileName", *connect(sandbox)
+    )
+    assert code == 2
+    assert "--fields DueDate, FileName: the invoice sheet of pulled.xlsx has no columns for" in err
+    assert "Nothing was pulled." in err and book.read_bytes() == before
+    code, out, _ = run("pull", book, "--ids", "1,2", "--fields", "status", *connect(sandbox))
+    assert code == 0
+    assert (
+        "--fields: the sheet of pulled.xlsx has its columns already; all of them are refreshed"
+        in out
+    )
+
+
+def test_a_refresh_names_the_hidden_rows_it_skipped(tmp_path: Path, sandbox, run) -> None:
+    first = write_invoices(tmp_path / "first.xlsx", [GOOD, GOOD, GOOD])
+    run("push", first, "--op", "create", *connect(sandbox))
+    book = tmp_path / "pulled.xlsx"
+    assert run("pull", book, "--ids", "1,2,3", *connect(sandbox))[0] == 0
+    workbook = openpyxl.load_workbook(book)
+    workbook.worksheets[0].row_dimensions[3].hidden = True
+    workbook.save(book)
+    code, out, _ = run("pull", book, "--ids-from-sheet", *connect(sandbox))
+    assert code == 0
+    assert "Pulled 2 invoices" in out and "2 refreshed" in out
+    assert "Row 3 is hidden, so not refreshed: unhide and pull again to refresh." in out

@@ -61,7 +61,11 @@ NOT_FOUND = "Not found in BillingPlatform (deleted, or not visible to you)"
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", help="a connection saved with `bpxl connect`")
+    p.add_argument(
+        "--profile",
+        help="a connection saved with `bpxl connect` (default: none; with neither --profile nor "
+        "--url, the embedded sandbox)",
+    )
     p.add_argument(
         "--url",
         help="tenant URL, e.g. https://my.billingplatform.com/acme (default: the embedded sandbox)",
@@ -97,6 +101,47 @@ def _results_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+EXAMPLES = """\
+examples:
+  bpxl template --example example.xlsx          a workbook with sample rows to try
+  bpxl push invoices.xlsx --op create           create invoices; new Ids go into the Id column
+  bpxl push invoices.xlsx --op update --dry-run check every row, send nothing
+  bpxl push export.csv --op create --map "Due Dte=DueDate" --date-format DD/MM/YYYY
+  bpxl pull invoices.xlsx --where "BillingProfileId = 101"
+  bpxl push invoices.xlsx --op update --changed send only the cells edited since the pull
+  bpxl recover invoices.xlsx                    after a crash: every row gets its outcome
+  bpxl log                                      the last run, row by row
+  bpxl backups invoices.xlsx                    the copies kept before each write
+
+exit codes:
+  0    every row succeeded (or there was nothing to do)
+  1    some rows did not succeed: their Result and Message say why
+  2    it could not run (bad option, unreadable file, no connection): nothing was sent
+  130  stopped (Ctrl+C, a closed window): every row's outcome is in the file
+
+`bpxl COMMAND --help` shows a command's options. The user guide: docs/guide/ in the repository.
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows every option's default: flags are off unless given, lists empty, and an
+    option with no default says so (a help text that names its default is left as it is)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.help == argparse.SUPPRESS:
+            return text
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if isinstance(action, argparse._StoreConstAction) and action.const is not None:
+            return f"{text} (default: off)"
+        if action.default in (None, []):
+            return f"{text} (default: none)"
+        return f"{text} (default: {action.default})"
+
+
 class _Parser(argparse.ArgumentParser):
     """Mistakes on the command line in one line, not a usage dump: which option is missing and
     what it takes."""
@@ -115,7 +160,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bpxl", description="BillingPlatform invoices from Excel workbooks.")
+    parser = _Parser(
+        prog="bpxl",
+        description="BillingPlatform invoices from Excel workbooks and CSV files: create, update "
+        "or upsert them in bulk, each row's outcome written next to it.",
+        epilog=EXAMPLES,
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--version", action="version", version=f"bpxl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -163,7 +214,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=push.DEFAULT_CONCURRENCY,
         metavar="N",
-        help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time)",
+        help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time; default "
+        f"{push.DEFAULT_CONCURRENCY})",
     )
     p.add_argument(
         "--changed",
@@ -193,10 +245,13 @@ def _parser() -> argparse.ArgumentParser:
     pl = commands.add_parser("pull", help="fill a workbook with invoices from BillingPlatform")
     pl.add_argument("file", type=Path, metavar="FILE.xlsx", help="created if it does not exist")
     which = pl.add_mutually_exclusive_group(required=True)
-    which.add_argument("--where", help='a query condition, e.g. "BillingProfileId = 101"')
-    which.add_argument("--ids", help="invoice Ids, e.g. 1042,1043")
+    one = "(one of --where, --ids or --ids-from-sheet; no default)"
+    which.add_argument("--where", help=f'a query condition, e.g. "BillingProfileId = 101" {one}')
+    which.add_argument("--ids", help=f"invoice Ids, e.g. 1042,1043 {one}")
     which.add_argument(
-        "--ids-from-sheet", action="store_true", help="refresh the invoices already in the sheet"
+        "--ids-from-sheet",
+        action="store_true",
+        help=f"refresh the invoices already in the sheet {one}",
     )
     pl.add_argument("--fields", help="fields to pull, e.g. Status,DueDate (default: the sheet's)")
     pl.add_argument("--sheet", help="sheet to fill (default: the invoice sheet)")
@@ -250,7 +305,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = commands.add_parser("connect", help="save a named connection (secret in the OS keyring)")
     c.add_argument("name", nargs="?", metavar="NAME", help="profile name (none: list profiles)")
-    c.add_argument("--url", help="tenant URL, e.g. https://my.billingplatform.com/acme")
+    c.add_argument(
+        "--url",
+        help="tenant URL, e.g. https://my.billingplatform.com/acme (no default: needed to save)",
+    )
     login = c.add_mutually_exclusive_group()
     login.add_argument("--username", help="log in as this user (the password is asked for)")
     login.add_argument(
@@ -262,10 +320,15 @@ def _parser() -> argparse.ArgumentParser:
         dest="production",
         action="store_true",
         default=None,
-        help="a production tenant: writes ask for confirmation (the default)",
+        help="a production tenant: writes ask for confirmation (the default, except for a URL "
+        "on this computer)",
     )
     kind.add_argument(
-        "--sandbox", dest="production", action="store_false", help="a test tenant: writes never ask"
+        "--sandbox",
+        dest="production",
+        action="store_false",
+        help="a test tenant: writes never ask (default: off, except for a URL on this computer, "
+        "127.0.0.1 or localhost, which is a test tenant unless --production is given)",
     )
     c.add_argument("--remove", action="store_true", help="delete the profile and its secret")
 
@@ -320,7 +383,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("sandbox", help="run a local BillingPlatform stand-in")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    s.add_argument("--port", type=int, default=8787, help="0 picks a free port (default 8787)")
     s.add_argument("--tenant", default="sandbox", help="tenant name in its URLs (default sandbox)")
     s.add_argument("--db", type=Path, help="SQLite file for the records (default: in memory)")
     s.add_argument("--user", default="demo", help="the user it accepts (default demo)")
@@ -345,7 +408,9 @@ def _parser() -> argparse.ArgumentParser:
         help="latency:20ms, 429:0.05, 503:0.05, 504:0.05, 500-echo:0.05, reset-before:0.02, "
         "reset-after:0.02, store-late:1.5s",
     )
-    s.add_argument("--seed", type=int, help="seed for the fault draws")
+    s.add_argument(
+        "--seed", type=int, help="seed for the fault draws (default: different draws each run)"
+    )
     s.add_argument(
         "--custom-field",
         action="append",
@@ -366,6 +431,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add each record's field names to the request log",
     )
+    for sub in commands.choices.values():
+        sub.formatter_class = _Formatter
     return parser
 
 
@@ -989,6 +1056,8 @@ def _pull_held(args: argparse.Namespace) -> int:
             requested.append(field.name)
     # An existing sheet is refreshed in all its columns, so what is remembered is complete.
     in_sheet = pulling.sheet_fields(path, args.sheet, known)
+    if in_sheet and requested:
+        _fields_of_a_sheet(path, requested, in_sheet)
     names = in_sheet + requested or [f.name for f in known.template_fields()]
     names = list(dict.fromkeys([fields.ID, *names]))
     where, ids, found = None, None, None
@@ -1056,6 +1125,9 @@ def _pull_held(args: argparse.Namespace) -> int:
             f"{plural(report.noted, 'row')}: BillingPlatform holds text a cell cannot show as it "
             "is; their Message says which cells and what was written."
         )
+    if found is not None and (hidden := found.hidden_skipped):
+        which = f"Row {hidden[0]:,} is" if len(hidden) == 1 else f"Rows {_row_list(hidden)} are"
+        print(f"{which} hidden, so not refreshed: unhide and pull again to refresh.")
     log = run_log.RunLog(
         command="pull",
         workbook=str(path.resolve()),
@@ -1071,6 +1143,24 @@ def _pull_held(args: argparse.Namespace) -> int:
     run_log.save(log)
     _write_results(args, log)
     return EXIT_OK
+
+
+def _fields_of_a_sheet(path: Path, requested: list[str], in_sheet: list[str]) -> None:
+    """``--fields`` chooses the columns of a new sheet; a sheet that has its columns keeps them
+    all, refreshed. Fields it lacks are refused (they would not be added), and else it is said."""
+    lacking = [name for name in requested if name not in in_sheet]
+    if lacking:
+        raise UsageError(
+            f"--fields {', '.join(lacking)}: the invoice sheet of {path.name} has no "
+            f"{'column' if len(lacking) == 1 else 'columns'} for {', '.join(lacking)}, and a pull "
+            "does not add columns to a sheet that has them already (--fields chooses the columns "
+            "of a new sheet). Nothing was pulled.",
+            "Add those headers to the sheet and pull again, or pull into a new workbook.",
+        )
+    print(
+        f"--fields: the sheet of {path.name} has its columns already; all of them are refreshed "
+        "(--fields chooses the columns of a new sheet)."
+    )
 
 
 def _first_page(
@@ -1255,6 +1345,11 @@ def _connect(args: argparse.Namespace) -> int:
         client.login()  # a wrong secret is refused now, not at the first push
         where = profiles.save(profile, secret)
         print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")
+        if args.production is None and not production:
+            print(
+                f"{args.url} is on this computer, so {args.name!r} was saved as a test tenant: "
+                "writes to it never ask. Add --production to be asked before every write."
+            )
         # First contact: the tenant's own fields, read now (and again once a day when used).
         found = describe.load(client, connection.fields_dir(), profile.name, refresh=True)
     if found.source == fields.TENANT_SOURCE:
