@@ -16,7 +16,9 @@ import pytest
 
 from bpxl import cli
 from bpxl.core import results, shell
+from bpxl.core.client import Client
 from bpxl.core.results import Operation, Outcome, RowResult
+from bpxl.core.roundtrip import queries
 from bpxl.progress import Progress
 
 from .conftest import read_sheet, write_invoices
@@ -243,3 +245,48 @@ def test_a_refresh_names_the_hidden_rows_it_skipped(tmp_path: Path, sandbox, run
     assert code == 0
     assert "Pulled 2 invoices" in out and "2 refreshed" in out
     assert "Row 3 is hidden, so not refreshed: unhide and pull again to refresh." in out
+
+
+def test_a_conflict_names_who_changed_the_invoice_and_when_in_local_time(
+    tmp_path: Path, make_sandbox, run, time_zone
+) -> None:
+    sandbox = make_sandbox(extra_users={"Ann Müller": "pw2"})
+    first = write_invoices(tmp_path / "first.xlsx", [GOOD])
+    code, out, err = run("push", first, "--op", "create", *connect(sandbox))
+    assert code == 0, out + err
+    made = read_sheet(first)[0]["Id"]
+    book = tmp_path / "pulled.xlsx"
+    run("pull", book, "--ids", made, *connect(sandbox))
+    with Client(sandbox.url, username="Ann Müller", password="pw2") as ann:
+        ann.update([{"Id": made, "Status": "Approved"}])
+    stamp = sandbox.sandbox.store.get(int(made))["Updated"]
+    local = dt.datetime.fromisoformat(stamp).astimezone()
+    assert local.utcoffset() != dt.timedelta(0)  # Tokyo or Los Angeles: not the server's UTC
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(2, headers.index("Status") + 1, "Closed")
+    workbook.save(book)
+    code, _out, _ = run("push", book, "--op", "update", "--changed", *connect(sandbox))
+    assert code == 1
+    message = read_sheet(book)[0]["Message"]
+    assert message.startswith(
+        f"Invoice {made} was changed in BillingPlatform by Ann Müller (user 2) at "
+        f"{local:%H:%M on %Y-%m-%d} (your time) since it was pulled"
+    )
+
+
+def test_a_user_the_tenant_will_not_name_is_named_by_number(tmp_path: Path, make_sandbox) -> None:
+    sandbox = make_sandbox(extra_users={"ann": "pw2"})
+    sandbox.sandbox.config.refused_entities = ("USER",)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        assert queries._UserNames(client).name("2") == "user 2"
+    sandbox.sandbox.config.refused_entities = ()
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        names = queries._UserNames(client)
+        assert (names.name("2"), names.name("1"), names.name("9")) == (
+            "ann (user 2)",
+            "demo (user 1)",
+            "user 9",
+        )
+    assert queries.local_time("not a time") == "at not a time"

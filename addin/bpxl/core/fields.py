@@ -56,6 +56,10 @@ class Field:
 
 ID = "Id"
 ENTITY = "INVOICE"
+# Assumed (docs/api-notes.md): the tenant's users are the USER entity, with Id and UserName,
+# readable by API users; used only to name who changed an invoice, a number when it is not.
+USER_ENTITY = "USER"
+USER_NAME = "UserName"
 
 # Assumed (docs/api-notes.md): whole-number fields are 32-bit integers and Ids positive 64-bit
 # ones, as in the Java and SQL types behind such APIs. A value outside makes the server fail the

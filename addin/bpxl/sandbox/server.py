@@ -126,6 +126,11 @@ class Sandbox:
 
     # -- sessions -------------------------------------------------------------------------------
 
+    def users(self) -> list[dict[str, str]]:
+        """The tenant's users as its ``USER`` entity answers: each login's number and name."""
+        logins = [self.config.username, *self.config.extra_users]
+        return [{"Id": str(n), "UserName": name} for n, name in enumerate(logins, start=1)]
+
     def login(self, username: object, password: object) -> tuple[str, int] | None:
         """A new session id and the user's number, or None for a wrong login."""
         if not (isinstance(username, str) and isinstance(password, str)):
@@ -133,7 +138,8 @@ class Sandbox:
         logins = [(self.config.username, self.config.password), *self.config.extra_users.items()]
         user = 0
         for number, (name, expected) in enumerate(logins, start=1):
-            if secrets.compare_digest(username, name) and secrets.compare_digest(
+            # As bytes: compare_digest refuses str with non-ASCII letters (a user named Müller).
+            if secrets.compare_digest(username.encode(), name.encode()) and secrets.compare_digest(
                 password.encode(), expected.encode()
             ):
                 user = user or number
@@ -428,6 +434,11 @@ class _Handler(BaseHTTPRequestHandler):
                 key = "queryResponse"
             elif route == fields.ENTITY and "queryAnsiSql" in query:
                 rows = store.query_where(query["queryAnsiSql"][0])
+                key = "retrieveResponse"
+            elif route == fields.USER_ENTITY and "queryAnsiSql" in query:
+                if route in self.server.sandbox.config.refused_entities:
+                    return 403, _errors("403", f"You do not have access to {route}"), None
+                rows = schema.matching(self.server.sandbox.users(), query["queryAnsiSql"][0])
                 key = "retrieveResponse"
             elif route in schema.ENTITY_IDS and route != fields.ENTITY:
                 if route.upper() in self.server.sandbox.config.refused_entities:
