@@ -5,6 +5,7 @@ holds what was sent (real processes, sandbox over loopback)."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import time
@@ -66,7 +67,7 @@ def test_a_copy_made_after_a_kill_is_refused_until_recovered(tmp_path: Path, run
         code, out, err = run("push", copy, "--op", "create", *login)
         assert code == 2, out + err
         assert "copy of original.xlsx holds rows of original.xlsx" in err
-        assert f"bpxl recover {copy}" in err
+        assert f"bpxl recover {shlex.quote(str(copy))}" in err
         code, out, err = run("recover", copy, *login)
         assert code == 1, out + err  # rows never sent: Failed, send again
         assert journal.unfinished(journal_dir()) == []
@@ -210,7 +211,10 @@ def test_the_original_of_a_recovered_copy_is_refused_until_recovered(tmp_path: P
         code, out, err = run("push", book, "--op", "create", *login)
         said = " ".join(err.split())
         assert code == 2 and "already sent by the push started" in said, out + err
-        assert "whose results went into copy.xlsx" in said and f"bpxl recover {book}" in said
+        assert (
+            "whose results went into copy.xlsx" in said
+            and f"bpxl recover {shlex.quote(str(book))}" in said
+        )
         assert "rows 2, 3, 4" in said
         assert len(invoices(url)) == sent  # refused before anything was sent
         code, out, err = run("recover", book, *login)

@@ -244,7 +244,12 @@ def test_a_password_protected_workbook_is_named_as_such(tmp_path: Path, run) -> 
 
 
 @pytest.mark.parametrize(
-    ("name", "says"), [("list.txt", "is a text file (.txt)"), ("old.xls", "Excel 97-2003")]
+    ("name", "says"),
+    [
+        ("list.txt", "is a text file (.txt)"),
+        ("list.tsv", "name it list.csv"),
+        ("old.xls", "97-2003"),
+    ],
 )
 def test_other_files_are_named_in_plain_words(tmp_path: Path, run, name: str, says: str) -> None:
     path = tmp_path / name

@@ -100,7 +100,8 @@ def _unreadable(path: Path) -> UsageError:
     if suffix in (".csv", ".txt", ".tsv"):
         return UsageError(
             f"{path.name} is a text file ({suffix}), not an Excel workbook.",
-            "Open it in Excel and save it as an Excel Workbook (.xlsx), then run again.",
+            f"If it is a CSV export, name it {path.stem}.csv: bpxl pushes CSV files (commas, "
+            "semicolons or tabs). Or open it in Excel and save it as an Excel Workbook (.xlsx).",
         )
     return UsageError(
         f"{path.name} is not an Excel workbook bpxl can read (it may be damaged, or another kind "
