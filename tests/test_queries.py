@@ -4,6 +4,8 @@ since the pull names who made it and when; an invoice no longer there is said so
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bpxl.core.client import Client
@@ -82,8 +84,12 @@ def test_stamps_and_conflicts_say_what_changed_and_who_changed_it(fake) -> None:
         found = queries.conflicts(client, expected)
         client.close()
     assert sorted(found) == sorted([ids[1], "99999"])
+    # The server's UTC stamp in the user's local time; the fake server names no users.
+    when = dt.datetime.fromisoformat(stamps[ids[1]].replace("Z", "+00:00"))
+    local = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone()
+    local_text = local.strftime("at %H:%M on %Y-%m-%d (your time)")
     assert found[ids[1]] == (
-        f"Invoice {ids[1]} was changed in BillingPlatform by user 1 at {stamps[ids[1]]} since it "
+        f"Invoice {ids[1]} was changed in BillingPlatform by user 1 {local_text} since it "
         "was pulled, so it was not sent; pull it again (bpxl pull --ids-from-sheet) or send "
         "with --overwrite"
     )
