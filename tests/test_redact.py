@@ -3,6 +3,7 @@ weak password store."""
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -98,9 +99,21 @@ def test_scrub_cuts_known_secrets_and_named_credentials() -> None:
 def test_a_secret_holding_another_is_cut_whole() -> None:
     """The longest first: a session id that contains the password is cut whole, not around
     the password (which would leave the session id's ends readable)."""
-    text = "echo: sid=zz-hunter2-yy pw hunter2"
-    assert redact.scrub(text, ["hunter2", "zz-hunter2-yy"]) == "echo: sid=[hidden] pw [hidden]"
-    assert redact.scrub(text, ["zz-hunter2-yy", "hunter2"]) == "echo: sid=[hidden] pw [hidden]"
+    text = "echo: sid=aa-zz9hunter-bb pw zz9hunter"  # the shorter one sorts after by letters
+    assert redact.scrub(text, ["zz9hunter", "aa-zz9hunter-bb"]) == "echo: sid=[hidden] pw [hidden]"
+    assert redact.scrub(text, ["aa-zz9hunter-bb", "zz9hunter"]) == "echo: sid=[hidden] pw [hidden]"
+
+
+def test_a_secret_echoed_json_escaped_is_cut_whole_and_nothing_else() -> None:
+    secret = 'pa"ss\\wörd'
+    text = f'{{"error": "the rules refuse {json.dumps(secret)[1:-1]}", "null": null}}'
+    got = redact.scrub(text, [secret])
+    assert got == '{"error": "the rules refuse [hidden]", "null": null}', got
+
+
+def test_a_named_credential_keeps_its_name_and_loses_its_value() -> None:
+    got = redact.scrub("failed: sessionid=abc123; Authorization: Bearer eyJ.x.y; cookie = k=v")
+    assert got == "failed: sessionid=[hidden]; Authorization: [hidden]; cookie = [hidden]", got
 
 
 @pytest.mark.parametrize("secret", ["pa55", "s3cr3t!", "1234567"])
