@@ -11,7 +11,7 @@ from pathlib import Path
 
 import openpyxl
 
-from bpxl.core import run_log
+from bpxl.core import run_log, shell
 from bpxl.core.connection import data_dir
 from bpxl.excel import ribbon as excel
 
@@ -132,7 +132,9 @@ def test_show_log_reads_the_run_log_of_the_command_line(tmp_path: Path, sandbox,
     excel.action("bpxlLog", fake)
     text = fake.app.alerts[-1][0]
     assert len(text) < 1700 and "Row 2: Invalid" in text
-    assert text.endswith(f'The whole run: type in a command prompt: bpxl log "{many.resolve()}"')
+    assert text.endswith(
+        f"The whole run: type in a command prompt: bpxl log {shell.quoted(many.resolve(), True)}"
+    )
 
 
 def test_a_corrupt_log_is_passed_over(tmp_path: Path, sandbox, run) -> None:

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from .. import template
-from ..core import fields, journal, profiles, push, recover, run_log, sending, writer_lock
+from ..core import (
+    fields,
+    journal,
+    profiles,
+    push,
+    recover,
+    run_log,
+    sending,
+    shell,
+    writer_lock,
+)
 from ..core.connection import (
     catalogue_for,
     catalogue_key,
@@ -243,7 +253,8 @@ def show_log(book: Any) -> None:
     if len(text) > SHOW_LOG_CHARACTERS:
         text = (
             text[:SHOW_LOG_CHARACTERS].rsplit("\n", 1)[0]
-            + f'\n...\nThe whole run: type in a command prompt: bpxl log "{log.workbook}"'
+            + "\n...\nThe whole run: type in a command prompt: "
+            + shell.command("log", log.workbook, windows=True)
         )
     book.app.alert(text, title=f"{TITLE}: last run")
 
