@@ -108,6 +108,9 @@ def _cli_paths(
     outputs.append(run("push", book, "--op", "create", *nowhere, password=PASSWORD))
     outputs.append(run("pull", tmp_path / "p3.xlsx", "--where", "Id > 0", *nowhere,
                        password=PASSWORD))  # fmt: skip
+    # The run logs of all those, printed and written as CSV.
+    outputs.append(run("log", "--results", tmp_path / "last-run.csv"))
+    outputs.append(run("log", book))
 
 
 HEADER = ["Id", "BillingProfileId", "Status", "DueDate", "Result", "Message"]
@@ -189,7 +192,7 @@ def test_no_secret_anywhere_on_any_path(
     folders = [tmp_path, Path(os.environ["BPXL_DATA_DIR"]), Path(os.environ["BPXL_CONFIG_DIR"])]
     files = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
     kinds = {p.parent.name for p in files}
-    assert {"journal", "undo"} <= kinds, kinds  # the journals and revert data were written
+    assert {"journal", "undo", "runs"} <= kinds, kinds  # journals, revert data, run logs
     for path in files:
         data = path.read_bytes()
         for secret in secrets:
