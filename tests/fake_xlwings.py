@@ -10,13 +10,35 @@ format conditions and their count, a rule's interior and its colour, the status 
 boxes), as each is a round trip to Excel in the real add-in. Tests read the
 cells and sheets through plain attributes (``Sheet.cells``, ``Book.sheets.items``) that count
 nothing.
+
+It behaves like Excel where Excel is documented to surprise (issue 26), so that code which only
+works on an English Excel with the cursor in A1 fails here too:
+
+- a formula given to ``FormatConditions.Add`` is read in the user's language (``App.language``:
+  German wants ``;`` between arguments and its own function names) and its relative references
+  are read against the active cell (``App.active_cell``), not the range being formatted;
+  ``Sheet.rule_formula_at`` shows the formula a rule evaluates at a cell, names expanded;
+  ``Names.Add(RefersToR1C1=...)`` is in the macro language (English) and relative to the cell
+  using the name, as Excel documents it;
+- ``Address`` is cut at 255 characters; ``Areas`` gives every area;
+- a string starting with ``=`` written to ``.value`` becomes a formula (``Formula``), one
+  starting with an apostrophe is text without it (Excel's ``PrefixCharacter``);
+- ``Book.fullname`` is xlwings' (which fails for a SharePoint or Teams URL it cannot map to a
+  synced folder), ``Book.api.FullName`` Excel's own (an https URL for an online workbook);
+- ``Application.Run`` (``App.macro``) finds an unqualified macro name only in the active
+  workbook, not in the add-in;
+- a call from VBA into Python (``App.run_python``) that lasts longer than ``App.ole_limit_s``
+  fails as Excel's "waiting for another application to complete an OLE action" does, and
+  ``Application.OnTime`` procedures run only when the test lets Excel idle (``App.idle``).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +46,140 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 _CELL = re.compile(r"\$?([A-Z]+)\$?(\d+)")
+ADDRESS_LIMIT = 255  # Range.Address is cut at 255 characters
+ADDIN = "bpxl.xlam"
+_MACRO_NOT_FOUND = (
+    "Cannot run the macro '{}'. The macro may not be available in this workbook or all macros "
+    "may be disabled."
+)
+_INVALID_CALL = "Invalid procedure call or argument"
+# Function names as a German Excel reads and shows them (the few the add-in could use).
+GERMAN_FUNCTIONS = {
+    "AND": "UND",
+    "OR": "ODER",
+    "IF": "WENN",
+    "IFERROR": "WENNFEHLER",
+    "INDEX": "INDEX",
+    "MATCH": "VERGLEICH",
+    "ISNA": "ISTNV",
+    "ISBLANK": "ISTLEER",
+    "NOT": "NICHT",
+    "COUNTIF": "ZÄHLENWENN",
+}
+LANGUAGES = {
+    "en-US": ({name: name for name in GERMAN_FUNCTIONS}, ","),
+    "de-DE": (GERMAN_FUNCTIONS, ";"),
+}
+
+
+def _typed_as_formula(text: str) -> bool:
+    """Whether Excel, given ``text`` as a cell's value, enters a formula: ``=...``, and ``+``,
+    ``-`` or ``@`` before something that is not a number (``-5`` is the number -5)."""
+    if text.startswith("="):
+        return True
+    if text[:1] in ("+", "-", "@") and len(text) > 1:
+        try:
+            float(text[1:])
+        except ValueError:
+            return True
+    return False
+
+
+class ExcelError(RuntimeError):
+    """What a failing call into Excel raises (pywin32's com_error in the real add-in)."""
+
+
+class OleWaitError(RuntimeError):
+    """Excel gave up waiting on a call into Python: its OLE-wait dialogs in the real Excel."""
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A cell holding a formula: what a string starting with ``=`` written to ``.value`` becomes."""
+
+    text: str
+
+
+_A1_REF = re.compile(
+    r"(?<![A-Za-z0-9_.])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![A-Za-z0-9_(])"
+    r"|(?<![A-Za-z0-9_.])(\$?)([A-Z]{1,3}):(\$?)([A-Z]{1,3})(?![A-Za-z0-9_(])"
+)
+_R1C1_REF = re.compile(
+    r"(?<![A-Za-z0-9_.])R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?(?![A-Za-z0-9_(\[])"
+    r"|(?<![A-Za-z0-9_.])C(\[-?\d+\]|\d+)?(?![A-Za-z0-9_(\[])"
+)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
+
+
+def _outside_strings(formula: str, change: Callable[[str], str]) -> str:
+    """``change`` applied to the parts of ``formula`` outside string literals."""
+    parts = formula.split('"')
+    return '"'.join(change(p) if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+def _a1_to_r1c1(formula: str, row: int, column: int) -> str:
+    """Excel's reading of an A1 formula typed with the cursor on (row, column)."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(2):
+            fixed_c, letters, fixed_r, digits = match.group(1, 2, 3, 4)
+            c, r = _column_number(letters), int(digits)
+            rows = f"R{r}" if fixed_r else ("R" if r == row else f"R[{r - row}]")
+            columns = f"C{c}" if fixed_c else ("C" if c == column else f"C[{c - column}]")
+            return rows + columns
+        spans = []
+        for fixed, letters in (match.group(5, 6), match.group(7, 8)):
+            c = _column_number(letters)
+            spans.append(f"C{c}" if fixed else ("C" if c == column else f"C[{c - column}]"))
+        return spans[0] if spans[0] == spans[1] else ":".join(spans)
+
+    return _outside_strings(formula, lambda part: _A1_REF.sub(one, part))
+
+
+def _r1c1_to_a1(formula: str, row: int, column: int) -> str:
+    """An R1C1 formula as it reads at (row, column), in A1 (relative references plain)."""
+
+    def position(text: str | None, here: int) -> tuple[int, bool]:
+        if not text:
+            return here, False
+        if text.startswith("["):
+            return here + int(text[1:-1]), False
+        return int(text), True
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(3) is not None or (
+            match.group(1) is None and match.group(2) is None and match.group(0) == "C"
+        ):
+            c, fixed = position(match.group(3), column)
+            letter = ("$" if fixed else "") + _letter(c)
+            return f"{letter}:{letter}"
+        r, fixed_r = position(match.group(1), row)
+        c, fixed_c = position(match.group(2), column)
+        return f"{'$' if fixed_c else ''}{_letter(c)}{'$' if fixed_r else ''}{r}"
+
+    return _outside_strings(formula, lambda part: _R1C1_REF.sub(one, part))
+
+
+def _check_language(formula: str, language: str) -> None:
+    """Refuse a formula the way Excel does when it is not in the user's language."""
+    functions, separator = LANGUAGES[language]
+    known = set(functions.values())
+
+    def check(part: str) -> str:
+        for name in re.findall(r"([A-ZÄÖÜ][A-ZÄÖÜ0-9.]*)\(", part):
+            if name not in known:
+                raise ExcelError(_INVALID_CALL)
+        if separator == ";" and "," in part:
+            raise ExcelError(_INVALID_CALL)
+        return part
+
+    _outside_strings(formula, check)
 
 
 def _letter(column: int) -> str:
@@ -46,9 +202,15 @@ def _parse(text: str) -> tuple[int, int]:
 
 
 class App:
-    def __init__(self) -> None:
+    def __init__(self, language: str = "en-US") -> None:
         self.calls: Counter[str] = Counter()
+        self.language = language  # Excel's UI language: how it reads formulas typed by users
+        self.active_cell = (1, 1)  # where the cursor is: relative references are read from it
         self.selected = "$A$1"
+        self.ole_limit_s = 90.0  # how long Excel waits on a call into Python, then fails
+        self.scheduled: list[tuple[float, str]] = []  # Application.OnTime: (when, procedure)
+        self.vba: dict[str, Callable[[], None]] = {}  # macros of the add-in, by name
+        self.call_seconds: list[float] = []  # the duration of each call into Python
         self.screen_updating_value = True
         self.calculation_value = "automatic"
         self.status_history: list[object] = []
@@ -108,8 +270,38 @@ class App:
         return self.alert_answers.pop(0)
 
     def macro(self, name: str) -> Callable[[], None]:
+        """Application.Run: an unqualified name is looked for in the active workbook only."""
         self.count("macro")
-        return lambda: self.macros_run.append(name)
+        book, _, macro = name.rpartition("!")
+        if book.strip("'") != ADDIN:
+            raise ExcelError(_MACRO_NOT_FOUND.format(name))
+        return lambda: self.macros_run.append(macro)
+
+    def run_python(self, call: Callable[[], None]) -> None:
+        """A call from VBA into Python (RunPython): Excel waits for it, up to its OLE limit."""
+        began = time.monotonic()
+        call()
+        seconds = time.monotonic() - began
+        self.call_seconds.append(seconds)
+        if seconds > self.ole_limit_s:
+            raise OleWaitError(
+                f"Microsoft Excel is waiting for another application to complete an OLE action "
+                f"({seconds:.1f} s)"
+            )
+
+    def idle(self, timeout_s: float = 60.0) -> None:
+        """Excel idles: the procedures scheduled with OnTime run when due, until none is left."""
+        deadline = time.monotonic() + timeout_s
+        while self.scheduled:
+            assert time.monotonic() < deadline, f"still scheduled: {self.scheduled}"
+            self.scheduled.sort()
+            when, procedure = self.scheduled[0]
+            time.sleep(max(0.0, when - time.monotonic()))
+            self.scheduled.pop(0)
+            book, _, name = procedure.rpartition("!")
+            if book.strip("'") != ADDIN:
+                raise ExcelError(_MACRO_NOT_FOUND.format(procedure))
+            self.run_python(self.vba[name])
 
 
 class _AppApi:
@@ -121,6 +313,11 @@ class _AppApi:
         self.app.alerts.append((prompt, "input"))
         return self.app.input_answers.pop(0)
 
+    def OnTime(self, EarliestTime: float, Procedure: str) -> None:
+        """Run ``Procedure`` once Excel is idle after ``EarliestTime`` (seconds, monotonic)."""
+        self.app.count("OnTime")
+        self.app.scheduled.append((EarliestTime, Procedure))
+
 
 class _Selection:
     def __init__(self, app: App) -> None:
@@ -129,7 +326,83 @@ class _Selection:
     @property
     def address(self) -> str:
         self.app.count("address")
-        return self.app.selected
+        return self.app.selected[:ADDRESS_LIMIT]
+
+    @property
+    def api(self) -> _AreasApi:
+        self.app.count("api")
+        corners = []
+        for area in self.app.selected.split(","):
+            ends = [_parse(part) for part in area.replace("$", "").split(":")]
+            corners.append((*ends[0], *ends[-1]))
+        return _AreasApi(self.app, corners)
+
+
+class _AreasApi:
+    """The COM side of a range of one or more areas: ``Areas`` and ``Address``."""
+
+    def __init__(self, app: App, corners: list[tuple[int, int, int, int]]) -> None:
+        self.app = app
+        self.corners = corners  # (first row, first column, last row, last column) per area
+
+    @property
+    def Areas(self) -> _AreaList:
+        self.app.count("Areas")
+        return _AreaList(self.app, self.corners)
+
+    @property
+    def Address(self) -> str:
+        self.app.count("Address")
+        return ",".join(_address(*c) for c in self.corners)[:ADDRESS_LIMIT]
+
+
+class _AreaList:
+    def __init__(self, app: App, corners: list[tuple[int, int, int, int]]) -> None:
+        self.app = app
+        self.corners = corners
+
+    @property
+    def Count(self) -> int:
+        self.app.count("Areas.Count")
+        return len(self.corners)
+
+    def Item(self, index: int) -> _Area:
+        self.app.count("Areas.Item")
+        return _Area(self.app, self.corners[index - 1])  # Excel counts from 1
+
+
+class _Area:
+    def __init__(self, app: App, corners: tuple[int, int, int, int]) -> None:
+        self.app = app
+        self.r1, self.c1, self.r2, self.c2 = corners
+
+    @property
+    def Row(self) -> int:
+        self.app.count("Area.Row")
+        return self.r1
+
+    @property
+    def Column(self) -> int:
+        self.app.count("Area.Column")
+        return self.c1
+
+    @property
+    def Rows(self) -> _Count:
+        return _Count(self.app, self.r2 - self.r1 + 1)
+
+    @property
+    def Columns(self) -> _Count:
+        return _Count(self.app, self.c2 - self.c1 + 1)
+
+
+class _Count:
+    def __init__(self, app: App, count: int) -> None:
+        self.app, self.value = app, count
+
+    @property
+    def Count(self) -> int:
+        self.app.count("Count")
+        return self.value
 
 
 class _Books:
@@ -152,10 +425,11 @@ class _Books:
 class Book:
     def __init__(self, app: App | None = None, fullname: str = "Invoices.xlsx") -> None:
         self.app = app or App()
-        self.path = fullname
+        self.path = fullname  # Excel's FullName: an https URL for OneDrive, SharePoint, Teams
         self._sheets = _Sheets(self)
         self.closed = False
         self.date1904 = False  # Excel's "Use 1904 date system" option of this book
+        self.names: dict[str, tuple[str, bool]] = {}  # defined names: R1C1 formula, visible
 
     @property
     def api(self) -> _BookApi:
@@ -164,7 +438,14 @@ class Book:
 
     @property
     def fullname(self) -> str:
+        """xlwings' Book.fullname: a URL is turned into the synced folder's path, which xlwings
+        cannot find for SharePoint or Teams without settings (it raises, as here)."""
         self.app.count("fullname")
+        if "://" in self.path:
+            raise RuntimeError(
+                "Couldn't find your SharePoint folder. You'll need to configure the "
+                "'SHAREPOINT_WIN' setting."
+            )
         return self.path
 
     @property
@@ -189,6 +470,40 @@ class _BookApi:
     def Date1904(self) -> bool:
         self.book.app.count("Date1904")
         return self.book.date1904
+
+    @property
+    def FullName(self) -> str:
+        self.book.app.count("FullName")
+        return self.book.path
+
+    @property
+    def Names(self) -> _Names:
+        self.book.app.count("Names")
+        return _Names(self.book)
+
+
+class _Names:
+    def __init__(self, book: Book) -> None:
+        self.book = book
+
+    def Add(
+        self,
+        Name: str,
+        RefersTo: str | None = None,
+        Visible: bool = True,
+        RefersToR1C1: str | None = None,
+    ) -> None:
+        """A defined name; ``RefersTo`` (A1) is read against the active cell, ``RefersToR1C1``
+        as written. Both are in the macro language (English), as Excel documents them."""
+        app = self.book.app
+        app.count("Names.Add")
+        formula = RefersToR1C1 if RefersToR1C1 is not None else RefersTo
+        if formula is None or not formula.startswith("="):
+            raise ExcelError(_INVALID_CALL)
+        _check_language(formula, "en-US")
+        if RefersToR1C1 is None:
+            formula = _a1_to_r1c1(formula, *app.active_cell)
+        self.book.names[Name] = (formula, Visible)
 
 
 class _Sheets:
@@ -254,6 +569,23 @@ class Sheet:
             for c, value in enumerate(values, start=1):
                 if value is not None:
                     self.cells[(r, c)] = value
+
+    def rule_formula_at(self, row: int, column: int) -> list[str]:
+        """The formulas of the expression rules on ``column`` as Excel evaluates them at the
+        cell (row, column), in A1, defined names replaced by what they refer to there (test
+        helper, not an Excel call)."""
+        formulas = []
+        for rule_column, _, formula, _ in self.format_rules:
+            if rule_column != column:
+                continue
+            for name, (refers, _) in self.book.names.items():
+                formula = re.sub(
+                    rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_.(])",
+                    lambda _m, refers=refers: f"({refers.lstrip('=')})",
+                    formula,
+                )
+            formulas.append(_r1c1_to_a1(formula, row, column))
+        return formulas
 
     def column(self, header: str, top: int = 1) -> dict[int, object]:
         """Row -> value under ``header`` (test helper, not an Excel call)."""
@@ -321,7 +653,7 @@ class Range:
     @property
     def address(self) -> str:
         self.app.count("address")
-        return _address(self.r1, self.c1, self.r2, self.c2)
+        return _address(self.r1, self.c1, self.r2, self.c2)[:ADDRESS_LIMIT]
 
     def options(self, ndim: int | None = None, **_: object) -> Range:
         self.app.count("options")
@@ -351,6 +683,10 @@ class Range:
         for i, values in enumerate(rows):
             for j, value in enumerate(values):
                 key = (self.r1 + i, self.c1 + j)
+                if isinstance(value, str) and value.startswith("'"):
+                    value = value[1:]  # Excel's "this is text" mark, kept out of the value
+                elif isinstance(value, str) and _typed_as_formula(value):
+                    value = Formula(value)  # Excel enters it as if typed: a formula
                 if value is None or value == "":
                     self.sheet.cells.pop(key, None)
                 else:
@@ -382,27 +718,14 @@ class _RangeApi:
         areas, start = [], visible[0]
         for previous, current in zip(visible, [*visible[1:], None], strict=True):
             if current != previous + 1:
-                areas.append(_address(start, rng.c1, previous, rng.c2))
+                areas.append((start, rng.c1, previous, rng.c2))
                 start = current
-        return _Areas(self.cells.app, ",".join(areas))
+        return _AreasApi(self.cells.app, areas)
 
     @property
     def FormatConditions(self) -> Any:
         self.cells.app.count("FormatConditions")
         return _Conditions(self.cells)
-
-
-class _Areas:
-    """What ``SpecialCells`` returns: the visible areas, read through ``.Address``."""
-
-    def __init__(self, app: App, address: str) -> None:
-        self.app = app
-        self.address = address
-
-    @property
-    def Address(self) -> str:
-        self.app.count("Address")
-        return self.address
 
 
 class _Conditions:
@@ -416,7 +739,13 @@ class _Conditions:
         return sum(rule[0] == self.cells.c1 for rule in self.cells.sheet.format_rules)
 
     def Add(self, kind: int, operator: int, formula: str) -> _Rule:
-        self.cells.app.count("FormatConditions.Add")
+        """A rule, its formula read as Excel reads one typed by the user: in the UI language,
+        relative references from the active cell (Excel keeps it in R1C1 from there)."""
+        app = self.cells.app
+        app.count("FormatConditions.Add")
+        if kind == 2:  # xlExpression
+            _check_language(formula, app.language)
+            formula = _a1_to_r1c1(formula, *app.active_cell)
         return _Rule(self.cells, formula)
 
 

@@ -96,6 +96,7 @@ def test_config_names_folders_by_variable_and_reads_back_as_ansi_for_juergen(
         "INTERPRETER_WIN": r"%LOCALAPPDATA%\bpxl\venv\Scripts\pythonw.exe",
         "UDF MODULES": "bpxl.excel.udfs",
         "USE UDF SERVER": "True",
+        "ADD_WORKBOOK_TO_PYTHONPATH": "False",  # an online workbook's folder is a URL
     }
     assert text.endswith("\r\n")
     assert places.label.read_bytes().decode("cp1252") == install.SANDBOX_LABEL + "\r\n"

@@ -19,6 +19,7 @@ from ..core.records import Layout
 from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import sends
 from . import install, memory_sheet
+from .book_file import workbook_file
 from .range_io import Block, StatusBar, quiet, read_block, write_results
 
 TITLE = "BillingPlatform"
@@ -52,7 +53,7 @@ class _Desk:
 
     def __init__(self, book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
         self.book, self._read = book, read
-        self.workbook = Path(book.fullname)
+        self.workbook = workbook_file(book)
         self.block: Block | None = None
         self.bar = StatusBar(book.app)
 

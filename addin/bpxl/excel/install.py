@@ -56,7 +56,7 @@ class Places:
 
     @property
     def addin(self) -> Path:
-        return self.startup / "bpxl.xlam"
+        return self.startup / xlam.FILE_NAME
 
     @property
     def config(self) -> Path:
@@ -128,6 +128,10 @@ def config_text(
         key: with_variables(str(python), environ),
         "UDF MODULES": UDF_MODULES,
         "USE UDF SERVER": "True",
+        # xlwings' default puts the workbook's folder on Python's path: for a workbook opened
+        # from OneDrive, SharePoint or Teams that folder is an https URL, which xlwings fails to
+        # map without settings, and Python does not start. bpxl imports nothing from there.
+        "ADD_WORKBOOK_TO_PYTHONPATH": "False",
     }
     text = "".join(f'"{name}","{value}"\r\n' for name, value in settings.items())
     try:

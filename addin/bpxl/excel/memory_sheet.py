@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core import fields, push
-from ..core.records import Layout, column_letter
+from ..core.records import Layout
 from ..core.roundtrip import edits, pull_memory, sends
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
 from .range_io import LAST_ROW, Block
@@ -83,24 +83,38 @@ def remember_pulled(book: Any, block: Block, pulled: Mapping[str, Pulled]) -> No
 
 
 def mark_changes(block: Block) -> None:
-    """Amber for cells edited since the pull (a conditional format per field column, set once)."""
+    """Amber for cells edited since the pull (a conditional format per field column, set once).
+
+    The rule's formula is a defined name and nothing else, so that it reads the same in every
+    Excel: ``FormatConditions.Add`` reads a formula as typed by the user, in the user's language
+    (``;`` between arguments and ``UND``, ``WENNFEHLER`` on a German Excel) and with its relative
+    references taken from the active cell, wherever the cursor happens to be. A name's
+    ``RefersToR1C1`` is in the macro language (English) and its relative references are taken
+    from the cell that uses it: the one cell being marked."""
     first = block.header_row + 1
     id_column = block.layout.column(fields.ID)
     assert id_column is not None
-    id_letter = column_letter(block.left + id_column.index)
+    name = _define_changed(block.sheet.book, block.left + id_column.index)
     for column in block.layout.columns:
         if column.field.name == fields.ID:
             continue
-        letter = column_letter(block.left + column.index)
         cells = block.sheet.range(
             (first, block.left + column.index), (LAST_ROW, block.left + column.index)
         )
         conditions = cells.api.FormatConditions
         if conditions.Count:
             continue
-        formula = edits.changed_formula(id_letter, letter, first, pull_memory.MEMORY_SHEET)
-        rule = conditions.Add(2, 3, f"={formula}")  # xlExpression
+        rule = conditions.Add(2, 3, f"={name}")  # xlExpression
         rule.Interior.Color = AMBER
+
+
+def _define_changed(book: Any, id_column: int) -> str:
+    """The hidden name whose formula is true for a cell edited since the pull (Ids in sheet
+    column ``id_column``); defined again on each pull, so an older definition is replaced."""
+    name = f"_bpxl_edited_id{id_column}"
+    formula = edits.changed_formula_r1c1(id_column, pull_memory.MEMORY_SHEET)
+    book.api.Names.Add(Name=name, RefersToR1C1=f"={formula}", Visible=False)
+    return name
 
 
 def recorded(book: Any, block: Block, grid: push.Grid) -> sends.Recorded:

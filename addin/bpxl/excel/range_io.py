@@ -1,20 +1,21 @@
 """Excel range I/O for the add-in: one read of the sheet, whole-column writes of the results.
 
 Every function here makes the same number of Excel calls whatever the number of rows: the used
-range is read in one call, the chosen rows come from two address strings (the selection and the
-visible cells), and results go back as one block per column group. Calls into Excel are slow
+range is read in one call, the chosen rows come from the areas of the selection and of the visible
+cells (a few calls per area, never an address string: Excel cuts ``Address`` at 255 characters,
+so the rows after the cut would silently drop out), and results go back as one block per column
+group. Calls into Excel are slow
 (each is a round trip to another process), so a loop of single-cell calls is never an option.
 
 It touches only these xlwings objects: ``Sheet.used_range``, ``Sheet.range``, ``Sheet.name``,
 ``Sheet.book.api.Date1904``, ``Range.options(ndim=2).value``, ``Range.value``, ``Range.row``,
-``Range.column``, ``Range.address``, ``Range.api.SpecialCells(12).Address`` and
-``Range.api.FormatConditions``, and ``App.selection``, ``App.screen_updating``,
+``Range.column``, ``Range.api.SpecialCells(12).Areas``, ``Range.api.FormatConditions`` and
+``Book.api.Names``, and ``App.selection.api.Areas``, ``App.screen_updating``,
 ``App.calculation``, ``App.status_bar``.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,7 +49,6 @@ COLOURS = {  # Excel's own "good", "bad" and "neutral" cell colours (BGR as Exce
     Outcome.CONFLICT: 0x9CEBFF,
     Outcome.CHANGED: 0x9CEBFF,
 }
-_CELL = re.compile(r"\$?([A-Z]{1,3})?\$?(\d+)?")
 
 
 @dataclass
@@ -109,19 +109,14 @@ def read_block(sheet: Any, catalogue: Catalogue = fields.BUILT_IN) -> Block:
     return Block(sheet, used.row, used.column, rows, header - 1, catalogue, date1904)
 
 
-def row_spans(address: str) -> list[tuple[int, int]]:
-    """``"$A$2:$C$5,$A$8"`` -> [(2, 5), (8, 8)]: the rows each area covers (whole columns too)."""
+def row_spans(areas: Any) -> list[tuple[int, int]]:
+    """The rows each area of a range covers (Excel's ``Areas`` of a COM range), first to last:
+    two or three calls per area, whatever its size (a whole column too)."""
     spans = []
-    for area in address.split(","):
-        area = area.split("!")[-1].strip()
-        if not area:
-            continue
-        corners = [_CELL.fullmatch(part) for part in area.split(":")]
-        rows = [int(m.group(2)) for m in corners if m and m.group(2)]
-        if len(rows) == len(corners):
-            spans.append((min(rows), max(rows)))
-        else:  # a whole column such as $B:$B
-            spans.append((1, LAST_ROW))
+    for index in range(1, areas.Count + 1):
+        area = areas.Item(index)
+        first = area.Row
+        spans.append((first, first + area.Rows.Count - 1))
     return spans
 
 
@@ -144,9 +139,11 @@ def chosen_rows(app: Any, block: Block) -> Choice:
     if not data:
         return Choice([], False)
     visible = _visible_spans(block, min(data), max(data))
-    address = app.selection.address
-    single = "," not in address and ":" not in address
-    selected = [(1, LAST_ROW)] if single else row_spans(address)
+    areas = app.selection.api.Areas
+    selected = row_spans(areas)
+    single = selected == [(selected[0][0],) * 2] and areas.Item(1).Columns.Count == 1
+    if single:
+        selected = [(1, LAST_ROW)]
     rows = [r for r in data if _within(r, selected) and _within(r, visible)]
     return Choice(rows, single)
 
@@ -155,9 +152,10 @@ def _visible_spans(block: Block, first: int, last: int) -> list[tuple[int, int]]
     column = block.left
     cells = block.sheet.range((first, column), (last, column))
     try:
-        return row_spans(cells.api.SpecialCells(VISIBLE_CELLS).Address)
+        visible = cells.api.SpecialCells(VISIBLE_CELLS)
     except Exception:  # Excel raises "No cells were found." when a filter hides every row
         return []
+    return row_spans(visible.Areas)
 
 
 def write_results(block: Block, results: Sequence[RowResult]) -> None:

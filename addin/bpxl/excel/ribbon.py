@@ -37,7 +37,8 @@ from ..core.connection import (
 from ..core.errors import BpxlError, UsageError
 from ..core.records import earlier_outcome
 from ..core.results import Operation, Outcome, RowResult, plural
-from . import install, memory_sheet, roundtrip
+from . import install, memory_sheet, roundtrip, xlam
+from .book_file import workbook_file
 from .desk import TITLE, all_rows, label, send, show, target_label, write_label
 from .range_io import Block, chosen_rows, quiet, read_block, write_results
 
@@ -96,7 +97,7 @@ def connect(book: Any) -> None:
         ) from None
     profiles.set_active(name)
     write_label(label(name, saved))
-    book.app.macro("BpxlRefreshRibbon")()
+    book.app.macro(xlam.macro("BpxlRefreshRibbon"))()
 
 
 # -- sheet ----------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def validate(book: Any) -> None:
     run_log.save(
         run_log.RunLog(
             command="validate",
-            workbook=str(Path(book.fullname).resolve()),
+            workbook=str(workbook_file(book).resolve()),
             sheet=block.sheet.name,
             target="a check: nothing was sent",
             summary=summary.splitlines()[0],
@@ -262,7 +263,7 @@ def show_log(book: Any) -> None:
 def recover_last(book: Any) -> None:
     """Write the outcomes of this workbook's unfinished sends (or, for a copy, those of the
     workbook it was copied from, and those recovered into another copy) into its sheets."""
-    workbook = Path(book.fullname)
+    workbook = workbook_file(book)
     with writer_lock.hold(workbook, command="recover"):
         pending = []
         runs = journal.runs(journal_dir())

@@ -9,7 +9,6 @@ so a workbook can go back and forth between the ribbon and the command line.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..core import fields, profiles, push, sending, writer_lock
@@ -19,6 +18,7 @@ from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import edits, pull_memory, pulls, queries, revert_memory, sends
 from ..core.roundtrip.pull_memory import Pulled
 from . import memory_sheet
+from .book_file import workbook_file
 from .desk import TITLE, send
 from .range_io import Block, chosen_rows, quiet, read_block, write_results
 
@@ -31,7 +31,7 @@ _ASK = (
 
 
 def pull(book: Any) -> None:
-    with writer_lock.hold(Path(book.fullname), command="pull"):
+    with writer_lock.hold(workbook_file(book), command="pull"):
         _pull(book)
 
 
@@ -131,11 +131,12 @@ def send_changed(book: Any) -> None:
 def revert_last(book: Any) -> None:
     def read(block: Block) -> sending.Outgoing:
         pulled = memory_sheet.pulled(book)
-        replaced = revert_memory.load(undo_dir(), book.fullname)
+        workbook = str(workbook_file(book))
+        replaced = revert_memory.load(undo_dir(), workbook)
         choice = chosen_rows(book.app, block)
         only = None if choice.whole_sheet else set(choice.rows)
         known = block.catalogue
-        done = revert_memory.reverted(undo_dir(), book.fullname)
+        done = revert_memory.reverted(undo_dir(), workbook)
         grid = block.grid(sorted(block.data))
         trip = sends.Revert(grid, pulled, replaced, False, only, known, done)
         options = push.PushOptions(Operation.UPDATE, catalogue=known, check_headers=False)

@@ -18,6 +18,15 @@ from pathlib import Path
 from . import vba
 
 PROJECT_NAME = "bpxl"  # xlwings reads its settings from %USERPROFILE%\.bpxl\bpxl.conf
+FILE_NAME = f"{PROJECT_NAME}.xlam"  # as installed: what qualifies its macros for Application.Run
+
+
+def macro(name: str) -> str:
+    """A macro of the add-in as ``Application.Run`` and ``OnTime`` must name it: qualified with
+    the add-in's file, since an unqualified name is looked for in the active workbook only."""
+    return f"'{FILE_NAME}'!{name}"
+
+
 SOURCES = Path(__file__).resolve().parents[2] / "xlam"
 BUILT = Path(__file__).resolve().parents[2] / "bpxl.xlam"
 _STAMP = (2026, 1, 1, 0, 0, 0)

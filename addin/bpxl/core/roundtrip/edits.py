@@ -75,11 +75,22 @@ def changes(grid: Grid, layout: Layout, pulled: Mapping[str, Pulled]) -> Changes
 
 def changed_formula(id_letter: str, letter: str, first_row: int, memory: str) -> str:
     """The conditional format that marks a cell edited since the pull: it differs from the
-    remembered value of the same column, found by the row's Id (so sorting changes nothing)."""
+    remembered value of the same column, found by the row's Id (so sorting changes nothing).
+    In A1 for the range's first row, as a file stores a rule."""
+    cell, row_id = f"{letter}{first_row}", f"${id_letter}{first_row}"
+    return _changed(cell, row_id, f"{letter}:{letter}", f"${id_letter}:${id_letter}", memory)
+
+
+def changed_formula_r1c1(id_column: int, memory: str) -> str:
+    """``changed_formula`` in R1C1 relative to the cell it marks, whatever its column: what the
+    Excel add-in defines as a name (R1C1 needs no cursor position to be read right)."""
+    return _changed("RC", f"RC{id_column}", "C", f"C{id_column}", memory)
+
+
+def _changed(cell: str, row_id: str, column: str, ids: str, memory: str) -> str:
     return (
-        f'AND(${id_letter}{first_row}<>"",IFERROR({letter}{first_row}&""<>INDEX(\'{memory}\'!'
-        f"{letter}:{letter},MATCH(${id_letter}{first_row}&\"\",'{memory}'!${id_letter}:"
-        f'${id_letter},0))&"",FALSE))'
+        f'AND({row_id}<>"",IFERROR({cell}&""<>INDEX(\'{memory}\'!{column},'
+        f'MATCH({row_id}&"",\'{memory}\'!{ids},0))&"",FALSE))'
     )
 
 

@@ -1,0 +1,138 @@
+"""The add-in on a fake Excel that surprises where the real one does (issue 26): a German Excel,
+the cursor anywhere, addresses cut at 255 characters, a workbook opened from SharePoint,
+macros looked for in the active workbook. Each test fails on an add-in that only works on an
+English Excel with the cursor in A1 and a workbook on the local disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bpxl.core import journal, profiles
+from bpxl.core.client import Client
+from bpxl.core.connection import data_dir, journal_dir
+from bpxl.excel import ribbon as excel
+from bpxl.excel.range_io import chosen_rows, read_block
+
+from .fake_xlwings import ADDRESS_LIMIT, App, Book, book_from_rows
+
+TEXT = "MoveInvoiceDescription"  # a text field of the Invoice
+HEADER = ["Id", "BillingProfileId", "Status", "DueDate", TEXT, "Result", "Message"]
+SHAREPOINT = "https://contoso.sharepoint.com/sites/Finance/Shared%20Documents/Invoices%20Q3.xlsx"
+
+
+def _rows(n: int) -> list[list[object]]:
+    return [
+        [None, str(101 + i % 3), "Pending", dt.datetime(2026, 1, 1 + i % 28), f"note {i}"]
+        for i in range(n)
+    ]
+
+
+def _connected(sandbox, run) -> None:  # type: ignore[no-untyped-def]
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+
+
+def _seed(sandbox, count: int, notes: str = "seeded") -> list[str]:  # type: ignore[no-untyped-def]
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        made = client.create(
+            [
+                {"BillingProfileId": "101", "Status": "Pending", "DueDate": "2026-01-31",
+                 TEXT: notes}
+                for _ in range(count)
+            ]
+        )  # fmt: skip
+    return [str(r.id) for r in made]
+
+
+@pytest.mark.parametrize("language", ["en-US", "de-DE"])
+@pytest.mark.parametrize("cursor", [(1, 1), (40, 9)])
+def test_amber_marks_are_on_the_edited_cells_in_any_language_wherever_the_cursor_is(
+    sandbox, run, memory_keyring, language: str, cursor: tuple[int, int]
+) -> None:
+    """FormatConditions.Add reads its formula in the user's language and its relative
+    references from the active cell: the rule that marks C7 must compare C7, by the Id in A7,
+    with the pulled value, on a German Excel with the cursor in I40 as on an English one in A1."""
+    _connected(sandbox, run)
+    _seed(sandbox, 8)
+    book = Book(App(language=language))
+    book.add_sheet("Invoices").fill(HEADER, [])
+    book.app.active_cell = cursor
+    book.app.input_answers = ["BillingProfileId = 101"]
+    excel.action("bpxlPull", book)
+    assert "Pulled 8 invoices" in book.app.alerts[-1][0], book.app.alerts
+    sheet = book.sheets[0]
+    marked = sorted({rule[0] for rule in sheet.format_rules if rule[2] != '="Created"'})
+    assert len(marked) == 4  # BillingProfileId, Status, DueDate, the text: not the Id
+    for row, column, letter in [(7, 3, "C"), (2, 2, "B"), (9, 5, "E")]:
+        assert sheet.rule_formula_at(row, column) == [
+            f'=(AND($A{row}<>"",IFERROR({letter}{row}&""<>INDEX(\'_bpxl_pulled\'!{letter}:'
+            f'{letter},MATCH($A{row}&"",\'_bpxl_pulled\'!$A:$A,0))&"",FALSE)))'
+        ]
+
+
+def test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_address() -> None:
+    """Excel cuts Range.Address at 255 characters: a filter leaving 66 scattered rows (or a
+    selection of 40 areas) must still give every one of them."""
+    book = book_from_rows(HEADER, _rows(200))  # data rows 2..201
+    sheet = book.sheets[0]
+    sheet.hidden_rows = {r for r in range(2, 202) if r % 3}
+    visible = list(range(3, 202, 3))
+    areas = sheet.range((2, 1), (201, 1)).api.SpecialCells(12)
+    assert len(areas.Address) == ADDRESS_LIMIT  # the address alone would lose rows
+    book.app.selected = "$B$5"
+    choice = chosen_rows(book.app, read_block(sheet))
+    assert choice.whole_sheet and choice.rows == visible
+    book.app.selected = ",".join(f"$C${r}:$D${r}" for r in range(3, 121, 3))  # 40 areas
+    assert len(book.app.selection.address) == ADDRESS_LIMIT
+    choice = chosen_rows(book.app, read_block(sheet))
+    assert not choice.whole_sheet and choice.rows == list(range(3, 121, 3))
+
+
+def test_the_ribbon_label_refresh_is_found_from_any_workbook(
+    sandbox, run, memory_keyring, tmp_path, monkeypatch
+) -> None:
+    """Application.Run looks for an unqualified macro in the active workbook only; the add-in's
+    BpxlRefreshRibbon must be named with the add-in's file."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run("connect", "acme", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    book = book_from_rows(HEADER, _rows(1))
+    book.app.input_answers = ["2"]
+    excel.action("bpxlConnect", book)
+    assert book.app.macros_run == ["BpxlRefreshRibbon"], book.app.alerts
+    assert not any("unexpected" in text for text, _ in book.app.alerts)
+
+
+def test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity(
+    sandbox, run, memory_keyring
+) -> None:
+    """Excel's FullName of a workbook opened from SharePoint or Teams is an https URL, which
+    xlwings' Book.fullname cannot map without settings: every button must work anyway, and the
+    journal must know the workbook by the same name in every session (Recover finds its runs)."""
+    _connected(sandbox, run)
+    book = book_from_rows(HEADER, _rows(3))
+    book.path = SHAREPOINT
+    book.app.alert_answers = ["ok"]
+    excel.action("bpxlCreate", book)
+    assert "3 rows: 3 created" in book.app.alerts[-1][0], book.app.alerts
+    [run_] = journal.runs(journal_dir())
+    stand_in = data_dir() / "online/contoso.sharepoint.com/sites/Finance/Shared Documents"
+    assert run_.workbook == str((stand_in / "Invoices Q3.xlsx").resolve())
+    sheet = book.sheets[0]
+    ids = sheet.column("Id")
+    book.app.input_answers = [""]  # refresh the sheet's invoices
+    excel.action("bpxlPull", book)
+    assert "0 new rows, 3 refreshed" in book.app.alerts[-1][0], book.app.alerts
+    sheet.cells[(3, 3)] = "Approved"
+    excel.action("bpxlSendChanged", book)
+    assert "1 row: 1 updated" in book.app.alerts[-1][0], book.app.alerts
+    book.app.selected = "$A$3"
+    excel.action("bpxlRevert", book)
+    assert "1 row: 1 updated" in book.app.alerts[-1][0], book.app.alerts
+    excel.action("bpxlValidate", book)
+    assert "nothing was sent" in book.app.alerts[-1][0], book.app.alerts
+    excel.action("bpxlRecover", book)
+    assert "Nothing to recover" in book.app.alerts[-1][0], book.app.alerts
+    assert not any("unexpected" in text for text, _ in book.app.alerts)
+    assert ids == sheet.column("Id")
