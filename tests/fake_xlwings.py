@@ -34,6 +34,7 @@ works on an English Excel with the cursor in A1 fails here too:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections import Counter
@@ -289,7 +290,7 @@ class App:
                 f"({seconds:.1f} s)"
             )
 
-    def idle(self, timeout_s: float = 60.0) -> None:
+    def idle(self, timeout_s: float = 600.0) -> None:
         """Excel idles: the procedures scheduled with OnTime run when due, until none is left."""
         deadline = time.monotonic() + timeout_s
         while self.scheduled:
@@ -313,10 +314,11 @@ class _AppApi:
         self.app.alerts.append((prompt, "input"))
         return self.app.input_answers.pop(0)
 
-    def OnTime(self, EarliestTime: float, Procedure: str) -> None:
-        """Run ``Procedure`` once Excel is idle after ``EarliestTime`` (seconds, monotonic)."""
+    def OnTime(self, EarliestTime: dt.datetime, Procedure: str) -> None:
+        """Run ``Procedure`` once Excel is idle at ``EarliestTime`` (a local date-time)."""
         self.app.count("OnTime")
-        self.app.scheduled.append((EarliestTime, Procedure))
+        due = time.monotonic() + (EarliestTime - dt.datetime.now()).total_seconds()
+        self.app.scheduled.append((due, Procedure))
 
 
 class _Selection:
@@ -770,6 +772,18 @@ class _Rule:
         self.cells.app.count("Interior.Color")
         rule = (self.cells.c1, self.cells.r1, self.formula, colour)
         self.cells.sheet.format_rules.append(rule)
+
+
+def press(book: Book, control_id: str) -> None:
+    """A click on a ribbon button, as the add-in's VBA makes it: BpxlAction calls Python
+    (``bpxl.excel.ribbon.action``), then Excel idles, running the BpxlPoll calls the button's
+    work schedules until it is done. Every call into Python is held to Excel's OLE limit."""
+    from bpxl.excel import ribbon
+
+    app = book.app
+    app.vba.setdefault("BpxlPoll", ribbon.poll)
+    app.run_python(lambda: ribbon.action(control_id, book))
+    app.idle()
 
 
 def book_from_rows(header: list[str], rows: list[list[object]], path: Path | None = None) -> Book:

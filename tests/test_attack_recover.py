@@ -25,12 +25,11 @@ from bpxl.core.journal import Journal, Target, record_hash
 from bpxl.core.push import PushOptions, plan
 from bpxl.core.records import RowPlan, plan_row, read_layout
 from bpxl.core.results import Operation, Outcome, RowResult
-from bpxl.excel import ribbon as excel
 from bpxl.excel.range_io import read_block
 from bpxl.sandbox import FaultPlan
 
 from .conftest import read_sheet, write_invoices
-from .fake_xlwings import book_from_rows
+from .fake_xlwings import book_from_rows, press
 from .processes import assert_one_invoice_per_row, bpxl, invoices, push, sent_rows, wait_for
 from .test_excel import excel_book_like
 from .test_recover import grid, killed_create
@@ -498,10 +497,10 @@ def test_the_ribbons_recover_after_a_sort_and_edits_in_excel(
     before = dict(sheet.cells)
     book.app.selected = "$B$2"  # one cell: every visible row
     book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
+    press(book, "bpxlCreate")
     assert "Recover last run" in book.app.alerts[-1][0]
     assert sandbox.sandbox.store.count() == 3
-    excel.action("bpxlRecover", book)
+    press(book, "bpxlRecover")
     names, ids = sheet.column("FileName"), sheet.column("Id")
     assert {names[r]: ids[r] for r in range(2, 6)} == {
         "f0.pdf": saved[0].id,
@@ -517,7 +516,7 @@ def test_the_ribbons_recover_after_a_sort_and_edits_in_excel(
     assert users(sheet.cells) == users(before)
     sheet.cells.pop((2, len(header) - 1))  # clears f3's Result to send it again
     book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
+    press(book, "bpxlCreate")
     assert _stored(sandbox.url) == {"f0.pdf": 1, "f1.pdf": 1, "f2.pdf": 1, "f3.pdf": 1}
 
 
@@ -614,7 +613,7 @@ def test_a_ribbon_create_closed_unsaved_then_reopened_edited_and_saved_is_refuse
     book.path = str(path)
     book.app.selected = "$B$2"
     book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
+    press(book, "bpxlCreate")
     assert sandbox.sandbox.store.count() == 3
     aging = _column(path, "AgingInterval")
 

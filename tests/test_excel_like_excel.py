@@ -12,10 +12,10 @@ import pytest
 from bpxl.core import journal, profiles
 from bpxl.core.client import Client
 from bpxl.core.connection import data_dir, journal_dir
-from bpxl.excel import ribbon as excel
+from bpxl.excel import ribbon
 from bpxl.excel.range_io import chosen_rows, read_block
 
-from .fake_xlwings import ADDRESS_LIMIT, App, Book, book_from_rows
+from .fake_xlwings import ADDRESS_LIMIT, App, Book, book_from_rows, press
 
 TEXT = "MoveInvoiceDescription"  # a text field of the Invoice
 HEADER = ["Id", "BillingProfileId", "Status", "DueDate", TEXT, "Result", "Message"]
@@ -60,7 +60,7 @@ def test_amber_marks_are_on_the_edited_cells_in_any_language_wherever_the_cursor
     book.add_sheet("Invoices").fill(HEADER, [])
     book.app.active_cell = cursor
     book.app.input_answers = ["BillingProfileId = 101"]
-    excel.action("bpxlPull", book)
+    press(book, "bpxlPull")
     assert "Pulled 8 invoices" in book.app.alerts[-1][0], book.app.alerts
     sheet = book.sheets[0]
     marked = sorted({rule[0] for rule in sheet.format_rules if rule[2] != '="Created"'})
@@ -99,7 +99,7 @@ def test_the_ribbon_label_refresh_is_found_from_any_workbook(
     run("connect", "acme", "--url", sandbox.url, "--username", "demo", "--sandbox")
     book = book_from_rows(HEADER, _rows(1))
     book.app.input_answers = ["2"]
-    excel.action("bpxlConnect", book)
+    press(book, "bpxlConnect")
     assert book.app.macros_run == ["BpxlRefreshRibbon"], book.app.alerts
     assert not any("unexpected" in text for text, _ in book.app.alerts)
 
@@ -114,7 +114,7 @@ def test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity(
     book = book_from_rows(HEADER, _rows(3))
     book.path = SHAREPOINT
     book.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", book)
+    press(book, "bpxlCreate")
     assert "3 rows: 3 created" in book.app.alerts[-1][0], book.app.alerts
     [run_] = journal.runs(journal_dir())
     stand_in = data_dir() / "online/contoso.sharepoint.com/sites/Finance/Shared Documents"
@@ -122,17 +122,98 @@ def test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity(
     sheet = book.sheets[0]
     ids = sheet.column("Id")
     book.app.input_answers = [""]  # refresh the sheet's invoices
-    excel.action("bpxlPull", book)
+    press(book, "bpxlPull")
     assert "0 new rows, 3 refreshed" in book.app.alerts[-1][0], book.app.alerts
     sheet.cells[(3, 3)] = "Approved"
-    excel.action("bpxlSendChanged", book)
+    press(book, "bpxlSendChanged")
     assert "1 row: 1 updated" in book.app.alerts[-1][0], book.app.alerts
     book.app.selected = "$A$3"
-    excel.action("bpxlRevert", book)
+    press(book, "bpxlRevert")
     assert "1 row: 1 updated" in book.app.alerts[-1][0], book.app.alerts
-    excel.action("bpxlValidate", book)
+    press(book, "bpxlValidate")
     assert "nothing was sent" in book.app.alerts[-1][0], book.app.alerts
-    excel.action("bpxlRecover", book)
+    press(book, "bpxlRecover")
     assert "Nothing to recover" in book.app.alerts[-1][0], book.app.alerts
     assert not any("unexpected" in text for text, _ in book.app.alerts)
     assert ids == sheet.column("Id")
+
+
+def _slow_send(make_sandbox, run, rows: int) -> Book:  # type: ignore[no-untyped-def]
+    """A sheet of ``rows`` new invoices, connected to a sandbox that answers each request
+    after 1.5 s (a busy real tenant): the send lasts several seconds."""
+    sandbox = make_sandbox(faults=["latency:1.5s"])
+    _connected(sandbox, run)
+    book = book_from_rows(HEADER, _rows(rows))
+    book.app.ole_limit_s = 4.0  # Excel's limit, scaled down with the sandbox's slowness
+    book.sandbox = sandbox  # type: ignore[attr-defined]
+    return book
+
+
+def test_a_send_longer_than_excels_ole_limit_keeps_every_call_short_and_shows_progress(
+    make_sandbox, run, memory_keyring
+) -> None:
+    """Excel fails a call into Python that outlasts its OLE limit (dialogs on a real Excel): a
+    long send runs in the background, each call from VBA returns within a few seconds, the
+    status bar shows how far it got, and every row gets its result."""
+    book = _slow_send(make_sandbox, run, 2_400)
+    book.app.alert_answers = ["ok"]
+    press(book, "bpxlCreate")
+    assert "2,400 rows: 2,400 created" in book.app.alerts[-1][0], book.app.alerts
+    assert len(book.app.call_seconds) >= 2  # the button, then polls
+    assert max(book.app.call_seconds) < book.app.ole_limit_s
+    shown = [s for s in book.app.status_history if isinstance(s, str)]
+    assert any(" of 2,400 rows" in s and "2,400 of" not in s for s in shown), shown
+    results = book.sheets[0].column("Result")
+    assert all(results[r] == "Created" for r in range(2, 2_402))
+    assert book.sandbox.sandbox.store.count() == 2_400  # type: ignore[attr-defined]
+
+
+def test_stop_sending_ends_a_long_send_with_every_row_marked_and_other_buttons_wait(
+    make_sandbox, run, memory_keyring
+) -> None:
+    book = _slow_send(make_sandbox, run, 6_000)
+    app = book.app
+    app.alert_answers = ["ok"]
+    app.vba["BpxlPoll"] = ribbon.poll
+    app.run_python(lambda: ribbon.action("bpxlCreate", book))
+    assert app.scheduled, "the send should still be running"
+    app.run_python(lambda: ribbon.action("bpxlValidate", book))
+    assert "still busy with Create" in app.alerts[-1][0]
+    app.run_python(lambda: ribbon.action("bpxlStop", book))
+    app.idle()
+    said = app.alerts[-1][0]
+    assert said.startswith("Stopped, as you asked"), app.alerts
+    results, messages = book.sheets[0].column("Result"), book.sheets[0].column("Message")
+    created = [r for r in range(2, 6_002) if results[r] == "Created"]
+    stopped = [r for r in range(2, 6_002) if results[r] == "Failed"]
+    assert len(created) + len(stopped) == 6_000 and stopped, said
+    assert all(messages[r].startswith("Not sent: stopped") for r in stopped)
+    assert book.sandbox.sandbox.store.count() == len(created)  # type: ignore[attr-defined]
+    assert journal.unfinished(journal_dir()) == []
+    assert max(app.call_seconds) < app.ole_limit_s
+    press(book, "bpxlStop")
+    assert app.alerts[-1][0] == "Nothing is running."
+
+
+def test_rows_sorted_while_a_long_send_runs_get_their_own_results(
+    make_sandbox, run, memory_keyring
+) -> None:
+    """Excel stays usable during a long send, so the user may sort the sheet meanwhile: each
+    result goes into the row holding what was sent, never by the old row number."""
+    book = _slow_send(make_sandbox, run, 1_000)
+    app = book.app
+    app.alert_answers = ["ok"]
+    app.vba["BpxlPoll"] = ribbon.poll
+    app.run_python(lambda: ribbon.action("bpxlCreate", book))
+    assert app.scheduled, "the send should still be running"
+    sheet = book.sheets[0]
+    rows = [[sheet.cells.get((r, c)) for c in range(1, 8)] for r in range(2, 1_002)]
+    sheet.fill(HEADER, list(reversed(rows)))  # the user sorts Z to A
+    app.idle()
+    assert any("changed while bpxl was sending" in text for text, _ in app.alerts), app.alerts
+    store = book.sandbox.sandbox.store  # type: ignore[attr-defined]
+    assert store.count() == 1_000
+    for row in (2, 500, 1_001):
+        invoice = store.get(int(sheet.cells[(row, 1)]))
+        assert invoice is not None and sheet.cells[(row, 6)] == "Created"
+        assert invoice[TEXT] == sheet.cells[(row, 5)]  # this row's own invoice

@@ -204,3 +204,26 @@ def test_install_refuses_without_excel_for_windows(
     with pytest.raises(install.CannotInstallError, match="Excel is not installed on this computer"):
         install.refuse_without_excel(windows=True, excel=False)
     install.refuse_without_excel(windows=True, excel=True)
+
+
+@pytest.mark.parametrize(
+    ("listing", "running"),
+    [
+        # A German Windows without Excel: "ausgeführt" in cp850, the console's code page.
+        ("INFO: Es werden keine Tasks mit den angegebenen Kriterien ausgeführt.\r\n", False),
+        ('"EXCEL.EXE","4711","Console","1","123.456 K"\r\n', True),
+        ('"NOTEXCEL.EXE","4711","Console","1","1.234 K"\r\n', False),
+    ],
+)
+def test_excel_is_found_running_whatever_the_consoles_code_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listing: str, running: bool
+) -> None:
+    """tasklist answers in the OEM code page (cp850 in Germany), which neither cp1252 nor UTF-8
+    decodes: reading it as text raised, and every Python was refused."""
+    data = tmp_path / "listing.txt"
+    data.write_bytes(listing.encode("cp850"))
+    tasklist = tmp_path / "tasklist"
+    tasklist.write_text(f"#!/bin/sh\ncat '{data}'\n")
+    tasklist.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert preflight.excel_running() is running

@@ -13,10 +13,9 @@ import openpyxl
 
 from bpxl.core import run_log, shell
 from bpxl.core.connection import data_dir
-from bpxl.excel import ribbon as excel
 
 from .conftest import read_sheet, write_invoices
-from .fake_xlwings import Book
+from .fake_xlwings import Book, press
 
 GOOD = {"BillingProfileId": "101", "DueDate": dt.date(2024, 7, 31), "Status": "pending"}
 BAD = {"BillingProfileId": "102", "DueDate": "31/02/2026"}
@@ -119,17 +118,17 @@ def test_pull_revert_and_recover_are_logged_too(tmp_path: Path, sandbox, run) ->
 def test_show_log_reads_the_run_log_of_the_command_line(tmp_path: Path, sandbox, run) -> None:
     book = write_invoices(tmp_path / "inv.xlsx", [GOOD, BAD])
     fake = Book(fullname=str(tmp_path / "other.xlsx"))
-    excel.action("bpxlLog", fake)
+    press(fake, "bpxlLog")
     assert fake.app.alerts[-1][0] == "No run yet: nothing was sent or checked."
     run("push", book, "--op", "create", *connect(sandbox))
-    excel.action("bpxlLog", fake)
+    press(fake, "bpxlLog")
     text = fake.app.alerts[-1][0]
     assert text == run("log")[1]
     assert "Row 3: Invalid: DueDate" in text
 
     many = write_invoices(tmp_path / "many.xlsx", [BAD] * 60)
     run("push", many, "--op", "create", *connect(sandbox))
-    excel.action("bpxlLog", fake)
+    press(fake, "bpxlLog")
     text = fake.app.alerts[-1][0]
     assert len(text) < 1700 and "Row 2: Invalid" in text
     assert text.endswith(

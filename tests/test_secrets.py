@@ -22,12 +22,11 @@ import pytest
 from bpxl.core import journal, profiles
 from bpxl.core.connection import journal_dir
 from bpxl.core.results import Operation
-from bpxl.excel import ribbon as excel
 from bpxl.excel import udfs
 from bpxl.sandbox import Sandbox, SandboxConfig
 
 from .conftest import read_sheet, write_invoices
-from .fake_xlwings import Book, book_from_rows
+from .fake_xlwings import Book, book_from_rows, press
 
 PASSWORD = "Pa55-unique-Quokka-7d1e"
 GOOD = {"BillingProfileId": "101", "Status": "Pending", "DueDate": dt.date(2026, 1, 5)}
@@ -123,22 +122,22 @@ def _ribbon_paths(tmp_path: Path, memory_keyring) -> list[Book]:
                           tmp_path / "ribbon.xlsx")  # fmt: skip
     book.app.alert_answers = ["ok"] * 4
     for action in ("bpxlValidate", "bpxlCreate", "bpxlLog", "bpxlUpdate", "bpxlUpsert"):
-        excel.action(action, book)
-    excel.action("bpxlRevert", book)
+        press(book, action)
+    press(book, "bpxlRevert")
     pulled = book_from_rows(HEADER, [], tmp_path / "ribbon-pulled.xlsx")
     pulled.app.input_answers = ["BillingProfileId = 101"]
-    excel.action("bpxlPull", pulled)
+    press(pulled, "bpxlPull")
     sheet = pulled.sheets[0]
     sheet.cells[(2, 3)] = "Closed"
     sheet.cells[(3, 4)] = "31/02/2026"
     for action in ("bpxlSendChanged", "bpxlRevert", "bpxlLog"):
-        excel.action(action, pulled)
+        press(pulled, action)
     crashed = book_from_rows(HEADER, rows[:2], tmp_path / "ribbon-crashed.xlsx")
     url = profiles.get("acme").url
     _crash(crashed.fullname, "Invoices", [2, 3], journal.Target(url, "acme"))
     crashed.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", crashed)
-    excel.action("bpxlRecover", crashed)
+    press(crashed, "bpxlCreate")
+    press(crashed, "bpxlRecover")
     created = book.sheets[0].column("Id")[2]
     cells = [udfs.BP_INVOICE(created, "Status"), udfs.BP_QUERY("SELECT Id FROM INVOICE")]
     cells.append(udfs.BP_INVOICE("999999", "Status"))
@@ -150,7 +149,7 @@ def _ribbon_paths(tmp_path: Path, memory_keyring) -> list[Book]:
     other = [[None, "101", "Pending", dt.datetime(2026, 1, 6)]]
     refused = book_from_rows(HEADER, other, tmp_path / "ribbon-refused.xlsx")
     refused.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", refused)
+    press(refused, "bpxlCreate")
     udfs.READER.close()
     gone = profiles.get("acme")
     profiles.save(dataclasses.replace(gone, name="gone", url=f"http://127.0.0.1:{_closed_port()}/x"),
@@ -158,7 +157,7 @@ def _ribbon_paths(tmp_path: Path, memory_keyring) -> list[Book]:
     profiles.set_active("gone")
     unreachable = book_from_rows(HEADER, rows[:1], tmp_path / "ribbon-unreachable.xlsx")
     unreachable.app.alert_answers = ["ok"]
-    excel.action("bpxlCreate", unreachable)
+    press(unreachable, "bpxlCreate")
     notes = book_from_rows(["Cells"], [[str(c)] for c in cells], tmp_path / "udfs.xlsx")
     return [book, pulled, crashed, refused, unreachable, notes]
 

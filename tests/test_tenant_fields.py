@@ -13,13 +13,12 @@ import pytest
 
 from bpxl.core import connection, describe, profiles
 from bpxl.core.client import Client
-from bpxl.excel import ribbon as excel
 from bpxl.excel import udfs
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
 
 from .conftest import read_sheet
-from .fake_xlwings import book_from_rows
+from .fake_xlwings import book_from_rows, press
 
 CUSTOM = ("PoNumber:text:40", "CostCentre:integer")
 
@@ -175,12 +174,12 @@ def test_the_ribbon_uses_the_connected_tenants_fields(tmp_path: Path, tenant, mo
     header = ["Id", "BillingProfileId", "PoNumber", "Result", "Message"]
     book = book_from_rows(header, [[None, "101", "x" * 41, None, None], [None, "101", "ok"]])
     book.app.selected = "$A$2:$A$3"
-    excel.action("bpxlValidate", book)
+    press(book, "bpxlValidate")
     messages = book.sheets[0].column("Message")
     assert messages[2].startswith("PoNumber: 41 characters is longer than the 40")
     assert messages[3] is None
 
-    excel.action("bpxlNewSheet", book)
+    press(book, "bpxlNewSheet")
     new = book.sheets[1]
     headers = [new.cells.get((1, c)) for c in range(1, 60) if new.cells.get((1, c))]
     assert headers[-4:] == ["PoNumber", "CostCentre", "Result", "Message"]
@@ -212,7 +211,7 @@ def test_connect_reads_the_tenants_fields_and_template_uses_the_profile(
 def test_validate_before_any_read_says_it_used_the_built_in_fields() -> None:
     book = book_from_rows(["Id", "BillingProfileId", "Result", "Message"], [[None, "101"]])
     book.app.selected = "$A$2"
-    excel.action("bpxlValidate", book)
+    press(book, "bpxlValidate")
     assert book.app.alerts[-1][0].splitlines()[1] == (
         "Using bpxl's built-in Invoice fields: this tenant's own fields were not read in the last "
         "day (a send or `bpxl fields` reads them)."

@@ -18,6 +18,12 @@ End Sub
 
 Sub BpxlAction(control As IRibbonControl)
     ' Ordinary situations get a message box in plain words, never a Visual Basic error dialog.
+    If Not Application.ActiveProtectedViewWindow Is Nothing Then
+        MsgBox "This workbook is open in Protected View, where add-ins cannot read or write it. " & _
+            "Click Enable Editing in the yellow bar if you trust it, then press the button again.", _
+            vbInformation, "BillingPlatform"
+        Exit Sub
+    End If
     If ActiveWorkbook Is Nothing Then
         MsgBox "Open a workbook first (File > New > Blank workbook will do), then press " & _
             "the button again.", vbInformation, "BillingPlatform"
@@ -28,7 +34,23 @@ Sub BpxlAction(control As IRibbonControl)
     Exit Sub
 failed:
     MsgBox "The BillingPlatform add-in could not start its Python part (" & Err.Description & _
-        "). Run install.ps1 again, then restart Excel.", vbExclamation, "BillingPlatform"
+        "). Run install.ps1 again, then restart Excel." & vbCrLf & vbCrLf & _
+        "If it still fails, this computer's security rules may block it: Office rules that stop " & _
+        "Excel from starting programs or from calling Windows from macros, or AppLocker. Ask IT " & _
+        "to allow what the README's 'For IT' section lists.", vbExclamation, "BillingPlatform"
+End Sub
+
+Sub BpxlPoll()
+    ' Scheduled by Python with Application.OnTime while a button's work runs in the background
+    ' (bpxl.excel.background): each call does what the work has for Excel (results, progress,
+    ' questions) for a second at most, then Python schedules the next one. Excel stays usable.
+    On Error GoTo failed
+    RunPython "import bpxl.excel.ribbon; bpxl.excel.ribbon.poll()"
+    Exit Sub
+failed:
+    Application.StatusBar = False
+    MsgBox "The BillingPlatform add-in lost its Python part while sending (" & Err.Description & _
+        "). Click Recover last run: it writes what happened to every row.", vbExclamation, "BillingPlatform"
 End Sub
 
 Sub BpxlTargetLabel(control As IRibbonControl, ByRef label)

@@ -39,11 +39,10 @@ from openpyxl import load_workbook
 
 from bpxl import cli, template
 from bpxl.core import profiles
-from bpxl.excel import ribbon as excel
 from bpxl.sandbox import FaultPlan, Sandbox, SandboxConfig
 
 from ..conftest import MemoryKeyring
-from ..fake_xlwings import App
+from ..fake_xlwings import App, press
 from .steps import LOOKUP_WAIT_S, Step
 
 SHEET = template.SHEET_TITLE
@@ -307,7 +306,7 @@ class World:
         # Two cells of each chosen row: one cell alone would mean "every visible row".
         app.selected = ",".join(f"$A${r}:$B${r}" for r in rows) or "$A$1"
         with self.environment():
-            excel.action(control, book)
+            press(book, control)
         self.outputs += shown
         if not save:
             return shown  # the user closes the workbook without saving

@@ -18,12 +18,16 @@ from ..core.connection import Connection, open_profile, profile_catalogue
 from ..core.records import Layout
 from ..core.results import Operation, RowResult, plural
 from ..core.roundtrip import sends
-from . import install, memory_sheet
+from . import background, install, memory_sheet
 from .book_file import workbook_file
 from .range_io import Block, StatusBar, quiet, read_block, write_results
 
 TITLE = "BillingPlatform"
 PROBLEMS_SHOWN = 10
+STOPPED = (
+    "Stopped, as you asked: no more rows went out. Every row says what happened to it; rows not "
+    "sent say so: select them and click the button again to send them."
+)
 
 
 def label_file() -> Path:
@@ -83,7 +87,12 @@ class _Desk:
             write_results(self.block, results)
 
     def changed(self) -> bool:
-        return False  # Excel holds the open workbook: nothing else writes it during a send
+        """Whether the sheet's cells changed during the send: Excel stays the user's while a
+        long send runs in the background (sorted, rows inserted, cells edited)."""
+        assert self.block is not None
+        used = self.block.sheet.used_range
+        now = [list(v) for v in used.options(ndim=2).value or [[]]]
+        return (used.row, used.column, now) != (self.block.top, self.block.left, self.block.values)
 
     def reread(self, sheet: str) -> push.Grid:
         assert self.block is not None
@@ -104,11 +113,12 @@ def send(book: Any, read: Callable[[Block], sending.Outgoing | None]) -> None:
     then a message that sums up."""
     desk = _Desk(book, read)
     try:
-        report = sending.send(desk)
+        report = sending.send(desk, stop=background.stop_signal())
     finally:
         desk.bar.close()
     if report is not None:
-        show(book.app, "\n".join([report.summary(), *report.notes]), report.results)
+        stopped = [STOPPED] if report.stopped else []
+        show(book.app, "\n".join([*stopped, report.summary(), *report.notes]), report.results)
 
 
 def show(app: Any, summary: str, results: list[RowResult]) -> None:

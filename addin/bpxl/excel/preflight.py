@@ -74,18 +74,21 @@ class Machine:
 
 
 def excel_running() -> bool:
-    """Whether an EXCEL.EXE runs in this Windows session (tasklist ships with Windows)."""
+    """Whether an EXCEL.EXE runs in this Windows session (tasklist ships with Windows).
+
+    tasklist writes in the console's OEM code page (cp850 on a German Windows: "ausgeführt" has
+    a byte cp1252 and UTF-8 cannot decode), so its output is read as bytes, in CSV form, where
+    the image name is plain ASCII in quotes whatever the language."""
     try:
         listing = subprocess.run(
-            ["tasklist", "/FI", "IMAGENAME eq EXCEL.EXE", "/NH"],
+            ["tasklist", "/FI", "IMAGENAME eq EXCEL.EXE", "/FO", "CSV", "/NH"],
             capture_output=True,
-            text=True,
             timeout=30,
             check=False,
         ).stdout
-    except OSError:
-        return False  # no tasklist: nothing to go by; the copy itself will say if it is locked
-    return "excel.exe" in listing.lower()
+    except (OSError, subprocess.TimeoutExpired):
+        return False  # nothing to go by; the copy itself will say if the add-in is locked
+    return b'"excel.exe"' in (listing or b"").lower()
 
 
 def needed_dlls(version: str = XLWINGS_VERSION) -> set[str]:

@@ -37,7 +37,7 @@ from ..core.connection import (
 from ..core.errors import BpxlError, UsageError
 from ..core.records import earlier_outcome
 from ..core.results import Operation, Outcome, RowResult, plural
-from . import install, memory_sheet, roundtrip, xlam
+from . import background, install, memory_sheet, roundtrip, xlam
 from .book_file import workbook_file
 from .desk import TITLE, all_rows, label, send, show, target_label, write_label
 from .range_io import Block, chosen_rows, quiet, read_block, write_results
@@ -49,12 +49,55 @@ class Action:
     run: Callable[[Any], None]
 
 
-def action(control_id: str, book: Any | None = None) -> None:
-    """The one entry point of the ribbon (``book`` is the calling workbook; tests pass a fake)."""
-    if book is None:
-        import xlwings
+_job: background.Job | None = None  # the button's work still running, if any
 
-        book = xlwings.Book.caller()
+
+def action(control_id: str, book: Any | None = None) -> None:
+    """The one entry point of the ribbon (``book`` is the calling workbook; tests pass a fake).
+
+    The button's work runs in the background (``background``): this call returns within a few
+    seconds, and ``poll`` carries on with it. One button's work at a time: while it runs, Stop
+    sending asks a send to stop, and any other button says what is running; either also carries
+    the work on, should Excel have dropped a poll."""
+    global _job
+    if book is None:
+        book = _caller()
+    if _job is not None:
+        if control_id == STOP:
+            _job.stop.set()
+            book.app.status_bar = "BillingPlatform: stopping after the rows on their way..."
+        else:
+            book.app.alert(
+                f"BillingPlatform is still busy with {ACTIONS[_job.name].label} (progress in the "
+                "status bar). Wait for it to finish, or click Stop sending; then click again.",
+                title=TITLE,
+            )
+        _serve(background.CALL_BUDGET_S)
+        return
+    _job = background.Job(control_id, lambda marshalled: _run(control_id, marshalled), book)
+    _serve(background.CALL_BUDGET_S)
+
+
+def poll() -> None:
+    """The add-in's BpxlPoll, which the running work asks Excel to call (Application.OnTime)."""
+    if _job is not None:
+        _serve(background.POLL_BUDGET_S)
+
+
+def _serve(budget_s: float) -> None:
+    global _job
+    if _job is not None and _job.serve(budget_s):
+        _job = None
+
+
+def _caller() -> Any:
+    import xlwings
+
+    return xlwings.Book.caller()
+
+
+def _run(control_id: str, book: Any) -> None:
+    """A button's work; every problem ends as a message box, never a traceback."""
     try:
         ACTIONS[control_id].run(book)
     except BpxlError as error:
@@ -295,6 +338,8 @@ def recover_last(book: Any) -> None:
             book.app.alert(recovery.summary(run.op), title=f"{TITLE}: recovered")
 
 
+STOP = "bpxlStop"  # handled by ``action`` itself: it acts on the work running
+
 ACTIONS: dict[str, Action] = {
     "bpxlConnect": Action("Connect...", connect),
     "bpxlNewSheet": Action("New invoice sheet", new_sheet),
@@ -308,4 +353,5 @@ ACTIONS: dict[str, Action] = {
     "bpxlPull": Action("Pull invoices...", roundtrip.pull),
     "bpxlSendChanged": Action("Send changed", roundtrip.send_changed),
     "bpxlRevert": Action("Revert last push", roundtrip.revert_last),
+    STOP: Action("Stop sending", lambda book: book.app.alert("Nothing is running.", title=TITLE)),
 }
