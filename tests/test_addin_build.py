@@ -185,3 +185,19 @@ def test_ribbon_vba_answers_ordinary_situations_with_a_message_box(
     assert "Resume unknown" in target.split("unreadable:")[1]
     for name in ("BP_INVOICE", "BP_QUERY", "BP_FIELDS"):
         assert "On Error GoTo failed" in _procedure(modules["Bpxl"], name)
+
+
+def test_protected_view_and_blocked_python_get_a_plain_message(modules: dict[str, str]) -> None:
+    """A workbook in Protected View has no ActiveWorkbook (the old message said to open one);
+    Python blocked by Office's security rules or AppLocker was told to reinstall, again and
+    again. Polls of a long send answer a lost Python with Recover last run."""
+    action = _procedure(modules["Bpxl"], "BpxlAction")
+    protected = action.index("If Not Application.ActiveProtectedViewWindow Is Nothing Then")
+    assert protected < action.index("If ActiveWorkbook Is Nothing Then")
+    assert "Enable Editing" in action[protected : action.index("If ActiveWorkbook Is Nothing")]
+    failed = action.split("failed:")[1]
+    for words in ("security rules", "AppLocker", "For IT"):
+        assert words in failed
+    poll = _procedure(modules["Bpxl"], "BpxlPoll")
+    assert poll.index("On Error GoTo failed") < poll.index("bpxl.excel.ribbon.poll()")
+    assert "Recover last run" in poll.split("failed:")[1]

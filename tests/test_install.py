@@ -7,6 +7,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,52 @@ def test_excel_is_found_running_whatever_the_consoles_code_page(
     tasklist.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     assert preflight.excel_running() is running
+
+
+def test_install_ps1_finds_3_14_makes_a_fresh_environment_and_works_behind_proxies() -> None:
+    """A rerun after a Python upgrade laid the new environment over the old one (old compiled
+    packages stayed: import lxml.etree failed); 3.14 was never looked for; pip honoured only
+    HTTP(S)_PROXY; nothing said what IT must allow when Python may not run."""
+    script = (Path(__file__).parent.parent / "install.ps1").read_text(encoding="utf-8")
+    finder = script[script.index("function Find-Python") : script.index("if ($Uninstall)")]
+    assert finder.index('@("py", "-3.14")') < finder.index('@("py", "-3.11")')
+    assert "& py -0p" in finder  # and every other Python the launcher knows
+    assert "-m venv --clear $Venv" in script and "-m venv $Venv" not in script
+    assert "[string]$Proxy" in script and '@("--proxy", $Proxy)' in script
+    assert "[System.Net.WebRequest]::GetSystemWebProxy().GetProxy($pypi)" in script
+    assert "[string]$Wheels" in script
+    assert '@("--no-index", "--find-links", $Wheels)' in script
+    assert "python -m bpxl.excel.wheels" in script
+    blocked = script[script.index("$ItMustAllow =") : script.index("function Find-Python")]
+    for what in ("python.exe", "pythonw.exe", "AppLocker", "creating child processes",
+                 "Win32 API calls from Office macros", "For IT"):  # fmt: skip
+        assert what in blocked
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### For IT") :]
+    for rule in ("D4F940AB-401B-4EFC-AADC-AD5F3C50688A", "92E97FA1-2EDF-4476-BDD6-9DD0B4DDDC7B"):
+        assert rule in section
+    assert f"xlwings64-{preflight.XLWINGS_VERSION}.dll" in section
+
+
+def test_the_wheels_folder_holds_windows_own_dependencies(tmp_path: Path) -> None:
+    """pip, run on another system than Windows, leaves out what only Windows needs (xlwings'
+    pywin32, keyring's pywin32-ctypes): they are read from the wheels and fetched too."""
+    from bpxl.excel import wheels
+
+    def wheel(name: str, *requires: str) -> None:
+        path = tmp_path / f"{name}-1.0-py3-none-any.whl"
+        lines = "".join(f"Requires-Dist: {r}\n" for r in requires)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr(f"{name}-1.0.dist-info/METADATA", f"Name: {name}\n{lines}")
+
+    wheel(
+        "xlwings", 'pywin32>=224; platform_system == "Windows"', 'psutil; sys_platform == "darwin"'
+    )
+    wheel("keyring", 'pywin32-ctypes>=0.2.0; sys_platform == "win32"', "jaraco.classes")
+    wheel("tqdm", 'colorama; platform_system == "Windows"', 'pytest; extra == "dev"')
+    wheel("colorama")
+    assert wheels.windows_only(tmp_path) == ["pywin32-ctypes>=0.2.0", "pywin32>=224"]
+    [first, *_] = wheels.download_commands(tmp_path, ["pywin32>=224"])
+    assert first[first.index("--platform") + 1] == "win_amd64" and "--only-binary=:all:" in first
+    versions = [c[c.index("--python-version") + 1] for c in wheels.download_commands(tmp_path, [])]
+    assert versions == ["3.11", "3.12", "3.13", "3.14"]
