@@ -729,7 +729,7 @@ def test_a_ribbon_recover_closed_without_saving_is_not_created_again(
     log.close()  # killed before the answer was written anywhere
     made = {row: result.id for row, result in zip((2, 3, 4), saved, strict=True)}
     book.app.alert_answers = ["ok"]
-    excel.action("bpxlRecover", book)
+    press(book, "bpxlRecover")
     assert {r: i for r, i in book.sheets[0].column("Id").items() if r > 1} == made
     # Excel closed without saving: the file on disk holds no Id.
     code, out, err = run("push", path, "--op", "create", *_login(sandbox.url))
