@@ -16,7 +16,7 @@
     Every run makes the environment afresh (a newer Python, or a package built for the old one,
     never lingers), from PyPI through the proxy Windows is set to use (or -Proxy), or with
     -Wheels from a folder of wheels alone, for computers that cannot reach PyPI: fill that folder
-    on a computer with the internet with `python -m bpxl.excel.wheels FOLDER`.
+    on a computer with the internet with `bpxl addin wheels FOLDER`.
 
     -Uninstall runs `bpxl addin uninstall` and removes the environment. Your journals (what a
     send that stopped mid-way did) and revert data stay in %LOCALAPPDATA%\bpxl, so Recover and
@@ -41,7 +41,7 @@ param(
     [string]$Source = $PSScriptRoot,
     # The proxy pip goes through, e.g. http://proxy.example.com:8080; default: Windows' own.
     [string]$Proxy = "",
-    # A folder of wheels (python -m bpxl.excel.wheels FOLDER): install from it alone, offline.
+    # A folder of wheels (bpxl addin wheels FOLDER): install from it alone, offline.
     [string]$Wheels = ""
 )
 
@@ -166,7 +166,7 @@ if ($LASTEXITCODE -ne 0) {
     if (-not $Wheels) {
         Write-Host ("If this computer reaches the internet only through a proxy that wants your " +
             "Windows sign-in, install from a folder of wheels instead: on a computer with the " +
-            "internet run  python -m bpxl.excel.wheels D:\bpxl-wheels  then here  install.ps1 " +
+            "internet run  bpxl addin wheels D:\bpxl-wheels  then here  install.ps1 " +
             "-Wheels D:\bpxl-wheels  (or give the proxy with -Proxy http://host:port).")
     }
     exit 1

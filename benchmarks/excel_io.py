@@ -10,7 +10,14 @@ property read or set and every method call on an Excel object (ranges, their val
 ``.api``, visible cells, format conditions with their count, interior and colour, the sheet and its
 name, the workbook's path, selection, screen updating, calculation) and the two message boxes
 (the question and the summary). Status bar updates are counted apart: they go by time (at most 4 a
-second, plus the first, the last and handing the bar back), not by rows or batches.
+second, plus the first, the last and handing the bar back), not by rows or batches; so are the
+polls a long send asks Excel for (``Application.OnTime``, 2 a second).
+
+What a button press costs Excel since sends run in the background (``bpxl.excel.background``):
+the calls from VBA into Python (the button's, then one per poll) and the longest of them, which
+Excel's OLE limit bounds; and the cost of handing one call into Excel from the worker thread to
+Excel's thread (``Marshalled``), measured on a property read of the fake, against the same read
+made directly.
 """
 
 from __future__ import annotations
@@ -24,11 +31,11 @@ from pathlib import Path
 from common import HEADER, excel_values, record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.fake_xlwings import book_from_rows
+from tests.fake_xlwings import book_from_rows, press
 
 from bpxl.core import push
 from bpxl.core.results import Operation, Outcome, RowResult
-from bpxl.excel import ribbon as excel
+from bpxl.excel import background
 from bpxl.excel.range_io import StatusBar, chosen_rows, read_block, write_results
 
 COLUMNS = ["Id", *HEADER, "Result", "Message"]
@@ -42,13 +49,15 @@ def run(n: int) -> list[object]:
     book = book_of(n)
     book.app.alert_answers = ["ok"]  # "Create all N visible rows in SANDBOX?"
     began = time.perf_counter()
-    excel.action("bpxlCreate", book)
+    press(book, "bpxlCreate")
     seconds = time.perf_counter() - began
     summary = book.app.alerts[-1][0].splitlines()[0]
     assert summary.startswith(f"{n:,} rows: {n:,} created"), summary
     calls = dict(book.app.calls)
     bar = calls.pop("status_bar")
     assert bar <= 3 + seconds / StatusBar.EVERY_S, f"{bar} status bar updates in {seconds:.1f} s"
+    calls.pop("OnTime", None)
+    into_python = book.app.call_seconds
 
     # The conversions alone, on a fresh book: values -> records, results -> status columns.
     book = book_of(n)
@@ -70,7 +79,29 @@ def run(n: int) -> list[object]:
         f"{to_statuses:.2f} s",
         f"{(to_records + to_statuses) / (n * len(HEADER)) * 1e6:.2f} µs",
         f"{seconds:.1f} s",
+        len(into_python),
+        f"{max(into_python):.2f} s",
     ]
+
+
+def handoff(reads: int = 20_000) -> list[object]:
+    """Microseconds per Excel call handed from the worker to Excel's thread, against direct."""
+    book = book_of(1)
+    began = time.perf_counter()
+    for _ in range(reads):
+        book.app.screen_updating  # noqa: B018  (a property read: one call into Excel)
+    direct = (time.perf_counter() - began) / reads
+
+    def work(marshalled: object) -> None:
+        for _ in range(reads):
+            marshalled.app.screen_updating  # type: ignore[attr-defined]  # noqa: B018
+
+    job = background.Job("bench", work, book)
+    began = time.perf_counter()
+    while not job.serve(60.0):
+        pass
+    handed = (time.perf_counter() - began) / reads
+    return [f"{reads:,}", f"{direct * 1e6:.1f} µs", f"{handed * 1e6:.1f} µs"]
 
 
 def main() -> None:
@@ -89,8 +120,15 @@ def main() -> None:
             "results -> status columns",
             "per cell",
             "whole send (fake Excel, embedded sandbox)",
+            "calls from VBA into Python",
+            "longest call",
         ],
         table,
+    )
+    record(
+        "Excel I/O: a call into Excel handed to Excel's thread (benchmark 3)",
+        ["property reads", "direct", "from the worker thread (2 hand-offs: app, then the read)"],
+        [handoff()],
     )
 
 

@@ -201,3 +201,18 @@ def test_protected_view_and_blocked_python_get_a_plain_message(modules: dict[str
     poll = _procedure(modules["Bpxl"], "BpxlPoll")
     assert poll.index("On Error GoTo failed") < poll.index("bpxl.excel.ribbon.poll()")
     assert "Recover last run" in poll.split("failed:")[1]
+
+
+def test_the_function_wizard_describes_every_worksheet_function(modules: dict[str, str]) -> None:
+    """Excel's fx dialog showed no description: each function and argument is described, from
+    the Python docstrings, when the add-in opens."""
+    opened = _procedure(modules["ThisWorkbook"], "Workbook_Open")
+    assert "Bpxl.BpxlDescribeFunctions" in opened
+    described = _procedure(modules["Bpxl"], "BpxlDescribeFunctions")
+    assert "On Error Resume Next" in described
+    for name in ("BP_INVOICE", "BP_QUERY", "BP_FIELDS"):
+        line = next(x for x in described.splitlines() if f'Macro:="{name}"' in x)
+        first = " ".join((getattr(udfs, name).__doc__ or "").split("\n\n")[0].split())
+        assert f'Description:="{first.replace(chr(34), chr(34) * 2)}"' in line
+        assert len(first) <= 255 and 'Category:="BillingPlatform"' in line
+    assert 'ArgumentDescriptions:=Array("The invoice\'s Id, e.g. A2", ' in described

@@ -15,7 +15,7 @@ from bpxl.core.connection import data_dir, journal_dir
 from bpxl.excel import ribbon
 from bpxl.excel.range_io import chosen_rows, read_block
 
-from .fake_xlwings import ADDRESS_LIMIT, App, Book, book_from_rows, press
+from .fake_xlwings import ADDRESS_LIMIT, App, Book, Formula, book_from_rows, press
 
 TEXT = "MoveInvoiceDescription"  # a text field of the Invoice
 HEADER = ["Id", "BillingProfileId", "Status", "DueDate", TEXT, "Result", "Message"]
@@ -88,6 +88,24 @@ def test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_add
     assert len(book.app.selection.address) == ADDRESS_LIMIT
     choice = chosen_rows(book.app, read_block(sheet))
     assert not choice.whole_sheet and choice.rows == list(range(3, 121, 3))
+
+
+def test_text_from_the_server_never_becomes_a_formula(sandbox, run, memory_keyring) -> None:
+    """Excel enters a string written to Range.value as if typed: '=HYPERLINK(...)' from a pulled
+    text field would become a live formula in the user's workbook and in the hidden memory
+    sheet."""
+    _connected(sandbox, run)
+    hostile = '=HYPERLINK("http://evil.example/pay","invoice.pdf")'
+    invoices = _seed(sandbox, 1, notes=hostile) + _seed(sandbox, 1, notes="-1+cmd|' /C calc'!A0")
+    book = book_from_rows(HEADER, [])
+    book.app.input_answers = [f"Id IN ({', '.join(invoices)})"]
+    press(book, "bpxlPull")
+    sheet, memory = book.sheets[0], book.sheets["_bpxl_pulled"]
+    texts = sorted(str(v) for v in sheet.column(TEXT).values() if v is not None)
+    assert texts == ["-1+cmd|' /C calc'!A0", hostile], book.app.alerts
+    cells = [*sheet.cells.values(), *memory.cells.values()]
+    assert not any(isinstance(value, Formula) for value in cells)
+    assert hostile in memory.cells.values()
 
 
 def test_the_ribbon_label_refresh_is_found_from_any_workbook(

@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from bpxl.core import connection
@@ -243,7 +244,7 @@ def test_install_ps1_finds_3_14_makes_a_fresh_environment_and_works_behind_proxi
     assert "[System.Net.WebRequest]::GetSystemWebProxy().GetProxy($pypi)" in script
     assert "[string]$Wheels" in script
     assert '@("--no-index", "--find-links", $Wheels)' in script
-    assert "python -m bpxl.excel.wheels" in script
+    assert "bpxl addin wheels" in script
     blocked = script[script.index("$ItMustAllow =") : script.index("function Find-Python")]
     for what in ("python.exe", "pythonw.exe", "AppLocker", "creating child processes",
                  "Win32 API calls from Office macros", "For IT"):  # fmt: skip
@@ -277,3 +278,34 @@ def test_the_wheels_folder_holds_windows_own_dependencies(tmp_path: Path) -> Non
     assert first[first.index("--platform") + 1] == "win_amd64" and "--only-binary=:all:" in first
     versions = [c[c.index("--python-version") + 1] for c in wheels.download_commands(tmp_path, [])]
     assert versions == ["3.11", "3.12", "3.13", "3.14"]
+
+
+def test_the_smoke_workbook_holds_each_scenario(tmp_path: Path) -> None:
+    """docs/excel-smoke-test.md's prepared workbook: 2,000 new invoices for the long send, a
+    filter leaving 50 scattered rows (an address of more than 255 characters) and an empty sheet
+    for the pull, each checked by the add-in itself on the fake Excel."""
+    from bpxl import cli
+    from bpxl.excel import smoke
+    from bpxl.excel.range_io import chosen_rows, read_block
+
+    from .fake_xlwings import App
+
+    path = tmp_path / "smoke.xlsx"
+    assert cli.main(["addin", "smoke", str(path)]) == 0
+    assert cli.main(["addin", "smoke"]) == 2  # where to write is needed
+    written = openpyxl.load_workbook(path)
+    assert written.sheetnames == ["Read me", "Invoices", "Filtered", "Pull here"]
+    app = App()
+    book = app.books.open(str(path))
+    invoices = read_block(book.sheets["Invoices"])
+    assert len(invoices.data) == smoke.LONG_SEND
+    filtered = book.sheets["Filtered"]
+    hidden = {r for r, d in written["Filtered"].row_dimensions.items() if d.hidden}
+    filtered.hidden_rows = hidden
+    block = read_block(filtered)
+    areas = filtered.range((2, 1), (smoke.FILTER_ROWS + 1, 1)).api.SpecialCells(12)
+    assert len(areas.Address) == 255  # cut: the rows must come from the areas
+    choice = chosen_rows(app, block)
+    assert len(choice.rows) == smoke.FILTER_ROWS // 3 == 50
+    assert set(choice.rows).isdisjoint(hidden) and written["Filtered"].auto_filter.ref
+    assert read_block(book.sheets["Pull here"]).data == {}

@@ -42,7 +42,7 @@ from .core.errors import ApiError, BpxlError, UsageError
 from .core.records import IGNORE_OPTION, Layout, read_layout
 from .core.results import Operation, Outcome, RowResult, plural
 from .core.roundtrip import edits, pulls, queries, revert_memory, sends
-from .excel import install, xlam
+from .excel import install, smoke, wheels, xlam
 from .progress import Progress
 from .sandbox import FaultPlan, Sandbox, SandboxConfig
 from .sandbox.schema import parse_custom_field
@@ -335,8 +335,13 @@ def _parser() -> argparse.ArgumentParser:
     a = commands.add_parser("addin", help="install, remove or build the Excel add-in")
     a.add_argument(
         "step",
-        choices=["install", "uninstall", "build"],
-        help="install or uninstall for this user; build bpxl.xlam from addin/xlam (developers)",
+        choices=["install", "uninstall", "build", "wheels", "smoke"],
+        help="install or uninstall for this user; build bpxl.xlam from addin/xlam (developers); "
+        "wheels FOLDER: fill a folder for an offline install.ps1 -Wheels FOLDER; smoke FILE: "
+        "write the workbook of docs/excel-smoke-test.md",
+    )
+    a.add_argument(
+        "target", nargs="?", type=Path, help="the folder (wheels) or workbook (smoke) to write"
     )
     a.add_argument(
         "--purge",
@@ -523,7 +528,19 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _addin(args: argparse.Namespace) -> int:
     places = install.Places.for_user()
-    if args.step == "build":
+    if args.step in ("wheels", "smoke"):
+        example = {"wheels": r"D:\bpxl-wheels", "smoke": "smoke.xlsx"}[args.step]
+        if args.target is None:
+            raise UsageError(
+                f"bpxl addin {args.step} needs where to write.",
+                f"Add it, e.g. bpxl addin {args.step} {example}",
+            )
+        if args.step == "wheels":
+            print(f"{wheels.fill(args.target)} holds what install.ps1 -Wheels needs: copy it to "
+                  "the computer to install on.")  # fmt: skip
+        else:
+            print(f"Wrote {smoke.write(args.target)}: follow docs/excel-smoke-test.md with it.")
+    elif args.step == "build":
         print(f"Built {xlam.build()}")
     elif args.step == "install":
         install.refuse_without_excel()

@@ -15,7 +15,7 @@ from ..core import fields, push
 from ..core.records import Layout
 from ..core.roundtrip import edits, pull_memory, sends
 from ..core.roundtrip.pull_memory import STAMP_HEADER, Pulled
-from .range_io import LAST_ROW, Block
+from .range_io import LAST_ROW, Block, as_cells
 
 VERY_HIDDEN = 2  # Excel's xlSheetVeryHidden: not even listed under Unhide
 AMBER = 0x9CEBFF  # Excel's "neutral" fill (BGR)
@@ -34,7 +34,7 @@ def write_columns(block: Block, columns: Mapping[str, Mapping[int, object]], las
             old = block.values[index] if 0 <= index < len(block.values) else []
             kept = old[column.index] if column.index < len(old) else None
             values.append([new.get(row, kept)])
-        block.sheet.range((first, block.left + column.index)).value = values
+        block.sheet.range((first, block.left + column.index)).value = as_cells(values)
 
 
 def _hidden(book: Any, title: str) -> Any:
@@ -79,7 +79,7 @@ def remember_pulled(book: Any, block: Block, pulled: Mapping[str, Pulled]) -> No
         line[width - 1] = remembered.updated
         table.append(line)
     memory.used_range.clear_contents()
-    memory.range((1, 1)).value = table
+    memory.range((1, 1)).value = as_cells(table)
 
 
 def mark_changes(block: Block) -> None:

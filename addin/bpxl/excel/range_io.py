@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..core import fields
+from ..core import fields, inert
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.push import Grid
@@ -168,7 +168,7 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     width = len(block.header)
     columns = own_columns(block.layout, width, need_id=any(r.id for r in results))
     for index, header in columns.added:
-        sheet.range((block.header_row, block.left + index)).value = header
+        sheet.range((block.header_row, block.left + index)).value = as_text(header)
     first = block.header_row + 1
     last = max(block.top + len(block.values) - 1, max(r.row for r in results))
     current = [_row(block, row) for row in range(first, last + 1)]
@@ -185,14 +185,26 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     message = column(columns.message, lambda r, _: r.message or None)
     if columns.message == columns.result + 1:
         both = [a + b for a, b in zip(outcome, message, strict=True)]
-        sheet.range((first, block.left + columns.result)).value = both
+        sheet.range((first, block.left + columns.result)).value = as_cells(both)
     else:
-        sheet.range((first, block.left + columns.result)).value = outcome
-        sheet.range((first, block.left + columns.message)).value = message
+        sheet.range((first, block.left + columns.result)).value = as_cells(outcome)
+        sheet.range((first, block.left + columns.message)).value = as_cells(message)
     if columns.id is not None and any(r.id for r in results):
         ids = column(columns.id, lambda r, old: old if old not in (None, "") else r.id)
-        sheet.range((first, block.left + columns.id)).value = ids
+        sheet.range((first, block.left + columns.id)).value = as_cells(ids)
     _colour_results(sheet, first, block.left + columns.result)
+
+
+def as_text(value: object) -> object:
+    """A value for a live range: text with Excel's text mark (``core/inert``), so that Excel
+    keeps it as written (a string written to ``Range.value`` is read as if typed: ``=...`` would
+    become a formula, ``00123`` a number, ``1-2`` a date); other values as they are."""
+    return inert.for_excel(inert.clean(value)) if isinstance(value, str) else value
+
+
+def as_cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    """``as_text`` for every value of a block of rows."""
+    return [[as_text(value) for value in row] for row in rows]
 
 
 def _row(block: Block, row: int) -> list[object]:

@@ -105,6 +105,15 @@ def fields_table() -> list[list[object]]:
 # The worksheet functions carry no type hints on purpose: xlwings reads hints as converters.
 
 
+# What Excel's Function Wizard shows for each argument (the add-in's build writes them into its
+# VBA, with each function's first docstring line, through Application.MacroOptions).
+ARGUMENTS = {
+    "BP_INVOICE": ("The invoice's Id, e.g. A2", 'The field\'s name, e.g. "Status"'),
+    "BP_QUERY": ('A query in BillingPlatform\'s SQL, e.g. "SELECT Id, Status FROM INVOICE"',),
+    "BP_FIELDS": (),
+}
+
+
 @xw.func
 def BP_INVOICE(record_id, field):  # type: ignore[no-untyped-def]
     """One field of one invoice, live from BillingPlatform."""

@@ -1,4 +1,4 @@
-"""``python -m bpxl.excel.wheels FOLDER``: fill a folder with every wheel install.ps1 needs offline.
+"""``bpxl addin wheels FOLDER``: fill a folder with every wheel install.ps1 needs offline.
 
 Corporate machines often cannot reach PyPI (a proxy that wants Windows sign-in, which pip cannot
 do, or no internet at all). On a machine that has the internet, this puts into FOLDER bpxl's own
@@ -19,6 +19,8 @@ import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..core.errors import UsageError
 
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")  # every Python 3.11+ install.ps1 may find
 PLATFORM = "win_amd64"  # 64-bit Windows: the only Python the add-in accepts (preflight)
@@ -96,30 +98,24 @@ def _fetched(commands: list[list[str]]) -> bool:
     return all(subprocess.run(c, check=False).returncode == 0 for c in commands)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else list(argv)
-    if len(arguments) != 1:
-        print("usage: python -m bpxl.excel.wheels FOLDER  (a folder for install.ps1 -Wheels)")
-        return 2
-    folder = Path(arguments[0]).resolve()
+def fill(folder: Path) -> Path:
+    """Fill ``folder`` (made if need be) with bpxl's wheel and every wheel it needs on 64-bit
+    Windows; return it. Raises ``UsageError`` when pip cannot fetch them."""
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    if _fetched([build_command(folder)]):
+    fetched = _fetched([build_command(folder)])
+    if fetched:
         [wheel] = sorted(folder.glob("bpxl-*.whl"), key=lambda p: p.stat().st_mtime)[-1:]
         fetched = _fetched(download_commands(folder, [str(wheel)]))
-        for _ in range(ROUNDS):
-            missing = windows_only(folder) if fetched else []
-            if not missing:
-                break
-            fetched = _fetched(download_commands(folder, missing))
-        if fetched and not missing:
-            print(
-                f"{folder} holds what install.ps1 -Wheels needs: copy it to the computer to "
-                "install on."
-            )
-            return 0
-    print(f"pip could not fetch what bpxl needs into {folder}; see pip's message above.")
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for _ in range(ROUNDS):
+        missing = windows_only(folder) if fetched else []
+        if not missing:
+            break
+        fetched = _fetched(download_commands(folder, missing))
+    if not fetched or missing:
+        raise UsageError(
+            f"pip could not fetch every wheel bpxl needs into {folder} (pip said why above).",
+            "Check this computer's internet connection (pip uses HTTPS_PROXY for a proxy), then "
+            "run this again.",
+        )
+    return folder

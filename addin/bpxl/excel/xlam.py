@@ -54,11 +54,37 @@ def xlwings_module() -> str:
     return text.replace(placeholder, f'PROJECT_NAME As String = "{PROJECT_NAME}"')
 
 
+def described_functions() -> str:
+    """The VBA sub that describes the worksheet functions to Excel's Function Wizard (fx): each
+    function's first docstring line and its arguments (``udfs.ARGUMENTS``), so the wizard says
+    what the Python says. ThisWorkbook's Workbook_Open calls it (Excel keeps no description of a
+    VBA function otherwise; 255 characters at most each)."""
+    from . import udfs
+
+    def text(words: str) -> str:
+        return '"' + words.replace('"', '""') + '"'
+
+    lines = [
+        "Sub BpxlDescribeFunctions()",
+        "    ' Written by the build from bpxl.excel.udfs: what Excel's Function Wizard shows.",
+        "    On Error Resume Next  ' never stop the add-in from opening over a description",
+    ]
+    for name, arguments in udfs.ARGUMENTS.items():
+        doc = " ".join((getattr(udfs, name).__doc__ or "").strip().split("\n\n")[0].split())
+        described = f", ArgumentDescriptions:=Array({', '.join(map(text, arguments))})"
+        lines.append(
+            f"    Application.MacroOptions Macro:={text(name)}, Description:={text(doc)}, "
+            f"Category:={text('BillingPlatform')}{described if arguments else ''}"
+        )
+    return "\n".join([*lines, "End Sub", ""])
+
+
 def modules() -> tuple[dict[str, str], dict[str, str]]:
     """(standard modules, document modules) of the add-in's VBA project: name -> source."""
+    bpxl = (SOURCES / "Bpxl.bas").read_text(encoding="cp1252")
     standard = {
         "xlwings": xlwings_module(),
-        "Bpxl": (SOURCES / "Bpxl.bas").read_text(encoding="cp1252"),
+        "Bpxl": bpxl.rstrip("\n") + "\n\n" + described_functions(),
     }
     documents = {
         name: (SOURCES / f"{name}.cls").read_text(encoding="cp1252")
