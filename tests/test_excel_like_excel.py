@@ -167,6 +167,18 @@ def _slow_send(make_sandbox, run, rows: int) -> Book:  # type: ignore[no-untyped
     return book
 
 
+def _create_running(make_sandbox, run, rows: int) -> Book:  # type: ignore[no-untyped-def]
+    """``_slow_send``'s sheet after a click on Create: the button's call has returned, the send
+    runs on (its polls scheduled, not yet run)."""
+    book = _slow_send(make_sandbox, run, rows)
+    app = book.app
+    app.alert_answers = ["ok"]
+    app.vba["BpxlPoll"] = ribbon.poll
+    app.run_python(lambda: ribbon.action("bpxlCreate", book))
+    assert app.scheduled, "the send should still be running"
+    return book
+
+
 def test_a_send_longer_than_excels_ole_limit_keeps_every_call_short_and_shows_progress(
     make_sandbox, run, memory_keyring
 ) -> None:
@@ -189,12 +201,8 @@ def test_a_send_longer_than_excels_ole_limit_keeps_every_call_short_and_shows_pr
 def test_stop_sending_ends_a_long_send_with_every_row_marked_and_other_buttons_wait(
     make_sandbox, run, memory_keyring
 ) -> None:
-    book = _slow_send(make_sandbox, run, 6_000)
+    book = _create_running(make_sandbox, run, 6_000)
     app = book.app
-    app.alert_answers = ["ok"]
-    app.vba["BpxlPoll"] = ribbon.poll
-    app.run_python(lambda: ribbon.action("bpxlCreate", book))
-    assert app.scheduled, "the send should still be running"
     app.run_python(lambda: ribbon.action("bpxlValidate", book))
     assert "still busy with Create" in app.alerts[-1][0]
     app.run_python(lambda: ribbon.action("bpxlStop", book))
@@ -218,12 +226,8 @@ def test_rows_sorted_while_a_long_send_runs_get_their_own_results(
 ) -> None:
     """Excel stays usable during a long send, so the user may sort the sheet meanwhile: each
     result goes into the row holding what was sent, never by the old row number."""
-    book = _slow_send(make_sandbox, run, 1_000)
+    book = _create_running(make_sandbox, run, 1_000)
     app = book.app
-    app.alert_answers = ["ok"]
-    app.vba["BpxlPoll"] = ribbon.poll
-    app.run_python(lambda: ribbon.action("bpxlCreate", book))
-    assert app.scheduled, "the send should still be running"
     sheet = book.sheets[0]
     rows = [[sheet.cells.get((r, c)) for c in range(1, 8)] for r in range(2, 1_002)]
     sheet.fill(HEADER, list(reversed(rows)))  # the user sorts Z to A
