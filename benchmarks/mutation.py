@@ -85,7 +85,10 @@ TESTS = {
         "tests/test_hostile_server.py::test_printable_replaces_what_no_terminal_or_file_should_get",
     ],
     "core/writer_lock": ["tests/test_one_writer.py"],
-    "core/roundtrip/queries": ["tests/test_queries.py"],
+    "core/roundtrip/queries": [
+        "tests/test_queries.py",
+        "tests/test_cli_messages.py::test_a_user_the_tenant_will_not_name_is_named_by_number",
+    ],
     "core/describe": ["tests/test_describe.py", "tests/test_tenant_fields.py"],
 }
 # Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by

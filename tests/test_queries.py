@@ -106,3 +106,38 @@ def test_a_change_by_no_known_user_names_none(fake) -> None:
         found = queries.conflicts(client, {ids[0]: "2001-01-01"})
         client.close()
     assert found[ids[0]].startswith(f"Invoice {ids[0]} was changed in BillingPlatform at ")
+
+
+def test_only_the_invoices_asked_for_are_checked(fake) -> None:
+    """The server holds more invoices than the sheet: only the sheet's are asked for, with
+    their stamp and who changed them, and only theirs come back."""
+    with fake.running():
+        client, ids = made(fake, 3)
+        stamps = queries.stamps(client, ids[:1])
+        assert list(stamps) == ids[:1]
+        fake.queries.clear()
+        assert queries.conflicts(client, stamps) == {}
+        client.close()
+    assert asked(fake) == [
+        f"SELECT Id, Updated, UpdatedUserId FROM INVOICE WHERE Id IN ('{ids[0]}')"
+    ]
+
+
+def test_an_invoice_without_a_stamp_is_unchanged_while_it_has_none(fake) -> None:
+    fake.respell = lambda r: {**r, "Updated": None}
+    with fake.running():
+        client, ids = made(fake, 1)
+        assert queries.stamps(client, ids) == {ids[0]: ""}
+        assert queries.conflicts(client, {ids[0]: ""}) == {}
+        client.close()
+
+
+def test_a_stamp_is_shown_in_the_users_time(time_zone: str) -> None:
+    """The server's stamps are UTC, with or without a zone; the user reads their own time."""
+    local = dt.datetime(2026, 12, 7, 17, 40, tzinfo=dt.UTC).astimezone()
+    said = local.strftime("at %H:%M on %Y-%m-%d (your time)")
+    assert local.utcoffset() != dt.timedelta(0)
+    assert queries.local_time("2026-12-07 17:40:00") == said
+    assert queries.local_time(" 2026-12-07T17:40:00+00:00 ") == said
+    assert queries.local_time("yesterday") == "at yesterday"
+    assert queries.local_time("") == "recently"
