@@ -42,7 +42,12 @@ def test_only_the_last_few_backups_are_kept(tmp_path: Path) -> None:
     book = write_invoices(tmp_path / "inv.xlsx", [GOOD])
     other = write_invoices(tmp_path / "inv 2024.xlsx", [GOOD])
     saving.backup(other)
-    made = [saving.backup(book) for _ in range(saving.BACKUPS_KEPT + 2)]
+    made = []
+    for number in range(saving.BACKUPS_KEPT + 2):
+        write_invoices(
+            book, [{**GOOD, "BillingProfileId": str(200 + number)}]
+        )  # each save a new version
+        made.append(saving.backup(book))
     assert len({p.name for p in made}) == len(made)  # none overwrote another
     assert saving.backups(book) == made[-saving.BACKUPS_KEPT :]
     assert len(saving.backups(other)) == 1  # another workbook's copy stays
@@ -77,6 +82,7 @@ def test_a_backup_cut_short_is_never_taken_for_a_backup(
 ) -> None:
     book = write_invoices(tmp_path / "inv.xlsx", [GOOD])
     earlier = saving.backup(book)
+    write_invoices(book, [{**GOOD, "BillingProfileId": "999"}])
 
     def killed(source: str, target: str) -> None:
         Path(target).write_bytes(Path(source).read_bytes()[:100])  # half a copy, then the end
@@ -87,3 +93,14 @@ def test_a_backup_cut_short_is_never_taken_for_a_backup(
         saving.backup(book)
     assert saving.backups(book) == [earlier]  # only the whole copy counts as a backup
     assert [p.name for p in saving.backup_folder(book).iterdir()] == [earlier.name]
+
+
+def test_a_workbook_unchanged_since_its_last_backup_is_not_copied_again(tmp_path: Path) -> None:
+    """A push whose write-back found the disk full left a backup; its recovery needs no more room
+    than the push did: the same file is not copied a second time."""
+    book = write_invoices(tmp_path / "inv.xlsx", [GOOD])
+    first = saving.backup(book)
+    assert saving.backup(book) == first and saving.backups(book) == [first]
+    assert saving.room_needed(book, 0) == book.stat().st_size + saving.SLACK_BYTES
+    write_invoices(book, [{**GOOD, "BillingProfileId": "999"}])
+    assert saving.backup(book) != first and len(saving.backups(book)) == 2

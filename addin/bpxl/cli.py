@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from .core import (
     profiles,
     push,
     recover,
+    redact,
     run_log,
     sending,
     shell,
@@ -38,7 +40,7 @@ from .core import (
 )
 from .core.client import MAX_CONCURRENCY, refuse_secret_in_url
 from .core.connection import journal_dir, undo_dir
-from .core.errors import ApiError, BpxlError, UsageError
+from .core.errors import ApiError, BpxlError, UsageError, storage_reason
 from .core.records import IGNORE_OPTION, Layout, read_layout
 from .core.results import Operation, Outcome, RowResult, plural
 from .core.roundtrip import edits, pulls, queries, revert_memory, sends
@@ -99,6 +101,15 @@ def _results_option(p: argparse.ArgumentParser) -> None:
         help="also write the run log (Row, Id, Result, Message and the values sent) to this CSV "
         "file (default: only in bpxl's data folder; `bpxl log` shows it)",
     )
+
+
+def _whole(text: str) -> int:
+    """A whole number written in ASCII digits (``int`` takes ``٣`` for 3), of a sane length."""
+    digits = text.strip().removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+        shown = text if len(text) <= 20 else text[:19] + "…"
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number like 100")
+    return int(text)
 
 
 EXAMPLES = """\
@@ -204,14 +215,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=_whole,
         default=push.DEFAULT_BATCH_SIZE,
         metavar="N",
         help=f"invoices per request (default {push.DEFAULT_BATCH_SIZE})",
     )
     p.add_argument(
         "--concurrency",
-        type=int,
+        type=_whole,
         default=push.DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"batches in flight at once, 1 to {MAX_CONCURRENCY} (1 = one at a time; default "
@@ -388,7 +399,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("sandbox", help="run a local BillingPlatform stand-in")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8787, help="0 picks a free port (default 8787)")
+    s.add_argument("--port", type=_whole, default=8787, help="0 picks a free port (default 8787)")
     s.add_argument("--tenant", default="sandbox", help="tenant name in its URLs (default sandbox)")
     s.add_argument("--db", type=Path, help="SQLite file for the records (default: in memory)")
     s.add_argument("--user", default="demo", help="the user it accepts (default demo)")
@@ -414,7 +425,7 @@ def _parser() -> argparse.ArgumentParser:
         "reset-after:0.02, store-late:1.5s",
     )
     s.add_argument(
-        "--seed", type=int, help="seed for the fault draws (default: different draws each run)"
+        "--seed", type=_whole, help="seed for the fault draws (default: different draws each run)"
     )
     s.add_argument(
         "--custom-field",
@@ -453,6 +464,9 @@ class _Terminal:
         if not self._gone:
             try:
                 self._stream.write(text)
+            except UnicodeEncodeError:  # a console that cannot show a character: shown as ?
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                self.write(text.encode(encoding, errors="replace").decode(encoding))
             except BrokenPipeError:
                 self._lose()
         return len(text)
@@ -513,17 +527,40 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"bpxl: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        book = getattr(args, "file", None)
-        if args.command in ("push", "revert", "recover"):
-            what = shell.command("recover", book) if book else "bpxl recover"
-            advice = (
-                f"If rows were being sent, run `{what}` before anything else: it finds out what "
-                "happened to each of them."
-            )
-        else:  # pull, template, fields, ...: nothing goes to BillingPlatform
-            advice = "Nothing was sent; run the command again when you are ready."
+        advice = _after_stop(
+            args, "before anything else", "run the command again when you are ready"
+        )
         print(f"bpxl: stopped at once. {advice}", file=sys.stderr)
         return EXIT_STOPPED
+    except OSError as error:  # a file or folder bpxl had to read or write
+        where = f" ({redact.printable(str(error.filename))})" if error.filename else ""
+        advice = _after_stop(args, "once that is fixed", "run the command again once it is fixed")
+        print(f"bpxl: stopped: {storage_reason(error)}{where}. {advice}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # the last guard: a bug is told, never a traceback
+        place = traceback.extract_tb(error.__traceback__)[-1]
+        what = redact.printable(f"{type(error).__name__}: {error}")[:200]
+        print(
+            f"bpxl: stopped on a problem it did not expect ({what}, in "
+            f"{Path(place.filename).name} line {place.lineno}). "
+            f"{_after_stop(args, 'now', 'run the command again')} Please report this message to "
+            "the bpxl team: it is a bug.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+
+def _after_stop(args: argparse.Namespace, when: str, otherwise: str) -> str:
+    """What to do after a command stopped mid-way: a recovery ``when`` if it may have sent rows,
+    else ``otherwise``."""
+    if args.command in ("push", "revert", "recover"):
+        book = getattr(args, "file", None)
+        what = shell.command("recover", book) if book else "bpxl recover"
+        return (
+            f"If rows were being sent, run `{what}` {when}: it finds out what happened to each "
+            "of them."
+        )
+    return f"Nothing was sent; {otherwise}."  # pull, template, fields: nothing goes out
 
 
 def _addin(args: argparse.Namespace) -> int:
@@ -909,6 +946,9 @@ class _Desk:
         self.bar.close()
         if results:
             self.file.write_results(self.found, layout, results)
+
+    def prove_writable(self, sheet: str, rows: int) -> None:
+        self.file.prove_writable(sheet, rows)
 
     def store(self, sheet: str, remember: sends.Remember) -> None:
         xlsx_refresh.after_push(

@@ -8,6 +8,8 @@ to show.
 
 from __future__ import annotations
 
+import errno
+
 
 class BpxlError(Exception):
     """Base of every error bpxl raises on purpose.
@@ -61,3 +63,26 @@ class ApiError(BpxlError):
 
 class WorkbookBusyError(UsageError):
     """Another bpxl command (a push, pull, revert or recover) is working on the workbook."""
+
+
+class StorageError(BpxlError):
+    """A file or folder bpxl must write could not be written: a full disk, a read-only drive or
+    folder, no permission."""
+
+
+def storage_reason(error: OSError) -> str:
+    """Why a file could not be written, in the user's words."""
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "your disk quota is used up",
+        errno.EROFS: "the drive is read-only",
+        errno.EACCES: "you may not write there (or the file is open in another program)",
+        errno.EPERM: "you may not write there (or the file is open in another program)",
+        errno.EFBIG: "the file would be larger than the drive allows",
+    }
+    return reasons.get(error.errno or 0) or (error.strerror or type(error).__name__).lower()
+
+
+def storage_error(error: OSError, what: str, hint: str) -> StorageError:
+    """``what`` (e.g. "bpxl could not write its journal in FOLDER") failed with ``error``."""
+    return StorageError(f"{what}: {storage_reason(error)}.", hint)

@@ -19,10 +19,12 @@ until it is recovered or its journal pruned: Excel may close without saving its 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -30,10 +32,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import StorageError, storage_error
 from .results import Operation, Outcome, RowResult
 
 KEEP_DAYS_ENV = "BPXL_JOURNAL_DAYS"
 DEFAULT_KEEP_DAYS = 30
+# What one row costs in the data folder at most, measured (test_storage): its plan, send and
+# result lines, its values kept beside the journal, and the run log's line.
+ROW_BYTES, CELL_BYTES, SLACK_BYTES = 600, 96, 1 << 20
+
+
+def prove_room(folder: Path, rows: int, columns: int) -> None:
+    """Before anything is sent: the journal can be written in ``folder``, which has room for a
+    push of ``rows`` rows of ``columns`` columns; else ``StorageError`` (nothing was sent)."""
+    need = rows * (ROW_BYTES + columns * CELL_BYTES) + SLACK_BYTES
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
+        with probe.open("x", encoding="utf-8") as file:
+            file.write("bpxl")
+            file.flush()
+            os.fsync(file.fileno())
+        probe.unlink()
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        raise _unwritable(error, folder) from None
+    if free < need:
+        raise StorageError(
+            f"The disk holding bpxl's data folder {folder} has {free / 1e6:,.1f} MB free; the "
+            f"journal of this push needs about {need / 1e6:,.1f} MB. Nothing was sent.",
+            "Free some space on that disk (or set BPXL_DATA_DIR to a folder on a disk with room) "
+            "and run again.",
+        )
+
+
+def _unwritable(error: OSError, folder: Path) -> StorageError:
+    return storage_error(
+        error,
+        f"bpxl could not write its journal in {folder}",
+        "Free some space there, or make the folder writable (or set BPXL_DATA_DIR to another "
+        "folder), then run again. If rows were being sent, run `bpxl recover` first: it finds out "
+        "what happened to each of them.",
+    )
 
 
 def record_hash(record: Mapping[str, object]) -> str:
@@ -63,7 +103,6 @@ class Journal:
         external_id: str,
         target: Target,
     ) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         self.path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
         self.folder = folder
@@ -71,7 +110,11 @@ class Journal:
         self.sheet = sheet
         self._lock = threading.Lock()
         self.sent_any = False
-        self._file: IO[str] | None = self.path.open("x", encoding="utf-8")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] | None = self.path.open("x", encoding="utf-8")
+        except OSError as error:
+            raise _unwritable(error, folder) from None
         # The values sent: opened with the first batch that keeps any, held open till the end.
         self._values: IO[bytes] | None = None
         self._values_lock = threading.Lock()
@@ -134,13 +177,17 @@ class Journal:
             self.discard()
 
     def close(self) -> None:
+        """Close the files; a line a full disk refused, still buffered, is dropped (the push
+        that failed on it has stopped, and every line before it is on disk)."""
         with self._lock:
             if self._file is not None:
-                self._file.close()
+                with contextlib.suppress(OSError):
+                    self._file.close()
                 self._file = None
         with self._values_lock:
             if self._values is not None:
-                self._values.close()
+                with contextlib.suppress(OSError):
+                    self._values.close()
                 self._values = None
 
     def earlier_sends(self, rows: Mapping[int, str]) -> dict[int, dt.datetime]:
@@ -164,11 +211,14 @@ class Journal:
         with self._values_lock:
             if self._file is None:
                 raise ValueError("the journal is closed")
-            if self._values is None:
-                self._values = sent_path(self.path).open("ab")
-            self._values.write(line.encode())
-            self._values.flush()
-            os.fsync(self._values.fileno())
+            try:
+                if self._values is None:
+                    self._values = sent_path(self.path).open("ab")
+                self._values.write(line.encode())
+                self._values.flush()
+                os.fsync(self._values.fileno())
+            except OSError as error:
+                raise _unwritable(error, self.folder) from None
 
     def _write(self, entry: dict[str, Any]) -> None:
         """One line into the journal, on disk before this returns."""
@@ -176,9 +226,12 @@ class Journal:
         with self._lock:
             if self._file is None:
                 raise ValueError("the journal is closed")
-            self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            try:
+                self._file.write(line)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as error:
+                raise _unwritable(error, self.folder) from None
 
 
 def sent_path(path: Path) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +19,8 @@ import keyring
 import keyring.errors
 from platformdirs import user_config_dir
 
-from .errors import UsageError
+from . import redact
+from .errors import UsageError, storage_reason
 
 KEYRING_SERVICE = "bpxl"
 CONFIG_DIR_ENV = "BPXL_CONFIG_DIR"
@@ -68,11 +69,44 @@ def load_all() -> dict[str, Profile]:
     except FileNotFoundError:
         return {}
     except ValueError:
+        raise _damaged("it is not JSON") from None
+    except OSError as error:
         raise UsageError(
-            f"The profiles file {_file()} is damaged.",
-            "Delete it and save your connections again with `bpxl connect`.",
+            f"The profiles file {_file()} could not be read ({storage_reason(error)}).",
+            "Check that you may read it, or delete it and save your connections again with "
+            "`bpxl connect`.",
         ) from None
-    return {name: Profile(**entry) for name, entry in raw.items()}
+    if not isinstance(raw, dict):
+        raise _damaged("it does not list profiles by name")
+    found = {}
+    for name, entry in raw.items():
+        if not _well_formed(entry):
+            raise _damaged(f"the profile {redact.printable(str(name))!r} is not one bpxl saved")
+        try:
+            found[name] = Profile(**{"name": name, **entry})
+        except TypeError:
+            raise _damaged(f"the profile {redact.printable(str(name))!r} is incomplete") from None
+    return found
+
+
+def _well_formed(entry: object) -> bool:
+    """An entry as ``save`` writes it: a Profile's keys, a URL, a flag for production and
+    text or nothing for the rest."""
+    if not isinstance(entry, dict) or not set(entry) <= {f.name for f in fields(Profile)}:
+        return False
+    return (
+        isinstance(entry.get("url"), str)
+        and isinstance(entry.get("production", True), bool)
+        and all(v is None or isinstance(v, str) for k, v in entry.items() if k != "production")
+    )
+
+
+def _damaged(why: str) -> UsageError:
+    return UsageError(
+        f"The profiles file {_file()} is damaged: {why}.",
+        "Delete it (or put back a copy you kept) and save your connections again with "
+        "`bpxl connect NAME --url URL --username USER`.",
+    )
 
 
 def get(name: str) -> Profile:

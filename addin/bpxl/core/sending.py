@@ -70,6 +70,10 @@ class Desk(Protocol):
     def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
         """Each result into its row of the sheet."""
 
+    def prove_writable(self, sheet: str, rows: int) -> None:
+        """Before anything is sent: ``write`` will be able to write ``rows`` results into the
+        sheet (a file: its parts parse, its folder has room); else a ``BpxlError``."""
+
     def store(self, sheet: str, remember: sends.Remember) -> None:
         """After a round-trip send: cells put back and what was pulled brought up to date."""
 
@@ -277,6 +281,7 @@ def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushRe
         _log(desk, command, outgoing, report, grid, started, "dry run: nothing was sent")
         return report
     refuse_unfinished(desk.workbook, outgoing.grid, options.catalogue, desk.recover_hint)
+    prove_recordable(desk, outgoing)
     logs: list[journal.Journal] = []
     with desk.connect() as link:
         remember = None
@@ -350,6 +355,14 @@ def _log(
             notes=(*outgoing.notes, *report.notes),
         )
     )
+
+
+def prove_recordable(desk: Desk, outgoing: Outgoing) -> None:
+    """Nothing is sent that cannot be recorded: before the first batch, the journal can be
+    written (with room for this push) and the front end can write every row's outcome."""
+    rows = len(outgoing.grid.rows)
+    journal.prove_room(journal_dir(), rows, len(outgoing.grid.header))
+    desk.prove_writable(outgoing.sheet, rows)
 
 
 def _confirm_once(

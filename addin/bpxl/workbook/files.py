@@ -16,7 +16,7 @@ from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.records import Layout
 from ..core.results import RowResult
-from . import csv_file, sheet_io
+from . import csv_file, saving, sheet_io
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -43,6 +43,14 @@ class SendFile:
             sheet_io.check_writable(self.path)  # says what is wrong: a folder, nothing there
         if self.results.exists():
             sheet_io.check_writable(self.results)
+
+    def prove_writable(self, sheet: str, rows: int) -> None:
+        """Before anything is sent: the results of ``rows`` rows can be written (see
+        ``sheet_io.prove_writable``; a CSV's results file needs room beside it)."""
+        if self.is_csv:
+            saving.prove_room(self.results, rows, like=self.path)
+        else:
+            sheet_io.prove_writable(self.path, sheet, rows)
 
     def read_grid(
         self,

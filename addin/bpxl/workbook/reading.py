@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,11 +37,12 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..core import fields
+from ..core import fields, redact
 from ..core.cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.records import HEADER_SEARCH_ROWS, find_header
+from . import package
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: an old .xls, or an encrypted book
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
@@ -66,16 +68,41 @@ def open_book(path: Path) -> Iterator[Workbook]:
     openpyxl warns, in its own words on the terminal, about parts it does not read (no
     stylesheet, extensions such as a dropdown listing another sheet). Nothing read here is saved,
     so those parts stay in the file untouched: the warnings are not the user's concern."""
+    package.check_file(path)  # no DTD, no zip bomb: before any parser sees a part
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
         try:
             book = load_workbook(path, read_only=True, data_only=True)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException):
+        except (*DAMAGED, TypeError, AttributeError, InvalidFileException):
             raise _unreadable(path) from None
         try:
             yield book
+        except DAMAGED as damage:  # a part read later, as the sheet is: broken XML, a lost part
+            raise damaged(path.name, damage) from None
         finally:
             book.close()
+
+
+# What reading a damaged package raises: broken XML (lxml's and the standard library's parse
+# errors are SyntaxErrors), a part missing or cut short, values no cell can hold.
+DAMAGED = (SyntaxError, ValueError, KeyError, IndexError, EOFError, OSError, zipfile.BadZipFile,
+           zlib.error)  # fmt: skip
+
+
+def damaged(name: str, damage: BaseException, writing: bool = False) -> UsageError:
+    """The refusal of a workbook a part of which could not be read, with the parser's reason;
+    ``writing``: found while writing results back, after rows may have been sent."""
+    reason = redact.printable(str(damage))[:160] or type(damage).__name__
+    if writing:
+        return UsageError(
+            f"The results could not be written into {name}: a part of it is damaged ({reason}).",
+            f"Open it in Excel and save it again (Excel repairs what it can), then run `bpxl "
+            f"recover {name}`: it writes what happened to each row, so nothing is sent twice.",
+        )
+    return UsageError(
+        f"{name} could not be read: a part of it is damaged ({reason}). Nothing was sent.",
+        "Open it in Excel and save it again (Excel repairs what it can), then run again.",
+    )
 
 
 def _unreadable(path: Path) -> UsageError:

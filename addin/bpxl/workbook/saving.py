@@ -13,12 +13,18 @@ still leave an undamaged copy. So:
 - ``restore`` puts a backup back, after a backup of the file it replaces (``bpxl backups``).
 - Temporary files that an interrupted run left behind are removed the next time the same
   workbook is saved or backed up.
+- A workbook unchanged since its last backup is not copied again: a push whose write-back found
+  the disk full left one, and its recovery needs no more room than the push did.
+- Before a push sends anything, ``prove_room`` shows that the folder takes files and has room for
+  the backup and the new file (``room_needed``); a disk that fills up meanwhile, or a drive that
+  turns read-only, ends in a ``StorageError`` in plain words, the old file whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import filecmp
 import glob
 import os
 import re
@@ -29,7 +35,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.errors import WorkbookLockedError
+from ..core.errors import StorageError, WorkbookLockedError, storage_error
 
 BACKUPS_KEPT = 5
 BACKUP_FOLDER = "bpxl backups"
@@ -67,8 +73,19 @@ def _stamped(path: Path) -> list[tuple[tuple[str, int], Path]]:
 
 
 def backup(path: Path) -> Path:
-    """A whole, timestamped copy of ``path`` in its backup folder; older ones beyond the last
-    ``BACKUPS_KEPT`` are removed. Returns the copy's path."""
+    """A whole, timestamped copy of ``path`` in its backup folder (or the last one, when
+    ``path`` has not changed since); older ones beyond the last ``BACKUPS_KEPT`` are removed.
+    Returns the copy's path."""
+    try:
+        return _backup(path)
+    except OSError as error:
+        raise _not_written(error, path, f"bpxl could not back up {path.name}") from None
+
+
+def _backup(path: Path) -> Path:
+    latest = backups(path)[-1:]
+    if latest and filecmp.cmp(path, latest[0], shallow=False):
+        return latest[0]
     folder = backup_folder(path)
     folder.mkdir(exist_ok=True)
     _remove_leftovers(folder, f".{path.stem}_backup.", path.suffix)
@@ -109,25 +126,83 @@ def restore(path: Path, copy: Path) -> Path | None:
 def save(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write`` with a temporary file next to ``path``, then put it in ``path``'s place."""
     _remove_leftovers(path.parent, f".{path.stem}_save.", path.suffix)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{path.stem}_save.", suffix=path.suffix, dir=path.parent
-    )
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{path.stem}_save.", suffix=path.suffix, dir=path.parent
+        )
+    except OSError as error:
+        raise _not_written(error, path, f"bpxl could not save {path.name}") from None
     os.close(handle)
     temporary = Path(name)
     try:
         write(temporary)
         keep_permissions(path, temporary)
         os.replace(temporary, path)
-    except PermissionError:
+    except PermissionError as error:
+        if error.filename not in (str(path), str(temporary), None):
+            raise _not_written(error, path, f"bpxl could not save {path.name}") from None
         kept = path.with_name(f"{path.stem}.results{path.suffix}")
-        os.replace(temporary, kept)
+        try:
+            os.replace(temporary, kept)
+        except OSError:
+            raise _not_written(error, path, f"bpxl could not save {path.name}") from None
         raise WorkbookLockedError(
             f"{path.name} was locked when bpxl tried to save the results.",
             f"The results were saved in {kept.name}; close {path.name} and copy them over.",
         ) from None
+    except OSError as error:
+        raise _not_written(error, path, f"bpxl could not save {path.name}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+
+
+# What the results of one row add to a workbook at most, measured (test_storage), and slack.
+ROW_BYTES, SLACK_BYTES = 512, 1 << 20
+
+
+def room_needed(path: Path, rows: int, like: Path | None = None) -> int:
+    """Bytes the write-back of ``rows`` results into ``path`` needs in its folder: a backup of
+    it (unless there is none to make, or the last one is this file as it is) and the new file,
+    as large as ``like`` (default ``path``) and its results."""
+    exists = path.exists()
+    latest = backups(path)[-1:] if exists else []
+    same = latest and filecmp.cmp(path, latest[0], shallow=False)
+    copy = path.stat().st_size if exists and not same else 0
+    source = like or path
+    new = source.stat().st_size if source.exists() else 0
+    return copy + new + rows * ROW_BYTES + SLACK_BYTES
+
+
+def prove_room(path: Path, rows: int, like: Path | None = None) -> None:
+    """Before anything is sent: ``path``'s folder and its backup folder take new files and have
+    room for writing ``rows`` results back (``room_needed``); else ``StorageError``."""
+    try:
+        for folder in (path.parent, backup_folder(path)):
+            folder.mkdir(exist_ok=True)
+            handle, probe = tempfile.mkstemp(prefix=f".{path.stem}_probe.", dir=folder)
+            os.close(handle)
+            os.remove(probe)
+        need = room_needed(path, rows, like)
+        free = shutil.disk_usage(path.parent).free
+    except OSError as error:
+        raise _not_written(error, path, f"bpxl could not write into {path.parent}") from None
+    if free < need:
+        raise StorageError(
+            f"The disk holding {path.name} has {free / 1e6:,.1f} MB free; writing the results "
+            f"back needs about {need / 1e6:,.1f} MB (a backup copy and the new file). Nothing was "
+            "sent.",
+            "Free some space on that disk (or move the file to one with room) and run again.",
+        )
+
+
+def _not_written(error: OSError, path: Path, what: str) -> StorageError:
+    return storage_error(
+        error,
+        what,
+        f"Free some space, or make {path.parent} writable, then run again. After a push that "
+        f"sent rows, run `bpxl recover {path.name}`: it writes what happened to each row.",
+    )
 
 
 def keep_permissions(original: Path, new: Path) -> None:

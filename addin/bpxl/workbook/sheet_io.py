@@ -49,13 +49,11 @@ def parse_rows(spec: str) -> set[int]:
     rows: set[int] = set()
     for part in spec.replace(" ", "").split(","):
         start, dash, end = part.partition("-")
-        try:
-            first, last = int(start), int(end if dash else start)
-        except ValueError:
-            raise UsageError(
-                f"--rows {spec}: {part!r} is not a row or a range like 2-50."
-            ) from None
-        if first < 1 or last < first:
+        numbers = (start, end if dash else start)
+        if not all(n.isascii() and n.isdigit() and len(n) <= 7 for n in numbers):
+            raise UsageError(f"--rows {spec}: {part!r} is not a row or a range like 2-50.")
+        first, last = int(numbers[0]), int(numbers[1])
+        if first < 1 or last < first or last > sheet_xml.MAX_ROW:
             raise UsageError(
                 f"--rows {spec}: {part!r} is not a valid range of row numbers.",
                 "Write the smaller row number first, from row 2 on, e.g. --rows 2-50,60.",
@@ -94,6 +92,18 @@ def check_writable(path: Path) -> None:
             "write the results. Nothing was sent.",
             "Close it where it is open (or ask for write access), then run again.",
         ) from None
+
+
+def prove_writable(path: Path, sheet: str, rows: int) -> None:
+    """Before anything is sent: the results of ``rows`` rows can be written into ``sheet`` of
+    ``path``: every part the writer rewrites parses, and the folder takes the backup and the new
+    file, with room for them. Else a ``BpxlError`` saying why; nothing was sent."""
+    try:
+        with zipfile.ZipFile(path) as source:
+            sheet_xml.check_parts(source, sheet)
+    except reading.DAMAGED as damage:
+        raise reading.damaged(path.name, damage) from None
+    saving.prove_room(path, rows)
 
 
 def invoice_sheet(path: Path, catalogue: Catalogue = fields.BUILT_IN) -> str:
@@ -225,7 +235,10 @@ def save_edit(path: Path, sheet: str, edit: sheet_xml.Edit) -> Path:
         with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
             sheet_xml.apply(source, sheet, edit, target)
 
-    saving.save(path, write)
+    try:
+        saving.save(path, write)
+    except reading.DAMAGED as damage:  # a part changed since the push checked it
+        raise reading.damaged(path.name, damage, writing=True) from None
     return copy
 
 

@@ -43,7 +43,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 from lxml import etree
@@ -51,6 +51,7 @@ from lxml import etree
 from ..core.errors import UsageError
 from ..core.inert import clean
 from ..core.records import column_letter
+from . import package
 
 CellValue = str | int | float | bool | dt.date | None
 MAX_COLUMN = 16384  # XFD
@@ -127,6 +128,20 @@ def apply(source: zipfile.ZipFile, sheet: str, edit: Edit, target: zipfile.ZipFi
             target.writestr(item, changed.get(item.filename) or source.read(item.filename))
 
 
+def check_parts(source: zipfile.ZipFile, sheet: str) -> None:
+    """Parse every part ``apply`` rewrites for ``sheet`` (the workbook and its relationships, the
+    styles, the sheet's tables, the sheet itself, streamed), so that a write-back cannot fail on
+    one after the rows were sent. Raises what parsing raises (``package`` refusals included)."""
+    book = Book(source)
+    part = book.sheet_part(sheet)
+    styles = book.related("xl/workbook.xml", "/styles")
+    for name in [*([styles] if styles else []), *book.related_all(part, "/table")]:
+        _parse(source.read(name))
+    with source.open(part) as xml:
+        for _, element in etree.iterparse(xml, resolve_entities=False, huge_tree=True):
+            element.clear(keep_tail=False)
+
+
 # -- the package ----------------------------------------------------------------------------------
 
 
@@ -153,6 +168,7 @@ class Book:
     """The workbook part of a package: its sheets, its relationships, its date system."""
 
     def __init__(self, source: zipfile.ZipFile) -> None:
+        package.check(source, Path(str(source.filename or "the workbook")).name)
         self.source = source
         self.names = set(source.namelist())
         self.workbook = _parse(source.read("xl/workbook.xml"))

@@ -82,9 +82,12 @@ def condition_refused(condition: str, refused: ApiError) -> UsageError:
 
 
 def invoice_id(text: str) -> str | None:
-    """An Id as BillingPlatform knows it (a whole number, without leading zeros), or None."""
+    """An Id as BillingPlatform knows it (a whole number of ASCII digits, at most 19 of them
+    without leading zeros), or None: ``²`` or ``٣`` is a digit to Python, not an Id."""
     text = text.strip()
-    return str(int(text)) if text.isdigit() else None
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 19:
+        return None
+    return str(int(text))
 
 
 def parse_ids(text: str) -> list[str]:
