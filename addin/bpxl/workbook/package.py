@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..core.errors import UsageError
@@ -90,7 +91,7 @@ def _check_prolog(source: zipfile.ZipFile, item: zipfile.ZipInfo, name: str) -> 
     try:
         with source.open(item) as part:
             head = part.read(PROLOG_BYTES)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError):
         raise _refused(name, f"its part {item.filename} is damaged") from None
     if head.startswith(_EBCDIC):
         raise _refused(name, f"its part {item.filename} is in EBCDIC, which Excel never writes")
