@@ -67,6 +67,7 @@ def test_output_to_a_file_gets_a_progress_line_every_few_seconds(
 def test_the_bar_is_cleared_for_a_question_and_not_drawn_until_it_is_answered() -> None:
     screen = _Terminal()
     bar = Progress(screen, "rows", redraw_s=0)
+    assert screen.getvalue() == ""  # nothing drawn before a row is counted (a password prompt)
     bar.update(3, 10)
     assert "3/10" in screen.getvalue()
     with bar.paused():

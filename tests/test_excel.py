@@ -368,6 +368,11 @@ def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
     press(book, "bpxlPull")
     assert "Pulled 12 invoices: 12 new rows" in book.app.alerts[-1][0]
     sheet = book.sheets[0]
+    pulled_log = run_log.last(Path(book.fullname))  # the ribbon's pull is logged too
+    assert pulled_log is not None and pulled_log.command == "pull"
+    assert sorted(r.id for r in pulled_log.rows if r.result == "Pulled") == sorted(
+        sheet.cells[(row, 1)] for row in range(2, 14)
+    )
     memory = book.sheets["_bpxl_pulled"]
     assert memory.api.Visible == 2 and len(sheet.format_rules) == 3  # amber marks on 3 columns
     assert isinstance(sheet.cells[(2, 4)], dt.date) and isinstance(sheet.cells[(2, 1)], str)

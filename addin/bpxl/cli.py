@@ -59,7 +59,6 @@ STOP_SIGNALS = [
     if hasattr(signal, name)
 ]
 PROBLEMS_SHOWN = 20  # rows with problems listed on the terminal; the workbook has them all
-NOT_FOUND = "Not found in BillingPlatform (deleted, or not visible to you)"
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
@@ -1161,7 +1160,7 @@ def _pull_held(args: argparse.Namespace) -> int:
     if missing:
         more = len(missing) - PROBLEMS_SHOWN
         shown = ", ".join(missing[:PROBLEMS_SHOWN]) + (f" and {more:,} more" if more > 0 else "")
-        print(f"{NOT_FOUND}: {shown}")
+        print(f"{run_log.NOT_FOUND}: {shown}")
     if report.extra:
         print(f"Fields bpxl does not know were kept in extra columns: {', '.join(report.extra)}")
     if report.kept:
@@ -1185,19 +1184,7 @@ def _pull_held(args: argparse.Namespace) -> int:
     if found is not None and (hidden := found.hidden_skipped):
         which = f"Row {hidden[0]:,} is" if len(hidden) == 1 else f"Rows {_row_list(hidden)} are"
         print(f"{which} hidden, so not refreshed: unhide and pull again to refresh.")
-    log = run_log.RunLog(
-        command="pull",
-        workbook=str(path.resolve()),
-        sheet=report.sheet,
-        target=link.label,
-        summary=summary,
-        started=started,
-        rows=(
-            *(run_log.LoggedRow(None, i, "Pulled", "") for i in report.ids),
-            *(run_log.LoggedRow(None, i, "Not found", NOT_FOUND) for i in missing),
-        ),
-    )
-    run_log.save(log)
+    log = run_log.save_pull(path, report.sheet, link.label, summary, started, report.ids, missing)
     _write_results(args, log)
     return EXIT_OK
 

@@ -5,7 +5,8 @@ output goes to a file or a scheduler's log, a bar is either nothing (tqdm turns 
 a mess of carriage returns, so a plain line is written instead, every ``BPXL_PROGRESS_SECONDS``
 seconds (default 5): ``bpxl: 1,200 of 10,000 rows done (12%), 14 s``. A question (production's
 "Type yes") pauses the bar: it is cleared before the question and drawn again after the answer,
-and nothing is drawn while the user types.
+and nothing is drawn while the user types. The bar appears with the first row counted, so a
+password prompt before it is never drawn over either.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ class Progress:
     ) -> None:
         self._stream, self._unit, self._desc = stream, unit, desc
         terminal = stream.isatty()
-        self._bar = tqdm(
-            unit=f" {unit}", desc=desc, file=stream, disable=not terminal, mininterval=redraw_s
-        )
+        self._redraw_s = redraw_s
+        self._bar: tqdm | None = None  # drawn from the first count on, not under a password prompt
         self._lines = not terminal
         self._every = float(os.environ.get(EVERY_ENV) or EVERY_S)
         self._start = self._last = time.monotonic()
@@ -47,15 +47,28 @@ class Progress:
             self._done += done
             if total is not None:
                 self._total = total
-                self._bar.total = total
+                if self._bar is not None:
+                    self._bar.total = total
             if self._asking:
                 self._held += done
                 return
-            self._bar.update(done)
+            if not self._lines:
+                self._drawn().update(done)
             now = time.monotonic()
             if self._lines and now - self._last >= self._every:
                 self._last = now
                 self._line(now)
+
+    def _drawn(self) -> tqdm:
+        if self._bar is None:
+            self._bar = tqdm(
+                total=self._total or None,
+                unit=f" {self._unit}",
+                desc=self._desc,
+                file=self._stream,
+                mininterval=self._redraw_s,
+            )
+        return self._bar
 
     def _line(self, now: float) -> None:
         of = f" of {self._total:,}" if self._total else ""
@@ -71,15 +84,20 @@ class Progress:
         """While the user answers a question: the bar cleared and not drawn again until after."""
         with self._lock:
             self._asking = True
-            self._bar.clear()
+            if self._bar is not None:
+                self._bar.clear()
         try:
             yield
         finally:
             with self._lock:
                 self._asking = False
                 held, self._held = self._held, 0
-                self._bar.update(held)
-                self._bar.refresh()
+                if self._bar is not None:
+                    self._bar.update(held)
+                    self._bar.refresh()
+                elif held and not self._lines:
+                    self._drawn().update(held)
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

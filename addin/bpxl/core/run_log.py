@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -130,6 +130,39 @@ def logged_rows(
         outcome = result.outcome.value if result.outcome else ""
         rows.append(LoggedRow(result.row, result.id, outcome, result.message, values))
     return tuple(rows)
+
+
+NOT_FOUND = "Not found in BillingPlatform (deleted, or not visible to you)"
+
+
+def save_pull(
+    workbook: Path,
+    sheet: str,
+    target: str,
+    summary: str,
+    started: str,
+    pulled: Iterable[str],
+    missing: Iterable[str],
+) -> RunLog:
+    """Keep a pull's run log (both front ends): the Ids pulled, and those not found, in order."""
+
+    def ordered(ids: Iterable[str]) -> list[str]:
+        return sorted(ids, key=lambda i: (len(i), i))  # Ids are digits: 9 before 10
+
+    log = RunLog(
+        command="pull",
+        workbook=str(Path(workbook).resolve()),
+        sheet=sheet,
+        target=target,
+        summary=summary,
+        started=started,
+        rows=(
+            *(LoggedRow(None, i, "Pulled", "") for i in ordered(pulled)),
+            *(LoggedRow(None, i, "Not found", NOT_FOUND) for i in ordered(missing)),
+        ),
+    )
+    save(log)
+    return log
 
 
 def now() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core import fields, profiles, push, sending, writer_lock
+from ..core import fields, profiles, push, run_log, sending, writer_lock
 from ..core.connection import open_profile, profile_catalogue, undo_dir
 from ..core.errors import ApiError, UsageError
 from ..core.results import Operation, RowResult, plural
@@ -60,7 +60,9 @@ def _pull(book: Any) -> None:
     else:
         where = pulls.check_condition(text)
     names = [c.field.name for c in layout.columns]
+    started = run_log.now()
     with open_profile(profiles.active()) as link:
+        target = link.label
         try:
             records = list(queries.query(link.client, names, where=where, ids=ids))
         except ApiError as refused:
@@ -77,11 +79,15 @@ def _pull(book: Any) -> None:
         return
     with quiet(app):
         places = _fill(book, block, records)
-    app.alert(
+    summary = (
         f"Pulled {plural(len(records), 'invoice')}: "
-        f"{plural(places.added, 'new row')}, {places.refreshed:,} refreshed.{lost} Edited "
-        "cells turn amber; Send changed sends only them.",
-        title=TITLE,
+        f"{plural(places.added, 'new row')}, {places.refreshed:,} refreshed."
+    )
+    pulled = [pull_memory.id_text(r.get(fields.ID)) for r in records]
+    run_log.save_pull(Path(book.fullname), block.sheet.name, target, summary, started,
+                      [i for i in pulled if i], missing)  # fmt: skip
+    app.alert(
+        f"{summary}{lost} Edited cells turn amber; Send changed sends only them.", title=TITLE
     )
 
 
