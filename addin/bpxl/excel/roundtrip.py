@@ -84,7 +84,7 @@ def _pull(book: Any) -> None:
         f"{plural(places.added, 'new row')}, {places.refreshed:,} refreshed."
     )
     pulled = [pull_memory.id_text(r.get(fields.ID)) for r in records]
-    run_log.save_pull(Path(book.fullname), block.sheet.name, target, summary, started,
+    run_log.save_pull(workbook_file(book), block.sheet.name, target, summary, started,
                       [i for i in pulled if i], missing)  # fmt: skip
     app.alert(
         f"{summary}{lost} Edited cells turn amber; Send changed sends only them.", title=TITLE
