@@ -216,3 +216,14 @@ def test_the_function_wizard_describes_every_worksheet_function(modules: dict[st
         assert f'Description:="{first.replace(chr(34), chr(34) * 2)}"' in line
         assert len(first) <= 255 and 'Category:="BillingPlatform"' in line
     assert 'ArgumentDescriptions:=Array("The invoice\'s Id, e.g. A2", ' in described
+
+
+def test_worksheet_functions_never_hold_excel_while_the_server_answers() -> None:
+    """A BP_QUERY of thousands of invoices on a slow tenant held Excel's recalculation, and the
+    call from Excel, past its OLE time-out: each function answers at once and writes its value
+    later (xlwings' threading mode, which needs no change to the VBA wrappers). Off Windows
+    xlwings' decorator records nothing, so the source says it."""
+    source = inspect.getsource(udfs)
+    assert udfs.ASYNC == "threading"
+    for name in ("BP_INVOICE", "BP_QUERY", "BP_FIELDS"):
+        assert f"@xw.func(async_mode=ASYNC)\ndef {name}(" in source, name

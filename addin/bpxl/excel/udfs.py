@@ -1,8 +1,9 @@
 """Worksheet functions: ``=BP_INVOICE(id, field)``, ``=BP_QUERY(sql)`` and ``=BP_FIELDS()``.
 
 Excel calls them through the add-in's VBA wrappers and xlwings' UDF server, a Python process that
-lives as long as Excel. They read from the connection chosen with Connect... (the embedded sandbox
-until then), opened once and kept. An invoice is fetched once per recalculation, however many cells
+lives as long as Excel; each answers at once and writes its value when it has it (``ASYNC``).
+They read from the connection chosen with Connect... (the embedded sandbox until then), opened
+once and kept. An invoice is fetched once per recalculation, however many cells
 ask for its fields. Every problem comes back as readable text in the cell, never as #VALUE!.
 """
 
@@ -22,6 +23,10 @@ from ..core.connection import open_profile, profile_catalogue
 from ..core.errors import BpxlError
 
 CACHE_S = 2.0  # one recalculation's worth: cells of one invoice share one request
+# Each function answers "#N/A waiting..." at once and writes its value when BillingPlatform has
+# answered (xlwings' threading mode): a slow tenant never holds Excel's recalculation, nor a call
+# from Excel past its OLE time-out.
+ASYNC = "threading"
 
 
 class _Reader:
@@ -114,20 +119,20 @@ ARGUMENTS = {
 }
 
 
-@xw.func
+@xw.func(async_mode=ASYNC)
 def BP_INVOICE(record_id, field):  # type: ignore[no-untyped-def]
     """One field of one invoice, live from BillingPlatform."""
     return _as_cell(lambda: invoice_field(READER, record_id, field))
 
 
-@xw.func
+@xw.func(async_mode=ASYNC)
 def BP_QUERY(sql):  # type: ignore[no-untyped-def]
     """A query's rows as a table with a header row, e.g. =BP_QUERY("SELECT Id, Status FROM
     INVOICE WHERE BillingProfileId = 101")."""
     return _as_cell(lambda: query_table(READER, sql))
 
 
-@xw.func
+@xw.func(async_mode=ASYNC)
 def BP_FIELDS():  # type: ignore[no-untyped-def]
     """The Invoice fields in use: name, label, type, length, required, writable, origin."""
     return _as_cell(fields_table)
