@@ -15,15 +15,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bpxl.core import profiles
 from bpxl.core.cells import convert
 from bpxl.core.client import Client
 from bpxl.core.describe import catalogue_from
 from bpxl.core.fields import BY_NAME
 from bpxl.core.inert import MAX_CELL_TEXT, REPLACEMENT
 from bpxl.core.records import read_layout
+from bpxl.excel import ribbon as excel
 from bpxl.workbook.pulling import read_pulled
 
 from .conftest import read_sheet, write_invoices
+from .fake_xlwings import book_from_rows
 from .test_roundtrip import connect, seed_invoices
 
 EVIL = '=HYPERLINK("http://evil.example/pay","x.pdf")'
@@ -204,7 +207,29 @@ def test_a_refresh_keeps_an_unsent_edit_and_says_it_is_a_conflict(
     assert rows[ids[0]]["FileName"] == "theirs.pdf" and rows[ids[0]]["Result"] is None
     assert rows[ids[1]]["FileName"] == "inv-00001.pdf"
     code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
-    assert "nothing to send" in out, out
+    assert code == 0 and "nothing to send" in out, out
+
+
+def test_the_ribbon_s_refresh_keeps_an_unsent_edit_too(make_sandbox, run, memory_keyring) -> None:
+    sandbox = make_sandbox()
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    ids = seed_invoices(sandbox, 2)
+    book = book_from_rows(["Id", "Status", "FileName", "Result", "Message"], [])
+    book.app.input_answers = [f"Id IN ({ids[0]}, {ids[1]})"]
+    excel.action("bpxlPull", book)
+    sheet = book.sheets[0]
+    rows = {sheet.cells[(r, 1)]: r for r in (2, 3)}
+    sheet.cells[(rows[ids[0]], 3)] = "mine.pdf"  # edited, not sent
+    sheet.cells[(rows[ids[1]], 2)] = "Approved"  # edited, not sent
+    _update(sandbox, {"Id": ids[0], "FileName": "theirs.pdf"})
+    book.app.input_answers = [""]  # refresh the rows in the sheet
+    excel.action("bpxlPull", book)
+    assert sheet.cells[(rows[ids[0]], 3)] == "mine.pdf"
+    assert sheet.cells[(rows[ids[0]], 4)] == "Conflict"
+    assert '"theirs.pdf"' in sheet.cells[(rows[ids[0]], 5)]
+    assert sheet.cells[(rows[ids[1]], 2)] == "Approved"  # the server did not change it: no word
+    assert sheet.cells.get((rows[ids[1]], 4)) is None
 
 
 # -- pulled text stays inert, on every writer -------------------------------------------------
@@ -232,6 +257,19 @@ def _before_pull(book: Path, writer: str, ids: list[str], sandbox, run) -> Path:
     return book
 
 
+def _pull_texts(book: Path, writer: str, texts: list[str], sandbox, run) -> tuple[Path, str, str]:
+    """Invoices whose FileName BillingPlatform holds as ``texts``, pulled with ``writer``: the
+    workbook, its invoice sheet and what the pull printed."""
+    ids = seed_invoices(sandbox, len(texts))
+    _before_pull(book, writer, ids, sandbox, run)
+    for invoice, text in zip(ids, texts, strict=True):
+        _update(sandbox, {"Id": invoice, "FileName": text})
+    arguments = ["--ids", ",".join(ids)] if writer == "new book" else ["--ids-from-sheet"]
+    code, out, err = run("pull", book, *arguments, "--fields", "FileName", *connect(sandbox))
+    assert code == 0, out + err
+    return book, "Mine" if writer == "own workbook" else "Invoices", out
+
+
 ODD = [EVIL, "+1", "-2", "@SUM(A1)", "a\r\nb\tc"]
 
 
@@ -239,21 +277,14 @@ ODD = [EVIL, "+1", "-2", "@SUM(A1)", "a\r\nb\tc"]
 def test_pulled_text_that_would_act_is_written_as_text(
     tmp_path: Path, sandbox, run, writer: str
 ) -> None:
-    ids = seed_invoices(sandbox, len(ODD))
-    book = _before_pull(tmp_path / "inert.xlsx", writer, ids, sandbox, run)
-    for invoice, text in zip(ids, ODD, strict=True):
-        _update(sandbox, {"Id": invoice, "FileName": text})
-    arguments = ["--ids", ",".join(ids)] if writer == "new book" else ["--ids-from-sheet"]
-    code, out, err = run("pull", book, *arguments, "--fields", "FileName", *connect(sandbox))
-    assert code == 0, out + err
-    sheet = "Mine" if writer == "own workbook" else "Invoices"
+    book, sheet, _ = _pull_texts(tmp_path / "inert.xlsx", writer, ODD, sandbox, run)
     assert _cells(book, sheet, "FileName") == [(t, "s") for t in ODD]
     with zipfile.ZipFile(book) as package:
         assert b"<f>" not in package.read("xl/worksheets/sheet1.xml")
     assert {p.values["FileName"] for p in read_pulled(book).values()} == set(ODD)
     # Nothing looks edited: a send of changed rows has nothing to send.
     code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
-    assert "nothing to send" in out, out
+    assert code == 0 and "nothing to send" in out, out
 
 
 @pytest.mark.parametrize("writer", ["new book", "own workbook", "refresh"])
@@ -261,14 +292,8 @@ def test_control_characters_lone_surrogates_and_long_text_are_told_not_a_traceba
     tmp_path: Path, sandbox, run, writer: str
 ) -> None:
     texts = ["bell\x07here", "lone\ud800half", "x" * (MAX_CELL_TEXT + 1)]
-    ids = seed_invoices(sandbox, len(texts))
-    book = _before_pull(tmp_path / "odd.xlsx", writer, ids, sandbox, run)
-    for invoice, text in zip(ids, texts, strict=True):
-        _update(sandbox, {"Id": invoice, "FileName": text})
-    arguments = ["--ids", ",".join(ids)] if writer == "new book" else ["--ids-from-sheet"]
-    code, out, err = run("pull", book, *arguments, "--fields", "FileName", *connect(sandbox))
-    assert code == 0, out + err
-    rows = read_sheet(book, "Mine" if writer == "own workbook" else "Invoices")
+    book, sheet, out = _pull_texts(tmp_path / "odd.xlsx", writer, texts, sandbox, run)
+    rows = read_sheet(book, sheet)
     assert [r["FileName"] for r in rows] == [
         f"bell{REPLACEMENT}here",
         f"lone{REPLACEMENT}half",
@@ -280,7 +305,7 @@ def test_control_characters_lone_surrogates_and_long_text_are_told_not_a_traceba
     assert "3 rows" in out and "Message" in out, out  # the summary points at the notes
     # The next send of changed rows sends nothing: not the replaced text, not an empty cell.
     code, out, _ = run("push", book, "--op", "update", "--changed", "--dry-run", *connect(sandbox))
-    assert "nothing to send" in out, out
+    assert code == 0 and "nothing to send" in out, out
 
 
 # -- typed pulls ------------------------------------------------------------------------------
@@ -293,12 +318,12 @@ def test_a_refresh_writes_numbers_as_numbers_beside_numbers(tmp_path: Path, sand
         ["Id", "BillingProfileId", "AgingInterval"],
         [[int(i), 999, 7] for i in ids],
     )
-    for profiles in ([101, 102, 103], [104, 102, 103]):  # the user's own book, then a refresh
+    for expected in ([101, 102, 103], [104, 102, 103]):  # the user's own book, then a refresh
         code, out, _ = run("pull", book, "--ids-from-sheet", *connect(sandbox))
         assert code == 0, out
         rows = read_sheet(book, "Mine")
         assert [type(r["Id"]) for r in rows] == [int] * 3
-        assert [r["BillingProfileId"] for r in rows] == profiles
+        assert [r["BillingProfileId"] for r in rows] == expected
         assert [r["AgingInterval"] for r in rows] == [0, 1, 2]
         _update(sandbox, {"Id": ids[0], "BillingProfileId": "104"})
     # and a template workbook keeps its Ids as the text its Id columns are formatted for

@@ -46,10 +46,11 @@ FIELDS = ["BillingProfileId", "Status", "EstimatedStatus", "DueDate", "BillableF
           "AgingInterval", "FileName", "MoveInvoiceDescription", "Amount"]  # fmt: skip
 ODD_TEXT = [
     '=HYPERLINK("http://evil.example/pay","x.pdf")', "+1", "-2", "@SUM(A1)", "'quoted",
-    "00123", "1/2", "TRUE", "#N/A", "a\r\nb", "tab\there", " lead", "trail ",
+    "00123", "1/2", "TRUE", "a\r\nb", "tab\there", " lead", "trail ",
     unicodedata.normalize("NFD", "Renée"), unicodedata.normalize("NFC", "Renée"), "日本語", "🧾",
 ]  # fmt: skip
-HOSTILE_TEXT = ["bell\x07", "nul\x00", "lone\ud800", "\udfffback", "\uffff"]
+# What only a server holds (a cell can hold "#N/A", but bpxl refuses to send an Excel error).
+HOSTILE_TEXT = ["bell\x07", "nul\x00", "lone\ud800", "\udfffback", "\uffff", "#N/A"]
 
 
 def _cell_text() -> st.SearchStrategy[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from ..core import fields, profiles, push, run_log, sending, writer_lock
 from ..core.connection import open_profile, profile_catalogue, undo_dir
 from ..core.errors import ApiError, UsageError
-from ..core.results import Operation, RowResult, plural
+from ..core.results import Operation, Outcome, RowResult, plural
 from ..core.roundtrip import edits, pull_memory, pulls, queries, revert_memory, sends
 from ..core.roundtrip.pull_memory import Pulled
 from . import memory_sheet
@@ -94,7 +94,8 @@ def _pull(book: Any) -> None:
 def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> pulls.Places:
     """Write the records into the field columns (one write per column) and remember them: each
     into the rows holding its Id (their statuses cleared) or below the used range, every pulled
-    field, empty ones too."""
+    field, empty ones too; but a cell edited since the pull and not sent keeps the user's value
+    (the row says Conflict when the server's value changed too)."""
     layout = block.layout
     places = pulls.Places(
         ((r, edits.row_id(layout, v)) for r, v in block.data.items()),
@@ -102,19 +103,33 @@ def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> p
     )
     names = [c.field.name for c in layout.columns]
     columns: dict[str, dict[int, object]] = {name: {} for name in names}
+    before = memory_sheet.pulled(book)
     pulled: dict[str, Pulled] = {}
     in_sheet = set(places.rows)
-    refreshed: list[int] = []
+    said: list[RowResult] = []
     for record in records:
         invoice, pulled[invoice] = pull_memory.pulled(record, names, layout.catalogue)
         rows = places.of(invoice)
-        if invoice in in_sheet:
-            refreshed += rows
+        then = before.get(invoice)
         for row in rows:
-            for name, value in pulled[invoice].values.items():
-                columns[name][row] = value
+            now = block.data.get(row, [])
+            result = RowResult(row, None, None, list(pulled[invoice].notes))
+            for column in layout.columns:
+                value = pulled[invoice].values.get(column.field.name)
+                cell = now[column.index] if column.index < len(now) else None
+                kept = then and edits.kept_edit(
+                    column, cell, then.values.get(column.field.name), value, block.date1904
+                )
+                if kept:
+                    if kept.conflict:
+                        result.outcome = Outcome.CONFLICT
+                        result.messages.append(kept.note)
+                    continue
+                columns[column.field.name][row] = value
+            if invoice in in_sheet or result.messages:  # stale statuses go
+                said.append(result)
     memory_sheet.write_columns(block, columns, places.last)
-    write_results(block, [RowResult(row, None) for row in refreshed])  # stale statuses go
+    write_results(block, said)
     memory_sheet.remember_pulled(book, block, pulled)
     memory_sheet.mark_changes(block)
     return places
