@@ -19,7 +19,7 @@ from bpxl.core import profiles
 from bpxl.core.cells import convert
 from bpxl.core.client import Client
 from bpxl.core.describe import catalogue_from
-from bpxl.core.fields import BY_NAME
+from bpxl.core.fields import BUILT_IN, BY_NAME
 from bpxl.core.inert import MAX_CELL_TEXT, REPLACEMENT
 from bpxl.core.records import read_layout
 from bpxl.excel import ribbon as excel
@@ -79,6 +79,7 @@ def test_a_header_that_resembles_a_field_stops_the_push_before_anything_is_sent(
         assert f'"{header}"' in said and field in said, said
     assert "Notes" not in said  # a column that resembles no field stays the user's own
     assert "--ignore-columns" in said and "Nothing was sent" in said
+    assert '"My Due Dte"' in said  # what to do in Excel, where there are no options
 
     # Sent anyway, the named columns ignored: the user said they are theirs.
     code, out, _ = run(
@@ -95,6 +96,34 @@ def test_a_header_that_resembles_a_field_stops_the_push_before_anything_is_sent(
         "push", book, "--op", "create", "--ignore-columns", "Due Date", *connect(sandbox)
     )
     assert code == 2 and '"Due Date"' in out + err and len(sandbox.writes()) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Due Dte", "DueDate"),
+        ("Due_Date", "DueDate"),
+        ("FileNmae", "FileName"),
+        ("Aging Intervall", "AgingInterval"),
+        ("Billing Profil Id", "BillingProfileId"),
+        ("Billable", "BillableFlag"),
+        ("Void", "VoidFlag"),
+        ("Disputed Flag", "Disputed"),
+        ("Billing Profile", "BillingProfileId"),
+        # the user's own columns: no field is meant
+        ("Notes", None),
+        ("Amount", None),
+        ("Customer", None),
+        ("Created By", None),
+        ("Qty", None),
+        ("My Due Dte", None),
+        ("My Billing Profile", None),
+        ("My Disputed Flag", None),
+    ],
+)
+def test_which_headers_look_like_a_field(header: str, field: str | None) -> None:
+    found = BUILT_IN.resembles(header)
+    assert (found.name if found else None) == field
 
 
 def test_the_tenant_s_labels_are_headers() -> None:

@@ -151,7 +151,8 @@ def header_key(text: str) -> str:
 
 # A header "resembles" a field when, letters and digits only, it is a field's name or label
 # (or either without a trailing Id or Flag: "Billing Profile", "Billable") give or take a letter
-# ("Due Dte"), or two in a word of more than 8. Short keys are left alone: "Qty" is no typo of
+# ("Due Dte"), or two in a word of more than 8 (not two added: "My Billing Profile" is the user's
+# own). Short keys are left alone: "Qty" is no typo of
 # anything.
 _SUFFIXES = ("id", "flag")
 _SHORTEST = 4
@@ -240,7 +241,8 @@ class Catalogue:
             if len(key) < _SHORTEST:
                 continue
             for stem, field in self._stems:
-                allowed = 1 if len(stem) <= 8 else 2
+                long = len(stem) > 8 and abs(len(key) - len(stem)) < 2  # not a word added
+                allowed = 2 if long else 1
                 distance = spelling_distance(key, stem)
                 if distance <= allowed and (best is None or distance < best[0]):
                     best = (distance, field)

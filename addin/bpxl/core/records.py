@@ -379,7 +379,9 @@ def check_layout(
             f"Some headers name no Invoice field but look like one, so their values would not "
             f"be sent: {said}. Nothing was sent.",
             f"Rename each header to the field it means (e.g. {layout.resembling[0].field.name}); "
-            f'or, if the columns are your own, send without them: {IGNORE_OPTION} "{headers}".',
+            f'or, if the columns are your own, send without them: {IGNORE_OPTION} "{headers}" '
+            f'(in Excel: put "My " before each such header, e.g. '
+            f'"My {layout.resembling[0].header}").',
         )
     if not layout.columns:
         raise UsageError(
