@@ -84,7 +84,18 @@ TESTS = {
         "tests/test_redact.py::test_a_secret_cut_by_the_length_of_a_message_leaves_no_part_behind",
         "tests/test_hostile_server.py::test_printable_replaces_what_no_terminal_or_file_should_get",
     ],
-    "core/writer_lock": ["tests/test_one_writer.py"],
+    # The hold's rules in this process; two pushes at once and a killed push take processes.
+    "core/writer_lock": [
+        f"tests/test_one_writer.py::{name}"
+        for name in (
+            "test_a_hold_names_its_holder_and_ends_with_the_block",
+            "test_a_workbook_is_held_whatever_path_names_it",
+            "test_a_hold_leaves_a_note_of_its_holder_and_takes_it_away",
+            "test_a_workbook_named_twice_in_one_hold_is_held_once",
+            "test_a_holder_still_writing_its_note_is_named_in_general_words",
+            "test_template_force_does_not_replace_a_workbook_in_use",
+        )
+    ],
     "core/roundtrip/queries": [
         "tests/test_queries.py",
         "tests/test_cli_messages.py::test_a_user_the_tenant_will_not_name_is_named_by_number",

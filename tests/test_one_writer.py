@@ -3,8 +3,11 @@ it reads or sends anything, and a dead push's hold ends with it (real processes,
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -76,6 +79,51 @@ def test_a_workbook_is_held_whatever_path_names_it(tmp_path: Path, monkeypatch) 
                 pass
         with writer_lock.hold("sub/book.xlsx", command="push"):
             pass  # another file of the same name is another workbook
+
+
+def test_a_hold_leaves_a_note_of_its_holder_and_takes_it_away(tmp_path: Path) -> None:
+    """Beside the lock, who holds it: the refusal reads it; it goes with the hold."""
+    book = tmp_path / "noted.xlsx"
+    before = dt.datetime.now(dt.UTC)
+    with writer_lock.hold(book, command="recover"):
+        [note] = writer_lock.lock_dir().glob("*.json")
+        held = json.loads(note.read_text(encoding="utf-8"))
+        assert set(held) == {"workbook", "command", "pid", "process_started", "host", "since"}
+        assert (held["workbook"], held["command"], held["pid"]) == (
+            str(book.resolve()),
+            "recover",
+            os.getpid(),
+        )
+        assert held["host"] == socket.gethostname()
+        since = dt.datetime.fromisoformat(held["since"])
+        started = dt.datetime.fromisoformat(held["process_started"])
+        assert before <= since <= dt.datetime.now(dt.UTC) and started <= before
+    assert not note.exists()
+
+
+def test_a_workbook_named_twice_in_one_hold_is_held_once(tmp_path: Path, monkeypatch) -> None:
+    """recover of a file into itself names it twice: it must not refuse itself."""
+    monkeypatch.chdir(tmp_path)
+    with (
+        writer_lock.hold("book.xlsx", tmp_path / "book.xlsx", command="recover"),
+        pytest.raises(WorkbookBusyError),
+        writer_lock.hold("book.xlsx", command="push"),
+    ):
+        pass
+
+
+def test_a_holder_still_writing_its_note_is_named_in_general_words(tmp_path: Path) -> None:
+    book = tmp_path / "busy.xlsx"
+    with writer_lock.hold(book, command="push"):
+        [note] = writer_lock.lock_dir().glob("*.json")
+        for text in ("", '{"command": "push"}', "[1]"):  # half written, or not yet
+            note.write_text(text, encoding="utf-8")
+            with pytest.raises(WorkbookBusyError) as refused, writer_lock.hold(book, command="x"):
+                pass
+            assert str(refused.value).startswith(
+                "busy.xlsx is in use by another bpxl command. Nothing was read or sent."
+            )
+            assert "just run again: its hold ended with it" in str(refused.value)
 
 
 def test_template_force_does_not_replace_a_workbook_in_use(tmp_path: Path, run) -> None:
