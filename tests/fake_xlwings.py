@@ -219,6 +219,7 @@ class App:
         self.alert_answers: list[str] = []
         self.input_answers: list[object] = []
         self.macros_run: list[str] = []
+        self.ribbon_held = True  # the add-in's VBA holds the ribbon (False after a VBA reset)
         self.books = _Books(self)
         self.api = _AppApi(self)
 
@@ -270,13 +271,20 @@ class App:
             return "ok"
         return self.alert_answers.pop(0)
 
-    def macro(self, name: str) -> Callable[[], None]:
-        """Application.Run: an unqualified name is looked for in the active workbook only."""
+    def macro(self, name: str) -> Callable[[], object]:
+        """Application.Run: an unqualified name is looked for in the active workbook only. The
+        add-in's BpxlRefreshRibbon answers whether it still holds the ribbon (``ribbon_held``:
+        a VBA reset clears what VBA modules hold, until Excel restarts)."""
         self.count("macro")
         book, _, macro = name.rpartition("!")
         if book.strip("'") != ADDIN:
             raise ExcelError(_MACRO_NOT_FOUND.format(name))
-        return lambda: self.macros_run.append(macro)
+
+        def run() -> object:
+            self.macros_run.append(macro)
+            return self.ribbon_held if macro == "BpxlRefreshRibbon" else None
+
+        return run
 
     def run_python(self, call: Callable[[], None]) -> None:
         """A call from VBA into Python (RunPython): Excel waits for it, up to its OLE limit."""

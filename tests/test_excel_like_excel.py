@@ -120,6 +120,22 @@ def test_the_ribbon_label_refresh_is_found_from_any_workbook(
     press(book, "bpxlConnect")
     assert book.app.macros_run == ["BpxlRefreshRibbon"], book.app.alerts
     assert not any("unexpected" in text for text, _ in book.app.alerts)
+    assert len(book.app.alerts) == 1  # the question; the label says the rest
+
+
+def test_connect_after_a_vba_reset_says_where_the_next_write_goes(
+    sandbox, run, memory_keyring, tmp_path, monkeypatch
+) -> None:
+    """A VBA reset clears the add-in's hold on the ribbon, whose label then cannot change until
+    Excel restarts: Connect... says the new target itself."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run("connect", "acme", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    book = book_from_rows(HEADER, _rows(1))
+    book.app.ribbon_held = False
+    book.app.input_answers = ["2"]
+    press(book, "bpxlConnect")
+    said = book.app.alerts[-1][0]
+    assert said.startswith("Next write: acme") and "once Excel restarts" in said, book.app.alerts
 
 
 def test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity(

@@ -11,10 +11,14 @@ Sub BpxlRibbonLoaded(ByVal loaded As IRibbonUI)
     Set ribbon = loaded
 End Sub
 
-Sub BpxlRefreshRibbon()
-    ' Called by Python after Connect... so the label shows the new target.
-    If Not ribbon Is Nothing Then ribbon.InvalidateControl "bpxlTarget"
-End Sub
+Function BpxlRefreshRibbon() As Boolean
+    ' Called by Python after Connect... so the label shows the new target. False when the link
+    ' to the ribbon is lost (a VBA reset clears it until Excel restarts): Python then says the
+    ' new target in a message box instead.
+    If ribbon Is Nothing Then Exit Function
+    ribbon.InvalidateControl "bpxlTarget"
+    BpxlRefreshRibbon = True
+End Function
 
 Sub BpxlAction(control As IRibbonControl)
     ' Ordinary situations get a message box in plain words, never a Visual Basic error dialog.

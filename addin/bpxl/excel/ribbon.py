@@ -140,7 +140,12 @@ def connect(book: Any) -> None:
         ) from None
     profiles.set_active(name)
     write_label(label(name, saved))
-    book.app.macro(xlam.macro("BpxlRefreshRibbon"))()
+    if not book.app.macro(xlam.macro("BpxlRefreshRibbon"))():
+        book.app.alert(
+            f"Next write: {label(name, saved)}.\nThe ribbon's label shows it again once Excel "
+            "restarts (its link to the ribbon was reset).",
+            title=TITLE,
+        )
 
 
 # -- sheet ----------------------------------------------------------------------------------------
