@@ -22,11 +22,10 @@ from bpxl.core.describe import catalogue_from
 from bpxl.core.fields import BUILT_IN, BY_NAME
 from bpxl.core.inert import MAX_CELL_TEXT, REPLACEMENT
 from bpxl.core.records import read_layout
-from bpxl.excel import ribbon as excel
 from bpxl.workbook.pulling import read_pulled
 
 from .conftest import read_sheet, write_invoices
-from .fake_xlwings import book_from_rows
+from .fake_xlwings import book_from_rows, press
 from .test_roundtrip import connect, seed_invoices
 
 EVIL = '=HYPERLINK("http://evil.example/pay","x.pdf")'
@@ -246,14 +245,14 @@ def test_the_ribbon_s_refresh_keeps_an_unsent_edit_too(make_sandbox, run, memory
     ids = seed_invoices(sandbox, 2)
     book = book_from_rows(["Id", "Status", "FileName", "Result", "Message"], [])
     book.app.input_answers = [f"Id IN ({ids[0]}, {ids[1]})"]
-    excel.action("bpxlPull", book)
+    press(book, "bpxlPull")
     sheet = book.sheets[0]
     rows = {sheet.cells[(r, 1)]: r for r in (2, 3)}
     sheet.cells[(rows[ids[0]], 3)] = "mine.pdf"  # edited, not sent
     sheet.cells[(rows[ids[1]], 2)] = "Approved"  # edited, not sent
     _update(sandbox, {"Id": ids[0], "FileName": "theirs.pdf"})
     book.app.input_answers = [""]  # refresh the rows in the sheet
-    excel.action("bpxlPull", book)
+    press(book, "bpxlPull")
     assert sheet.cells[(rows[ids[0]], 3)] == "mine.pdf"
     assert sheet.cells[(rows[ids[0]], 4)] == "Conflict"
     assert '"theirs.pdf"' in sheet.cells[(rows[ids[0]], 5)]
