@@ -78,7 +78,7 @@ def _pull(book: Any) -> None:
         )
         return
     with quiet(app):
-        places = _fill(book, block, records)
+        places, said = _fill(book, block, records)
     summary = (
         f"Pulled {plural(len(records), 'invoice')}: "
         f"{plural(places.added, 'new row')}, {places.refreshed:,} refreshed."
@@ -87,11 +87,29 @@ def _pull(book: Any) -> None:
     run_log.save_pull(workbook_file(book), block.sheet.name, target, summary, started,
                       [i for i in pulled if i], missing)  # fmt: skip
     app.alert(
-        f"{summary}{lost} Edited cells turn amber; Send changed sends only them.", title=TITLE
+        f"{summary}{lost}{_kept(said)} Edited cells turn amber; Send changed sends only them.",
+        title=TITLE,
     )
 
 
-def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> pulls.Places:
+def _kept(said: Sequence[RowResult]) -> str:
+    """What the alert says of the rows whose Message a pull wrote (edits kept, odd text)."""
+    conflicts = sum(r.outcome is Outcome.CONFLICT for r in said)
+    noted = sum(bool(r.messages) and r.outcome is None for r in said)
+    text = ""
+    if conflicts:
+        text += (
+            f" {plural(conflicts, 'row')} changed in BillingPlatform where you edited and did "
+            "not send: your values were kept and the row says Conflict (see Message)."
+        )
+    if noted:
+        text += f" {plural(noted, 'row')}: see Message for text a cell cannot show as it is."
+    return text
+
+
+def _fill(
+    book: Any, block: Block, records: Sequence[Mapping[str, object]]
+) -> tuple[pulls.Places, list[RowResult]]:
     """Write the records into the field columns (one write per column) and remember them: each
     into the rows holding its Id (their statuses cleared) or below the used range, every pulled
     field, empty ones too; but a cell edited since the pull and not sent keeps the user's value
@@ -132,7 +150,7 @@ def _fill(book: Any, block: Block, records: Sequence[Mapping[str, object]]) -> p
     write_results(block, said)
     memory_sheet.remember_pulled(book, block, pulled)
     memory_sheet.mark_changes(block)
-    return places
+    return places, said
 
 
 def send_changed(book: Any) -> None:

@@ -122,5 +122,6 @@ def kept_edit(
         True,
         f"{column.header}: you changed it to {show(now)} and did not send it; BillingPlatform "
         f"now holds {shown} (changed since your pull). Your value is kept: send it with a send "
-        f"of changed rows, or take BillingPlatform's with a pull {REPLACE_EDITS}",
+        f"of changed rows; to take BillingPlatform's instead, type it in, or pull with "
+        f"{REPLACE_EDITS}",
     )
