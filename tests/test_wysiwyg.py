@@ -261,7 +261,7 @@ def test_the_ribbon_s_refresh_keeps_an_unsent_edit_too(make_sandbox, run, memory
     assert "1 row changed in BillingPlatform where you edited" in book.app.alerts[-1][0]
     sheet.cells[(rows[ids[0]], 3)] = "theirs.pdf"  # taking BillingPlatform's: typed in
     book.app.input_answers = [""]
-    excel.action("bpxlPull", book)
+    press(book, "bpxlPull")
     assert sheet.cells.get((rows[ids[0]], 4)) is None and "Conflict" not in book.app.alerts[-1][0]
 
 
