@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bpxl.core import inert
+from bpxl.sandbox import Sandbox, SandboxConfig
+from bpxl.sandbox.schema import parse_custom_field
 
 from .conftest import read_sheet, write_invoices
 
@@ -228,3 +230,50 @@ def test_template_and_pull_refuse_a_name_of_another_format(tmp_path: Path, sandb
 )
 def test_text_for_a_csv_never_runs_as_a_formula(text: str, written: str) -> None:
     assert inert.for_csv(text) == written
+
+
+def test_a_csv_whose_headers_all_need_map_is_read_through_it(tmp_path: Path, sandbox, run) -> None:
+    source = write_csv(tmp_path / "other.csv", [["Customer", "Due"], ["101", "2024-07-31"]])
+    code, out, _ = run(
+        "push", source, "--op", "create", "--map", "Customer=BillingProfileId",
+        "--map", "Due=DueDate", *connect(sandbox),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "1 row: 1 created" in out and sandbox.sandbox.store.count() == 1
+
+
+def test_decimal_commas_in_a_semicolon_csv_are_read_as_numbers(
+    tmp_path: Path, make_sandbox, run
+) -> None:
+    config = SandboxConfig(port=0, custom_fields=(parse_custom_field("Amount:decimal"),))
+    with Sandbox(config) as sandbox:
+        source = write_csv(
+            tmp_path / "amounts.csv",
+            [
+                ["BillingProfileId", "Amount"],
+                ["101", "1.234,56"],
+                ["102", "12,5"],
+                ["103", "7"],
+                ["104", "1,2,3"],
+            ],
+            ";",
+        )
+        code, out, _ = run(
+            "push", source, "--op", "create", "--url", sandbox.url, "--username", "demo"
+        )
+        assert code == 1, out
+        assert (
+            "Decimal commas read as decimal points (a CSV separated by ';'): 2 cells in Amount."
+            in out
+        )
+        table = read_csv(tmp_path / "amounts.results.csv", ";")
+        assert [r[3] for r in table[1:]] == ["Created", "Created", "Created", "Invalid"]
+        assert table[1][1] == "1.234,56"  # the file's own text, as it was
+        stored = [sandbox.store.get(int(r[2]))["Amount"] for r in table[1:4]]
+        assert [float(a) for a in stored] == [1234.56, 12.5, 7.0]
+
+        comma = write_csv(tmp_path / "comma.csv", [["BillingProfileId", "Amount"], ["101", "12.5"]])
+        code, out, _ = run(
+            "push", comma, "--op", "create", "--url", sandbox.url, "--username", "demo"
+        )
+        assert code == 0 and "Decimal commas" not in out  # a ',' CSV writes decimal points

@@ -1047,7 +1047,6 @@ def _push(args: argparse.Namespace) -> int:
     def read(desk: _Desk) -> sending.Outgoing | None:
         rows = sheet_io.parse_rows(args.rows) if args.rows else None
         known = desk.catalogue = _catalogue(args, connect=not args.dry_run)
-        desk.translation = translate.parse(args.map, args.date_format, known)
         options = push.PushOptions(
             op,
             args.external_id,
@@ -1058,7 +1057,11 @@ def _push(args: argparse.Namespace) -> int:
             _ignored(args.ignore_columns),
         )
         found = desk.found = desk.file.read_grid(args.sheet, rows, known, args.include_hidden)
+        desk.translation = translate.parse(
+            args.map, args.date_format, known, desk.file.decimal_comma
+        )
         grid, notes = translate.apply(found.grid, desk.translation, known)
+        desk.file.check_header(grid.header, known)
         notes = [*desk.file.notes(), *notes]
         for note in notes:
             print(note)
@@ -1301,7 +1304,7 @@ def _read_as_pushed(
     """A file's sheet as its push read it: the grid, translated by ``--map`` and
     ``--date-format`` (the push's hashes of its rows are of what it sent)."""
     found = file.read_grid(sheet, None, known)
-    translation = translate.parse(args.map, args.date_format, known)
+    translation = translate.parse(args.map, args.date_format, known, file.decimal_comma)
     grid, _ = translate.apply(found.grid, translation, known)
     return found, grid
 

@@ -30,10 +30,12 @@ _ISO = re.compile(r"\d{4}-\d\d-\d\d")
 class Translation:
     renames: tuple[tuple[str, str], ...] = ()  # (header as the user wrote it, field name)
     date_format: str | None = None  # as the user wrote it, e.g. DD/MM/YYYY
+    # A CSV separated by ';' comes from Excel where the decimal mark is a comma: 1.234,56
+    decimal_comma: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.renames and self.date_format is None
+        return not self.renames and self.date_format is None and not self.decimal_comma
 
     def options(self) -> list[str]:
         """The command-line options that give this translation (for a suggested command)."""
@@ -45,8 +47,14 @@ class Translation:
         return words
 
 
-def parse(maps: Sequence[str], date_format: str | None, catalogue: Catalogue) -> Translation:
-    """``--map "Due Dte=DueDate"`` (repeatable) and ``--date-format DD/MM/YYYY``, checked."""
+def parse(
+    maps: Sequence[str],
+    date_format: str | None,
+    catalogue: Catalogue,
+    decimal_comma: bool = False,
+) -> Translation:
+    """``--map "Due Dte=DueDate"`` (repeatable) and ``--date-format DD/MM/YYYY``, checked;
+    ``decimal_comma`` for a file written where the decimal mark is a comma."""
     renames = []
     for spec in maps:
         header, equals, name = spec.partition("=")
@@ -62,7 +70,7 @@ def parse(maps: Sequence[str], date_format: str | None, catalogue: Catalogue) ->
         renames.append((header.strip(), field.name))
     if date_format is not None:
         _strptime_format(date_format)  # checked now, before anything is read
-    return Translation(tuple(renames), date_format)
+    return Translation(tuple(renames), date_format, decimal_comma)
 
 
 def _strptime_format(spec: str) -> str:
@@ -104,7 +112,43 @@ def apply(grid: Grid, translation: Translation, catalogue: Catalogue) -> tuple[G
     if translation.date_format:
         rows, note = _read_dates(header, rows, translation.date_format, catalogue)
         notes.append(note)
+    if translation.decimal_comma:
+        rows, commas = _read_decimal_commas(header, rows, catalogue)
+        notes += [commas] if commas else []
     return Grid(header, rows, grid.date1904), notes
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
+
+
+def _read_decimal_commas(
+    header: list[object], rows: Sequence[tuple[int, Sequence[object]]], catalogue: Catalogue
+) -> tuple[list[tuple[int, Sequence[object]]], str | None]:
+    """Text in decimal columns written with a decimal comma (``1.234,56``, ``12,5``) read as the
+    number it is (``1234.56``); other text is left for the cell check to judge."""
+    columns = [
+        i
+        for i, h in enumerate(header)
+        if (field := catalogue.lookup(h)) is not None and field.type is FieldType.DECIMAL
+    ]
+    read = 0
+    out: list[tuple[int, Sequence[object]]] = []
+    for number, values in rows:
+        changed = list(values)
+        for index in columns:
+            value = changed[index] if index < len(changed) else None
+            if isinstance(value, str) and "," in value and _DECIMAL_COMMA.fullmatch(value.strip()):
+                changed[index] = value.strip().replace(".", "").replace(",", ".")
+                read += 1
+        out.append((number, changed))
+    if not read:
+        return out, None
+    names = ", ".join(str(header[i]) for i in columns)
+    return (
+        out,
+        f"Decimal commas read as decimal points (a CSV separated by ';'): {read:,} cells in "
+        f"{names}.",
+    )
 
 
 def _read_dates(

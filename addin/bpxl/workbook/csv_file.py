@@ -127,20 +127,10 @@ def _separator(header: str, catalogue: Catalogue) -> str:
     return max(SEPARATORS, key=score)
 
 
-def read_grid(
-    source: CsvFile, rows: set[int] | None = None, catalogue: Catalogue = fields.BUILT_IN
-) -> SheetGrid:
+def read_grid(source: CsvFile, rows: set[int] | None = None) -> SheetGrid:
     """The CSV's records as a grid: row 1 the header, data from row 2 (as Excel numbers them
     when it opens the file); empty cells are blank."""
     header = source.rows[0]
-    if not any(catalogue.lookup(c) is not None for c in header):
-        raise UsageError(
-            f"The first line of {source.path.name} names no Invoice field "
-            f"(it reads {', '.join(repr(c) for c in header[:5])}"
-            f"{', ...' if len(header) > 5 else ''}).",
-            "Put the field names (BillingProfileId, DueDate, ...) in the first line, or map your "
-            'headers with --map "Your header=FieldName".',
-        )
     data: list[tuple[int, Sequence[object]]] = []
     for number, values in enumerate(source.rows[1:], start=2):
         if rows is not None and number not in rows:
@@ -148,6 +138,20 @@ def read_grid(
         data.append((number, [v if v.strip() else None for v in values]))
     width = max(len(r) for r in source.rows)
     return SheetGrid("", 1, Grid(header, data), width=width)
+
+
+def check_header(source: CsvFile, header: Sequence[object], catalogue: Catalogue) -> None:
+    """A CSV whose first line (after ``--map``) names no Invoice field: the wrong file, or one
+    whose separator could not be told; said with what the line reads."""
+    if any(catalogue.lookup(c) is not None for c in header):
+        return
+    shown = source.rows[0]
+    raise UsageError(
+        f"The first line of {source.path.name} names no Invoice field "
+        f"(it reads {', '.join(repr(c) for c in shown[:5])}{', ...' if len(shown) > 5 else ''}).",
+        "Put the field names (BillingProfileId, DueDate, ...) in the first line, or map your "
+        'headers with --map "Your header=FieldName".',
+    )
 
 
 def refuse_rerun(path: Path, op: str) -> None:

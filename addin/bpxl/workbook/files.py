@@ -67,7 +67,17 @@ class SendFile:
                 "Leave --sheet out.",
             )
         self.csv = csv_file.read(self.path, catalogue)
-        return csv_file.read_grid(self.csv, rows, catalogue)
+        return csv_file.read_grid(self.csv, rows)
+
+    @property
+    def decimal_comma(self) -> bool:
+        """Read as written where the decimal mark is a comma (Excel's CSV separated by ';')."""
+        return self.csv is not None and self.csv.separator == ";"
+
+    def check_header(self, header: Sequence[object], catalogue: Catalogue) -> None:
+        """A CSV's first line, as translated, must name an Invoice field (see ``csv_file``)."""
+        if self.csv is not None:
+            csv_file.check_header(self.csv, header, catalogue)
 
     def notes(self) -> tuple[str, ...]:
         """What the user should know about how the file was read and where results go."""
