@@ -45,7 +45,7 @@ def test_push_leaves_a_run_log_with_each_row_its_id_result_message_and_values(
     assert (rows[2].id, rows[2].result, rows[2].message) == (ids[0], "Created", "")
     assert rows[2].values == {
         "BillingProfileId": "101",
-        "Status": "pending",
+        "Status": "Pending",  # as sent, not as typed
         "DueDate": "2024-07-31",
     }
     assert rows[3].result == "Invalid" and rows[3].id is None
@@ -59,7 +59,7 @@ def test_push_leaves_a_run_log_with_each_row_its_id_result_message_and_values(
     assert lines[0].endswith(sandbox.url)
     assert "3 rows: 2 created, 1 invalid, 0 failed" in lines
     assert f"Row 2: Created {ids[0]}" in lines
-    assert "    sent: BillingProfileId=101, Status=pending, DueDate=2024-07-31" in lines
+    assert "    sent: BillingProfileId=101, Status=Pending, DueDate=2024-07-31" in lines
     assert (
         'Row 3: Invalid: DueDate: "31/02/2026" is not a date (use YYYY-MM-DD or an Excel date)'
         in lines

@@ -116,13 +116,19 @@ def logged_rows(
     results: Sequence[RowResult],
     layout: Layout | None = None,
     sent: Mapping[int, Sequence[object]] | None = None,
+    records: Mapping[int, Mapping[str, object]] | None = None,
 ) -> tuple[LoggedRow, ...]:
-    """Each result as a log row, with the Invoice cells of its row in ``sent`` (row -> values)."""
+    """Each result as a log row, with what its row sent: its record as it went out (``records``,
+    row -> field values: ``Pending`` for a typed ``pending``), else the Invoice cells of its row
+    in ``sent`` (row -> cell values; a row that was not sent)."""
     rows = []
     for result in results:
         values: dict[str, str] = {}
+        record = (records or {}).get(result.row)
         cells = (sent or {}).get(result.row)
-        if layout is not None and cells is not None:
+        if record is not None:
+            values = {name: "(cleared)" if v == "" else cell_text(v) for name, v in record.items()}
+        elif layout is not None and cells is not None:
             for column in layout.columns:
                 cell = cells[column.index] if column.index < len(cells) else None
                 if not is_blank(cell) and not isinstance(cell, Unreadable):  # no value to log

@@ -351,10 +351,25 @@ def _log(
             target=target,
             summary=report.summary(),
             started=started,
-            rows=run_log.logged_rows(report.results, report.layout, dict(grid.rows)),
+            rows=run_log.logged_rows(
+                report.results, report.layout, dict(grid.rows), _records(grid, outgoing.options)
+            ),
             notes=(*outgoing.notes, *report.notes),
         )
     )
+
+
+def _records(grid: push.Grid, options: push.PushOptions) -> dict[int, dict[str, object]]:
+    """Each valid row's record as it is sent (the push plans them so again: values canonical,
+    ``Pending`` for ``pending``), part by part as an upsert on Id sends them."""
+    records: dict[int, dict[str, object]] = {}
+    try:
+        for part, part_options in push.parts(grid, options):
+            _, plans, _ = push.plan(part, part_options)
+            records.update({p.row: p.record for p in plans if p.valid})
+    except BpxlError:
+        return {}  # the sheet could not be planned (then nothing was sent): the cells say it
+    return records
 
 
 def prove_recordable(desk: Desk, outgoing: Outgoing) -> None:
