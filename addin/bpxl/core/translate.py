@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .cells import Unreadable
@@ -119,35 +119,56 @@ def apply(grid: Grid, translation: Translation, catalogue: Catalogue) -> tuple[G
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
+Rows = list[tuple[int, Sequence[object]]]
 
 
-def _read_decimal_commas(
-    header: list[object], rows: Sequence[tuple[int, Sequence[object]]], catalogue: Catalogue
-) -> tuple[list[tuple[int, Sequence[object]]], str | None]:
-    """Text in decimal columns written with a decimal comma (``1.234,56``, ``12,5``) read as the
-    number it is (``1234.56``); other text is left for the cell check to judge."""
+def _read_column_text(
+    header: list[object],
+    rows: Sequence[tuple[int, Sequence[object]]],
+    catalogue: Catalogue,
+    kind: FieldType,
+    read: Callable[[str], object | None],
+) -> tuple[Rows, list[str], int]:
+    """Each text cell of the columns of fields of ``kind`` through ``read`` (None: left as it
+    is); returns the rows, the columns' headers and how many cells were read."""
     columns = [
         i
         for i, h in enumerate(header)
-        if (field := catalogue.lookup(h)) is not None and field.type is FieldType.DECIMAL
+        if (field := catalogue.lookup(h)) is not None and field.type is kind
     ]
-    read = 0
-    out: list[tuple[int, Sequence[object]]] = []
+    count = 0
+    out: Rows = []
     for number, values in rows:
         changed = list(values)
         for index in columns:
             value = changed[index] if index < len(changed) else None
-            if isinstance(value, str) and "," in value and _DECIMAL_COMMA.fullmatch(value.strip()):
-                changed[index] = value.strip().replace(".", "").replace(",", ".")
-                read += 1
+            if isinstance(value, str) and value.strip():
+                made = read(value)
+                if made is not None:
+                    changed[index] = made
+                    count += not isinstance(made, Unreadable)
         out.append((number, changed))
-    if not read:
+    return out, [str(header[i]) for i in columns], count
+
+
+def _read_decimal_commas(
+    header: list[object], rows: Sequence[tuple[int, Sequence[object]]], catalogue: Catalogue
+) -> tuple[Rows, str | None]:
+    """Text in decimal columns written with a decimal comma (``1.234,56``, ``12,5``) read as the
+    number it is (``1234.56``); other text is left for the cell check to judge."""
+
+    def read(text: str) -> str | None:
+        if "," in text and _DECIMAL_COMMA.fullmatch(text.strip()):
+            return text.strip().replace(".", "").replace(",", ".")
+        return None
+
+    out, names, count = _read_column_text(header, rows, catalogue, FieldType.DECIMAL, read)
+    if not count:
         return out, None
-    names = ", ".join(str(header[i]) for i in columns)
     return (
         out,
-        f"Decimal commas read as decimal points (a CSV separated by ';'): {read:,} cells in "
-        f"{names}.",
+        f"Decimal commas read as decimal points (a CSV separated by ';'): {count:,} cells in "
+        f"{', '.join(names)}.",
     )
 
 
@@ -156,30 +177,21 @@ def _read_dates(
     rows: Sequence[tuple[int, Sequence[object]]],
     spec: str,
     catalogue: Catalogue,
-) -> tuple[list[tuple[int, Sequence[object]]], str]:
+) -> tuple[Rows, str]:
     """Text in the date columns read as ``spec``: each cell becomes the ISO date, or (text that
     does not match, other than an ISO date) a cell refused with a reason naming the format."""
     pattern = _strptime_format(spec)
-    columns = [
-        i
-        for i, h in enumerate(header)
-        if (field := catalogue.lookup(h)) is not None and field.type is FieldType.DATE
-    ]
-    read = 0
-    out: list[tuple[int, Sequence[object]]] = []
-    for number, values in rows:
-        changed = list(values)
-        for index in columns:
-            value = changed[index] if index < len(changed) else None
-            if not isinstance(value, str) or not value.strip() or _ISO.fullmatch(value.strip()):
-                continue
-            try:
-                changed[index] = dt.datetime.strptime(value.strip(), pattern).date().isoformat()
-                read += 1
-            except ValueError:
-                changed[index] = Unreadable(
-                    f'"{value}" is not a date in the format {spec} given with --date-format'
-                )
-        out.append((number, changed))
-    names = ", ".join(str(header[i]) for i in columns) or "no date column"
-    return out, f"Dates read as {spec} (--date-format): {read:,} cells in {names}."
+
+    def read(text: str) -> object | None:
+        if _ISO.fullmatch(text.strip()):
+            return None
+        try:
+            return dt.datetime.strptime(text.strip(), pattern).date().isoformat()
+        except ValueError:
+            return Unreadable(
+                f'"{text}" is not a date in the format {spec} given with --date-format'
+            )
+
+    out, names, count = _read_column_text(header, rows, catalogue, FieldType.DATE, read)
+    shown = ", ".join(names) or "no date column"
+    return out, f"Dates read as {spec} (--date-format): {count:,} cells in {shown}."
