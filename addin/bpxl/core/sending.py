@@ -265,7 +265,9 @@ def send(
     Setting ``stop`` (a signal) ends the send early but in order: no new batch, every known
     outcome written, ``report.stopped`` set.
     """
-    with writer_lock.hold(desk.workbook, command=command):
+    with writer_lock.hold(desk.workbook, command=command) as notes:
+        for note in notes:
+            desk.warn(note)
         return _send(desk, command, stop)
 
 

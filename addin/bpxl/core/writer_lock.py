@@ -25,6 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from . import folder_lock
 from .connection import data_dir
 from .errors import WorkbookBusyError
 
@@ -40,17 +41,21 @@ def _key(workbook: Path) -> str:
 
 
 @contextmanager
-def hold(*workbooks: Path | str, command: str) -> Iterator[None]:
-    """Hold every one of ``workbooks`` for the run of ``command`` (e.g. ``push``), or refuse.
+def hold(*workbooks: Path | str, command: str) -> Iterator[list[str]]:
+    """Hold every one of ``workbooks`` for the run of ``command`` (e.g. ``push``), or refuse;
+    yields notes for the user (a lock file of a holder that is gone, taken over).
 
-    Raises ``WorkbookBusyError`` naming the holder when another process holds one of them.
+    Raises ``WorkbookBusyError`` naming the holder when another process holds one of them, on
+    this computer or, by the lock file beside the workbook (``folder_lock``), on any other.
     """
     folder = lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
     with ExitStack() as stack:
         for workbook in dict.fromkeys(Path(w).resolve() for w in workbooks):
             stack.enter_context(_hold_one(folder, workbook, command))
-        yield
+            notes += stack.enter_context(folder_lock.hold(workbook, command, _PROCESS_STARTED))
+        yield notes
 
 
 @contextmanager
