@@ -68,11 +68,13 @@ def test_validate_marks_only_the_chosen_rows_and_sends_nothing(
     assert sandbox.writes() == [] and sandbox.sandbox.store.count() == 0
 
 
-def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run) -> None:
+def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run, monkeypatch) -> None:
     """One sheet, once through the CLI and once through the ribbon: the same Result and Message
     in every row (only the new Ids differ)."""
     data = [dict(zip(HEADER[1:4], r[1:4], strict=True)) for r in rows_for(30, bad_every=7)]
     path = write_invoices(tmp_path / "same.xlsx", data)
+    # The ribbon creates the same rows again, on purpose: no duplicate check.
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")
     book = excel_book_like(path)
     code, _, _ = run("push", path, "--op", "create")
     cli_rows = read_sheet(path)
@@ -103,9 +105,10 @@ def excel_book_like(path: Path) -> Book:
     return book
 
 
-def test_excel_calls_per_send_do_not_grow_with_rows() -> None:
+def test_excel_calls_per_send_do_not_grow_with_rows(monkeypatch) -> None:
     """Every call into Excel is counted (fake_xlwings); but for the status bar, whose updates go
     by time, a send of 100 rows and one of 10,000 make exactly the same calls."""
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")  # the 10,000 repeat the 100's values
     counts = {}
     for n in (100, 10_000):
         book = book_from_rows(HEADER, rows_for(n, bad_every=50))
@@ -241,8 +244,9 @@ def test_a_1904_workbook_sends_plain_numbers_in_its_own_date_system(
 
 
 def test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows(
-    sandbox, run, memory_keyring
+    sandbox, run, memory_keyring, monkeypatch
 ) -> None:
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")  # the new row repeats another's values
     run("connect", "live", "--url", sandbox.url, "--username", "demo", "--production")
     profiles.set_active("live")
     book = book_from_rows(HEADER, rows_for(3))

@@ -33,9 +33,18 @@ def grid(n: int, name: str = "inv") -> Grid:
     return Grid(HEADER, rows)
 
 
-def create(url: str, rows: Grid, batch_size: int = 200, user: str = "demo", pw: str = "demo"):
+def create(
+    url: str,
+    rows: Grid,
+    batch_size: int = 200,
+    user: str = "demo",
+    pw: str = "demo",
+    anyway: bool = False,
+):
+    """A create push; ``anyway``: --create-anyway (no duplicate check: the lookup alone)."""
+    options = PushOptions(Operation.CREATE, batch_size=batch_size, create_anyway=anyway)
     with Client(url, username=user, password=pw) as client:
-        return push(rows, client, PushOptions(Operation.CREATE, batch_size=batch_size))
+        return push(rows, client, options)
 
 
 def outcomes(report) -> Counter[str]:
@@ -73,7 +82,8 @@ def test_one_edited_unknown_row_leaves_the_others_their_window(tmp_path, make_sa
     rows = [{"BillingProfileId": "101", "FileName": f"e-{i}.pdf"} for i in range(8)]
     book = write_invoices(tmp_path / "edited.xlsx", rows)
     connect = ["--url", down.url, "--username", "demo"]
-    assert run("push", book, "--op", "create", *connect)[0] == 1
+    # --create-anyway: without it the duplicate check, which cannot get through, sends nothing
+    assert run("push", book, "--op", "create", "--create-anyway", *connect)[0] == 1
     assert {r["Result"] for r in read_sheet(book)} == {"Unknown"}
     down.sandbox.config.faults.rates.clear()
     workbook = openpyxl.load_workbook(book)
@@ -96,7 +106,9 @@ def test_other_users_identical_invoices_are_never_claimed(make_sandbox) -> None:
     foreign = create(running.url, twins, user="other", pw="other-pw")
     foreign_ids = {r.id for r in foreign.results}
     running.sandbox.config.faults = _FirstWriteDropped()
-    mine = create(running.url, Grid(HEADER, [(2, [None, "101", "same.pdf", 7, None, None])]))
+    mine = create(
+        running.url, Grid(HEADER, [(2, [None, "101", "same.pdf", 7, None, None])]), anyway=True
+    )
     [row] = mine.results
     assert row.outcome is Outcome.CREATED and row.id not in foreign_ids
     owners = {
@@ -127,7 +139,7 @@ def test_invoices_made_before_the_push_by_us_are_not_candidates(sandbox) -> None
     earlier = create(sandbox.url, grid(1)).results[0].id
     time.sleep(3.5)  # past the 2 s margin and the 1 s a Date header may lag
     sandbox.sandbox.config.faults = _FirstWriteDropped()
-    [row] = create(sandbox.url, grid(1)).results
+    [row] = create(sandbox.url, grid(1), anyway=True).results
     assert row.outcome is Outcome.CREATED and row.id != earlier
     assert sandbox.sandbox.store.count() == 2
 
@@ -227,7 +239,8 @@ def test_with_a_token_login_a_found_twin_is_reported_not_claimed(sandbox) -> Non
     with Client(sandbox.url, token=token) as client:
         client.login()  # the token is tried first
         sandbox.sandbox.config.faults = _FirstWriteDropped(Fault.RESET_AFTER)
-        [row] = push(grid(1), client, PushOptions(Operation.CREATE)).results
+        options = PushOptions(Operation.CREATE, create_anyway=True)
+        [row] = push(grid(1), client, options).results
     assert row.outcome is Outcome.UNKNOWN and "token login" in row.messages[0]
     assert sandbox.sandbox.store.count() == 1
 

@@ -270,7 +270,14 @@ def test_whole_request_failure_gives_every_row_an_honest_status(
 ) -> None:
     failing = make_sandbox(faults=["503:1.0"])
     book = write_invoices(tmp_path / "down.xlsx", [GOOD] * 5)
+    # The duplicate check cannot get through either: nothing is sent, and the rows say so.
     code, out, _ = run("push", book, "--op", "create", *connect(failing), "--batch-size", "2")
+    assert code == 1 and failing.writes() == []
+    assert [r["Result"] for r in read_sheet(book)] == ["Failed"] * 5
+    assert all("Not sent: bpxl could not check" in r["Message"] for r in read_sheet(book))
+    # Sent all the same (--create-anyway), the creates get no answer.
+    anyway = ["--create-anyway", *connect(failing)]
+    code, out, _ = run("push", book, "--op", "create", *anyway, "--batch-size", "2")
     assert code == 1
     results = read_sheet(book)
     assert [r["Result"] for r in results] == ["Unknown"] * 5

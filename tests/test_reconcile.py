@@ -129,7 +129,7 @@ def test_values_are_compared_in_one_spelling() -> None:
         ("FileName", "a.pdf"),
         ("Status", ""),
     )
-    assert lookup._quote("O'Brien") == "'O''Brien'"
+    assert lookup.quote("O'Brien") == "'O''Brien'"
 
 
 def invoice(number: int, user: str = "5", created: str = "2026-03-01T10:00:01", **values: object):

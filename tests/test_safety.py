@@ -99,7 +99,8 @@ def test_lost_answers_are_looked_up_and_never_resent_blindly(tmp_path, make_sand
 def test_a_rerun_looks_up_unknown_rows_before_sending(tmp_path, make_sandbox, run) -> None:
     down = make_sandbox(faults=["reset-after:1.0"])
     book = write_invoices(tmp_path / "rerun.xlsx", rows_of(8))
-    code, _, _ = run("push", book, "--op", "create", *connect(down))
+    # --create-anyway: without it the duplicate check, which cannot get through, sends nothing
+    code, _, _ = run("push", book, "--op", "create", "--create-anyway", *connect(down))
     assert code == 1 and {r["Result"] for r in read_sheet(book)} == {"Unknown"}
     assert down.sandbox.store.count() == 8  # saved, but neither answer nor lookup got through
     down.sandbox.config.faults.rates.clear()  # the network heals
@@ -127,7 +128,9 @@ def test_production_profile_asks_first_and_sandbox_never(
     code, out, _ = run("push", book, "--op", "create", "--profile", "live", "--yes", password=None)
     assert code == 0 and "Sending to live: PRODUCTION tenant sandbox" in out
     run("connect", "test", "--url", sandbox.url, "--username", "demo", "--sandbox")
-    more = write_invoices(tmp_path / "test.xlsx", rows_of(2))
+    more = write_invoices(
+        tmp_path / "test.xlsx", [{**r, "FileName": f"test-{r['FileName']}"} for r in rows_of(2)]
+    )
     code, out, _ = run("push", more, "--op", "create", "--profile", "test", password=None)
     assert code == 0 and "sandbox tenant" in out
     code, out, _ = run("connect")
@@ -162,6 +165,7 @@ def test_an_upsert_on_id_into_production_asks_once_for_all_its_rows(
     sheet = openpyxl.load_workbook(book)
     sheet.worksheets[0].append([None, "101", "Pending"])  # a new row: no Id
     sheet.save(book)
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")  # the new row repeats another's values
     monkeypatch.setattr(sys, "stdin", _Typed("yes\n"))
     code, out, _ = run("push", book, "--op", "upsert", "--profile", "live", password=None)
     assert code == 0, out

@@ -5,8 +5,11 @@ its own way, run its clocks apart. Each test puts a small misbehaving server
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
 from collections import Counter
+
+import pytest
 
 from bpxl.core.client import Client
 from bpxl.core.push import Grid, PushOptions, push
@@ -99,3 +102,66 @@ def test_a_lost_create_is_found_though_the_server_spells_its_values_otherwise(
     assert len(ids) == 1 and len(fake.writes) == 1
     assert result.outcome is Outcome.CREATED and result.id == ids[0]
     assert "answer was lost" in result.messages[0]
+
+
+@pytest.mark.parametrize("minutes", [-10, -5, -1, 0, 1, 5, 10])
+def test_lost_creates_are_found_whatever_the_skew_between_date_and_created(
+    monkeypatch, minutes: int
+) -> None:
+    """The server's Date header runs ``minutes`` ahead of its Created stamps (behind when
+    negative); the one batch's answer is lost but its two rows stored. Nothing learnt yet (no
+    create answered): the rows the duplicate check found free allow minutes of skew."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
+    fake = FakeBillingPlatform(lambda n, _: Plan(status=0) if n == 1 else Plan())
+    fake.clock = lambda: time.time() + 60 * minutes
+    rows = [(n, [None, "101", f"skew-{n}.pdf", n, None, None]) for n in (2, 3)]
+    with fake.running():
+        with _client(fake.url) as client:
+            report = push(Grid(HEADER, rows), client, PushOptions(Operation.CREATE))
+        ids = fake.ids()
+    assert len(ids) == 2 and len(fake.writes) == 1
+    assert [r.outcome for r in report.results] == [Outcome.CREATED] * 2
+    assert sorted(str(r.id) for r in report.results) == sorted(ids)
+
+
+def test_the_skew_is_learnt_from_the_runs_own_answered_creates(monkeypatch) -> None:
+    """Date 10 minutes ahead of Created, and --create-anyway (no duplicate check, so nothing
+    allows minutes): the first row's create is answered, the second's lost. The first tells
+    how far Created runs behind Date, and the lookup finds the second."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
+    fake = FakeBillingPlatform(lambda n, _: Plan(status=0) if n == 2 else Plan())
+    fake.clock = lambda: time.time() + 600
+    rows = [(n, [None, "101", f"learn-{n}.pdf", n, None, None]) for n in (2, 3)]
+    options = PushOptions(Operation.CREATE, batch_size=1, concurrency=1, create_anyway=True)
+    with fake.running():
+        with _client(fake.url) as client:
+            report = push(Grid(HEADER, rows), client, options)
+        ids = fake.ids()
+    assert len(ids) == 2 and len(fake.writes) == 2
+    assert [r.outcome for r in report.results] == [Outcome.CREATED] * 2
+    assert "answer was lost" in report.results[1].messages[0]
+    assert any("WHERE Id IN (" in q for q in fake.queries)  # the skew, learnt in one query
+
+
+def test_a_skewed_clock_never_claims_another_users_invoice(monkeypatch) -> None:
+    """Minutes of allowance, but the CreatedUserId rule stays: a colleague (user 2) makes an
+    invoice with the row's values while our create's answer is lost (and ours never stored):
+    it is not this row's, and the row is created."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
+    record = {"BillingProfileId": "101", "FileName": "theirs.pdf", "AgingInterval": 4}
+
+    def colleague(n: int, _: list[dict[str, object]]) -> Plan:
+        if n > 1:
+            return Plan()
+        fake.store.write(Operation.CREATE, [record], 2)
+        return Plan(store=False, status=0)
+
+    fake = FakeBillingPlatform(colleague)
+    fake.clock = lambda: time.time() + 600
+    with fake.running():
+        rows = [(2, [None, "101", "theirs.pdf", 4, None, None])]
+        with _client(fake.url) as client:
+            report = push(Grid(HEADER, rows), client, PushOptions(Operation.CREATE))
+        ids = fake.ids()
+    [result] = report.results
+    assert result.outcome is Outcome.CREATED and len(ids) == 2 and result.id == max(ids, key=int)

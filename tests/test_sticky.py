@@ -21,7 +21,8 @@ def test_unknown_survives_dry_run_update_and_edits_then_one_invoice_per_row(
 ) -> None:
     down = make_sandbox(faults=["reset-after:1.0"])  # saved, but no answer and no lookup
     book = write_invoices(tmp_path / "sticky.xlsx", rows_of(ROWS))
-    code, _, _ = run("push", book, "--op", "create", *connect(down))
+    # --create-anyway: without it the duplicate check, which cannot get through, sends nothing
+    code, _, _ = run("push", book, "--op", "create", "--create-anyway", *connect(down))
     first = read_sheet(book)
     assert code == 1 and {r["Result"] for r in first} == {"Unknown"}
     assert down.sandbox.store.count() == ROWS

@@ -259,6 +259,8 @@ def test_a_recovered_file_cleared_on_purpose_sends_its_row_again(tmp_path: Path,
         _set(copy, 2, "Result", None)
         _set(copy, 2, "Id", None)
         code, out, err = run("push", copy, "--op", "create", *login)
+        assert code == 1 and "1 exists" in out, out + err  # the invoice it made is there
+        code, out, err = run("push", copy, "--op", "create", "--create-anyway", *login)
         assert code == 0 and "1 created" in out, out + err
         with Client(url, username="demo", password="demo") as client:
             names = [r["FileName"] for r in client.query("SELECT Id, FileName FROM INVOICE")]

@@ -207,6 +207,12 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="validate and write statuses, send nothing"
     )
     p.add_argument(
+        "--create-anyway",
+        action="store_true",
+        help="create rows even when BillingPlatform already has an invoice with their values "
+        "(rows marked Exists)",
+    )
+    p.add_argument(
         "--external-id",
         default=fields.ID,
         metavar="FIELD",
@@ -1055,6 +1061,7 @@ def _push(args: argparse.Namespace) -> int:
             args.dry_run,
             known,
             _ignored(args.ignore_columns),
+            create_anyway=args.create_anyway,
         )
         found = desk.found = desk.file.read_grid(args.sheet, rows, known, args.include_hidden)
         desk.translation = translate.parse(

@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import answers, fields, unsettled
+from . import answers, duplicates, fields, unsettled
 from .cells import is_blank
 from .client import MAX_CONCURRENCY, Client
-from .errors import UsageError
+from .errors import BpxlError, UsageError
 from .fields import Catalogue
 from .journal import Journal, record_hash
-from .reconcile import Lost, Verdict, lookup_wait, reconcile, twins
+from .reconcile import Lost, Verdict, allowed_slack, learn_skew, lookup_wait, reconcile, twins
 from .records import Area, Layout, RowPlan, check_layout, plan_rows, read_layout, refuse_merged
 from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
 from .roundtrip.pull_memory import id_text
@@ -64,6 +64,9 @@ _NOT_PROVEN = RecordResult(
         "Created in Result, or clear Result to send the row again",
     ),
 )
+ANYWAY = (
+    "to create it again all the same, push with --create-anyway (in Excel, answer Yes when asked)"
+)
 _EDITED_SINCE = (
     "Edited since that send: the invoice has the values sent then; send your edits as an update"
 )
@@ -82,6 +85,13 @@ class Grid:
     rows: Sequence[tuple[int, Sequence[object]]]
     date1904: bool = False  # the workbook counts dates from 1904 (Excel's Mac option)
     merged: Sequence[Area] = ()  # the sheet's merged cells (a front end that can tell)
+    # Every data row of the sheet when ``rows`` are only some of them (--rows, hidden rows): a
+    # row's create key counts the rows holding the same values, sent or not.
+    sheet_rows: Sequence[tuple[int, Sequence[object]]] | None = None
+
+    @property
+    def every_row(self) -> Sequence[tuple[int, Sequence[object]]]:
+        return self.rows if self.sheet_rows is None else self.sheet_rows
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class PushOptions:
     # A header that looks like a field stops the push (records.check_layout); a revert puts
     # back cells by field name and leaves the sheet's other columns alone, so it does not ask.
     check_headers: bool = True
+    create_anyway: bool = False  # create rows the ledger or the key field says exist already
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -246,8 +257,17 @@ def push(
             journal.answered(results.values())
         if going:
             client.login()  # a refused login stops the run before anything is sent
+        checked: set[int] = set()
+        if options.op is Operation.CREATE and valid and not options.create_anyway:
+            owned = sheet_ids(Grid(grid.header, grid.every_row), layout)
+            found, checked = _already_there(client, options, valid, owned)
+            results.update(found)
+            valid = [r for r in valid if r.row not in found]
+            if journal and found:
+                journal.answered(found[r] for r in sorted(found))
         report = (lambda n: progress(n, total)) if progress else None
         sender = _Sender(client, options, journal, report, stop)
+        sender.checked = checked
         outcomes = sender.run(valid, rechecks, sheet_ids(grid, layout))
         headers = {c.field.name: c.header for c in layout.columns}
         for row in valid + rechecks:
@@ -271,6 +291,46 @@ def push(
     )
 
 
+def _already_there(
+    client: Client, options: PushOptions, rows: list[RowPlan], owned: set[str]
+) -> tuple[dict[int, RowResult], set[int]]:
+    """The per-batch duplicate check (``duplicates``): rows BillingPlatform already holds an
+    invoice for are ``Exists`` (or ``Failed`` when the check itself failed), not sent; also the
+    rows checked and found free."""
+    if not duplicates.days():
+        return {}, set()
+    records = {r.row: r.record for r in rows}
+    try:
+        same = duplicates.look(
+            client, records, options.catalogue, owned, options.batch_size, options.concurrency
+        )
+    except BpxlError as failure:
+        why = (
+            f"Not sent: bpxl could not check whether BillingPlatform already has this invoice "
+            f"({failure.message}); push again later, or with --create-anyway to create it "
+            "without the check"
+        )
+        return {r: RowResult(r, Outcome.FAILED, None, [why]) for r in records}, set()
+    me = client.user_id
+    found = {
+        row: RowResult(row, Outcome.EXISTS, None, [_exists(hits, me)]) for row, hits in same.items()
+    }
+    return found, set(records) - set(found)
+
+
+def _exists(hits: list[duplicates.Same], me: str | None) -> str:
+    """An ``Exists`` row's Message from the duplicate check: the invoice(s) found, and what to
+    do when the row really is a new invoice."""
+    first = hits[0].described(me)
+    more = f" and {plural(len(hits) - 1, 'other')} (Id {', '.join(h.id for h in hits[1:6])})"
+    return (
+        f"Not sent: BillingPlatform already has an invoice with this row's values ({first}"
+        f"{more if len(hits) > 1 else ''}), made in the last {duplicates.days():g} days, perhaps "
+        f"from a copy of this workbook or by a colleague; if this really is a new invoice, "
+        f"{ANYWAY}"
+    )
+
+
 def going(grid: Grid, options: PushOptions) -> int:
     """How many rows of ``grid`` a push sends: the valid ones and those looked up first."""
     _, plans, _ = plan(grid, options)
@@ -291,7 +351,7 @@ def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
     kept = [(r, v) for r, v in grid.rows if not is_blank(v[index] if index < len(v) else None)]
     creates = dataclasses.replace(options, op=Operation.CREATE)
     found = [
-        (dataclasses.replace(grid, rows=rows), part)
+        (dataclasses.replace(grid, rows=rows, sheet_rows=grid.every_row), part)
         for rows, part in ((new, creates), (kept, options))
         if rows
     ]
@@ -387,6 +447,9 @@ class _Sender:
         self.resent: set[int] = set()  # creates sent again after a lookup declared them absent
         self.last_send = 0.0  # when the last batch went out (monotonic)
         self.doubled: list[int] = []  # rows the final lookup found a second invoice for
+        self.checked: set[int] = set()  # rows the duplicate check found free before sending
+        self.skew: dt.timedelta | None = None  # Created less Date, learnt from answered creates
+        self._skew_from = 0  # how many answered creates the skew was learnt from
 
     def run(
         self, rows: list[RowPlan], rechecks: list[RowPlan], claimed: set[str]
@@ -441,7 +504,7 @@ class _Sender:
         created by a resend: a second invoice with the row's values is an earlier send of it,
         stored after bpxl had looked."""
         created = {
-            row: Lost(plans[row].record, self.first_sent[row])
+            row: Lost(plans[row].record, self.first_sent[row], self._slack(row))
             for row in self.resent
             if (result := self.outcomes.get(row)) is not None
             and result.outcome is Outcome.CREATED
@@ -531,7 +594,10 @@ class _Sender:
         """Look up creates that may have happened (as ``records`` were sent, by default the rows'
         own records); record what is known, return the absent."""
         records = records or {}
-        lost = {r.row: Lost(records.get(r.row, r.record), sent.get(r.row)) for r in rows}
+        lost = {
+            r.row: Lost(records.get(r.row, r.record), sent.get(r.row), self._slack(r.row))
+            for r in rows
+        }
         claimed = {i for i, owner in self.owners.items() if owner not in lost}
         findings = reconcile(self.client, lost, claimed, self.options.catalogue)
         absent: list[RowPlan] = []
@@ -552,6 +618,19 @@ class _Sender:
                 settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (message,))
         self._record_all(settled, looked_up=True)
         return absent
+
+    def _slack(self, row: int) -> dt.timedelta:
+        """How long before its send the row's invoice may be stamped (``allowed_slack``), the
+        skew learnt again from the creates answered since it was last learnt."""
+        answered = {
+            str(result.id): self.sent_at[n]
+            for n, result in self.outcomes.items()
+            if result.outcome is Outcome.CREATED and result.id and n in self.sent_at
+        }
+        if len(answered) > self._skew_from:
+            self._skew_from = len(answered)
+            self.skew = learn_skew(self.client, answered) if answered else None
+        return allowed_slack(self.skew, row in self.checked)
 
     def _keep_unknown(self, rows: list[RowPlan]) -> None:
         """Creates left without an answer or a lookup by a stop: what was sent is kept for the

@@ -45,6 +45,13 @@ from .spelling import ValuesKey, values_key
 # Our estimate of the server's clock comes from Date headers in whole seconds, and the Created
 # stamp may come from another of its machines: seconds, not minutes, of slack.
 CLOCK_MARGIN = dt.timedelta(seconds=2)
+# A server's Created stamps may come from another clock than its Date headers (a database host
+# minutes apart from the web host). Learnt from the run's own answered creates when it has any
+# (``learn_skew``); otherwise rows that the duplicate check found no invoice for before the send
+# may allow this much (an invoice of ours with the row's values made since the check is the
+# row's, whatever the clocks say).
+SKEW_ALLOWANCE = dt.timedelta(minutes=15)
+_SKEW_SAMPLE = 50  # answered creates whose Created stamps tell the skew (one query)
 LOOKUP_WAIT_ENV = "BPXL_LOOKUP_WAIT"
 # Seconds between the two lookups that must both find nothing. A server that timed out at the
 # gateway, or dropped the connection, usually commits within a second or two after; 5 s covers
@@ -76,6 +83,9 @@ class Lost:
 
     record: Mapping[str, object]
     sent: dt.datetime | None
+    # How long before ``sent`` its invoice's Created stamp may be: the Date header's resolution,
+    # plus the clock skew learnt or allowed (see ``SKEW_ALLOWANCE``).
+    slack: dt.timedelta = CLOCK_MARGIN
 
 
 def lookup_wait() -> float:
@@ -86,9 +96,34 @@ def lookup_wait() -> float:
         return DEFAULT_LOOKUP_WAIT_S
 
 
-def created_since(since: dt.datetime) -> str:
-    """The ``Created`` bound as the query compares it: ISO 8601 UTC, a clock margin earlier."""
-    return (since - CLOCK_MARGIN).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def created_since(since: dt.datetime, slack: dt.timedelta = CLOCK_MARGIN) -> str:
+    """The ``Created`` bound as the query compares it: ISO 8601 UTC, ``slack`` earlier."""
+    return (since - slack).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def learn_skew(client: Client, sent: Mapping[str, dt.datetime]) -> dt.timedelta | None:
+    """How far the server's Created stamps run from its Date headers, from invoices this run
+    created (Id -> when its batch went out by the Date headers): the least ``Created - sent``
+    (at most a request's own time more than the skew). None when it cannot be told."""
+    ids = sorted(sent, key=lambda i: sent[i])[-_SKEW_SAMPLE:]
+    if not ids:
+        return None
+    query = f"SELECT Id, Created FROM {fields.ENTITY} WHERE Id IN ({', '.join(ids)})"
+    try:
+        stamps = [(str(positive_id(r.get(fields.ID))), _created(r)) for r in client.query(query)]
+    except BpxlError:
+        return None
+    offsets = [at - sent[i] for i, at in stamps if at is not None and i in sent]
+    return min(offsets, default=None)
+
+
+def allowed_slack(skew: dt.timedelta | None, checked: bool) -> dt.timedelta:
+    """How long before its send a row's invoice may be stamped: with the skew learnt, that
+    much (only ever widened, never narrowed: a slow request makes Created later); without,
+    minutes when the duplicate check saw no such invoice before the send, else seconds."""
+    if skew is not None:
+        return CLOCK_MARGIN + max(-skew, dt.timedelta())
+    return SKEW_ALLOWANCE if checked else CLOCK_MARGIN
 
 
 def reconcile(
@@ -147,6 +182,7 @@ def twins(
     for key, group in groups.items():
         names = [name for name, _ in key]
         earliest = min(dated[row][1] for row in group)
+        slack = max(dated[row][0].slack for row in group)
         ids = dict.fromkeys(
             str(cid)
             for c in found
@@ -154,7 +190,7 @@ def twins(
             and str(cid) not in owned
             and positive_id(c.get("CreatedUserId")) == me
             and values_key(c, catalogue, names) == key
-            and _created_after(c, earliest)
+            and _created_after(c, earliest, slack)
         )
         for i, twin in enumerate(ids):
             extra.setdefault(group[i % len(group)], []).append(twin)
@@ -230,7 +266,7 @@ def _judge_all(
         shared = any(groups_per_id[str(c[fields.ID])] > 1 for c in matches[key])
         for row in group:
             sent = rows[row].sent
-            mine = [c for c in matches[key] if _created_after(c, sent)]
+            mine = [c for c in matches[key] if _created_after(c, sent, rows[row].slack)]
             ids = [str(positive_id(c[fields.ID])) for c in mine]
             findings[row] = _judge(ids, group, _doubt(shared, sent, me))
     return findings
@@ -250,18 +286,24 @@ def _doubt(shared: bool, sent: dt.datetime | None, me: str | None) -> str:
     return ""
 
 
-def _created_after(candidate: Mapping[str, object], sent: dt.datetime | None) -> bool:
+def _created_after(
+    candidate: Mapping[str, object], sent: dt.datetime | None, slack: dt.timedelta = CLOCK_MARGIN
+) -> bool:
     """Whether an invoice was created in the row's window (an unreadable stamp counts as in:
     it blocks a verdict of absent rather than be ignored)."""
     if sent is None:
         return True
+    created = _created(candidate)
+    return created is None or created >= sent - slack
+
+
+def _created(candidate: Mapping[str, object]) -> dt.datetime | None:
+    """An invoice's Created stamp (UTC when it names no offset); None when unreadable."""
     try:
         created = dt.datetime.fromisoformat(str(candidate.get("Created")).strip())
     except ValueError:
-        return True
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    return created >= sent - CLOCK_MARGIN
+        return None
+    return created.replace(tzinfo=dt.UTC) if created.tzinfo is None else created
 
 
 def _judge(ids: list[str], rows: list[int], doubt: str) -> Finding:
@@ -301,9 +343,9 @@ def _candidates(client: Client, lost: Iterable[Lost], me: str | None) -> list[di
     names = sorted({name for record in records for name in record} - {fields.ID, "Created"})
     select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
     where = [f"CreatedUserId = {me}"] if me else []
-    sent = [item.sent for item in lost]
-    if all(sent):
-        where.append(f"Created >= '{created_since(min(s for s in sent if s))}'")
+    if all(item.sent for item in lost):
+        start = min(item.sent - item.slack for item in lost if item.sent)
+        where.append(f"Created >= '{created_since(start, dt.timedelta())}'")
     profiles = sorted({str(r.get("BillingProfileId") or "") for r in records})
     chunks: list[list[str]] = [
         profiles[i : i + _IN_CHUNK] for i in range(0, len(profiles), _IN_CHUNK)
@@ -314,11 +356,11 @@ def _candidates(client: Client, lost: Iterable[Lost], me: str | None) -> list[di
     for chunk in chunks:
         clause = list(where)
         if chunk:
-            clause.append(f"BillingProfileId IN ({', '.join(_quote(p) for p in chunk)})")
+            clause.append(f"BillingProfileId IN ({', '.join(quote(p) for p in chunk)})")
         query = f"SELECT {select} FROM {fields.ENTITY}"
         found += client.query(query + (f" WHERE {' AND '.join(clause)}" if clause else ""))
     return found
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"

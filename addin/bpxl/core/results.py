@@ -36,6 +36,7 @@ class Outcome(enum.Enum):
     UNKNOWN = "Unknown"  # sent, but no answer: check before resending
     CONFLICT = "Conflict"  # changed on the server since the pull: not sent
     CHANGED = "Changed"  # edited since the pull (a dry run of --changed): not sent yet
+    EXISTS = "Exists"  # not sent: this invoice already exists (--create-anyway creates it)
 
     @property
     def ok(self) -> bool:

@@ -48,6 +48,7 @@ COLOURS = {  # Excel's own "good", "bad" and "neutral" cell colours (BGR as Exce
     Outcome.UNKNOWN: 0x9CEBFF,
     Outcome.CONFLICT: 0x9CEBFF,
     Outcome.CHANGED: 0x9CEBFF,
+    Outcome.EXISTS: 0x9CEBFF,
 }
 
 

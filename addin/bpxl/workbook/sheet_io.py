@@ -185,6 +185,7 @@ RESULT_STYLES = {  # Excel's own "good", "bad" and "neutral" colours
     Outcome.UNKNOWN: sheet_xml.Style("FFFFEB9C"),
     Outcome.CONFLICT: sheet_xml.Style("FFFFEB9C"),
     Outcome.CHANGED: sheet_xml.Style("FFFFEB9C"),
+    Outcome.EXISTS: sheet_xml.Style("FFFFEB9C"),
 }
 PLAIN = sheet_xml.Style()
 ID_HEADER = sheet_xml.Style("FFD9D9D9", bold=True)  # the template's read-only header

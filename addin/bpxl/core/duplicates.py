@@ -1,0 +1,151 @@
+"""Before a create: does BillingPlatform already hold an invoice with a row's values?
+
+The ledger knows what was created on this computer; a copy of the workbook pushed on another
+computer, or by a colleague from their own bpxl, leaves no trace here. So before creating rows,
+one query per batch asks for the invoices created in the last ``BPXL_DUPLICATE_DAYS`` days
+(default 7; 0 turns the check off), by anyone, for the batch's billing profiles, and compares
+them with each row on every field the row sets, as ``spelling`` compares values. A row with such
+an invoice is not created (``Exists``): its Message names the invoice found (Id, who, when) and
+how to create it all the same. The row does not get that Id: two invoices with the same values
+may be a coincidence.
+
+Invoices whose Id the sheet already holds are its rows' own (a sheet may hold two identical
+invoices on purpose), and are never a reason to refuse another row. What the check found also
+tells the lookup of a lost create which matching invoices existed before the send, so that the
+lookup may allow minutes of clock difference without taking one of those for the row's
+(``reconcile``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from . import fields
+from .answers import positive_id
+from .client import Client
+from .errors import BpxlError
+from .fields import Catalogue
+from .reconcile import quote
+from .spelling import values_key
+
+DAYS_ENV = "BPXL_DUPLICATE_DAYS"
+DEFAULT_DAYS = 7.0
+_TRIES = 3
+_IN_CHUNK = 200  # BillingProfileId values per query (a batch has at most this many rows' worth)
+
+
+@dataclass(frozen=True)
+class Same:
+    """An invoice that holds a row's values: its Id, who made it and when (server time)."""
+
+    id: str
+    user: str | None
+    created: dt.datetime | None
+
+    def described(self, me: str | None) -> str:
+        """``Id 1042, created by user 7 on 2026-03-04 at 10:05`` (local time)."""
+        who = "you" if self.user is not None and self.user == me else f"user {self.user or '?'}"
+        when = self.created.astimezone().strftime(" on %Y-%m-%d at %H:%M") if self.created else ""
+        return f"Id {self.id}, created by {who}{when}"
+
+
+def days() -> float:
+    """How many days back the check looks (``BPXL_DUPLICATE_DAYS``; 0: no check)."""
+    try:
+        return max(float(os.environ.get(DAYS_ENV) or DEFAULT_DAYS), 0.0)
+    except ValueError:
+        return DEFAULT_DAYS
+
+
+def look(
+    client: Client,
+    records: Mapping[int, Mapping[str, object]],
+    catalogue: Catalogue,
+    owned: Collection[str],
+    batch_size: int,
+    concurrency: int = 1,
+) -> dict[int, list[Same]]:
+    """Each row's invoices created in the last ``days()`` with all of its values, not ``owned``
+    (the sheet's own Ids): one query per ``batch_size`` rows, ``concurrency`` at a time. Raises
+    ``BpxlError`` when a query fails."""
+    span = days()
+    if not span or not records:
+        return {}
+    since = client.server_now() - dt.timedelta(days=span)
+    rows = sorted(records)
+    batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="bpxl-same") as pool:
+        found = pool.map(lambda b: _look_batch(client, {r: records[r] for r in b}, since), batches)
+        batches_found = list(found)
+    same: dict[int, list[Same]] = {}
+    for batch, candidates in zip(batches, batches_found, strict=True):
+        same.update(_match({r: records[r] for r in batch}, candidates, catalogue, owned))
+    return same
+
+
+def _look_batch(
+    client: Client, records: Mapping[int, Mapping[str, object]], since: dt.datetime
+) -> list[dict[str, object]]:
+    """The batch's query, asked up to ``_TRIES`` times (a query changes nothing): a network
+    that drops now and then must not leave rows unchecked, hence unsent."""
+    for attempt in range(_TRIES):
+        try:
+            return _query(client, records, since)
+        except BpxlError:
+            if attempt == _TRIES - 1:
+                raise
+    return []
+
+
+def _query(
+    client: Client, records: Mapping[int, Mapping[str, object]], since: dt.datetime
+) -> list[dict[str, object]]:
+    names = sorted({n for r in records.values() for n in r} - {fields.ID, "Created"})
+    select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
+    stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    where = [f"Created >= '{stamp}'"]
+    profiles = sorted({str(r.get("BillingProfileId") or "") for r in records.values()})
+    if "" not in profiles and len(profiles) <= _IN_CHUNK:
+        where.append(f"BillingProfileId IN ({', '.join(quote(p) for p in profiles)})")
+    return list(client.query(f"SELECT {select} FROM {fields.ENTITY} WHERE {' AND '.join(where)}"))
+
+
+def _match(
+    records: Mapping[int, Mapping[str, object]],
+    candidates: list[dict[str, object]],
+    catalogue: Catalogue,
+    owned: Collection[str],
+) -> dict[int, list[Same]]:
+    index: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], list[Same]]] = {}
+    same: dict[int, list[Same]] = {}
+    for row, record in records.items():
+        names = tuple(n for n in sorted(record) if n != fields.ID)
+        if names not in index:
+            by_values = index[names] = defaultdict(list)
+            for candidate in candidates:
+                found = _same(candidate)
+                if found is not None and found.id not in owned:
+                    by_values[values_key(candidate, catalogue, names)].append(found)
+        if hits := index[names].get(values_key(record, catalogue, names)):
+            same[row] = hits
+    return same
+
+
+def _same(candidate: Mapping[str, object]) -> Same | None:
+    found = positive_id(candidate.get(fields.ID))
+    if found is None:
+        return None
+    try:
+        created: dt.datetime | None = dt.datetime.fromisoformat(
+            str(candidate.get("Created")).strip().replace("Z", "+00:00")
+        )
+    except ValueError:
+        created = None
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return Same(found, positive_id(candidate.get("CreatedUserId")), created)
