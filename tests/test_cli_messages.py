@@ -46,7 +46,7 @@ def test_output_to_a_file_gets_a_progress_line_every_few_seconds(
     code, out, err = run(
         "push", book, "--op", "create", "--batch-size", "5", "--concurrency", "1", *connect(sandbox)
     )
-    assert code == 0, out
+    assert code == 0, out + err
     lines = [x for x in err.splitlines() if x.startswith("bpxl: ")]
     assert len(lines) >= 3, err
     counts = []
@@ -60,7 +60,8 @@ def test_output_to_a_file_gets_a_progress_line_every_few_seconds(
 
     monkeypatch.setenv("BPXL_PROGRESS_SECONDS", "3600")
     again = write_invoices(tmp_path / "again.xlsx", [GOOD] * 5)
-    code, _, err = run("push", again, "--op", "create", *connect(sandbox))
+    # --create-anyway: the same values as the 40 above (no duplicate check)
+    code, _, err = run("push", again, "--op", "create", "--create-anyway", *connect(sandbox))
     assert code == 0 and "rows done" not in err  # not before the few seconds are up
 
 

@@ -25,7 +25,8 @@ ROWS = 300
 def test_two_pushes_of_one_workbook_make_one_invoice_per_row(tmp_path: Path, run) -> None:
     book = write_invoices(tmp_path / "twice.xlsx", rows_of(ROWS))
     with sandbox_process(tmp_path, "latency:300ms") as url:
-        first = push(book, url, "--batch-size", "10")
+        # One batch at a time: the push outlasts the second push's start and the recover below.
+        first = push(book, url, "--batch-size", "10", "--concurrency", "1")
         wait_for(sent_rows(20))
         second = push(book, url, "--batch-size", "10")
         _, err = second.communicate(timeout=60)

@@ -56,3 +56,37 @@ def test_500_echo_stores_nothing(make_sandbox) -> None:
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="--fault"):
         FaultPlan.parse([spec])
+
+
+def test_skew_and_respell_faults(make_sandbox) -> None:
+    """``skew`` moves the Date headers' clock away from the Created stamps'; ``respell`` answers
+    queries with the same values spelled otherwise; both parse as documented."""
+    import datetime as dt
+    import unicodedata
+
+    running = make_sandbox(faults=["skew:-10m", "respell:1"])
+    record = {"BillingProfileId": "101", "FileName": "Café\nx", "DueDate": "2026-02-03"}
+    record["Disputed"] = "1"
+    with Client(running.url, username="demo", password="demo") as client:
+        [made] = client.create([record])
+        now = client.last_answer_date
+        [found] = client.query("SELECT Id, Created, FileName, DueDate, Disputed FROM INVOICE")
+    assert made.outcome is Outcome.CREATED and now is not None
+    assert abs((dt.datetime.now(dt.UTC) - now).total_seconds() - 600) < 5
+    created = dt.datetime.fromisoformat(str(found["Created"]).replace("Z", "+00:00"))
+    assert (
+        abs(
+            (
+                dt.datetime.now(dt.UTC) - created.replace(tzinfo=created.tzinfo or dt.UTC)
+            ).total_seconds()
+        )
+        < 5
+    )
+    assert found["FileName"] == unicodedata.normalize("NFD", "Café\r\nx")
+    assert found["DueDate"] == "2026-02-03T00:00:00.000Z" and found["Disputed"] == "Yes"
+    assert (
+        FaultPlan.parse(["skew:90s"]).skew_s == 90 and FaultPlan.parse(["skew:+2m"]).skew_s == 120
+    )
+    for bad in ("skew:soon", "respell:2"):
+        with pytest.raises(ValueError, match="--fault"):
+            FaultPlan.parse([bad])

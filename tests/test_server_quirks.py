@@ -145,8 +145,9 @@ def test_the_skew_is_learnt_from_the_runs_own_answered_creates(monkeypatch) -> N
 
 def test_a_skewed_clock_never_claims_another_users_invoice(monkeypatch) -> None:
     """Minutes of allowance, but the CreatedUserId rule stays: a colleague (user 2) makes an
-    invoice with the row's values while our create's answer is lost (and ours never stored):
-    it is not this row's, and the row is created."""
+    invoice with the row's values while our create's answer is lost (and ours never stored).
+    It is not taken for the row's (no Id); before sending the row again, the duplicate check
+    finds it: Exists, naming it. One invoice."""
     monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0.3")
     record = {"BillingProfileId": "101", "FileName": "theirs.pdf", "AgingInterval": 4}
 
@@ -164,4 +165,6 @@ def test_a_skewed_clock_never_claims_another_users_invoice(monkeypatch) -> None:
             report = push(Grid(HEADER, rows), client, PushOptions(Operation.CREATE))
         ids = fake.ids()
     [result] = report.results
-    assert result.outcome is Outcome.CREATED and len(ids) == 2 and result.id == max(ids, key=int)
+    assert len(ids) == 1 and len(fake.writes) == 1
+    assert result.outcome is Outcome.EXISTS and result.id is None
+    assert f"Id {ids[0]}, created by user 2 on " in result.messages[0]

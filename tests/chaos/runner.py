@@ -21,6 +21,7 @@ from . import checker
 from .checker import Violation
 from .steps import ALL_KINDS, FAULT_KINDS, Step, generate, initial_rows
 from .world import (
+    COLLEAGUE,
     RACE_TIMEOUT_S,
     STOP_WITHIN_S,
     TAG,
@@ -178,6 +179,8 @@ def _do(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
     world.set_faults(step)
     kind, a = step.kind, step.args
     path = world.path
+    if _may_update(step):
+        world.updated_since_copy = True
     if kind == "push":
         rows = world.sheet_rows(a["rows"]) if a.get("rows") else None
         if rows == []:
@@ -327,6 +330,8 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
         second = world.spawn(*commands[a["second"]], *connection)
         ran = [world.finish(*p, RACE_TIMEOUT_S) for p in (first, second)]
         return " / ".join(r.gist() for r in ran), True, []
+    if kind == "colleague":
+        return _colleague(world, step)
     world.races["edit-during"] += 1
     process, out = world.spawn(
         "push", path, "--op", a["op"], "--batch-size", 1, "--concurrency", 1, *connection
@@ -336,6 +341,41 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
     world.reorder(shuffled(a["seed"]))
     ran: Ran = world.finish(process, out, RACE_TIMEOUT_S)
     return "user sorted mid-push; push " + ran.gist(), False, []
+
+
+def _may_update(step: Step) -> bool:
+    """Whether a step may change invoices' values on the server (an update, upsert or revert)."""
+    a = step.args
+    if a.get("dry_run"):
+        return False
+    return (
+        step.kind in ("changed", "revert")
+        or (step.kind in ("push", "ribbon", "kill") and a.get("op") != "create")
+        or (step.kind == "twin" and "push update" in (a["first"], a["second"]))
+    )
+
+
+def _colleague(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
+    """A second person, with their own bpxl (data folder) and login: pushes the user's workbook
+    at the moment the user does (a shared folder), or the copy they were sent earlier."""
+    world.races["colleague"] += 1
+    if step.args["what"] == "same":
+        path = world.path
+        mine = world.spawn("push", path, "--op", "create", "--batch-size", 1, *world.connection)
+        time.sleep(0.05)
+        theirs = world.spawn(
+            "push", path, "--op", "create", "--batch-size", 1, *world.colleague, who=COLLEAGUE
+        )
+        ran = [world.finish(*p, RACE_TIMEOUT_S) for p in (mine, theirs)]
+        return "user / colleague: " + " / ".join(r.gist() for r in ran), False, []
+    if world.updated_since_copy:
+        # Without a key field, a copy's row and an invoice updated since are two invoices by
+        # their values: nothing can tell them apart (README, "An invoice someone already made").
+        return "skipped: invoices were updated since the colleague's copy was taken", False, []
+    pushed = world.root / "theirs" / f"pushed-{world.races['colleague']}.xlsx"
+    shutil.copy2(world.old_copy, pushed)
+    ran = world.cli("push", pushed, "--op", "create", *world.colleague, who=COLLEAGUE)
+    return "colleague's old copy: " + ran.gist(), False, []
 
 
 def _settle(world: World) -> str:

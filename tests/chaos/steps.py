@@ -18,13 +18,16 @@ from typing import Any
 # Step kinds, grouped by what they exercise.
 COMMANDS = ("push", "ribbon", "changed", "pull", "revert", "recover", "clear")
 EDITS = ("sort", "insert", "delete", "edit", "copy", "move")
-RACES = ("kill", "twin", "edit-during")
+RACES = ("kill", "twin", "edit-during", "colleague")
 ALL_KINDS = COMMANDS + EDITS + RACES
 
 # Faults a command step may run under (sandbox ``--fault`` kinds); "store-late" is a server that
-# stores a write whose answer was lost some time later, as a busy one still working on it would.
+# stores a write whose answer was lost some time later, as a busy one still working on it would;
+# "skew" runs its Date headers minutes from its Created stamps; "respell" spells the values of
+# its query answers otherwise (NFD text, Yes/No flags, dates as date-times).
 FAULT_KINDS = (
-    "429", "503", "504", "500-echo", "reset-before", "reset-after", "latency", "store-late"
+    "429", "503", "504", "500-echo", "reset-before", "reset-after", "latency", "store-late",
+    "skew", "respell",
 )  # fmt: skip
 # Seconds between the two lookups of a lost create (BPXL_LOOKUP_WAIT) in histories; a server that
 # stores late stays below it, as the setting asks.
@@ -49,6 +52,7 @@ _WEIGHTS = {
     "kill": 3,
     "twin": 3,
     "edit-during": 2,
+    "colleague": 3,
 }
 
 
@@ -95,6 +99,12 @@ class Step:
             text += " after its first write"
         elif self.kind == "twin":
             text = f"{a['first']} and {a['second']} at the same time"
+        elif self.kind == "colleague":
+            text = (
+                "a colleague (own bpxl, own login) pushes the same file while the user does"
+                if a["what"] == "same"
+                else "a colleague (own bpxl, own login) pushes the copy taken at the last copy"
+            )
         else:
             text = f"push --op {a['op']} in a process; user sorts the file {a['after']:.2f} s"
             text += " after its first write"
@@ -122,6 +132,10 @@ def _faults(rng: random.Random, allowed: Collection[str], slow: bool = False) ->
                 specs.append(f"latency:{rng.choice((5, 20))}ms")
         elif kind == "429":
             specs.append("429:0.1")  # each 429 costs the client a one-second wait: keep it rare
+        elif kind == "skew":
+            specs.append(f"skew:{rng.choice((-600, -300, -60, 60, 300, 600))}s")
+        elif kind == "respell":
+            specs.append("respell:1")
         elif kind == "store-late":
             specs.append(f"store-late:{rng.choice((0.3, 0.8))}s")
             specs.append(f"{rng.choice(('reset-after', '504'))}:0.3")
@@ -215,6 +229,9 @@ def _step(rng: random.Random, kind: str, faults: Collection[str], without: Colle
             "after": round(rng.uniform(0.0, 0.8), 2),  # after its first write is answered
         }
         return Step(kind, args, _faults(rng, faults, slow=True), seed)
+    if kind == "colleague":
+        what = rng.choice(("same", "old"))
+        return Step(kind, {"what": what}, _faults(rng, faults, slow=what == "same"), seed)
     if kind == "twin":
         pair = rng.choice(
             (("push create", "push create"), ("push create", "recover"),

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ TAG = "FileName"
 NOTE = "Note"
 OWN = ("Id", "Result", "Message")  # the only cells bpxl may write
 USER = "chaos"
+COLLEAGUE = "colleague"  # a second person: their own login, bpxl data folder and copies
 STOP_WITHIN_S = 10.0  # after SIGINT, a push must end within this
 RACE_TIMEOUT_S = 120.0
 
@@ -101,14 +103,17 @@ class World:
 
     def __post_init__(self) -> None:
         self.password = f"Chaos-{secrets.token_urlsafe(12)}-pw"  # unique: found anywhere = leak
-        for name in ("data", "config", "files", "out"):
+        self.colleague_password = f"Chaos-{secrets.token_urlsafe(12)}-pw2"
+        for name in ("data", "config", "files", "out", "data2", "config2", "theirs"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
-        self.sandbox = Sandbox(
-            SandboxConfig(
-                port=0, username=USER, password=self.password, request_log=self.root / "req.jsonl"
-            )
-        ).start()
+        config = SandboxConfig(
+            port=0, username=USER, password=self.password, request_log=self.root / "req.jsonl"
+        )
+        config.extra_users = {COLLEAGUE: self.colleague_password}
+        self.sandbox = Sandbox(config).start()
         self.path = self.root / "files" / "book-0.xlsx"
+        self.old_copy = self.root / "theirs" / "old-copy.xlsx"  # the last copy a colleague got
+        self.updated_since_copy = False  # an update, upsert or revert since that copy
         self.paths = [self.path]
         self._tags = 0
         self._spawned = 0
@@ -136,6 +141,7 @@ class World:
         for number, row in enumerate(self.rows, start=2):
             sheet.cell(row=number, column=note, value=row.note)
         book.save(self.path)
+        shutil.copy2(self.path, self.old_copy)
 
     def read(self, path: Path | None = None) -> tuple[list[str], list[list[object]]]:
         """The sheet's header and data rows (as the user would see them)."""
@@ -201,18 +207,24 @@ class World:
     def connection(self) -> list[str]:
         return ["--url", self.sandbox.url, "--username", USER]
 
-    def env(self) -> dict[str, str]:
+    @property
+    def colleague(self) -> list[str]:
+        return ["--url", self.sandbox.url, "--username", COLLEAGUE]
+
+    def env(self, who: str = USER) -> dict[str, str]:
+        mine = who == USER
         return {
-            "BPXL_DATA_DIR": str(self.root / "data"),
-            "BPXL_CONFIG_DIR": str(self.root / "config"),
-            "BPXL_PASSWORD": self.password,
+            "BPXL_DATA_DIR": str(self.root / ("data" if mine else "data2")),
+            "BPXL_CONFIG_DIR": str(self.root / ("config" if mine else "config2")),
+            "BPXL_PASSWORD": self.password if mine else self.colleague_password,
             "BPXL_LOOKUP_WAIT": str(LOOKUP_WAIT_S),
+            "USER": who,
         }
 
     @contextlib.contextmanager
-    def environment(self) -> Iterator[None]:
-        saved = {name: os.environ.get(name) for name in self.env()}
-        os.environ.update(self.env())
+    def environment(self, who: str = USER) -> Iterator[None]:
+        saved = {name: os.environ.get(name) for name in self.env(who)}
+        os.environ.update(self.env(who))
         try:
             yield
         finally:
@@ -225,10 +237,14 @@ class World:
     def set_faults(self, step: Step) -> None:
         self.sandbox.config.faults = FaultPlan.parse(step.faults, seed=step.fault_seed)
 
-    def cli(self, *args: object) -> Ran:
-        """``bpxl ARGS`` in this process, output captured."""
+    def cli(self, *args: object, who: str = USER) -> Ran:
+        """``bpxl ARGS`` in this process, output captured (``who``: the user or the colleague)."""
         out, err = io.StringIO(), io.StringIO()
-        with self.environment(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            self.environment(who),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 code: int | None = cli.main([str(a) for a in args])
             except SystemExit as stop:  # argparse refusing an option
@@ -237,11 +253,11 @@ class World:
         self.outputs += [ran.out, ran.err]
         return ran
 
-    def spawn(self, *args: object) -> tuple[subprocess.Popen[bytes], Path]:
+    def spawn(self, *args: object, who: str = USER) -> tuple[subprocess.Popen[bytes], Path]:
         """``python -m bpxl.cli ARGS`` as its own process; its output goes to a file."""
         self._spawned += 1
         out = self.root / "out" / f"{self._spawned}.txt"
-        env = {**os.environ, **self.env(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env(who), "PYTHONUNBUFFERED": "1"}
         with out.open("wb") as sink:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bpxl.cli", *[str(a) for a in args]],
@@ -340,6 +356,8 @@ def norm(value: object) -> str:
     """One spelling per value, so a date typed as a date and pulled as a date compare equal."""
     if value is None:
         return ""
+    if isinstance(value, str):  # text as the user sees it: either Unicode form, either line end
+        value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()[:10]
     if isinstance(value, bool):
@@ -384,4 +402,6 @@ def copy_file(world: World, move: bool) -> None:
         os.replace(world.path, target)
     else:
         shutil.copy2(world.path, target)
+        shutil.copy2(world.path, world.old_copy)  # the colleague got this copy too (e-mailed)
+        world.updated_since_copy = False
     world.path = target

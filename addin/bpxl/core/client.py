@@ -193,7 +193,8 @@ class _Retry(Retry):
         pause = made.get_retry_after(response) if response is not None else None
         if not (made.respect_retry_after_header and pause):
             pause = made.get_backoff_time()
-        self.strain.count(pause)
+        # A query's 429 asks to slow down as much as a write's does.
+        self.strain.count(pause, slow_down=response is not None and response.status == 429)
         if self.halt.wait(pause):
             stopped = error or ResponseError("stopped by the user")
             raise MaxRetryError(_pool, url or "", stopped)  # type: ignore[arg-type]  # as urllib3

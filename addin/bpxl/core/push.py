@@ -261,10 +261,10 @@ def push(
         if options.op is Operation.CREATE and valid and not options.create_anyway:
             owned = sheet_ids(Grid(grid.header, grid.every_row), layout)
             found, checked = _already_there(client, options, valid, owned)
-            results.update(found)
+            results.update((r.row, r) for r in _row_results(found))
             valid = [r for r in valid if r.row not in found]
             if journal and found:
-                journal.answered(found[r] for r in sorted(found))
+                journal.answered(_row_results(found))
         report = (lambda n: progress(n, total)) if progress else None
         sender = _Sender(client, options, journal, report, stop)
         sender.checked = checked
@@ -293,7 +293,7 @@ def push(
 
 def _already_there(
     client: Client, options: PushOptions, rows: list[RowPlan], owned: set[str]
-) -> tuple[dict[int, RowResult], set[int]]:
+) -> tuple[dict[int, RecordResult], set[int]]:
     """The per-batch duplicate check (``duplicates``): rows BillingPlatform already holds an
     invoice for are ``Exists`` (or ``Failed`` when the check itself failed), not sent; also the
     rows checked and found free."""
@@ -310,10 +310,10 @@ def _already_there(
             f"({failure.message}); push again later, or with --create-anyway to create it "
             "without the check"
         )
-        return {r: RowResult(r, Outcome.FAILED, None, [why]) for r in records}, set()
+        return {r: RecordResult(Outcome.FAILED, None, (why,)) for r in records}, set()
     me = client.user_id
     found = {
-        row: RowResult(row, Outcome.EXISTS, None, [_exists(hits, me)]) for row, hits in same.items()
+        row: RecordResult(Outcome.EXISTS, None, (_exists(hits, me),)) for row, hits in same.items()
     }
     return found, set(records) - set(found)
 
@@ -479,6 +479,7 @@ class _Sender:
             refused = refused if self.splitting else []
             if creates and lost:  # send again only what the server proves absent
                 lost = self._settle(lost, {r.row: self.sent_at.get(r.row) for r in lost})
+                lost = self._not_made_elsewhere(lost)
             groups = self._halves(refused, lost)
             halved = {r.row for g in groups for r in g}
             again = []
@@ -547,7 +548,7 @@ class _Sender:
             elif not row.valid:
                 kept[row.row] = RecordResult(Outcome.INVALID, None, tuple(row.errors))
         self._record_all(kept)
-        return [r for r in absent if r.row not in kept]
+        return self._not_made_elsewhere([r for r in absent if r.row not in kept])
 
     def _halves(self, refused: list[list[RowPlan]], lost: list[RowPlan]) -> list[list[RowPlan]]:
         """The halves of each batch refused as a whole, for the rows still to send; a record
@@ -618,6 +619,16 @@ class _Sender:
                 settled[row.row] = RecordResult(Outcome.UNKNOWN, None, (message,))
         self._record_all(settled, looked_up=True)
         return absent
+
+    def _not_made_elsewhere(self, rows: list[RowPlan]) -> list[RowPlan]:
+        """Creates about to be sent again, the lookup having proved that we did not store them:
+        the duplicate check once more, for an invoice someone else made meanwhile (a colleague
+        pushing a copy while this row's answer was lost); such rows are ``Exists``."""
+        if not rows or self.options.create_anyway or not duplicates.days():
+            return rows
+        found, _ = _already_there(self.client, self.options, rows, set(self.owners))
+        self._record_all(found)
+        return [r for r in rows if r.row not in found]
 
     def _slack(self, row: int) -> dt.timedelta:
         """How long before its send the row's invoice may be stamped (``allowed_slack``), the

@@ -4,7 +4,11 @@ Each ``--fault`` is ``KIND:VALUE``: ``latency:20ms`` delays every request; ``429
 ``503:0.05``, ``504:0.05``, ``500-echo:0.05``, ``reset-before:0.02`` and ``reset-after:0.02`` hit
 that share of requests; ``store-late:1.5s`` makes a write whose answer is lost (``reset-after``,
 ``504``) store its records that long after the answer was lost, as a busy server still working on
-it would. A seed makes the sequence of draws repeatable.
+it would. ``skew:600s`` (or ``skew:-10m``) runs the clock of the ``Date`` headers that far from
+the one that stamps ``Created``, as a web host minutes apart from its database host would;
+``respell:0.5`` answers that share of queries with the values spelled as another server may
+(text in Unicode NFD with Windows line ends, flags ``Yes``/``No``, dates as date-times at
+midnight, decimals with a ``.0``). A seed makes the sequence of draws repeatable.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Fault(enum.Enum):
 
 _RATE_KINDS = {f.value: f for f in Fault if f is not Fault.NONE}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
+_SKEW = re.compile(r"([+-]?\d+(?:\.\d+)?)(s|m)")
 
 
 @dataclass
@@ -44,6 +49,8 @@ class FaultPlan:
 
     latency_s: float = 0.0
     store_late_s: float = 0.0
+    skew_s: float = 0.0  # the Date headers' clock, ahead of the Created stamps' (behind if < 0)
+    respell: float = 0.0  # the share of query answers whose values are spelled otherwise
     rates: dict[Fault, float] = field(default_factory=dict)
     seed: int | None = None
 
@@ -68,18 +75,24 @@ class FaultPlan:
                     plan.latency_s = seconds
                 else:
                     plan.store_late_s = seconds
+            elif kind == "skew":
+                found = _SKEW.fullmatch(value.strip())
+                if not found:
+                    raise ValueError(f"--fault {spec}: write the skew as e.g. 600s, -10m")
+                plan.skew_s = float(found.group(1)) * (60 if found.group(2) == "m" else 1)
+            elif kind == "respell":
+                plan.respell = _share(spec, value)
             elif kind in _RATE_KINDS:
-                try:
-                    rate = float(value)
-                except ValueError:
-                    rate = -1.0
-                if not 0.0 <= rate <= 1.0:
-                    raise ValueError(f"--fault {spec}: the share must be a number from 0 to 1")
-                plan.rates[_RATE_KINDS[kind]] = rate
+                plan.rates[_RATE_KINDS[kind]] = _share(spec, value)
             else:
-                known = ", ".join(["latency", "store-late", *_RATE_KINDS])
+                known = ", ".join(["latency", "store-late", "skew", "respell", *_RATE_KINDS])
                 raise ValueError(f"--fault {spec}: unknown fault; use one of {known}")
         return plan
+
+    def draw_respell(self) -> bool:
+        """Whether the next query's answer is respelled."""
+        with self._lock:
+            return bool(self.respell) and self._random.random() < self.respell
 
     def draw(self) -> Fault:
         """The fault for the next request: at most one, drawn in a fixed order (repeatable)."""
@@ -88,3 +101,13 @@ class FaultPlan:
                 if rate and self._random.random() < rate:
                     return fault
         return Fault.NONE
+
+
+def _share(spec: str, value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"--fault {spec}: the share must be a number from 0 to 1")
+    return rate

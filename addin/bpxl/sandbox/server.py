@@ -33,6 +33,7 @@ from ..core.fields import Field
 from ..core.results import Operation
 from . import schema
 from .faults import Fault, FaultPlan
+from .respell import respelled
 from .sql import QueryError
 from .store import Store
 
@@ -227,6 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request stderr line; ``--request-log`` is the log."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, by a clock ``skew`` away from the one that stamps Created."""
+        if timestamp is None:
+            timestamp = time.time() + self.server.sandbox.config.faults.skew_s
+        return super().date_time_string(timestamp)
 
     # Every verb goes through one dispatcher.
     def do_GET(self) -> None:
@@ -431,6 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if route == "query" and "sql" in query:
                 rows = store.query(query["sql"][0])
+                if self.server.sandbox.config.faults.draw_respell():
+                    rows = [respelled(row, self.server.sandbox.known) for row in rows]
                 key = "queryResponse"
             elif route == fields.ENTITY and "queryAnsiSql" in query:
                 rows = store.query_where(query["queryAnsiSql"][0])
