@@ -555,8 +555,13 @@ def test_ctrl_c_during_recovers_lookup_leaves_everything_to_recover_again(
     _crash_create(book, sandbox.url, answered=1, stored=2)
     before = book.read_bytes()
     monkeypatch.setenv("BPXL_LOOKUP_WAIT", "30")
+
+    def queries() -> int:
+        return sum(r["path"].endswith("/query") for r in sandbox.requests())
+
+    asked = queries()  # the create's own (its duplicate check): the recover's come after
     recovering = bpxl("recover", book, *_login(sandbox.url))
-    wait_for(lambda: any(r["path"].endswith("/query") for r in sandbox.requests()))
+    wait_for(lambda: queries() > asked)
     started = time.monotonic()
     recovering.send_signal(signal.SIGINT)
     out, err = recovering.communicate(timeout=30)
