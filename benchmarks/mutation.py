@@ -101,6 +101,22 @@ TESTS = {
         "tests/test_cli_messages.py::test_a_user_the_tenant_will_not_name_is_named_by_number",
     ],
     "core/describe": ["tests/test_describe.py", "tests/test_tenant_fields.py"],
+    # The writer's rules in the XML, and files from other programs; LibreOffice's reopening of
+    # the results (test_sheet_xml_cells.py's two slow tests) is left out.
+    "workbook/sheet_xml": [
+        "tests/test_sheet_xml.py",
+        "tests/test_producers.py",
+        *(
+            f"tests/test_sheet_xml_cells.py::{name}"
+            for name in (
+                "test_an_edited_cell_keeps_its_style",
+                "test_a_number_over_text_loses_the_text_type",
+                "test_dates_are_written_in_the_workbooks_own_date_system",
+                "test_a_1900_workbook_counts_from_1900",
+                "test_rows_without_numbers_are_edited_where_they_stand",
+            )
+        ),
+    ],
 }
 # Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by
 # the server's clock), so a few mutants are tested at once at little CPU cost, and a mutant that

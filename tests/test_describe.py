@@ -4,18 +4,23 @@ the fallback, and validation against the tenant's facts."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from bpxl.core import describe, fields
 from bpxl.core.client import Client
-from bpxl.core.fields import FieldType
+from bpxl.core.errors import ApiConnectionError
+from bpxl.core.fields import Field, FieldType
 from bpxl.core.push import Grid, PushOptions, plan
 from bpxl.core.results import Operation
 from bpxl.core.spelling import values_key
 from bpxl.sandbox import Sandbox, SandboxConfig
 from bpxl.sandbox.schema import parse_custom_field
+
+from .hostile_server import HostileServer, ok_json
 
 CUSTOM = ("PoNumber:text:40", "CostCentre:integer::required")
 
@@ -232,3 +237,117 @@ def test_a_reference_to_no_entity_is_not_an_id(reference: object) -> None:
         {"FieldName": "Amount", "DataType": "NUMBER", "ReferencedEntityId": "10"}, notes
     )
     assert owner is not None and owner.type is FieldType.ID
+
+
+def test_flags_lengths_and_types_as_the_tenant_may_spell_them() -> None:
+    notes: list[str] = []
+
+    def field(name: str, kind: str, **extra: str) -> Field:
+        found = describe.to_field(row(name, kind, **extra), notes)
+        assert found is not None
+        return found
+
+    for word in ("1", "y", "Yes", " true ", "TRUE"):
+        assert field("PoNumber", "TEXT", RequiredFlag=word).required is True, word
+    for word in ("0", "N", "no", "false", "", " "):
+        assert field("PoNumber", "TEXT", RequiredFlag=word).required is False, word
+    assert field("PoNumber", "TEXT").required is False  # no flag: optional
+    assert field("PoNumber", "TEXT", ApiAccessableFlag="no").api_writable is False
+    assert field("PoNumber", "TEXT").api_writable is True  # no flag: the API may write it
+    lengths = {
+        v: field("PoNumber", "TEXT", DataLength=v).length for v in ("40", " 1 ", "0", "-3", "x")
+    }
+    assert lengths == {"40": 40, " 1 ": 1, "0": None, "-3": None, "x": None}
+    assert field("AgingInterval", "INTEGER", DataLength="10").length is None  # not a text limit
+    assert notes == []
+    due = field("DueDate", "GEOLOCATION")  # a word bpxl does not know, for a field it does
+    assert due.type is FieldType.DATE and notes == [
+        "DueDate: BillingPlatform's type 'GEOLOCATION' is not one bpxl knows; its cells are read "
+        "as date"
+    ]
+
+
+def test_a_fields_description_label_and_list_come_from_the_best_source() -> None:
+    notes: list[str] = []
+    plain = describe.to_field(row("PoNumber", "TEXT"), notes)
+    labelled = describe.to_field(row("PoNumber", "TEXT", FieldLabel=" PO number "), notes)
+    helped = describe.to_field(
+        row("PoNumber", "TEXT", FieldLabel="PO", HelpContentShort="Help"), notes
+    )
+    due = describe.to_field(row("DueDate", "DATE"), notes)
+    status_as_text = describe.to_field(row("Status", "TEXT"), notes)
+    assert plain is not None and (plain.label, plain.description) == ("", "PoNumber")
+    assert labelled is not None and (labelled.label, labelled.description) == ("PO number",) * 2
+    assert helped is not None and helped.description == "Help"
+    assert due is not None and due.description == fields.BY_NAME["DueDate"].description
+    assert status_as_text is not None and status_as_text.picklist == ()  # any text, then
+
+
+def test_only_the_id_and_custom_fields_listed_keeps_the_built_in_ones() -> None:
+    catalogue = describe.catalogue_from([row("Id", "LOOKUP"), row("PoNumber", "TEXT")])
+    assert "BillingProfileId" in catalogue.by_name and "PoNumber" in catalogue.by_name
+    assert catalogue.notes == (
+        "BillingPlatform listed only fields bpxl does not know, so its built-in Invoice fields "
+        "are kept beside them",
+    )
+
+
+def test_cache_files_are_named_safely_for_any_key(tmp_path: Path) -> None:
+    def name(key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+        found = describe.cache_file(tmp_path, key)
+        assert found.parent == tmp_path and found.name.endswith(f"-{digest}.json"), found
+        return found.name.removesuffix(f"-{digest}.json")
+
+    assert name("Acme_EU-2") == "Acme_EU-2"
+    assert name("https://acme.example/tenant/") == "https-acme-example-tenant"
+    assert name("Ünïcødé …") == "n-c-d"
+    assert name("ÿ") == name("…") == "tenant"
+    assert name("x" * 50) == "x" * 40
+
+
+def facts(catalogue: fields.Catalogue) -> tuple[object, ...]:
+    return (catalogue.fields, catalogue.source, catalogue.notes)
+
+
+def test_a_cache_keeps_its_notes_and_holds_for_one_day_from_its_reading(tmp_path: Path) -> None:
+    with sandbox_with(refused_entities=("ENTITY_FIELD",)) as sandbox, login(sandbox) as client:
+        fallen = describe.load(client, tmp_path / "new" / "folder", "locked")
+    read_at = dt.datetime.fromisoformat(
+        json.loads(describe.cache_file(tmp_path / "new" / "folder", "locked").read_text())["read"]
+    )
+    folder = tmp_path / "new" / "folder"
+    again = describe.cached(folder, "locked", read_at)
+    assert again is not None and facts(again) == facts(fallen)  # its notes too
+    assert describe.cached(folder, "locked", read_at - dt.timedelta(seconds=1)) is None  # future
+    assert describe.cached(folder, "locked", read_at + describe.MAX_AGE) is None
+
+
+def test_a_fresh_cache_sends_nothing_and_a_refresh_asks_the_tenant(tmp_path: Path) -> None:
+    with sandbox_with() as sandbox, login(sandbox) as client:
+        read = describe.load(client, tmp_path, "acme")
+    with Client("http://127.0.0.1:9/none", username="u", password="p") as gone:
+        cached = describe.load(gone, tmp_path, "acme")  # nothing sent: no server needed
+        assert facts(cached) == facts(read)
+        with pytest.raises(ApiConnectionError):
+            describe.load(gone, tmp_path, "acme", refresh=True)
+
+
+def test_a_tenant_listing_no_invoice_entity_or_losing_the_answer_falls_back(
+    tmp_path: Path,
+) -> None:
+    only = {"retrieveResponse": [{"Id": "7", "EntityName": "ACCOUNT"}]}
+    accounts = HostileServer(lambda r: [ok_json(only)])
+    with accounts.running(), Client(accounts.url, username="u", password="p") as client:
+        found = describe.load(client, tmp_path, "accounts")
+    assert found.notes == (
+        "Using bpxl's built-in Invoice fields: the tenant does not list Invoice among its records.",
+    )
+    cut = HostileServer(lambda r: [None])  # every answer lost on the way
+    with cut.running(), Client(cut.url, username="u", password="p") as client:
+        lost = describe.load(client, tmp_path, "cut")
+    assert lost.notes == (
+        "Using bpxl's built-in Invoice fields: the tenant's description of its fields was lost "
+        "on the way.",
+    )
+    assert describe.cached(tmp_path, "cut") is None  # asked again next time
