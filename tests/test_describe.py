@@ -300,6 +300,7 @@ def test_cache_files_are_named_safely_for_any_key(tmp_path: Path) -> None:
         return found.name.removesuffix(f"-{digest}.json")
 
     assert name("Acme_EU-2") == "Acme_EU-2"
+    assert name("Xerox X") == "Xerox-X"
     assert name("https://acme.example/tenant/") == "https-acme-example-tenant"
     assert name("Ünïcødé …") == "n-c-d"
     assert name("ÿ") == name("…") == "tenant"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bpxl.core import writer_lock
+from bpxl.core.connection import data_dir
 from bpxl.core.errors import WorkbookBusyError
 
 from .conftest import write_invoices
@@ -99,6 +100,18 @@ def test_a_hold_leaves_a_note_of_its_holder_and_takes_it_away(tmp_path: Path) ->
         since = dt.datetime.fromisoformat(held["since"])
         started = dt.datetime.fromisoformat(held["process_started"])
         assert before <= since <= dt.datetime.now(dt.UTC) and started <= before
+        assert note.parent == data_dir() / "locks"  # in bpxl's data folder, as documented
+        with pytest.raises(WorkbookBusyError) as refused, writer_lock.hold(book, command="push"):
+            pass
+        local = since.astimezone().strftime("%Y-%m-%d %H:%M")
+        assert str(refused.value).startswith(
+            f"noted.xlsx is in use by bpxl recover (process {os.getpid()} on "
+            f"{socket.gethostname()}, since {local}). Nothing was read or sent."
+        )
+        assert refused.value.hint == (
+            "Wait until it finishes (or stop it), then run again. If that process no longer "
+            "runs, just run again: its hold ended with it."
+        )
     assert not note.exists()
 
 
