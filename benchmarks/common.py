@@ -69,8 +69,9 @@ def excel_values(n: int) -> list[list[object]]:
 
 
 @contextmanager
-def sandbox(*faults: str) -> Iterator[tuple[str, int, Path]]:
-    """A sandbox process (records in memory): yields its URL, pid and request log path."""
+def sandbox(*faults: str, custom: Sequence[str] = ()) -> Iterator[tuple[str, int, Path]]:
+    """A sandbox process (records in memory; ``custom``: its custom fields, as
+    ``--custom-field`` takes them): yields its URL, pid and request log path."""
     log = (
         Path(os.environ.get("TMPDIR", "/tmp")) / f"bpxl-bench-{os.getpid()}-{time.time_ns()}.jsonl"
     )
@@ -86,6 +87,8 @@ def sandbox(*faults: str) -> Iterator[tuple[str, int, Path]]:
     ]
     for fault in faults:
         command += ["--fault", fault]
+    for field in custom:
+        command += ["--custom-field", field]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,19 +34,22 @@ def sandbox_process(tmp_path: Path, *faults: str) -> Iterator[str]:
         server.wait()
 
 
-def bpxl(*args: object) -> subprocess.Popen[str]:
-    """``bpxl ARGS`` in a process of its own, output captured."""
+def bpxl(*args: object, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """``bpxl ARGS`` in a process of its own, output captured; ``env``: variables to change
+    (another user's data folder, say)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bpxl.cli", *(str(a) for a in args)],
-        env={**os.environ, "BPXL_PASSWORD": "demo"},
+        env={**os.environ, "BPXL_PASSWORD": "demo", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def push(book: Path, url: str, *more: object) -> subprocess.Popen[str]:
-    return bpxl("push", book, "--op", "create", "--url", url, "--username", "demo", *more)
+def push(
+    book: Path, url: str, *more: object, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return bpxl("push", book, "--op", "create", "--url", url, "--username", "demo", *more, env=env)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:

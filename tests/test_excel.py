@@ -78,6 +78,9 @@ def test_send_writes_the_same_statuses_as_the_cli(tmp_path: Path, run, monkeypat
     book = excel_book_like(path)
     code, _, _ = run("push", path, "--op", "create")
     cli_rows = read_sheet(path)
+    # The ribbon's send is on another computer (its own sandbox and ledger): on this one, the
+    # ledger would rightly find every row created already.
+    monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path / "other computer"))
     book.app.alert_answers = ["ok"]  # "Create all 30 visible rows in SANDBOX?"
     press(book, "bpxlCreate")
     assert "Create all 30 visible rows in SANDBOX" in book.app.alerts[0][0]
@@ -105,12 +108,14 @@ def excel_book_like(path: Path) -> Book:
     return book
 
 
-def test_excel_calls_per_send_do_not_grow_with_rows(monkeypatch) -> None:
+def test_excel_calls_per_send_do_not_grow_with_rows(tmp_path: Path, monkeypatch) -> None:
     """Every call into Excel is counted (fake_xlwings); but for the status bar, whose updates go
     by time, a send of 100 rows and one of 10,000 make exactly the same calls."""
     monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")  # the 10,000 repeat the 100's values
     counts = {}
     for n in (100, 10_000):
+        # A sandbox and a ledger each: the 10,000 rows begin with the 100 sent before.
+        monkeypatch.setenv("BPXL_DATA_DIR", str(tmp_path / f"data-{n}"))
         book = book_from_rows(HEADER, rows_for(n, bad_every=50))
         book.app.alert_answers = ["ok"]
         began = time.monotonic()
@@ -533,3 +538,30 @@ def test_a_ribbon_create_closed_without_saving_then_edited_finds_the_edited_row(
     code, out, err = run("push", path, "--op", "create", *connect)
     assert code == 0 and "3 skipped: already Created" in out, out + err
     assert sandbox.sandbox.store.count() == 3
+
+
+def test_the_ribbon_asks_before_creating_rows_created_before(tmp_path: Path) -> None:
+    """A copy of a sheet sent from the ribbon: bpxl names the rows created before and asks; No
+    marks them Exists with the invoice's Id, Yes creates them a second time."""
+    rows = rows_for(3)
+    first = book_from_rows(HEADER, [list(r) for r in rows], tmp_path / "March.xlsx")
+    first.app.alert_answers = ["ok"]
+    press(first, "bpxlCreate")
+    made = first.sheets[0].column("Id")
+    assert all(made[r] for r in (2, 3, 4))
+
+    copy = book_from_rows(HEADER, [list(r) for r in rows], tmp_path / "copy of March.xlsx")
+    copy.app.alert_answers = ["ok", "no"]
+    press(copy, "bpxlCreate")
+    question = next(p for p, buttons in copy.app.alerts if buttons == "yes_no")
+    assert "3 rows of this sheet were created before" in question and "March.xlsx" in question
+    sheet = copy.sheets[0]
+    assert [sheet.column("Result")[r] for r in (2, 3, 4)] == ["Exists"] * 3
+    assert [sheet.column("Id")[r] for r in (2, 3, 4)] == [made[r] for r in (2, 3, 4)]
+    assert "--create-anyway" in sheet.column("Message")[2]
+
+    copy.app.alert_answers = ["ok", "yes"]
+    press(copy, "bpxlCreate")
+    assert [sheet.column("Result")[r] for r in (2, 3, 4)] == ["Created"] * 3
+    again = [sheet.column("Id")[r] for r in (2, 3, 4)]
+    assert not set(again) & {made[r] for r in (2, 3, 4)}

@@ -250,8 +250,9 @@ def test_the_summary_names_skipped_rows_and_rows_created_twice() -> None:
     results = [RowResult(2, Outcome.CREATED, "1"), RowResult(3, Outcome.CREATED, "2")]
     created = PushReport(PushOptions(CREATE), layout, results, skipped=[5], doubled=[3])
     assert created.summary() == (
-        "2 rows: 2 created, 0 invalid, 0 failed (1 skipped: already Created; clear Result to "
-        "send again) (1 row with a second invoice in BillingPlatform: see Message)"
+        "2 rows: 2 created, 0 invalid, 0 failed (1 skipped: already Created; to create one "
+        "again, clear its Id and Result and push with --create-anyway) (1 row with a second "
+        "invoice in BillingPlatform: see Message)"
     )
     twice = PushReport(PushOptions(CREATE), layout, results, doubled=[2, 3])
     assert twice.summary() == (

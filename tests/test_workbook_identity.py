@@ -246,7 +246,8 @@ def test_a_copy_made_after_the_push_finished_is_pushed_normally(tmp_path: Path, 
 
 def test_a_recovered_file_cleared_on_purpose_sends_its_row_again(tmp_path: Path, run) -> None:
     """The file that holds a push's outcomes is never refused for them: a row whose Result and
-    Id the user cleared is a deliberate resend, as the README says."""
+    Id the user cleared is a deliberate resend, as the README says (bpxl knows the invoice was
+    created: the row says Exists until the resend is pushed with --create-anyway)."""
     book = write_invoices(tmp_path / "again.xlsx", rows_of(ROWS))
     copy = tmp_path / "again copy.xlsx"
     with sandbox_process(tmp_path, "latency:300ms") as url:

@@ -8,6 +8,7 @@ succeed give exit code 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import signal
@@ -28,6 +29,7 @@ from .core import (
     describe,
     fields,
     journal,
+    key_field,
     profiles,
     push,
     recover,
@@ -252,6 +254,18 @@ def _parser() -> argparse.ArgumentParser:
         "that looks like a field otherwise stops the push",
     )
     p.add_argument(
+        "--create-anyway",
+        action="store_true",
+        help="create rows even if this computer's ledger (or the tenant's key field) says their "
+        "invoice was created already, e.g. from a copy of the workbook",
+    )
+    p.add_argument(
+        "--key-field",
+        metavar="FIELD",
+        help="with --url: the tenant's Invoice field for create keys (a profile's is set with "
+        "`bpxl connect NAME --key-field FIELD`)",
+    )
+    p.add_argument(
         "--yes", action="store_true", help="do not ask before writing to a production tenant"
     )
     _translation_options(p)
@@ -347,6 +361,17 @@ def _parser() -> argparse.ArgumentParser:
         "127.0.0.1 or localhost, which is a test tenant unless --production is given)",
     )
     c.add_argument("--remove", action="store_true", help="delete the profile and its secret")
+    keying = c.add_mutually_exclusive_group()
+    keying.add_argument(
+        "--key-field",
+        metavar="FIELD",
+        help="the tenant's Invoice text field for create keys: creates are then sent as upserts "
+        "on it, so no copy or colleague creates an invoice twice (alone: set it on a saved "
+        "profile)",
+    )
+    keying.add_argument(
+        "--no-key-field", action="store_true", help="stop using the profile's key field"
+    )
 
     a = commands.add_parser("addin", help="install, remove or build the Excel add-in")
     a.add_argument(
@@ -757,6 +782,8 @@ def _fields(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if args.profile and args.profile != profiles.SANDBOX:
+        print(_key_field_line(profiles.get(args.profile), catalogue))
     return EXIT_OK
 
 
@@ -943,6 +970,9 @@ class _Desk:
         with self.bar.paused():  # the bar never draws over the question
             return ask(rows())
 
+    def create_again(self, found: list[RowResult]) -> bool:
+        return False  # --create-anyway is the answer, given before the push starts
+
     def progress(self, done: int, total: int) -> None:
         self.bar.update(done, total)
 
@@ -1062,6 +1092,7 @@ def _push(args: argparse.Namespace) -> int:
             known,
             _ignored(args.ignore_columns),
             create_anyway=args.create_anyway,
+            key_field=args.key_field,
         )
         found = desk.found = desk.file.read_grid(args.sheet, rows, known, args.include_hidden)
         desk.translation = translate.parse(
@@ -1343,6 +1374,7 @@ def _recover_run(args: argparse.Namespace, run: journal.Run, path: Path) -> bool
             recovery = recover.recover(run, grid, link.client, known)
     else:
         recovery = recover.recover(run, grid, None, known)
+    recover.remember_created(run, path, recovery, grid)
     if recovery.results:
         file.write_results(found, recovery.layout, recovery.results)
     journal.mark_recovered(run, file.results)
@@ -1358,7 +1390,8 @@ def _connect(args: argparse.Namespace) -> int:
         saved = profiles.load_all()
         for profile in saved.values():
             who = profile.username or f"OAuth client {profile.oauth_client}"
-            print(f"{profile.label} as {who}")
+            keyed = f", create keys in {profile.key_field}" if profile.key_field else ""
+            print(f"{profile.label} as {who}{keyed}")
         if not saved:
             print("No profiles yet. Save one: bpxl connect NAME --url URL --username USER")
         return EXIT_OK
@@ -1366,6 +1399,10 @@ def _connect(args: argparse.Namespace) -> int:
         profiles.remove(args.name)
         print(f"Removed profile {args.name!r} and its saved secret.")
         return EXIT_OK
+    if (args.key_field or args.no_key_field) and not (
+        args.url or args.username or args.oauth_client
+    ):
+        return _set_key_field(args)
     if not args.url or not (args.username or args.oauth_client):
         raise UsageError(
             f"bpxl connect {args.name} needs --url and one of --username or --oauth-client.",
@@ -1386,6 +1423,8 @@ def _connect(args: argparse.Namespace) -> int:
     profile = profiles.Profile(
         args.name, args.url.rstrip("/"), args.username, args.oauth_client, production
     )
+    if args.key_field is None and not args.no_key_field and args.name in profiles.load_all():
+        profile = dataclasses.replace(profile, key_field=profiles.get(args.name).key_field)
     kind = "client secret" if args.oauth_client else "password"
     secret = os.environ.get("BPXL_PASSWORD")
     if secret is None:
@@ -1397,6 +1436,10 @@ def _connect(args: argparse.Namespace) -> int:
         secret = getpass.getpass(f"{kind.capitalize()} for {profile.label}: ")
     with connection.profile_client(profile, secret) as client:
         client.login()  # a wrong secret is refused now, not at the first push
+        # First contact: the tenant's own fields, read now (and again once a day when used).
+        found = describe.load(client, connection.fields_dir(), profile.name, refresh=True)
+        if args.key_field:
+            profile = _with_key_field(profile, found, args.key_field)
         where = profiles.save(profile, secret)
         print(f"Saved {profile.label}. The {kind} is in the OS keyring; {where} holds no secret.")
         if args.production is None and not production:
@@ -1404,13 +1447,71 @@ def _connect(args: argparse.Namespace) -> int:
                 f"{args.url} is on this computer, so {args.name!r} was saved as a test tenant: "
                 "writes to it never ask. Add --production to be asked before every write."
             )
-        # First contact: the tenant's own fields, read now (and again once a day when used).
-        found = describe.load(client, connection.fields_dir(), profile.name, refresh=True)
+    if profile.key_field:
+        print(_key_field_line(profile, found))
     if found.source == fields.TENANT_SOURCE:
         custom = sum(f.custom for f in found.fields)
         print(f"Read its {len(found.fields)} Invoice fields ({custom} of its own): bpxl fields")
     _print_notes(found)
     return EXIT_OK
+
+
+def _with_key_field(
+    profile: profiles.Profile, catalogue: fields.Catalogue, name: str
+) -> profiles.Profile:
+    """The profile keeping create keys in the tenant's field ``name``; refused (nothing saved)
+    when the tenant has no field that can hold them."""
+    wrong = key_field.problem(catalogue, name)
+    if wrong is not None:
+        raise UsageError(
+            f"--key-field {name}: {wrong}. Nothing was saved.",
+            f"Ask the tenant's administrator for {key_field.setup_text()} (e.g. named "
+            "BpxlCreateKey), then run this again; `bpxl fields` lists the tenant's fields.",
+        )
+    field = catalogue.lookup(name)
+    return dataclasses.replace(profile, key_field=field.name if field else name)
+
+
+def _set_key_field(args: argparse.Namespace) -> int:
+    """``bpxl connect NAME --key-field FIELD`` (or ``--no-key-field``) on a saved profile."""
+    profile = profiles.get(args.name)
+    if args.no_key_field:
+        profiles.update(dataclasses.replace(profile, key_field=None))
+        print(
+            f"{profile.label}: no key field any more. Creates are plain creates again; bpxl "
+            "recognises those made from this computer only (its ledger)."
+        )
+        return EXIT_OK
+    catalogue = connection.profile_catalogue(args.name, connect=True)
+    _print_notes(catalogue)
+    profile = _with_key_field(profile, catalogue, args.key_field)
+    profiles.update(profile)
+    print(_key_field_line(profile, catalogue))
+    return EXIT_OK
+
+
+def _key_field_line(profile: profiles.Profile, catalogue: fields.Catalogue) -> str:
+    """What ``bpxl fields`` and ``bpxl connect`` say of the profile's key field."""
+    name = profile.key_field
+    if name is None:
+        return (
+            f"Key field: none set up for {profile.name}. bpxl recognises invoices created from "
+            "this computer (its ledger), not those a copy of a workbook created elsewhere. For "
+            f"that, the tenant's administrator adds {key_field.setup_text()}, then: "
+            f"bpxl connect {profile.name} --key-field FIELD"
+        )
+    wrong = key_field.problem(catalogue, name)
+    if wrong is not None:
+        return (
+            f"Key field: {name}, but {wrong}: creates are refused until it is fixed (ask the "
+            f"administrator for {key_field.setup_text()}, or: bpxl connect {profile.name} "
+            "--no-key-field)."
+        )
+    return (
+        f"Key field: {name} (on the tenant, {key_field.FIELD_TYPE.value}). Every create is sent "
+        "as an upsert on it with the row's create key: a copy, a rerun or a colleague's push "
+        "finds the invoice made instead of making another."
+    )
 
 
 def _print_report(

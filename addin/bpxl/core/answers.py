@@ -200,9 +200,11 @@ def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordR
         what = "no Id" if given in (None, "") else f"Id {_shown(given)}, which is not an invoice Id"
         return unknown(op, 1, f"BillingPlatform reported success but gave {what}")[0]
     message: tuple[str, ...] = ()
-    if op is Operation.UPSERT and str(item.get("created", "")).lower() == "true":
+    flag = str(item.get("created", "")).strip().lower()
+    created = {"true": True, "1": True, "false": False, "0": False}.get(flag)
+    if op is Operation.UPSERT and created:
         message = ("No invoice matched, so a new one was created",)
-    return RecordResult(SUCCESS[op], new_id, message)
+    return RecordResult(SUCCESS[op], new_id, message, created=created)
 
 
 def _shown(value: object) -> str:

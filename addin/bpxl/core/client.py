@@ -623,8 +623,11 @@ class Client:
                 len(records), Outcome.FAILED, f"Nothing was sent. {failure.message}"
             )
         if 200 <= response.status_code < 300:
-            answer = answers.from_body(op, records, response.text, None, external_id)
-            return self._scrubbed(answer)
+            results = answers.from_body(op, records, response.text, None, external_id)
+            if _retried(response):  # "found", to a repeat of a request whose answer was lost,
+                # may mean found what the first try made: unsaid, for the caller to look up
+                results = [dataclasses.replace(r, created=r.created or None) for r in results]
+            return self._scrubbed(results)
         # The whole body is scrubbed before its gist is cut to length: a cut through a secret
         # would leave its first characters where no scrub can recognise them.
         return self._scrubbed(
@@ -749,6 +752,13 @@ def refuse_secret_in_url(url: str) -> None:
             "Give the URL without it (https://host/tenant), with --username and the password in "
             "BPXL_PASSWORD, or save a profile with `bpxl connect` and use --profile.",
         )
+
+
+def _retried(response: requests.Response) -> bool:
+    """Whether the transport sent the request again before this answer (a lost answer to an
+    idempotent verb, a 502/503/504): what the answer says may be about the first try too."""
+    retries = getattr(response.raw, "retries", None)
+    return bool(getattr(retries, "history", ()))
 
 
 def _retry_after(response: requests.Response, fallback: float) -> float:

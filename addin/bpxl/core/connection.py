@@ -19,6 +19,7 @@ from ..sandbox import Sandbox, SandboxConfig
 from . import describe, journal, profiles
 from .client import Client
 from .fields import Catalogue
+from .ledger import Ledger
 
 DATA_DIR_ENV = "BPXL_DATA_DIR"
 SANDBOX_USER = SANDBOX_PASSWORD = "demo"  # the embedded sandbox's well-known login
@@ -43,6 +44,16 @@ def undo_dir() -> Path:
 def fields_dir() -> Path:
     """Where each connection's INVOICE fields, as last read from the tenant, are kept."""
     return data_dir() / "fields"
+
+
+def ledger_dir() -> Path:
+    """Where each tenant's ledger of the invoices created from this computer is kept."""
+    return data_dir() / "ledger"
+
+
+def ledger_for(target: journal.Target) -> Ledger:
+    """The ledger of the tenant ``target`` names (by its URL; the embedded sandbox's own)."""
+    return Ledger(ledger_dir(), (target.url or profiles.SANDBOX).rstrip("/"))
 
 
 def catalogue_key(target: journal.Target) -> str:
@@ -83,6 +94,11 @@ class Connection:
     client: Client
     target: journal.Target  # what the journal records (no secrets)
     profile: profiles.Profile | None  # None: the embedded sandbox or a bare URL
+
+    @property
+    def key_field(self) -> str | None:
+        """The tenant's field for create keys, as the profile names it (key-field mode)."""
+        return self.profile.key_field if self.profile is not None else None
 
     @property
     def label(self) -> str:

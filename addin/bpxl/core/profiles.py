@@ -39,6 +39,7 @@ class Profile:
     username: str | None = None
     oauth_client: str | None = None
     production: bool = True
+    key_field: str | None = None  # the tenant's Invoice field for create keys (key-field mode)
 
     @property
     def tenant(self) -> str:
@@ -132,6 +133,15 @@ def save(profile: Profile, secret: str) -> Path:
     except keyring.errors.KeyringError as failure:
         raise _no_keyring(failure) from None
     profiles = load_all()
+    profiles[profile.name] = profile
+    _write(profiles)
+    return _file()
+
+
+def update(profile: Profile) -> Path:
+    """Save a change to a saved profile (its key field, say); its secret stays as it is."""
+    profiles = load_all()
+    get(profile.name)
     profiles[profile.name] = profile
     _write(profiles)
     return _file()

@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import answers, duplicates, fields, unsettled
+from . import answers, create_key, duplicates, fields, key_field, unsettled
 from .cells import is_blank
 from .client import MAX_CONCURRENCY, Client
 from .errors import BpxlError, UsageError
 from .fields import Catalogue
 from .journal import Journal, record_hash
+from .ledger import Book, Entry
 from .reconcile import Lost, Verdict, allowed_slack, learn_skew, lookup_wait, reconcile, twins
 from .records import Area, Layout, RowPlan, check_layout, plan_rows, read_layout, refuse_merged
 from .results import Operation, Outcome, RecordResult, RowResult, plural, summary
@@ -64,6 +65,7 @@ _NOT_PROVEN = RecordResult(
         "Created in Result, or clear Result to send the row again",
     ),
 )
+_FOUND_BY_KEY = "Created; its answer was lost, so bpxl found it in BillingPlatform by its key"
 ANYWAY = (
     "to create it again all the same, push with --create-anyway (in Excel, answer Yes when asked)"
 )
@@ -107,6 +109,7 @@ class PushOptions:
     # back cells by field name and leaves the sheet's other columns alone, so it does not ask.
     check_headers: bool = True
     create_anyway: bool = False  # create rows the ledger or the key field says exist already
+    key_field: str | None = None  # the tenant's field for create keys (key-field mode)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -220,12 +223,17 @@ def push(
     journal: Journal | None = None,
     confirm: Callable[[int], bool] | None = None,
     stop: threading.Event | None = None,
+    ledger: Book | None = None,
+    again: Callable[[list[RowResult]], bool] | None = None,
 ) -> PushReport:
     """Validate, send and map back. ``client`` may be None only for a dry run.
 
     With a ``journal``, every step is written down before it happens, for ``bpxl recover``.
     ``confirm`` is asked with the number of rows about to be sent; if it says no, nothing is.
     Setting ``stop`` (from a signal handler) ends the push early: see ``_Sender``.
+    A create looks each row's create key up in the ``ledger`` (and, in key-field mode, in
+    BillingPlatform) and records what it creates there; rows found are ``Exists``, not sent,
+    unless ``options.create_anyway`` or ``again`` (asked with those rows' results) says yes.
     """
     layout, plans, skipped = plan(grid, options)
     results: dict[int, RowResult] = {}
@@ -249,6 +257,16 @@ def push(
     else:
         if client is None:
             raise UsageError("Nothing to send to: no connection was given.")
+        keys = _keys(grid, layout, plans, options) if ledger or options.key_field else {}
+        anyway = options.create_anyway
+        if keys and valid and not anyway:
+            shown = row_ids(grid.every_row, layout)
+            known = _existing(client, options, valid, keys, ledger, shown)
+            if known and again is not None and again([known[r] for r in sorted(known)]):
+                anyway = True
+            else:
+                results.update(known)
+                valid = [r for r in valid if r.row not in known]
         going = len(valid) + len(rechecks)
         if going and confirm is not None and not confirm(going):
             raise UsageError("Nothing was sent: the push was not confirmed.")
@@ -258,7 +276,8 @@ def push(
         if going:
             client.login()  # a refused login stops the run before anything is sent
         checked: set[int] = set()
-        if options.op is Operation.CREATE and valid and not options.create_anyway:
+        keyed = options.key_field if keys and not anyway else None  # exact: no value check
+        if options.op is Operation.CREATE and valid and not anyway and keyed is None:
             owned = sheet_ids(Grid(grid.header, grid.every_row), layout)
             found, checked = _already_there(client, options, valid, owned)
             results.update((r.row, r) for r in _row_results(found))
@@ -266,7 +285,9 @@ def push(
             if journal and found:
                 journal.answered(_row_results(found))
         report = (lambda n: progress(n, total)) if progress else None
-        sender = _Sender(client, options, journal, report, stop)
+        if anyway and not options.create_anyway:  # the ribbon's Yes
+            options = dataclasses.replace(options, create_anyway=True)
+        sender = _Sender(client, options, journal, report, stop, _Keys(keys, keyed, ledger))
         sender.checked = checked
         outcomes = sender.run(valid, rechecks, sheet_ids(grid, layout))
         headers = {c.field.name: c.header for c in layout.columns}
@@ -286,8 +307,101 @@ def push(
     stopped = bool(stop and stop.is_set())
     doubled = sorted(sender.doubled) if not options.dry_run else []
     unchecked = {p.row: p.unchecked for p in plans if p.unchecked and p.valid}
+    unrecorded = sender.unrecorded if not options.dry_run else 0
+    notes = [_unrecorded_note(unrecorded)] if unrecorded else []
     return PushReport(
-        options, layout, ordered, skipped, stopped, settled, doubled=doubled, unchecked=unchecked
+        options,
+        layout,
+        ordered,
+        skipped,
+        stopped,
+        settled,
+        doubled=doubled,
+        unchecked=unchecked,
+        notes=notes,
+    )
+
+
+def _unrecorded_note(count: int) -> str:
+    return (
+        f"{plural(count, 'invoice')} created could not be written into bpxl's ledger on this "
+        "computer (is the data folder full or read-only?): a copy of this workbook pushed later "
+        "would not be recognised as created by the ledger"
+    )
+
+
+def _keys(grid: Grid, layout: Layout, plans: list[RowPlan], options: PushOptions) -> dict[int, str]:
+    """Each row's create key (see ``create_key``), for a create; a value in the key field's own
+    column is not the row's (bpxl writes the key there), and is said so."""
+    if options.op is not Operation.CREATE:
+        return {}
+    leave_out = [options.key_field] if options.key_field else []
+    records = {p.row: p.record for p in plans}
+    keys = create_key.keys(layout, grid.every_row, records, grid.date1904, leave_out)
+    column = layout.column(options.key_field) if options.key_field else None
+    for plan in plans:
+        if column is not None and plan.record.pop(column.field.name, None) is not None:
+            plan.warnings.append(
+                f"{column.header}: bpxl puts each row's create key in {column.field.name}; "
+                "the cell's value was not sent"
+            )
+    return keys
+
+
+def _existing(
+    client: Client,
+    options: PushOptions,
+    rows: list[RowPlan],
+    keys: Mapping[int, str],
+    ledger: Book | None,
+    shown: Mapping[int, str],
+) -> dict[int, RowResult]:
+    """The rows whose invoice exists already: the ledger's creates on this computer, then, in
+    key-field mode, the invoices holding their keys in BillingPlatform. An invoice whose Id
+    another row of the sheet shows is that row's (``shown``: row -> Id), not this one's: a new
+    row put above identical ones takes the first one's key."""
+    in_sheet = Counter(shown.values())
+
+    def elsewhere(row: int, record_id: str) -> bool:
+        return in_sheet[record_id] > (1 if shown.get(row) == record_id else 0)
+
+    known = ledger.find(keys[r.row] for r in rows) if ledger else {}
+    found: dict[int, RowResult] = {}
+    for row in rows:
+        entries = [e for e in known.get(keys[row.row], []) if not elsewhere(row.row, e.id)]
+        if entries:
+            message = _in_ledger(entries)
+            found[row.row] = RowResult(row.row, Outcome.EXISTS, entries[0].id, [message])
+    field = options.key_field
+    rest = [r for r in rows if r.row not in found]
+    if field and rest:
+        client.login()  # a refused login stops the run before anything is looked up or sent
+        stored = key_field.lookup(client, field, (keys[r.row] for r in rest), options.concurrency)
+        for row in rest:
+            hits = [h for h in stored.get(keys[row.row], []) if not elsewhere(row.row, h.id)]
+            if hits:
+                found[row.row] = RowResult(
+                    row.row, Outcome.EXISTS, hits[0].id, [_by_key(hits, field)]
+                )
+    return found
+
+
+def _in_ledger(entries: list[Entry]) -> str:
+    first = entries[0]
+    since = ", ".join(e.id for e in entries[1:])
+    also = f"; created again since with --create-anyway: Id {since}" if since else ""
+    return (
+        f"Not sent: this invoice was already created on this computer from "
+        f"{first.described()} (Id {first.id}{also}); {ANYWAY}"
+    )
+
+
+def _by_key(hits: list[key_field.Found], field: str) -> str:
+    others = ", ".join(h.id for h in hits[1:])
+    also = f"; also Id {others}" if others else ""
+    return (
+        f"Not sent: BillingPlatform already has this invoice ({hits[0].described()}{also}), "
+        f"found by this row's create key in {field}; {ANYWAY}"
     )
 
 
@@ -351,11 +465,18 @@ def parts(grid: Grid, options: PushOptions) -> list[tuple[Grid, PushOptions]]:
     kept = [(r, v) for r, v in grid.rows if not is_blank(v[index] if index < len(v) else None)]
     creates = dataclasses.replace(options, op=Operation.CREATE)
     found = [
-        (dataclasses.replace(grid, rows=rows, sheet_rows=grid.every_row), part)
+        (dataclasses.replace(grid, rows=rows, sheet_rows=_whole(grid, rows)), part)
         for rows, part in ((new, creates), (kept, options))
         if rows
     ]
     return found or [(grid, options)]
+
+
+def _whole(
+    grid: Grid, rows: Sequence[tuple[int, Sequence[object]]]
+) -> Sequence[tuple[int, Sequence[object]]] | None:
+    """A part's ``sheet_rows``: the grid's every row when the part leaves some out."""
+    return grid.sheet_rows if len(rows) == len(grid.rows) else grid.every_row
 
 
 def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
@@ -375,6 +496,7 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
         settled,
         doubled=doubled,
         unchecked=unchecked,
+        notes=[note for report in reports for note in report.notes],
     )
 
 
@@ -397,13 +519,18 @@ def _in_user_words(message: str, headers: dict[str, str]) -> str:
 
 def sheet_ids(grid: Grid, layout: Layout) -> set[str]:
     """The Ids the sheet already holds: invoices that belong to rows, not to be claimed again."""
+    return set(row_ids(grid.rows, layout).values())
+
+
+def row_ids(rows: Sequence[tuple[int, Sequence[object]]], layout: Layout) -> dict[int, str]:
+    """Each row's Id, for the rows that show one."""
     column = layout.column(fields.ID)
     if column is None:
-        return set()
+        return {}
     index = column.index
     return {
-        id_text(values[index])
-        for _, values in grid.rows
+        row: id_text(values[index])
+        for row, values in rows
         if index < len(values) and not is_blank(values[index])
     }
 
@@ -430,9 +557,11 @@ class _Sender:
         journal: Journal | None,
         progress: Callable[[int], None] | None,
         stop: threading.Event | None = None,
+        keys: _Keys | None = None,
     ) -> None:
         self.client = client
         self.options = options
+        self.keys = keys or _Keys({}, None, None)
         self.journal = journal
         self.progress = progress
         self.stop = stop or threading.Event()
@@ -450,6 +579,7 @@ class _Sender:
         self.checked: set[int] = set()  # rows the duplicate check found free before sending
         self.skew: dt.timedelta | None = None  # Created less Date, learnt from answered creates
         self._skew_from = 0  # how many answered creates the skew was learnt from
+        self.unrecorded = 0  # creates the ledger could not record (the data folder full)
 
     def run(
         self, rows: list[RowPlan], rechecks: list[RowPlan], claimed: set[str]
@@ -477,7 +607,9 @@ class _Sender:
             if len(refused) == batches >= _OUTAGE_BATCHES:
                 self.splitting = False  # every batch refused: the server, not a record
             refused = refused if self.splitting else []
-            if creates and lost:  # send again only what the server proves absent
+            if creates and lost and self.keys.field:  # an upsert on its key is safe to resend
+                lost = self._settle_by_key(lost)
+            elif creates and lost:  # send again only what the server proves absent
                 lost = self._settle(lost, {r.row: self.sent_at.get(r.row) for r in lost})
                 lost = self._not_made_elsewhere(lost)
             groups = self._halves(refused, lost)
@@ -495,7 +627,7 @@ class _Sender:
             groups.append(again)
         if creates and self.stop.is_set():
             self._keep_unknown(first)
-        elif creates and self.resent:
+        elif creates and self.resent and not self.keys.field:
             self._find_twins(plans)
         return self.outcomes
 
@@ -624,7 +756,7 @@ class _Sender:
         """Creates about to be sent again, the lookup having proved that we did not store them:
         the duplicate check once more, for an invoice someone else made meanwhile (a colleague
         pushing a copy while this row's answer was lost); such rows are ``Exists``."""
-        if not rows or self.options.create_anyway or not duplicates.days():
+        if not rows or self.options.create_anyway or self.keys.field or not duplicates.days():
             return rows
         found, _ = _already_there(self.client, self.options, rows, set(self.owners))
         self._record_all(found)
@@ -642,6 +774,35 @@ class _Sender:
             self._skew_from = len(answered)
             self.skew = learn_skew(self.client, answered) if answered else None
         return allowed_slack(self.skew, row in self.checked)
+
+    def _settle_by_key(self, rows: list[RowPlan]) -> list[RowPlan]:
+        """Key-field mode: look up by their create keys the creates whose answer was lost (or
+        did not say whether it made the invoice); return those BillingPlatform does not have.
+        An invoice holding the key was made after the push looked for it before sending: ours
+        when our user made it, else another push's at the same moment."""
+        field, keys = self.keys.field, self.keys.by_row
+        assert field is not None
+        try:
+            found = key_field.lookup(
+                self.client, field, (keys[r.row] for r in rows), self.options.concurrency
+            )
+        except BpxlError:
+            return rows  # sent again as an upsert on its key: it cannot make a second invoice
+        settled: dict[int, RecordResult] = {}
+        absent = []
+        for row in rows:
+            hits = found.get(keys[row.row])
+            mine = [h for h in hits or [] if h.made_by(self.client.user_id)]
+            if not hits:
+                absent.append(row)
+            elif mine:
+                settled[row.row] = RecordResult(Outcome.CREATED, mine[0].id, (_FOUND_BY_KEY,))
+            else:
+                settled[row.row] = RecordResult(
+                    Outcome.EXISTS, hits[0].id, (_made_meanwhile(hits[0], field),)
+                )
+        self._record_all(settled, looked_up=True)
+        return absent
 
     def _keep_unknown(self, rows: list[RowPlan]) -> None:
         """Creates left without an answer or a lookup by a stop: what was sent is kept for the
@@ -670,6 +831,18 @@ class _Sender:
         self.outcomes.update(settled)
         if self.journal and settled:
             self.journal.answered(_row_results(settled))
+        if self.keys.ledger is not None and self.options.op is Operation.CREATE:
+            created = {
+                row: (key, result.id)
+                for row, result in settled.items()
+                if result.outcome is Outcome.CREATED
+                and result.id
+                and (key := self.keys.by_row.get(row))
+            }
+            try:
+                self.keys.ledger.record(created)
+            except BpxlError:  # the journal and the workbook hold them: the push goes on
+                self.unrecorded += len(created)
 
     def _claim(
         self, row: int, result: RecordResult, settled: dict[int, RecordResult]
@@ -737,11 +910,50 @@ class _Sender:
         self.sent_at.update((r.row, at) for r in batch)
         for row in batch:
             self.first_sent.setdefault(row.row, at)
-        answers = self.client.write(
-            self.options.op, [r.record for r in batch], self.options.external_id
-        )
+        field = self.keys.field
+        if field is None:
+            answers = self.client.write(
+                self.options.op, [r.record for r in batch], self.options.external_id
+            )
+        else:  # key-field mode: found or created by the row's key
+            keyed = [{**r.record, field: self.keys.by_row[r.row]} for r in batch]
+            answers = self.client.write(Operation.UPSERT, keyed, field)
+            answers = [self._as_create(r.row, a) for r, a in zip(batch, answers, strict=True)]
         self.last_send = time.monotonic()  # a late store counts from when the answer was lost
         return {row.row: answer for row, answer in zip(batch, answers, strict=True)}
+
+    def _as_create(self, row: int, answer: RecordResult) -> RecordResult:
+        """An upsert's answer for a create sent on its key: Created when it made the invoice;
+        Exists when it found one (made since the push looked, so by another push at the same
+        moment); looked up by key when it did not say, or when this was a resend (the found
+        invoice may be the one the lost first send made)."""
+        if answer.outcome is not Outcome.UPSERTED:
+            return answer
+        if answer.created:
+            return RecordResult(Outcome.CREATED, answer.id)
+        if answer.created is False and row not in self.resent:
+            found = key_field.Found(str(answer.id), None, "")
+            field = self.keys.field or ""
+            return RecordResult(Outcome.EXISTS, answer.id, (_made_meanwhile(found, field),))
+        what = "BillingPlatform saved it without saying whether it made the invoice or found one"
+        return answers.unknown(Operation.CREATE, 1, what)[0]
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A create's keys (sheet row -> create key), the tenant's key field when the creates are
+    sent as upserts on it (None: plain creates), and the ledger they are recorded in."""
+
+    by_row: Mapping[int, str]
+    field: str | None
+    ledger: Book | None
+
+
+def _made_meanwhile(found: key_field.Found, field: str) -> str:
+    return (
+        f"Not created: another push made this invoice ({found.described()}) while this one was "
+        f"sending, found by this row's create key in {field}; {ANYWAY}"
+    )
 
 
 def _twin_note(kept: str, others: list[str]) -> str:

@@ -435,6 +435,10 @@ def plan_rows(
         ):
             skipped.append(row)
             continue
+        if op is Operation.CREATE and earlier is Outcome.EXISTS and id_column is not None:
+            # The Id bpxl wrote there names the invoice found, not one this row made: the row is
+            # checked again (and created with --create-anyway).
+            values = [*values[: id_column.index], None, *values[id_column.index + 1 :]]
         plan = plan_row(layout, row, values, op, external_id, date1904)
         if op is Operation.CREATE and earlier is Outcome.UNKNOWN:
             plan.recheck = True

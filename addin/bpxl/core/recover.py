@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fields, journal, run_log, unsettled
+from . import create_key, fields, journal, run_log, unsettled
 from .client import Client
+from .connection import ledger_for
 from .errors import UsageError
 from .fields import Catalogue
 from .journal import Run, record_hash
@@ -95,6 +96,20 @@ def save_log(run: Run, workbook: Path, recovery: Recovery, grid: Grid) -> None:
             rows=run_log.logged_rows(recovery.results, recovery.layout, dict(grid.rows)),
         )
     )
+
+
+def remember_created(run: Run, workbook: Path, recovery: Recovery, grid: Grid) -> None:
+    """Record in the tenant's ledger the creates a recovery settled (found on the server, or
+    answered before the push stopped), by the create keys of the rows they went into: a copy
+    of the workbook pushed later is then recognised as for a push that finished."""
+    created = [r for r in recovery.results if r.outcome is Outcome.CREATED and r.id]
+    if run.op is not Operation.CREATE or not created:
+        return
+    keys = create_key.keys(recovery.layout, grid.every_row, None, grid.date1904)
+    with ledger_for(run.target) as ledger:
+        ledger.book(workbook, run.sheet).record(
+            {r.row: (keys[r.row], r.id) for r in created if r.id and r.row in keys}
+        )
 
 
 def needs_client(run: Run) -> bool:

@@ -60,6 +60,8 @@ class RecordResult:
     # The server refused or failed on the request as a whole (a 400, or a 500 that is not an
     # outage), most likely for one bad record in it: the batch is sent again in halves to find it.
     split: bool = False
+    # An upsert's item says whether it made the record (True) or found it (False); None: unsaid.
+    created: bool | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -73,6 +75,12 @@ class RowResult:
     outcome: Outcome | None
     id: str | None = None
     messages: list[str] = field(default_factory=list)
+
+    @property
+    def names_invoice(self) -> bool:
+        """Whether its Id goes into the Id cell even over one there: a row created, or found to
+        exist, after an earlier push found it existing (the Id bpxl wrote then is replaced)."""
+        return self.id is not None and self.outcome in (Outcome.CREATED, Outcome.EXISTS)
 
     @property
     def message(self) -> str:
@@ -112,5 +120,8 @@ def summary(results: Iterable[RowResult], op: Operation, skipped: int = 0) -> st
     parts = [f"{counts[o]:,} {o.value.lower()}" for o in order if o in always or counts[o]]
     line = f"{plural(len(results), 'row')}: {', '.join(parts)}"
     if skipped:
-        line += f" ({skipped:,} skipped: already Created; clear Result to send again)"
+        line += (
+            f" ({skipped:,} skipped: already Created; to create one again, clear its Id and "
+            "Result and push with --create-anyway)"
+        )
     return line

@@ -9,6 +9,7 @@ writes results, shows progress and asks for confirmation (``Desk``).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, push, recover, run_log, unsettled, writer_lock
-from .connection import Connection, journal_dir, undo_dir
+from . import journal, key_field, push, recover, run_log, unsettled, writer_lock
+from .connection import Connection, journal_dir, ledger_for, undo_dir
 from .errors import BpxlError, UsageError
 from .fields import Catalogue
 from .journal import record_hash
@@ -63,6 +64,11 @@ class Desk(Protocol):
     def confirm(self, link: Connection, op: Operation, rows: Callable[[], int]) -> bool:
         """Asked once per send, with its operation; ``rows()`` counts the rows it sends (called
         only by a desk that asks: the count may plan every row again). False sends nothing."""
+
+    def create_again(self, found: list[RowResult]) -> bool:
+        """Rows about to be created whose invoice exists already (``Exists``, with the reason):
+        whether to create them all the same (the command line's answer is --create-anyway,
+        already in the push's options; the ribbon asks)."""
 
     def progress(self, done: int, total: int) -> None:
         """Rows just finished, of the total to process."""
@@ -285,8 +291,10 @@ def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushRe
     refuse_unfinished(desk.workbook, outgoing.grid, options.catalogue, desk.recover_hint)
     prove_recordable(desk, outgoing)
     logs: list[journal.Journal] = []
-    with desk.connect() as link:
+    with desk.connect() as link, ledger_for(link.target) as ledger:
+        options = _keyed(options, link)
         remember = None
+        book = ledger.book(desk.workbook, outgoing.sheet)
         try:
             grid, extra = trip.grid_to_send(link.client) if trip else (outgoing.grid, [])
             reports = []
@@ -303,7 +311,17 @@ def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushRe
                 )
                 logs.append(log)
                 reports.append(
-                    push.push(part, link.client, part_options, desk.progress, log, confirm, stop)
+                    push.push(
+                        part,
+                        link.client,
+                        part_options,
+                        desk.progress,
+                        log,
+                        confirm,
+                        stop,
+                        book,
+                        desk.create_again,
+                    )
                 )
             report = push.merged(reports, options)
             report.results = sorted(report.results + extra, key=lambda r: r.row)
@@ -380,6 +398,25 @@ def prove_recordable(desk: Desk, outgoing: Outgoing) -> None:
     rows = len(outgoing.grid.rows)
     journal.prove_room(journal_dir(), rows, len(outgoing.grid.header))
     desk.prove_writable(outgoing.sheet, rows)
+
+
+def _keyed(options: push.PushOptions, link: Connection) -> push.PushOptions:
+    """The push's options with the connection's key field (key-field mode), checked against the
+    tenant's fields: a key field the tenant no longer has stops the push before anything is
+    sent, since its creates could no longer be recognised."""
+    name = options.key_field or link.key_field
+    if name is None:
+        return options
+    wrong = key_field.problem(options.catalogue, name)
+    if wrong is not None:
+        raise UsageError(
+            f"{link.label} keeps create keys in the Invoice field {name}, but {wrong}. "
+            "Nothing was sent.",
+            f"Ask the tenant's administrator for {key_field.setup_text()}, or name another "
+            "one with `bpxl connect NAME --key-field FIELD` (`bpxl fields` says what is set up).",
+        )
+    field = options.catalogue.lookup(name)
+    return dataclasses.replace(options, key_field=field.name if field else name)
 
 
 def _confirm_once(

@@ -108,14 +108,18 @@ def apply(grid: Grid, translation: Translation, catalogue: Catalogue) -> tuple[G
         index = keys.index(header_key(wanted))
         header[index] = name
         notes.append(f"Column {wanted!r} read as {name} (--map).")
-    rows = grid.rows
+    rows, every = grid.rows, grid.sheet_rows
     if translation.date_format:
         rows, note = _read_dates(header, rows, translation.date_format, catalogue)
         notes.append(note)
+        if every is not None:  # the rows not sent, read alike (create keys count them)
+            every = _read_dates(header, every, translation.date_format, catalogue)[0]
     if translation.decimal_comma:
         rows, commas = _read_decimal_commas(header, rows, catalogue)
         notes += [commas] if commas else []
-    return Grid(header, rows, grid.date1904), notes
+        if every is not None:
+            every = _read_decimal_commas(header, every, catalogue)[0]
+    return Grid(header, rows, grid.date1904, sheet_rows=every), notes
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")

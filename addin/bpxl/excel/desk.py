@@ -78,6 +78,19 @@ class _Desk:
         )
         return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
 
+    def create_again(self, found: list[RowResult]) -> bool:
+        shown = [f"Row {r.row}: {r.message}" for r in found[:PROBLEMS_SHOWN]]
+        if len(found) > PROBLEMS_SHOWN:
+            shown.append(f"... and {plural(len(found) - PROBLEMS_SHOWN, 'more row')}")
+        question = (
+            f"{plural(len(found), 'row')} of this sheet {'was' if len(found) == 1 else 'were'} "
+            "created before (from this workbook or a copy of it):\n\n"
+            + "\n".join(shown)
+            + "\n\nCreate them again all the same (a second invoice each)? No leaves them "
+            "marked Exists, with the Id of the invoice there is."
+        )
+        return bool(self.book.app.alert(question, title=TITLE, buttons="yes_no") == "yes")
+
     def progress(self, done: int, total: int) -> None:
         self.bar(done, total)
 

@@ -88,7 +88,9 @@ class Block:
         }
 
     def grid(self, rows: Sequence[int]) -> Grid:
-        return Grid(self.header, [(r, self.data[r]) for r in rows if r in self.data], self.date1904)
+        """Some rows of the block, knowing every row (create keys count them all)."""
+        chosen = [(r, self.data[r]) for r in rows if r in self.data]
+        return Grid(self.header, chosen, self.date1904, sheet_rows=list(self.data.items()))
 
 
 def read_block(sheet: Any, catalogue: Catalogue = fields.BUILT_IN) -> Block:
@@ -191,7 +193,9 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
         sheet.range((first, block.left + columns.result)).value = as_cells(outcome)
         sheet.range((first, block.left + columns.message)).value = as_cells(message)
     if columns.id is not None and any(r.id for r in results):
-        ids = column(columns.id, lambda r, old: old if old not in (None, "") else r.id)
+        ids = column(
+            columns.id, lambda r, old: r.id if old in (None, "") or r.names_invoice else old
+        )
         sheet.range((first, block.left + columns.id)).value = as_cells(ids)
     _colour_results(sheet, first, block.left + columns.result)
 

@@ -336,6 +336,7 @@ def recover_last(book: Any) -> None:
                         recovery = recover.recover(run, all_rows(block), link.client, known)
                 else:
                     recovery = recover.recover(run, all_rows(block), None, known)
+                recover.remember_created(run, workbook, recovery, all_rows(block))
                 with quiet(book.app):
                     write_results(block, recovery.results)
                 journal.mark_recovered(run, workbook, unsaved=True)

@@ -142,7 +142,8 @@ def read_grid(
         )
     data = []
     hidden: list[int] = []
-    for number, row in enumerate(values[header_row:], start=header_row + 1):
+    every = list(enumerate(values[header_row:], start=header_row + 1))
+    for number, row in every:
         if rows is not None and number not in rows:
             continue
         if number in read.hidden and not include_hidden:
@@ -150,11 +151,14 @@ def read_grid(
                 hidden.append(number)
             continue
         data.append((number, row))
+    some = len(data) < len(every)  # rows left out: create keys count every row of the sheet
     merged = tuple(
         (left - 1, right - 1) for left, _, right, last in read.merged if last >= header_row
     )
     areas = tuple((left - 1, top, right - 1, bottom) for left, top, right, bottom in read.merged)
-    grid = Grid(values[header_row - 1], data, read.date1904, areas)
+    grid = Grid(
+        values[header_row - 1], data, read.date1904, areas, sheet_rows=every if some else None
+    )
     width = used_width(values[header_row - 1 :])  # rows not read, or hidden, count too
     found = SheetGrid(worksheet.title, header_row, grid, hidden, merged, width)
     _check_room(found, catalogue)
@@ -214,7 +218,8 @@ def write_results(
         style = RESULT_STYLES[result.outcome] if result.outcome else PLAIN
         edit.set(result.row, columns.result + 1, outcome, style)
         edit.set(result.row, columns.message + 1, result.message or None)
-        if result.id and columns.id is not None and is_blank(ids.get(result.row)):
+        blank = is_blank(ids.get(result.row))
+        if result.id and columns.id is not None and (blank or result.names_invoice):
             edit.set(result.row, columns.id + 1, result.id)
     return save_edit(path, found.sheet, edit)
 
