@@ -211,8 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--create-anyway",
         action="store_true",
-        help="create rows even when BillingPlatform already has an invoice with their values "
-        "(rows marked Exists)",
+        help="create rows marked Exists all the same: created before from this workbook or a "
+        "copy (the ledger, the key field), or BillingPlatform has an invoice with their values",
     )
     p.add_argument(
         "--external-id",
@@ -252,12 +252,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HEADERS",
         help='columns that are yours, not Invoice fields, e.g. "Due Dte,Billable": a header '
         "that looks like a field otherwise stops the push",
-    )
-    p.add_argument(
-        "--create-anyway",
-        action="store_true",
-        help="create rows even if this computer's ledger (or the tenant's key field) says their "
-        "invoice was created already, e.g. from a copy of the workbook",
     )
     p.add_argument(
         "--key-field",
