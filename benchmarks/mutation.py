@@ -101,6 +101,8 @@ TESTS = {
         "tests/test_cli_messages.py::test_a_user_the_tenant_will_not_name_is_named_by_number",
     ],
     "core/describe": ["tests/test_describe.py", "tests/test_tenant_fields.py"],
+    "core/inert": ["tests/test_inert.py"],
+    "core/spelling": ["tests/test_spelling.py"],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
