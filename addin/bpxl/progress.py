@@ -11,7 +11,6 @@ password prompt before it is never drawn over either.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from tqdm import tqdm
+
+from .core import settings
 
 EVERY_ENV = "BPXL_PROGRESS_SECONDS"
 EVERY_S = 5.0
@@ -35,7 +36,7 @@ class Progress:
         self._redraw_s = redraw_s
         self._bar: tqdm | None = None  # drawn from the first count on, not under a password prompt
         self._lines = not terminal
-        self._every = float(os.environ.get(EVERY_ENV) or EVERY_S)
+        self._every = settings.number(EVERY_ENV, EVERY_S, "seconds", zero=True)
         self._start = self._last = time.monotonic()
         self._done, self._total = 0, 0
         self._held = 0  # counted during a question, drawn after it

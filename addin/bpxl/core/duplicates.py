@@ -19,13 +19,12 @@ lookup may allow minutes of clock difference without taking one of those for the
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import fields
+from . import fields, settings
 from .answers import positive_id
 from .client import Client
 from .errors import BpxlError
@@ -55,11 +54,9 @@ class Same:
 
 
 def days() -> float:
-    """How many days back the check looks (``BPXL_DUPLICATE_DAYS``; 0: no check)."""
-    try:
-        return max(float(os.environ.get(DAYS_ENV) or DEFAULT_DAYS), 0.0)
-    except ValueError:
-        return DEFAULT_DAYS
+    """How many days back the check looks (``BPXL_DUPLICATE_DAYS``; 0: no check). Raises
+    ``UsageError`` for a value that is not such a number (``-1`` is no way to turn it off)."""
+    return settings.number(DAYS_ENV, DEFAULT_DAYS, "days", zero=True, most=settings.MOST_DAYS)
 
 
 def look(

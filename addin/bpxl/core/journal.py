@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import settings
 from .errors import StorageError, storage_error
 from .results import Operation, Outcome, RowResult
 
@@ -405,8 +406,11 @@ def mark_recovered(run: Run, into: Path, unsaved: bool = False) -> None:
 
 
 def kept_days() -> float:
-    """How long finished journals are kept: ``BPXL_JOURNAL_DAYS``, default 30."""
-    return float(os.environ.get(KEEP_DAYS_ENV) or DEFAULT_KEEP_DAYS)
+    """How long finished journals are kept: ``BPXL_JOURNAL_DAYS``, default 30. Raises
+    ``UsageError`` for a value that is not a number of days."""
+    return settings.number(
+        KEEP_DAYS_ENV, DEFAULT_KEEP_DAYS, "days", zero=True, most=settings.MOST_DAYS
+    )
 
 
 def prune(folder: Path, keep_days: float | None = None) -> int:

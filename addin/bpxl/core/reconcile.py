@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import os
 import time
 from collections import Counter, defaultdict
@@ -89,11 +90,13 @@ class Lost:
 
 
 def lookup_wait() -> float:
-    """Seconds between the two lookups (``BPXL_LOOKUP_WAIT``, default 5)."""
+    """Seconds between the two lookups (``BPXL_LOOKUP_WAIT``, default 5; at most a day): what
+    is no number of seconds (``nan``, ``inf``, ``soon``) is the default, not a crash mid-push."""
     try:
-        return max(float(os.environ.get(LOOKUP_WAIT_ENV) or DEFAULT_LOOKUP_WAIT_S), 0.0)
+        wait = float(os.environ.get(LOOKUP_WAIT_ENV) or DEFAULT_LOOKUP_WAIT_S)
     except ValueError:
         return DEFAULT_LOOKUP_WAIT_S
+    return min(max(wait, 0.0), 86_400.0) if math.isfinite(wait) else DEFAULT_LOOKUP_WAIT_S
 
 
 def created_since(since: dt.datetime, slack: dt.timedelta = CLOCK_MARGIN) -> str:

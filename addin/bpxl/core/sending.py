@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import journal, key_field, push, recover, run_log, unsettled, writer_lock
+from . import duplicates, journal, key_field, push, recover, run_log, unsettled, writer_lock
 from .connection import Connection, journal_dir, ledger_for, undo_dir
 from .errors import BpxlError, UsageError
 from .fields import Catalogue
@@ -290,6 +290,7 @@ def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushRe
         return report
     refuse_unfinished(desk.workbook, outgoing.grid, options.catalogue, desk.recover_hint)
     prove_recordable(desk, outgoing)
+    _read_settings()
     logs: list[journal.Journal] = []
     with desk.connect() as link, ledger_for(link.target) as ledger:
         options = _keyed(options, link)
@@ -350,6 +351,13 @@ def _send(desk: Desk, command: str, stop: threading.Event | None) -> push.PushRe
     unsettled.prune(journal.kept_days())
     _log(desk, command, outgoing, report, grid, started, link.label)
     return report
+
+
+def _read_settings() -> None:
+    """The settings a send reads late (how far back the duplicate check looks, how long journals
+    are kept), read now: a wrong value (``settings``) stops the send before anything goes out."""
+    duplicates.days()
+    journal.kept_days()
 
 
 def _log(

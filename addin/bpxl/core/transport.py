@@ -17,7 +17,6 @@ with the environment variables ``BPXL_ANSWER_SECONDS`` and ``BPXL_ANSWER_MB``.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 from typing import Any
@@ -27,7 +26,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.poolmanager import PoolManager, ProxyManager
 
-from .errors import UsageError
+from . import settings
 
 ANSWER_DEADLINE_S = 600.0  # the server gives up on a batch after 400 s; an answer then streams
 MAX_ANSWER_MB = 64.0  # a page of 10,000 invoices is 10 to 20 MB
@@ -37,30 +36,14 @@ SIZE_ENV = "BPXL_ANSWER_MB"
 _current = threading.local()
 
 
-def _setting(name: str, default: float, what: str) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw) if raw.isascii() else -1.0
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1e9:
-        raise UsageError(
-            f"The environment variable {name} is {raw!r}, which is not a number of {what}.",
-            f"Set it to a positive number of {what} (default {default:g}), or remove it.",
-        )
-    return value
-
-
 def answer_deadline() -> float:
     """Seconds a request may take, from sending it to the last byte of its answer."""
-    return _setting(DEADLINE_ENV, ANSWER_DEADLINE_S, "seconds")
+    return settings.number(DEADLINE_ENV, ANSWER_DEADLINE_S, "seconds")
 
 
 def max_answer_bytes() -> int:
     """The largest answer read, in bytes."""
-    return int(_setting(SIZE_ENV, MAX_ANSWER_MB, "megabytes") * 1024 * 1024)
+    return int(settings.number(SIZE_ENV, MAX_ANSWER_MB, "megabytes") * 1024 * 1024)
 
 
 class Exchange:
