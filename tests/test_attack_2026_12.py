@@ -74,3 +74,24 @@ def test_a_lookup_wait_that_is_no_number_of_seconds_is_the_default_not_a_crash(
 
     monkeypatch.setenv(reconcile.LOOKUP_WAIT_ENV, wait)
     assert reconcile.lookup_wait() == (86_400.0 if wait == "1e300" else 5.0)
+
+
+def test_a_copy_pushed_through_the_tenant_url_spelled_another_way_meets_the_ledger(
+    tmp_path: Path, sandbox, run: Callable[..., tuple[int, str, str]], monkeypatch
+) -> None:
+    """The ledger was filed under the URL as typed: pushed once as ``http://localhost:P/sandbox``
+    and the copy as ``HTTP://LOCALHOST:P/sandbox/`` (on a tenant: ``https://My.Tenant.com/acme``
+    one day, ``https://my.tenant.com/acme`` the next), the copy's rows were created again. The
+    check by values is off here, as it is past ``BPXL_DUPLICATE_DAYS``: the ledger alone."""
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")
+    typed = sandbox.url.replace("127.0.0.1", "localhost")
+    book = write_invoices(tmp_path / "book.xlsx", ROWS)
+    copy = tmp_path / "copy.xlsx"
+    shutil.copy(book, copy)
+    assert run("push", book, "--op", "create", "--url", typed, "--username", "demo")[0] == 0
+    other = typed.replace("http://localhost", "HTTP://LOCALHOST") + "/"
+    code, out, err = run("push", copy, "--op", "create", "--url", other, "--username", "demo")
+    assert code == 1, out + err
+    assert {r["Result"] for r in read_sheet(copy)} == {"Exists"}
+    assert _invoices(sandbox.url) == len(ROWS)
+    assert [r["Id"] for r in read_sheet(copy)] == [r["Id"] for r in read_sheet(book)]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from platformdirs import user_data_dir
 
@@ -53,7 +54,25 @@ def ledger_dir() -> Path:
 
 def ledger_for(target: journal.Target) -> Ledger:
     """The ledger of the tenant ``target`` names (by its URL; the embedded sandbox's own)."""
-    return Ledger(ledger_dir(), (target.url or profiles.SANDBOX).rstrip("/"))
+    return Ledger(ledger_dir(), tenant_url(target.url) if target.url else profiles.SANDBOX)
+
+
+def tenant_url(url: str) -> str:
+    """``url`` spelled one way, for what is kept per tenant: scheme and host in lower case, no
+    default port, no trailing slash (``HTTPS://My.Host:443/acme/`` is ``https://my.host/acme``).
+    Filed under the URL as typed, one tenant typed two ways had two ledgers, and a copy pushed
+    through the other spelling was created again."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:  # refused before any push connects; kept as typed
+        return url.rstrip("/")
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, parts.path.rstrip("/"), parts.query, ""))
 
 
 def catalogue_key(target: journal.Target) -> str:
