@@ -168,3 +168,27 @@ def test_a_skewed_clock_never_claims_another_users_invoice(monkeypatch) -> None:
     assert len(ids) == 1 and len(fake.writes) == 1
     assert result.outcome is Outcome.EXISTS and result.id is None
     assert f"Id {ids[0]}, created by user 2 on " in result.messages[0]
+
+
+def test_the_duplicate_check_asks_one_narrow_query_per_batch_and_sees_through_spelling() -> None:
+    """Invoices a copy of the sheet made (by user 2) are found though the server respells them;
+    one query per batch, narrowed to the batch's profiles and its most distinct field."""
+    fake = FakeBillingPlatform(lambda n, _: Plan())
+    made = [
+        {"BillingProfileId": "101", "FileName": f"Café-{i}.pdf", "MoveInvoiceDescription": "a\nb"}
+        for i in range(4)
+    ]
+    header = ["Id", "BillingProfileId", "FileName", "MoveInvoiceDescription", "Result", "Message"]
+    rows = [(i + 2, [None, "101", f"Café-{i}.pdf", "a\nb", None, None]) for i in range(5)]
+    with fake.running():
+        fake.store.write(Operation.CREATE, made, 2)
+        fake.respell = _respelled
+        with _client(fake.url) as client:
+            options = PushOptions(Operation.CREATE, batch_size=3)
+            report = push(Grid(header, rows), client, options)
+        checks = [q for q in fake.queries if "CreatedUserId, " in q and "Created >= '" in q]
+    assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 4 + [Outcome.CREATED]
+    assert len(checks) == 2  # 5 rows in batches of 3
+    assert "BillingProfileId IN ('101')" in checks[0]
+    assert "FileName IN ('Café-0.pdf', 'Café-1.pdf', 'Café-2.pdf')" in checks[0]
+    assert "created by user 2 on " in report.results[0].messages[0]
