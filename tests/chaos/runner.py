@@ -344,12 +344,13 @@ def _race(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
 
 
 def _may_update(step: Step) -> bool:
-    """Whether a step may change invoices' values on the server (an update, upsert or revert)."""
+    """Whether a step may change a row's values from the colleague's copy: the user's edit, or
+    an update, upsert or revert of invoices on the server."""
     a = step.args
     if a.get("dry_run"):
         return False
     return (
-        step.kind in ("changed", "revert")
+        step.kind in ("changed", "revert", "edit")
         or (step.kind in ("push", "ribbon", "kill") and a.get("op") != "create")
         or (step.kind == "twin" and "push update" in (a["first"], a["second"]))
     )
@@ -369,9 +370,10 @@ def _colleague(world: World, step: Step) -> tuple[str, bool, list[Violation]]:
         ran = [world.finish(*p, RACE_TIMEOUT_S) for p in (mine, theirs)]
         return "user / colleague: " + " / ".join(r.gist() for r in ran), False, []
     if world.updated_since_copy:
-        # Without a key field, a copy's row and an invoice updated since are two invoices by
-        # their values: nothing can tell them apart (README, "An invoice someone already made").
-        return "skipped: invoices were updated since the colleague's copy was taken", False, []
+        # Without a key field, a copy's row and a row or invoice whose values changed since are
+        # two invoices by their values: nothing can tell them apart (README, "An invoice someone
+        # already made").
+        return "skipped: values were changed since the colleague's copy was taken", False, []
     pushed = world.root / "theirs" / f"pushed-{world.races['colleague']}.xlsx"
     shutil.copy2(world.old_copy, pushed)
     ran = world.cli("push", pushed, "--op", "create", *world.colleague, who=COLLEAGUE)

@@ -113,7 +113,7 @@ class World:
         self.sandbox = Sandbox(config).start()
         self.path = self.root / "files" / "book-0.xlsx"
         self.old_copy = self.root / "theirs" / "old-copy.xlsx"  # the last copy a colleague got
-        self.updated_since_copy = False  # an update, upsert or revert since that copy
+        self.updated_since_copy = False  # an edit, update, upsert or revert since that copy
         self.paths = [self.path]
         self._tags = 0
         self._spawned = 0

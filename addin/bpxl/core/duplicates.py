@@ -27,14 +27,12 @@ from dataclasses import dataclass
 from . import fields, settings
 from .answers import positive_id
 from .client import Client
-from .errors import BpxlError
 from .fields import Catalogue, FieldType
 from .reconcile import quote
 from .spelling import values_key
 
 DAYS_ENV = "BPXL_DUPLICATE_DAYS"
 DEFAULT_DAYS = 7.0
-_TRIES = 3
 # Types whose values a server compares as sent; and the longest clause a query URL carries well.
 _NARROWING = (FieldType.TEXT, FieldType.PICKLIST, FieldType.ID, FieldType.INTEGER, FieldType.DATE)
 _LONGEST_CLAUSE = 4000
@@ -81,7 +79,7 @@ def look(
     batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="bpxl-same") as pool:
         found = pool.map(
-            lambda b: _look_batch(client, {r: records[r] for r in b}, since, catalogue), batches
+            lambda b: _query(client, {r: records[r] for r in b}, since, catalogue), batches
         )
         batches_found = list(found)
     same: dict[int, list[Same]] = {}
@@ -90,29 +88,13 @@ def look(
     return same
 
 
-def _look_batch(
-    client: Client,
-    records: Mapping[int, Mapping[str, object]],
-    since: dt.datetime,
-    catalogue: Catalogue,
-) -> list[dict[str, object]]:
-    """The batch's query, asked up to ``_TRIES`` times (a query changes nothing): a network
-    that drops now and then must not leave rows unchecked, hence unsent."""
-    for attempt in range(_TRIES):
-        try:
-            return _query(client, records, since, catalogue)
-        except BpxlError:
-            if attempt == _TRIES - 1:
-                raise
-    return []
-
-
 def _query(
     client: Client,
     records: Mapping[int, Mapping[str, object]],
     since: dt.datetime,
     catalogue: Catalogue,
 ) -> list[dict[str, object]]:
+    """The batch's one query (the client asks a failed query again itself)."""
     names = sorted({n for r in records.values() for n in r} - {fields.ID, "Created"})
     select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
     stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
