@@ -23,6 +23,8 @@ from pathlib import Path
 from .steps import EDITABLE
 from .world import NOTE, OWN, TAG, World, norm
 
+COLLEAGUE_ID = "2"  # the sandbox's number for the colleague's login (its first extra user)
+
 INVARIANTS = ("twice", "ids", "cells", "settled", "secrets", "stops")
 
 
@@ -36,7 +38,23 @@ class Violation:
 
 
 def server_invoices(world: World) -> list[dict[str, str]]:
-    return world.sandbox.store.query(f"SELECT Id, {TAG}, {', '.join(EDITABLE)} FROM INVOICE")
+    """Every invoice, except those the colleague made from a copy (not held by a row of the
+    user's sheet) whose row the user's row no longer matches by value (edited since, on either
+    side): without a key field those are two invoices by their values, which no check can tell
+    apart (README, "An invoice someone already made")."""
+    select = f"SELECT Id, CreatedUserId, {TAG}, {', '.join(EDITABLE)} FROM INVOICE"
+    invoices = world.sandbox.store.query(select)
+    rows = {row.tag: row for row in world.rows}
+    header, cells = world.read()
+    held = {norm(r[header.index("Id")]) for r in cells} if "Id" in header else set()
+    return [
+        invoice
+        for invoice in invoices
+        if invoice["CreatedUserId"] != COLLEAGUE_ID
+        or invoice["Id"] in held  # the colleague pushed the user's own file: the row's invoice
+        or (row := rows.get(invoice[TAG])) is None
+        or all(norm(invoice[name]) == norm(row.values.get(name)) for name in EDITABLE)
+    ]
 
 
 def check(world: World, adopt: bool = False) -> list[Violation]:
