@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import keyring
 import openpyxl
@@ -130,20 +131,6 @@ class Case:
                 small = [i.filename for i in package.infolist() if i.file_size < 1 << 22]
                 blob += b"".join(package.read(name) for name in small[:50])
             self.leaked(blob.decode("utf-8", "replace"), str(path.name))
-
-
-@contextlib.contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def readable(path: Path) -> bool:
@@ -470,7 +457,7 @@ def fuzz(
     root = Path(tempfile.mkdtemp(prefix="bpxl-fuzz-"))
     try:
         sandbox_env = {"BPXL_DATA_DIR": str(root / "sandbox-data")}
-        with _environment(sandbox_env), Sandbox(SandboxConfig(port=0)) as sandbox:
+        with mock.patch.dict(os.environ, sandbox_env), Sandbox(SandboxConfig(port=0)) as sandbox:
             number = 0
             while time.monotonic() - began < seconds:
                 number += 1
@@ -479,7 +466,7 @@ def fuzz(
                 folder = root / f"case-{number}"
                 folder.mkdir()
                 case = Case(folder, random.Random(case_seed))
-                with _environment(case.env):
+                with mock.patch.dict(os.environ, case.env):
                     if kind == "files":
                         file_case(case, sandbox.url)
                     elif kind == "servers":

@@ -4,8 +4,10 @@ status, with no secret outside the process, no workbook left unreadable, no invo
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -29,7 +31,7 @@ def test_the_fuzzer_sees_a_traceback_and_a_secret(tmp_path: Path, monkeypatch) -
         raise RuntimeError(f"boom {fuzz.PASSWORD}")
 
     monkeypatch.setattr(cli, "_log", broken)
-    with fuzz._environment(case.env):
+    with mock.patch.dict(os.environ, case.env):
         case.run("log")
     assert any("did not expect" in p for p in case.problems), case.problems
     assert any(p.startswith("secret") for p in case.problems), case.problems
