@@ -15,7 +15,9 @@ import pytest
 from bpxl.core import redact
 from bpxl.core.client import Client
 from bpxl.core.errors import ApiConnectionError, UsageError
+from bpxl.core.fields import Field, FieldType
 from bpxl.core.results import Outcome
+from bpxl.sandbox import Sandbox, SandboxConfig
 from tests.conftest import read_sheet, write_invoices
 from tests.fake_billingplatform import FakeBillingPlatform, Plan
 from tests.hostile_server import HostileServer, Request, head, ok_json
@@ -244,3 +246,13 @@ def test_the_journal_keeps_server_text_readable(run, tmp_path) -> None:
         run("push", book, "--op", "create", "--url", fake.url, "--username", "u")
     [row] = read_sheet(book)
     assert row["Message"].startswith("X\ufffdy")
+
+
+def test_what_a_tenant_names_its_fields_reaches_the_terminal_printable(run) -> None:
+    """A field label holding an escape sequence would clear the user's terminal or retitle it."""
+    evil = Field("PoNumber", FieldType.TEXT, "x", label="Evil\x1b[2J\x1b]0;pwned\x07", custom=True)
+    with Sandbox(SandboxConfig(port=0, custom_fields=(evil,))) as sandbox:
+        code, out, err = run("fields", "--refresh", "--url", sandbox.url, "--username", "demo")
+    assert code == 0 and "PoNumber" in out, out + err
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "Evil\ufffd[2J" in out

@@ -772,7 +772,7 @@ def _fields(args: argparse.Namespace) -> int:
     catalogue = _catalogue(args, connect=True, refresh=args.refresh)
     origin = "read from the tenant" if catalogue.source == fields.TENANT_SOURCE else "built in"
     print(f"{len(catalogue.fields)} Invoice fields ({origin}):")
-    rows = [[str(v) for v in row] for row in fields.table(catalogue)]
+    rows = [[redact.printable(str(v)) for v in row] for row in fields.table(catalogue)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
@@ -795,7 +795,7 @@ def _catalogue(
 
 def _print_notes(catalogue: fields.Catalogue) -> None:
     for note in catalogue.notes:
-        print(f"Note: {note}")
+        print(f"Note: {redact.printable(note)}")  # may quote what the tenant named its fields
 
 
 def _sandbox(args: argparse.Namespace) -> int:
