@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,15 +38,25 @@ from .results import Operation, Outcome, RowResult
 
 KEEP_DAYS_ENV = "BPXL_JOURNAL_DAYS"
 DEFAULT_KEEP_DAYS = 30
-# What one row costs in the data folder at most, measured (test_storage): its plan, send and
-# result lines, its values kept beside the journal, and the run log's line.
-ROW_BYTES, CELL_BYTES, SLACK_BYTES = 600, 96, 1 << 20
+# What a push writes into the data folder, measured (test_hostile_files): per row, its plan,
+# send and result lines and the run log's line (200 to 420 bytes with a server message), and its
+# values twice (kept beside the journal and in the run log), quoted as JSON.
+ROW_BYTES, VALUE_FACTOR, SLACK_BYTES, SAMPLE_ROWS = 600, 3, 1 << 20, 1000
 
 
-def prove_room(folder: Path, rows: int, columns: int) -> None:
+def room_needed(rows: Sequence[tuple[int, Sequence[object]]]) -> int:
+    """Bytes the journal of a push of ``rows`` (number, values) needs at most: the values' length
+    is measured on the first ``SAMPLE_ROWS`` rows and taken as typical of the others."""
+    sample = rows[:SAMPLE_ROWS]
+    chars = sum(len(str(v)) for _, values in sample for v in values if v is not None)
+    per_row = chars / len(sample) if sample else 0
+    return int(len(rows) * (ROW_BYTES + VALUE_FACTOR * per_row)) + SLACK_BYTES
+
+
+def prove_room(folder: Path, rows: Sequence[tuple[int, Sequence[object]]]) -> None:
     """Before anything is sent: the journal can be written in ``folder``, which has room for a
-    push of ``rows`` rows of ``columns`` columns; else ``StorageError`` (nothing was sent)."""
-    need = rows * (ROW_BYTES + columns * CELL_BYTES) + SLACK_BYTES
+    push of ``rows`` (``room_needed``); else ``StorageError`` (nothing was sent)."""
+    need = room_needed(rows)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{uuid.uuid4().hex[:8]}"

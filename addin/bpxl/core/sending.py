@@ -403,9 +403,8 @@ def _records(grid: push.Grid, options: push.PushOptions) -> dict[int, dict[str, 
 def prove_recordable(desk: Desk, outgoing: Outgoing) -> None:
     """Nothing is sent that cannot be recorded: before the first batch, the journal can be
     written (with room for this push) and the front end can write every row's outcome."""
-    rows = len(outgoing.grid.rows)
-    journal.prove_room(journal_dir(), rows, len(outgoing.grid.header))
-    desk.prove_writable(outgoing.sheet, rows)
+    journal.prove_room(journal_dir(), outgoing.grid.rows)
+    desk.prove_writable(outgoing.sheet, len(outgoing.grid.rows))
 
 
 def _keyed(options: push.PushOptions, link: Connection) -> push.PushOptions:
