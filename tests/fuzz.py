@@ -441,9 +441,14 @@ def _stdin_closed() -> Iterator[None]:
 
 
 def fuzz(
-    seconds: float, seed: int, kinds: tuple[str, ...] = KINDS, keep: Path | None = None
+    seconds: float,
+    seed: int,
+    kinds: tuple[str, ...] = KINDS,
+    keep: Path | None = None,
+    cases: int | None = None,
 ) -> Figures:
-    """Cases for ``seconds`` (each bounded), from ``seed``; the figures."""
+    """Cases for ``seconds`` (each bounded), or ``cases`` of them if that comes first, from
+    ``seed``; the figures."""
     figures = Figures()
     rng = random.Random(seed)
     thread_failures: list[str] = []
@@ -459,7 +464,7 @@ def fuzz(
         sandbox_env = {"BPXL_DATA_DIR": str(root / "sandbox-data")}
         with mock.patch.dict(os.environ, sandbox_env), Sandbox(SandboxConfig(port=0)) as sandbox:
             number = 0
-            while time.monotonic() - began < seconds:
+            while time.monotonic() - began < seconds and (cases is None or number < cases):
                 number += 1
                 kind = kinds[number % len(kinds)]
                 case_seed = rng.randrange(1 << 30)
