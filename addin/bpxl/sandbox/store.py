@@ -73,6 +73,7 @@ class Store:
 
     def __init__(self, path: str | Path | None = None, known: Catalogue = fields.BUILT_IN) -> None:
         self.known = known  # the sandbox's INVOICE fields, its custom ones included
+        self._indexed: set[str] = set()  # fields with an index for upserts (``_index``)
         self._db = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
         )
@@ -144,6 +145,7 @@ class Store:
         if key_field.name == fields.ID:
             item = self._update(db, self._existing_id(db, record), record, user_id)
             return {**item, "created": "false"}
+        self._index(db, key_field.name)
         key = record.get(key_field.name)
         if key in (None, ""):
             raise RecordError(
@@ -162,6 +164,13 @@ class Store:
         if matches:
             return {**self._update(db, matches[0][0], record, user_id), "created": "false"}
         return {**self._insert(db, self._values(db, record, key=None), user_id), "created": "true"}
+
+    def _index(self, db: sqlite3.Connection, name: str) -> None:
+        """An index on a field upserts match on, made at its first upsert: finding the record
+        by its key stays quick as the table grows (as a real tenant's external ids are)."""
+        if name not in self._indexed:
+            db.execute(f'CREATE INDEX IF NOT EXISTS "upsert_{name}" ON {TABLE} ("{name}")')
+            self._indexed.add(name)
 
     def _insert(self, db: sqlite3.Connection, values: dict[str, Any], user_id: int) -> Item:
         for field in self.known.required():
