@@ -107,6 +107,26 @@ def test_csv_push_writes_a_results_file_and_pushing_it_again_sends_nothing_twice
     assert code == 0 and "3 rows: 3 updated" in out
 
 
+def test_a_dry_run_of_a_csv_does_not_keep_the_original_from_being_pushed(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """A dry run writes its marks into the results file but sends nothing: the original, fixed,
+    is pushed afterwards (it was refused as 'pushed before'); once a push sent rows, it is not."""
+    source = write_csv(tmp_path / "d.csv", ROWS)
+    code, _, _ = run("push", source, "--op", "create", "--dry-run", *connect(sandbox))
+    assert code == 1 and (tmp_path / "d.results.csv").exists()
+    assert sandbox.sandbox.store.count() == 0
+    fixed = [list(row) for row in ROWS]
+    fixed[2][1] = "2026-02-28"
+    write_csv(source, fixed)
+    code, out, err = run("push", source, "--op", "create", *connect(sandbox))
+    assert code == 0, out + err
+    assert "3 rows: 3 created" in out and sandbox.sandbox.store.count() == 3
+    code, _, err = run("push", source, "--op", "create", *connect(sandbox))
+    assert code == 2 and "d.csv was pushed before" in err
+    assert sandbox.sandbox.store.count() == 3
+
+
 def test_csv_with_excels_sep_line_and_no_invoice_header(tmp_path: Path, sandbox, run) -> None:
     source = tmp_path / "x.csv"
     source.write_text("sep=;\r\nBillingProfileId;DueDate\r\n101;2024-07-31\r\n", "utf-8")

@@ -29,7 +29,7 @@ from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.push import Grid
 from ..core.records import Layout, own_columns
-from ..core.results import RowResult
+from ..core.results import Outcome, RowResult
 from . import saving
 from .sheet_io import SheetGrid
 
@@ -155,9 +155,12 @@ def check_header(source: CsvFile, header: Sequence[object], catalogue: Catalogue
 
 
 def refuse_rerun(path: Path, op: str) -> None:
-    """The original of a results file is not pushed again: its results file holds the Ids."""
+    """The original of a results file is not pushed again once its results file shows a send (an
+    Id, or a Result other than Invalid): those rows would be sent again. A results file of a dry
+    run, or of a push that refused every row, shows none, and the original may be fixed and
+    pushed."""
     done = results_path(path)
-    if done != path and done.exists():
+    if done != path and done.exists() and _shows_a_send(read(done)):
         raise UsageError(
             f"{path.name} was pushed before: its results, with the new Ids, are in {done.name}. "
             "Pushing it again would send every row again, and replace those results. Nothing "
@@ -166,6 +169,18 @@ def refuse_rerun(path: Path, op: str) -> None:
             f"marked Created are skipped, and its Ids make updates find them), or rename "
             f"{done.name} to start over.",
         )
+
+
+def _shows_a_send(results: CsvFile) -> bool:
+    """Whether a results file holds an Id, or a Result that only a send gives."""
+    header = [cell.strip().lower() for cell in results.rows[0]]
+    wanted = [header.index(name) for name in ("id", "result") if name in header]
+    unsent = {"", Outcome.INVALID.value.lower()}
+    return any(
+        column < len(row) and row[column].strip().lower() not in unsent
+        for row in results.rows[1:]
+        for column in wanted
+    )
 
 
 def write_results(
