@@ -95,3 +95,12 @@ def test_a_copy_pushed_through_the_tenant_url_spelled_another_way_meets_the_ledg
     assert {r["Result"] for r in read_sheet(copy)} == {"Exists"}
     assert _invoices(sandbox.url) == len(ROWS)
     assert [r["Id"] for r in read_sheet(copy)] == [r["Id"] for r in read_sheet(book)]
+
+
+def test_recover_of_a_file_that_is_not_there_says_so(tmp_path: Path, run) -> None:
+    """A mistyped name was answered 'Nothing to recover: every push of nothere.xlsx finished',
+    a false reassurance: it is refused, naming the path and what to do."""
+    code, out, err = run("recover", tmp_path / "nothere.xlsx")
+    assert code == 2 and "Nothing to recover" not in out, out + err
+    assert f"There is no file at {tmp_path / 'nothere.xlsx'}" in err
+    assert "`bpxl recover` without a file name" in err

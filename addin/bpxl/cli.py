@@ -1290,6 +1290,13 @@ def _recover(args: argparse.Namespace) -> int:
         if args.file is None:
             pending = [(run, Path(run.workbook)) for run in journal.unfinished(journal_dir())]
         else:
+            if not args.file.exists():  # "every push finished" would be false reassurance
+                raise UsageError(
+                    f"There is no file at {args.file}. Nothing was recovered.",
+                    "Check the file's name and folder. `bpxl recover` without a file name "
+                    "recovers every push that did not finish, and names those whose workbook "
+                    "has moved.",
+                )
             held.enter_context(writer_lock.hold(args.file, command="recover"))
             pending = [(run, args.file) for run in _unfinished_of(args, args.file)]
         if not pending:
