@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import settings
+from . import room, settings
 from .errors import StorageError, storage_error
 from .results import Operation, Outcome, RowResult
 
@@ -58,14 +57,7 @@ def prove_room(folder: Path, rows: Sequence[tuple[int, Sequence[object]]]) -> No
     push of ``rows`` (``room_needed``); else ``StorageError`` (nothing was sent)."""
     need = room_needed(rows)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
-        with probe.open("x", encoding="utf-8") as file:
-            file.write("bpxl")
-            file.flush()
-            os.fsync(file.fileno())
-        probe.unlink()
-        free = shutil.disk_usage(folder).free
+        free = room.free_after_probe(folder)
     except OSError as error:
         raise _unwritable(error, folder) from None
     if free < need:

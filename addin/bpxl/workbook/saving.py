@@ -35,6 +35,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..core import room
 from ..core.errors import StorageError, WorkbookLockedError, storage_error
 
 BACKUPS_KEPT = 5
@@ -179,13 +180,9 @@ def prove_room(path: Path, rows: int, like: Path | None = None) -> None:
     """Before anything is sent: ``path``'s folder and its backup folder take new files and have
     room for writing ``rows`` results back (``room_needed``); else ``StorageError``."""
     try:
-        for folder in (path.parent, backup_folder(path)):
-            folder.mkdir(exist_ok=True)
-            handle, probe = tempfile.mkstemp(prefix=f".{path.stem}_probe.", dir=folder)
-            os.close(handle)
-            os.remove(probe)
+        free = room.free_after_probe(path.parent)
+        room.free_after_probe(backup_folder(path))
         need = room_needed(path, rows, like)
-        free = shutil.disk_usage(path.parent).free
     except OSError as error:
         raise _not_written(error, path, f"bpxl could not write into {path.parent}") from None
     if free < need:
