@@ -138,6 +138,8 @@ class PushReport:
     doubled: list[int] = field(default_factory=list)  # created rows with a late-stored twin
     notes: list[str] = field(default_factory=list)  # lines for the summary (server strain...)
     unchecked: dict[int, list[str]] = field(default_factory=dict)  # row -> unknown-list headers
+    # Each valid row's record as planned (and sent): the run log's values, never planned again.
+    records: dict[int, dict[str, object]] = field(default_factory=dict)
 
     def _unchecked(self) -> str:
         """Rows sent with values from a list bpxl does not know: said in the summary line, not
@@ -319,6 +321,7 @@ def push(
         doubled=doubled,
         unchecked=unchecked,
         notes=notes,
+        records={p.row: p.record for p in plans if p.valid},
     )
 
 
@@ -497,6 +500,7 @@ def merged(reports: list[PushReport], options: PushOptions) -> PushReport:
         doubled=doubled,
         unchecked=unchecked,
         notes=[note for report in reports for note in report.notes],
+        records={row: r for report in reports for row, r in report.records.items()},
     )
 
 

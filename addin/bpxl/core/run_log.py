@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import inert
@@ -182,7 +182,9 @@ def save(log: RunLog) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = folder / f"{stamp}-{os.getpid()}.json"
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(log), ensure_ascii=False), encoding="utf-8")
+    # Not ``asdict``: it deep-copies every row's values (tens of seconds for 100,000 rows).
+    plain = {**vars(log), "rows": [vars(row) for row in log.rows]}
+    temporary.write_text(json.dumps(plain, ensure_ascii=False), encoding="utf-8")
     os.replace(temporary, path)
     for old in _files()[:-LOGS_KEPT]:
         with contextlib.suppress(OSError):

@@ -380,7 +380,7 @@ def _log(
             summary=report.summary(),
             started=started,
             rows=run_log.logged_rows(
-                report.results, report.layout, dict(grid.rows), _records(grid, outgoing.options)
+                report.results, report.layout, dict(grid.rows), report.records
             ),
             notes=(*outgoing.notes, *report.notes),
         )
@@ -388,8 +388,9 @@ def _log(
 
 
 def _records(grid: push.Grid, options: push.PushOptions) -> dict[int, dict[str, object]]:
-    """Each valid row's record as it is sent (the push plans them so again: values canonical,
-    ``Pending`` for ``pending``), part by part as an upsert on Id sends them."""
+    """Each valid row's record as it is sent, planned again for the rows of a sheet that changed
+    during the send (values canonical, ``Pending`` for ``pending``), part by part as an upsert
+    on Id sends them."""
     records: dict[int, dict[str, object]] = {}
     try:
         for part, part_options in push.parts(grid, options):
@@ -466,6 +467,7 @@ def _write_where_rows_are(
         lost += [recovery.unplaced_text()] if recovery.unplaced else []
         layout = recovery.layout
     report.results, report.moved = sorted(results, key=lambda r: r.row), moved
+    report.records = _records(grid, outgoing.options)  # by the rows' numbers now
     desk.write(outgoing.sheet, layout, report.results)
     desk.warn(
         f"{desk.workbook.name} was changed while bpxl was sending (saved or sorted), so each "
