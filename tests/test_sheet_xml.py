@@ -99,3 +99,86 @@ def test_prefixed_xml_gets_results_in_order_with_new_rows_and_escaping(tmp_path:
         xml = out.read("xl/worksheets/sheet1.xml").decode()
     assert "<x:row" in xml and "<row" not in xml and 'spans="' not in xml
     assert xml.index('r="A4"') < xml.index('r="B4"')  # cells stay in column order
+
+
+FAST_ROWS = [
+    # the template's rows: cells placed by r, the new cells before the first and after the last
+    '<row r="{n}" spans="2:3"><c r="B{n}"><v>1</v></c><c r="C{n}" t="s"><v>0</v></c></row>',
+    # pretty-printed: whitespace before the first cell and after each
+    '<row r="{n}">\n  <c r="B{n}"><v>1</v></c>\n  <c r="C{n}"><v>2</v></c>\n</row>',
+    # not for the short way: an extLst after the last cell, a cell without r, a comment first
+    '<row r="{n}"><c r="B{n}"><v>1</v></c><c r="C{n}"/><extLst><ext uri="u"/></extLst></row>',
+    '<row r="{n}"><c r="B{n}"><v>1</v></c><c><v>2</v></c></row>',
+    '<row r="{n}"><!-- a note --><c r="B{n}"><v>1</v></c><c r="C{n}"><v>2</v></c></row>',
+]
+FAST_VALUES: list[sheet_xml.CellValue] = [
+    "Created",
+    "  padded ",
+    "a&b<c>d\r\ne\tf",
+    "=SUM(A1)",
+    "bell\x07",
+    "",
+    None,
+    42,
+]
+
+
+def _written(sheet: bytes, edit: sheet_xml.Edit, styles: dict[sheet_xml.Style, int]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    sheet_xml._SheetWriter(edit, styles, False).run(io.BytesIO(sheet), out)
+    return out.getvalue()
+
+
+def test_new_cells_at_a_rows_ends_are_written_as_the_full_edit_writes_them(monkeypatch) -> None:
+    """The short way (``_spliced``: new text cells put around the row's serialised XML) writes
+    byte for byte what editing the row's elements writes, whatever the text, style and prefix."""
+    styled, plain, zero = sheet_xml.Style("FFC6EFCE"), sheet_xml.Style("FF000000"), None
+    styles = {styled: 7, sheet_xml.Style("FFFFFFFF"): 0}
+    for prefix in ("", "x:"):
+        declared = f' xmlns:x="{MAIN}"' if prefix else f' xmlns="{MAIN}"'
+        rows, edit, number = [], sheet_xml.Edit(), 1
+        for template in FAST_ROWS:
+            for value in FAST_VALUES:
+                for column in (1, 4, 6):
+                    for style in (styled, plain, sheet_xml.Style("FFFFFFFF"), zero):
+                        number += 1
+                        row = template.format(n=number)
+                        rows.append(
+                            row.replace("<", f"<{prefix}")
+                            .replace(f"<{prefix}/", f"</{prefix}")
+                            .replace(f"<{prefix}!", "<!")
+                        )
+                        edit.set(number, column, value, style)
+                        edit.set(number, 5, "Failed", styled)
+        sheet = (
+            f"<{prefix}worksheet{declared}><{prefix}sheetData>{''.join(rows)}"
+            f"</{prefix}sheetData></{prefix}worksheet>"
+        ).encode()
+        fast = _written(sheet, edit, styles)
+        with monkeypatch.context() as patched:
+            patched.setattr(sheet_xml._SheetWriter, "_spliced", lambda *_: None)
+            slow = _written(sheet, edit, styles)
+        assert fast == slow
+        assert fast.count(b"Failed") == number - 1
+
+
+def test_a_push_s_results_take_the_short_way(monkeypatch) -> None:
+    """Id, Result and Message cells new at a row's ends never build elements (``_edit_row``)."""
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the row was edited element by element")
+
+    monkeypatch.setattr(sheet_xml._SheetWriter, "_edit_row", refuse)
+    edit = sheet_xml.Edit()
+    for number in range(2, 50):
+        edit.set(number, 1, str(1000 + number))
+        edit.set(number, 4, "Created", sheet_xml.Style("FFC6EFCE"))
+        edit.set(number, 5, "")
+    rows = "".join(
+        f'<row r="{n}"><c r="B{n}"><v>1</v></c><c r="C{n}"><v>2</v></c></row>' for n in range(2, 50)
+    )
+    sheet = f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>'.encode()
+    written = _written(sheet, edit, {sheet_xml.Style("FFC6EFCE"): 3})
+    assert written.count(b'<c r="D') == 48 and b'<c r="E' not in written

@@ -393,8 +393,15 @@ class _SheetWriter:
             while self.pending and self.pending[0] < number:
                 self._write(self._new_row(self.pending.popleft()))
             if self.pending and self.pending[0] == number:
-                self._edit_row(element, self.edit.values[self.pending.popleft()], number)
-            self._write(element)
+                values = self.edit.values[self.pending.popleft()]
+                spliced = self._spliced(element, values, number)
+                if spliced is not None:
+                    self._put(spliced)
+                else:
+                    self._edit_row(element, values, number)
+                    self._write(element)
+            else:
+                self._write(element)
             element.clear(keep_tail=False)
             while element.getprevious() is not None:
                 del data[0]
@@ -443,8 +450,10 @@ class _SheetWriter:
         self.out.write(tail[tail.index(f"<!--{self.marker}-->".encode()) + len(self.marker) + 7 :])
 
     def _write(self, row: etree._Element) -> None:
+        self._put(_without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen))
+
+    def _put(self, piece: bytes) -> None:
         """Rows go out in chunks of about a megabyte: the zip stream compresses each write."""
-        piece = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen)
         self.buffer.append(piece)
         self.buffered += len(piece)
         if self.buffered > 1 << 20:
@@ -464,6 +473,55 @@ class _SheetWriter:
         row.set("r", str(number))
         self._edit_row(row, self.edit.values[number], number)
         return row
+
+    def _spliced(
+        self, row: etree._Element, values: Mapping[int, CellValue], number: int
+    ) -> bytes | None:
+        """The edited row's XML when every edited cell is new, before the row's first cell or
+        after its last (a push's Id, Result and Message mostly are) and holds text or nothing:
+        the new cells' XML goes around the row's own, serialised by lxml as it stands, without
+        building them as elements (a third of the time of ``_edit_row``). None: ``_edit_row``.
+        """
+        cell_tag = self._tag("c")
+        if not len(row) or row[0].tag != cell_tag or row[-1].tag != cell_tag:
+            return None
+        first_ref, last_ref = row[0].get("r"), row[-1].get("r")
+        if not first_ref or not last_ref:
+            return None
+        low = column_number(first_ref.rstrip("0123456789"))
+        high = column_number(last_ref.rstrip("0123456789"))
+        prefix = f"{row.prefix}:" if row.prefix else ""
+        before: list[bytes] = []
+        after: list[bytes] = []
+        for column, value in sorted(values.items()):
+            if low <= column <= high:
+                return None
+            if value is not None and not isinstance(value, str):
+                return None
+            (before if column < low else after).append(
+                self._cell_xml(prefix, column, number, value)
+            )
+        row.set("r", str(number))
+        row.attrib.pop("spans", None)  # a hint Excel recomputes; it may no longer cover the cells
+        xml = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen)
+        start, end = xml.index(b">") + 1, xml.rindex(b"</")  # lxml writes ">" in values as &gt;
+        if row.text:  # new cells go where lxml puts them: after the text before the first
+            start += len(_element_text(row.text))
+        return b"".join([xml[:start], *before, xml[start:end], *after, xml[end:]])
+
+    def _cell_xml(self, prefix: str, column: int, number: int, value: str | None) -> bytes:
+        """A new cell as ``_fill`` makes it and lxml writes it (``b""``: empty and unstyled)."""
+        style = self.edit.styles.get((number, column))
+        index = self.style_ids.get(style) if style is not None else None
+        styled = f' s="{index}"' if index is not None else ""
+        ref = f"{column_letter(column)}{number}"
+        if not value:
+            return f'<{prefix}c r="{ref}"{styled}/>'.encode() if index else b""
+        text = clean(value)
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        opening = f'<{prefix}c r="{ref}"{styled} t="inlineStr"><{prefix}is><{prefix}t{space}>'
+        closing = f"</{prefix}t></{prefix}is></{prefix}c>"
+        return opening.encode() + _element_text(text) + closing.encode()
 
     def _edit_row(self, row: etree._Element, values: Mapping[int, CellValue], number: int) -> None:
         row.set("r", str(number))
@@ -614,6 +672,12 @@ def _qname(element: etree._Element) -> str:
 
 def _escape_text(text: str) -> bytes:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode()
+
+
+def _element_text(text: str) -> bytes:
+    """An element's text as lxml writes it: a carriage return as ``&#13;`` (XML would read a
+    bare one back as a line feed)."""
+    return _escape_text(text).replace(b"\r", b"&#13;")
 
 
 _DECLARATIONS = re.compile(rb'^<[\w.:-]+((?:\s+xmlns(?::[\w.-]+)?="[^"]*")+)')
