@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bpxl.core.client import Client
+from bpxl.core.client import MAX_REQUESTS_PER_S, Client
 from bpxl.core.errors import ApiError, AuthenticationError
 from bpxl.core.results import Outcome
 from bpxl.sandbox import Sandbox, SandboxConfig
@@ -189,6 +189,44 @@ def test_429_on_an_update_is_waited_out_and_slows_the_client(make_sandbox) -> No
         statuses = [r["status"] for r in limited.writes()]
         assert 429 in statuses and client._throttle.interval > 0
     assert statuses.count(200) == 2 and set(statuses) == {200, 429}
+
+
+def test_a_server_that_asked_to_slow_down_is_held_to_the_published_rate(make_sandbox) -> None:
+    """Once told 429, the client paces itself at BillingPlatform's 15 requests a second for the
+    rest of the run, even on loopback, however many answers follow; it does not race again."""
+    limited = make_sandbox(faults=["429:0.5"], seed=4)
+    with client_for(limited) as client:
+        client.create([{"BillingProfileId": "101"}])
+        while 429 not in [r["status"] for r in limited.writes()]:
+            client.create([{"BillingProfileId": "102"}])
+        for _ in range(25):  # each answer speeds the client up again, down to its floor
+            client._throttle.speed_up()
+        assert client._throttle.interval == pytest.approx(1 / MAX_REQUESTS_PER_S)
+
+
+def test_a_sandbox_held_to_a_rate_answers_429_beyond_it_and_stores_nothing_then(
+    make_sandbox,
+) -> None:
+    """``--fault rate:N``: a burst of up to N requests passes, then N a second; beyond that a
+    429 with Retry-After in whole seconds, the records not stored. The client waits and sends
+    them again: every record made once, none before its turn."""
+    limited = make_sandbox(faults=["rate:5"])
+    with client_for(limited) as client:
+        client.login()
+        began = time.monotonic()
+        got = [client.create([{"BillingProfileId": "101"}])[0] for _ in range(12)]
+        took = time.monotonic() - began
+    assert [r.outcome for r in got] == [Outcome.CREATED] * 12
+    assert limited.sandbox.store.count() == 12
+    statuses = [r["status"] for r in limited.writes()]
+    assert statuses.count(200) == 12 and 429 in statuses and set(statuses) == {200, 429}
+    assert took >= (12 - 5) / 5 - 0.2  # a burst of 5, then 5 a second
+    answer = requests.get(f"{limited.url}/rest/2.0/INVOICE/1", timeout=5)
+    for _ in range(10):
+        if answer.status_code == 429:
+            break
+        answer = requests.get(f"{limited.url}/rest/2.0/INVOICE/1", timeout=5)
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
 
 
 def test_reset_after_stores_records_but_gives_no_answer(make_sandbox) -> None:

@@ -52,7 +52,9 @@ def test_500_echo_stores_nothing(make_sandbox) -> None:
     assert got[0].outcome is Outcome.UNKNOWN and running.sandbox.store.count() == 0
 
 
-@pytest.mark.parametrize("spec", ["store-late:soon", "504:2", "store-late"])
+@pytest.mark.parametrize(
+    "spec", ["store-late:soon", "504:2", "store-late", "rate:0", "rate:fast", "rate:-3"]
+)
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="--fault"):
         FaultPlan.parse([spec])

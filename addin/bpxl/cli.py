@@ -446,7 +446,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KIND:VALUE",
         help="latency:20ms, 429:0.05, 503:0.05, 504:0.05, 500-echo:0.05, reset-before:0.02, "
-        "reset-after:0.02, store-late:1.5s",
+        "reset-after:0.02, store-late:1.5s, skew:600s, respell:0.5; rate:15 answers 429 (with "
+        "Retry-After) to requests beyond 15 a second, as BillingPlatform holds its clients",
     )
     s.add_argument(
         "--seed", type=_whole, help="seed for the fault draws (default: different draws each run)"

@@ -72,7 +72,9 @@ class _Throttle:
     """Spaces request starts so that no more than ``rate`` begin per second, across threads.
 
     It also adapts: each 429 makes the spacing half as long again (up to one request every
-    ``_SLOWEST_S``), and each answered request shortens it by a fifth, back to the configured rate.
+    ``_SLOWEST_S``), and each answered request shortens it by a fifth, back to the configured rate,
+    or to BillingPlatform's published rate once a 429 came: a server that asked once to slow down
+    (a loopback sandbox, paced by no one) is not raced again.
     """
 
     _SLOWEST_S = 1.0
@@ -99,6 +101,7 @@ class _Throttle:
 
     def slow_down(self) -> None:
         with self._lock:
+            self._base = max(self._base, 1.0 / MAX_REQUESTS_PER_S)
             slower = max(self._interval * 1.5, 1.0 / MAX_REQUESTS_PER_S)
             self._interval = min(slower, self._SLOWEST_S)
 

@@ -8,7 +8,10 @@ it would. ``skew:600s`` (or ``skew:-10m``) runs the clock of the ``Date`` header
 the one that stamps ``Created``, as a web host minutes apart from its database host would;
 ``respell:0.5`` answers that share of queries with the values spelled as another server may
 (text in Unicode NFD with Windows line ends, flags ``Yes``/``No``, dates as date-times at
-midnight, decimals with a ``.0``). A seed makes the sequence of draws repeatable.
+midnight, decimals with a ``.0``). ``rate:15`` holds the sandbox to 15 requests a second, as
+BillingPlatform asks of its clients: a request beyond the rate (a token bucket holding one second's
+worth, so bursts of up to 15) is answered 429 with a ``Retry-After`` in whole seconds and nothing
+stored. A seed makes the sequence of draws repeatable.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import enum
 import random
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -53,10 +57,13 @@ class FaultPlan:
     respell: float = 0.0  # the share of query answers whose values are spelled otherwise
     rates: dict[Fault, float] = field(default_factory=dict)
     seed: int | None = None
+    max_rate: float = 0.0  # requests a second answered (``rate:N``); 0: as many as come
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._tokens: float | None = None  # the rate's bucket: full at the first request
+        self._filled = 0.0
 
     @classmethod
     def parse(cls, specs: Iterable[str], seed: int | None = None) -> FaultPlan:
@@ -82,12 +89,32 @@ class FaultPlan:
                 plan.skew_s = float(found.group(1)) * (60 if found.group(2) == "m" else 1)
             elif kind == "respell":
                 plan.respell = _share(spec, value)
+            elif kind == "rate":
+                plan.max_rate = _per_second(spec, value)
             elif kind in _RATE_KINDS:
                 plan.rates[_RATE_KINDS[kind]] = _share(spec, value)
             else:
-                known = ", ".join(["latency", "store-late", "skew", "respell", *_RATE_KINDS])
+                known = ", ".join(
+                    ["latency", "store-late", "skew", "respell", "rate", *_RATE_KINDS]
+                )
                 raise ValueError(f"--fault {spec}: unknown fault; use one of {known}")
         return plan
+
+    def over_rate(self) -> float:
+        """0 when a request arriving now is within ``max_rate`` (it takes its turn), else the
+        seconds until one would be."""
+        if not self.max_rate:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            if self._tokens is None:
+                self._tokens = self.max_rate
+            self._tokens = min(self.max_rate, self._tokens + (now - self._filled) * self.max_rate)
+            self._filled = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.max_rate
 
     def draw_respell(self) -> bool:
         """Whether the next query's answer is respelled."""
@@ -110,4 +137,14 @@ def _share(spec: str, value: str) -> float:
         rate = -1.0
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"--fault {spec}: the share must be a number from 0 to 1")
+    return rate
+
+
+def _per_second(spec: str, value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 0.0 < rate <= 10_000.0:
+        raise ValueError(f"--fault {spec}: write the requests a second as a number, e.g. rate:15")
     return rate

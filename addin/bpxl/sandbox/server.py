@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import secrets
 import socket
 import struct
@@ -310,6 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _inject_fault_before(self) -> None:
         plan = self.server.sandbox.config.faults
+        if wait := plan.over_rate():
+            text = f"Too many requests: at most {plan.max_rate:g} a second; slow down"
+            self._send(429, _errors("429", text), {"Retry-After": str(math.ceil(wait))})
+            raise _Handled
         if plan.latency_s:
             time.sleep(plan.latency_s)
         fault = plan.draw()
