@@ -148,7 +148,7 @@ def _match(
                 found = _same(candidate)
                 if found is not None and found.id not in owned:
                     by_values[values_key(candidate, catalogue, names)].append(found)
-        if hits := index[names].get(values_key(record, catalogue, names)):
+        if index[names] and (hits := index[names].get(values_key(record, catalogue, names))):
             same[row] = hits
     return same
 
