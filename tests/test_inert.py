@@ -24,19 +24,33 @@ def test_control_characters_and_lone_surrogates_are_replaced_with_a_note(bad: st
     assert "1 control character " in (inert(bad).note or "")
 
 
+def test_the_note_of_replaced_characters_says_what_to_do_in_words() -> None:
+    assert inert("a\x00b").note == (
+        "1 control character or broken character that a cell cannot hold was shown as "
+        f"{REPLACEMENT}; sending this cell would send it so: correct the text first"
+    )
+    assert inert("\x00\x01\x02").note == (
+        "3 control characters or broken characters that a cell cannot hold were shown as "
+        f"{REPLACEMENT}; sending this cell would send it so: correct the text first"
+    )
+
+
 def test_text_longer_than_a_cell_is_not_written_and_says_so() -> None:
     assert inert("x" * MAX_CELL_TEXT) == inert("x" * MAX_CELL_TEXT)
     assert inert("x" * MAX_CELL_TEXT).value == "x" * MAX_CELL_TEXT
     too_long = inert("x" * (MAX_CELL_TEXT + 1))
     assert too_long.value is None
-    assert too_long.note is not None and "32,768 characters" in too_long.note
-    assert "32,767" in too_long.note
+    assert too_long.note == (
+        "BillingPlatform holds 32,768 characters, more than an Excel cell holds (32,767), so the "
+        "cell was left empty; read or change it in BillingPlatform"
+    )
 
 
 def test_bpxl_own_words_are_always_written_cut_to_a_cell() -> None:
     long = clean("y" * 40_000 + "\x01")
     assert len(long) == MAX_CELL_TEXT and long.endswith("(cut: too long for a cell)")
     assert clean("a\x01") == f"a{REPLACEMENT}" and clean("=1") == "=1"
+    assert clean("z" * MAX_CELL_TEXT) == "z" * MAX_CELL_TEXT  # a full cell is not cut
 
 
 def test_excel_range_writes_get_excel_text_prefix() -> None:
