@@ -63,7 +63,7 @@ def parse(
             raise UsageError(
                 f'--map "{spec}": write it as "Your header=FieldName", with an Invoice field on '
                 "the right"
-                + (f" ({name.strip()!r} is not one)" if equals and name.strip() else "")
+                + (f" ({name.strip()!r} is not one)" if field is None and name.strip() else "")
                 + ".",
                 '`bpxl fields` lists the field names, e.g. --map "Due Dte=DueDate".',
             )
