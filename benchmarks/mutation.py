@@ -106,6 +106,9 @@ TESTS = {
         "tests/test_csv_and_translate.py::test_text_for_a_csv_never_runs_as_a_formula",
     ],
     "core/spelling": ["tests/test_spelling.py"],
+    # Its rules on grids; the pushes through --map and --date-format (test_csv_and_translate.py)
+    # run the command line per mutant.
+    "core/translate": ["tests/test_translate.py"],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
