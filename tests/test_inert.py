@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpxl.core.inert import MAX_CELL_TEXT, REPLACEMENT, clean, for_excel, inert
+from bpxl.core.inert import MAX_CELL_TEXT, REPLACEMENT, clean, for_csv, for_excel, inert
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,13 @@ def test_bpxl_own_words_are_always_written_cut_to_a_cell() -> None:
 def test_excel_range_writes_get_excel_text_prefix() -> None:
     assert for_excel("=1+1") == "'=1+1" and for_excel("'quoted") == "''quoted"
     assert for_excel("00123") == "'00123"
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [("\tcmd", "'\tcmd"), ("\r=1", "'\r=1"), ("-x", "'-x"), ("X+1", "X+1"), ("Xray", "Xray")],
+)
+def test_csv_text_starting_with_a_tab_a_return_or_a_sign_gets_the_text_mark(
+    text: str, written: str
+) -> None:
+    assert for_csv(text) == written  # the formula-like cases are in test_csv_and_translate.py
