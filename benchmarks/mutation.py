@@ -101,6 +101,9 @@ TESTS = {
         "tests/test_cli_messages.py::test_a_user_the_tenant_will_not_name_is_named_by_number",
     ],
     "core/describe": ["tests/test_describe.py", "tests/test_tenant_fields.py"],
+    # Its rules one by one, the look-up on the fake server; key-field pushes (test_key_field.py)
+    # run the command line and processes.
+    "core/key_field": ["tests/test_key_field_rules.py"],
     "core/inert": [
         "tests/test_inert.py",
         "tests/test_csv_and_translate.py::test_text_for_a_csv_never_runs_as_a_formula",
