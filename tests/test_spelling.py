@@ -74,3 +74,31 @@ def test_a_key_leaves_out_the_id_and_keeps_the_names_asked_for() -> None:
         ("DueDate", "2026-01-02"),
         ("Status", ""),
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "spelled"),
+    [
+        ("MoveInvoiceDescription", " a \r\nb  c \rd ", "a\nb  c\nd"),
+        ("MoveInvoiceDescription", "1.0", "1.0"),  # text is not a number
+        ("Nobody", "1E+1", "1E+1"),
+        ("Disputed", "No", "0"),
+        ("Disputed", "maybe", "maybe"),
+        ("AgingInterval", "10", "10"),
+        ("AgingInterval", "1E+1", "10"),
+        ("AgingInterval", "2.50", "2.5"),
+        ("AgingInterval", "", ""),
+        ("DueDate", "2026-03-04T00:00:00Z", "2026-03-04"),
+        ("Created", "2026-03-04 10:00:00.5-02:30", "2026-03-04T12:30:00"),
+        ("Created", "2026-03-04T10:00:00", "2026-03-04T10:00:00"),
+        ("Created", "soon, or in a while", "soon, or in a while"[:19]),
+    ],
+)
+def test_each_value_has_one_spelling(name: str, value: object, spelled: str) -> None:
+    assert comparable(F.get(name), value) == spelled
+
+
+def test_a_date_time_is_spelled_in_utc_whatever_the_machines_time_zone(time_zone: str) -> None:
+    created = F["Created"]
+    assert comparable(created, "2026-03-04T10:00:00") == "2026-03-04T10:00:00"  # taken as UTC
+    assert comparable(created, "2026-03-04T10:00:00Z") == "2026-03-04T10:00:00"
