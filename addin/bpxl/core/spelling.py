@@ -68,7 +68,7 @@ def comparable(field: Field | None, value: object) -> str:
 def _instant(text: str) -> str:
     """A date-time as UTC to the second, whatever offset or fraction the server writes."""
     try:
-        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
         return text[:19]
     if moment.tzinfo is None:
