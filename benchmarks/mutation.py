@@ -106,6 +106,8 @@ TESTS = {
     "core/key_field": ["tests/test_key_field_rules.py"],
     # Kept, found, pruned, forgotten; the pushes that keep and settle creates are too slow here.
     "core/unsettled": ["tests/test_unsettled.py"],
+    "core/room": ["tests/test_room.py"],
+    "core/settings": ["tests/test_settings.py"],
     "core/inert": [
         "tests/test_inert.py",
         "tests/test_csv_and_translate.py::test_text_for_a_csv_never_runs_as_a_formula",
