@@ -91,7 +91,7 @@ def test_a_key_leaves_out_the_id_and_keeps_the_names_asked_for() -> None:
         ("DueDate", "2026-03-04T00:00:00Z", "2026-03-04"),
         ("Created", "2026-03-04 10:00:00.5-02:30", "2026-03-04T12:30:00"),
         ("Created", "2026-03-04T10:00:00", "2026-03-04T10:00:00"),
-        ("Created", "soon, or in a while", "soon, or in a while"[:19]),
+        ("Created", "soon, or in a while, later", "soon, or in a while"),
     ],
 )
 def test_each_value_has_one_spelling(name: str, value: object, spelled: str) -> None:
