@@ -108,6 +108,10 @@ TESTS = {
     "core/unsettled": ["tests/test_unsettled.py"],
     "core/room": ["tests/test_room.py"],
     "core/settings": ["tests/test_settings.py"],
+    "core/shell": [
+        "tests/test_cli_messages.py::test_suggested_commands_are_quoted_for_the_users_shell",
+        "tests/test_cli_messages.py::test_a_command_is_quoted_for_the_shell_of_the_computer_it_runs_on",
+    ],
     "core/inert": [
         "tests/test_inert.py",
         "tests/test_csv_and_translate.py::test_text_for_a_csv_never_runs_as_a_formula",

@@ -126,6 +126,17 @@ def test_suggested_commands_are_quoted_for_the_users_shell(
     assert shell.command(*words, windows=True) == windows
 
 
+@pytest.mark.parametrize(
+    ("platform", "quoted"), [("win32", "'1,2' 'a b' C:\\x"), ("linux", "1,2 'a b' 'C:\\x'")]
+)
+def test_a_command_is_quoted_for_the_shell_of_the_computer_it_runs_on(
+    monkeypatch, platform: str, quoted: str
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    assert shell.command("pull", "1,2", "a b", "C:\\x") == f"bpxl pull {quoted}"
+    assert shell.quoted("a b") == "'a b'"
+
+
 def test_the_pulls_suggested_command_is_quoted(tmp_path: Path, sandbox, run) -> None:
     first = write_invoices(tmp_path / "first.xlsx", [GOOD])
     run("push", first, "--op", "create", *connect(sandbox))
