@@ -112,6 +112,8 @@ TESTS = {
         "tests/test_cli_messages.py::test_suggested_commands_are_quoted_for_the_users_shell",
         "tests/test_cli_messages.py::test_a_command_is_quoted_for_the_shell_of_the_computer_it_runs_on",
     ],
+    # Its CLI tests run in this process; the ribbon's (test_excel.py) are too slow per mutant.
+    "core/run_log": ["tests/test_run_log.py"],
     "core/inert": [
         "tests/test_inert.py",
         "tests/test_csv_and_translate.py::test_text_for_a_csv_never_runs_as_a_formula",
