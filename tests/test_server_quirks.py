@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from bpxl.core import duplicates
 from bpxl.core.client import Client
 from bpxl.core.push import Grid, PushOptions, push
 from bpxl.core.results import Operation, Outcome
@@ -170,9 +171,13 @@ def test_a_skewed_clock_never_claims_another_users_invoice(monkeypatch) -> None:
     assert f"Id {ids[0]}, created by user 2 on " in result.messages[0]
 
 
-def test_the_duplicate_check_asks_one_narrow_query_per_batch_and_sees_through_spelling() -> None:
+def test_the_duplicate_check_asks_one_narrow_query_per_batch_and_sees_through_spelling(
+    monkeypatch,
+) -> None:
     """Invoices a copy of the sheet made (by user 2) are found though the server respells them;
-    one query per batch, narrowed to the batch's profiles and its most distinct field."""
+    on a tenant with more invoices in the window than one query reads (here 2), one query per
+    batch, narrowed to the batch's profiles and its most distinct field."""
+    monkeypatch.setattr(duplicates, "ALL_AT_ONCE", 2)
     fake = FakeBillingPlatform(lambda n, _: Plan())
     made = [
         {"BillingProfileId": "101", "FileName": f"Café-{i}.pdf", "MoveInvoiceDescription": "a\nb"}
@@ -188,8 +193,33 @@ def test_the_duplicate_check_asks_one_narrow_query_per_batch_and_sees_through_sp
             report = push(Grid(header, rows), client, options)
         checks = [q for q in fake.queries if "CreatedUserId, " in q and "Created >= '" in q]
     assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 4 + [Outcome.CREATED]
+    assert "FileName IN" not in checks[0] and "FETCH NEXT 3 ROWS" in checks[0]  # more than 2
+    checks = checks[1:]  # read no further
     assert len(checks) == 2  # 5 rows in batches of 3
     assert all("BillingProfileId IN ('101')" in q for q in checks)  # (in either order)
     assert any("FileName IN ('Café-0.pdf', 'Café-1.pdf', 'Café-2.pdf')" in q for q in checks)
     assert any("FileName IN ('Café-3.pdf', 'Café-4.pdf')" in q for q in checks)
     assert "created by user 2 on " in report.results[0].messages[0]
+
+
+def test_the_duplicate_check_of_a_quiet_tenant_is_one_query_for_the_whole_push() -> None:
+    """With at most ``ALL_AT_ONCE`` invoices made in the window, one query reads them all for
+    every batch of the push (BillingPlatform allows 15 requests a second: a query per batch
+    doubled a push's requests), and finds the same invoices, respelled or not."""
+    fake = FakeBillingPlatform(lambda n, _: Plan())
+    made = [
+        {"BillingProfileId": "101", "FileName": f"Café-{i}.pdf", "MoveInvoiceDescription": "a\nb"}
+        for i in range(4)
+    ]
+    header = ["Id", "BillingProfileId", "FileName", "MoveInvoiceDescription", "Result", "Message"]
+    rows = [(i + 2, [None, "101", f"Café-{i}.pdf", "a\nb", None, None]) for i in range(9)]
+    with fake.running():
+        fake.store.write(Operation.CREATE, made, 2)
+        fake.respell = _respelled
+        with _client(fake.url) as client:
+            report = push(Grid(header, rows), client, PushOptions(Operation.CREATE, batch_size=2))
+        checks = [q for q in fake.queries if "CreatedUserId, " in q and "Created >= '" in q]
+    assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 4 + [Outcome.CREATED] * 5
+    assert len(checks) == 1 and "FileName IN" not in checks[0]
+    assert "BillingProfileId IN ('101')" in checks[0]
+    assert f"FETCH NEXT {duplicates.ALL_AT_ONCE + 1} ROWS" in checks[0]

@@ -683,8 +683,7 @@ class Client:
         pages."""
 
         def page(offset: int) -> list[dict[str, Any]]:
-            paged = f"{sql} OFFSET {offset} ROWS FETCH NEXT {page_size} ROWS ONLY"
-            return self._rows(self._send("GET", "query", params={"sql": paged}), "queryResponse")
+            return self.query_page(sql, page_size, offset)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bpxl-page") as ahead:
             offset = 0
@@ -697,6 +696,11 @@ class Client:
                 if len(rows) < page_size:
                     return
                 offset += page_size
+
+    def query_page(self, sql: str, size: int, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of a query's rows: at most ``size``, from ``offset``, in one request."""
+        paged = f"{sql} OFFSET {offset} ROWS FETCH NEXT {size} ROWS ONLY"
+        return self._rows(self._send("GET", "query", params={"sql": paged}), "queryResponse")
 
     def _rows(self, response: requests.Response, key: str) -> list[dict[str, Any]]:
         if response.status_code == 404:

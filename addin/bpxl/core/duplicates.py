@@ -2,9 +2,12 @@
 
 The ledger knows what was created on this computer; a copy of the workbook pushed on another
 computer, or by a colleague from their own bpxl, leaves no trace here. So before creating rows,
-one query per batch asks for the invoices created in the last ``BPXL_DUPLICATE_DAYS`` days
-(default 7; 0 turns the check off), by anyone, for the batch's billing profiles, and compares
-them with each row on every field the row sets, as ``spelling`` compares values. A row with such
+bpxl asks for the invoices created in the last ``BPXL_DUPLICATE_DAYS`` days (default 7; 0 turns
+the check off), by anyone, for the rows' billing profiles, and compares them with each row on
+every field the row sets, as ``spelling`` compares values. One query asks for all of them when
+there are at most ``ALL_AT_ONCE`` (a tenant's usual week: one request for the whole push, where
+BillingPlatform allows 15 a second); beyond that, one query per batch, narrowed to the batch's
+own values, brings back only its matches. A row with such
 an invoice is not created (``Exists``): its Message names the invoice found (Id, who, when) and
 how to create it all the same. The row does not get that Id: two invoices with the same values
 may be a coincidence.
@@ -37,6 +40,7 @@ DEFAULT_DAYS = 7.0
 _NARROWING = (FieldType.TEXT, FieldType.PICKLIST, FieldType.ID, FieldType.INTEGER, FieldType.DATE)
 _LONGEST_CLAUSE = 4000
 _IN_CHUNK = 200  # BillingProfileId values per query (a batch has at most this many rows' worth)
+ALL_AT_ONCE = 5_000  # invoices in the window read in one query; more: a narrow query per batch
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ def look(
     if not span or not records:
         return {}
     since = client.server_now() - dt.timedelta(days=span)
+    everything = _whole_window(client, records, since, catalogue)
+    if everything is not None:
+        return _match(records, everything, catalogue, owned)
     rows = sorted(records)
     batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="bpxl-same") as pool:
@@ -88,6 +95,18 @@ def look(
     return same
 
 
+def _whole_window(
+    client: Client,
+    records: Mapping[int, Mapping[str, object]],
+    since: dt.datetime,
+    catalogue: Catalogue,
+) -> list[dict[str, object]] | None:
+    """Every invoice made in the window for the rows' profiles, when there are at most
+    ``ALL_AT_ONCE``; None when there are more (read no further)."""
+    found = client.query_page(_select(records, since, catalogue, narrow=False), ALL_AT_ONCE + 1)
+    return found if len(found) <= ALL_AT_ONCE else None
+
+
 def _query(
     client: Client,
     records: Mapping[int, Mapping[str, object]],
@@ -95,6 +114,17 @@ def _query(
     catalogue: Catalogue,
 ) -> list[dict[str, object]]:
     """The batch's one query (the client asks a failed query again itself)."""
+    return list(client.query(_select(records, since, catalogue)))
+
+
+def _select(
+    records: Mapping[int, Mapping[str, object]],
+    since: dt.datetime,
+    catalogue: Catalogue,
+    narrow: bool = True,
+) -> str:
+    """The query for invoices made since ``since`` that may hold one of ``records``' values:
+    of their profiles and (``narrow``) with one of their values of their most selective field."""
     names = sorted({n for r in records.values() for n in r} - {fields.ID, "Created"})
     select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
     stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -102,9 +132,9 @@ def _query(
     profiles = sorted({str(r.get("BillingProfileId") or "") for r in records.values()})
     if "" not in profiles and len(profiles) <= _IN_CHUNK:
         where.append(f"BillingProfileId IN ({', '.join(quote(p) for p in profiles)})")
-    if narrowing := _narrowing(records, catalogue):
+    if narrow and (narrowing := _narrowing(records, catalogue)):
         where.append(narrowing)
-    return list(client.query(f"SELECT {select} FROM {fields.ENTITY} WHERE {' AND '.join(where)}"))
+    return f"SELECT {select} FROM {fields.ENTITY} WHERE {' AND '.join(where)}"
 
 
 def _narrowing(records: Mapping[int, Mapping[str, object]], catalogue: Catalogue) -> str | None:
