@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,9 @@ from bpxl.core.records import (
     OwnColumns,
     check_layout,
     find_header,
+    is_blank_row,
     own_columns,
+    plan_row,
     plan_rows,
     read_layout,
 )
@@ -267,3 +271,42 @@ def test_numbers_out_of_range_are_shown_whole_up_to_20_digits() -> None:
             f"BillingProfileId: {shown} is outside what BillingPlatform takes here "
             "(1 to 9,223,372,036,854,775,807); check the cell"
         ]
+
+
+# Equal to Python, not alike to a cell: a plan of many rows converts each value once
+# (``records.Conversions``) and must never hand one of these the other's conversion.
+_LOOKALIKES = st.sampled_from(
+    [
+        1,
+        1.0,
+        True,
+        0,
+        0.0,
+        -0.0,
+        False,
+        "1",
+        " 1",
+        dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2024, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        dt.datetime(2024, 1, 1),
+        dt.date(2024, 1, 1),
+        "#N/A",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.lists(st.one_of(_LOOKALIKES, EXCEL_VALUES), min_size=5, max_size=5),
+        min_size=1,
+        max_size=12,
+    ),
+    op=st.sampled_from(list(Operation)),
+)
+def test_many_rows_are_planned_as_each_row_alone(cells: list[list[object]], op: Operation) -> None:
+    layout = read_layout(["DueDate", "AgingInterval", "BillableFlag", "FileName", "Id"])
+    rows = list(enumerate(cells, start=2))
+    plans, _ = plan_rows(layout, rows, op)
+    alone = [plan_row(layout, r, v, op, fields.ID) for r, v in rows if not is_blank_row(layout, v)]
+    assert [repr(p) for p in plans] == [repr(p) for p in alone]  # repr: -0.0 is not 0.0

@@ -7,12 +7,13 @@ stops the others.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import fields
-from .cells import CLEAR, CellError, convert, is_blank
+from .cells import CLEAR, CellError, Converted, convert, is_blank
 from .errors import UsageError
 from .fields import Catalogue, Field, FieldType
 from .results import Operation, Outcome
@@ -53,6 +54,24 @@ class Layout:
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.field.name == name), None)
+
+    def ways(self, op: Operation, external_id: str) -> tuple[Way, ...]:
+        """How each column's cells are planned in ``op`` (worked out once per sheet)."""
+        ways = self._ways.get((op, external_id))
+        if ways is None:
+            ways = self._ways[(op, external_id)] = tuple(
+                Way.of(c, op, external_id) for c in self.columns
+            )
+        return ways
+
+    @functools.cached_property
+    def _ways(self) -> dict[tuple[Operation, str], tuple[Way, ...]]:
+        return {}
+
+    @functools.cached_property
+    def required(self) -> tuple[Field, ...]:
+        """The fields a create must fill (``Catalogue.required``), looked up once per sheet."""
+        return tuple(self.catalogue.required())
 
 
 @functools.lru_cache(maxsize=16384)  # every column Excel has (A to XFD)
@@ -248,48 +267,34 @@ def plan_row(
     op: Operation,
     external_id: str,
     date1904: bool = False,
+    known: Conversions | None = None,
 ) -> RowPlan:
-    """Validate one row and build its record; every error names the column it is about."""
+    """Validate one row and build its record; every error names the column it is about.
+    ``known``: the cells converted so far by a plan of many rows (see ``Conversions``)."""
     plan = RowPlan(row)
     refused: set[str] = set()  # fields whose cell had an error: not reported missing as well
-    for column in layout.columns:
-        value = _cell(values, column.index)
+    width = len(values)
+    for way in layout.ways(op, external_id):
+        column = way.column
+        value = values[column.index] if column.index < width else None
         if is_blank(value):
             continue
         name = column.field.name
-        is_key = name == external_id or (name == fields.ID and op is Operation.UPDATE)
-        if name == fields.ID and op is Operation.CREATE:
-            plan.errors.append(
-                f"{column.header}: leave Id blank to create (this row already has Id "
-                f"{str(value).strip()}; use update to change that invoice)"
-            )
-            continue
-        if name == fields.ID and op is Operation.UPSERT and not is_key:
-            continue  # keyed on another field: the Id column is where bpxl writes the Id back
-        if column.field.read_only and not is_key:
-            plan.warnings.append(f"{column.header}: is set by BillingPlatform and was not sent")
-            continue
-        if not column.field.api_writable and not is_key:
-            plan.errors.append(
-                f"{column.header}: your BillingPlatform tenant does not let the API write "
-                f"{name}; empty the cell (or delete the column) and change it in BillingPlatform"
-            )
-            refused.add(name)
+        if way.out is not None:
+            _keep_out(way, value, plan, refused)
             continue
         try:
-            converted = convert(column.field, value, date1904)
-            _check_length(column.field, converted.value)
-            _check_range(column.field, converted.value)
+            converted = _checked(column.field, value, date1904, known)
         except CellError as problem:
             plan.errors.append(f"{column.header}: {problem}")
             refused.add(name)
             continue
-        if is_key and converted.value == "":
+        if way.is_key and converted.value == "":
             plan.errors.append(f"{column.header}: #NULL cannot clear {name}; it identifies the row")
             refused.add(name)
             continue
         plan.record[name] = converted.value
-        if column.field.type is FieldType.PICKLIST and not column.field.picklist:
+        if way.unchecked:
             plan.unchecked.append(column.header)  # counted in the summary line too
         if converted.warning:
             plan.warnings.append(f"{column.header}: {converted.warning}")
@@ -297,6 +302,95 @@ def plan_row(
     if op is Operation.CREATE:
         _require_fields(layout, plan, refused)
     return plan
+
+
+@dataclass(frozen=True)
+class Way:
+    """How a column's non-blank cells are planned in one operation, worked out once per sheet:
+    converted and sent, or kept out (``out``: why, see ``_keep_out``)."""
+
+    column: Column
+    is_key: bool  # the column identifies the row (Id for an update, the upsert's key)
+    out: str | None  # None: sent; else "has Id", "Id column", "read-only" or "not writable"
+    unchecked: bool  # a list field whose values bpxl does not know: BillingPlatform checks them
+
+    @staticmethod
+    def of(column: Column, op: Operation, external_id: str) -> Way:
+        field = column.field
+        is_key = field.name == external_id or (field.name == fields.ID and op is Operation.UPDATE)
+        out = None
+        if field.name == fields.ID and op is Operation.CREATE:
+            out = "has Id"
+        elif field.name == fields.ID and op is Operation.UPSERT and not is_key:
+            out = "Id column"
+        elif field.read_only and not is_key:
+            out = "read-only"
+        elif not field.api_writable and not is_key:
+            out = "not writable"
+        unchecked = field.type is FieldType.PICKLIST and not field.picklist
+        return Way(column, is_key, out, unchecked)
+
+
+def _keep_out(way: Way, value: object, plan: RowPlan, refused: set[str]) -> None:
+    """A non-blank cell of a column whose values are not sent: an error, a warning or nothing."""
+    column = way.column
+    if way.out == "has Id":
+        plan.errors.append(
+            f"{column.header}: leave Id blank to create (this row already has Id "
+            f"{str(value).strip()}; use update to change that invoice)"
+        )
+    elif way.out == "read-only":
+        plan.warnings.append(f"{column.header}: is set by BillingPlatform and was not sent")
+    elif way.out == "not writable":
+        plan.errors.append(
+            f"{column.header}: your BillingPlatform tenant does not let the API write "
+            f"{column.field.name}; empty the cell (or delete the column) and change it in "
+            "BillingPlatform"
+        )
+        refused.add(column.field.name)
+    # "Id column": an upsert keyed on another field; the Id column is where bpxl writes the Id
+
+
+Conversions = dict[tuple[str, type, Hashable], Converted | CellError]
+"""Cells converted while planning many rows, by field and value: a column holds the same few
+values over and over (a profile, a status, a period, a date), each converted and checked once."""
+
+_LIMIT = 100_000  # values kept per plan: a column of unique values stops adding to it
+
+
+def _checked(field: Field, value: object, date1904: bool, known: Conversions | None) -> Converted:
+    """``value`` converted for ``field`` and checked against its limits, or ``CellError``.
+    Kept in ``known`` only for kinds whose equal values convert alike: not -0.0 and 0.0, nor
+    datetimes of different time zones (1, 1.0 and True are told apart by their type)."""
+    kind = type(value)
+    if known is None or not (
+        kind in _SAME_KINDS
+        or (kind is float and value)
+        or (kind is dt.datetime and value.tzinfo is None)  # type: ignore[attr-defined]
+    ):
+        return _convert_checked(field, value, date1904)
+    key = (field.name, kind, value)
+    found = known.get(key)
+    if found is None:
+        try:
+            found = _convert_checked(field, value, date1904)
+        except CellError as problem:
+            found = problem
+        if len(known) < _LIMIT:
+            known[key] = found
+    if isinstance(found, CellError):
+        raise CellError(*found.args)
+    return found
+
+
+_SAME_KINDS = frozenset({str, bool, int, dt.date})
+
+
+def _convert_checked(field: Field, value: object, date1904: bool) -> Converted:
+    converted = convert(field, value, date1904)
+    _check_length(field, converted.value)
+    _check_range(field, converted.value)
+    return converted
 
 
 def _check_range(field: Field, value: object) -> None:
@@ -330,7 +424,7 @@ def _check_length(field: Field, value: object) -> None:
 
 def _require_fields(layout: Layout, plan: RowPlan, refused: set[str]) -> None:
     """The fields the tenant requires on every new invoice; each missing one is an error."""
-    for wanted in layout.catalogue.required():
+    for wanted in layout.required:
         if wanted.name in refused or plan.record.get(wanted.name, CLEAR) != CLEAR:
             continue
         column = layout.column(wanted.name)
@@ -420,6 +514,7 @@ def plan_rows(
     """
     plans: list[RowPlan] = []
     skipped: list[int] = []
+    known: Conversions = {}
     id_column = layout.column(fields.ID)
     for row, values in rows:
         if is_blank_row(layout, values):
@@ -439,7 +534,7 @@ def plan_rows(
             # The Id bpxl wrote there names the invoice found, not one this row made: the row is
             # checked again (and created with --create-anyway).
             values = [*values[: id_column.index], None, *values[id_column.index + 1 :]]
-        plan = plan_row(layout, row, values, op, external_id, date1904)
+        plan = plan_row(layout, row, values, op, external_id, date1904, known)
         if op is Operation.CREATE and earlier is Outcome.UNKNOWN:
             plan.recheck = True
             if layout.message_index is not None:
