@@ -122,6 +122,8 @@ TESTS = {
     # Its rules on grids; the pushes through --map and --date-format (test_csv_and_translate.py)
     # run the command line per mutant.
     "core/translate": ["tests/test_translate.py"],
+    # The package's rules on small zips; test_hostile_files.py's pushes and pulls are end to end.
+    "workbook/package": ["tests/test_package.py"],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
