@@ -124,6 +124,10 @@ TESTS = {
     "core/translate": ["tests/test_translate.py"],
     # The package's rules on small zips; test_hostile_files.py's pushes and pulls are end to end.
     "workbook/package": ["tests/test_package.py"],
+    # The file a push sends from and CSV files, called directly; the pushes of
+    # test_csv_and_translate.py are end to end.
+    "workbook/files": ["tests/test_files.py"],
+    "workbook/csv_file": ["tests/test_csv_file.py", "tests/test_files.py"],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [

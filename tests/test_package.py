@@ -50,8 +50,9 @@ def refusal(source: zipfile.ZipFile) -> str:
         package.check(source, "book.xlsx")
     assert refused.value.hint == ADVICE
     message = refused.value.message
-    assert message.startswith("book.xlsx was not read: ") and message.endswith(". Nothing was sent.")
-    return message.removeprefix("book.xlsx was not read: ").removesuffix(". Nothing was sent.")
+    start, end = "book.xlsx was not read: ", ". Nothing was sent."
+    assert message.startswith(start) and message.endswith(end)
+    return message.removeprefix(start).removesuffix(end)
 
 
 def accepted(source: zipfile.ZipFile) -> None:
@@ -155,6 +156,19 @@ def test_a_dtd_after_any_prolog_is_refused(prolog: str) -> None:
     assert refusal(packed({"xl/workbook.xml": part})) == dtd_refusal()
 
 
+@pytest.mark.parametrize(
+    "part",
+    [
+        DECLARED + "<!DOCTYPE r [<?pi x?>]>" + ELEMENT,  # the DTD's own parts end later
+        DECLARED + "<!DOCTYPE r [<!-- x -->]>" + ELEMENT,
+        "<!-- ?> --><?pi a ?>" + DTD + ELEMENT,  # a comment's "?>" ends no instruction
+        "<?pi <!-- ?>" + DTD + "<!-- -->" + ELEMENT,
+    ],
+)
+def test_each_part_of_the_prolog_ends_at_its_own_end(part: str) -> None:
+    assert refusal(packed({"xl/workbook.xml": part.encode()})) == dtd_refusal()
+
+
 def test_a_dtd_inside_a_comment_is_only_text() -> None:
     accepted(packed({"xl/workbook.xml": ("<!-- " + DTD + " -->" + ELEMENT).encode()}))
     accepted(packed({"xl/workbook.xml": ("<?pi " + DTD + " ?>" + ELEMENT).encode()}))
@@ -194,6 +208,21 @@ def test_a_dtd_is_found_in_wide_encodings_without_a_byte_order_mark(encoding: st
     accepted(packed({"xl/sheet.xml": (DECLARED + ELEMENT).encode(encoding)}))
 
 
+@pytest.mark.parametrize(
+    ("encoding", "junk"),
+    [
+        ("utf-16-le", b"\x00\xd8<"),  # a lone surrogate, and half a unit at the end
+        ("utf-16-be", b"\xd8\x00<"),
+        ("utf-32-le", b"\xff\xff\xff\x7f"),  # past the last code point
+        ("utf-32-be", b"\x7f\xff\xff\xff"),
+    ],
+)
+def test_wide_bytes_that_do_not_decode_are_left_to_the_parser(encoding: str, junk: bytes) -> None:
+    accepted(packed({"xl/workbook.xml": ELEMENT.encode(encoding) + junk}))
+    dtd = (DTD + ELEMENT).encode(encoding) + junk
+    assert refusal(packed({"xl/workbook.xml": dtd})) == dtd_refusal()
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-8"])
 def test_text_that_is_not_xml_is_left_alone(encoding: str) -> None:
     """However long its blanks: only XML has a prolog to look through."""
@@ -217,6 +246,8 @@ def test_a_prolog_longer_than_what_is_read_is_refused() -> None:
     accepted(packed({"xl/workbook.xml": just_fits}))
     comments = ("<!--" + "c" * 1000 + "-->") * 70  # the 64 KB end inside a comment
     assert "over 64 KB" in refusal(packed({"xl/workbook.xml": (comments + ELEMENT).encode()}))
+    instruction = "<?pi " + "p" * 70_000 + "?>"  # ... or inside a processing instruction
+    assert "over 64 KB" in refusal(packed({"xl/workbook.xml": (instruction + ELEMENT).encode()}))
 
 
 def test_a_damaged_part_is_refused() -> None:
