@@ -48,6 +48,24 @@ SCRATCH = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 FRONTS = ("core", "workbook", "excel")  # the folders whose modules are scored
 
+# The ribbon's round trip (pull, send changed, revert) on the fake Excel, end to end.
+ROUND_TRIP = [
+    *(
+        f"tests/test_excel.py::{name}"
+        for name in (
+            "test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert",
+            "test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong",
+        )
+    ),
+    *(
+        f"tests/test_excel_like_excel.py::{name}"
+        for name in (
+            "test_amber_marks_are_on_the_edited_cells_in_any_language_wherever_the_cursor_is",
+            "test_text_from_the_server_never_becomes_a_formula",
+            "test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity",
+        )
+    ),
+]
 # The tests that exercise a module, fast ones only: mutmut runs, per mutant, just the tests of
 # this selection that reached the mutated function. Modules not named here get the test files
 # that import them (``tests_for``).
@@ -128,6 +146,14 @@ TESTS = {
     # test_csv_and_translate.py are end to end.
     "workbook/files": ["tests/test_files.py"],
     "workbook/csv_file": ["tests/test_csv_file.py", "tests/test_files.py"],
+    # The add-in's modules on the fake Excel, over the ribbon's quick tests: the long sends of
+    # test_excel_like_excel.py and the call count of test_excel.py take minutes per mutant.
+    "excel/book_file": [
+        "tests/test_book_file.py",
+        "tests/test_excel_like_excel.py::test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity",
+    ],
+    "excel/memory_sheet": ROUND_TRIP,
+    "excel/roundtrip": ROUND_TRIP,
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
