@@ -51,11 +51,12 @@ class _Reader:
             return self._client
 
     def invoice(self, record_id: str) -> dict[str, Any] | None:
+        client = self.client()  # first: a connection chosen since empties the cache
         now = time.monotonic()
         cached = self._cache.get(record_id)
         if cached and now - cached[0] < CACHE_S:
             return cached[1]
-        found = self.client().retrieve(record_id)
+        found = client.retrieve(record_id)
         self._cache[record_id] = (now, found)
         return found
 
