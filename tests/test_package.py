@@ -161,6 +161,7 @@ def test_a_dtd_after_any_prolog_is_refused(prolog: str) -> None:
     [
         DECLARED + "<!DOCTYPE r [<?pi x?>]>" + ELEMENT,  # the DTD's own parts end later
         DECLARED + "<!DOCTYPE r [<!-- x -->]>" + ELEMENT,
+        "<!-- a --><!DOCTYPE r [<!-- b -->]>" + ELEMENT,  # a comment ends at its first -->
         "<!-- ?> --><?pi a ?>" + DTD + ELEMENT,  # a comment's "?>" ends no instruction
         "<?pi <!-- ?>" + DTD + "<!-- -->" + ELEMENT,
     ],
