@@ -33,6 +33,10 @@ class FieldType(enum.Enum):
     PICKLIST = "picklist"
     TEXT = "text"
 
+    # Members are singletons: hashed by identity in C, not by name in Python (enum's own
+    # ``__hash__``), since every cell's conversion looks its field's type up in a dict.
+    __hash__ = object.__hash__
+
 
 @dataclass(frozen=True)
 class Field:
