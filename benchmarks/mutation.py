@@ -79,6 +79,13 @@ TESTS = {
         "tests/test_xlsx_read.py",
     ],
     "core/journal": ["tests/test_journal.py"],
+    # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
+    # the command line's and the engine's end-to-end tests reach it too but are too slow here.
+    "core/client": [
+        "tests/test_sandbox_and_client.py",
+        "tests/test_hostile_server.py",
+        "tests/test_server_quirks.py",
+    ],
     "core/answers": ["tests/test_answers.py"],
     # The engine called directly, one batch at a time; the command line's end-to-end tests and
     # the lookup's (test_lookup.py) are too slow to run per mutant.
@@ -172,10 +179,10 @@ TESTS = {
     ],
 }
 # Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by
-# the server's clock), so a few mutants are tested at once at little CPU cost, and a mutant that
+# the server's clock), and the client's wait out 429s, retries and deadlines, so a few mutants are tested at once at little CPU cost, and a mutant that
 # loops (sending a batch again and again) is stopped by wall time, 3 times its tests' usual time
 # (mutmut's default, 15 times, lets each such mutant wait minutes). The other modules compute.
-CHILDREN = {"core/push": 4, "core/reconcile": 3}
+CHILDREN = {"core/push": 4, "core/reconcile": 3, "core/client": 4}
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
 STALE_AFTER = 3  # commits between the one measured and the module's last change
