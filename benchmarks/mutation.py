@@ -79,6 +79,9 @@ TESTS = {
         "tests/test_xlsx_read.py",
     ],
     "core/journal": ["tests/test_journal.py"],
+    # Every error's words and fields, and every row's status words, Message cell and summary.
+    "core/errors": ["tests/test_errors.py"],
+    "core/results": ["tests/test_results.py", "tests/test_messages.py::test_counts_read_right"],
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
