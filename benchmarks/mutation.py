@@ -85,6 +85,7 @@ TESTS = {
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
+        "tests/test_client.py",
         "tests/test_sandbox_and_client.py",
         "tests/test_hostile_server.py",
         "tests/test_server_quirks.py",
