@@ -4,10 +4,14 @@ note, and scripted answers of a server on loopback (``tests/hostile_server.py``)
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
+import socket
 import threading
 import time
+import urllib.parse
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -25,7 +29,9 @@ from bpxl.core.client import (
     origin,
     refuse_secret_in_url,
 )
-from bpxl.core.errors import UsageError
+from bpxl.core.errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
+from bpxl.core.results import Outcome
+from tests.hostile_server import HostileServer, Piece, Request, head, ok_json
 
 
 def test_this_computer_is_named_by_loopback_addresses_and_localhost_only() -> None:
@@ -298,3 +304,373 @@ def test_a_date_without_a_zone_is_utc_and_junk_or_a_far_date_is_ignored() -> Non
     near = dt.datetime.now(dt.UTC) - dt.timedelta(days=365)
     fresh._note_clock(_dated(email.utils.format_datetime(near, usegmt=True)))
     assert fresh.last_answer_date == near.replace(microsecond=0)
+
+
+# -- a scripted server on loopback ------------------------------------------------------------
+
+
+def _always(*pieces: Piece) -> Callable[[Request], list[Piece]]:
+    return lambda request: list(pieces)
+
+
+def _in_turn(*answers: list[Piece]) -> Callable[[Request], list[Piece]]:
+    """The first answer to the first request, and so on; the last one again after that."""
+    given = iter(answers)
+    last: list[list[Piece]] = []
+
+    def answer(request: Request) -> list[Piece]:
+        last[:] = [next(given, None) or last[0]]
+        return last[0]
+
+    return answer
+
+
+def _closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return int(listener.getsockname()[1])
+
+
+_ROW = {"BillingProfileId": "101"}
+_CREATED = ok_json({"createResponse": [{"ErrorCode": "0", "Id": "5"}]})
+_NO_ROWS = ok_json({"queryResponse": []})
+
+
+def test_a_login_is_read_from_a_list_or_one_item_and_names_the_user() -> None:
+    one = ok_json({"loginResponse": {"ErrorCode": 0, "SessionID": "s-1", "UserId": "7"}})
+    server = HostileServer(_always(one), answer_logins=False)
+    with server.running():
+        client = Client(server.url, username="ann", password="pw-1")
+        client.login()
+    assert client._session_id == "s-1" and client.user_id == "7"
+    [login] = server.requests
+    assert (login.method, login.path) == ("POST", "/t/rest/2.0/login")
+    assert login.json() == {"username": "ann", "password": "pw-1"}
+    assert "sessionid" not in login.headers and "authorization" not in login.headers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"loginResponse": [{"ErrorCode": "1", "SessionID": "s-1", "UserId": "7"}]},
+        {"loginResponse": [{"ErrorCode": "0", "UserId": "7"}]},
+        {"loginResponse": []},
+        {"loginResponse": "no"},
+        {"nothing": 1},
+        ["loginResponse"],
+    ],
+)
+def test_a_login_answered_without_a_session_is_refused(body: object) -> None:
+    with HostileServer(_always(ok_json(body)), answer_logins=False).running() as server:
+        client = Client(server.url, username="ann", password="pw-1")
+        with pytest.raises(AuthenticationError) as refused:
+            client.login()
+    assert refused.value.message == (
+        f"BillingPlatform at {server.url} refused the login for 'ann' (HTTP 200)."
+    )
+    assert "bpxl connect" in (refused.value.hint or "") and client._session_id is None
+
+
+def test_a_login_refused_with_a_session_in_an_error_answer_is_refused() -> None:
+    body = {"loginResponse": [{"ErrorCode": "0", "SessionID": "s-1"}]}
+    server = HostileServer(_always(ok_json(body, 401)), answer_logins=False)
+    with server.running(), pytest.raises(AuthenticationError, match=r"\(HTTP 401\)"):
+        Client(server.url, username="ann", password="pw-1").login()
+
+
+def test_an_oauth_token_is_asked_for_with_the_client_credentials() -> None:
+    token = ok_json({"access_token": "tok-123", "user_id": 12})
+    server = HostileServer(_in_turn([token], [_CREATED]))
+    with server.running(), Client(server.url, oauth_client="app", client_secret="sec-9") as client:
+        [created] = client.create([_ROW])
+        assert client.user_id == "12" and created.outcome is Outcome.CREATED
+    asked, write = server.requests
+    assert (asked.method, asked.path) == (
+        "POST",
+        "/t/auth/1.0/authenticate?grant_type=client_credentials",
+    )
+    assert asked.headers["authorization"] == "Basic " + base64.b64encode(b"app:sec-9").decode()
+    assert write.headers["authorization"] == "Bearer tok-123"
+    assert (write.method, write.path) == ("POST", "/t/rest/2.0/INVOICE")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ok_json({"access_token": "tok-123"}, 401),
+        ok_json({"error": "invalid_client"}),
+        ok_json(["access_token"]),
+        head(200, {"Content-Type": "application/json"}, 4) + b"junk",
+    ],
+)
+def test_an_oauth_client_refused_says_so(answer: bytes) -> None:
+    with HostileServer(_always(answer)).running() as server:
+        client = Client(server.url, oauth_client="app", client_secret="sec-9")
+        with pytest.raises(AuthenticationError) as refused:
+            client.login()
+    said = refused.value.message
+    assert said.startswith(f"BillingPlatform at {server.url} refused the OAuth client 'app'")
+    assert "sec-9" not in str(refused.value) and "bpxl connect" in (refused.value.hint or "")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_stops_at_login(status: int) -> None:
+    with HostileServer(_always(ok_json({}, status))).running() as server:
+        client = Client(server.url, token="tok-old")
+        with pytest.raises(AuthenticationError) as refused:
+            client.login()
+    assert refused.value.message == (
+        f"BillingPlatform at {server.url} refused the bearer token (HTTP {status})."
+    )
+    assert "--token-env" in (refused.value.hint or "")
+    [check] = server.requests
+    assert check.method == "GET" and check.headers["authorization"] == "Bearer tok-old"
+    assert check.path == "/t/rest/2.0/query?sql=SELECT+Id+FROM+INVOICE+WHERE+Id+%3D+0"
+
+
+def test_a_token_is_checked_once() -> None:
+    with HostileServer(_always(_NO_ROWS)).running() as server:
+        client = Client(server.url, token="tok-1")
+        client.login()
+        client.login()
+    assert len(server.requests) == 1
+
+
+def test_a_given_token_refused_mid_run_is_not_renewed() -> None:
+    """Nothing can renew a token given: the write ends Failed, sent once."""
+    with HostileServer(_always(ok_json({}, 401))).running() as server:
+        [result] = Client(server.url, token="tok-1").create([_ROW])
+    assert result.outcome is Outcome.FAILED and "refused the login (HTTP 401" in result.messages[0]
+    assert len(server.requests) == 1
+
+
+def test_an_expired_session_is_renewed_once_then_the_refusal_stands() -> None:
+    with HostileServer(_always(ok_json({}, 401))).running() as server:
+        [result] = Client(server.url, username="ann", password="pw").create([_ROW])
+    assert result.outcome is Outcome.FAILED
+    paths = [r.path.rsplit("/", 1)[-1] for r in server.requests]
+    assert paths == ["login", "INVOICE", "login", "INVOICE"]
+
+
+def test_a_credential_renewed_by_another_thread_meanwhile_is_kept() -> None:
+    session = Client("http://127.0.0.1:1/t", username="ann", password="pw")
+    session._session_id = "s-new"
+    assert session._forget_credential({"sessionid": "s-old"})
+    assert session._session_id == "s-new"
+    assert session._forget_credential({"sessionid": "s-new"}) and session._session_id is None
+    oauth = Client("http://127.0.0.1:1/t", oauth_client="app", client_secret="s")
+    oauth._token = "t-new"
+    assert oauth._forget_credential({"Authorization": "Bearer t-old"})
+    assert oauth._token == "t-new"
+    given = Client("http://127.0.0.1:1/t", token="t-1")
+    assert not given._forget_credential({"Authorization": "Bearer t-1"})
+    assert given._token == "t-1"
+
+
+def test_nothing_was_sent_when_the_server_cannot_be_reached() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/t"
+    client = Client(url, token="tok-1")
+    with pytest.raises(ApiConnectionError) as failed:
+        client.retrieve("5")
+    assert failed.value.sent is False
+    assert failed.value.message == f"Could not connect to {url}."
+    assert failed.value.hint == "Check the URL, your network or VPN, and that the server is up."
+    [result] = client.create([_ROW])
+    assert result.outcome is Outcome.FAILED
+    assert result.messages == (f"Nothing was sent. Could not connect to {url}.",)
+
+
+def test_a_login_refused_on_a_write_is_failed_and_nothing_was_sent() -> None:
+    body = ok_json({"loginResponse": [{"ErrorCode": "1"}]})
+    with HostileServer(_always(body), answer_logins=False).running() as server:
+        results = Client(server.url, username="ann", password="pw").create([_ROW, _ROW])
+    assert [r.outcome for r in results] == [Outcome.FAILED] * 2
+    assert results[0].messages == (
+        f"Nothing was sent. BillingPlatform at {server.url} refused the login for 'ann' "
+        "(HTTP 200).",
+    )
+
+
+def test_a_connection_dropped_after_sending_may_have_stored() -> None:
+    with HostileServer(_always(None)).running() as server:
+        [result] = Client(server.url, username="ann", password="pw").create([_ROW])
+        with pytest.raises(ApiConnectionError) as failed:
+            Client(server.url, token="t").retrieve("5")
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.messages[0].startswith(
+        f"Sent, but no answer came (BillingPlatform at {server.url} dropped the connection "
+        "before answering.)"
+    )
+    assert failed.value.sent is True and failed.value.hint is None
+
+
+def test_an_answer_that_never_comes_timed_out_and_may_have_stored() -> None:
+    with HostileServer(_always(5.0)).running() as server:
+        client = Client(server.url, username="ann", password="pw", timeout=(2.0, 0.3))
+        [result] = client.create([_ROW])
+    assert result.outcome is Outcome.UNKNOWN
+    assert f"BillingPlatform at {server.url} timed out before answering." in result.messages[0]
+
+
+def test_a_query_past_its_deadline_is_not_asked_again() -> None:
+    trickle = [head(200, {"Content-Type": "application/json"}, 1000), *[b" ", 0.2] * 100]
+    with HostileServer(_always(*trickle)).running() as server:
+        client = Client(server.url, token="t", deadline=0.8)
+        with pytest.raises(ApiConnectionError, match=r"within 0\.8 seconds") as failed:
+            client.retrieve("5")
+    assert "BPXL_ANSWER_SECONDS" in (failed.value.hint or "")
+    assert len(server.requests) == 1 and client.strain.resent == 0
+
+
+def test_a_query_is_asked_again_after_a_busy_answer_or_a_dropped_connection() -> None:
+    found = ok_json({"retrieveResponse": [{"Id": "5"}]})
+    busy = ok_json({}, 503, {"Retry-After": "1"})
+    slow = ok_json({}, 429, {"Retry-After": "1"})
+    with HostileServer(_in_turn([None], [busy], [slow], [found])).running() as server:
+        client = Client(server.url, token="t")
+        assert client.retrieve("5") == {"Id": "5"}
+    assert len(server.requests) == 4
+    assert (client.strain.resent, client.strain.slow_downs) == (3, 1)
+    assert client.strain.waited_s == pytest.approx(2.0, abs=0.01)  # as asked; no backoff first
+
+
+def test_a_stop_ends_the_wait_before_a_retry() -> None:
+    """The busy answer is then returned as it came, at once, and nothing is sent again."""
+    busy = ok_json({}, 503, {"Retry-After": "30"})
+    with HostileServer(_always(busy)).running() as server:
+        client = Client(server.url, token="t")
+        threading.Timer(0.5, client.stop_retrying).start()
+        began = time.monotonic()
+        with pytest.raises(ApiError, match="HTTP 503"):
+            client.retrieve("5")
+        assert time.monotonic() - began < 10 and len(server.requests) == 1
+        with pytest.raises(ApiError, match="HTTP 503"):
+            client.retrieve("6")
+    assert len(server.requests) == 2 and client.strain.resent == 1
+
+
+def test_429s_are_waited_out_within_a_budget_then_the_batch_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr("bpxl.core.client.RATE_LIMIT_BUDGET_S", 1.0)
+    slow = ok_json({"error": "slow down"}, 429, {"Retry-After": "0.6"})
+    with HostileServer(_always(slow)).running() as server:
+        client = Client(server.url, token="t")
+        [result] = client.create([_ROW])
+    assert len(server.requests) == 2  # one wait of 0.6 s fits the budget; a second does not
+    assert result.outcome is Outcome.FAILED and "rate limiting (HTTP 429" in result.messages[0]
+    assert (client.strain.slow_downs, client.strain.resent) == (1, 1)
+    assert client.strain.waited_s == pytest.approx(0.6)
+    assert client._throttle.interval == pytest.approx(1.5 / 15)  # slowed down twice
+
+
+def test_a_429_without_retry_after_waits_longer_each_time(monkeypatch) -> None:
+    monkeypatch.setattr("bpxl.core.client.RATE_LIMIT_BUDGET_S", 3.5)
+    slow = ok_json({}, 429)
+    with HostileServer(_in_turn([slow], [slow], [_CREATED])).running() as server:
+        client = Client(server.url, token="t")
+        [result] = client.create([_ROW])
+    assert result.outcome is Outcome.CREATED and len(server.requests) == 3
+    assert client.strain.waited_s == pytest.approx(3.0)  # 1 s, then 2 s
+
+
+def test_a_stop_during_a_429_wait_returns_the_refusal() -> None:
+    slow = ok_json({}, 429, {"Retry-After": "30"})
+    with HostileServer(_always(slow)).running() as server:
+        client = Client(server.url, token="t")
+        threading.Timer(0.3, client.stop_retrying).start()
+        began = time.monotonic()
+        [result] = client.create([_ROW])
+    assert time.monotonic() - began < 10 and len(server.requests) == 1
+    assert result.outcome is Outcome.FAILED and "HTTP 429" in result.messages[0]
+
+
+def test_a_redirect_to_another_page_of_the_tenant_is_refused_too() -> None:
+    moved = head(302, {"Location": "/t/elsewhere"}, 0)
+    server = HostileServer(_always(moved))
+    with server.running(), pytest.raises(ApiConnectionError) as refused:
+        Client(server.url, token="t").retrieve("5")
+    assert refused.value.message == (
+        f"BillingPlatform at http://127.0.0.1:{server.port} answered with a redirect (HTTP 302) "
+        "to another page of it. bpxl follows no redirect, so no password, token or session id "
+        "was sent there."
+    )
+    assert f"if http://127.0.0.1:{server.port} is really" in (refused.value.hint or "")
+
+
+def test_a_refused_query_says_its_status_in_the_servers_words_without_secrets() -> None:
+    refused = ok_json({"error": "bad column", "echo": "sess-hostile-0123456789"}, 400)
+    with HostileServer(_always(refused)).running() as server:
+        client = Client(server.url, username="ann", password="pw")
+        with pytest.raises(ApiError) as failed:
+            client.retrieve_where("ACCOUNT", "Name = 'x'")
+    assert failed.value.status == 400
+    assert failed.value.message.startswith("BillingPlatform refused the query (HTTP 400: ")
+    assert "bad column" in failed.value.message and server.session not in failed.value.message
+    query = server.requests[-1]
+    assert query.path == "/t/rest/2.0/ACCOUNT?queryAnsiSql=Name+%3D+%27x%27"
+
+
+def test_an_unreadable_query_answer_is_an_error_with_its_status() -> None:
+    junk = head(200, {"Content-Type": "application/json"}, 5) + b"<html"
+    for answer in (junk, ok_json({"other": []})):
+        server = HostileServer(_always(answer))
+        with server.running(), pytest.raises(ApiError) as failed:
+            Client(server.url, token="t").retrieve("5")
+        assert failed.value.status == 200
+        assert failed.value.message.startswith("BillingPlatform's answer to a query could not")
+
+
+def test_query_rows_are_the_dicts_of_the_answer_a_lone_one_too() -> None:
+    one = ok_json({"retrieveResponse": {"Id": "5"}})
+    mixed = ok_json({"queryResponse": [{"Id": "1"}, "junk", None, {"Id": "2"}]})
+    missing = ok_json({}, 404)
+    with HostileServer(_in_turn([one], [mixed], [missing])).running() as server:
+        client = Client(server.url, token="t")
+        assert client.retrieve("5") == {"Id": "5"}
+        assert list(client.query("SELECT Id FROM INVOICE")) == [{"Id": "1"}, {"Id": "2"}]
+        assert client.retrieve("6") is None
+
+
+def test_a_query_asks_for_the_next_page_only_after_a_full_one() -> None:
+    page = ok_json({"queryResponse": [{"Id": "1"}, {"Id": "2"}]})
+    with HostileServer(_in_turn([page], [page], [_NO_ROWS])).running() as server:
+        rows = list(Client(server.url, token="t").query("SELECT Id FROM INVOICE", page_size=2))
+    assert len(rows) == 4
+    asked = [
+        urllib.parse.parse_qs(urllib.parse.urlsplit(r.path).query)["sql"][0]
+        for r in server.requests
+    ]
+    assert asked == [
+        f"SELECT Id FROM INVOICE OFFSET {n} ROWS FETCH NEXT 2 ROWS ONLY" for n in (0, 2, 4)
+    ]
+
+
+def test_a_refused_delete_fails_every_id_without_secrets() -> None:
+    refused = ok_json({"error": "no", "echo": "sess-hostile-0123456789"}, 403)
+    with HostileServer(_always(refused)).running() as server:
+        results = Client(server.url, username="ann", password="pw").delete(["5", "6"])
+    assert [r.outcome for r in results] == [Outcome.FAILED] * 2
+    assert results[0].messages[0].startswith("BillingPlatform refused the login (HTTP 403: ")
+    assert server.session not in results[0].messages[0] and "no" in results[0].messages[0]
+    delete = server.requests[-1]
+    assert (delete.method, delete.path) == ("DELETE", "/t/rest/2.0/delete/INVOICE")
+    assert delete.json() == {"brmObjects": [{"Id": "5"}, {"Id": "6"}]}
+
+
+def test_a_server_echoing_a_secret_in_a_result_has_it_cut() -> None:
+    echo = ok_json(
+        {"createResponse": [{"ErrorCode": "1", "ErrorText": "bad sess-hostile-0123456789"}]}
+    )
+    with HostileServer(_always(echo)).running() as server:
+        [result] = Client(server.url, username="ann", password="pw").create([_ROW])
+    assert result.outcome is Outcome.FAILED and server.session not in result.messages[0]
+
+
+def test_closing_logs_out_a_session_only() -> None:
+    with HostileServer(_always(_CREATED)).running() as server:
+        with Client(server.url, username="ann", password="pw") as client:
+            client.create([_ROW])
+        assert client._session_id is None
+        Client(server.url, token="t").close()
+    logout = server.requests[-1]
+    assert (logout.method, logout.path) == ("POST", "/t/rest/2.0/logout")
+    assert logout.headers["sessionid"] == server.session
+    assert len(server.requests) == 3
