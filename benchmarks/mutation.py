@@ -82,6 +82,12 @@ TESTS = {
     # Every error's words and fields, and every row's status words, Message cell and summary.
     "core/errors": ["tests/test_errors.py"],
     "core/results": ["tests/test_results.py", "tests/test_messages.py::test_counts_read_right"],
+    # The guards on their own with real sockets, and under the client against scripted servers.
+    "core/transport": [
+        "tests/test_transport.py",
+        "tests/test_client.py",
+        "tests/test_hostile_server.py",
+    ],
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
@@ -189,6 +195,8 @@ TESTS = {
 CHILDREN = {"core/push": 4, "core/reconcile": 3, "core/client": 4}
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
+# ... but the client's 1,078 mutants take half an hour on a loaded machine.
+LONGER = {"core/client": 45 * 60}
 STALE_AFTER = 3  # commits between the one measured and the module's last change
 TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"
 TABLE_END = "<!-- end of mutation scores -->"
@@ -315,7 +323,7 @@ def mutate(module: str) -> Score:
             start_new_session=True,  # its forked test runs end with it
         )
         try:
-            stopped = run.wait(timeout=TIMEOUT) != 0
+            stopped = run.wait(timeout=LONGER.get(module, TIMEOUT)) != 0
         except subprocess.TimeoutExpired:
             stopped = True  # the mutants tested so far still count; the rest are reported
         finally:  # also when this script is stopped: the run must not go on without it

@@ -54,6 +54,7 @@ def test_an_api_error_carries_its_status() -> None:
     assert ApiError("No answer.").status == 0
     refused = ApiError("Refused.", "Ask your administrator.", status=403)
     assert refused.status == 403 and refused.hint == "Ask your administrator."
+    assert str(refused) == "Refused.\n  What to do: Ask your administrator."
 
 
 @pytest.mark.parametrize(
