@@ -109,7 +109,7 @@ class _Throttle:
         with self._lock:
             if self._interval > self._base:
                 faster = self._interval * 0.8
-                self._interval = faster if faster > max(self._base * 1.05, 0.005) else self._base
+                self._interval = faster if faster > self._base * 1.05 else self._base
 
 
 class Strain:
