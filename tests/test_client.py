@@ -153,7 +153,7 @@ def test_a_throttle_spaces_starts_across_threads() -> None:
     assert starts[-1] - starts[0] >= 5 * 0.025 - 0.005
 
 
-def test_a_throttle_slows_down_on_429_and_speeds_back_up() -> None:
+def test_a_throttle_slows_down_on_429_and_speeds_back_up_to_the_published_rate() -> None:
     free = _Throttle(None)
     free.slow_down()  # a client that was not paced starts at the published rate
     assert free.interval == pytest.approx(1 / 15)
@@ -166,28 +166,32 @@ def test_a_throttle_slows_down_on_429_and_speeds_back_up() -> None:
     assert free.interval == pytest.approx(0.8)
     for _ in range(40):
         free.speed_up()
-    assert free.interval == 0  # back to the rate given: unpaced
+    assert free.interval == 1 / 15  # a server that asked once is not raced again
 
-    paced = _Throttle(10.0)
+    paced = _Throttle(2.0)  # slower than the published rate: back to its own
     paced.slow_down()
-    assert paced.interval == pytest.approx(0.15)
+    assert paced.interval == pytest.approx(0.75)
     paced.speed_up()
-    assert paced.interval == pytest.approx(0.12)
-    paced.speed_up()  # 0.096 is within 5% of 0.1: back to the rate given
-    assert paced.interval == 0.1
+    assert paced.interval == pytest.approx(0.6)
+    paced.speed_up()  # 0.48 is within 5% of 0.5: back to the rate given
+    assert paced.interval == 0.5
     paced.speed_up()
-    assert paced.interval == 0.1
+    assert paced.interval == 0.5
 
 
-def test_a_throttle_speeds_up_to_its_base_not_past_it() -> None:
+def test_a_throttle_faster_than_the_published_rate_keeps_to_it_after_a_429() -> None:
     throttle = _Throttle(100.0)  # 10 ms
-    throttle.slow_down()  # 1/15 s
-    seen = []
+    throttle.speed_up()
+    assert throttle.interval == pytest.approx(0.01)
+    throttle.slow_down()
+    assert throttle.interval == pytest.approx(1 / 15)
     for _ in range(20):
         throttle.speed_up()
-        seen.append(throttle.interval)
-    assert min(seen) == pytest.approx(0.01) and all(s >= 0.01 for s in seen)
-    assert seen[0] == pytest.approx(0.8 / 15)
+    assert throttle.interval == pytest.approx(1 / 15)
+    throttle.slow_down()
+    assert throttle.interval == pytest.approx(1.5 / 15)
+    throttle.speed_up()
+    assert throttle.interval == pytest.approx(1.2 / 15)
 
 
 # -- the strain note --------------------------------------------------------------------------
@@ -631,15 +635,18 @@ def test_query_rows_are_the_dicts_of_the_answer_a_lone_one_too() -> None:
 
 def test_a_query_asks_for_the_next_page_only_after_a_full_one() -> None:
     page = ok_json({"queryResponse": [{"Id": "1"}, {"Id": "2"}]})
-    with HostileServer(_in_turn([page], [page], [_NO_ROWS])).running() as server:
-        rows = list(Client(server.url, token="t").query("SELECT Id FROM INVOICE", page_size=2))
-    assert len(rows) == 4
+    with HostileServer(_in_turn([page], [page], [_NO_ROWS], [page])).running() as server:
+        client = Client(server.url, token="t")
+        rows = list(client.query("SELECT Id FROM INVOICE", page_size=2))
+        assert len(rows) == 4
+        assert client.query_page("SELECT Id FROM INVOICE", 5) == [{"Id": "1"}, {"Id": "2"}]
     asked = [
         urllib.parse.parse_qs(urllib.parse.urlsplit(r.path).query)["sql"][0]
         for r in server.requests
     ]
     assert asked == [
-        f"SELECT Id FROM INVOICE OFFSET {n} ROWS FETCH NEXT 2 ROWS ONLY" for n in (0, 2, 4)
+        *(f"SELECT Id FROM INVOICE OFFSET {n} ROWS FETCH NEXT 2 ROWS ONLY" for n in (0, 2, 4)),
+        "SELECT Id FROM INVOICE OFFSET 0 ROWS FETCH NEXT 5 ROWS ONLY",
     ]
 
 
