@@ -101,6 +101,8 @@ class RunLog:
 def cell_text(value: object) -> str:
     """A cell value as the log keeps it: dates in ISO form, flags and numbers as Excel shows
     them."""
+    if isinstance(value, str):  # most of what a record sends
+        return value
     if isinstance(value, dt.datetime) and value.time() == dt.time():
         return value.date().isoformat()
     if isinstance(value, (dt.date, dt.datetime)):

@@ -17,7 +17,7 @@ It touches only these xlwings objects: ``Sheet.used_range``, ``Sheet.range``, ``
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -123,8 +123,16 @@ def row_spans(areas: Any) -> list[tuple[int, int]]:
     return spans
 
 
-def _within(row: int, spans: Sequence[tuple[int, int]]) -> bool:
-    return any(first <= row <= last for first, last in spans)
+def _within(rows: Iterable[int], spans: Sequence[tuple[int, int]]) -> list[int]:
+    """The rows (in ascending order) that one of the spans covers, in one walk of both."""
+    ordered = sorted(spans)
+    kept, at = [], 0
+    for row in rows:
+        while at < len(ordered) and ordered[at][1] < row:
+            at += 1  # this span ends above the row, and above every row after it
+        if at < len(ordered) and ordered[at][0] <= row:
+            kept.append(row)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ def chosen_rows(app: Any, block: Block) -> Choice:
     single = selected == [(selected[0][0],) * 2] and areas.Item(1).Columns.Count == 1
     if single:
         selected = [(1, LAST_ROW)]
-    rows = [r for r in data if _within(r, selected) and _within(r, visible)]
+    rows = _within(_within(data, selected), visible)  # data rows come in sheet order
     return Choice(rows, single)
 
 
@@ -175,28 +183,30 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     first = block.header_row + 1
     last = max(block.top + len(block.values) - 1, max(r.row for r in results))
     current = [_row(block, row) for row in range(first, last + 1)]
-    by_row = {r.row: r for r in results}
+    by_row = {r.row: r for r in results if first <= r.row <= last}
 
-    def column(index: int | None, new: Any) -> list[list[object]]:
-        out = []
-        for row, values in zip(range(first, last + 1), current, strict=True):
-            old = values[index] if index is not None and index < len(values) else None
-            out.append([new(by_row[row], old) if row in by_row else old])
-        return out
+    def column(index: int | None, new: Callable[[RowResult, object], object]) -> list[object]:
+        """The column's cells from the first data row to the last: what they hold, and the
+        results' rows changed by ``new`` (the result and what the cell held)."""
+        cells: list[object] = [_at(v, index) if index is not None else None for v in current]
+        for row, result in by_row.items():
+            cells[row - first] = new(result, cells[row - first])
+        return cells
 
+    marked = _Marked()
     outcome = column(columns.result, lambda r, _: r.outcome.value if r.outcome else None)
     message = column(columns.message, lambda r, _: r.message or None)
     if columns.message == columns.result + 1:
-        both = [a + b for a, b in zip(outcome, message, strict=True)]
-        sheet.range((first, block.left + columns.result)).value = as_cells(both)
+        both = [[marked(a), marked(b)] for a, b in zip(outcome, message, strict=True)]
+        sheet.range((first, block.left + columns.result)).value = both
     else:
-        sheet.range((first, block.left + columns.result)).value = as_cells(outcome)
-        sheet.range((first, block.left + columns.message)).value = as_cells(message)
+        sheet.range((first, block.left + columns.result)).value = marked.column(outcome)
+        sheet.range((first, block.left + columns.message)).value = marked.column(message)
     if columns.id is not None and any(r.id for r in results):
         ids = column(
             columns.id, lambda r, old: r.id if old in (None, "") or r.names_invoice else old
         )
-        sheet.range((first, block.left + columns.id)).value = as_cells(ids)
+        sheet.range((first, block.left + columns.id)).value = marked.column(ids)
     _colour_results(sheet, first, block.left + columns.result)
 
 
@@ -209,7 +219,31 @@ def as_text(value: object) -> object:
 
 def as_cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
     """``as_text`` for every value of a block of rows."""
-    return [[as_text(value) for value in row] for row in rows]
+    marked = _Marked()
+    return [[marked(value) for value in row] for row in rows]
+
+
+class _Marked:
+    """``as_text`` of a block's values, each distinct text marked once (a status column holds
+    a few words over and over)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, object] = {}
+
+    def __call__(self, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = self._texts.get(value)
+        if text is None:
+            text = self._texts[value] = as_text(value)
+        return text
+
+    def column(self, values: Sequence[object]) -> list[list[object]]:
+        return [[self(value)] for value in values]
+
+
+def _at(values: Sequence[object], index: int) -> object:
+    return values[index] if index < len(values) else None
 
 
 def _row(block: Block, row: int) -> list[object]:
