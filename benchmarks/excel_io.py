@@ -18,22 +18,41 @@ the calls from VBA into Python (the button's, then one per poll) and the longest
 Excel's OLE limit bounds; and the cost of handing one call into Excel from the worker thread to
 Excel's thread (``Marshalled``), measured on a property read of the fake, against the same read
 made directly.
+
+The whole send, from the button's press to the summary, is split in two: the time spent waiting on
+the API, when at least one request of the send is on its way or being answered (``Client._send``:
+login, the duplicate check's queries, the batches; the embedded sandbox answers in threads of
+this process, so its work is in that time), and the rest, the send "without the network", which
+is ours: reading the sheet, validation, create keys, the ledger, the journal, writing the results,
+the run log, and the waits for Excel's polls. The process's CPU time (user + system, every
+thread, the sandbox's too) is given beside them.
+
+    .venv/bin/python benchmarks/excel_io.py --send 100000
+
+makes one send of 100,000 rows and prints its figures on one line, for paired runs against
+another tree of bpxl: ``PYTHONPATH=OTHER/addin .venv/bin/python benchmarks/excel_io.py --send
+100000`` runs the same benchmark and the same fake Excel over that tree's add-in.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from common import HEADER, excel_values, record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fake_xlwings import book_from_rows, press
 
-from bpxl.core import push
+from bpxl.core import client, push
 from bpxl.core.results import Operation, Outcome, RowResult
 from bpxl.excel import background
 from bpxl.excel.range_io import StatusBar, chosen_rows, read_block, write_results
@@ -45,14 +64,49 @@ def book_of(n: int):  # type: ignore[no-untyped-def]
     return book_from_rows(COLUMNS, [[None, *values, None, None] for values in excel_values(n)])
 
 
-def run(n: int) -> list[object]:
+@contextmanager
+def api_waits() -> Iterator[list[float]]:
+    """The seconds during which at least one request is on its way or being answered (one
+    number in the list yielded, final on exit)."""
+    lock, waiting, since, total = threading.Lock(), [0], [0.0], [0.0]
+    send = client.Client._send
+
+    def timed(self: client.Client, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            if not waiting[0]:
+                since[0] = time.perf_counter()
+            waiting[0] += 1
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            with lock:
+                waiting[0] -= 1
+                if not waiting[0]:
+                    total[0] += time.perf_counter() - since[0]
+
+    client.Client._send = timed  # type: ignore[method-assign]
+    try:
+        yield total
+    finally:
+        client.Client._send = send  # type: ignore[method-assign]
+
+
+def send(n: int) -> tuple[Any, float, float, float]:
+    """A Create of n rows pressed on the fake book: the book, the whole send's seconds, those
+    spent waiting on the API, and the process's CPU seconds."""
     book = book_of(n)
     book.app.alert_answers = ["ok"]  # "Create all N visible rows in SANDBOX?"
-    began = time.perf_counter()
-    press(book, "bpxlCreate")
-    seconds = time.perf_counter() - began
+    with api_waits() as waited:
+        cpu, began = time.process_time(), time.perf_counter()
+        press(book, "bpxlCreate")
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = book.app.alerts[-1][0].splitlines()[0]
     assert summary.startswith(f"{n:,} rows: {n:,} created"), summary
+    return book, seconds, waited[0], cpu
+
+
+def run(n: int) -> list[object]:
+    book, seconds, waited, cpu = send(n)
     calls = dict(book.app.calls)
     bar = calls.pop("status_bar")
     assert bar <= 3 + seconds / StatusBar.EVERY_S, f"{bar} status bar updates in {seconds:.1f} s"
@@ -79,6 +133,9 @@ def run(n: int) -> list[object]:
         f"{to_statuses:.2f} s",
         f"{(to_records + to_statuses) / (n * len(HEADER)) * 1e6:.2f} µs",
         f"{seconds:.1f} s",
+        f"{waited:.1f} s",
+        f"{seconds - waited:.1f} s",
+        f"{cpu:.1f} s",
         len(into_python),
         f"{max(into_python):.2f} s",
     ]
@@ -105,8 +162,20 @@ def handoff(reads: int = 20_000) -> list[object]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--send", type=int, help="one send of this many rows, on one line")
+    parser.add_argument("--no-record", action="store_true", help="print, do not add to results.md")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["BPXL_DATA_DIR"] = folder  # a fresh embedded sandbox
+        if args.send:
+            _, seconds, waited, cpu = send(args.send)
+            print(
+                f"{args.send} rows: whole {seconds:.2f} s, waiting on the API {waited:.2f} s, "
+                f"without the network {seconds - waited:.2f} s, CPU {cpu:.2f} s, "
+                f"load {os.getloadavg()[0]:.1f}, {Path(push.__file__).parents[2]}"
+            )
+            return
         table = [run(n) for n in (100, 100_000)]
     assert table[0][1] == table[1][1], "Excel calls grew with the number of rows"
     record(
@@ -120,15 +189,20 @@ def main() -> None:
             "results -> status columns",
             "per cell",
             "whole send (fake Excel, embedded sandbox)",
+            "of which waiting on the API",
+            "without the network (whole - waiting)",
+            "CPU (process)",
             "calls from VBA into Python",
             "longest call",
         ],
         table,
+        keep=not args.no_record,
     )
     record(
         "Excel I/O: a call into Excel handed to Excel's thread (benchmark 3)",
         ["property reads", "direct", "from the worker thread (2 hand-offs: app, then the read)"],
         [handoff()],
+        keep=not args.no_record,
     )
 
 
