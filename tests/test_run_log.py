@@ -144,6 +144,20 @@ def test_a_corrupt_log_is_passed_over(tmp_path: Path, sandbox, run) -> None:
     assert log is not None and log.summary == "1 row: 1 created, 0 invalid, 0 failed"
 
 
+def test_a_log_saved_in_pieces_reads_back_whole(monkeypatch) -> None:
+    """A long log is written some rows at a time (here 2): every row, in order, and the notes,
+    read back as saved, whatever the count against the pieces."""
+    monkeypatch.setattr(run_log, "_ROWS_AT_ONCE", 2)
+    for count in (0, 1, 2, 5):
+        rows = tuple(
+            run_log.LoggedRow(n, str(n), "Created", 'a "quote", é', {"FileName": f"r{n}.pdf"})
+            for n in range(count)
+        )
+        log = run_log.RunLog("push create", "/x/a.xlsx", "S", "t", "s", run_log.now(), rows, ("n",))
+        saved = json.loads(run_log.save(log).read_text("utf-8"))
+        assert run_log.last() == log and len(saved["rows"]) == count
+
+
 def test_only_the_newest_logs_are_kept(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(run_log, "LOGS_KEPT", 3)
     for n in range(5):

@@ -29,6 +29,7 @@ from .records import Layout
 from .results import SUCCESS, Outcome, RowResult
 
 LOGS_KEPT = 50  # the newest run logs kept, whatever their workbook
+_ROWS_AT_ONCE = 1000  # rows serialised together when a log is saved
 CSV_COLUMNS = ("Row", "Id", "Result", "Message")
 SENT = {o.value for o in (*SUCCESS.values(), Outcome.UNKNOWN)}  # rows whose values went out
 
@@ -184,9 +185,15 @@ def save(log: RunLog) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = folder / f"{stamp}-{os.getpid()}.json"
     temporary = path.with_suffix(".tmp")
-    # Not ``asdict``: it deep-copies every row's values (tens of seconds for 100,000 rows).
-    plain = {**vars(log), "rows": [vars(row) for row in log.rows]}
-    temporary.write_text(json.dumps(plain, ensure_ascii=False), encoding="utf-8")
+    # Not ``asdict``: it deep-copies every row's values (tens of seconds for 100,000 rows). Rows
+    # go out a thousand at a time: the whole text at once was the peak of a 100,000-row push.
+    head = json.dumps({k: v for k, v in vars(log).items() if k != "rows"}, ensure_ascii=False)
+    with open(temporary, "w", encoding="utf-8") as out:
+        out.write(f'{head[:-1]}, "rows": [')
+        for start in range(0, len(log.rows), _ROWS_AT_ONCE):
+            rows = [vars(row) for row in log.rows[start : start + _ROWS_AT_ONCE]]
+            out.write(("" if start == 0 else ", ") + json.dumps(rows, ensure_ascii=False)[1:-1])
+        out.write("]}")
     os.replace(temporary, path)
     for old in _files()[:-LOGS_KEPT]:
         with contextlib.suppress(OSError):
