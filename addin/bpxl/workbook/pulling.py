@@ -337,9 +337,11 @@ def read_pulled(path: Path) -> dict[str, Pulled]:
     return pulled_from(_rows(path, PULLED))
 
 
-def _rows(path: Path, title: str) -> list[tuple[object, ...]]:
+def _rows(path: Path, title: str) -> list[list[object]]:
+    """The sheet's rows, read as the invoice sheet is (``reading.read_values``: its fast reader
+    too; the memory of 100,000 invoices is 3.5 million cells)."""
     with reading.open_book(path) as book:
-        return list(book[title].iter_rows(values_only=True)) if title in book.sheetnames else []
+        return reading.read_values(book, book[title]).rows if title in book.sheetnames else []
 
 
 def _extend_table(sheet: Worksheet, last: int) -> None:

@@ -3,18 +3,18 @@
 Loading a workbook of 100,000 pulled invoices into openpyxl to refresh it took two minutes and
 2.6 GB (the invoice sheet and the memory sheet, 7 million cells as objects). Here the sheet is read
 once as values, the pulled invoices go into it as a streamed edit of its XML (``sheet_xml``: only
-the cells of the pulled rows change, new rows below, statuses cleared), and the memory sheet,
-which is bpxl's own, is written anew in one go. What a send of changed rows or a revert writes
-back (``after_push``) goes the same way, so nothing openpyxl cannot read is lost by a round trip.
-A workbook never pulled into has no memory sheet or amber marks yet: ``pulling`` makes them with
-openpyxl, which is quick at that size.
-"""
+the cells of the pulled rows that differ change, new rows below, statuses cleared; a sheet with
+nothing to change is copied as it is), and the memory sheet, which is bpxl's own, is written anew
+while the package is copied, in pieces, in the same pass. What a send of changed rows or a revert
+writes back (``after_push``) goes the same way, so nothing openpyxl cannot read is lost by a round
+trip. A workbook never pulled into has no memory sheet or amber marks yet: ``pulling`` makes them
+with openpyxl, which is quick at that size."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .. import template
@@ -34,6 +34,7 @@ DATE = Style(number_format=template.DATE_FORMAT)
 DATETIME = Style(number_format=DATETIME_FORMAT)
 PLAIN = Style()  # a cleared status loses its colour too
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_PIECE_ROWS = 2000  # memory rows written to the package at a time
 
 
 def refresh(
@@ -77,9 +78,14 @@ def refresh(
     unknown_in = pull_memory.Unknown(catalogue)
     free = found.width
     statuses = Statuses()
+    date1904 = found.grid.date1904
+    # Per column, what the loop below needs, looked up once (it runs for 3.5 million cells).
+    columns = [(c.index, c.index + 1, c.field.name, c) for c in layout.columns]
     for record in records:
         invoice, pulled = pull_memory.pulled(record, wanted, catalogue, numbers)
         before = None if replace_edits else remembered.get(invoice)
+        then = before.values if before is not None else None
+        server = pulled.values
         pulled_now.add(invoice)
         unknown, notes = pull_memory.extra_cells(unknown_in(record))
         for key in unknown:
@@ -91,20 +97,20 @@ def refresh(
                 extra.append(key)
         cells = [(headers[key], value) for key, value in unknown.items()]
         for row in places.of(invoice):
-            now = current.get(row, [])
+            now = current.get(row, ())
+            width = len(now)
             said = statuses.row(row, [*pulled.notes, *notes])
-            for column in layout.columns:
-                if column.field.name not in pulled.values:
+            for index, number, name, column in columns:
+                if name not in server:
                     continue
-                value, cell = pulled.values[column.field.name], _cell(now, column.index + 1)
-                if before is not None:
-                    then = before.values.get(column.field.name)
-                    kept = edits.kept_edit(column, cell, then, value, found.grid.date1904)
+                value, cell = server[name], now[index] if index < width else None
+                if then is not None:
+                    kept = edits.kept_edit(column, cell, then.get(name), value, date1904)
                     if kept is not None:
                         said.keep(kept)
                         continue
                 if not _shows(cell, value):  # only what differs: most of a refresh is unchanged
-                    edit.set(row, column.index + 1, value, _style(cell, value))  # type: ignore[arg-type]
+                    edit.set(row, number, value, _style(cell, value))  # type: ignore[arg-type]
             for number, value in cells:
                 if not _shows(_cell(now, number), value):
                     edit.set(row, number, value, _style(None, value))  # type: ignore[arg-type]
@@ -243,57 +249,46 @@ def _style(cell: object, value: object) -> Style | None:
     return DATE if isinstance(value, dt.date) else None
 
 
-def _memory(by_field: Mapping[str, int], remembered: Mapping[str, Pulled], date1904: bool) -> bytes:
-    """The memory sheet's XML, whole: a header, then each invoice's values in the invoice sheet's
-    column positions and its stamp. Dates are plain serial numbers in the workbook's date system:
-    they compare with the sheet's dates as numbers, in the amber marks and when read back."""
+def _memory(
+    by_field: Mapping[str, int], remembered: Mapping[str, Pulled], date1904: bool
+) -> Iterator[bytes]:
+    """The memory sheet's XML, whole, in pieces: a header, then each invoice's values in the
+    invoice sheet's column positions and its stamp. Dates are plain serial numbers in the
+    workbook's date system: they compare with the sheet's dates as numbers, in the amber marks
+    and when read back."""
     cells = CellXml(None, None, date1904)
     stamp = column_letter(max(by_field.values()) + 1)
     letters = {name: column_letter(column) for name, column in by_field.items()}
     order = sorted(by_field, key=by_field.__getitem__)
     header = "".join(cells.cell(f"{letters[name]}1", name) for name in order)
-    rows = [f'<row r="1">{header}{cells.cell(stamp + "1", STAMP_HEADER)}</row>']
+    yield (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{MAIN}"><dimension ref="A1:{stamp}{len(remembered) + 1}"/>'
+        f'<sheetData><row r="1">{header}{cells.cell(stamp + "1", STAMP_HEADER)}</row>'
+    ).encode()
+    columns = [(letters[name], name == fields.ID, name) for name in order]
+    rows: list[str] = []
     for number, (invoice, pulled) in enumerate(remembered.items(), start=2):
-        row = str(number)
-        values = dict(pulled.values, **{fields.ID: invoice})
+        row, values = str(number), pulled.values
         body = "".join(
-            cells.cell(letters[name] + row, value)
-            for name in order
-            if (value := values.get(name)) not in (None, "")
+            cells.cell(letter + row, value)
+            for letter, is_id, name in columns
+            if (value := invoice if is_id else values.get(name)) is not None and value != ""
         )
         updated = cells.cell(stamp + row, pulled.updated) if pulled.updated else ""
         rows.append(f'<row r="{row}">{body}{updated}</row>')
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<worksheet xmlns="{MAIN}"><dimension ref="A1:{stamp}{len(rows)}"/><sheetData>'
-        + "".join(rows)
-        + '</sheetData><sheetProtection sheet="1" objects="1" scenarios="1"/></worksheet>'
-    ).encode("utf-8")
+        if len(rows) == _PIECE_ROWS:
+            yield "".join(rows).encode("utf-8")
+            rows.clear()
+    yield "".join(rows).encode("utf-8")
+    yield b'</sheetData><sheetProtection sheet="1" objects="1" scenarios="1"/></worksheet>'
 
 
-def _write(path: Path, sheet: str, edit: Edit, temporary: Path, memory: bytes | None) -> None:
-    """The edited invoice sheet (streamed by ``sheet_xml``), then the new memory sheet if any."""
-    if memory is None:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
-            sheet_xml.apply(source, sheet, edit, target)
-        return
-    edited = temporary.with_name(temporary.name + ".sheet")
-    try:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as target:
-            sheet_xml.apply(source, sheet, edit, target)
-        with zipfile.ZipFile(edited) as source, zipfile.ZipFile(temporary, "w") as target:
-            part = Book(source).sheet_part(PULLED)
-            for item in source.infolist():
-                if item.filename == part:
-                    target.writestr(item, memory)
-                else:
-                    _copy(source, item, target)
-    finally:
-        edited.unlink(missing_ok=True)
-
-
-def _copy(source: zipfile.ZipFile, item: zipfile.ZipInfo, target: zipfile.ZipFile) -> None:
-    """One part as it is, in chunks (a sheet of 100,000 rows is tens of megabytes)."""
-    with source.open(item) as data, target.open(item, "w", force_zip64=True) as out:
-        while chunk := data.read(1 << 20):
-            out.write(chunk)
+def _write(
+    path: Path, sheet: str, edit: Edit, temporary: Path, memory: Iterable[bytes] | None
+) -> None:
+    """The edited invoice sheet (streamed by ``sheet_xml``) and the new memory sheet if any, in
+    one pass over the package."""
+    anew = {PULLED: memory} if memory is not None else None
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(temporary, "w") as target:
+        sheet_xml.apply(source, sheet, edit, target, anew)

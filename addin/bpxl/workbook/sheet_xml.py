@@ -41,7 +41,7 @@ import math
 import re
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -108,24 +108,46 @@ def column_number(letters: str) -> int:
     return number
 
 
-def apply(source: zipfile.ZipFile, sheet: str, edit: Edit, target: zipfile.ZipFile) -> None:
-    """Copy ``source`` into ``target`` with ``edit`` applied to the sheet named ``sheet``."""
+def apply(
+    source: zipfile.ZipFile,
+    sheet: str,
+    edit: Edit,
+    target: zipfile.ZipFile,
+    anew: Mapping[str, Iterable[bytes]] | None = None,
+) -> None:
+    """Copy ``source`` into ``target`` with ``edit`` applied to the sheet named ``sheet``, and the
+    sheets named in ``anew`` written anew from their XML, given in pieces (a sheet of 100,000
+    rows is tens of megabytes: it is never held whole)."""
     book = Book(source)
     part = book.sheet_part(sheet)
+    fresh = {book.sheet_part(name): pieces for name, pieces in (anew or {}).items()}
     styles_part = book.related("xl/workbook.xml", "/styles")
     changed: dict[str, bytes] = {}
     style_ids: dict[Style, int] = {}
-    if styles_part is not None:
+    if styles_part is not None and edit.styles:
         styles, style_ids = _with_styles(_parse(source.read(styles_part)), edit)
         changed[styles_part] = _serialise(styles)
-    for table in book.related_all(part, "/table"):
+    for table in book.related_all(part, "/table") if edit.values or edit.added else []:
         changed[table] = _serialise(_extend_table(_parse(source.read(table)), edit))
     for item in source.infolist():
-        if item.filename == part:
+        if item.filename == part and (edit.values or edit.added):
             with source.open(part) as xml, target.open(item, "w", force_zip64=True) as out:
                 _SheetWriter(edit, style_ids, book.date1904).run(xml, out)
+        elif item.filename in fresh:
+            with target.open(item, "w", force_zip64=True) as out:
+                for piece in fresh[item.filename]:
+                    out.write(piece)
+        elif item.filename in changed:
+            target.writestr(item, changed[item.filename])
         else:
-            target.writestr(item, changed.get(item.filename) or source.read(item.filename))
+            copy_part(source, item, target)
+
+
+def copy_part(source: zipfile.ZipFile, item: zipfile.ZipInfo, target: zipfile.ZipFile) -> None:
+    """One part as it is, in pieces of a megabyte (a sheet may be tens of megabytes)."""
+    with source.open(item) as data, target.open(item, "w", force_zip64=True) as out:
+        while chunk := data.read(1 << 20):
+            out.write(chunk)
 
 
 def check_parts(source: zipfile.ZipFile, sheet: str) -> None:
@@ -339,6 +361,7 @@ def _extend_table(root: etree._Element, edit: Edit) -> etree._Element:
 # -- the sheet ------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a pull writes the same few hundred dates again and again
 def excel_serial(value: dt.date, date1904: bool) -> float:
     """A date or datetime as Excel stores it, in the workbook's date system."""
     epoch = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
