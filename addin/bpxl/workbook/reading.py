@@ -20,18 +20,20 @@ an old .xls, a damaged file), and which sheet holds the invoices.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import math
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import load_workbook
 from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
@@ -42,7 +44,7 @@ from ..core.cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.records import HEADER_SEARCH_ROWS, find_header
-from . import package
+from . import cell_scan, package
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: an old .xls, or an encrypted book
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
@@ -182,39 +184,89 @@ def header_fields(
 
 
 def read_values(book: Workbook, sheet: Worksheet, last_row: int | None = None) -> SheetValues:
-    """The rows of ``sheet`` (up to ``last_row``) as Excel shows them (see the module's notes)."""
+    """The rows of ``sheet`` (up to ``last_row``) as Excel shows them (see the module's notes):
+    read by ``cell_scan`` when the sheet is in the shape it reads, else by openpyxl's parser;
+    the same values either way."""
+    try:
+        return _scanned(book, sheet, last_row)
+    except (cell_scan.Unsure, *DAMAGED):  # openpyxl reads it, and names any damage its way
+        return _parsed(book, sheet, last_row)
+
+
+def _scanned(book: Workbook, sheet: Worksheet, last_row: int | None) -> SheetValues:
+    scan = cell_scan.Scan()
     # openpyxl's read-only sheet keeps its source, shared strings and the book's date formats
     # in attributes it does not publish; its own row reader uses them the same way.
+    cells = cell_scan.Book(
+        sheet._shared_strings, book._date_formats, book._timedelta_formats, book.epoch
+    )
     with sheet._get_source() as source:
-        parser = _Parser(
-            source,
-            sheet._shared_strings,
-            data_only=True,
-            epoch=book.epoch,
-            date_formats=book._date_formats,
-            timedelta_formats=book._timedelta_formats,
+        rows, stop = _rows(cell_scan.rows(source, cells, scan), last_row)
+    hidden = frozenset(row for row in scan.hidden if row <= stop)  # as far as openpyxl's goes
+    merged: tuple[tuple[int, int, int, int], ...] = ()
+    if scan.skeleton:  # all rows read: the rest of the sheet's XML, by openpyxl's parser
+        parser = _parser(book, sheet, io.BytesIO(scan.skeleton))
+        if any(True for _ in parser.parse()):
+            raise cell_scan.Unsure("rows outside the sheet's data")
+        merged = _merged(parser)
+    date1904 = book.epoch == CALENDAR_MAC_1904
+    return SheetValues(sheet.title, rows, hidden, date1904, merged)
+
+
+def _parsed(book: Workbook, sheet: Worksheet, last_row: int | None) -> SheetValues:
+    with sheet._get_source() as source:
+        parser = _parser(book, sheet, source)
+        numbered = (
+            (number, [(cell["column"], cell["value"]) for cell in cells])
+            for number, cells in parser.parse()
         )
-        rows: list[list[object]] = []
-        for number, cells in parser.parse():
-            if last_row is not None and number > last_row:
-                break
-            width = max((cell["column"] for cell in cells), default=0)
-            values: list[object] = [None] * width
-            for cell in cells:
-                values[cell["column"] - 1] = cell["value"]
-            if number > len(rows):
-                rows.extend([] for _ in range(number - 1 - len(rows)))
-                rows.append(values)
-            else:
-                rows[number - 1] = values
+        rows, _ = _rows(numbered, last_row)
+    # The merged ranges follow the rows in the sheet's XML: known only when all rows were read.
+    date1904 = book.epoch == CALENDAR_MAC_1904
+    return SheetValues(sheet.title, rows, frozenset(parser.hidden), date1904, _merged(parser))
+
+
+def _parser(book: Workbook, sheet: Worksheet, source: IO[bytes]) -> _Parser:
+    return _Parser(
+        source,
+        sheet._shared_strings,
+        data_only=True,
+        epoch=book.epoch,
+        date_formats=book._date_formats,
+        timedelta_formats=book._timedelta_formats,
+    )
+
+
+def _rows(
+    numbered: Iterable[cell_scan.Row], last_row: int | None
+) -> tuple[list[list[object]], float]:
+    """Rows by number (row 1 first), all as wide as the widest, and the number of the last row
+    read (the one past ``last_row``: openpyxl's reader has noted whether it is hidden); a row
+    read twice keeps its last reading, as openpyxl's own reader does."""
+    rows: list[list[object]] = []
+    stop = math.inf
+    for number, cells in numbered:
+        if last_row is not None and number > last_row:
+            stop = number
+            break
+        width = max((column for column, _ in cells), default=0)
+        values: list[object] = [None] * width
+        for column, value in cells:
+            values[column - 1] = value
+        if number > len(rows):
+            rows.extend([] for _ in range(number - 1 - len(rows)))
+            rows.append(values)
+        else:
+            rows[number - 1] = values
     width = max(map(len, rows), default=0)
     for values in rows:
         values.extend([None] * (width - len(values)))
-    # The merged ranges follow the rows in the sheet's XML: known only when all rows were read.
+    return rows, stop
+
+
+def _merged(parser: _Parser) -> tuple[tuple[int, int, int, int], ...]:
     merges = parser.merged_cells.mergeCell if parser.merged_cells else []
-    merged = tuple(range_boundaries(merge.ref) for merge in merges)
-    date1904 = book.epoch == CALENDAR_MAC_1904
-    return SheetValues(sheet.title, rows, frozenset(parser.hidden), date1904, merged)
+    return tuple(range_boundaries(merge.ref) for merge in merges)
 
 
 class _Parser(WorkSheetParser):  # type: ignore[misc]
@@ -240,14 +292,12 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
                     element.get("t") != "str" or element.find(VALUE_TAG) is None
                 ):  # Excel saves an empty text result as t="str" with an empty value
                     cell["value"] = NO_SAVED_VALUE
-            elif value.__class__ is dt.datetime and (value.year, value.month, value.day) == (
-                1900,
-                2,
-                28,
+            elif (
+                value.__class__ is dt.datetime
+                and (value.year, value.month, value.day) == (1900, 2, 28)
+                and cell_scan.phantom(element.findtext(VALUE_TAG) or "", self.epoch)
             ):
-                raw = element.findtext(VALUE_TAG) or ""
-                if self.epoch == CALENDAR_WINDOWS_1900 and raw and 60 <= float(raw) < 61:
-                    cell["value"] = PHANTOM_DATE
+                cell["value"] = PHANTOM_DATE
         return number, cells
 
     def _cell_by_cell(self, row: Any) -> list[dict[str, Any]]:
