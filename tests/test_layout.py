@@ -4,7 +4,7 @@ Every ``import`` in ``addin/bpxl`` is read (with ``ast``, the ones inside functi
 to these rules (docs/architecture.md draws them):
 
 - the core (``bpxl.core``) imports no front end (``bpxl.workbook``, ``bpxl.excel``, ``bpxl.cli``),
-  not the template builder and no workbook library (openpyxl, lxml, xlwings);
+  not the template builder and no workbook library (openpyxl, lxml, python-calamine, xlwings);
 - the .xlsx front end (``bpxl.workbook``) and the Excel front end (``bpxl.excel``) never import
   each other; both may use the core, the template builder and the sandbox;
 - the template builder (``bpxl.template``) stands on the core alone;
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "addin" / "bpxl"
-WORKBOOK_LIBRARIES = ("openpyxl", "lxml", "xlwings")
+WORKBOOK_LIBRARIES = ("openpyxl", "lxml", "python_calamine", "xlwings")
 FRONT_ENDS = ("bpxl.workbook", "bpxl.excel", "bpxl.cli")
 
 

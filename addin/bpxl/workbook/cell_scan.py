@@ -43,7 +43,7 @@ _TOKEN = re.compile(
     rf'(<row)(?:\s+r="([1-9][0-9]{{0,6}})")?({_ATTRS})\s*(/?)>'
     r"|(</row>)"
     # a cell: r, s and t in that order, other attributes; then <f>, <v>, <is>, in that order
-    r'|(<c)(?:\s+r="([A-Z]{1,3})[1-9][0-9]{0,6}")?(?:\s+s="([0-9]{1,9})")?'
+    r'|(<c)(?:\s+r="([A-Z]{1,3})([1-9][0-9]{0,6})")?(?:\s+s="([0-9]{1,9})")?'
     rf'(?:\s+t="([a-zA-Z]+)")?({_ATTRS})\s*'
     r"(?:/>|>\s*"
     rf"(?:(<f)\b{_ATTRS}\s*(?:/>|>[^<]*</f>)\s*)?"
@@ -171,8 +171,6 @@ class _Rows:
     def read(self, text: str) -> Iterator[Row]:
         if "xmlns" in text:
             raise Unsure("a namespace declared inside the rows")
-        strings = self.book.strings
-        dates = self.book.date_styles
         cells = self.cells
         column = self.column
         done: list[Row] = []
@@ -184,6 +182,7 @@ class _Rows:
             row_end,
             cell,
             letters,
+            _,
             style,
             kind,
             cell_attrs,
@@ -197,34 +196,11 @@ class _Rows:
             if cell:
                 if cells is None:
                     raise Unsure("a cell outside a row")
-                if cell_attrs and _RST.search(cell_attrs):
-                    raise Unsure("a cell's r, s or t out of their order")
                 if letters:
-                    try:
-                        column = column_index_from_string(letters)
-                    except ValueError:
-                        raise Unsure("a column beyond openpyxl's") from None
+                    column = _column(letters)
                 else:
                     column += 1
-                value: object
-                if kind == "inlineStr":
-                    value = _inline(inline) if is_tag else None
-                elif not raw:
-                    value = None
-                elif kind == "s":
-                    try:
-                        value = strings[int(raw)]
-                    except (ValueError, IndexError):
-                        raise Unsure("a shared string openpyxl cannot find") from None
-                elif not kind or kind == "n":
-                    value = self._number(raw, int(style) if style else 0, dates)
-                else:
-                    value = _typed(kind, raw)
-                if value is None:
-                    if formula and (kind != "str" or not v_tag):
-                        value = NO_SAVED_VALUE  # Excel saves an empty text result as t="str"
-                elif value.__class__ is dt.datetime and value.timetuple()[:3] == (1900, 2, 28):
-                    value = self._phantom(value, raw)
+                value = self.value(style, kind, cell_attrs, formula, v_tag, raw, is_tag, inline)
                 cells.append((column, value))
             elif row_open:
                 if cells is not None:
@@ -245,6 +221,41 @@ class _Rows:
         self.cells = cells
         self.column = column
         return iter(done)
+
+    def value(
+        self,
+        style: str,
+        kind: str,
+        attrs: str,
+        formula: str,
+        v_tag: str,
+        raw: str,
+        is_tag: str,
+        inline: str,
+    ) -> object:
+        """A cell's value from its tokens, as openpyxl's parser and ``reading`` give it."""
+        if attrs and _RST.search(attrs):
+            raise Unsure("a cell's r, s or t out of their order")
+        value: object
+        if kind == "inlineStr":
+            value = _inline(inline) if is_tag else None
+        elif not raw:
+            value = None
+        elif kind == "s":
+            try:
+                value = self.book.strings[int(raw)]
+            except (ValueError, IndexError):
+                raise Unsure("a shared string openpyxl cannot find") from None
+        elif not kind or kind == "n":
+            value = self._number(raw, int(style) if style else 0, self.book.date_styles)
+        else:
+            value = _typed(kind, raw)
+        if value is None:
+            if formula and (kind != "str" or not v_tag):
+                value = NO_SAVED_VALUE  # Excel saves an empty text result as t="str"
+        elif value.__class__ is dt.datetime and value.timetuple()[:3] == (1900, 2, 28):
+            value = self._phantom(value, raw)
+        return value
 
     def _start(self, number: str, attrs: str) -> None:
         if number:
@@ -286,6 +297,26 @@ class _Rows:
     def finish(self) -> None:
         if self.cells is not None:
             raise Unsure("the rows end inside a row")
+
+
+def cell_at(text: str, start: int, book: Book) -> tuple[int, int, object]:
+    """The row, column and value (as openpyxl reads it) of the cell whose ``<c`` is at
+    ``start`` in the sheet's ``text``; ``Unsure`` if it is not a cell of the shape read here or
+    does not say where it is."""
+    token = _TOKEN.match(text, start)
+    if token is None or not token.group(6) or not token.group(7):
+        raise Unsure("a cell that does not say where it is")
+    groups = token.groups()
+    value = _Rows(book, Scan()).value(*groups[8:16])
+    return int(groups[7]), _column(groups[6]), value
+
+
+def _column(letters: str) -> int:
+    try:
+        column: int = column_index_from_string(letters)
+    except ValueError:
+        raise Unsure("a column beyond openpyxl's") from None
+    return column
 
 
 def phantom(raw: str, epoch: dt.datetime) -> bool:

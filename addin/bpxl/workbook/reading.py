@@ -1,7 +1,12 @@
 """Reading an .xlsx file as Excel shows it: the workbook, the invoice sheet, its values.
 
 openpyxl reads the values Excel saved (read-only, values only). Where what it returns differs
-from what the user sees, its sheet parser is extended rather than trusted blindly:
+from what the user sees, its sheet parser is extended rather than trusted blindly (below). Its
+parser is slow (100,000 rows: about 10 s), so a whole sheet is read by python-calamine and made
+openpyxl's values exactly (``calamine_cells``); a sheet calamine would read otherwise, and the
+first rows read to find the header, by a strict scanner of the rows' XML (``cell_scan``); only
+XML neither reads (prefixes, comments, other encodings...) by openpyxl's parser. All three give
+the same values, with the same marks:
 
 - a formula with no saved value (a file written by a program that does not calculate) reads as
   blank, so the field would be left out and the row would succeed without it: it becomes
@@ -44,7 +49,7 @@ from ..core.cells import NO_SAVED_VALUE, PHANTOM_DATE, Unreadable
 from ..core.errors import UsageError
 from ..core.fields import Catalogue
 from ..core.records import HEADER_SEARCH_ROWS, find_header
-from . import cell_scan, package
+from . import calamine_cells, cell_scan, package
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: an old .xls, or an encrypted book
 _ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
@@ -187,28 +192,52 @@ def read_values(book: Workbook, sheet: Worksheet, last_row: int | None = None) -
     """The rows of ``sheet`` (up to ``last_row``) as Excel shows them (see the module's notes):
     read by ``cell_scan`` when the sheet is in the shape it reads, else by openpyxl's parser;
     the same values either way."""
+    if last_row is None:
+        try:
+            return _calamine(book, sheet)
+        except (cell_scan.Unsure, *DAMAGED):
+            pass
     try:
         return _scanned(book, sheet, last_row)
     except (cell_scan.Unsure, *DAMAGED):  # openpyxl reads it, and names any damage its way
         return _parsed(book, sheet, last_row)
 
 
-def _scanned(book: Workbook, sheet: Worksheet, last_row: int | None) -> SheetValues:
-    scan = cell_scan.Scan()
+def _calamine(book: Workbook, sheet: Worksheet) -> SheetValues:
+    rows, hidden, skeleton = calamine_cells.read(
+        book._archive, sheet._worksheet_path, sheet.title, _book(book, sheet), book
+    )
+    merged = _skeleton_merged(book, sheet, skeleton)
+    date1904 = book.epoch == CALENDAR_MAC_1904
+    return SheetValues(sheet.title, rows, frozenset(hidden), date1904, merged)
+
+
+def _book(book: Workbook, sheet: Worksheet) -> cell_scan.Book:
     # openpyxl's read-only sheet keeps its source, shared strings and the book's date formats
     # in attributes it does not publish; its own row reader uses them the same way.
-    cells = cell_scan.Book(
+    return cell_scan.Book(
         sheet._shared_strings, book._date_formats, book._timedelta_formats, book.epoch
     )
+
+
+def _skeleton_merged(
+    book: Workbook, sheet: Worksheet, skeleton: bytes
+) -> tuple[tuple[int, int, int, int], ...]:
+    """The merged ranges in the sheet's XML without its rows, read by openpyxl's parser."""
+    parser = _parser(book, sheet, io.BytesIO(skeleton))
+    if any(True for _ in parser.parse()):
+        raise cell_scan.Unsure("rows outside the sheet's data")
+    return _merged(parser)
+
+
+def _scanned(book: Workbook, sheet: Worksheet, last_row: int | None) -> SheetValues:
+    scan = cell_scan.Scan()
     with sheet._get_source() as source:
-        rows, stop = _rows(cell_scan.rows(source, cells, scan), last_row)
+        rows, stop = _rows(cell_scan.rows(source, _book(book, sheet), scan), last_row)
     hidden = frozenset(row for row in scan.hidden if row <= stop)  # as far as openpyxl's goes
     merged: tuple[tuple[int, int, int, int], ...] = ()
     if scan.skeleton:  # all rows read: the rest of the sheet's XML, by openpyxl's parser
-        parser = _parser(book, sheet, io.BytesIO(scan.skeleton))
-        if any(True for _ in parser.parse()):
-            raise cell_scan.Unsure("rows outside the sheet's data")
-        merged = _merged(parser)
+        merged = _skeleton_merged(book, sheet, scan.skeleton)
     date1904 = book.epoch == CALENDAR_MAC_1904
     return SheetValues(sheet.title, rows, hidden, date1904, merged)
 
