@@ -83,10 +83,7 @@ def load_all() -> dict[str, Profile]:
     for name, entry in raw.items():
         if not _well_formed(entry):
             raise _damaged(f"the profile {redact.printable(str(name))!r} is not one bpxl saved")
-        try:
-            found[name] = Profile(**{"name": name, **entry})
-        except TypeError:
-            raise _damaged(f"the profile {redact.printable(str(name))!r} is incomplete") from None
+        found[name] = Profile(**{"name": name, **entry})  # well formed: a Profile's keys, a URL
     return found
 
 
