@@ -88,6 +88,9 @@ TESTS = {
         "tests/test_client.py",
         "tests/test_hostile_server.py",
     ],
+    # The profiles file, the keyring (an in-memory one, weak and failing ones) and the ribbon's
+    # active profile, called directly; the command line's connect tests are too slow here.
+    "core/profiles": ["tests/test_profiles.py"],
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
