@@ -91,6 +91,9 @@ TESTS = {
     # The profiles file, the keyring (an in-memory one, weak and failing ones) and the ribbon's
     # active profile, called directly; the command line's connect tests are too slow here.
     "core/profiles": ["tests/test_profiles.py"],
+    # Its folders, the tenant URL's one spelling, the fields cache and the connections opened,
+    # called directly against the sandbox.
+    "core/connection": ["tests/test_connection.py"],
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
