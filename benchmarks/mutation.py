@@ -94,6 +94,8 @@ TESTS = {
     # Its folders, the tenant URL's one spelling, the fields cache and the connections opened,
     # called directly against the sandbox.
     "core/connection": ["tests/test_connection.py"],
+    # The catalogue's lookups, resemblances, template and table; the fields a tenant describes.
+    "core/fields": ["tests/test_fields.py", "tests/test_spelling.py", "tests/test_describe.py"],
     # The client over loopback: the sandbox, a hostile server and the quirks of real tenants;
     # the command line's and the engine's end-to-end tests reach it too but are too slow here.
     "core/client": [
