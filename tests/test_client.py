@@ -537,12 +537,36 @@ def test_a_query_is_asked_again_after_a_busy_answer_or_a_dropped_connection() ->
     found = ok_json({"retrieveResponse": [{"Id": "5"}]})
     busy = ok_json({}, 503, {"Retry-After": "1"})
     slow = ok_json({}, 429, {"Retry-After": "1"})
-    with HostileServer(_in_turn([None], [busy], [slow], [found])).running() as server:
+    with HostileServer(_in_turn([None], [busy], [slow], [slow], [found])).running() as server:
         client = Client(server.url, token="t")
         assert client.retrieve("5") == {"Id": "5"}
-    assert len(server.requests) == 4
-    assert (client.strain.resent, client.strain.slow_downs) == (3, 1)
-    assert client.strain.waited_s == pytest.approx(2.0, abs=0.01)  # as asked; no backoff first
+    assert len(server.requests) == 5
+    assert (client.strain.resent, client.strain.slow_downs) == (4, 2)  # 429s only slow down
+    assert client.strain.waited_s == pytest.approx(3.0, abs=0.01)  # as asked; no backoff first
+
+
+def test_a_query_unanswered_past_its_deadline_is_not_asked_again() -> None:
+    """The watchdog ends the wait for the status line, a failed read urllib3 would retry on a
+    GET: past the deadline it does not (no pause, no second request, nothing counted as
+    strain)."""
+    with HostileServer(_always(5.0)).running() as server:
+        client = Client(server.url, token="t", deadline=0.6)
+        with pytest.raises(ApiConnectionError, match=r"within 0\.6 seconds"):
+            client.retrieve("5")
+    assert len(server.requests) == 1 and client.strain.resent == 0
+
+
+def test_an_upserts_found_after_a_retry_may_be_what_the_first_try_made() -> None:
+    """A lost answer to an upsert is retried (PATCH changes nothing twice); "found" then may
+    mean found what the first try made, so it is left unsaid."""
+    found = ok_json({"upsertResponse": [{"ErrorCode": "0", "Id": "5", "created": "false"}]})
+    with HostileServer(_in_turn([None], [found], [found])).running() as server:
+        client = Client(server.url, token="t")
+        [retried] = client.upsert([{"Id": "5", "Status": "Closed"}])
+        [answered] = client.upsert([{"Id": "5", "Status": "Closed"}])
+    assert len(server.requests) == 3
+    assert retried.outcome is Outcome.UPSERTED and retried.created is None
+    assert answered.created is False
 
 
 def test_a_stop_ends_the_wait_before_a_retry() -> None:
