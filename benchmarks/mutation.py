@@ -66,6 +66,26 @@ ROUND_TRIP = [
         )
     ),
 ]
+
+# The round trip's end-to-end tests, run in this process, but for the one that pulls, sorts and
+# sends a workbook several times (20 to 50 s of openpyxl reading it: too slow per mutant).
+_ROUNDTRIP = [
+    f"tests/test_roundtrip.py::{name}"
+    for name in (
+        "test_a_dry_run_of_changed_rows_says_it_only_checks",
+        "test_pull_with_no_match_and_by_ids",
+        "test_unknown_server_fields_are_kept_in_extra_columns",
+        "test_extra_columns_go_after_every_used_column_and_merged_cell",
+        "test_a_cell_emptied_since_the_pull_is_sent_as_a_clear",
+        "test_a_1904_workbook_compares_plain_numbers_in_its_own_date_system",
+        "test_a_plain_update_can_be_reverted_for_chosen_rows",
+        "test_dates_go_round_and_back_exactly_in_any_time_zone",
+        "test_a_row_sent_twice_after_one_pull_is_no_conflict",
+        "test_send_changed_and_revert_keep_what_openpyxl_cannot_read",
+        "test_stamps_and_conflicts_ask_500_ids_a_query_and_miss_none",
+    )
+]
+
 # The tests that exercise a module, fast ones only: mutmut runs, per mutant, just the tests of
 # this selection that reached the mutated function. Modules not named here get the test files
 # that import them (``tests_for``).
@@ -111,11 +131,11 @@ TESTS = {
     # Its rules one by one, and the two looks and the clock on the fake server with short waits;
     # the end-to-end lookups (test_lookup.py, test_safety.py) wait on purpose: too slow here.
     "core/reconcile": ["tests/test_reconcile.py"],
-    "core/roundtrip/sends": [
-        "tests/test_trips.py",
-        "tests/test_roundtrip.py",
-        "tests/test_tenant_fields.py",
-    ],
+    "core/roundtrip/sends": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_tenant_fields.py"],
+    "core/roundtrip/edits": ["tests/test_trips.py", *_ROUNDTRIP],
+    "core/roundtrip/pull_memory": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_pull.py"],
+    "core/roundtrip/revert_memory": ["tests/test_trips.py", *_ROUNDTRIP],
+    "core/roundtrip/pulls": ["tests/test_pull.py", *_ROUNDTRIP],
     # Its rules on text; the end-to-end leak hunts of test_redact.py run a command per mutant.
     "core/redact": [
         "tests/test_redact.py::test_scrub_cuts_known_secrets_and_named_credentials",
