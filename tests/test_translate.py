@@ -163,10 +163,14 @@ def test_a_mapped_column_is_read_as_the_field_it_became() -> None:
     assert notes[1] == "Dates read as DD/MM/YYYY (--date-format): 1 cells in DueDate."
 
 
-def test_the_rows_not_sent_are_read_alike() -> None:
+def test_the_rows_not_sent_are_read_alike_and_each_translation_is_said() -> None:
     every = [(2, ["31/07/2024", "1.234,5"]), (3, ["01/08/2024", "2,5"])]
     grid = Grid(["DueDate", "Amount"], every[1:], sheet_rows=every)
-    made, _ = apply(grid, Translation(date_format="DD/MM/YYYY", decimal_comma=True), AMOUNTS)
+    made, notes = apply(grid, Translation(date_format="DD/MM/YYYY", decimal_comma=True), AMOUNTS)
+    assert notes == [
+        "Dates read as DD/MM/YYYY (--date-format): 1 cells in DueDate.",
+        "Decimal commas read as decimal points (a CSV separated by ';'): 1 cells in Amount.",
+    ]  # both said
     assert made.rows == [(3, ["2024-08-01", "2.5"])]
     assert made.sheet_rows == [(2, ["2024-07-31", "1234.5"]), (3, ["2024-08-01", "2.5"])]
 
