@@ -134,7 +134,11 @@ TESTS = {
     "core/roundtrip/sends": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_tenant_fields.py"],
     "core/roundtrip/edits": ["tests/test_trips.py", *_ROUNDTRIP],
     "core/roundtrip/pull_memory": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_pull.py"],
-    "core/roundtrip/revert_memory": ["tests/test_trips.py", *_ROUNDTRIP],
+    "core/roundtrip/revert_memory": [
+        "tests/test_revert_memory.py",
+        "tests/test_trips.py",
+        *_ROUNDTRIP,
+    ],
     "core/roundtrip/pulls": ["tests/test_pull.py", *_ROUNDTRIP],
     # Its rules on text; the end-to-end leak hunts of test_redact.py run a command per mutant.
     "core/redact": [
