@@ -133,7 +133,7 @@ TESTS = {
     "core/reconcile": ["tests/test_reconcile.py"],
     "core/roundtrip/sends": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_tenant_fields.py"],
     "core/roundtrip/edits": ["tests/test_trips.py", *_ROUNDTRIP],
-    "core/roundtrip/pull_memory": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_pull.py"],
+    "core/roundtrip/pull_memory": ["tests/test_pull_memory.py", "tests/test_trips.py", *_ROUNDTRIP],
     "core/roundtrip/revert_memory": [
         "tests/test_revert_memory.py",
         "tests/test_trips.py",
