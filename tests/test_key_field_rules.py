@@ -4,6 +4,8 @@ the fake server, one rule at a time (key-field pushes end to end are in test_key
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -164,3 +166,33 @@ def test_an_answer_without_a_real_id_or_with_a_key_not_asked_is_passed_over(fake
         key(3): [Found(ids[2], None, created(fake, ids[2]))],  # who made it: not known
         key(4): [Found(ids[3], "7", "")],
     }
+
+
+def test_keys_are_asked_one_query_at_a_time_unless_told_more(fake) -> None:
+    """The look-up runs before every create: by default it asks the server one query at a
+    time, as many at once as the push's concurrency when told."""
+    wanted = [key(n) for n in range(1, 3 * key_field.CHUNK + 1)]
+    store(fake, 7, *wanted[:: key_field.CHUNK])
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+
+    def one_at_a_time(number: int, sql: str) -> None:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)  # long enough for a second query to arrive if one was sent
+        with lock:
+            in_flight[0] -= 1
+
+    fake.on_query = one_at_a_time
+    client = Client(fake.url, username="u", password="p")
+    assert len(lookup(client, KEY, wanted)) == 3
+    assert most[0] == 1 and len(fake.queries) == 3
+    together = threading.Barrier(3, timeout=30)  # three queries at once, or this breaks
+
+    def all_together(number: int, sql: str) -> None:
+        together.wait()
+
+    fake.on_query = all_together
+    assert len(lookup(client, KEY, wanted, concurrency=5)) == 3
+    client.close()
