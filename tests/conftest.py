@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import locale
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -70,6 +71,19 @@ def time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
     else:
         os.environ["TZ"] = before
     time.tzset()
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """A machine whose default text encoding is not UTF-8 (as Windows' ANSI code page): a file
+    opened without naming its encoding cannot hold an accent; bpxl names UTF-8 everywhere."""
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    assert locale.getencoding() != "UTF-8", "the C locale did not take effect"
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ import datetime as dt
 import json
 import os
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from bpxl.core import unsettled
 from bpxl.core.connection import data_dir
@@ -85,3 +87,34 @@ def test_creates_settled_are_forgotten_and_others_kept() -> None:
     assert unsettled.find(one.ref) is None and unsettled.find(two.ref) == two
     unsettled.forget([])
     assert unsettled.find(two.ref) == two
+
+
+def test_a_create_kept_a_minute_past_the_days_given_is_pruned() -> None:
+    kept = unsettled.keep({"FileName": "a.pdf"}, SENT_AT)
+    now = time.time()
+    os.utime(unsettled.folder() / f"{kept.ref}.json", (now, now - 100 * 86_400 - 60))
+    unsettled.prune(100.01)  # 864 s more: still kept
+    assert unsettled.find(kept.ref) == kept
+    unsettled.prune(100)
+    assert unsettled.find(kept.ref) is None
+
+
+def test_creates_kept_at_once_by_the_push_threads_each_keep_their_own() -> None:
+    """A push's batches go out from several threads, and each keeps its lost creates."""
+    start = threading.Barrier(8)
+
+    def keep_many(thread: int) -> list[unsettled.SentCreate]:
+        start.wait()
+        return [unsettled.keep({"FileName": f"{thread}-{n}.pdf"}, SENT_AT) for n in range(40)]
+
+    with ThreadPoolExecutor(8) as pool:
+        kept = [c for made in pool.map(keep_many, range(8)) for c in made]
+    assert len({c.ref for c in kept}) == 320
+    assert all(unsettled.find(c.ref) == c for c in kept)
+
+
+def test_a_create_is_kept_in_utf_8_whatever_the_machines_encoding(ascii_locale: None) -> None:
+    kept = unsettled.keep({"FileName": "Café ünd Ærø.pdf"}, SENT_AT)
+    assert unsettled.find(kept.ref) == kept
+    raw = (unsettled.folder() / f"{kept.ref}.json").read_bytes()
+    assert "Café ünd Ærø".encode() in raw
