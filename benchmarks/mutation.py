@@ -67,9 +67,9 @@ ROUND_TRIP = [
     ),
 ]
 
-# The round trip's end-to-end tests, run in this process, but for the one that pulls, sorts and
+# The command line's round trip, end to end in this process, but for the one that pulls, sorts and
 # sends a workbook several times (20 to 50 s of openpyxl reading it: too slow per mutant).
-_ROUNDTRIP = [
+CLI_ROUND_TRIP = [
     f"tests/test_roundtrip.py::{name}"
     for name in (
         "test_a_dry_run_of_changed_rows_says_it_only_checks",
@@ -131,15 +131,19 @@ TESTS = {
     # Its rules one by one, and the two looks and the clock on the fake server with short waits;
     # the end-to-end lookups (test_lookup.py, test_safety.py) wait on purpose: too slow here.
     "core/reconcile": ["tests/test_reconcile.py"],
-    "core/roundtrip/sends": ["tests/test_trips.py", *_ROUNDTRIP, "tests/test_tenant_fields.py"],
-    "core/roundtrip/edits": ["tests/test_trips.py", *_ROUNDTRIP],
-    "core/roundtrip/pull_memory": ["tests/test_pull_memory.py", "tests/test_trips.py", *_ROUNDTRIP],
+    "core/roundtrip/sends": ["tests/test_trips.py", *CLI_ROUND_TRIP, "tests/test_tenant_fields.py"],
+    "core/roundtrip/edits": ["tests/test_trips.py", *CLI_ROUND_TRIP],
+    "core/roundtrip/pull_memory": [
+        "tests/test_pull_memory.py",
+        "tests/test_trips.py",
+        *CLI_ROUND_TRIP,
+    ],
     "core/roundtrip/revert_memory": [
         "tests/test_revert_memory.py",
         "tests/test_trips.py",
-        *_ROUNDTRIP,
+        *CLI_ROUND_TRIP,
     ],
-    "core/roundtrip/pulls": ["tests/test_pull.py", *_ROUNDTRIP],
+    "core/roundtrip/pulls": ["tests/test_pull.py", *CLI_ROUND_TRIP],
     # Its rules on text; the end-to-end leak hunts of test_redact.py run a command per mutant.
     "core/redact": [
         "tests/test_redact.py::test_scrub_cuts_known_secrets_and_named_credentials",
