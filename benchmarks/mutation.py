@@ -132,7 +132,7 @@ TESTS = {
     # the end-to-end lookups (test_lookup.py, test_safety.py) wait on purpose: too slow here.
     "core/reconcile": ["tests/test_reconcile.py"],
     "core/roundtrip/sends": ["tests/test_trips.py", *CLI_ROUND_TRIP, "tests/test_tenant_fields.py"],
-    "core/roundtrip/edits": ["tests/test_trips.py", *CLI_ROUND_TRIP],
+    "core/roundtrip/edits": ["tests/test_edits.py", "tests/test_trips.py", *CLI_ROUND_TRIP],
     "core/roundtrip/pull_memory": [
         "tests/test_pull_memory.py",
         "tests/test_trips.py",
