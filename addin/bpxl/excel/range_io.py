@@ -183,7 +183,7 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     first = block.header_row + 1
     last = max(block.top + len(block.values) - 1, max(r.row for r in results))
     current = [_row(block, row) for row in range(first, last + 1)]
-    by_row = {r.row: r for r in results if first <= r.row <= last}
+    by_row = {r.row: r for r in results if r.row >= first}  # last: at least the last result
 
     def column(index: int | None, new: Callable[[RowResult, object], object]) -> list[object]:
         """The column's cells from the first data row to the last: what they hold, and the
