@@ -214,6 +214,9 @@ FAST_SHAPES = {
     "<t>かんじ</t></rPh></is></c></row>",
     "empty inline texts": '<row r="2"><c r="A2" t="inlineStr"><is><t/></is></c>'
     '<c r="B2" t="inlineStr"><is></is></c><c r="C2" t="inlineStr"/></row>',
+    "texts with spaces at their ends": '<row r="2"><c r="A2" t="inlineStr"><is><t> a </t></is></c>'
+    '<c r="B2" t="inlineStr"><is><t>  </t></is></c><c r="C2" t="inlineStr"><is><t>x\ny</t></is>'
+    '</c><c r="D2" t="inlineStr"><is><t xml:space="preserve"> b </t></is></c></row>',
     "escapes": '<row r="2"><c r="B2" t="inlineStr"><is><t>a &amp; &lt;b&gt; &#233;&#x20AC;'
     '</t></is></c><c r="C2" t="str"><v>&quot;q&quot;</v></c><c r="D2"><v>1&#48;</v></c></row>',
     "an empty shared string": '<row r="2"><c r="A2" t="s"><v>2</v></c>'
@@ -297,6 +300,24 @@ def test_other_shapes_are_read_by_openpyxl(tmp_path: Path, shape: str) -> None:
         except reading.DAMAGED as damage:
             ours = type(damage)
         assert ours == theirs
+
+
+def test_shared_strings_with_spaces_at_their_ends_are_not_left_to_calamine(
+    tmp_path: Path,
+) -> None:
+    """calamine trims a text's ends unless it says xml:space="preserve" (openpyxl does not)."""
+    path = tmp_path / "book.xlsx"
+    rows = '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>'
+    package(path, _sheet(HEADER + rows), [*STRINGS[:2], " lead", "  "])
+    with zipfile.ZipFile(path) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    strings = parts["xl/sharedStrings.xml"]
+    parts["xl/sharedStrings.xml"] = strings.replace(b" xml:space='preserve'", b"")
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    [sheet] = read_both(path, calamine=False)
+    assert sheet.rows[1][:2] == [" lead", "  "]
 
 
 def test_a_sheet_in_utf16_is_left_to_openpyxl(tmp_path: Path) -> None:

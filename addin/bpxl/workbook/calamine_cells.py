@@ -46,7 +46,10 @@ _SPECIAL = [
     re.compile(r' t="(?!(?:s|n|b|str|inlineStr)")'),  # errors, ISO dates, unknown types
     re.compile(r"<v>(?![0-9]{1,15}</v>|-[0-9]{1,15}</v>|-?[0-9]*\.[0-9]*[1-9][0-9]*</v>)"),
     re.compile(r"<v\s"),  # a value with attributes
-    re.compile(r'<is>(?!<t(?: xml:space="preserve")?>[^<&]+</t></is>)'),  # not a plain text
+    # not a plain text (calamine trims a text's ends unless xml:space="preserve")
+    re.compile(
+        r'<is>(?!<t>[^<&\s](?:[^<&]*[^<&\s])?</t></is>|<t xml:space="preserve">[^<&]+</t></is>)'
+    ),
     re.compile(r"_x[0-9A-Fa-f]{4}_"),  # calamine unescapes these, openpyxl does not
     re.compile(r' t="b"[^>]*>\s*<v>(?![01]</v>)'),
     re.compile(r' t="s"[^>]*>\s*<v>(?![0-9])'),
@@ -56,7 +59,9 @@ _PREFIXED = re.compile(r"</?[A-Za-z_][\w.-]*:")
 _LINE_OR_TAB = re.compile("[\n\t]")
 _COLON = re.compile(r":[\w.-]*[\s/>]")  # a quick look first: what a prefixed tag needs
 _SHEET_DATA = re.compile(r"<sheetData(?:\s[^>]*)?>")
-_SST_ODD = re.compile(rb"x[0-9A-Fa-f]{4}_|<(?:\w+:)?rPh\b|(?<!\?>)\r")
+_SST_ODD = re.compile(  # escapes, phonetic runs, line ends, and ends calamine would trim
+    rb"x[0-9A-Fa-f]{4}_|<(?:\w+:)?rPh\b|(?<!\?>)\r|<(?:\w+:)?t>(?:\s[^<]*|[^<]*\s)</(?:\w+:)?t>"
+)
 _MARCH_1900 = dt.date(1900, 3, 1)
 _JANUARY_1904 = dt.date(1904, 1, 2)
 _PROBE_SERIAL = 45000  # 15 March 2023: a whole day, a date or a number in any format
@@ -202,7 +207,7 @@ def _styles_read_otherwise(
     names = set(archive.namelist())
     sst = next((n for n in names if n.lower().endswith("sharedstrings.xml")), None)
     if sst is not None and _SST_ODD.search(archive.read(sst)):
-        raise Unsure("shared strings calamine reads otherwise (escapes, phonetic runs)")
+        raise Unsure("shared strings calamine reads otherwise (escapes, phonetic, trimmed)")
     styles_part = next((n for n in names if n.lower() == "xl/styles.xml"), None)
     if styles_part is None:
         raise Unsure("no stylesheet where calamine looks")
