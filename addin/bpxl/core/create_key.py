@@ -45,16 +45,30 @@ def spelled(value: object) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def digest(record: Mapping[str, object], leave_out: Iterable[str] = ()) -> str:
-    """The digest of what a create of ``record`` sends (without the fields ``leave_out``)."""
+def digest(
+    record: Mapping[str, object],
+    leave_out: Iterable[str] = (),
+    texts: dict[str, str] | None = None,
+) -> str:
+    """The digest of what a create of ``record`` sends (without the fields ``leave_out``).
+    ``texts``: text values spelled so far, for many records (a column repeats its values)."""
     skipped = {fields.ID, *leave_out}
     kept = sorted(
-        (name, spelled(value))
+        (name, _spelled(value, texts))
         for name, value in record.items()
         if name not in skipped and value not in (None, CLEAR)
     )
     text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def _spelled(value: object, texts: dict[str, str] | None) -> str:
+    if texts is None or type(value) is not str:  # equal texts are alike; 1, 1.0, -0.0 not
+        return spelled(value)
+    text = texts.get(value)
+    if text is None:
+        text = texts[value] = spelled(value)
+    return text
 
 
 def keys(
@@ -72,13 +86,14 @@ def keys(
     leave_out = tuple(leave_out)
     seen: Counter[str] = Counter()
     numbered: dict[int, str] = {}
+    texts: dict[str, str] = {}
     for row, values in sorted(rows, key=lambda r: r[0]):
         if is_blank_row(layout, values):
             continue
         record = records.get(row)
         if record is None:
             record = plan_row(layout, row, values, Operation.CREATE, fields.ID, date1904).record
-        found = digest(record, leave_out)
+        found = digest(record, leave_out, texts)
         seen[found] += 1
         numbered[row] = f"{found}-{seen[found]}"
     return numbered
