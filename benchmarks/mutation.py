@@ -48,6 +48,19 @@ SCRATCH = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 FRONTS = ("core", "workbook", "excel")  # the folders whose modules are scored
 
+# The ribbon's buttons on the fake Excel, end to end, but for the count of Excel's calls per send
+# (a send of 10,000 rows: seconds per mutant).
+EXCEL_QUICK = [
+    *(
+        f"tests/test_excel.py::{name}"
+        for name in re.findall(
+            r"^def (test_\w+)", (ROOT / "tests" / "test_excel.py").read_text(), re.M
+        )
+        if name != "test_excel_calls_per_send_do_not_grow_with_rows"
+    ),
+    "tests/test_excel_like_excel.py::test_connect_after_a_vba_reset_says_where_the_next_write_goes",
+    "tests/test_excel_like_excel.py::test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity",
+]
 # The ribbon's round trip (pull, send changed, revert) on the fake Excel, end to end.
 ROUND_TRIP = [
     *(
@@ -207,6 +220,15 @@ TESTS = {
     ],
     "excel/memory_sheet": ROUND_TRIP,
     "excel/roundtrip": ROUND_TRIP,
+    "excel/desk": [
+        *EXCEL_QUICK,
+        "tests/test_install.py::test_the_ribbon_label_is_written_for_line_input",
+    ],
+    "excel/udfs": [
+        "tests/test_udfs.py",
+        "tests/test_excel.py::test_udfs_read_live_and_answer_errors_as_text",
+        "tests/test_tenant_fields.py",
+    ],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
