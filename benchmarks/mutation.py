@@ -157,6 +157,17 @@ TESTS = {
         *CLI_ROUND_TRIP,
     ],
     "core/roundtrip/pulls": ["tests/test_pull.py", *CLI_ROUND_TRIP],
+    "excel/install": [
+        "tests/test_install.py",
+        *(
+            f"tests/test_excel.py::{name}"
+            for name in (
+                "test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_removes_them",
+                "test_new_invoice_sheet_copies_the_template_in",
+                "test_connect_chooses_a_profile_and_updates_the_ribbon_label",
+            )
+        ),
+    ],
     # Its rules on text; the end-to-end leak hunts of test_redact.py run a command per mutant.
     "core/redact": [
         "tests/test_redact.py::test_scrub_cuts_known_secrets_and_named_credentials",
