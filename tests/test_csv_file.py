@@ -87,6 +87,16 @@ def test_excels_sep_line_names_the_separator(tmp_path: Path) -> None:
     assert not longer.sep_line and longer.rows[0] == ["sep=", "", ""]  # not Excel's line: a header
 
 
+def test_bytes_no_encoding_knows_are_replaced_and_line_breaks_in_cells_kept(
+    tmp_path: Path,
+) -> None:
+    """0x81 is neither UTF-8 nor Windows-1252; a cell holding a line break keeps it as typed."""
+    data = b'Notes,Id\r\nab\x81c,1\r\n"line one\r\nline two",2\r\n"one\ntwo",3\r\n'
+    found = csv_file.read(written(tmp_path / "in.csv", data))
+    assert found.encoding == "cp1252"
+    assert found.rows[1:] == [["ab\ufffdc", "1"], ["line one\r\nline two", "2"], ["one\ntwo", "3"]]
+
+
 def test_blank_lines_at_the_end_are_not_rows_but_blank_lines_between_are(tmp_path: Path) -> None:
     found = csv_file.read(written(tmp_path / "in.csv", "A,B\n1,2\n,\n3,4\n\n , \n\n"))
     assert found.rows == [["A", "B"], ["1", "2"], ["", ""], ["3", "4"]]
@@ -123,6 +133,7 @@ def test_a_grid_has_the_header_first_blanks_as_none_and_the_widest_rows_width(
     source = csv_file.read(written(tmp_path / "in.csv", "A,B\n1, \n2,x,extra\n3\n"))
     grid = csv_file.read_grid(source)
     assert list(grid.grid.header) == ["A", "B"] and grid.header_row == 1 and grid.width == 3
+    assert grid.sheet == ""  # no sheet: a recovery reads the file again with none named
     assert [(n, list(v)) for n, v in grid.grid.rows] == [
         (2, ["1", None]), (3, ["2", "x", "extra"]), (4, ["3"])
     ]  # fmt: skip
