@@ -157,6 +157,7 @@ TESTS = {
         *CLI_ROUND_TRIP,
     ],
     "core/roundtrip/pulls": ["tests/test_pull.py", *CLI_ROUND_TRIP],
+    "excel/preflight": ["tests/test_preflight.py", "tests/test_install.py"],
     "excel/install": [
         "tests/test_install.py",
         *(
