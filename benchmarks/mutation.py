@@ -158,6 +158,10 @@ TESTS = {
     ],
     "core/roundtrip/pulls": ["tests/test_pull.py", *CLI_ROUND_TRIP],
     "excel/preflight": ["tests/test_preflight.py", "tests/test_install.py"],
+    "excel/wheels": [
+        "tests/test_wheels.py",
+        "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
+    ],
     "excel/install": [
         "tests/test_install.py",
         *(
