@@ -162,6 +162,10 @@ TESTS = {
         "tests/test_wheels.py",
         "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
     ],
+    "excel/smoke": [
+        "tests/test_smoke.py",
+        "tests/test_install.py::test_the_smoke_workbook_holds_each_scenario",
+    ],
     "excel/install": [
         "tests/test_install.py",
         *(
