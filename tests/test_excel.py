@@ -565,3 +565,37 @@ def test_the_ribbon_asks_before_creating_rows_created_before(tmp_path: Path) -> 
     assert [sheet.column("Result")[r] for r in (2, 3, 4)] == ["Created"] * 3
     again = [sheet.column("Id")[r] for r in (2, 3, 4)]
     assert not set(again) & {made[r] for r in (2, 3, 4)}
+
+
+def test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row(
+    sandbox, run, memory_keyring
+) -> None:
+    """A plain Update keeps what it replaces (Revert last push); the sheet's title above the
+    header stays, and the last row is put back like the others."""
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    book = Book(fullname="Titled.xlsx")
+    sheet = book.add_sheet("Invoices")
+    sheet.cells[(1, 2)] = "Q3 invoices, checked by J."
+    sheet.fill(HEADER, rows_for(4), top=3)
+    book.app.alert_answers = ["ok"]
+    press(book, "bpxlCreate")
+    assert "4 rows: 4 created" in book.app.alerts[-1][0], book.app.alerts
+    for row in (4, 7):
+        sheet.cells[(row, 3)] = "Approved"
+    book.app.alert_answers = ["ok"]  # every visible row
+    press(book, "bpxlUpdate")
+    assert "4 rows: 4 updated" in book.app.alerts[-1][0], book.app.alerts
+    ids = sheet.column("Id", top=3)
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        server = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
+    assert [server[ids[r]] for r in range(4, 8)] == ["Approved", "Pending", "Pending", "Approved"]
+    book.app.selected = "$A$4:$A$7"
+    press(book, "bpxlRevert")
+    assert "updated" in book.app.alerts[-1][0], book.app.alerts
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        server = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
+    assert [server[ids[r]] for r in range(4, 8)] == ["Pending"] * 4
+    assert [sheet.column("Status", top=3)[r] for r in range(4, 8)] == ["Pending"] * 4
+    assert sheet.cells[(1, 2)] == "Q3 invoices, checked by J." and (2, 2) not in sheet.cells
+    assert sheet.cells[(3, 3)] == "Status"
