@@ -69,6 +69,7 @@ ROUND_TRIP = [
             "test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert",
             "test_ribbon_pull_keeps_drafts_clears_stale_statuses_and_names_what_is_wrong",
             "test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row",
+            "test_a_second_pull_keeps_what_the_first_remembered",
         )
     ),
     *(

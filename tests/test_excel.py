@@ -599,3 +599,29 @@ def test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row(
     assert [sheet.column("Status", top=3)[r] for r in range(4, 8)] == ["Pending"] * 4
     assert sheet.cells[(1, 2)] == "Q3 invoices, checked by J." and (2, 2) not in sheet.cells
     assert sheet.cells[(3, 3)] == "Status"
+
+
+def test_a_second_pull_keeps_what_the_first_remembered(make_sandbox, run, memory_keyring) -> None:
+    """Invoices pulled earlier stay in the workbook's memory when others are pulled: an edit of
+    an earlier one is still sent alone, as a change."""
+    sandbox = make_sandbox(log_fields=True)
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    seed = book_from_rows(HEADER, rows_for(4))
+    seed.app.alert_answers = ["ok"]
+    press(seed, "bpxlCreate")
+    header = ["Id", "BillingProfileId", "Status", "DueDate", "Result", "Message"]
+    book = book_from_rows(header, [])
+    book.app.input_answers = ["BillingProfileId = 101"]
+    press(book, "bpxlPull")
+    book.app.input_answers = ["BillingProfileId = 102"]
+    press(book, "bpxlPull")
+    assert "Pulled 1 invoice: 1 new row" in book.app.alerts[-1][0], book.app.alerts
+    sheet = book.sheets[0]
+    profile_ids = sheet.column("BillingProfileId")
+    first = next(r for r, v in profile_ids.items() if v == "101")
+    sheet.cells[(first, 3)] = "Approved"
+    before = len(sandbox.writes())
+    press(book, "bpxlSendChanged")
+    assert "1 row: 1 updated" in book.app.alerts[-1][0], book.app.alerts
+    assert [sorted(f) for w in sandbox.writes()[before:] for f in w["fields"]] == [["Id", "Status"]]
