@@ -554,6 +554,8 @@ class Sheet:
         self.cells: dict[tuple[int, int], object] = {}
         self.hidden_rows: set[int] = set()
         self.format_rules: list[tuple[int, int, str, int]] = []
+        # Each rule's kind (1 xlCellValue, 2 xlExpression) and the cells it covers, in order.
+        self.format_areas: list[tuple[int, int, int, int, int]] = []
         self.protected = False
         self.visible = -1  # xlSheetVisible; 2 is xlSheetVeryHidden
         self.merged: list[tuple[int, int, int, int]] = []  # first row, column, last row, column
@@ -585,8 +587,11 @@ class Sheet:
         cell (row, column), in A1, defined names replaced by what they refer to there (test
         helper, not an Excel call)."""
         formulas = []
-        for rule_column, _, formula, _ in self.format_rules:
-            if rule_column != column:
+        for (_, _, formula, _), (kind, r1, c1, r2, c2) in zip(
+            self.format_rules, self.format_areas, strict=True
+        ):
+            covers = min(r1, r2) <= row <= max(r1, r2) and min(c1, c2) <= column <= max(c1, c2)
+            if kind != 2 or not covers:
                 continue
             for name, (refers, _) in self.book.names.items():
                 formula = re.sub(
@@ -613,7 +618,13 @@ class Sheet:
         return Range(self, (min(rows), min(columns)), (max(rows), max(columns)))
 
     def range(self, first: tuple[int, int], last: tuple[int, int] | None = None) -> Range:
+        """Cells from ``first`` to ``last`` (row, column); like Excel, none outside the sheet."""
         self.app.count("range")
+        for row, column in (first, last or first):
+            if not (isinstance(row, int) and 1 <= row <= 1_048_576):
+                raise ExcelError(_INVALID_CALL)
+            if not (isinstance(column, int) and 1 <= column <= 16_384):
+                raise ExcelError(_INVALID_CALL)
         return Range(self, first, last or first)
 
     def copy(self, after: Sheet) -> None:
@@ -753,17 +764,19 @@ class _Conditions:
         relative references from the active cell (Excel keeps it in R1C1 from there)."""
         app = self.cells.app
         app.count("FormatConditions.Add")
+        if kind not in (1, 2):  # xlCellValue, xlExpression: the kinds with a formula
+            raise ExcelError(_INVALID_CALL)
         if kind == 2:  # xlExpression
             _check_language(formula, app.language)
             formula = _a1_to_r1c1(formula, *app.active_cell)
-        return _Rule(self.cells, formula)
+        return _Rule(self.cells, formula, kind)
 
 
 class _Rule:
     """A conditional format just added: its ``Interior.Color`` is set next."""
 
-    def __init__(self, cells: Range, formula: str) -> None:
-        self.cells, self.formula = cells, formula
+    def __init__(self, cells: Range, formula: str, kind: int) -> None:
+        self.cells, self.formula, self.kind = cells, formula, kind
 
     @property
     def Interior(self) -> _Rule:
@@ -778,8 +791,9 @@ class _Rule:
     @Color.setter
     def Color(self, colour: int) -> None:
         self.cells.app.count("Interior.Color")
-        rule = (self.cells.c1, self.cells.r1, self.formula, colour)
-        self.cells.sheet.format_rules.append(rule)
+        cells = self.cells
+        cells.sheet.format_rules.append((cells.c1, cells.r1, self.formula, colour))
+        cells.sheet.format_areas.append((self.kind, cells.r1, cells.c1, cells.r2, cells.c2))
 
 
 def press(book: Book, control_id: str) -> None:

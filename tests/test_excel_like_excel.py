@@ -65,11 +65,41 @@ def test_amber_marks_are_on_the_edited_cells_in_any_language_wherever_the_cursor
     sheet = book.sheets[0]
     marked = sorted({rule[0] for rule in sheet.format_rules if rule[2] != '="Created"'})
     assert len(marked) == 4  # BillingProfileId, Status, DueDate, the text: not the Id
-    for row, column, letter in [(7, 3, "C"), (2, 2, "B"), (9, 5, "E")]:
+    for row, column, letter in [(7, 3, "C"), (2, 2, "B"), (9, 5, "E"), (1_048_576, 4, "D")]:
         assert sheet.rule_formula_at(row, column) == [
             f'=(AND($A{row}<>"",IFERROR({letter}{row}&""<>INDEX(\'_bpxl_pulled\'!{letter}:'
             f'{letter},MATCH($A{row}&"",\'_bpxl_pulled\'!$A:$A,0))&"",FALSE)))'
         ]
+    assert sheet.rule_formula_at(1, 3) == [] and sheet.rule_formula_at(5, 1) == []  # header, Id
+    assert {rule[3] for rule in sheet.format_rules if rule[0] in marked} == {0x9CEBFF}  # amber
+
+
+def test_amber_marks_follow_an_id_column_that_is_not_the_first(
+    sandbox, run, memory_keyring
+) -> None:  # type: ignore[no-untyped-def]
+    """The rule compares each cell by the Id in its own row, wherever the Id column stands; a
+    field column added after the first pull gets its marks at the next."""
+    _connected(sandbox, run)
+    _seed(sandbox, 3)
+    book = Book()
+    sheet = book.add_sheet("Invoices")
+    sheet.fill(["Checked", "Status", "Id", "BillingProfileId"], [])
+    book.app.input_answers = ["BillingProfileId = 101"]
+    press(book, "bpxlPull")
+    assert "Pulled 3 invoices" in book.app.alerts[-1][0], book.app.alerts
+    assert sheet.rule_formula_at(3, 2) == [
+        '=(AND($C3<>"",IFERROR(B3&""<>INDEX(\'_bpxl_pulled\'!B:B,MATCH($C3&"",'
+        "'_bpxl_pulled'!$C:$C,0))&\"\",FALSE)))"
+    ]
+    assert sheet.rule_formula_at(3, 1) == [] and sheet.rule_formula_at(3, 3) == []
+    sheet.cells[(1, 5)] = "DueDate"  # a field column added since
+    book.app.input_answers = [""]
+    press(book, "bpxlPull")
+    assert len(sheet.rule_formula_at(3, 2)) == 1  # set once
+    assert sheet.rule_formula_at(4, 5) == [
+        '=(AND($C4<>"",IFERROR(E4&""<>INDEX(\'_bpxl_pulled\'!E:E,MATCH($C4&"",'
+        "'_bpxl_pulled'!$C:$C,0))&\"\",FALSE)))"
+    ]
 
 
 def test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_address() -> None:
