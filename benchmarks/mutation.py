@@ -244,6 +244,7 @@ TESTS = {
     "excel/memory_sheet": ROUND_TRIP,
     "excel/roundtrip": ROUND_TRIP,
     "excel/desk": [
+        "tests/test_desk.py",
         *EXCEL_QUICK,
         "tests/test_install.py::test_the_ribbon_label_is_written_for_line_input",
     ],
