@@ -48,19 +48,6 @@ SCRATCH = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 FRONTS = ("core", "workbook", "excel")  # the folders whose modules are scored
 
-# The ribbon's buttons on the fake Excel, end to end, but for the count of Excel's calls per send
-# (a send of 10,000 rows: seconds per mutant).
-EXCEL_QUICK = [
-    *(
-        f"tests/test_excel.py::{name}"
-        for name in re.findall(
-            r"^def (test_\w+)", (ROOT / "tests" / "test_excel.py").read_text(), re.M
-        )
-        if name != "test_excel_calls_per_send_do_not_grow_with_rows"
-    ),
-    "tests/test_excel_like_excel.py::test_connect_after_a_vba_reset_says_where_the_next_write_goes",
-    "tests/test_excel_like_excel.py::test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity",
-]
 # The ribbon's round trip (pull, send changed, revert) on the fake Excel, end to end.
 ROUND_TRIP = [
     *(
@@ -243,9 +230,19 @@ TESTS = {
     ],
     "excel/memory_sheet": ROUND_TRIP,
     "excel/roundtrip": ROUND_TRIP,
+    # Its parts called directly, and the ribbon's sends that ask, write and sum up; every other
+    # ribbon test goes through it too, too slowly per mutant.
     "excel/desk": [
         "tests/test_desk.py",
-        *EXCEL_QUICK,
+        *(
+            f"tests/test_excel.py::{name}"
+            for name in (
+                "test_send_writes_the_same_statuses_as_the_cli",
+                "test_the_ribbon_asks_before_creating_rows_created_before",
+                "test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows",
+                "test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row",
+            )
+        ),
         "tests/test_install.py::test_the_ribbon_label_is_written_for_line_input",
     ],
     "excel/udfs": [

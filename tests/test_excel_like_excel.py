@@ -92,6 +92,7 @@ def test_amber_marks_follow_an_id_column_that_is_not_the_first(
         "'_bpxl_pulled'!$C:$C,0))&\"\",FALSE)))"
     ]
     assert sheet.rule_formula_at(3, 1) == [] and sheet.rule_formula_at(3, 3) == []
+    assert [visible for _, visible in book.names.values()] == [False]  # a name nobody sees
     sheet.cells[(1, 5)] = "DueDate"  # a field column added since
     book.app.input_answers = [""]
     press(book, "bpxlPull")
