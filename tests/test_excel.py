@@ -411,7 +411,7 @@ def test_ribbon_round_trip_pull_edit_sort_send_changed_and_revert(
     assert [changed[i][name] for i, (name, _, _) in edited.items()] == ["Approved", "2027-01-01"]
     book.app.alerts.clear()
     press(book, "bpxlSendChanged")
-    assert "nothing to send" in book.app.alerts[-1][0]
+    assert book.app.alerts[-1] == ("No row has changed since the pull: nothing to send.", "ok")
     press(book, "bpxlRevert")
     assert "2 rows: 2 updated" in book.app.alerts[-1][0]
     with Client(sandbox.url, username="demo", password="demo") as client:
@@ -590,9 +590,16 @@ def test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row(
     with Client(sandbox.url, username="demo", password="demo") as client:
         server = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
     assert [server[ids[r]] for r in range(4, 8)] == ["Approved", "Pending", "Pending", "Approved"]
-    book.app.selected = "$A$4:$A$7"
+    book.app.selected = "$A$4:$A$5"  # the first rows alone (one cell would mean all)
     press(book, "bpxlRevert")
-    assert "updated" in book.app.alerts[-1][0], book.app.alerts
+    assert book.app.alerts[-1][0].startswith("2 rows: 2 updated, 0 invalid, 0 failed")
+    with Client(sandbox.url, username="demo", password="demo") as client:
+        server = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
+    assert [server[ids[r]] for r in range(4, 8)] == ["Pending", "Pending", "Pending", "Approved"]
+    assert sheet.column("Status", top=3)[7] == "Approved"
+    book.app.selected = "$A$4:$A$7"  # then all: the first is not sent again
+    press(book, "bpxlRevert")
+    assert book.app.alerts[-1][0].startswith("2 rows: 2 updated, 0 invalid, 0 failed")
     with Client(sandbox.url, username="demo", password="demo") as client:
         server = {r["Id"]: r["Status"] for r in client.query("SELECT Id, Status FROM INVOICE")}
     assert [server[ids[r]] for r in range(4, 8)] == ["Pending"] * 4
