@@ -147,26 +147,6 @@ TESTS = {
         *CLI_ROUND_TRIP,
     ],
     "core/roundtrip/pulls": ["tests/test_pull.py", *CLI_ROUND_TRIP],
-    "excel/preflight": ["tests/test_preflight.py", "tests/test_install.py"],
-    "excel/wheels": [
-        "tests/test_wheels.py",
-        "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
-    ],
-    "excel/smoke": [
-        "tests/test_smoke.py",
-        "tests/test_install.py::test_the_smoke_workbook_holds_each_scenario",
-    ],
-    "excel/install": [
-        "tests/test_install.py",
-        *(
-            f"tests/test_excel.py::{name}"
-            for name in (
-                "test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_removes_them",
-                "test_new_invoice_sheet_copies_the_template_in",
-                "test_connect_chooses_a_profile_and_updates_the_ribbon_label",
-            )
-        ),
-    ],
     # Its rules on text; the end-to-end leak hunts of test_redact.py run a command per mutant.
     "core/redact": [
         "tests/test_redact.py::test_scrub_cuts_known_secrets_and_named_credentials",
@@ -248,7 +228,27 @@ TESTS = {
     "excel/udfs": [
         "tests/test_udfs.py",
         "tests/test_excel.py::test_udfs_read_live_and_answer_errors_as_text",
-        "tests/test_tenant_fields.py",
+        "tests/test_tenant_fields.py::test_the_ribbon_uses_the_connected_tenants_fields",
+    ],
+    "excel/preflight": ["tests/test_preflight.py", "tests/test_install.py"],
+    "excel/wheels": [
+        "tests/test_wheels.py",
+        "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
+    ],
+    "excel/smoke": [
+        "tests/test_smoke.py",
+        "tests/test_install.py::test_the_smoke_workbook_holds_each_scenario",
+    ],
+    "excel/install": [
+        "tests/test_install.py",
+        *(
+            f"tests/test_excel.py::{name}"
+            for name in (
+                "test_addin_install_puts_files_where_excel_and_xlwings_look_and_uninstall_removes_them",
+                "test_new_invoice_sheet_copies_the_template_in",
+                "test_connect_chooses_a_profile_and_updates_the_ribbon_label",
+            )
+        ),
     ],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
