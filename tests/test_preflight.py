@@ -13,16 +13,8 @@ import pytest
 
 from bpxl.excel import preflight
 
-GOOD = preflight.Machine(
-    windows=True,
-    version=(3, 12),
-    implementation="cpython",
-    machine="AMD64",
-    pointer_bits=64,
-    base_prefix=r"C:\Users\Jürgen\AppData\Local\Programs\Python\Python312",
-    dlls=frozenset(preflight.needed_dlls()),
-    excel_running=False,
-)
+from .test_install import GOOD  # a 64-bit python.org Python with xlwings' DLLs, Excel closed
+
 WAY_OUT = (
     "install Python from python.org (Windows installer (64-bit), 'Install for me only' needs no "
     "administrator rights) or run `winget install Python.Python.3.12`, then run install.ps1 again"
