@@ -144,6 +144,19 @@ def test_a_corrupt_log_is_passed_over(tmp_path: Path, sandbox, run) -> None:
     assert log is not None and log.summary == "1 row: 1 created, 0 invalid, 0 failed"
 
 
+def test_logged_values_are_the_records_as_sent_a_cleared_field_said_so() -> None:
+    from bpxl.core.results import Outcome, RowResult
+
+    results = [RowResult(n, Outcome.CREATED, str(n), []) for n in (2, 3)]
+    records = {
+        2: {"FileName": "a.pdf", "DueDate": "2026-01-31"},
+        3: {"FileName": "", "AgingInterval": 30, "VoidFlag": True},
+    }
+    plain, cleared = run_log.logged_rows(results, records=records)
+    assert plain.values == {"FileName": "a.pdf", "DueDate": "2026-01-31"}
+    assert cleared.values == {"FileName": "(cleared)", "AgingInterval": "30", "VoidFlag": "TRUE"}
+
+
 def test_a_log_saved_in_pieces_reads_back_whole(monkeypatch) -> None:
     """A long log is written some rows at a time (here 2): every row, in order, and the notes,
     read back as saved, whatever the count against the pieces."""
