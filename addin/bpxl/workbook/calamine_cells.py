@@ -27,6 +27,7 @@ import operator
 import re
 import weakref
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
@@ -75,8 +76,30 @@ def read(
 ) -> tuple[list[list[object]], set[int], bytes]:
     """The rows of sheet ``title`` (its XML in ``part`` of ``archive``) with openpyxl's values
     (every row, row 1 first, all as wide as the widest), its hidden rows, and its XML without
-    the rows (for openpyxl's parser: merged cells). ``owner``: the workbook, for its probe."""
-    text = _decoded(archive.read(part))
+    the rows (for openpyxl's parser: merged cells). ``owner``: the workbook, for its probe.
+
+    calamine reads in a thread of its own (its parser lets Python run) while the sheet's XML is
+    searched here: on two cores and more, the searches cost no time."""
+    source = archive.fp
+    if source is None:
+        raise Unsure("the workbook is closed")
+    position = source.tell()
+    source.seek(0)
+    data = io.BytesIO(source.read())  # the file openpyxl has open, as it was checked
+    source.seek(position)
+    with ThreadPoolExecutor(1, thread_name_prefix="calamine") as calamine:
+        reading = calamine.submit(_calamine_rows, data, title)
+        text = _decoded(archive.read(part))
+        return _exact(text, reading, book, archive, owner)
+
+
+def _exact(
+    text: str,
+    reading: Future[list[list[Any]]],
+    book: cell_scan.Book,
+    archive: zipfile.ZipFile,
+    owner: object,
+) -> tuple[list[list[object]], set[int], bytes]:
     opened = _SHEET_DATA.search(text)
     end = text.find("</sheetData>")
     if opened is None or end < opened.end() or "<!" in text:
@@ -93,15 +116,7 @@ def read(
     rows_count = _shape(body)
     hidden = {int(r) for r, flag in _HIDDEN.findall(body) if flag.lower() in ("1", "true")}
     exact = _special_cells(body, book, archive, owner)
-
-    source = archive.fp
-    if source is None:
-        raise Unsure("the workbook is closed")
-    position = source.tell()
-    source.seek(0)
-    data = io.BytesIO(source.read())  # the file openpyxl has open, as it was checked
-    source.seek(position)
-    grid = _calamine_rows(data, title)
+    grid = reading.result()
     width = _width(body, grid, exact)
     if len(grid) > rows_count:
         raise Unsure("calamine read more than the sheet's rows")
