@@ -18,7 +18,7 @@ from ..errors import ApiError, UsageError
 # itself (OFFSET ... FETCH), so a condition that brings its own paging or order would break it.
 _PAGING = {"ORDER", "OFFSET", "FETCH", "LIMIT", "TOP"}
 _STATEMENT = {"SELECT", "FROM", "WHERE", "UNION", "GROUP", "HAVING"}
-_DANGLING = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "=", "<>", "!=", "<", ">", "<=", ">=", "("}
+_DANGLING = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "=", "<>", "!=", "<", ">", "<=", ">="}
 _TOKEN = re.compile(r"'(?:[^']|'')*'?|[A-Za-z_][A-Za-z0-9_.]*|\d+(?:\.\d+)?|<>|!=|<=|>=|\S")
 _EXAMPLE = "e.g. BillingProfileId = 101 AND Status = 'Pending'"
 
