@@ -27,6 +27,7 @@ from bpxl.core.roundtrip.pull_memory import Pulled
 F = fields.BUILT_IN.by_name
 HEADER = ["Id", "Status", "DueDate", "Created", "Note", "AgingInterval"]
 LAYOUT = read_layout(HEADER)
+MERGED = (9, 1, 9, 2)  # a merged area of the sheet
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,8 @@ LAYOUT = read_layout(HEADER)
         ("Status", "Void", None, False),
         ("AgingInterval", "thirty", "thirty", True),  # neither converts: compared as they are
         ("AgingInterval", "thirty", "forty", False),
+        ("FileName", True, 1, False),  # equal in Python, not as sent: TRUE and 1
+        ("FileName", "", "#NULL", False),  # left alone is not cleared
     ],
 )
 def test_two_cells_are_the_same_when_they_would_send_the_same(
@@ -54,7 +57,9 @@ def test_two_cells_are_the_same_when_they_would_send_the_same(
 
 def test_a_number_is_a_date_of_the_workbooks_own_date_system() -> None:
     assert same(F["DueDate"], 44623, dt.date(2026, 3, 4), date1904=True)
+    assert same(F["DueDate"], dt.date(2026, 3, 4), 44623, date1904=True)
     assert not same(F["DueDate"], 44623, dt.date(2026, 3, 4))
+    assert not same(F["DueDate"], dt.date(2026, 3, 4), 44623)
 
 
 def test_a_rows_id_is_its_id_cell_as_text() -> None:
@@ -86,9 +91,10 @@ def test_only_the_rows_with_edits_are_sent_reduced_to_id_and_changed_cells() -> 
             (5, [None, "Void", None, None, None, None]),  # a draft: not a pulled row
             (6, [9, "Void", None, None, None, None]),  # an Id never pulled
             (7, [3]),  # a short row: the missing cells are not edits
+            (8, [2, "Void"]),  # after rows that are not pulled ones
         ],
         date1904=True,
-        merged=(),
+        merged=(MERGED,),
     )
     made = changes(grid, LAYOUT, memory)
     assert made.grid.header == HEADER and made.grid.date1904
@@ -96,9 +102,11 @@ def test_only_the_rows_with_edits_are_sent_reduced_to_id_and_changed_cells() -> 
         (2, [1, "Approved", None, None, None, None]),  # Created is read-only: never an edit
         (3, [2, None, dt.date(2026, 3, 5), None, None, None]),
         (4, [3, None, None, None, None, "#NULL"]),
+        (8, [2, "Void"]),
     ]
-    assert made.fields == {2: ["Status"], 3: ["DueDate"], 4: ["AgingInterval"]}
-    assert made.ids == {2: "1", 3: "2", 4: "3"}
+    assert made.grid.merged == (MERGED,)
+    assert made.fields == {2: ["Status"], 3: ["DueDate"], 4: ["AgingInterval"], 8: ["Status"]}
+    assert made.ids == {2: "1", 3: "2", 4: "3", 8: "2"}
 
 
 def test_a_sheet_without_an_id_column_has_no_edits() -> None:
@@ -130,8 +138,14 @@ def test_a_refresh_writes_the_servers_value_unless_the_user_changed_the_cell() -
     assert kept_edit(status, "Void", "Pending", "void") is None  # changed to the server's value
     assert kept_edit(column("Created"), "mine", "x", "y") is None  # read-only: always refreshed
     assert kept_edit(status, "Approved", "Pending", "Pending") == Kept(False, "")
-    assert kept_edit(column("DueDate"), 44623, dt.date(2026, 3, 4), dt.date(2026, 3, 4),
-                     date1904=True) is None  # fmt: skip
+
+
+def test_a_refresh_compares_serial_numbers_in_the_workbooks_date_system() -> None:
+    due, day, other = column("DueDate"), dt.date(2026, 3, 4), dt.date(2020, 1, 1)
+    assert kept_edit(due, 44623, day, other, date1904=True) is None  # not changed since the pull
+    assert kept_edit(due, 44623, other, day, date1904=True) is None  # changed to the server's
+    assert kept_edit(due, other, 44623, day, date1904=True) == Kept(False, "")  # server unchanged
+    assert kept_edit(due, 46085, day, day) is None  # the 1900 system unless told
 
 
 def test_an_edit_meeting_a_change_on_the_server_is_kept_and_called_a_conflict() -> None:
