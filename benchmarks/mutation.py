@@ -180,6 +180,8 @@ TESTS = {
     "core/key_field": ["tests/test_key_field_rules.py"],
     # Kept, found, pruned, forgotten; the pushes that keep and settle creates are too slow here.
     "core/unsettled": ["tests/test_unsettled.py"],
+    # Its rules in this process; two people pushing at once take processes (test_two_people.py).
+    "core/folder_lock": ["tests/test_folder_lock.py"],
     "core/room": ["tests/test_room.py"],
     "core/settings": ["tests/test_settings.py"],
     "core/shell": [
