@@ -35,6 +35,11 @@ AMOUNT = Field("Amount", FieldType.DECIMAL, "an amount", custom=True)
         ("DueDate", "soon", "soon"),
         ("Created", "2026-03-04T10:20:30.123Z", dt.datetime(2026, 3, 4, 10, 20, 30)),
         ("Created", "2026-03-04 10:20:30", dt.datetime(2026, 3, 4, 10, 20, 30)),
+        (
+            "Created",
+            "2026-03-04T10:20Z",
+            dt.datetime(2026, 3, 4, 10, 20),
+        ),  # no zone: a cell has none
         ("Created", "later", "later"),
         ("Disputed", "1", True),
         ("Disputed", "TRUE", True),
@@ -59,6 +64,7 @@ def test_a_server_value_becomes_a_typed_cell(name: str, value: object, cell: obj
     field = {**F, "Amount": AMOUNT}.get(name)
     made = to_cell(field, value)
     assert made == cell and type(made) is type(cell)
+    assert not isinstance(made, dt.datetime) or made.tzinfo is None  # openpyxl refuses a zone
 
 
 def test_a_pulled_invoice_holds_every_field_asked_for() -> None:
