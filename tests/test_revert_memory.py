@@ -64,7 +64,15 @@ def test_a_revert_forgets_the_invoices_it_put_back(tmp_path: Path) -> None:
     assert load(tmp_path, book) == [ONE, TWO, THREE] and not reverted(tmp_path, book)
     forget(tmp_path, book, "S", ["1002", "9999"])
     assert load(tmp_path, book) == [ONE] and reverted(tmp_path, book)
+    (kept,) = tmp_path.glob("*.json")
+    assert json.loads(kept.read_text(encoding="utf-8"))["sheet"] == "S"
     forget(tmp_path, book, "S", iter(["1001"]))
     assert load(tmp_path, book) == [] and reverted(tmp_path, book)
     save(tmp_path, book, "S", [TWO])
     assert not reverted(tmp_path, book)  # a new push: nothing reverted of it yet
+
+
+def test_a_memory_folder_not_there_yet_is_made(tmp_path: Path) -> None:
+    memory = tmp_path / "data" / "undo"
+    save(memory, str(tmp_path / "book.xlsx"), "S", [ONE])
+    assert load(memory, str(tmp_path / "book.xlsx")) == [ONE]
