@@ -372,7 +372,11 @@ def test_a_login_answered_without_a_session_is_refused(body: object) -> None:
     assert refused.value.message == (
         f"BillingPlatform at {server.url} refused the login for 'ann' (HTTP 200)."
     )
-    assert "bpxl connect" in (refused.value.hint or "") and client._session_id is None
+    assert refused.value.hint == (
+        "Check the user name and the password (run `bpxl connect` again to replace a saved one), "
+        "and that the URL names your tenant."
+    )
+    assert client._session_id is None
 
 
 def test_a_login_refused_with_a_session_in_an_error_answer_is_refused() -> None:
@@ -710,6 +714,48 @@ def test_a_server_echoing_a_secret_in_a_result_has_it_cut() -> None:
     with HostileServer(_always(echo)).running() as server:
         [result] = Client(server.url, username="ann", password="pw").create([_ROW])
     assert result.outcome is Outcome.FAILED and server.session not in result.messages[0]
+
+
+def test_a_session_or_token_given_up_stays_secret() -> None:
+    """After a renewal the old session id or token is no longer sent, but a server may still
+    echo it: it is cut from what the server says as the new one is."""
+    logins = iter(["sess-first-0123456789", "sess-second-0123456789"])
+
+    def session(request: Request) -> list[Piece]:
+        if request.path.endswith("/login"):
+            return [ok_json({"loginResponse": [{"ErrorCode": "0", "SessionID": next(logins)}]})]
+        if request.headers.get("sessionid") == "sess-first-0123456789":
+            return [ok_json({}, 401)]
+        echo = "was sess-first-0123456789, is sess-second-0123456789"
+        return [ok_json({"createResponse": [{"ErrorCode": "1", "ErrorText": echo}]})]
+
+    with HostileServer(session, answer_logins=False).running() as server:
+        [result] = Client(server.url, username="ann", password="pw").create([_ROW])
+    assert "Was [hidden], is [hidden]" in result.messages[0]
+
+    tokens = iter(["tok-first-0123456789", "tok-second-0123456789"])
+
+    def oauth(request: Request) -> list[Piece]:
+        if request.path.startswith("/t/auth/"):
+            return [ok_json({"access_token": next(tokens)})]
+        if request.headers.get("authorization") == "Bearer tok-first-0123456789":
+            return [ok_json({}, 401)]
+        echo = "was tok-first-0123456789, is tok-second-0123456789"
+        return [ok_json({"createResponse": [{"ErrorCode": "1", "ErrorText": echo}]})]
+
+    with HostileServer(oauth).running() as server:
+        [result] = Client(server.url, oauth_client="app", client_secret="s").create([_ROW])
+    assert "Was [hidden], is [hidden]" in result.messages[0]
+
+
+def test_a_logout_that_fails_is_no_error() -> None:
+    """The session expires on its own."""
+    server = HostileServer(_always(_CREATED))
+    with server.running():
+        client = Client(server.url, username="ann", password="pw")
+        client.create([_ROW])
+    client.close()  # the server is gone
+    assert client._session_id is None
 
 
 def test_closing_logs_out_a_session_only() -> None:
