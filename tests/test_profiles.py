@@ -138,7 +138,10 @@ def test_a_damaged_profiles_file_is_refused_in_words(text: str, why: str) -> Non
     with pytest.raises(UsageError) as damaged:
         profiles.load_all()
     assert damaged.value.message == f"The profiles file {_file()} is damaged: {why}."
-    assert "bpxl connect NAME --url URL --username USER" in (damaged.value.hint or "")
+    assert damaged.value.hint == (
+        "Delete it (or put back a copy you kept) and save your connections again with "
+        "`bpxl connect NAME --url URL --username USER`."
+    )
 
 
 def test_a_well_formed_entry_may_leave_out_what_it_does_not_use() -> None:
@@ -197,7 +200,15 @@ def test_a_keyring_that_fails_is_named_in_words() -> None:
         "This machine has no password store bpxl can use (PasswordSetError)."
     )
     assert unread.value.message.endswith("(KeyringLocked).")
-    assert "BPXL_PASSWORD" in (unset.value.hint or "") and not _file().exists()
+    assert (
+        unset.value.hint
+        == unread.value.hint
+        == (
+            "On Linux install and unlock a Secret Service keyring (e.g. GNOME Keyring); in scripts "
+            "use --url with --username and BPXL_PASSWORD, or --token-env, instead of a profile."
+        )
+    )
+    assert not _file().exists()
 
 
 class _Weak(KeyringBackend):
@@ -244,10 +255,18 @@ def test_a_weak_keyring_is_refused_naming_the_store(ring: KeyringBackend) -> Non
             profiles.save(ANN, "pw")
     finally:
         keyring.set_keyring(previous)
-    assert weak.value.message.startswith(
-        "The password store bpxl would use here, _Weak (from keyrings.alt.file), keeps secrets"
+    assert weak.value.message == (
+        "The password store bpxl would use here, _Weak (from keyrings.alt.file), keeps secrets "
+        "in a plain or weakly encoded file (or not at all), so bpxl will not save the password "
+        "there."
     )
-    assert "keyrings.alt" in (weak.value.hint or "") and not _file().exists()
+    assert weak.value.hint == (
+        "Use the system's own store: Windows Credential Manager or the macOS Keychain; on Linux "
+        "install and unlock GNOME Keyring or KWallet, and remove keyrings.alt (`pip uninstall "
+        "keyrings.alt`, or the python3-keyrings.alt package). In scripts, use --url with "
+        "--username and BPXL_PASSWORD instead of a profile."
+    )
+    assert not _file().exists()
 
 
 def test_a_chain_whose_first_store_is_strong_is_used() -> None:
