@@ -44,6 +44,12 @@ def test_the_config_folder_is_made_where_the_environment_says(tmp_path, monkeypa
     assert profiles.config_dir() == where  # made once, found after
 
 
+def test_the_config_folder_is_the_users_own_by_default(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("BPXL_CONFIG_DIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert profiles.config_dir() == tmp_path / "xdg" / "bpxl"
+
+
 def test_a_profile_is_saved_without_its_secret_and_read_back(memory_keyring: MemoryKeyring) -> None:
     assert profiles.load_all() == {}
     key_field = Profile("test", "https://bp.example/t", oauth_client="app", key_field="Ref__c")
@@ -157,7 +163,10 @@ def test_a_profiles_file_that_cannot_be_read_says_why(tmp_path, monkeypatch) -> 
     with pytest.raises(UsageError) as unreadable:
         profiles.load_all()
     assert unreadable.value.message.startswith(f"The profiles file {_file()} could not be read (")
-    assert "bpxl connect" in (unreadable.value.hint or "")
+    assert unreadable.value.hint == (
+        "Check that you may read it, or delete it and save your connections again with "
+        "`bpxl connect`."
+    )
 
 
 def test_the_active_profile_is_the_sandbox_until_one_is_chosen(
