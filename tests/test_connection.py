@@ -31,6 +31,12 @@ def test_bpxl_keeps_its_data_in_one_folder_made_on_first_use(tmp_path, monkeypat
     assert connection.ledger_dir() == where / "ledger"
 
 
+def test_the_data_folder_is_the_users_own_by_default(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("BPXL_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert connection.data_dir() == tmp_path / "xdg" / "bpxl"
+
+
 @pytest.mark.parametrize(
     ("typed", "kept"),
     [
@@ -44,6 +50,9 @@ def test_bpxl_keeps_its_data_in_one_folder_made_on_first_use(tmp_path, monkeypat
         ("http://[::1]:5000/t/", "http://[::1]:5000/t"),
         ("https://my.host/acme?tenant=2#top", "https://my.host/acme?tenant=2"),
         ("https://my.host:99999/acme/", "https://my.host:99999/acme"),
+        ("https://my.host:99999/BOX/", "https://my.host:99999/BOX"),
+        ("https://my.host/BOX/", "https://my.host/BOX"),
+        ("file:///C:/tenant", "file:///C:/tenant"),
     ],
 )
 def test_a_tenant_url_is_kept_spelled_one_way(typed: str, kept: str) -> None:
@@ -91,8 +100,13 @@ def test_the_fields_come_from_the_cache_else_the_tenant_else_the_built_in_ones(s
     again = connection.catalogue_for("here", opener)
     assert opened == ["x"] and again.fields == read.fields  # from the cache
     assert connection.catalogue_for("here", None).fields == read.fields
-    connection.catalogue_for("here", opener, refresh=True)
-    assert opened == ["x", "x"]
+
+    def asked() -> int:
+        return sum(1 for r in sandbox.requests() if "/rest/2.0/" in r["path"])
+
+    before = asked()
+    connection.catalogue_for("here", opener, refresh=True)  # read again though fresh
+    assert opened == ["x", "x"] and asked() > before
 
 
 def test_a_profiles_fields_without_connecting_are_only_those_read_lately(
@@ -102,6 +116,17 @@ def test_a_profiles_fields_without_connecting_are_only_those_read_lately(
     found = connection.profile_catalogue("prod", connect=False)
     assert found.source == BUILT_IN_SOURCE and "not read in the last day" in found.notes[0]
     assert connection.profile_catalogue(None, connect=False).notes == found.notes
+
+
+def test_a_profiles_fields_are_read_from_its_tenant_and_filed_under_its_name(
+    sandbox, memory_keyring: MemoryKeyring
+) -> None:
+    profiles.save(Profile("prod", sandbox.url, username="demo"), "demo")
+    before = len(sandbox.requests())
+    read = connection.profile_catalogue("prod")
+    assert read.notes == () and len(sandbox.requests()) > before
+    assert connection.profile_catalogue("prod", connect=False).notes == ()  # now cached
+    assert connection.profile_catalogue(None, connect=False).notes != ()  # not the sandbox's
 
 
 def test_the_sandbox_fields_are_read_through_the_embedded_sandbox() -> None:
