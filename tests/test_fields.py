@@ -51,6 +51,8 @@ def test_a_tenants_label_names_its_field_unless_two_share_it() -> None:
         ("", "abc", 3),
         ("abcd", "", 4),  # past 3: not counted further
         ("abcdefgh", "abcd", 4),
+        ("abcdefgh", "wxyz", 4),  # four letters apart in length: 4 whatever the letters
+        ("aaa", "a", 2),  # no swap with the letter before the first
         ("abcdefg", "abcd", 3),
         ("kitten", "sitting", 3),
         ("ca", "abc", 3),  # optimal string alignment: no edit of a swapped pair
@@ -108,6 +110,8 @@ def test_the_closest_field_wins() -> None:
     assert both.resembles("xbcdefghij") is both.by_name["Abcdefghij"]
     short = Catalogue([_field("Abcdefgh")])
     assert short.resembles("Abcdefxx") is None  # 8 letters is not long: one letter only
+    ten = Catalogue([_field("Abcdefghij")])
+    assert ten.resembles("Abcdefgxyz") is None  # three letters, even in a long word
     long = Catalogue([_field("Abcdefghi")])
     assert long.resembles("Abcdefgxx") is long.by_name["Abcdefghi"]
     assert long.resembles("Abcdefghxxx") is None  # two letters added: a word added
