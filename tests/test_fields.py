@@ -102,6 +102,14 @@ def test_a_users_own_header_resembles_no_field(header: str) -> None:
     assert BUILT_IN.resembles(header) is None
 
 
+def test_the_labels_bpxl_knows_are_resembled_in_any_catalogue() -> None:
+    """A tenant's catalogue is built anew from its fields: the labels BillingPlatform's screens
+    are assumed to show still count ("Disputed Flag" for Disputed)."""
+    tenant = Catalogue(fields.FIELDS, fields.TENANT_SOURCE)
+    found = tenant.resembles("Disputed Flg")
+    assert found is not None and found.name == "Disputed"
+
+
 def test_the_closest_field_wins() -> None:
     catalogue = Catalogue([_field("Amount"), _field("Amounts"), _field("Mount")])
     assert catalogue.resembles("Amountz") is catalogue.by_name["Amount"]  # 1 beats 1: the first
@@ -121,6 +129,7 @@ def test_a_suffix_comes_off_only_a_long_enough_stem() -> None:
     catalogue = Catalogue([_field("AbcdId"), _field("XyzFlag")])
     assert catalogue.resembles("Abcd") is catalogue.by_name["AbcdId"]
     assert catalogue.resembles("Xyz") is None  # three letters: no stem
+    assert Catalogue([_field("AbcId")]).resembles("Abcz") is None  # no stem "abc" to be near
     assert catalogue.resembles("Xyzflg") is catalogue.by_name["XyzFlag"]
     header = Catalogue([_field("Report")])
     assert header.resembles("ReportId") is header.by_name["Report"]
