@@ -109,6 +109,16 @@ def test_the_fields_come_from_the_cache_else_the_tenant_else_the_built_in_ones(s
     assert opened == ["x", "x"] and asked() > before
 
 
+def test_a_connection_reads_its_tenants_fields_once_a_day(sandbox) -> None:
+    with connection.Client(sandbox.url, username="demo", password="demo") as client:
+        link = Connection(client, Target(sandbox.url, "daily"), None)
+        link.catalogue()
+        asked = len(sandbox.requests())
+        assert link.catalogue().notes == () and len(sandbox.requests()) == asked
+        link.catalogue(refresh=True)
+        assert len(sandbox.requests()) > asked
+
+
 def test_a_profiles_fields_without_connecting_are_only_those_read_lately(
     memory_keyring: MemoryKeyring,
 ) -> None:
