@@ -56,7 +56,12 @@ def test_the_limits_come_from_the_environment(monkeypatch) -> None:
 def test_an_exchange_is_the_threads_own_while_it_lasts() -> None:
     assert transport.current() is None
     seen: list[Exchange | None] = []
+    before = set(threading.enumerate())
     with Exchange(60) as exchange:
+        assert exchange.expired is False and exchange.left is False  # flags, not "unknown"
+        watchdogs = set(threading.enumerate()) - before
+        # The watchdog never keeps bpxl running when it exits with a request in flight.
+        assert watchdogs and all(thread.daemon for thread in watchdogs)
         assert transport.current() is exchange
         other = threading.Thread(target=lambda: seen.append(transport.current()))
         other.start()
