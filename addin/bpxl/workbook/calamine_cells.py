@@ -89,8 +89,7 @@ def read(
     source.seek(position)
     with ThreadPoolExecutor(1, thread_name_prefix="calamine") as calamine:
         reading = calamine.submit(_calamine_rows, data, title)
-        text = _decoded(archive.read(part))
-        return _exact(text, reading, book, archive, owner)
+        return _exact(_decoded(archive.read(part)), reading, book, archive, owner)
 
 
 def _exact(
@@ -106,6 +105,7 @@ def _exact(
         raise Unsure("no sheetData with rows, or a comment")
     body = text[opened.end() : end]
     skeleton = (text[: opened.end()] + text[end:]).encode()
+    del text  # the sheet's text is held once (100,000 rows: about 60 MB)
     if "\r" in body:  # XML reads a line end as \n, calamine may not
         raise Unsure("a carriage return in the rows")
     for space in _LINE_OR_TAB.finditer(body):  # the searches below look for spaces in tags
@@ -304,7 +304,9 @@ def _converted(
     first: tuple[int, int] | None = None
     height = len(grid)
     columns: list[list[Any]] = []
-    for c, column in enumerate(zip(*grid, strict=True), start=1):
+    by_column = list(zip(*grid, strict=True))
+    grid.clear()  # its rows are no longer needed: memory for the rows made below
+    for c, column in enumerate(by_column, start=1):
         kinds = set(map(type, column))
         if kinds == {str} and column.count("") == height:
             columns.append([None] * height)
@@ -320,9 +322,10 @@ def _converted(
         if kinds & {dt.datetime, dt.time, dt.timedelta}:
             odd.extend((r, c) for r, v in enumerate(values, start=1) if v.__class__ in _TIMES)
         columns.append(values)
+    del by_column
     columns.extend([None] * height for _ in range(width - len(columns)))
     if not columns:
-        return [[] for _ in grid], odd, first
+        return [[] for _ in range(height)], odd, first
     return [list(row) for row in zip(*columns, strict=True)], odd, first
 
 
