@@ -395,3 +395,21 @@ def test_any_cells_openpyxl_writes_read_alike(
         read_both(path, calamine=None)
     finally:
         shutil.rmtree(folder)
+
+
+def test_a_large_sheet_is_read_a_megabyte_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past CALAMINE_MAX_MB, calamine (which holds the whole sheet twice) is not asked: the
+    scanner reads it, to the same values."""
+    path = xlsxwriter_book(tmp_path / "xw.xlsx")
+    with reading.open_book(path) as book:
+        sheet = book.worksheets[0]
+        expected = _typed(reading._parsed(book, sheet, None))
+        asked = []
+        monkeypatch.setattr(reading, "_calamine", lambda *args: asked.append(args))
+        monkeypatch.setattr(reading, "CALAMINE_MAX_MB", 0)
+        assert _typed(reading.read_values(book, sheet)) == expected and asked == []
+        monkeypatch.setattr(reading, "CALAMINE_MAX_MB", 1)
+        assert reading.read_values(book, sheet) is None  # the stand-in's answer: it was asked
+        assert len(asked) == 1
