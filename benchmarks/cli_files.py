@@ -1,6 +1,7 @@
 """Benchmarks 4 and 5, the CLI on files: `bpxl push --op create` of a 10,000- and a 100,000-row
 .xlsx, split into reading the workbook, the core (validation), the network (batched sending to a
-sandbox process) and writing the results back; openpyxl's reading compared with python-calamine's;
+sandbox process) and writing the results back; bpxl's reading (python-calamine made exact, see
+benchmark 4b, reading.py, for it paired with openpyxl's) compared with python-calamine's raw values;
 then the whole command as a user runs it, with its peak memory.
 
     .venv/bin/python benchmarks/cli_files.py 10000 100000
@@ -129,7 +130,7 @@ def main() -> None:
         "The CLI on files, by phase (benchmark 4)",
         [
             "rows",
-            "read (openpyxl)",
+            "read (reading.read_values)",
             "core (validation)",
             "network (sandbox process)",
             "write back",
@@ -138,10 +139,10 @@ def main() -> None:
         split,
     )
     record(
-        "Reading: openpyxl and python-calamine (benchmark 4)",
+        "Reading: bpxl's reader and python-calamine's raw values (benchmark 4)",
         [
             "rows",
-            "openpyxl",
+            "bpxl (reading.read_values)",
             "python-calamine",
             "calamine faster by",
             "identical records (these rows)",
