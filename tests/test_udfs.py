@@ -71,9 +71,7 @@ def test_an_unknown_field_and_a_missing_invoice_are_said(live) -> None:  # type:
     assert udfs.BP_INVOICE(999999.0, "Status") == "#BPXL: there is no invoice 999999."
 
 
-def test_an_invoice_is_asked_once_per_recalculation(
-    live, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_invoice_is_asked_once_per_recalculation(live, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     [record] = created("live")
     clock = [1000.0]
     monkeypatch.setattr(udfs.time, "monotonic", lambda: clock[0])
@@ -149,3 +147,18 @@ def test_the_fields_are_listed_with_their_notes_below(live) -> None:  # type: ig
     table = udfs.BP_FIELDS()
     assert table[0] == ["Field", "Label", "Type", "Length", "Required", "Writable", "Origin"]
     assert all(len(row) == 7 for row in table)
+
+
+def test_the_fields_are_those_of_the_tenant_connected(run, memory_keyring, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bpxl.sandbox import Sandbox, SandboxConfig
+    from bpxl.sandbox.schema import parse_custom_field
+
+    config = SandboxConfig(port=0, custom_fields=(parse_custom_field("PoNumber:text:40"),))
+    with Sandbox(config) as tenant:
+        connect(run, tenant, "acme")
+        try:
+            table = udfs.BP_FIELDS()
+            assert ["PoNumber", "Po Number", "text", 40, "", "yes", "tenant"] in table
+            assert udfs.BP_INVOICE("1", "PoNumber") == "#BPXL: there is no invoice 1."
+        finally:
+            udfs.READER.close()
