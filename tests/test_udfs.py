@@ -162,3 +162,17 @@ def test_the_fields_are_those_of_the_tenant_connected(run, memory_keyring, tmp_p
             assert udfs.BP_INVOICE("1", "PoNumber") == "#BPXL: there is no invoice 1."
         finally:
             udfs.READER.close()
+
+
+def test_a_note_on_the_fields_in_use_comes_below_them(run, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    """A tenant that will not describe its fields: bpxl's own are listed, and a row says why."""
+    from bpxl.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(port=0, refused_entities=("ENTITY_FIELD",))) as tenant:
+        connect(run, tenant, "acme")
+        try:
+            *listed, note = udfs.BP_FIELDS()
+        finally:
+            udfs.READER.close()
+    assert listed[0] == ["Field", "Label", "Type", "Length", "Required", "Writable", "Origin"]
+    assert note[0].startswith("Using bpxl's built-in Invoice fields: ") and note[1:] == [""] * 6
