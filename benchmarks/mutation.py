@@ -268,6 +268,21 @@ TESTS = {
             )
         ),
     ],
+    # Backups, saves and the room they need; of the pushes that use them, those of a full or
+    # read-only disk (every other push reaches them too, too slowly per mutant).
+    "workbook/saving": [
+        "tests/test_saving.py",
+        "tests/test_backups_cli.py",
+        *(
+            f"tests/test_hostile_files.py::{name}"
+            for name in (
+                "test_a_disk_without_room_for_the_write_back_stops_the_push_before_sending",
+                "test_the_room_asked_for_covers_what_a_push_writes",
+                "test_the_disk_filling_up_during_the_write_back_ends_in_words_and_recover_fits",
+                "test_a_read_only_workbook_folder_is_said_in_plain_words",
+            )
+        ),
+    ],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
