@@ -243,6 +243,7 @@ TESTS = {
             for name in (
                 "test_preflight_runs_as_a_plain_script_as_install_ps1_calls_it",
                 "test_excel_is_found_running_whatever_the_consoles_code_page",
+                "test_a_tasklist_that_fails_is_no_excel",
             )
         ),
     ],

@@ -225,10 +225,27 @@ def test_excel_is_found_running_whatever_the_consoles_code_page(
     data = tmp_path / "listing.txt"
     data.write_bytes(listing.encode("cp850"))
     tasklist = tmp_path / "tasklist"
-    tasklist.write_text(f"#!/bin/sh\ncat '{data}'\n")
+    tasklist.write_text(  # like tasklist: switches and filters in any case, others refused
+        "#!/bin/sh\n"
+        '[ "$(echo "$*" | tr a-z A-Z)" = \'/FI IMAGENAME EQ EXCEL.EXE /FO CSV /NH\' ] || '
+        "{ echo 'ERROR: Invalid argument/option.'; exit 1; }\n"
+        f"cat '{data}'\n"
+    )
     tasklist.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     assert preflight.excel_running() is running
+
+
+def test_a_tasklist_that_fails_is_no_excel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing to go by (a tasklist refused by a policy): the copy of the add-in will say if it
+    is locked."""
+    tasklist = tmp_path / "tasklist"
+    tasklist.write_text("#!/bin/sh\necho 'ERROR: Access denied'\nexit 1\n")
+    tasklist.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert preflight.excel_running() is False
+    tasklist.unlink()
+    assert preflight.excel_running() is False  # none at all
 
 
 def test_install_ps1_finds_3_14_makes_a_fresh_environment_and_works_behind_proxies() -> None:
