@@ -104,3 +104,65 @@ def test_a_workbook_unchanged_since_its_last_backup_is_not_copied_again(tmp_path
     assert saving.room_needed(book, 0) == book.stat().st_size + saving.SLACK_BYTES
     write_invoices(book, [{**GOOD, "BillingProfileId": "999"}])
     assert saving.backup(book) != first and len(saving.backups(book)) == 2
+
+
+def _free(monkeypatch: pytest.MonkeyPatch, folder: Path, free: int) -> None:
+    """``folder``'s disk reported with ``free`` bytes free (the others as they are)."""
+    import shutil
+
+    real = shutil.disk_usage
+
+    def usage(path: object) -> object:
+        found = real(path)  # type: ignore[arg-type]
+        return found._replace(free=free) if Path(str(path)).resolve() == folder else found
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+
+
+def test_room_is_proved_to_the_byte_and_refused_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bpxl.core.errors import StorageError
+
+    book = write_invoices(tmp_path / "book.xlsx", [GOOD])
+    bigger = tmp_path / "source.csv"
+    bigger.write_bytes(b"x" * 3_000_000)
+    need = saving.room_needed(book, 1000, like=bigger)
+    assert need == book.stat().st_size + 3_000_000 + 1000 * saving.ROW_BYTES + saving.SLACK_BYTES
+    _free(monkeypatch, tmp_path.resolve(), need)
+    saving.prove_room(book, 1000, like=bigger)  # exactly enough
+    _free(monkeypatch, tmp_path.resolve(), need - 1)
+    with pytest.raises(StorageError) as refused:
+        saving.prove_room(book, 1000, like=bigger)
+    assert refused.value.message == (
+        f"The disk holding book.xlsx has {(need - 1) / 1e6:,.1f} MB free; writing the results "
+        f"back needs about {need / 1e6:,.1f} MB (a backup copy and the new file). Nothing was "
+        "sent."
+    )
+    assert refused.value.hint == (
+        "Free some space on that disk (or move the file to one with room) and run again."
+    )
+    saving.prove_room(book, 1000)  # as large as itself: less room
+
+
+def test_a_folder_that_takes_no_file_is_said_in_words(tmp_path: Path) -> None:
+    from bpxl.core.errors import StorageError
+
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(StorageError) as refused:
+        saving.prove_room(blocker / "book.xlsx", 10)
+    assert refused.value.message.startswith(f"bpxl could not write into {blocker}: ")
+    assert refused.value.hint == (
+        f"Free some space, or make {blocker} writable, then run again. After a push that sent "
+        "rows, run `bpxl recover book.xlsx`: it writes what happened to each row."
+    )
+
+
+def test_a_backup_is_restored_where_the_workbook_is_gone(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [GOOD])
+    copy = saving.backup(book)
+    data = book.read_bytes()
+    book.unlink()
+    assert saving.restore(book, copy) is None  # nothing to back up first
+    assert book.read_bytes() == data and saving.backups(book) == [copy]
