@@ -281,6 +281,26 @@ TESTS = {
             )
         ),
     ],
+    # Reading a sheet, the rows chosen and the results written, on the fake Excel: the quick
+    # ribbon tests that check them (every send reaches them, too slowly per mutant).
+    "excel/range_io": [
+        *(
+            f"tests/test_excel.py::{name}"
+            for name in (
+                "test_row_spans_reads_the_areas_of_a_range",
+                "test_selection_with_several_areas_and_filtered_rows_picks_exactly_those",
+                "test_validate_marks_only_the_chosen_rows_and_sends_nothing",
+                "test_clear_status_empties_only_the_chosen_rows",
+                "test_clear_status_on_an_unknown_row_warns_first",
+                "test_new_status_columns_go_after_merged_header_cells",
+                "test_a_1904_workbook_sends_plain_numbers_in_its_own_date_system",
+                "test_screen_updating_and_calculation_come_back_after_an_error",
+                "test_a_sheet_without_fields_gets_a_message_saying_what_to_do",
+            )
+        ),
+        "tests/test_excel_like_excel.py::test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_address",
+        "tests/test_excel_like_excel.py::test_text_from_the_server_never_becomes_a_formula",
+    ],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [
