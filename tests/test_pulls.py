@@ -34,6 +34,7 @@ def refused(text: str) -> UsageError:
         ("Amount <> 1.5", None),
         ("Description LIKE '%ORDER BY%'", None),  # words inside text are the user's
         ("NOT Disputed = 1", None),
+        ("Region = MAX;", "Region = MAX"),
     ],
 )
 def test_a_condition_is_kept_as_the_user_wrote_it(text: str, kept: str | None) -> None:
@@ -55,7 +56,8 @@ def test_text_without_its_closing_quote_is_named() -> None:
         'In the condition "Status = \'Pending", the text starting "\'Pending" has no closing quote.'
     )
     assert error.hint == "Put text values in single quotes, e.g. Status = 'Pending'."
-    assert "'Pending and mor" in refused("Status = 'Pending and more words than twenty").message
+    long = refused("Status = 'Pending and more words than twenty").message
+    assert 'the text starting "\'Pending and more wo" has' in long  # its first 20 characters
     assert 'text starting "\'"' in refused("Status = '").message
 
 
@@ -132,6 +134,8 @@ def test_a_condition_the_server_refused_is_the_users_to_fix() -> None:
     assert error.hint == (
         f"Check the condition: field names as in the template, text in single quotes, {EXAMPLE}."
     )
+    said = condition_refused("Box = 1", ApiError("BillingPlatform refused the query over BOX."))
+    assert said.message == "BillingPlatform refused the condition 'Box = 1' over BOX."
 
 
 @pytest.mark.parametrize(
