@@ -174,3 +174,22 @@ def test_a_lock_file_the_holder_leaves_unreadable_while_writing_is_read_again(
     with pytest.raises(WorkbookBusyError) as refused, folder_lock.hold(book, "push", STARTED):
         pass
     assert "in use by another bpxl command" in refused.value.message
+
+
+def test_a_live_holder_writes_its_sign_of_life_again_and_again(book: Path, monkeypatch) -> None:
+    monkeypatch.setattr(folder_lock, "HEARTBEAT_S", 0.02)
+    path = folder_lock.lock_path(book)
+    with folder_lock.hold(book, "push", STARTED):
+        first = json.loads(path.read_text(encoding="utf-8"))
+        deadline = time.monotonic() + 30
+        while json.loads(path.read_text(encoding="utf-8"))["alive"] == first["alive"]:
+            assert time.monotonic() < deadline, "no heartbeat in 30 s"
+            time.sleep(0.01)
+        beat = json.loads(path.read_text(encoding="utf-8"))
+        assert {k: v for k, v in beat.items() if k != "alive"} == {
+            k: v for k, v in first.items() if k != "alive"
+        }
+        alive = dt.datetime.fromisoformat(beat["alive"])
+        assert alive.tzinfo is not None and alive > dt.datetime.fromisoformat(first["alive"])
+        assert sorted(p.name for p in book.parent.iterdir()) == [book.name, path.name]
+    assert not path.exists()
