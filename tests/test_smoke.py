@@ -5,6 +5,7 @@ the fake Excel is in test_install.py."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -14,9 +15,10 @@ from bpxl.core.records import read_layout
 from bpxl.excel import smoke
 
 
-@pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory) -> openpyxl.Workbook:
-    path = tmp_path_factory.mktemp("smoke") / "smoke.xlsx"
+@pytest.fixture
+def book(tmp_path: Path) -> openpyxl.Workbook:
+    """Written for each test (not once per module), so that each test is seen reaching it."""
+    path = tmp_path / "smoke.xlsx"
     assert smoke.write(path) == path
     return openpyxl.load_workbook(path)
 
