@@ -319,9 +319,10 @@ TESTS = {
     ],
 }
 # Push's and reconcile's tests mostly wait (a lost create is looked up a second after its send, by
-# the server's clock), and the client's wait out 429s, retries and deadlines, so a few mutants are tested at once at little CPU cost, and a mutant that
-# loops (sending a batch again and again) is stopped by wall time, 3 times its tests' usual time
-# (mutmut's default, 15 times, lets each such mutant wait minutes). The other modules compute.
+# the server's clock), and the client's wait out 429s, retries and deadlines, so a few mutants are
+# tested at once at little CPU cost, and a mutant that loops (sending a batch again and again) is
+# stopped by wall time, 3 times its tests' usual time (mutmut's default, 15 times, lets each such
+# mutant wait minutes). The other modules compute.
 CHILDREN = {"core/push": 4, "core/reconcile": 3, "core/client": 4, "core/transport": 4}
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
