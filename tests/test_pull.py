@@ -356,3 +356,23 @@ def test_a_first_pull_refuses_to_drop_a_text_box(tmp_path: Path, sandbox, run) -
     assert code == 0, out + err
     with zipfile.ZipFile(charted) as package:
         assert "xl/charts/chart1.xml" in package.namelist()
+
+
+def test_the_memory_holds_ids_as_text_when_the_sheet_holds_them_as_numbers(
+    tmp_path: Path, sandbox, run
+) -> None:
+    """The amber mark finds a row's invoice in the memory with MATCH(Id&"", ...), a text: a first
+    pull into a sheet whose Ids are numbers writes the sheet's Ids as numbers, the memory's as
+    text, or no edited cell would ever turn amber until a refresh rewrote the memory."""
+    ids = seed_invoices(sandbox, 2)
+    book = write_invoices(tmp_path / "numbers.xlsx", [{"Id": int(i)} for i in ids])
+    code, out, _ = run("pull", book, "--ids-from-sheet", *connect(sandbox))
+    assert code == 0, out
+    workbook = openpyxl.load_workbook(book)
+    invoices = workbook["Invoices"]
+    sheet_ids = [r[0] for r in invoices.iter_rows(min_row=2, max_col=1, values_only=True)]
+    assert sheet_ids == [int(i) for i in ids]  # the user's numbers kept as numbers
+    memory = workbook[PULLED]
+    column = [c.value for c in memory[1]].index("Id") + 1
+    held = [memory.cell(r, column).value for r in range(2, memory.max_row + 1)]
+    assert sorted(held) == sorted(ids) and all(isinstance(v, str) for v in held), held

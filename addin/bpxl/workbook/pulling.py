@@ -294,6 +294,8 @@ def _remember(
         for name, value in remembered.values.items():
             if name in by_field:
                 _put(memory.cell(row, by_field[name]), value)
+        # the Id as text whatever the sheet holds: the amber mark looks it up as MATCH(Id&"", ...)
+        _put(memory.cell(row, by_field[fields.ID]), invoice)
         _put(memory.cell(row, stamp_column), remembered.updated)
     mark_changes(sheet, header_row, by_field)
 
