@@ -201,7 +201,7 @@ def test_map_and_date_format_on_a_workbook_and_their_mistakes(tmp_path: Path, sa
         "push", book, "--op", "create", "--date-format", "MM-DD-YY", *connect(sandbox)
     )
     assert code == 0, out
-    assert "Dates read as MM-DD-YY (--date-format): 1 cells in DueDate" in out
+    assert "Dates read as MM-DD-YY (--date-format): 1 cell in DueDate" in out
     ids = [r["Id"] for r in read_sheet(book)]
     assert sandbox.sandbox.store.get(int(ids[0]))["DueDate"] == "2024-07-31"
     assert sandbox.sandbox.store.get(int(ids[1]))["DueDate"] == "2024-07-01"  # a real date: as is

@@ -160,7 +160,7 @@ def test_a_mapped_column_is_read_as_the_field_it_became() -> None:
     grid = Grid(["Due"], [(2, ["31/07/2024"])])
     made, notes = apply(grid, parse(["Due=DueDate"], "DD/MM/YYYY", BUILT_IN), BUILT_IN)
     assert made.rows == [(2, ["2024-07-31"])]
-    assert notes[1] == "Dates read as DD/MM/YYYY (--date-format): 1 cells in DueDate."
+    assert notes[1] == "Dates read as DD/MM/YYYY (--date-format): 1 cell in DueDate."
 
 
 def test_the_rows_not_sent_are_read_alike_and_each_translation_is_said() -> None:
@@ -168,8 +168,8 @@ def test_the_rows_not_sent_are_read_alike_and_each_translation_is_said() -> None
     grid = Grid(["DueDate", "Amount"], every[1:], sheet_rows=every)
     made, notes = apply(grid, Translation(date_format="DD/MM/YYYY", decimal_comma=True), AMOUNTS)
     assert notes == [
-        "Dates read as DD/MM/YYYY (--date-format): 1 cells in DueDate.",
-        "Decimal commas read as decimal points (a CSV separated by ';'): 1 cells in Amount.",
+        "Dates read as DD/MM/YYYY (--date-format): 1 cell in DueDate.",
+        "Decimal commas read as decimal points (a CSV separated by ';'): 1 cell in Amount.",
     ]  # both said
     assert made.rows == [(3, ["2024-08-01", "2.5"])]
     assert made.sheet_rows == [(2, ["2024-07-31", "1234.5"]), (3, ["2024-08-01", "2.5"])]

@@ -20,6 +20,7 @@ from .cells import Unreadable
 from .errors import UsageError
 from .fields import Catalogue, FieldType, header_key
 from .push import Grid
+from .results import plural
 
 _TOKENS = {"YYYY": "%Y", "YY": "%y", "MM": "%m", "M": "%m", "DD": "%d", "D": "%d"}
 _FORMAT = re.compile(r"(YYYY|YY|MM|M|DD|D)|([/.\- ])|(.)")
@@ -171,8 +172,8 @@ def _read_decimal_commas(
         return out, None
     return (
         out,
-        f"Decimal commas read as decimal points (a CSV separated by ';'): {count:,} cells in "
-        f"{', '.join(names)}.",
+        f"Decimal commas read as decimal points (a CSV separated by ';'): "
+        f"{plural(count, 'cell')} in {', '.join(names)}.",
     )
 
 
@@ -198,4 +199,4 @@ def _read_dates(
 
     out, names, count = _read_column_text(header, rows, catalogue, FieldType.DATE, read)
     shown = ", ".join(names) or "no date column"
-    return out, f"Dates read as {spec} (--date-format): {count:,} cells in {shown}."
+    return out, f"Dates read as {spec} (--date-format): {plural(count, 'cell')} in {shown}."
