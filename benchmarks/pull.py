@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import invoice, record, sandbox
+from common import change_invoices, create_invoices, record, sandbox
 
 from bpxl.core.client import Client
 
@@ -47,15 +47,7 @@ def main() -> None:
     rows = []
     with sandbox() as (url, _, _), tempfile.TemporaryDirectory() as folder:
         with Client(url, username="demo", password="demo") as client:
-            ids = []
-            for start in range(0, n, 1000):
-                batch = [invoice(r) for r in range(start, min(start + 1000, n))]
-                for row in batch:
-                    for key, value in row.items():
-                        row[key] = value.isoformat() if hasattr(value, "isoformat") else value
-                    row["BillableFlag"] = "1"
-                    row["SendInvoiceEmail"] = "1"
-                ids += [r.id for r in client.create(batch)]
+            ids = create_invoices(client, n)
         book = Path(folder) / "pulled.xlsx"
         runs = [
             ("into a new workbook", ["--where", "BillingProfileId IN (101, 102, 103, 104, 105)"]),
@@ -65,9 +57,7 @@ def main() -> None:
         for what, which in runs:
             if what.startswith("refresh, every"):
                 with Client(url, username="demo", password="demo") as client:
-                    for start in range(0, n, 1000):
-                        client.update([{"Id": i, "Status": "Approved", "FileName": f"v2-{i}.pdf"}
-                                       for i in ids[start : start + 1000]])  # fmt: skip
+                    change_invoices(client, ids)
             load = os.getloadavg()[0]
             seconds, peak, said = _pull(book, url, folder, *which)
             rows.append([what, f"{n:,}", f"{seconds:.1f} s", f"{peak:,.0f} MB", f"{load:.1f}",

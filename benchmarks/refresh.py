@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import invoice, record, run_child, sandbox
+from common import change_invoices, create_invoices, record, run_child, sandbox
 
 from bpxl.core.client import Client
 
@@ -37,19 +37,9 @@ def _fill(url: str, n: int, changed: bool = False) -> list[str]:
     with Client(url, username="demo", password="demo") as client:
         if changed:
             ids = [r["Id"] for r in client.query("SELECT Id FROM INVOICE")]
-            for start in range(0, len(ids), 1000):
-                client.update([{"Id": i, "Status": "Approved", "FileName": f"v2-{i}.pdf"}
-                               for i in ids[start : start + 1000]])  # fmt: skip
+            change_invoices(client, ids)
             return [str(i) for i in ids]
-        made = []
-        for start in range(0, n, 1000):
-            batch = [invoice(r) for r in range(start, min(start + 1000, n))]
-            for row in batch:
-                for key, value in row.items():
-                    row[key] = value.isoformat() if hasattr(value, "isoformat") else value
-                row["BillableFlag"] = row["SendInvoiceEmail"] = "1"
-            made += [r.id for r in client.create(batch)]
-        return [str(i) for i in made if i]
+        return create_invoices(client, n)
 
 
 def _pull(
