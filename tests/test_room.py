@@ -20,7 +20,7 @@ def test_the_probe_is_written_synced_and_removed_and_the_free_room_told(
     real_fsync = os.fsync
 
     def fsync(descriptor: int) -> None:
-        synced.append(os.fstat(descriptor).st_size)  # 4: "bpxl", flushed before the sync
+        synced.append(os.fstat(descriptor).st_size)  # its 4 bytes, flushed before the sync
         real_fsync(descriptor)
 
     monkeypatch.setattr(os, "fsync", fsync)

@@ -15,8 +15,8 @@ def free_after_probe(folder: Path) -> int:
     and removed (made if missing). ``OSError`` when it cannot be: the caller says it in words."""
     folder.mkdir(parents=True, exist_ok=True)
     probe = folder / f".bpxl-probe-{uuid.uuid4().hex[:8]}"
-    with probe.open("x", encoding="utf-8") as file:
-        file.write("bpxl")
+    with probe.open("xb") as file:
+        file.write(bytes(4))  # what it holds is never read: only that it is written and synced
         file.flush()
         os.fsync(file.fileno())
     probe.unlink()
