@@ -34,7 +34,7 @@ def test_a_create_kept_is_found_by_the_reference_its_message_carries() -> None:
     )  # a date is kept as its text, as it went out
     stored = data_dir() / "unsettled" / f"{kept.ref}.json"
     assert unsettled.folder() == stored.parent
-    assert "Café" in stored.read_text(encoding="utf-8")  # readable as written
+    assert stored.read_bytes().isascii()  # the same bytes whatever the computer's encoding
     assert [p.name for p in stored.parent.iterdir()] == [stored.name]  # no temporary left
     other = unsettled.keep(record, SENT_AT)
     assert other.ref != kept.ref
@@ -113,8 +113,39 @@ def test_creates_kept_at_once_by_the_push_threads_each_keep_their_own() -> None:
     assert all(unsettled.find(c.ref) == c for c in kept)
 
 
-def test_a_create_is_kept_in_utf_8_whatever_the_machines_encoding(ascii_locale: None) -> None:
+def test_a_create_is_kept_and_found_whatever_the_machines_encoding(ascii_locale: None) -> None:
     kept = unsettled.keep({"FileName": "Café ünd Ærø.pdf"}, SENT_AT)
     assert unsettled.find(kept.ref) == kept
-    raw = (unsettled.folder() / f"{kept.ref}.json").read_bytes()
-    assert "Café ünd Ærø".encode() in raw
+    assert (unsettled.folder() / f"{kept.ref}.json").read_bytes().isascii()
+    # One kept by an earlier bpxl, in UTF-8, is found too.
+    earlier = {"record": {"FileName": "Café ünd Ærø.pdf"}, "sent_at": SENT_AT.isoformat()}
+    path = unsettled.folder() / "0123456789ab.json"
+    path.write_bytes(json.dumps(earlier, ensure_ascii=False).encode("utf-8"))
+    assert unsettled.find("0123456789ab") == unsettled.SentCreate(
+        "0123456789ab", {"FileName": "Café ünd Ærø.pdf"}, SENT_AT
+    )
+
+
+def test_a_create_kept_exactly_the_days_given_is_kept(monkeypatch) -> None:
+    """Pruned are those kept longer than the days given, not as long."""
+    kept = unsettled.keep({"FileName": "a.pdf"}, SENT_AT)
+    now = 1_800_000_000
+    monkeypatch.setattr(time, "time", lambda: now)
+    path = unsettled.folder() / f"{kept.ref}.json"
+    os.utime(path, ns=(now * 10**9, (now - 2 * 86_400) * 10**9))
+    unsettled.prune(2)
+    assert unsettled.find(kept.ref) == kept
+    os.utime(path, ns=(now * 10**9, (now - 2 * 86_400) * 10**9 - 1_000_000))  # a ms longer
+    unsettled.prune(2)
+    assert unsettled.find(kept.ref) is None
+
+
+def test_a_create_settled_by_another_bpxl_while_this_one_prunes_is_passed_over() -> None:
+    """Another bpxl forgets a create between this one listing the folder and looking at the
+    file: a link to no file stands for it (listed, then gone)."""
+    kept = unsettled.keep({"FileName": "a.pdf"}, SENT_AT)
+    now = time.time()
+    os.utime(unsettled.folder() / f"{kept.ref}.json", (now, now - 9 * 86_400))
+    (unsettled.folder() / "0123456789ab.json").symlink_to(unsettled.folder() / "gone.json")
+    unsettled.prune(2)
+    assert unsettled.find(kept.ref) is None  # the others are still pruned

@@ -15,10 +15,12 @@ it, ``forget`` it once the row's outcome is known and written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,13 +52,13 @@ def keep(record: Mapping[str, object], sent_at: dt.datetime) -> SentCreate:
     """Keep a create that may or may not have happened; its ``ref`` goes into the row's Message
     (see ``mention``)."""
     create = SentCreate(uuid.uuid4().hex[:12], dict(record), sent_at)
-    folder().mkdir(parents=True, exist_ok=True)
-    text = json.dumps(
-        {"record": create.record, "sent_at": sent_at.isoformat()}, ensure_ascii=False, default=str
-    )
-    temporary = _file(create.ref).with_suffix(".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, _file(create.ref))
+    folder().mkdir(exist_ok=True)  # in the data folder, which data_dir() made
+    text = json.dumps({"record": create.record, "sent_at": sent_at.isoformat()}, default=str)
+    # Written under the bare reference, then renamed: ``find`` and ``prune`` see it whole or not at
+    # all. JSON's escapes keep it ASCII, the same bytes whatever the computer's encoding.
+    partial = folder() / create.ref
+    partial.write_bytes(text.encode())
+    os.replace(partial, _file(create.ref))
     return create
 
 
@@ -74,7 +76,7 @@ def ref_in(message: object) -> str | None:
 def find(ref: str) -> SentCreate | None:
     """The create behind ``ref``; None when it is not (or no longer) kept on this computer."""
     try:
-        entry = json.loads(_file(ref).read_text(encoding="utf-8"))
+        entry = json.loads(_file(ref).read_bytes())  # UTF-8 too, as an earlier bpxl kept it
         return SentCreate(ref, entry["record"], dt.datetime.fromisoformat(entry["sent_at"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -83,10 +85,11 @@ def find(ref: str) -> SentCreate | None:
 def prune(keep_days: float) -> None:
     """Drop creates kept longer than ``keep_days`` (their rows were cleared by hand, or deleted);
     a row still Unknown after that is looked up by its values, without the send time."""
-    cutoff = dt.datetime.now(dt.UTC).timestamp() - keep_days * 86_400
-    for path in folder().glob("*.json") if folder().is_dir() else []:
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+    cutoff = time.time() - keep_days * 86_400
+    for path in folder().glob("*.json"):  # none when there is no folder yet
+        with contextlib.suppress(FileNotFoundError):  # settled meanwhile by another bpxl
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def forget(refs: Iterable[str]) -> None:
