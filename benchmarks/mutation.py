@@ -184,6 +184,9 @@ TESTS = {
         "tests/test_create_key.py",
         "tests/test_same_invoice.py::test_the_same_row_has_the_same_key_in_every_copy_and_twins_differ",
     ],
+    # The look on the fake server called directly: what it finds, its queries, its narrowing;
+    # the pushes it refuses rows of (test_safety.py, test_fault_matrix.py) run the command line.
+    "core/duplicates": ["tests/test_duplicates.py"],
     # Kept, found, pruned, forgotten; the pushes that keep and settle creates are too slow here.
     "core/unsettled": ["tests/test_unsettled.py"],
     # Its rules in this process; two people pushing at once take processes (test_two_people.py).
