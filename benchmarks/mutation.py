@@ -89,6 +89,17 @@ CLI_ROUND_TRIP = [
     )
 ]
 
+# The streamed refresh against the openpyxl pull, called directly; but LibreOffice's reading.
+STREAMED_REFRESH = [
+    f"tests/test_refresh_streamed.py::{name}"
+    for name in (
+        "test_the_streamed_refresh_writes_what_the_openpyxl_pull_writes",
+        "test_a_refresh_that_changes_nothing_leaves_the_sheet_and_the_other_parts_as_they_were",
+        "test_the_memory_holds_dates_as_serials_of_the_books_date_system",
+        "test_an_unsent_edit_is_kept_and_a_change_on_both_sides_is_a_conflict",
+    )
+]
+
 # The tests that exercise a module, fast ones only: mutmut runs, per mutant, just the tests of
 # this selection that reached the mutated function. Modules not named here get the test files
 # that import them (``tests_for``).
@@ -290,6 +301,11 @@ TESTS = {
             )
         ),
     ],
+    # The openpyxl pull and the streamed refresh called directly on small workbooks; the command
+    # line's pulls (test_pull.py, test_roundtrip.py, test_wysiwyg*.py) and LibreOffice's reading
+    # of a refreshed sheet are too slow per mutant.
+    "workbook/pulling": ["tests/test_pulling.py", *STREAMED_REFRESH],
+    "workbook/refresh": ["tests/test_refresh.py", *STREAMED_REFRESH],
     # Reading a sheet, the rows chosen and the results written, on the fake Excel: the quick
     # ribbon tests that check them (every send reaches them, too slowly per mutant).
     "excel/range_io": [

@@ -1,0 +1,260 @@
+"""The openpyxl pull (``workbook/pulling.py``) called directly on small workbooks: which sheet it
+writes into, where each invoice goes, the columns it adds, the statuses it clears, the memory
+sheet and the amber marks, and what it refuses to drop. The command line's pulls, against the
+sandbox, are in test_pull.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bpxl import template
+from bpxl.core.errors import UsageError
+from bpxl.core.roundtrip import edits
+from bpxl.workbook import saving
+from bpxl.workbook.pulling import PULLED, pull_into, read_pulled, sheet_fields
+
+from .conftest import write_invoices
+from .test_pull import _add_text_box, _with_chart
+from .test_roundtrip import add_cross_sheet_dropdown
+
+NAMES = ["Id", "Status", "DueDate", "FileName"]
+
+
+def _record(invoice: int, **changed: object) -> dict[str, object]:
+    """An invoice as the server answers a query: every value as text, empties as ""."""
+    record: dict[str, object] = {
+        "Id": str(invoice),
+        "Updated": f"2026-12-0{invoice % 9 + 1}T10:00:00.000Z",
+        "Status": "Pending",
+        "DueDate": (dt.date(2026, 1, 1) + dt.timedelta(days=invoice)).isoformat(),
+        "FileName": f"inv-{invoice}.pdf",
+    }
+    record.update(changed)
+    return record
+
+
+def _values(path: Path, sheet: str) -> list[list[object]]:
+    return [list(r) for r in openpyxl.load_workbook(path)[sheet].iter_rows(values_only=True)]
+
+
+def test_a_named_sheet_that_does_not_exist_is_made_with_the_pulled_fields(
+    tmp_path: Path,
+) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [{"Status": "Draft"}])
+    report = pull_into(book, "Review", [_record(1), _record(2)], NAMES)
+    assert (report.sheet, report.added, report.refreshed) == ("Review", 2, 0)
+    assert report.ids == {"1", "2"} and report.extra == [] and report.noted == 0
+    assert _values(book, "Review") == [
+        [*NAMES, "Result", "Message"],
+        ["1", "Pending", dt.datetime(2026, 1, 2), "inv-1.pdf", None, None],
+        ["2", "Pending", dt.datetime(2026, 1, 3), "inv-2.pdf", None, None],
+    ]
+    assert _values(book, template.SHEET_TITLE)[1][:4] == [None, None, "Draft", None]
+
+
+def test_without_a_sheet_name_the_first_visible_sheet_with_invoice_fields_is_chosen(
+    tmp_path: Path,
+) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [])
+    workbook = openpyxl.load_workbook(book)
+    hidden = workbook.create_sheet("Hidden", 0)  # an invoice sheet, but hidden: not the one
+    hidden.append(["Id", "Status"])
+    hidden.sheet_state = "hidden"
+    workbook.create_sheet("Cover", 0)["A1"] = "Invoices of December"  # no header: not the one
+    workbook.save(book)
+    report = pull_into(book, None, [_record(5)], NAMES)
+    assert report.sheet == template.SHEET_TITLE and report.added == 1
+    assert _values(book, "Hidden") == [["Id", "Status"]]
+    assert _values(book, "Cover") == [["Invoices of December"]]
+
+
+def test_a_workbook_without_an_invoice_sheet_is_refused_in_words(tmp_path: Path) -> None:
+    book = tmp_path / "plain.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Name", "Amount"])
+    workbook.save(book)
+    before = book.read_bytes()
+    with pytest.raises(UsageError) as raised:
+        pull_into(book, None, [_record(1)], NAMES)
+    assert str(raised.value) == (
+        "The workbook has no invoice sheet to pull into.\n"
+        "  What to do: Name one to create with --sheet NAME, or pull into a new file."
+    )
+    assert book.read_bytes() == before
+
+
+def test_a_named_sheet_without_a_header_or_an_id_column_is_refused(tmp_path: Path) -> None:
+    book = tmp_path / "plain.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Notes"
+    workbook.active.append(["Name", "Amount"])
+    workbook.create_sheet("NoId").append(["Status", "DueDate"])
+    workbook.save(book)
+    with pytest.raises(UsageError, match=r"^Sheet 'Notes' has no header row naming Invoice fields"):
+        pull_into(book, "Notes", [_record(1)], NAMES)
+    with pytest.raises(UsageError, match=r"^Sheet 'NoId' has no Id column to match invoices on"):
+        pull_into(book, "NoId", [_record(1)], NAMES)
+    assert _values(book, "NoId") == [["Status", "DueDate"]]
+
+
+def test_each_invoice_goes_into_its_rows_or_below_the_last_used_row(tmp_path: Path) -> None:
+    """Rows holding the Id (twice, as a number) are written whole, empties too, and their stale
+    statuses cleared with their colour; a draft and formatted rows below are left alone."""
+    book = write_invoices(
+        tmp_path / "book.xlsx",
+        [
+            {"Id": 2, "Status": "Old", "FileName": "old.pdf", "Result": "Conflict",
+             "Message": "Changed in BillingPlatform"},
+            {"Status": "Draft"},
+            {"Id": "2", "Status": "Old"},
+        ],
+    )  # fmt: skip
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook[template.SHEET_TITLE]
+    header = [c.value for c in sheet[1]]
+    result = header.index("Result") + 1
+    sheet.cell(2, result).fill = openpyxl.styles.PatternFill("solid", fgColor="FFC7CE")
+    sheet.cell(9, 1).number_format = "0.00"  # formatted, empty: free
+    workbook.save(book)
+    report = pull_into(book, None, [_record(2, FileName=""), _record(7)], NAMES)
+    assert (report.added, report.refreshed) == (1, 1)
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook[template.SHEET_TITLE]
+    rows = {n: dict(zip(header, v, strict=False)) for n, v in enumerate(sheet.values, 1)}
+    for row in (2, 4):
+        assert (rows[row]["Status"], rows[row]["FileName"]) == ("Pending", None)
+    assert rows[2]["Id"] == "2" and rows[2]["Result"] is None and rows[2]["Message"] is None
+    assert sheet.cell(2, result).fill.fill_type is None
+    assert rows[3]["Status"] == "Draft" and rows[3]["Id"] is None
+    assert rows[5]["Id"] == "7" and rows[5]["DueDate"] == dt.datetime(2026, 1, 8)
+    last = openpyxl.utils.get_column_letter(len(header))
+    assert sheet.tables[template.TABLE_NAME].ref == f"A1:{last}5"  # the table takes the new row
+
+
+def test_fields_the_catalogue_does_not_know_go_into_extra_columns_past_everything_used(
+    tmp_path: Path,
+) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [{"Status": "Draft"}])
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook[template.SHEET_TITLE]
+    width = sheet.max_column
+    sheet.cell(3, width + 2, "my note")  # a note of the user's, past the statuses
+    sheet.merge_cells(start_row=5, start_column=width + 3, end_row=5, end_column=width + 4)
+    workbook.save(book)
+    report = pull_into(
+        book, None, [_record(1, Region__c="EU", Colour__c="=1+1"), _record(2, Region__c="US")],
+        NAMES,
+    )  # fmt: skip
+    assert report.extra == ["Region__c", "Colour__c"]
+    rows = _values(book, template.SHEET_TITLE)
+    assert rows[0][width + 4 :] == ["Region__c", "Colour__c"]
+    assert rows[0][width : width + 4] == [None] * 4
+    assert rows[3][width + 4 :] == ["EU", "=1+1"] and rows[4][width + 4 :] == ["US", None]
+    cell = openpyxl.load_workbook(book)[template.SHEET_TITLE].cell(4, width + 6)
+    assert cell.data_type == "s"  # text, never a formula
+    assert rows[2][width + 1] == "my note"
+
+
+def test_a_note_on_a_cell_needs_a_message_column_and_gets_one(tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Mine"
+    workbook.active.append(["Id", "Status", "FileName"])
+    workbook.save(book)
+    report = pull_into(book, None, [_record(1, FileName="a\x01b"), _record(2)], NAMES)
+    assert report.noted == 1
+    sheet = openpyxl.load_workbook(book)["Mine"]
+    assert [c.value for c in sheet[1]] == ["Id", "Status", "FileName", "Message"]
+    assert sheet.cell(1, 4).font.bold  # bpxl's own status column
+    message = sheet.cell(2, 4).value
+    assert message.startswith("FileName: 1 control character") and sheet.cell(3, 4).value is None
+    assert sheet.cell(2, 3).value == "a\ufffdb"
+
+
+def test_the_memory_sheet_holds_what_was_pulled_and_the_marks_are_set_once(
+    tmp_path: Path,
+) -> None:
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Title"])
+    workbook.active.append([*NAMES, "Notes"])
+    workbook.active.append(["1"])
+    workbook.save(book)
+    pull_into(book, None, [_record(1)], NAMES)
+    pull_into(book, None, [_record(1, Status="Approved"), _record(3)], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    memory = workbook[PULLED]
+    assert memory.sheet_state == "veryHidden" and memory.protection.sheet
+    remembered = read_pulled(book)
+    assert sorted(remembered) == ["1", "3"]
+    assert remembered["1"].values["Status"] == "Approved"
+    assert remembered["1"].updated == "2026-12-02T10:00:00.000Z"
+    assert remembered["3"].values["DueDate"] == dt.datetime(2026, 1, 4)
+    sheet = workbook.active
+    marked = sorted(str(r.sqref) for r in sheet.conditional_formatting)
+    assert marked == [f"{x}3:{x}{template.LAST_ROW}" for x in "BCD"]  # not Id, not Notes
+    for rules in sheet.conditional_formatting:
+        (rule,) = rules.rules
+        letter = str(rules.sqref)[0]
+        assert rule.formula == [edits.changed_formula("A", letter, 3, PULLED)]
+        assert rule.dxf.fill.bgColor.rgb == "FFFFEB9C"
+
+
+def test_a_pull_keeps_a_backup_of_the_workbook_as_it_was(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [{"Status": "Draft"}])
+    before = book.read_bytes()
+    pull_into(book, None, [_record(1)], NAMES)
+    (copy,) = saving.backups(book)
+    assert copy.read_bytes() == before
+
+
+def test_what_openpyxl_would_drop_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    dropdown = write_invoices(tmp_path / "dropdown.xlsx", [{"Status": "Draft"}])
+    add_cross_sheet_dropdown(dropdown)
+    boxed = write_invoices(tmp_path / "boxed.xlsx", [{"Status": "Draft"}])
+    _with_chart(boxed)
+    _add_text_box(boxed)
+    on_chart = write_invoices(tmp_path / "on_chart.xlsx", [{"Status": "Draft"}])
+    _with_chart(on_chart)
+    _add_text_box(on_chart, on_chart=True)
+    said = {}
+    for book in (dropdown, boxed, on_chart):
+        before = book.read_bytes()
+        with pytest.raises(UsageError) as raised:
+            pull_into(book, None, [_record(1)], NAMES)
+        assert book.read_bytes() == before and not saving.backups(book)
+        said[book.stem] = str(raised.value)
+    assert said["dropdown"] == (
+        "dropdown.xlsx has a dropdown or check whose list is on another sheet, which bpxl "
+        "cannot keep when it pulls into this workbook for the first time. Nothing was written.\n"
+        "  What to do: Pull into a new workbook (bpxl pull new.xlsx ...) and copy the rows you "
+        "need, or remove those parts first."
+    )
+    assert said["boxed"].startswith("boxed.xlsx has text boxes or shapes (sheet 'Invoices'),")
+    assert said["on_chart"].startswith(
+        "on_chart.xlsx has text boxes or shapes on a chart (sheet 'Invoices'),"
+    )
+    charted = write_invoices(tmp_path / "charted.xlsx", [{"Status": "Draft"}])
+    _with_chart(charted)
+    assert pull_into(charted, None, [_record(1)], NAMES).added == 1  # a chart alone is kept
+
+
+def test_sheet_fields_names_the_fields_of_the_sheet_a_pull_would_write(tmp_path: Path) -> None:
+    assert sheet_fields(tmp_path / "new.xlsx", None) == []
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Cover"
+    workbook.active.append(["Name", "Amount"])
+    workbook.create_sheet(PULLED).append(["Id", "Status", "Updated"])
+    workbook.create_sheet("Short").append(["Title"])
+    workbook["Short"].append(["ID", "Due Date", "Colour", "Result"])
+    workbook.create_sheet("Other").append(["Status", "FileName"])
+    workbook.save(book)
+    assert sheet_fields(book, None) == ["Id", "DueDate"]
+    assert sheet_fields(book, "Other") == ["Status", "FileName"]
+    assert sheet_fields(book, "Missing") == ["Id", "DueDate"]
+    assert sheet_fields(book, "Cover") == []
