@@ -131,13 +131,14 @@ def recover(
             if (shown := row_id(layout, values)) is not None:
                 with_id[row] = shown
     place, unplaced, edited = _placement(run, plans, with_id)
+    new_only = run.op is Operation.CREATE  # an update's rows show their Ids before it too
     results: dict[int, RowResult] = {}
     asked: dict[int, Mapping[str, object]] = {}  # creates to look up: journal row -> as sent
     for old, row in place.items():
         plan = plans[row]
         known = run.results.get(old)
-        if known is not None and known.id and with_id.get(row) == known.id:
-            continue  # it shows the Id its send got: a recovery stopped after writing it
+        if new_only and known is not None and known.id and with_id.get(row) == known.id:
+            continue  # it shows the Id its create got: a recovery stopped after writing it
         if _unanswered_create(run, old) and (old not in edited or old in run.sent_records):
             asked[old] = run.sent_records.get(old, plan.record)  # edited since or not
         elif old in edited:
