@@ -198,6 +198,25 @@ TESTS = {
     # The look on the fake server called directly: what it finds, its queries, its narrowing;
     # the pushes it refuses rows of (test_safety.py, test_fault_matrix.py) run the command line.
     "core/duplicates": ["tests/test_duplicates.py"],
+    # Recovery called directly on journals written as a push writes them, and on the fake server
+    # for creates in flight; the commands end to end (test_attack_recover.py) and the placement
+    # of 3,000 rows (2 s each, too slow per mutant) are not here.
+    "core/recover": [
+        *(
+            f"tests/test_recover.py::{name}"
+            for name in (
+                "test_a_row_edited_and_moved_after_its_create_is_found_by_what_was_sent",
+                "test_a_new_row_unlike_any_sent_one_is_not_taken_for_a_deleted_one",
+                "test_a_row_is_never_placed_by_its_number_alone",
+                "test_fields_alike_in_every_row_do_not_make_rows_alike",
+                "test_an_edited_row_is_taken_for_its_record_from_three_fifths_alike_not_from_half",
+            )
+        ),
+        "tests/test_recover_rules.py",
+        "tests/test_attack_recover.py::test_rows_alike_but_for_an_edited_file_name_are_named_not_given_a_guessed_id",
+        "tests/test_safety.py::test_the_recover_summary_says_only_what_it_found",
+        "tests/test_safety.py::test_recover_finds_a_sent_row_moved_onto_where_an_invalid_row_was",
+    ],
     # Kept, found, pruned, forgotten; the pushes that keep and settle creates are too slow here.
     "core/unsettled": ["tests/test_unsettled.py"],
     # Its rules in this process; two people pushing at once take processes (test_two_people.py).
@@ -351,8 +370,9 @@ TESTS = {
 CHILDREN = {"core/push": 4, "core/reconcile": 3, "core/client": 4, "core/transport": 4}
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
-# ... but the client's 1,078 mutants take half an hour on a loaded machine.
-LONGER = {"core/client": 45 * 60}
+# ... but the client's 1,078 mutants take half an hour on a loaded machine, and recovery's every
+# mutant of `recover` runs nearly all of its tests.
+LONGER = {"core/client": 45 * 60, "core/recover": 40 * 60}
 STALE_AFTER = 3  # commits between the one measured and the module's last change
 TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"
 TABLE_END = "<!-- end of mutation scores -->"

@@ -351,3 +351,23 @@ def test_creates_in_flight_are_settled_by_what_the_server_holds(fake, monkeypatc
         2: (Outcome.CREATED, ids[0], [recover.FOUND]),
         3: (Outcome.CREATED, ids[1], [recover.FOUND]),
     }
+
+
+def test_a_deleted_row_whose_create_was_in_flight_is_named_with_the_id_it_got(
+    fake, monkeypatch
+) -> None:
+    """The user deleted a row whose create got no answer: it is looked up as it was sent, and
+    the invoice it made is named, so that its Id can go back into a row; a deleted row whose
+    create was answered is named with its answer's Id, one not found as having no answer."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0")
+    rows = [row("101", "a.pdf"), row("102", "b.pdf"), row("103", "c.pdf"), row("104", "d.pdf")]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], [RowResult(4, Outcome.CREATED, "77", [])])
+    [made] = fake.store.write(Operation.CREATE, [run.sent_records[2]], 1)
+    now = [rows[3]]  # rows 2, 3 and 4 deleted; 5 (never sent) moved up to row 2
+    with Client(fake.url, username="demo", password="demo") as client:
+        found = recover.recover(run, grid(now), client)
+    assert outcomes(found) == {2: (Outcome.FAILED, None, [recover.NOT_SENT])}
+    assert found.unplaced == [2, 3, 4] and found.made == {2: str(made["Id"]), 4: "77"}
+    assert found.unplaced_text().startswith(
+        f"row 2 (Id {made['Id']}), row 3 (no answer kept), row 4 (Id 77) (row numbers as sent)"
+    )
