@@ -345,6 +345,12 @@ TESTS = {
         "tests/test_excel_like_excel.py::test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_address",
         "tests/test_excel_like_excel.py::test_text_from_the_server_never_becomes_a_formula",
     ],
+    # The new workbook's cells, sheets and report, called directly; of the pulls, the one that
+    # calls it directly too (the others run the command line against the sandbox).
+    "workbook/streamed_pull": [
+        "tests/test_streamed_pull.py",
+        "tests/test_pull.py::test_a_new_workbook_is_streamed_with_typed_cells",
+    ],
     # The writer's rules in the XML, and files from Excel and other programs; the pushes of
     # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
     "workbook/sheet_xml": [

@@ -41,7 +41,6 @@ from .pulling import PULLED, PullReport
 from .sheet_xml import Book, excel_serial
 
 _NEEDS_ESCAPE = re.compile("[&<>\r]")
-_CHUNK = 1 << 20
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
@@ -193,7 +192,7 @@ class NewBook:
         rows.seek(0)  # flushes the text layer; the bytes below it are already UTF-8
         with target.open(name, "w") as out:
             out.write(head.encode("utf-8"))
-            shutil.copyfileobj(rows.buffer, out, _CHUNK)  # type: ignore[attr-defined]
+            shutil.copyfileobj(rows.buffer, out)  # type: ignore[attr-defined]
             out.write(xml[end:].encode("utf-8"))
 
 
