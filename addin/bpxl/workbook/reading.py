@@ -319,7 +319,7 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
             number, cells = super().parse_row(row)
         except ValueError:  # a saved NaN or inf, which Excel itself never writes
             number, cells = self.row_counter, self._cell_by_cell(row)
-        if str(row.get("hidden", "0")).lower() in _TRUE:
+        if str(row.get("hidden")).lower() in _TRUE:  # None: "none", not hidden
             self.hidden.add(number)
         # Cells are checked here, in one loop, rather than in an override of parse_cell: a
         # method call per cell would cost a second on 100,000 rows.
@@ -344,14 +344,10 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
         for element in row:
             try:
                 cells.append(self.parse_cell(element))
-            except ValueError:
+            except ValueError:  # a value no number holds; a place no cell has is damage
                 reference = element.get("r")
-                if reference:
-                    number, column = coordinate_to_tuple(reference)
-                    self.col_counter = column
-                else:
-                    number, column = self.row_counter, self.col_counter
+                column = coordinate_to_tuple(reference)[1] if reference else self.col_counter
                 raw = element.findtext(VALUE_TAG)
                 reason = f"the cell holds {raw}, which is not a number Excel can show; type it"
-                cells.append({"row": number, "column": column, "value": Unreadable(reason)})
+                cells.append({"column": column, "value": Unreadable(reason)})
         return cells
