@@ -345,6 +345,22 @@ TESTS = {
         "tests/test_excel_like_excel.py::test_rows_a_filter_leaves_scattered_are_all_found_past_255_characters_of_address",
         "tests/test_excel_like_excel.py::test_text_from_the_server_never_becomes_a_formula",
     ],
+    # Its words and choices called directly, the readers' values against openpyxl's, and the
+    # pushes that read workbooks (in this process, against the sandbox).
+    "workbook/reading": [
+        "tests/test_reading.py",
+        "tests/test_fast_reading.py",
+        "tests/test_xlsx_read.py",
+    ],
+    # The front end's parts called directly, through the file a push sends from, and the pushes
+    # that read workbooks; the end-to-end pushes of test_hostile_files.py are too slow here.
+    "workbook/sheet_io": [
+        "tests/test_sheet_io.py",
+        "tests/test_files.py",
+        "tests/test_xlsx_read.py",
+    ],
+    # The fast reader's values, cell by cell against openpyxl's (no test file imports it).
+    "workbook/calamine_cells": ["tests/test_fast_reading.py"],
     # The new workbook's cells, sheets and report, called directly; of the pulls, the one that
     # calls it directly too (the others run the command line against the sandbox).
     "workbook/streamed_pull": [
@@ -376,9 +392,9 @@ TESTS = {
 CHILDREN = {"core/push": 4, "core/reconcile": 3, "core/client": 4, "core/transport": 4}
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
-# ... but the client's 1,078 mutants take half an hour on a loaded machine, and recovery's every
-# mutant of `recover` runs nearly all of its tests.
-LONGER = {"core/client": 45 * 60, "core/recover": 40 * 60}
+# ... but the client's 1,078 mutants take half an hour on a loaded machine, every mutant of
+# `recover` runs nearly all of its tests, and reading's 458 took 12 minutes for 285.
+LONGER = {"core/client": 45 * 60, "core/recover": 40 * 60, "workbook/reading": 30 * 60}
 STALE_AFTER = 3  # commits between the one measured and the module's last change
 TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"
 TABLE_END = "<!-- end of mutation scores -->"
