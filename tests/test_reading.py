@@ -131,6 +131,12 @@ def test_a_sheet_named_that_is_not_there_is_refused_with_the_sheets_there(tmp_pa
         assert reading.choose_sheet(book, "Notes", path).title == "Notes"
 
 
+def _no_choice(path: Path) -> str:
+    with reading.open_book(path) as book, pytest.raises(UsageError) as refused:
+        reading.choose_sheet(book, None, path)
+    return str(refused.value)
+
+
 def test_the_sheet_naming_most_fields_is_chosen_and_a_tie_asks(tmp_path: Path) -> None:
     path = _two_sheets(tmp_path / "b.xlsx", ["DueDate"], ["BillingProfileId", "DueDate"])
     with reading.open_book(path) as book:
@@ -138,17 +144,12 @@ def test_the_sheet_naming_most_fields_is_chosen_and_a_tie_asks(tmp_path: Path) -
         assert reading.header_fields(book, book["Data"]) == {"BillingProfileId", "DueDate"}
         assert reading.header_fields(book, book["Notes"]) == {"DueDate"}
     tie = _two_sheets(tmp_path / "tie.xlsx", ["DueDate"], ["FileName"])
-    with reading.open_book(tie) as book, pytest.raises(UsageError) as refused:
-        reading.choose_sheet(book, None, tie)
-    assert str(refused.value) == (
+    assert _no_choice(tie) == (
         "Sheets 'Notes', 'Data' of tie.xlsx each name 1 Invoice field in their headers, so bpxl "
         "cannot tell which one holds the invoices. Nothing was sent.\n  What to do: Name the "
         "sheet with --sheet, e.g. --sheet \"Notes\". Its sheets: 'Notes', 'Data'."
     )
-    none = _two_sheets(tmp_path / "none.xlsx", ["x"], ["y"])
-    with reading.open_book(none) as book, pytest.raises(UsageError) as refused:
-        reading.choose_sheet(book, None, none)
-    assert str(refused.value) == (
+    assert _no_choice(_two_sheets(tmp_path / "none.xlsx", ["x"], ["y"])) == (
         "No sheet of none.xlsx has a header naming Invoice fields (Id, DueDate, ...).\n  What to "
         "do: Name the sheet with --sheet, or start from `bpxl template`."
     )

@@ -240,24 +240,25 @@ def test_the_columns_used_count_every_row_from_the_header_on(tmp_path: Path) -> 
     assert sheet_io.used_width([["a"], [None, "b"], ["c"]]) == 2
 
 
+def _no_room(book: openpyxl.Workbook, path: Path) -> str:
+    book.save(path)
+    with pytest.raises(sheet_xml.SheetFullError) as refused:
+        sheet_io.read_grid(path)
+    return str(refused.value)
+
+
 def test_a_sheet_without_room_for_the_columns_bpxl_adds_is_refused(tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["Id", "BillingProfileId", "Result"])
     sheet.cell(1, sheet_xml.MAX_COLUMN, "last")
-    book.save(tmp_path / "full.xlsx")
-    with pytest.raises(sheet_xml.SheetFullError) as refused:
-        sheet_io.read_grid(tmp_path / "full.xlsx")
-    assert str(refused.value) == (
+    assert _no_room(book, tmp_path / "full.xlsx") == (
         "Sheet 'Sheet' has no room for the Message column bpxl adds: Excel's last column, XFD, "
         "is already in use. Nothing was sent.\n  What to do: Delete empty columns at the right of "
         "the sheet, or add the Message header yourself."
     )
     sheet.cell(1, 3, "DueDate")
-    book.save(tmp_path / "full.xlsx")
-    with pytest.raises(sheet_xml.SheetFullError) as refused:
-        sheet_io.read_grid(tmp_path / "full.xlsx")
-    assert str(refused.value) == (
+    assert _no_room(book, tmp_path / "full.xlsx") == (
         "Sheet 'Sheet' has no room for the Result and Message columns bpxl adds: Excel's last "
         "column, XFD, is already in use. Nothing was sent.\n  What to do: Delete empty columns at "
         "the right of the sheet, or add the Result, Message headers yourself."
