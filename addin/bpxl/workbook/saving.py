@@ -84,9 +84,9 @@ def backup(path: Path) -> Path:
 
 
 def _backup(path: Path) -> Path:
-    latest = backups(path)[-1:]
-    if latest and filecmp.cmp(path, latest[0], shallow=False):
-        return latest[0]
+    latest = _latest_if_unchanged(path)
+    if latest is not None:
+        return latest
     folder = backup_folder(path)
     folder.mkdir(exist_ok=True)
     _remove_leftovers(folder, f".{path.stem}_backup.", path.suffix)
@@ -108,6 +108,16 @@ def _backup(path: Path) -> Path:
         with contextlib.suppress(OSError):
             old.unlink()
     return copy
+
+
+def _latest_if_unchanged(path: Path) -> Path | None:
+    """The last backup of ``path`` when it holds the same bytes as ``path`` now. filecmp keeps
+    the answers it gave by size and modification time, which a changed workbook may share with
+    its backup (a save within the clock's resolution, two seconds on a FAT drive): its cache is
+    cleared first, so that the bytes are what is compared."""
+    latest = backups(path)[-1:]
+    filecmp.clear_cache()
+    return latest[0] if latest and filecmp.cmp(path, latest[0], shallow=False) else None
 
 
 def restore(path: Path, copy: Path) -> Path | None:
@@ -168,9 +178,7 @@ def room_needed(path: Path, rows: int, like: Path | None = None) -> int:
     it (unless there is none to make, or the last one is this file as it is) and the new file,
     as large as ``like`` (default ``path``) and its results."""
     exists = path.exists()
-    latest = backups(path)[-1:] if exists else []
-    same = latest and filecmp.cmp(path, latest[0], shallow=False)
-    copy = path.stat().st_size if exists and not same else 0
+    copy = path.stat().st_size if exists and _latest_if_unchanged(path) is None else 0
     source = like or path
     new = source.stat().st_size if source.exists() else 0
     return copy + new + rows * ROW_BYTES + SLACK_BYTES
