@@ -375,10 +375,12 @@ TESTS = {
         "tests/test_streamed_pull.py",
         "tests/test_pull.py::test_a_new_workbook_is_streamed_with_typed_cells",
     ],
-    # The writer's rules in the XML, and files from Excel and other programs; the pushes of
-    # test_producers.py and LibreOffice's reopening of the results are too slow per mutant.
+    # The writer's rules in the XML (the cells, the parts around them), and files from Excel and
+    # other programs; the pushes of test_producers.py and LibreOffice's reopening of the results
+    # are too slow per mutant.
     "workbook/sheet_xml": [
         "tests/test_sheet_xml.py",
+        "tests/test_sheet_xml_parts.py",
         "tests/test_producers.py::test_excel_files_keep_every_other_cell",
         *(
             f"tests/test_sheet_xml_cells.py::{name}"

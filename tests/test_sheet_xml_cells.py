@@ -36,11 +36,21 @@ STYLES = (
 )
 
 
-def package(path: Path, rows: str, *, workbook_pr: str = "", strings: tuple[str, ...] = ()) -> Path:
-    """A one-sheet .xlsx whose sheetData holds ``rows`` (raw XML) and whose shared strings are
-    ``strings``, as a program other than openpyxl may write it."""
+def package(
+    path: Path,
+    rows: str,
+    *,
+    workbook_pr: str = "",
+    strings: tuple[str, ...] = (),
+    head: str = "",
+    tail: str = "",
+    parts: dict[str, str | None] | None = None,
+) -> Path:
+    """A one-sheet .xlsx whose sheetData holds ``rows`` (raw XML), after ``head`` and before
+    ``tail``, and whose shared strings are ``strings``, as a program other than openpyxl may
+    write it; ``parts`` adds parts or replaces them (None: leaves one out)."""
     shared = "".join(f"<si><t>{s}</t></si>" for s in strings)
-    parts = {
+    texts: dict[str, str | None] = {
         "[Content_Types].xml": (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
@@ -73,11 +83,15 @@ def package(path: Path, rows: str, *, workbook_pr: str = "", strings: tuple[str,
             f'<sst xmlns="{MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">{shared}'
             "</sst>"
         ),
-        SHEET: f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>',
+        SHEET: f'<worksheet xmlns="{MAIN}">{head}<sheetData>{rows}</sheetData>{tail}</worksheet>',
     }
+    texts.update(parts or {})
     with zipfile.ZipFile(path, "w") as book:
-        for name, text in parts.items():
-            book.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + text)
+        for name, text in texts.items():
+            if text is not None:
+                book.writestr(
+                    name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + text
+                )
     return path
 
 

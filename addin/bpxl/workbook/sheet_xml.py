@@ -39,6 +39,7 @@ import datetime as dt
 import functools
 import math
 import re
+import shutil
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -144,10 +145,10 @@ def apply(
 
 
 def copy_part(source: zipfile.ZipFile, item: zipfile.ZipInfo, target: zipfile.ZipFile) -> None:
-    """One part as it is, in pieces of a megabyte (a sheet may be tens of megabytes)."""
-    with source.open(item) as data, target.open(item, "w", force_zip64=True) as out:
-        while chunk := data.read(1 << 20):
-            out.write(chunk)
+    """One part as it is, in pieces (a sheet may be tens of megabytes). Its size is known from
+    ``item``: zipfile writes a part past 2 GB in zip64 by itself."""
+    with source.open(item) as data, target.open(item, "w") as out:
+        shutil.copyfileobj(data, out)
 
 
 def check_parts(source: zipfile.ZipFile, sheet: str) -> None:
@@ -193,8 +194,10 @@ class Book:
         self.source = source
         self.names = set(source.namelist())
         self.workbook = _parse(source.read("xl/workbook.xml"))
-        pr = next(_children(self.workbook, "workbookPr"), None)
-        self.date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
+        self.date1904 = any(
+            str(pr.get("date1904")).lower() in ("1", "true")
+            for pr in _children(self.workbook, "workbookPr")
+        )
 
     def sheets(self) -> list[tuple[str, str]]:
         """(name, relationship id) of each sheet, in the workbook's order."""
@@ -260,15 +263,13 @@ def _is_rel_id(attribute: str) -> bool:
 def _with_styles(root: etree._Element, edit: Edit) -> tuple[etree._Element, dict[Style, int]]:
     """styles.xml with a cell format for each Style the edit uses, and their indexes."""
     wanted = sorted(set(edit.styles.values()), key=repr)
-    main = etree.QName(root).namespace
-    lists = {name: next(_children(root, name), None) for name in ("fonts", "fills", "cellXfs")}
-    if not wanted or any(v is None for v in lists.values()):
+    fonts, fills, xfs = (next(_children(root, n), None) for n in ("fonts", "fills", "cellXfs"))
+    if fonts is None or fills is None or xfs is None:
         return root, {}  # an unusual styles part: the values go in without their looks
-    fonts, fills, xfs = (lists[n] for n in ("fonts", "fills", "cellXfs"))
-    assert fonts is not None and fills is not None and xfs is not None
+    main = etree.QName(root).namespace
 
     def tag(name: str) -> str:
-        return f"{{{main}}}{name}" if main else name
+        return str(etree.QName(main, name))
 
     ids: dict[Style, int] = {}
     for style in wanted:
@@ -352,8 +353,8 @@ def _extend_table(root: etree._Element, edit: Edit) -> etree._Element:
                 auto.set("ref", new)
         for columns in _children(root, "tableColumns"):
             ids = [int(c.get("id", "0")) for c in _children(columns, "tableColumn")]
-            name = f"{{{main}}}tableColumn" if main else "tableColumn"
-            etree.SubElement(columns, name, id=str(max(ids, default=0) + 1), name=header)
+            column_tag = str(etree.QName(main, "tableColumn"))
+            etree.SubElement(columns, column_tag, id=str(max(ids, default=0) + 1), name=header)
             columns.set("count", str(len(ids) + 1))
     return root
 
@@ -381,7 +382,7 @@ class _SheetWriter:
         self.date1904 = date1904
         self.pending = collections.deque(sorted(edit.values))
         self.marker = f"bpxl-{uuid.uuid4().hex}"
-        self.main = ""
+        self.main: str | None = None
         self.scope: dict[str | None, str] = {}
         self.out: IO[bytes] | None = None
         self.buffer: list[bytes] = []
@@ -441,7 +442,7 @@ class _SheetWriter:
     def _head(self, data: etree._Element) -> None:
         root = data.getparent()
         assert root is not None and self.out is not None
-        self.main = etree.QName(data).namespace or ""
+        self.main = etree.QName(data).namespace
         self.scope = dict(data.nsmap)
         shell = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
         shell.text = root.text
@@ -489,7 +490,7 @@ class _SheetWriter:
         self.buffered = 0
 
     def _tag(self, name: str) -> str:
-        return f"{{{self.main}}}{name}" if self.main else name
+        return str(etree.QName(self.main, name))
 
     def _new_row(self, number: int) -> etree._Element:
         row = etree.Element(self._tag("row"), nsmap=self.scope)
