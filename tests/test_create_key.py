@@ -73,19 +73,22 @@ def test_every_value_sent_and_its_field_make_the_key() -> None:
     assert all(set(k) <= set("0123456789abcdef") for k in [key, *found])
 
 
-def test_texts_spelled_once_for_many_records_give_the_same_keys() -> None:
-    texts: dict[str, str] = {}
-    records = [
-        {"FileName": " a.pdf ", "Amount": -0.0},
-        {"FileName": " a.pdf ", "Amount": 0.0},  # equal to -0.0, spelled otherwise
-        {"FileName": "Cafe\u0301", "Amount": decimal.Decimal("1.50"), "Paid": True},
-        {"FileName": "Cafe\u0301", "Amount": 1, "Paid": 1.0},
-    ]
-    assert [create_key.digest(r, (), texts) for r in records] == [
-        create_key.digest(r) for r in records
-    ]
-    assert texts == {" a.pdf ": "a.pdf", "Cafe\u0301": "Caf\u00e9"}  # texts only, each once
-    assert create_key.digest(records[0]) != create_key.digest(records[1])
+def test_texts_spelled_once_for_many_rows_give_each_row_its_own_key() -> None:
+    """A sheet's texts are spelled once for all its rows; numbers each time (0.0 and -0.0 are
+    equal, and spelled otherwise)."""
+    records = {
+        2: {"FileName": " a.pdf ", "AgingInterval": -0.0},
+        3: {"FileName": " a.pdf ", "AgingInterval": 0.0},
+        4: {"FileName": "Cafe\u0301", "AgingInterval": 0.0},
+        5: {"FileName": "Caf\u00e9", "AgingInterval": -0.0},
+    }
+    rows = [(row, [None, "101", "x.pdf", None, None]) for row in records]
+    keys = create_key.keys(LAYOUT, rows, records)
+    assert keys == {row: f"{create_key.digest(r)}-1" for row, r in records.items()}
+    assert len(set(keys.values())) == 4
+    assert create_key.digest(records[2]) == create_key.digest(
+        {"FileName": "a.pdf", "AgingInterval": -0.0}
+    )
 
 
 def test_identical_rows_are_numbered_from_the_top_and_blank_rows_skipped() -> None:

@@ -23,7 +23,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 from . import fields
 from .cells import CLEAR
@@ -45,14 +45,14 @@ def spelled(value: object) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def digest(
-    record: Mapping[str, object],
-    leave_out: Iterable[str] = (),
-    texts: dict[str, str] | None = None,
-) -> str:
-    """The digest of what a create of ``record`` sends (without the fields ``leave_out``).
-    ``texts``: text values spelled so far, for many records (a column repeats its values)."""
-    skipped = {fields.ID, *leave_out}
+def digest(record: Mapping[str, object], leave_out: Iterable[str] = ()) -> str:
+    """The digest of what a create of ``record`` sends (without the fields ``leave_out``)."""
+    return _digest(record, {fields.ID, *leave_out}, {})
+
+
+def _digest(record: Mapping[str, object], skipped: Set[str], texts: dict[str, str]) -> str:
+    """``digest``, with ``texts``: text values spelled so far, for many records (a column
+    repeats its values)."""
     kept = sorted(
         (name, _spelled(value, texts))
         for name, value in record.items()
@@ -62,13 +62,12 @@ def digest(
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
 
 
-def _spelled(value: object, texts: dict[str, str] | None) -> str:
-    if texts is None or type(value) is not str:  # equal texts are alike; 1, 1.0, -0.0 not
+def _spelled(value: object, texts: dict[str, str]) -> str:
+    if type(value) is not str:  # equal texts are alike; 1, 1.0, -0.0 not
         return spelled(value)
-    text = texts.get(value)
-    if text is None:
-        text = texts[value] = spelled(value)
-    return text
+    if value not in texts:
+        texts[value] = spelled(value)
+    return texts[value]
 
 
 def keys(
@@ -83,17 +82,17 @@ def keys(
     ``records`` are records a create already built for some rows (the others are built here);
     ``leave_out`` names fields that are not the row's values (the key field itself)."""
     records = records or {}
-    leave_out = tuple(leave_out)
+    skipped = {fields.ID, *leave_out}
     seen: Counter[str] = Counter()
     numbered: dict[int, str] = {}
     texts: dict[str, str] = {}
-    for row, values in sorted(rows, key=lambda r: r[0]):
+    for row, values in sorted(rows):  # by row number: each is in ``rows`` once
         if is_blank_row(layout, values):
             continue
         record = records.get(row)
         if record is None:
             record = plan_row(layout, row, values, Operation.CREATE, fields.ID, date1904).record
-        found = digest(record, leave_out, texts)
+        found = _digest(record, skipped, texts)
         seen[found] += 1
         numbered[row] = f"{found}-{seen[found]}"
     return numbered
