@@ -498,6 +498,8 @@ def prepare(module: str, tests: list[str]) -> Path:
         "source_paths=src/bpxl\n"
         f"timeout_multiplier={TIMEOUT_MULTIPLIER.get(module, 15)}\n"
         f"only_mutate=src/bpxl/{module}.py\n"
+        # mutmut runs the tests in mutants/, a copy of the source paths: the add-in's sources too.
+        "also_copy=\n    src/xlam\n    src/bpxl.xlam\n"
         "pytest_add_cli_args_test_selection=\n    " + "\n    ".join(tests) + "\n",
         encoding="utf-8",
     )
