@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 4096  # MS-OVBA compresses in chunks of 4,096 source bytes
+CODE_PAGE = "cp1252"  # of the VBA sources, as the PROJECT stream's CODEPAGE record says (1252)
 _CANDIDATES = 64  # earlier positions tried per match: enough for source text, and quick
 _PROJECT_ID = "{5B1A2C3D-0B9E-4F11-9A7C-6B7078786C01}"  # fixed, so builds are reproducible
 _WORKBOOK_GUID = uuid.UUID("00020819-0000-0000-C000-000000000046")
@@ -44,6 +45,14 @@ _SHEET_GUID = uuid.UUID("00020820-0000-0000-C000-000000000046")
 _VERSION_COMPATIBLE = "393222000"
 _WIN32 = 1  # PROJECTSYSKIND as Excel's and LibreOffice's projects have it; VBA recompiles anyway
 _WORKSPACE = (0, 0, 0, 0, "C")  # a closed code window, as Excel lists modules nobody opened
+# The type libraries every Excel VBA project references: (GUID, path, title, name).
+_REFERENCES = (
+    (uuid.UUID("00020430-0000-0000-C000-000000000046"), r"C:\Windows\System32\stdole2.tlb",
+     "OLE Automation", "stdole"),
+    (uuid.UUID("2DF8D04C-5BFA-101B-BDE5-00AA0044DE52"),
+     r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
+     "Microsoft Office 16.0 Object Library", "Office"),
+)  # fmt: skip
 
 
 def compress(data: bytes) -> bytes:
@@ -52,58 +61,70 @@ def compress(data: bytes) -> bytes:
     for start in range(0, len(data), CHUNK):
         chunk = data[start : start + CHUNK]
         packed = _compress_chunk(chunk)
-        if len(packed) > CHUNK:
-            if len(chunk) < CHUNK:
-                raise ValueError("a short chunk that does not compress cannot be stored")
-            out += (0x3000 | (CHUNK + 2 - 3)).to_bytes(2, "little") + chunk  # stored raw
-        else:
-            out += (0xB000 | (len(packed) + 2 - 3)).to_bytes(2, "little") + packed
+        if len(packed) <= CHUNK:
+            out += _chunk_header(len(packed) + 2, compressed=True) + packed
+        elif len(chunk) == CHUNK:
+            out += _chunk_header(CHUNK + 2, compressed=False) + chunk  # stored raw
+        else:  # a raw chunk holds 4,096 bytes exactly: the decompressor would add padding
+            raise ValueError("a short chunk that does not compress cannot be stored")
     return bytes(out)
+
+
+def _chunk_header(size: int, compressed: bool) -> bytes:
+    """[MS-OVBA] 2.4.1.1.5: the chunk's size (its header included) less 3 in 12 bits, the
+    signature 0b011, and whether the chunk is compressed."""
+    return (compressed << 15 | 0b011 << 12 | size - 3).to_bytes(2, "little")
+
+
+def _offset_bits(pos: int) -> int:
+    """[MS-OVBA] 2.4.1.3.19.1: how many of a copy token's 16 bits hold the offset at ``pos``
+    (the rest hold the length): enough to reach back to the chunk's start."""
+    return max((pos - 1).bit_length(), 4)
 
 
 def _compress_chunk(chunk: bytes) -> bytes:
+    """Flag bytes, each followed by its 8 tokens: a literal byte, or a copy of earlier bytes."""
     out = bytearray()
-    heads: dict[bytes, list[int]] = {}
+    heads: dict[bytes, list[int]] = {}  # the 3 bytes at each position passed -> the positions
     pos = 0
     while pos < len(chunk):
-        flag_at = len(out)
-        out.append(0)
-        flags = 0
+        flags, tokens = 0, bytearray()
         for bit in range(8):
             if pos >= len(chunk):
                 break
-            offset, length = _longest_match(chunk, pos, heads)
-            if length >= 3:
-                bit_count = max((pos - 1).bit_length(), 4)
-                token = ((offset - 1) << (16 - bit_count)) | (length - 3)
-                out += token.to_bytes(2, "little")
-                flags |= 1 << bit
-            else:
+            match = _longest_match(chunk, pos, heads)
+            if match is None:
                 length = 1
-                out.append(chunk[pos])
+                tokens.append(chunk[pos])
+            else:
+                offset, length = match
+                token = ((offset - 1) << (16 - _offset_bits(pos))) | (length - 3)
+                tokens += token.to_bytes(2, "little")
+                flags |= 1 << bit
             for seen in range(pos, pos + length):
                 heads.setdefault(chunk[seen : seen + 3], []).append(seen)
             pos += length
-        out[flag_at] = flags
+        out.append(flags)
+        out += tokens
     return bytes(out)
 
 
-def _longest_match(chunk: bytes, pos: int, heads: dict[bytes, list[int]]) -> tuple[int, int]:
-    """(offset, length) of the longest earlier copy of the bytes at ``pos``; length 0 if none."""
-    if pos == 0 or pos + 3 > len(chunk):
-        return 0, 0
-    bit_count = max((pos - 1).bit_length(), 4)
-    most = min((0xFFFF >> bit_count) + 3, len(chunk) - pos)
-    best_offset = best_length = 0
+def _longest_match(chunk: bytes, pos: int, heads: dict[bytes, list[int]]) -> tuple[int, int] | None:
+    """(offset, length) of the longest earlier copy of the bytes at ``pos`` (the nearest of
+    equals), or None when no earlier position starts with the same 3 bytes (a shorter copy
+    costs more than the literal bytes; near the chunk's end fewer than 3 bytes are left, and
+    ``heads`` holds no such short key for an earlier position)."""
+    most = min((0xFFFF >> _offset_bits(pos)) + 3, len(chunk) - pos)
+    best: tuple[int, int] | None = None
     for start in reversed(heads.get(chunk[pos : pos + 3], [])[-_CANDIDATES:]):
         length = 3
         while length < most and chunk[start + length] == chunk[pos + length]:
             length += 1
-        if length > best_length:
-            best_offset, best_length = pos - start, length
+        if best is None or length > best[1]:
+            best = (pos - start, length)
             if length == most:
                 break
-    return best_offset, best_length
+    return best
 
 
 def build_project(std_modules: Mapping[str, str], documents: Mapping[str, str]) -> bytes:
@@ -124,7 +145,7 @@ def build_project(std_modules: Mapping[str, str], documents: Mapping[str, str]) 
         project.include_projectwm()
         project.add_attribute("VersionCompatible32", _VERSION_COMPATIBLE)
         for name, source in documents.items():
-            Path(f"{name}.cls").write_bytes(source.encode("cp1252"))
+            Path(f"{name}.cls").write_bytes(source.encode(CODE_PAGE))
             module = DocModule(name)
             module.add_file(f"{name}.cls")
             module.add_guid(_WORKBOOK_GUID if name == "ThisWorkbook" else _SHEET_GUID)
@@ -132,20 +153,14 @@ def build_project(std_modules: Mapping[str, str], documents: Mapping[str, str]) 
             module.workspace = _WORKSPACE
             project.add_module(module)
         for name, source in std_modules.items():
-            Path(f"{name}.bas").write_bytes(source.encode("cp1252"))
+            Path(f"{name}.bas").write_bytes(source.encode(CODE_PAGE))
             code = StdModule(name)
             code.add_file(f"{name}.bas")
             code.normalize_file()
             code.workspace = _WORKSPACE
             project.add_module(code)
-        for guid, path, title, name in (
-            ("00020430-0000-0000-C000-000000000046", r"C:\Windows\System32\stdole2.tlb",
-             "OLE Automation", "stdole"),
-            ("2DF8D04C-5BFA-101B-BDE5-00AA0044DE52",
-             r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
-             "Microsoft Office 16.0 Object Library", "Office"),
-        ):  # fmt: skip
-            library = LibidReference(uuid.UUID(guid), "2.0", "0", path, title)
+        for guid, path, title, name in _REFERENCES:
+            library = LibidReference(guid, "2.0", "0", path, title)
             project.add_reference(Reference(ReferenceRegistered(library), name))
         ProjectOleFile.write_file(project)
         return Path("vbaProject.bin").read_bytes()

@@ -47,7 +47,7 @@ def _xlwings_dir() -> Path:
 
 def xlwings_module() -> str:
     """xlwings' standalone VBA module, with this add-in's name for its settings."""
-    text = (_xlwings_dir() / "xlwings_custom_addin.bas").read_text(encoding="cp1252")
+    text = (_xlwings_dir() / "xlwings_custom_addin.bas").read_text(encoding=vba.CODE_PAGE)
     placeholder = 'PROJECT_NAME As String = "myaddin"'
     if text.count(placeholder) != 1:
         raise RuntimeError("This xlwings version's add-in module has no PROJECT_NAME to set.")
@@ -81,13 +81,13 @@ def described_functions() -> str:
 
 def modules() -> tuple[dict[str, str], dict[str, str]]:
     """(standard modules, document modules) of the add-in's VBA project: name -> source."""
-    bpxl = (SOURCES / "Bpxl.bas").read_text(encoding="cp1252")
+    bpxl = (SOURCES / "Bpxl.bas").read_text(encoding=vba.CODE_PAGE)
     standard = {
         "xlwings": xlwings_module(),
         "Bpxl": bpxl.rstrip("\n") + "\n\n" + described_functions(),
     }
     documents = {
-        name: (SOURCES / f"{name}.cls").read_text(encoding="cp1252")
+        name: (SOURCES / f"{name}.cls").read_text(encoding=vba.CODE_PAGE)
         for name in ("ThisWorkbook", "Sheet1")
     }
     return standard, documents
