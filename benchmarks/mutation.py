@@ -286,6 +286,12 @@ TESTS = {
             )
         ),
     ],
+    # Its compression against oletools' reader and the specification's examples, the project
+    # built and compared with the committed .xlam.
+    "excel/vba": ["tests/test_vba_compression.py", "tests/test_addin_build.py"],
+    # The worker thread, the calls into Excel it hands over and the polls, on their own; every
+    # button goes through it too (test_excel.py), the long sends slowly.
+    "excel/background": ["tests/test_background.py"],
     "excel/wheels": [
         "tests/test_wheels.py",
         "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
