@@ -388,3 +388,83 @@ def test_upsert_items_out_of_order_are_matched_by_the_key_they_name() -> None:
         external_id="FileName",
     )
     assert [r.outcome for r in in_order] == [Outcome.FAILED, Outcome.UPSERTED, Outcome.UPSERTED]
+
+
+def test_update_items_out_of_order_are_matched_by_the_ids_they_name_as_numbers() -> None:
+    """An update answered in another order: each row takes the item naming its Id, however the
+    server spells the number; a one-row upsert answered for another Id is not believed."""
+    records = [{"Id": "1", "Status": "Closed"}, {"Id": "2", "Status": "Open"}]
+    for first, second in (("2", "1"), ("0002", "01"), (2, 1)):
+        body = json.dumps({"updateResponse": [ok(first), ok(second)]})  # type: ignore[arg-type]
+        assert answers.from_body(Operation.UPDATE, records, body) == [
+            RecordResult(Outcome.UPDATED, "1"),
+            RecordResult(Outcome.UPDATED, "2"),
+        ], (first, second)
+    body = json.dumps({"upsertResponse": [ok("9")]})
+    assert answers.from_body(Operation.UPSERT, [{"Id": "8"}], body) == [
+        unknown(
+            "BillingPlatform's answers came in another order than the rows were sent, and none "
+            "of them names this row",
+            "sending the upsert again is safe",
+        )
+    ]
+
+
+def test_a_row_two_items_name_and_a_row_none_names_are_unknown_and_say_which() -> None:
+    records = [{"FileName": "a"}, {"FileName": "b"}]
+    items = [{**ok("12"), "FileName": "a"}, {**ok("13"), "FileName": " a "}]
+    body = json.dumps({"upsertResponse": items})
+    order = "BillingPlatform's answers came in another order than the rows were sent, and "
+    safe = "sending the upsert again is safe"
+    assert answers.from_body(Operation.UPSERT, records, body, external_id="FileName") == [
+        unknown(order + "more than one names this row", safe),
+        unknown(order + "none of them names this row", safe),
+    ]
+
+
+def test_an_upsert_on_a_key_field_takes_the_new_ids_its_answer_gives() -> None:
+    """Rows that still show an old Id, upserted on a key field: the answer's Ids are new and name
+    no row; the items are matched by the key, spaces the server adds around it aside."""
+    records = [{"Id": "5", "FileName": "a"}, {"Id": "6", "FileName": "b"}]
+    items = [{**ok("77"), "FileName": "a"}, {**ok("78"), "FileName": "b"}]
+    body = json.dumps({"upsertResponse": items})
+    got = answers.from_body(Operation.UPSERT, records, body, external_id="FileName")
+    assert got == [RecordResult(Outcome.UPSERTED, "77"), RecordResult(Outcome.UPSERTED, "78")]
+    items = [{**ok("78"), "FileName": " b"}, {**ok("77"), "FileName": "a "}]
+    body = json.dumps({"upsertResponse": items})
+    got = answers.from_body(Operation.UPSERT, records, body, external_id="FileName")
+    assert got == [RecordResult(Outcome.UPSERTED, "77"), RecordResult(Outcome.UPSERTED, "78")]
+
+
+def test_an_unreadable_item_among_good_ones_is_unknown_alone() -> None:
+    records = [{"Id": "1"}, {"Id": "2"}]
+    body = json.dumps({"updateResponse": ["junk", ok("2")]})
+    assert answers.from_body(Operation.UPDATE, records, body) == [
+        unknown(
+            "BillingPlatform's result for this row could not be read",
+            "sending the update again is safe",
+        ),
+        RecordResult(Outcome.UPDATED, "2"),
+    ]
+
+
+def test_an_upserts_created_flag_in_any_spelling() -> None:
+    """True: a new invoice was made (and the row says so); False: one was found; None: the
+    answer did not say (a push then looks twice before trusting a resend)."""
+    spellings = {"1": True, "true": True, " True ": True, 1: True, "0": False, "false": False}
+    spellings |= {"FALSE": False, 0: False, "yes": None, "": None, None: None}
+    for flag, created in spellings.items():
+        got = one(Operation.UPSERT, {**ok("4"), "created": flag})
+        assert got.outcome is Outcome.UPSERTED and got.created is created, flag
+        assert got.messages == (
+            ("No invoice matched, so a new one was created",) if created else ()
+        )
+    assert one(Operation.UPSERT, ok("4")).created is None
+
+
+def test_the_gist_of_an_error_page_in_capitals_or_ending_before_echoed_headers() -> None:
+    page = "<HTML><HEAD><TITLE>Service\nUnavailable</TITLE></HEAD></HTML>"
+    assert answers.server_text(page) == "Service Unavailable"
+    echo = "Refused by TAX - with Host: 127.0.0.1; User-Agent: x"
+    assert answers.server_text(echo) == "Refused by TAX"
+    assert answers.server_text("Bad request: ; Accept: */*") == "Bad request"

@@ -52,8 +52,14 @@ def all_records(n: int, outcome: Outcome, message: str) -> list[RecordResult]:
 
 def unknown(op: Operation, n: int, what: str, split: bool = False) -> list[RecordResult]:
     """Every record of a batch that went out but whose fate the answer does not tell."""
-    message = (f"{what[:1].upper()}{what[1:]}; {resend_advice(op)}",)
-    return [RecordResult(Outcome.UNKNOWN, None, message, split) for _ in range(n)]
+    return [unsure(op, what, split) for _ in range(n)]
+
+
+def unsure(op: Operation, what: str, split: bool = False) -> RecordResult:
+    """One record that went out but whose fate the answer does not tell: ``Unknown``, saying
+    what is known and whether sending it again is safe."""
+    message = f"{what[:1].upper()}{what[1:]}; {resend_advice(op)}"
+    return RecordResult(Outcome.UNKNOWN, None, (message,), split)
 
 
 def from_body(
@@ -74,24 +80,27 @@ def from_body(
         items = [items]
     if not isinstance(items, list):
         return unknown(op, len(records), "BillingPlatform's answer had no per-row results")
+    if len(items) != len(records):
+        return _refuse_shared_ids(op, _match_by_id(op, items, records))
+    keys = _keys(op, external_id)
+    pairs = list(zip(items, records, strict=True))
     alone = len(records) == 1 and op is Operation.UPDATE  # its item's Id is checked below
-    if len(items) == len(records) and (alone or _in_order(op, items, records, external_id)):
-        results = [_item_result(op, i, r) for i, r in zip(items, records, strict=True)]
-    elif len(items) == len(records):
-        results = _match_by_name(op, items, records, external_id)
+    if alone or all(all(_verdicts(item, record, keys)) for item, record in pairs):
+        results = [_item_result(op, item, record) for item, record in pairs]
     else:
-        results = _match_by_id(op, items, records)
+        results = _match_by_name(op, items, records, keys)
     return _refuse_shared_ids(op, results)
 
 
 def _refuse_shared_ids(op: Operation, results: list[RecordResult]) -> list[RecordResult]:
-    """Two rows cannot both be the one new invoice: an Id named twice is believed for neither."""
+    """Two rows cannot both be the one new invoice: an Id named twice is believed for neither.
+    (Only a success has an Id.)"""
     if op is Operation.UPDATE:
         return results  # each item was checked against its record's own Id
-    counts = Counter(r.id or "" for r in results if r.outcome.ok)
+    counts = Counter(r.id for r in results if r.outcome.ok)
     return [
-        unknown(op, 1, f"BillingPlatform gave Id {r.id} to {counts[r.id]} rows of one batch")[0]
-        if r.outcome.ok and r.id and counts[r.id] > 1
+        unsure(op, f"BillingPlatform gave Id {r.id} to {counts[r.id]} rows of one batch")
+        if counts[r.id] > 1
         else r
         for r in results
     ]
@@ -104,69 +113,65 @@ def _match_by_id(
     what = f"BillingPlatform answered {len(items)} results for {len(records)} rows"
     if op is Operation.CREATE:
         return unknown(op, len(records), f"{what}, so no row can be matched to its answer")
-    by_id: dict[str, Any] = {}
+    by_id: dict[str | None, Any] = {}  # Ids compared as numbers
     for item in items:
-        if isinstance(item, dict) and item.get("Id") not in (None, ""):
-            by_id[str(item["Id"])] = None if str(item["Id"]) in by_id else item
+        if isinstance(item, dict) and (named := positive_id(item.get(fields.ID))):
+            by_id[named] = None if named in by_id else item
     results = []
     for record in records:
-        item = by_id.get(str(record.get(fields.ID, "")))
+        item = by_id.get(positive_id(record.get(fields.ID)))
         if item is None:
-            results.append(unknown(op, 1, f"{what} and none of them is this row's")[0])
+            results.append(unsure(op, f"{what} and none of them is this row's"))
         else:
             results.append(_item_result(op, item, record))
     return results
 
 
-def _names(
-    op: Operation, item: Any, record: Mapping[str, Any], external_id: str
-) -> tuple[tuple[str, str], ...]:
-    """The (field, value) pairs by which ``item`` can be told to be ``record``'s: the Id of an
-    update or an upsert on Id, the key of an upsert on another field, where both name it."""
-    if op is Operation.CREATE or not isinstance(item, dict):
+def _keys(op: Operation, external_id: str) -> tuple[str, ...]:
+    """The fields by which an answer's item can be told to be a record's: the Id of an update or
+    an upsert on Id, the key of an upsert on another field (which creates new Ids: an Id names
+    no record sent), none for a create (every Id is new)."""
+    if op is Operation.CREATE:
         return ()
-    named = []
-    for name in dict.fromkeys((fields.ID, external_id)):
-        mine, theirs = record.get(name), item.get(name)
-        if name == fields.ID and op is Operation.UPSERT and external_id != fields.ID:
-            continue  # an upsert on a key field creates new Ids: an Id names no record sent
-        if mine not in (None, "") and theirs not in (None, ""):
-            named.append((name, _same_name(mine, theirs)))
-    return tuple(named)
+    if op is Operation.UPSERT:
+        return (external_id,)
+    return tuple(dict.fromkeys((fields.ID, external_id)))
 
 
-def _same_name(mine: object, theirs: object) -> str:
-    """ "=" when an answer's value names the record's (Ids compared as numbers), else "!="."""
-    a, b = positive_id(mine), positive_id(theirs)
-    if a is not None and b is not None:
-        return "=" if a == b else "!="
-    return "=" if str(mine).strip() == str(theirs).strip() else "!="
+def _verdicts(item: Any, record: Mapping[str, Any], keys: tuple[str, ...]) -> list[bool]:
+    """For each of ``keys`` that both ``item`` and ``record`` give: whether the item's value
+    names the record's."""
+    if not isinstance(item, dict):
+        return []
+    given = [(record.get(name), item.get(name)) for name in keys]
+    return [
+        _same(mine, theirs) for mine, theirs in given if not _blank(mine) and not _blank(theirs)
+    ]
 
 
-def _in_order(
-    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]], external_id: str
-) -> bool:
-    """Whether no item names another record than the one sent in its place."""
-    return all(
-        verdict == "="
-        for item, record in zip(items, records, strict=True)
-        for _, verdict in _names(op, item, record, external_id)
-    )
+def _same(mine: object, theirs: object) -> bool:
+    """Whether two values name the same record: Ids compared as numbers, others as text."""
+    return _canonical(mine) == _canonical(theirs)
+
+
+def _canonical(value: object) -> str:
+    return positive_id(value) or str(value).strip()
+
+
+def _blank(value: object) -> bool:
+    """A value that names nothing."""
+    return value in (None, "")
 
 
 def _match_by_name(
-    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]], external_id: str
+    op: Operation, items: list[Any], records: Sequence[Mapping[str, Any]], keys: tuple[str, ...]
 ) -> list[RecordResult]:
     """Answers out of order: each record takes the one item that names it (by Id or key); a
     record no item names, or that two name, cannot be told its fate: Unknown (an update or
     upsert may be sent again; a create is looked up)."""
     results = []
     for record in records:
-        named = [
-            item
-            for item in items
-            if (pairs := _names(op, item, record, external_id)) and all(v == "=" for _, v in pairs)
-        ]
+        named = [item for item in items if (said := _verdicts(item, record, keys)) and all(said)]
         if len(named) == 1:
             results.append(_item_result(op, named[0], record))
         else:
@@ -175,32 +180,32 @@ def _match_by_name(
                 + ("none of them names" if not named else "more than one names")
                 + " this row"
             )
-            results.append(unknown(op, 1, what)[0])
+            results.append(unsure(op, what))
     return results
 
 
 def _item_result(op: Operation, item: Any, record: Mapping[str, Any]) -> RecordResult:
     if not isinstance(item, dict):
-        return unknown(op, 1, "BillingPlatform's result for this row could not be read")[0]
+        return unsure(op, "BillingPlatform's result for this row could not be read")
     code = item.get("ErrorCode")
     if code is None or str(code).strip() == "":
-        return unknown(op, 1, "BillingPlatform's result for this row has no result code")[0]
+        return unsure(op, "BillingPlatform's result for this row has no result code")
     if str(code).strip() != "0":
         return RecordResult(Outcome.FAILED, None, (_refusal(item),))
     given = item.get("Id")
     new_id = positive_id(given)
     own_id = record.get(fields.ID)
-    if op is Operation.UPDATE and given in (None, ""):
+    if op is Operation.UPDATE and _blank(given):
         new_id = None if own_id is None else str(own_id)
     elif op is Operation.UPDATE and new_id != positive_id(own_id):
-        return unknown(op, 1, f"BillingPlatform answered for Id {_shown(given)}, not this row's")[0]
-    elif op is Operation.UPSERT and given in (None, "") and own_id is not None:
+        return unsure(op, f"BillingPlatform answered for Id {_shown(given)}, not this row's")
+    elif op is Operation.UPSERT and _blank(given) and own_id is not None:
         new_id = str(own_id)
     elif new_id is None:
-        what = "no Id" if given in (None, "") else f"Id {_shown(given)}, which is not an invoice Id"
-        return unknown(op, 1, f"BillingPlatform reported success but gave {what}")[0]
+        what = "no Id" if _blank(given) else f"Id {_shown(given)}, which is not an invoice Id"
+        return unsure(op, f"BillingPlatform reported success but gave {what}")
     message: tuple[str, ...] = ()
-    flag = str(item.get("created", "")).strip().lower()
+    flag = str(item.get("created")).strip().lower()
     created = {"true": True, "1": True, "false": False, "0": False}.get(flag)
     if op is Operation.UPSERT and created:
         message = ("No invoice matched, so a new one was created",)
@@ -231,10 +236,18 @@ _HEADER_DUMP = re.compile(
 
 def server_text(body: str, limit: int = 300) -> str:
     """The readable gist of an error body: JSON error text, an HTML title, or plain text."""
+    texts = _json_texts(body) or [_plain_text(body)]
+    gist = redact.printable("; ".join(t for t in texts if t)) or "no details"
+    return gist if len(gist) <= limit else gist[: limit - 1] + "…"
+
+
+def _json_texts(body: str) -> list[str]:
+    """The texts of a JSON error body: its string values, and in objects those under a key
+    naming a text (``ErrorText``, ``error_text``...); none if it is no JSON object."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        parsed = None
+        return []
     texts: list[str] = []
     if isinstance(parsed, dict):
         for value in parsed.values():
@@ -243,14 +256,16 @@ def server_text(body: str, limit: int = 300) -> str:
                     texts += [str(v) for k, v in entry.items() if "text" in k.lower() and v]
                 elif isinstance(entry, str) and entry:
                     texts.append(entry)
-    if not texts:
-        title = re.search(r"<title[^>]*>(.*?)</title>", body, re.I | re.S)
-        plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
-        plain = html.unescape(" ".join(plain.split()))
-        dump = _HEADER_DUMP.search(plain)  # the request's headers echoed back: of no use to read
-        texts = [plain[: dump.start()].rstrip(" ;,:-") if dump else plain]
-    gist = redact.printable("; ".join(t for t in texts if t)) or "no details"
-    return gist if len(gist) <= limit else gist[: limit - 1] + "…"
+    return texts
+
+
+def _plain_text(body: str) -> str:
+    """An HTML page's title, or the body's text without tags or the request's headers."""
+    title = re.search(r"(?is)<title[^>]*>(.*?)</title>", body)
+    plain = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
+    plain = html.unescape(" ".join(plain.split()))
+    dump = _HEADER_DUMP.search(plain)  # the request's headers echoed back: of no use to read
+    return plain[: dump.start()].rstrip(" ;,:-") if dump else plain
 
 
 # Whole-request refusals: the server processed nothing, so the advice is what to change first.
