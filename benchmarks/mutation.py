@@ -139,6 +139,9 @@ TESTS = {
         "tests/test_server_quirks.py",
     ],
     "core/answers": ["tests/test_answers.py"],
+    # Its file on its own (tests/test_ledger.py): the pushes that keep and find creates in it run
+    # the command line end to end, too slowly per mutant.
+    "core/ledger": ["tests/test_ledger.py"],
     # The engine called directly, one batch at a time; the command line's end-to-end tests and
     # the lookup's (test_lookup.py) are too slow to run per mutant.
     "core/push": ["tests/test_push_engine.py"],
