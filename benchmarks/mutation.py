@@ -142,6 +142,13 @@ TESTS = {
     # Its file on its own (tests/test_ledger.py): the pushes that keep and find creates in it run
     # the command line end to end, too slowly per mutant.
     "core/ledger": ["tests/test_ledger.py"],
+    # A send with a front end in memory against the sandbox (tests/test_sending.py), and the path
+    # typed; the front ends' sends (test_workbook_identity.py, test_push_cli.py, test_excel.py)
+    # read and write .xlsx files or run processes, too slowly per mutant.
+    "core/sending": [
+        "tests/test_sending.py",
+        "tests/test_workbook_identity.py::test_an_unfinished_push_is_the_workbooks_whatever_path_names_it",
+    ],
     # The engine called directly, one batch at a time; the command line's end-to-end tests and
     # the lookup's (test_lookup.py) are too slow to run per mutant.
     "core/push": ["tests/test_push_engine.py"],

@@ -1,0 +1,520 @@
+"""One send (``core.sending``) called directly, with a front end that keeps its sheet in memory
+(``MemoryDesk``) and the sandbox over loopback: what a send asks, writes, keeps and refuses.
+
+The front ends' own tests (test_push_cli.py, test_excel.py, test_workbook_identity.py) send
+through it end to end, from .xlsx files, Excel and killed processes; these are the same rules,
+quickly, one at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bpxl.core import fields, journal, run_log, sending
+from bpxl.core import push as engine
+from bpxl.core.client import Client
+from bpxl.core.connection import Connection, journal_dir
+from bpxl.core.errors import BpxlError, StorageError, UsageError
+from bpxl.core.journal import Target
+from bpxl.core.push import Grid, PushOptions
+from bpxl.core.records import Layout
+from bpxl.core.results import Operation, Outcome, RowResult
+from bpxl.core.roundtrip import sends
+
+from .conftest import RunningSandbox
+
+HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "Result", "Message"]
+ID, RESULT, MESSAGE = 0, 4, 5
+CREATE, UPDATE, UPSERT = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
+
+
+def new_rows(n: int, name: str = "e") -> dict[int, list[object]]:
+    return {2 + i: [None, "101", f"{name}-{i}.pdf", i, None, None] for i in range(n)}
+
+
+class MemoryDesk:
+    """A front end whose sheet is in memory: it writes each result into its row (Id, Result,
+    Message) as a workbook would, and keeps what it was asked and told."""
+
+    def __init__(
+        self, workbook: Path, url: str, rows: dict[int, list[object]], op: Operation = CREATE
+    ) -> None:
+        self.workbook = workbook
+        self.url = url
+        self.rows = rows
+        self.options = PushOptions(op, concurrency=1)
+        self.trip: sends.Trip | None = None
+        self.notes: tuple[str, ...] = ()
+        self.unsaved = False
+        self.recover_hint = f"Run `bpxl recover {workbook.name}`"
+        self.answer = True  # to the confirmation
+        self.asked: list[tuple[Operation, int]] = []
+        self.written: list[list[RowResult]] = []
+        self.warnings: list[str] = []
+        self.proved: list[tuple[str, int]] = []
+        self.stored: list[sends.Remember] = []
+        self.done = 0
+        self.saved_meanwhile: dict[int, list[object]] | None = None  # the sheet, changed
+        self.refuse_write: BpxlError | None = None
+
+    def grid(self) -> Grid:
+        return Grid(HEADER, [(r, list(v)) for r, v in sorted(self.rows.items())])
+
+    def read(self) -> sending.Outgoing | None:
+        return sending.Outgoing("Invoices", self.grid(), self.options, self.trip, self.notes)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with Client(self.url, username="demo", password="demo") as client:
+            yield Connection(client, Target(self.url), None)
+
+    def confirm(self, link: Connection, op: Operation, rows: Any) -> bool:
+        self.asked.append((op, rows()))
+        return self.answer
+
+    def create_again(self, found: list[RowResult]) -> bool:
+        return False
+
+    def progress(self, done: int, total: int) -> None:
+        self.done += done
+
+    def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
+        if self.refuse_write is not None:
+            raise self.refuse_write
+        assert sheet == "Invoices"
+        self.written.append(results)
+        for result in results:
+            values = self.rows[result.row]
+            values[ID] = result.id or values[ID]
+            values[RESULT] = result.outcome.value if result.outcome else None
+            values[MESSAGE] = "; ".join(result.messages)
+
+    def prove_writable(self, sheet: str, rows: int) -> None:
+        self.proved.append((sheet, rows))
+
+    def store(self, sheet: str, remember: sends.Remember) -> None:
+        self.stored.append(remember)
+
+    def changed(self) -> bool:
+        return self.saved_meanwhile is not None
+
+    def reread(self, sheet: str) -> Grid:
+        assert self.saved_meanwhile is not None
+        self.rows = self.saved_meanwhile
+        return self.grid()
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def cleared(self) -> None:
+        """The sheet as it was before the send wrote into it (a copy, Excel closed unsaved)."""
+        for values in self.rows.values():
+            values[ID] = values[RESULT] = values[MESSAGE] = None
+
+
+@pytest.fixture
+def desk(tmp_path: Path, sandbox: RunningSandbox) -> MemoryDesk:
+    return MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(3))
+
+
+def started(run: journal.Run) -> str:
+    return run.started.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def one_run() -> journal.Run:
+    [run] = journal.runs(journal_dir())
+    return run
+
+
+def stopped_mid_way(desk: MemoryDesk) -> journal.Run:
+    """A send whose rows went out but whose results could not be written: its journal is left
+    unfinished, for a recovery."""
+    desk.refuse_write = StorageError("The disk is full.")
+    with pytest.raises(StorageError):
+        sending.send(desk)
+    desk.refuse_write = None
+    [run] = journal.unfinished(journal_dir(), desk.workbook)
+    assert len(run.sent) == len(desk.rows)
+    return run
+
+
+# -- a send ------------------------------------------------------------------------------------
+
+
+def test_a_send_asks_once_writes_each_row_and_keeps_a_finished_journal_and_the_ledger(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.notes = ("read with ; as separator",)
+    report = sending.send(desk)
+    assert report is not None and desk.asked == [(CREATE, 3)] and desk.proved == [("Invoices", 3)]
+    assert [r.outcome for r in report.results] == [Outcome.CREATED] * 3
+    assert desk.written == [report.results] and desk.done == 3
+    ids = [r.id for r in report.results]
+    assert [v[ID] for v in desk.rows.values()] == ids
+    run = one_run()
+    assert run.finished and run.applied == {str(desk.workbook)} and not run.unsaved
+    log = run_log.last(desk.workbook)
+    assert log is not None
+    assert (log.command, log.sheet, log.target) == ("push create", "Invoices", sandbox.url)
+    assert log.workbook == str(desk.workbook) and log.notes[0] == "read with ; as separator"
+    assert [(r.row, r.id, r.result) for r in log.rows] == [
+        (2, ids[0], "Created"),
+        (3, ids[1], "Created"),
+        (4, ids[2], "Created"),
+    ]
+    assert log.rows[0].values["FileName"] == "e-0.pdf"
+    assert log.summary == report.summary()
+
+
+def test_a_copy_of_a_sent_workbook_finds_its_rows_created_in_the_ledger(
+    tmp_path: Path, desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    sending.send(desk)
+    writes = len(sandbox.writes())
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    report = sending.send(copy)
+    assert report is not None and len(sandbox.writes()) == writes
+    assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 3
+    assert [r.id for r in report.results] == [v[ID] for v in desk.rows.values()]
+    assert "book.xlsx (sheet Invoices, row 2)" in report.results[0].messages[0]
+
+
+def test_a_send_declined_sends_nothing(desk: MemoryDesk, sandbox: RunningSandbox) -> None:
+    desk.answer = False
+    with pytest.raises(UsageError, match="not confirmed"):
+        sending.send(desk)
+    assert desk.asked == [(CREATE, 3)] and sandbox.writes() == [] and desk.written == []
+    assert journal.runs(journal_dir()) == []  # nothing went out: nothing to recover
+
+
+def test_an_upsert_on_id_is_asked_once_for_the_rows_of_both_its_parts(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    first = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
+    sending.send(first)
+    rows = {**first.rows, 4: [None, "101", "new.pdf", 9, None, None]}
+    upsert = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, rows, UPSERT)
+    report = sending.send(upsert)
+    assert report is not None and upsert.asked == [(UPSERT, 3)]
+    assert [r.outcome for r in report.results] == [Outcome.UPSERTED] * 2 + [Outcome.CREATED]
+    assert [r.row for r in report.results] == [2, 3, 4]
+    assert len(journal.runs(journal_dir())) == 3  # the create, then the upsert's two parts
+
+
+def test_a_dry_run_marks_each_row_ready_and_sends_nothing(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.options = PushOptions(CREATE, dry_run=True)
+    desk.rows[3][3] = "soon"  # AgingInterval is a number
+    report = sending.send(desk)
+    assert report is not None and sandbox.requests() == [] and desk.asked == []
+    assert journal.runs(journal_dir()) == [] and desk.proved == []
+    ready = "Ready to create (dry run: nothing was sent)"
+    assert report.results[0].messages == [ready] and report.results[2].messages == [ready]
+    assert report.results[1].outcome is Outcome.INVALID
+    assert desk.written == [report.results]
+    log = run_log.last(desk.workbook)
+    assert log is not None and log.target == "dry run: nothing was sent"
+    assert log.command == "push create"
+
+
+def test_a_command_other_than_push_is_logged_by_its_name(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    sending.send(desk, "revert")
+    log = run_log.last(desk.workbook)
+    assert log is not None and log.command == "revert"
+
+
+def test_nothing_to_send_is_no_send(desk: MemoryDesk) -> None:
+    desk.read = lambda: None  # type: ignore[method-assign]
+    assert sending.send(desk) is None and desk.written == []
+    assert run_log.last() is None
+
+
+@pytest.mark.parametrize("setting", ["BPXL_JOURNAL_DAYS", "BPXL_DUPLICATE_DAYS"])
+def test_a_wrong_setting_stops_the_send_before_anything_goes_out(
+    desk: MemoryDesk, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv(setting, "soon")
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert setting in str(refused.value) and sandbox.requests() == []
+
+
+def test_a_key_field_the_tenant_cannot_use_stops_the_send(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.options = PushOptions(CREATE, concurrency=1, key_field="BillingProfileId")
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert refused.value.message == (
+        f"{sandbox.url} keeps create keys in the Invoice field BillingProfileId, but "
+        "BillingProfileId is one of BillingPlatform's own Invoice fields, not one for bpxl. "
+        "Nothing was sent."
+    )
+    assert refused.value.hint is not None and refused.value.hint.startswith(
+        "Ask the tenant's administrator for a custom Invoice field of type Text"
+    )
+    assert "`bpxl connect NAME --key-field FIELD`" in refused.value.hint
+    assert sandbox.writes() == []
+
+
+# -- a push that stopped, and copies ------------------------------------------------------------
+
+
+def test_a_workbook_whose_push_stopped_is_refused_and_so_is_its_copy(
+    tmp_path: Path, desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    run = stopped_mid_way(desk)
+    writes = len(sandbox.writes())
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert refused.value.message == (
+        f"The push of book.xlsx started {started(run)} stopped before it finished. "
+        "Nothing was sent."
+    )
+    assert refused.value.hint == (
+        "Run `bpxl recover book.xlsx` first: it writes what happened to each row into the "
+        "workbook, so that no invoice is sent twice."
+    )
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    with pytest.raises(UsageError) as refused:
+        sending.send(copy)
+    assert refused.value.message == (
+        f"copy.xlsx holds rows of book.xlsx (a copy, or moved), whose push started "
+        f"{started(run)}, and that push stopped before it finished. Nothing was sent."
+    )
+    assert refused.value.hint is not None
+    assert refused.value.hint.startswith("Run `bpxl recover copy.xlsx` first")
+    other = MemoryDesk(tmp_path / "other.xlsx", sandbox.url, new_rows(3, "other"))
+    report = sending.send(other)  # shares no row with it: its own
+    assert report is not None and len(sandbox.writes()) == writes + 1
+    assert sending.to_recover(
+        run, journal.runs(journal_dir()), copy.workbook, copy.grid(), fields.BUILT_IN
+    )
+    assert not sending.to_recover(
+        run, journal.runs(journal_dir()), other.workbook, other.grid(), fields.BUILT_IN
+    )
+
+
+def test_a_push_that_sent_nothing_belongs_only_to_its_own_file(
+    tmp_path: Path, desk: MemoryDesk
+) -> None:
+    log = journal.Journal(journal_dir(), workbook=desk.workbook, sheet="Invoices", op=CREATE,
+                          external_id=fields.ID, target=Target(None))  # fmt: skip
+    log.planned({2: "0" * 20})
+    log.close()
+    run = one_run()
+    assert sending.belongs(run, desk.workbook, desk.grid(), fields.BUILT_IN)
+    assert not sending.belongs(run, tmp_path / "copy.xlsx", desk.grid(), fields.BUILT_IN)
+    assert not sending.to_recover(run, [run], tmp_path / "copy.xlsx", desk.grid(), fields.BUILT_IN)
+
+
+def test_a_sheet_whose_header_is_no_invoice_sheet_holds_no_rows_of_a_push(
+    tmp_path: Path, desk: MemoryDesk
+) -> None:
+    run = stopped_mid_way(desk)
+    grid = Grid(["Name", "Amount"], [(2, ["x", 1])])
+    assert not sending.belongs(run, tmp_path / "copy.xlsx", grid, fields.BUILT_IN)
+
+
+def outcomes_went_into(run: journal.Run, into: Path, unsaved: bool = False) -> journal.Run:
+    journal.mark_recovered(run, into, unsaved)
+    loaded = journal.load(run.path)
+    assert loaded is not None
+    return loaded
+
+
+def test_the_original_of_a_recovered_copy_is_refused_until_recovered(
+    tmp_path: Path, desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    run = stopped_mid_way(desk)
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    outcomes_went_into(run, copy.workbook)
+    writes = len(sandbox.writes())
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert refused.value.message == (
+        f"3 rows of book.xlsx (rows 2, 3, 4) were already sent by the push started "
+        f"{started(run)}, whose results went into copy.xlsx, not into this file. Nothing was sent."
+    )
+    assert refused.value.hint == (
+        "Run `bpxl recover book.xlsx` first: it writes those results into this workbook, so "
+        "that no invoice is created twice."
+    )
+    assert len(sandbox.writes()) == writes
+    runs = journal.runs(journal_dir())
+    assert sending.missing_outcomes(runs[0], runs, desk.workbook, desk.grid(), fields.BUILT_IN) == [
+        2,
+        3,
+        4,
+    ]
+    assert sending.to_recover(runs[0], runs, desk.workbook, desk.grid(), fields.BUILT_IN)
+    desk.rows[3][ID], desk.rows[3][RESULT] = "77", "Created"  # one row recovered by hand
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert refused.value.message.startswith("2 rows of book.xlsx (rows 2, 4) were already sent")
+    desk.rows[2][RESULT] = desk.rows[4][RESULT] = "Unknown"
+    assert (
+        sending.missing_outcomes(runs[0], runs, desk.workbook, desk.grid(), fields.BUILT_IN) == []
+    )
+
+
+def test_one_row_or_many_are_named_so(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    one = MemoryDesk(tmp_path / "one.xlsx", sandbox.url, new_rows(1))
+    run = stopped_mid_way(one)
+    outcomes_went_into(run, tmp_path / "elsewhere.xlsx")
+    with pytest.raises(UsageError) as refused:
+        sending.send(one)
+    assert refused.value.message.startswith(
+        "1 row of one.xlsx (row 2) was already sent by the push started"
+    )
+    many = MemoryDesk(tmp_path / "many.xlsx", sandbox.url, new_rows(13, "many"))
+    run = stopped_mid_way(many)
+    outcomes_went_into(run, tmp_path / "elsewhere.xlsx")
+    with pytest.raises(UsageError) as refused:
+        sending.send(many)
+    assert refused.value.message.startswith(
+        "13 rows of many.xlsx (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 3 more) were already sent"
+    )
+
+
+def test_a_copy_made_after_the_push_finished_is_its_own(
+    tmp_path: Path, desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    """A file holding the same values as a push that finished is not a copy that lacks its
+    results: the ledger tells it apart (Exists), the send is not refused."""
+    sending.send(desk)
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    runs = journal.runs(journal_dir())
+    assert (
+        sending.missing_outcomes(runs[0], runs, copy.workbook, copy.grid(), fields.BUILT_IN) == []
+    )
+    assert not sending.to_recover(runs[0], runs, copy.workbook, copy.grid(), fields.BUILT_IN)
+    desk.cleared()  # cleared on purpose in the file that holds them: a deliberate resend
+    assert (
+        sending.missing_outcomes(runs[0], runs, desk.workbook, desk.grid(), fields.BUILT_IN) == []
+    )
+
+
+def test_an_upsert_on_a_key_field_is_never_refused_for_the_results_of_another_file(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Sending it again upserts the same invoices by their key: nothing can be made twice, even
+    of rows whose answer was lost and whose results went into a copy."""
+    desk = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2), UPSERT)
+    desk.options = PushOptions(UPSERT, concurrency=1, external_id="FileName")
+    _, plans, _ = engine.plan(desk.grid(), desk.options)
+    log = journal.Journal(journal_dir(), workbook=desk.workbook, sheet="Invoices", op=UPSERT,
+                          external_id="FileName", target=Target(sandbox.url))  # fmt: skip
+    log.planned({p.row: journal.record_hash(p.record) for p in plans})
+    log.sending([2, 3], dt.datetime.now(dt.UTC))  # and no answer came
+    log.close()
+    [run] = journal.runs(journal_dir())
+    outcomes_went_into(run, tmp_path / "copy.xlsx")
+    report = sending.send(desk)
+    assert report is not None
+    assert [r.outcome for r in report.results] == [Outcome.UPSERTED] * 2
+
+
+# -- Excel closed without saving ----------------------------------------------------------------
+
+
+def test_results_lost_when_excel_closed_unsaved_are_recovered_before_a_new_send(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.workbook.write_bytes(b"a workbook")
+    os.utime(desk.workbook, (time.time() - 60, time.time() - 60))
+    desk.unsaved = True
+    sending.send(desk)
+    run = one_run()
+    assert set(run.unsaved) == {str(desk.workbook)}
+    assert sending.lost_unsaved(run) == [str(desk.workbook)]
+    desk.cleared()
+    writes = len(sandbox.writes())
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert refused.value.message == (
+        f"3 rows of book.xlsx (rows 2, 3, 4) were already sent by the push started "
+        f"{started(run)}, whose results went into book.xlsx open in Excel, which was closed "
+        "without saving them. Nothing was sent."
+    )
+    assert len(sandbox.writes()) == writes
+    # Saved later, after Excel reopened it without them: a later save is no proof.
+    desk.workbook.write_bytes(b"saved again")
+    assert sending.lost_unsaved(run) == []
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)
+    assert "which was closed without saving them" in refused.value.message
+
+
+def test_results_saved_with_the_workbook_are_not_lost(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.workbook.write_bytes(b"a workbook")
+    desk.unsaved = True
+    sending.send(desk)
+    desk.workbook.write_bytes(b"saved with the Ids")
+    run = one_run()
+    assert sending.lost_unsaved(run) == []
+    desk.rows[5] = [None, "101", "later.pdf", 1, None, None]
+    report = sending.send(desk)  # the sheet shows the Ids: only the new row is created
+    assert report is not None
+    assert [r.outcome for r in report.results if r.row == 5] == [Outcome.CREATED]
+
+
+def test_a_workbook_moved_or_deleted_since_may_lack_the_results(desk: MemoryDesk) -> None:
+    desk.workbook.write_bytes(b"a workbook")
+    desk.unsaved = True
+    sending.send(desk)
+    desk.workbook.unlink()
+    assert sending.lost_unsaved(one_run()) == [str(desk.workbook)]
+
+
+# -- a workbook saved or sorted during the send ------------------------------------------------
+
+
+def test_a_workbook_sorted_during_the_send_gets_each_result_in_the_row_holding_it(
+    desk: MemoryDesk,
+) -> None:
+    before = {row: list(values) for row, values in desk.rows.items()}
+    desk.saved_meanwhile = {2: before[4], 3: before[3], 4: before[2]}
+    report = sending.send(desk)
+    assert report is not None and [r.row for r in report.results] == [2, 3, 4]
+    assert [desk.rows[r][2] for r in (2, 3, 4)] == ["e-2.pdf", "e-1.pdf", "e-0.pdf"]
+    assert all(values[RESULT] == "Created" and values[ID] for values in desk.rows.values())
+    assert desk.warnings == [
+        "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
+        "into the row that holds what was sent."
+    ]
+    log = run_log.last(desk.workbook)
+    assert log is not None and log.rows[0].values["FileName"] == "e-2.pdf"
+    assert one_run().finished
+
+
+def test_rows_edited_during_the_send_are_named(desk: MemoryDesk) -> None:
+    before = {row: list(values) for row, values in desk.rows.items()}
+    desk.saved_meanwhile = {2: before[2], 3: [None, "101", "edited.pdf", 1, None, None]}
+    sending.send(desk)
+    [warning] = desk.warnings
+    assert warning.startswith(
+        "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
+        "into the row that holds what was sent. 2 sent rows are no longer in the sheet as sent "
+        "(edited or deleted): "
+    )
+
+
+def test_one_row_edited_during_the_send_is_named(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    desk = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
+    desk.saved_meanwhile = {2: list(desk.rows[2])}
+    sending.send(desk)
+    [warning] = desk.warnings
+    assert " 1 sent row is no longer in the sheet as sent (edited or deleted): " in warning
