@@ -20,13 +20,14 @@ import pytest
 from bpxl.core import fields, journal, run_log, sending
 from bpxl.core import push as engine
 from bpxl.core.client import Client
-from bpxl.core.connection import Connection, journal_dir
+from bpxl.core.connection import Connection, journal_dir, undo_dir
 from bpxl.core.errors import BpxlError, StorageError, UsageError
 from bpxl.core.journal import Target
 from bpxl.core.push import Grid, PushOptions
 from bpxl.core.records import Layout
 from bpxl.core.results import Operation, Outcome, RowResult
-from bpxl.core.roundtrip import sends
+from bpxl.core.roundtrip import queries, revert_memory, sends
+from bpxl.core.roundtrip.pull_memory import Pulled
 
 from .conftest import RunningSandbox
 
@@ -518,3 +519,94 @@ def test_one_row_edited_during_the_send_is_named(tmp_path: Path, sandbox: Runnin
     sending.send(desk)
     [warning] = desk.warnings
     assert " 1 sent row is no longer in the sheet as sent (edited or deleted): " in warning
+
+
+# -- a round trip: rows changed since the pull ------------------------------------------------
+
+
+def pulled(desk: MemoryDesk) -> dict[str, Pulled]:
+    """What a pull of the desk's invoices would remember, with the server's stamps."""
+    with desk.connect() as link:
+        now = queries.stamps(link.client, [str(v[ID]) for v in desk.rows.values()])
+    return {
+        str(v[ID]): Pulled(
+            now[str(v[ID])], {"BillingProfileId": "101", "FileName": v[2], "AgingInterval": v[3]}
+        )
+        for v in desk.rows.values()
+    }
+
+
+def edited_after_a_pull(desk: MemoryDesk, dry_run: bool = False, overwrite: bool = False) -> str:
+    sending.send(desk)
+    memory = pulled(desk)
+    desk.rows[3][2] = "edited.pdf"
+    desk.options = PushOptions(UPDATE, concurrency=1, dry_run=dry_run)
+    desk.trip = sends.ChangedRows(desk.grid(), memory, overwrite)
+    return str(desk.rows[3][ID])
+
+
+def test_rows_changed_since_the_pull_are_sent_and_remembered_for_a_revert(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    invoice = edited_after_a_pull(desk)
+    report = sending.send(desk)
+    assert report is not None
+    assert [(r.row, r.outcome) for r in report.results] == [(3, Outcome.UPDATED)]
+    [remember] = desk.stored
+    assert remember.pulled[invoice].values["FileName"] == "edited.pdf"
+    [replaced] = revert_memory.load(undo_dir(), str(desk.workbook))
+    assert (replaced.invoice, replaced.field, replaced.before) == (invoice, "FileName", "e-1.pdf")
+
+
+def test_a_revert_forgets_what_it_put_back(desk: MemoryDesk) -> None:
+    invoice = edited_after_a_pull(desk)
+    sending.send(desk)
+    desk.trip = PutBack(desk.grid(), invoice)
+    sending.send(desk, "revert")
+    assert revert_memory.load(undo_dir(), str(desk.workbook)) == []
+    assert revert_memory.reverted(undo_dir(), str(desk.workbook))
+
+
+class PutBack:
+    """A round trip that sends the sheet as it is and says it put ``invoice`` back."""
+
+    def __init__(self, grid: Grid, invoice: str) -> None:
+        self.grid, self.invoice = grid, invoice
+
+    def grid_to_send(self, client: Client | None) -> tuple[Grid, list[RowResult]]:
+        return self.grid, []
+
+    def settle(self, client: Client, results: list[RowResult]) -> sends.Remember:
+        return sends.Remember({}, [], {}, {self.invoice})
+
+
+def test_a_round_trip_into_a_sheet_sorted_meanwhile_keeps_the_revert_but_not_the_cells(
+    desk: MemoryDesk,
+) -> None:
+    invoice = edited_after_a_pull(desk)
+    desk.saved_meanwhile = {2: desk.rows[4], 3: desk.rows[3], 4: desk.rows[2]}
+    sending.send(desk)
+    assert desk.stored == []  # the cells by row number would go into the wrong rows
+    assert [r.invoice for r in revert_memory.load(undo_dir(), str(desk.workbook))] == [invoice]
+
+
+def test_a_dry_run_of_changed_rows_names_the_changes_and_looks_for_conflicts(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    edited_after_a_pull(desk, dry_run=True)
+    before = len(sandbox.requests())
+    report = sending.send(desk)
+    assert report is not None
+    assert [(r.row, r.outcome, r.messages) for r in report.results] == [
+        (3, Outcome.CHANGED, ["Changed since the pull: FileName; not sent yet (a check only)"])
+    ]
+    asked = [r["path"].rsplit("/", 1)[-1] for r in sandbox.requests()[before:]]
+    assert asked == ["login", "query", "logout"]  # the stamps, and no write
+
+
+def test_a_dry_run_that_overwrites_asks_nothing(desk: MemoryDesk, sandbox: RunningSandbox) -> None:
+    edited_after_a_pull(desk, dry_run=True, overwrite=True)
+    before = len(sandbox.requests())
+    report = sending.send(desk)
+    assert report is not None and [r.outcome for r in report.results] == [Outcome.CHANGED]
+    assert len(sandbox.requests()) == before
