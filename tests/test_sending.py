@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -610,3 +611,15 @@ def test_a_dry_run_that_overwrites_asks_nothing(desk: MemoryDesk, sandbox: Runni
     report = sending.send(desk)
     assert report is not None and [r.outcome for r in report.results] == [Outcome.CHANGED]
     assert len(sandbox.requests()) == before
+
+
+def test_a_send_stopped_before_it_began_marks_every_row_and_finishes(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    stop = threading.Event()
+    stop.set()
+    report = sending.send(desk, stop=stop)
+    assert report is not None and report.stopped and sandbox.writes() == []
+    assert {r.outcome for r in report.results} == {Outcome.FAILED}
+    assert [v[RESULT] for v in desk.rows.values()] == ["Failed"] * 3
+    assert journal.unfinished(journal_dir()) == []
