@@ -468,3 +468,12 @@ def test_the_gist_of_an_error_page_in_capitals_or_ending_before_echoed_headers()
     echo = "Refused by TAX - with Host: 127.0.0.1; User-Agent: x"
     assert answers.server_text(echo) == "Refused by TAX"
     assert answers.server_text("Bad request: ; Accept: */*") == "Bad request"
+
+
+def test_two_rows_updating_one_invoice_both_take_a_short_answers_item() -> None:
+    """An update's items are checked against each record's own Id, so one Id for two rows is
+    no doubt there (unlike a create's new Id)."""
+    body = json.dumps({"updateResponse": [ok("1")]})
+    got = answers.from_body(Operation.UPDATE, [{"Id": "1"}, {"Id": "1"}, {"Id": "2"}], body)
+    assert got[:2] == [RecordResult(Outcome.UPDATED, "1")] * 2
+    assert got[2].outcome is Outcome.UNKNOWN
