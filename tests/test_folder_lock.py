@@ -5,10 +5,16 @@ test_two_people.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
 import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,92 @@ def holder(book: Path, **changed: object) -> Path:
 def quiet_for(path: Path, minutes: float) -> None:
     then = time.time() - minutes * 60
     os.utime(path, (then, then))
+
+
+def body(**changed: object) -> bytes:
+    """A lock file's text: ben's pull on another computer, alive now, but for what is changed."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    held = {"user": "ben", "host": "LAPTOP-BEN", "pid": 1, "command": "pull", "since": now}
+    return json.dumps({**held, "alive": now, "token": "t0", **changed}).encode()
+
+
+ENDED = {"host": socket.gethostname(), "pid": 2**22 + 12345}  # a holder here whose process ended
+
+
+class Racing:
+    """A lock file each reading of which the test answers in turn: a FIFO, so that every read by
+    bpxl waits for the next answer. What another bpxl does between two of bpxl's steps (finish
+    writing its file, remove it, put a file of its own in place) is done just before the answer
+    to bpxl's next read, at that moment and no other: the races of two computers, made certain.
+    Each answer is the text read and what to do before it is read (``then``, given the path)."""
+
+    def __init__(self, path: Path, *answers: tuple[bytes, Callable[[Path], object] | None]):
+        os.mkfifo(path)
+        self.path = path
+        self.inode = os.open(path, os.O_PATH)  # the FIFO under any name it is moved to
+        self.closing = False
+        self.thread = threading.Thread(target=self._answer, args=(answers,), daemon=True)
+        self.thread.start()
+
+    def _reopen(self, flags: int) -> int:
+        return os.open(f"/proc/self/fd/{self.inode}", flags)
+
+    def _answer(self, answers: tuple[tuple[bytes, Callable[[Path], object] | None], ...]) -> None:
+        for text, then in answers:
+            writer = self._reopen(os.O_WRONLY)  # waits for bpxl to open it to read
+            if self.closing:
+                os.close(writer)
+                return
+            # The reader's file is in this process's table before the answer ends (it reads up
+            # to the end): seen there, then gone, it has read this answer and no other.
+            self._until_read(writer, begun=True)
+            if then is not None:
+                then(self.path)
+            os.write(writer, text)
+            os.close(writer)  # the end of the text for this read
+            self._until_read(writer, begun=False)
+
+    def _until_read(self, writer: int, begun: bool) -> None:
+        """Until bpxl has the file open to read (``begun``), or no longer has it."""
+        fifo = os.fstat(self.inode)
+        while not self.closing and begun != any(
+            (found.st_dev, found.st_ino) == (fifo.st_dev, fifo.st_ino)
+            for fd in os.listdir("/proc/self/fd")
+            if int(fd) not in (self.inode, writer)
+            for found in _stat_fd(fd)
+        ):
+            time.sleep(0.001)
+
+    def close(self) -> None:
+        """The test is over: an answer still waiting for a read that never came is dropped."""
+        self.closing = True
+        deadline = time.monotonic() + 30
+        while self.thread.is_alive() and time.monotonic() < deadline:
+            with suppress(OSError):
+                os.close(self._reopen(os.O_RDONLY | os.O_NONBLOCK))
+            self.thread.join(timeout=0.05)
+        os.close(self.inode)
+
+
+def _stat_fd(fd: str) -> list[os.stat_result]:
+    with suppress(OSError):  # closed since it was listed
+        return [os.stat(f"/proc/self/fd/{fd}")]
+    return []
+
+
+@pytest.fixture
+def racing(book: Path) -> Iterator[Callable[..., Racing]]:
+    if not hasattr(os, "mkfifo") or not Path("/proc/self/fd").is_dir():
+        pytest.skip("the races are staged with a FIFO reopened through /proc (Linux)")
+    made: list[Racing] = []
+
+    def make(*answers: tuple[bytes, Callable[[Path], object] | None]) -> Racing:
+        made.append(Racing(folder_lock.lock_path(book), *answers))
+        return made[-1]
+
+    yield make
+    for race in made:
+        race.close()
 
 
 def test_the_lock_file_is_beside_the_workbook_and_names_its_holder(book: Path) -> None:
@@ -193,3 +285,80 @@ def test_a_live_holder_writes_its_sign_of_life_again_and_again(book: Path, monke
         assert alive.tzinfo is not None and alive > dt.datetime.fromisoformat(first["alive"])
         assert sorted(p.name for p in book.parent.iterdir()) == [book.name, path.name]
     assert not path.exists()
+
+
+def test_a_lock_file_still_being_written_is_read_again_a_moment_later(book: Path, racing) -> None:
+    racing((b'{"user": "ben", "host": "LAPT', None), (body(), None))
+    with pytest.raises(WorkbookBusyError) as refused, folder_lock.hold(book, "push", STARTED):
+        pass
+    assert refused.value.message.startswith("Q4 book.xlsx is in use by bpxl pull of ben on ")
+
+
+def test_a_holder_that_finishes_while_it_is_looked_at_leaves_the_workbook_free(
+    book: Path, racing
+) -> None:
+    """Its file is read, then gone before its time is: bpxl simply makes its own."""
+    path = folder_lock.lock_path(book)
+    racing((body(), lambda path: path.unlink()))
+    with folder_lock.hold(book, "push", STARTED) as notes:
+        assert notes == []
+        assert json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name]
+
+
+def test_a_fresh_holders_file_written_since_the_look_is_put_back_not_removed(
+    book: Path, racing
+) -> None:
+    """bpxl judged ben's file gone, but before it moved it away cara's bpxl took over and wrote
+    its own: bpxl puts cara's file back where it was and says she holds the workbook."""
+    path = folder_lock.lock_path(book)
+    cara = body(user="cara", host="LAPTOP-CARA", token="t1")
+    race = racing((body(**ENDED), None), (cara, None), (cara, None))
+    with pytest.raises(WorkbookBusyError) as refused, folder_lock.hold(book, "push", STARTED):
+        pass
+    assert refused.value.message.startswith("Q4 book.xlsx is in use by bpxl pull of cara on ")
+    assert os.stat(path).st_ino == os.fstat(race.inode).st_ino  # cara's very file, in place
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name, path.name]
+
+
+def test_a_fresh_holders_file_is_never_put_back_over_a_third_one(book: Path, racing) -> None:
+    """... and when, meanwhile, dan's bpxl took the empty place, dan's file stays as he wrote
+    it (and cara's, which no longer holds anything, goes)."""
+    path = folder_lock.lock_path(book)
+    dan = body(user="dan", host="LAPTOP-DAN", token="t2")
+    racing(
+        (body(**ENDED), None),
+        (body(user="cara", host="LAPTOP-CARA", token="t1"), lambda path: path.write_bytes(dan)),
+    )
+    with pytest.raises(WorkbookBusyError) as refused, folder_lock.hold(book, "push", STARTED):
+        pass
+    assert refused.value.message.startswith("Q4 book.xlsx is in use by bpxl pull of dan on ")
+    assert path.read_bytes() == dan
+    assert sorted(p.name for p in book.parent.iterdir()) == [book.name, path.name]
+
+
+def test_looking_whether_a_holder_runs_leaves_it_running(book: Path) -> None:
+    """A holder on this computer is asked whether it runs, not disturbed (no signal it would
+    act on)."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder(book, host=socket.gethostname(), pid=alive.pid)
+        with pytest.raises(WorkbookBusyError), folder_lock.hold(book, "push", STARTED):
+            pass
+        with pytest.raises(subprocess.TimeoutExpired):
+            alive.wait(timeout=1)
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_computer_that_knows_no_login_name_names_its_holder_someone(
+    book: Path, monkeypatch
+) -> None:
+    def unknown() -> str:
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", unknown)
+    with folder_lock.hold(book, "push", STARTED):
+        held = json.loads(folder_lock.lock_path(book).read_text(encoding="utf-8"))
+    assert held["user"] == "someone"

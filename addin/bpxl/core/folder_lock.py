@@ -15,7 +15,7 @@ be taken for gone:
   life, which a synced folder carries to the other computers);
 - on the same computer, a holder whose process has ended is gone at once;
 - on another computer, where the process cannot be seen, a holder is gone once its file shows no
-  sign of life for ``STALE_AFTER`` (5 minutes: far more than a heartbeat or a sync takes).
+  sign of life for ``STALE_MINUTES`` (5: far more than a heartbeat or a sync takes).
 
 A gone holder's file is taken over, and the command says so in plain words. A folder where no
 file can be written (read-only) gets no lock file: nothing can be written into that workbook
@@ -31,6 +31,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -41,7 +42,8 @@ from .errors import WorkbookBusyError
 
 SUFFIX = ".bpxl-lock.json"
 HEARTBEAT_S = 30.0
-STALE_AFTER = dt.timedelta(minutes=5)
+STALE_MINUTES = 5
+SETTLE_S = 0.2  # a lock file found unreadable (being written right now) is read again after this
 
 
 def lock_path(workbook: Path) -> Path:
@@ -99,53 +101,52 @@ def _take(path: Path, me: dict[str, Any], workbook: Path) -> list[str] | None:
     notes: list[str] = []
     for _ in range(3):
         try:
-            with open(path, "x", encoding="utf-8") as handle:
-                json.dump(me, handle)
+            with open(path, "xb") as handle:
+                handle.write(json.dumps(me).encode())
             return notes
         except FileExistsError:
             pass
         except OSError:
             return None
         holder = _read(path)
-        if holder is None:
-            holder = _read(path, settle=True)  # being written right now: look once more
-        gone = _gone(holder, path)
+        if holder is None:  # being written right now: look once more, a moment later
+            time.sleep(SETTLE_S)
+            holder = _read(path)
+        try:
+            changed = path.stat().st_mtime
+        except OSError:  # removed since we looked (its holder finished): try again
+            continue
+        gone = _gone(holder, changed)
         if not gone:
             raise _busy(workbook, holder)
-        if _remove(path, holder):
-            notes.append(_taken_over(workbook, holder, gone))
+        _remove(path, holder)
+        notes.append(_taken_over(workbook, holder, gone))
     raise _busy(workbook, _read(path))
 
 
-def _read(path: Path, settle: bool = False) -> dict[str, Any] | None:
-    if settle:
-        threading.Event().wait(0.2)
+def _read(path: Path) -> dict[str, Any] | None:
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) else None
 
 
-def _gone(holder: dict[str, Any] | None, path: Path) -> str:
-    """Why the holder is gone (empty: it may still be there)."""
-    try:
-        changed = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-    except OSError:
-        return "its lock file vanished"
-    alive = changed
+def _gone(holder: dict[str, Any] | None, changed: float) -> str:
+    """Why the holder is gone (empty: it may still be there), its file last changed at
+    ``changed`` (a POSIX time)."""
+    alive = dt.datetime.fromtimestamp(changed, dt.UTC)
     if holder is not None:
         with suppress(ValueError):
             beat = dt.datetime.fromisoformat(str(holder.get("alive")))
             alive = max(alive, beat if beat.tzinfo else beat.replace(tzinfo=dt.UTC))
-    if holder is not None and holder.get("host") == socket.gethostname():
-        pid = holder.get("pid")
-        if isinstance(pid, int) and not _running(pid):
-            return "its process has ended"
-    quiet = dt.datetime.now(dt.UTC) - alive
-    if quiet >= STALE_AFTER:
-        minutes = int(quiet.total_seconds() // 60)
-        return f"it has given no sign of life for {minutes} minutes"
+        if holder.get("host") == socket.gethostname():
+            pid = holder.get("pid")
+            if isinstance(pid, int) and not _running(pid):
+                return "its process has ended"
+    silent = (dt.datetime.now(dt.UTC) - alive) // dt.timedelta(minutes=1)
+    if silent >= STALE_MINUTES:
+        return f"it has given no sign of life for {silent} minutes"
     return ""
 
 
@@ -153,7 +154,7 @@ def _running(pid: int) -> bool:
     """Whether a process with this id runs on this computer."""
     if pid == os.getpid():
         return True
-    if sys.platform == "win32":
+    if sys.platform == "win32":  # pragma: no mutate block (Windows only: no test can run it here)
         import ctypes
 
         kernel32 = ctypes.windll.kernel32
@@ -173,20 +174,18 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _remove(path: Path, holder: dict[str, Any] | None) -> bool:
-    """Remove a gone holder's file, unless another bpxl took it over first."""
+def _remove(path: Path, holder: dict[str, Any] | None) -> None:
+    """Remove a gone holder's file, unless another bpxl took it over first (the next try to
+    create the lock file then meets that one)."""
     grabbed = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.old")
     try:
         os.rename(path, grabbed)
     except OSError:
-        return False  # another bpxl moved it first
+        return  # another bpxl moved it first
     if holder is not None and (_read(grabbed) or {}).get("token") != holder.get("token"):
         with suppress(OSError):  # a fresh holder's file, written since we looked: put it back
             os.link(grabbed, path)  # (never over a file: a third bpxl may hold it by now)
-        grabbed.unlink(missing_ok=True)
-        return False
-    grabbed.unlink(missing_ok=True)
-    return True
+    grabbed.unlink()
 
 
 def _heartbeat(path: Path, me: dict[str, Any], stop: threading.Event) -> None:
@@ -196,7 +195,7 @@ def _heartbeat(path: Path, me: dict[str, Any], stop: threading.Event) -> None:
         me["alive"] = dt.datetime.now(dt.UTC).isoformat()
         fresh = path.with_name(f"{path.name}.{me['token'][:8]}.new")
         try:
-            fresh.write_text(json.dumps(me), encoding="utf-8")
+            fresh.write_bytes(json.dumps(me).encode())
             os.replace(fresh, path)
         except OSError:
             fresh.unlink(missing_ok=True)
@@ -222,7 +221,7 @@ def _busy(workbook: Path, holder: dict[str, Any] | None) -> WorkbookBusyError:
         "Wait until it finishes, then run again: a row it sends then shows its result, and "
         f"is not sent twice. If it no longer runs, bpxl takes over once "
         f"{lock_path(workbook).name} beside the workbook has shown no sign of life for "
-        f"{int(STALE_AFTER.total_seconds() // 60)} minutes (at once on the computer it ran on); "
+        f"{STALE_MINUTES} minutes (at once on the computer it ran on); "
         "or delete that file if you are sure.",
     )
 
