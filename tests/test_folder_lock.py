@@ -224,8 +224,13 @@ def test_another_computers_holder_is_gone_after_five_quiet_minutes(book: Path) -
 
 def test_a_heartbeat_newer_than_the_files_time_keeps_a_holder(book: Path) -> None:
     """A synced folder may carry the file with an old time: the holder's own sign of life counts
-    too, in UTC or (an older bpxl) without a zone."""
-    for alive in (dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC).replace(tzinfo=None)):
+    too, in UTC, at its own offset from UTC, or (an older bpxl) without a zone."""
+    now = dt.datetime.now(dt.UTC)
+    for alive in (
+        now,
+        now.astimezone(dt.timezone(dt.timedelta(hours=-5))),
+        now.replace(tzinfo=None),
+    ):
         path = holder(book, alive=alive.isoformat())
         quiet_for(path, 30)
         with pytest.raises(WorkbookBusyError), folder_lock.hold(book, "push", STARTED):
@@ -268,16 +273,21 @@ def test_a_lock_file_the_holder_leaves_unreadable_while_writing_is_read_again(
     assert "in use by another bpxl command" in refused.value.message
 
 
+def next_beat(path: Path, first: dict[str, Any]) -> dict[str, Any]:
+    """The lock file once its holder has given a sign of life since ``first``."""
+    deadline = time.monotonic() + 30
+    while (beat := json.loads(path.read_text(encoding="utf-8")))["alive"] == first["alive"]:
+        assert time.monotonic() < deadline, "no heartbeat in 30 s"
+        time.sleep(0.01)
+    return beat
+
+
 def test_a_live_holder_writes_its_sign_of_life_again_and_again(book: Path, monkeypatch) -> None:
     monkeypatch.setattr(folder_lock, "HEARTBEAT_S", 0.02)
     path = folder_lock.lock_path(book)
     with folder_lock.hold(book, "push", STARTED):
         first = json.loads(path.read_text(encoding="utf-8"))
-        deadline = time.monotonic() + 30
-        while json.loads(path.read_text(encoding="utf-8"))["alive"] == first["alive"]:
-            assert time.monotonic() < deadline, "no heartbeat in 30 s"
-            time.sleep(0.01)
-        beat = json.loads(path.read_text(encoding="utf-8"))
+        beat = next_beat(path, first)
         assert {k: v for k, v in beat.items() if k != "alive"} == {
             k: v for k, v in first.items() if k != "alive"
         }
@@ -362,3 +372,20 @@ def test_a_computer_that_knows_no_login_name_names_its_holder_someone(
     with folder_lock.hold(book, "push", STARTED):
         held = json.loads(folder_lock.lock_path(book).read_text(encoding="utf-8"))
     assert held["user"] == "someone"
+
+
+def test_a_workbook_with_a_long_name_is_held_and_taken_over_like_any_other(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Its lock file's name is near the 255 characters a folder allows a name: the files bpxl
+    writes on the way (a sign of life, a gone holder's file moved aside) must fit too."""
+    book = tmp_path / f"{'Q4 invoices ' * 19}.xlsx"  # 233 characters; its lock file's, 248
+    book.write_bytes(b"a workbook")
+    path = holder(book, **ENDED)
+    with folder_lock.hold(book, "push", STARTED) as notes:
+        assert "but its process has ended, so bpxl took over" in notes[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [book.name]
+    monkeypatch.setattr(folder_lock, "HEARTBEAT_S", 0.02)
+    with folder_lock.hold(book, "push", STARTED):
+        next_beat(path, json.loads(path.read_text(encoding="utf-8")))
+        assert sorted(p.name for p in tmp_path.iterdir()) == [book.name, path.name]
