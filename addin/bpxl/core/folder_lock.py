@@ -177,7 +177,7 @@ def _running(pid: int) -> bool:
 def _remove(path: Path, holder: dict[str, Any] | None) -> None:
     """Remove a gone holder's file, unless another bpxl took it over first (the next try to
     create the lock file then meets that one)."""
-    grabbed = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.old")
+    grabbed = path.with_name(f"bpxl-lock.{uuid.uuid4().hex[:8]}.old")  # short: see _heartbeat
     try:
         os.rename(path, grabbed)
     except OSError:
@@ -193,7 +193,9 @@ def _heartbeat(path: Path, me: dict[str, Any], stop: threading.Event) -> None:
         if (_read(path) or {}).get("token") != me["token"]:
             return  # taken over (we were thought gone): nothing of ours to keep alive
         me["alive"] = dt.datetime.now(dt.UTC).isoformat()
-        fresh = path.with_name(f"{path.name}.{me['token'][:8]}.new")
+        # Not named after the workbook: a workbook's name may leave its lock file's only a few
+        # of the 255 characters a name may have.
+        fresh = path.with_name(f"bpxl-lock.{me['token'][:8]}.new")
         try:
             fresh.write_bytes(json.dumps(me).encode())
             os.replace(fresh, path)
