@@ -61,7 +61,9 @@ def test_two_creates_at_the_same_moment_come_in_the_order_of_their_ids(ledger: L
     assert [e.id for e in ledger.find(["k"])["k"]] == ["30", "31"]
 
 
-def test_a_time_in_any_zone_is_kept_as_the_same_instant(ledger: Ledger) -> None:
+def test_a_time_in_any_zone_is_kept_as_the_same_instant(ledger: Ledger, tokyo: None) -> None:
+    """Kept and given back in UTC, whatever the computer's zone (``described`` tells it in local
+    time)."""
     tokyo_time = AT.astimezone(dt.timezone(dt.timedelta(hours=9)))
     ledger.record([entry("k", "1", tokyo_time)])
     [kept] = ledger.find(["k"])["k"]
@@ -158,7 +160,10 @@ def test_a_damaged_ledger_says_what_to_do(tmp_path: Path) -> None:
         Ledger(folder, TENANT)
     assert str(ledger_file(folder, TENANT)) in refused.value.message
     assert "cannot be used (file is not a database)" in refused.value.message
-    assert "move it away" in refused.value.hint
+    assert refused.value.hint == (
+        "Check that the data folder is writable and not full; if the file is damaged, move it "
+        "away (bpxl then starts a new ledger and can no longer recognise earlier creates)."
+    )
 
 
 def test_a_ledger_that_fails_later_says_so_in_words(ledger: Ledger) -> None:
@@ -167,4 +172,7 @@ def test_a_ledger_that_fails_later_says_so_in_words(ledger: Ledger) -> None:
     for act in (lambda: ledger.find(["k"]), lambda: ledger.record([entry("k", "1")])):
         with pytest.raises(UsageError) as refused:
             act()
-        assert "cannot be used (no such table: creates)" in refused.value.message
+        assert refused.value.message == (
+            f"bpxl's ledger of created invoices, {ledger.path}, cannot be used (no such table: "
+            "creates)."
+        )
