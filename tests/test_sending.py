@@ -24,6 +24,7 @@ from bpxl.core.client import Client
 from bpxl.core.connection import Connection, journal_dir, undo_dir
 from bpxl.core.errors import BpxlError, StorageError, UsageError
 from bpxl.core.journal import Target
+from bpxl.core.profiles import Profile
 from bpxl.core.push import Grid, PushOptions
 from bpxl.core.records import Layout
 from bpxl.core.results import Operation, Outcome, RowResult
@@ -66,6 +67,7 @@ class MemoryDesk:
         self.connected = 0
         self.saved_meanwhile: dict[int, list[object]] | None = None  # the sheet, changed
         self.refuse_write: BpxlError | None = None
+        self.profile: Profile | None = None  # None: a bare URL
 
     def grid(self) -> Grid:
         return Grid(HEADER, [(r, list(v)) for r, v in sorted(self.rows.items())])
@@ -77,7 +79,8 @@ class MemoryDesk:
     def connect(self) -> Iterator[Connection]:
         self.connected += 1
         with Client(self.url, username="demo", password="demo") as client:
-            yield Connection(client, Target(self.url), None)
+            name = self.profile.name if self.profile else None
+            yield Connection(client, Target(self.url, name), self.profile)
 
     def confirm(self, link: Connection, op: Operation, rows: Any) -> bool:
         self.asked.append((op, rows()))
@@ -229,12 +232,14 @@ def test_a_dry_run_marks_each_row_ready_and_sends_nothing(
     assert log.command == "push create"
 
 
-def test_a_command_other_than_push_is_logged_by_its_name(
-    desk: MemoryDesk, sandbox: RunningSandbox
+def test_a_command_other_than_push_is_logged_by_its_name_and_the_workbook_by_its_path(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sending.send(desk, "revert")
-    log = run_log.last(desk.workbook)
+    monkeypatch.chdir(tmp_path)
+    sending.send(MemoryDesk(Path("book.xlsx"), sandbox.url, new_rows(1)), "revert")
+    log = run_log.last()
     assert log is not None and log.command == "revert"
+    assert log.workbook == str(tmp_path / "book.xlsx")
 
 
 def test_nothing_to_send_is_no_send(desk: MemoryDesk) -> None:
@@ -268,6 +273,14 @@ def test_a_key_field_the_tenant_cannot_use_stops_the_send(
         "Ask the tenant's administrator for a custom Invoice field of type Text"
     )
     assert "`bpxl connect NAME --key-field FIELD`" in refused.value.hint
+    desk.options = PushOptions(CREATE, concurrency=1)
+    desk.profile = Profile("acme", sandbox.url, "demo", production=False, key_field="FileName")
+    with pytest.raises(UsageError) as refused:
+        sending.send(desk)  # the profile's key field
+    assert refused.value.message.startswith(
+        f"acme: sandbox tenant sandbox ({sandbox.url}) keeps create keys in the Invoice field "
+        "FileName, but FileName is one of BillingPlatform's own Invoice fields"
+    )
     assert sandbox.writes() == []
 
 
