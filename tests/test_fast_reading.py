@@ -251,6 +251,10 @@ SCANNED_SHAPES = {
     "a type calamine refuses": '<row r="2"><c r="D2" t="zz"><v>odd</v></c></row>',
     "a boolean calamine refuses": '<row r="2"><c r="D2" t="b"><v>2</v></c></row>',
     "attributes on lines of their own": '<row r="2"><c r="A2"\n t="e"><v>#N/A</v></c></row>',
+    # (a day before March 1900 first: calamine's date system is not checked on it)
+    "dates of 28 February 1900 written every way": '<row r="2"><c r="A2" t="d"><v>1900-02-28'
+    'T00:00:00</v></c><c r="B2" s="1"><v>6&#48;</v></c><c r="C2" s="1"><v>59</v></c>'
+    '<c r="D2" s="1" t="n"><v>&#54;0.5</v></c><c r="E2" t="s"><v>&#51;</v></c></row>',
     "line ends of Windows": '<row r="2">\r\n<c r="A2" t="inlineStr"><is><t>a\r\nb\rc</t></is>'
     "</c></row>\r\n",
 }

@@ -241,20 +241,23 @@ class _Rows:
             value = _inline(inline) if is_tag else None
         elif not raw:
             value = None
-        elif kind == "s":
-            try:
-                value = self.book.strings[int(raw)]
-            except (ValueError, IndexError):
-                raise Unsure("a shared string openpyxl cannot find") from None
-        elif not kind or kind == "n":
-            value = self._number(raw, int(style) if style else 0, self.book.date_styles)
         else:
-            value = _typed(kind, raw)
+            if "&" in raw:
+                raw = _unescape(raw)  # as openpyxl's parser reads the text
+            if kind == "s":
+                try:
+                    value = self.book.strings[int(raw)]
+                except (ValueError, IndexError):
+                    raise Unsure("a shared string openpyxl cannot find") from None
+            elif not kind or kind == "n":
+                value = self._number(raw, int(style) if style else 0, self.book.date_styles)
+            else:
+                value = _typed(kind, raw)
         if value is None:
             if formula and (kind != "str" or not v_tag):
                 value = NO_SAVED_VALUE  # Excel saves an empty text result as t="str"
         elif value.__class__ is dt.datetime and value.timetuple()[:3] == (1900, 2, 28):
-            value = self._phantom(value, raw)
+            value = PHANTOM_DATE if phantom(raw, self.book.epoch) else value
         return value
 
     def _start(self, number: str, attrs: str) -> None:
@@ -273,8 +276,6 @@ class _Rows:
                 self.hidden.add(row)
 
     def _number(self, raw: str, style: int, dates: set[int]) -> object:
-        if "&" in raw:
-            raw = _unescape(raw)
         try:
             number = _cast_number(raw)
         except ValueError:  # openpyxl's row parser stops; ``reading`` reads such a row itself
@@ -285,14 +286,6 @@ class _Rows:
             return from_excel(number, self.book.epoch, style in self.book.duration_styles)
         except (OverflowError, ValueError):
             return "#VALUE!"  # as openpyxl's parser gives a date beyond its limits
-
-    def _phantom(self, value: object, raw: str) -> object:
-        """Serial 60 shown as a date: Excel's 29 February 1900, which openpyxl reads as 28."""
-        try:
-            shown = phantom(raw, self.book.epoch)
-        except ValueError:
-            raise Unsure("a 28 February 1900 openpyxl's reader refuses") from None
-        return PHANTOM_DATE if shown else value
 
     def finish(self) -> None:
         if self.cells is not None:
@@ -320,13 +313,15 @@ def _column(letters: str) -> int:
 
 
 def phantom(raw: str, epoch: dt.datetime) -> bool:
-    """Whether a cell read as 28 February 1900 holds serial 60 (Excel's 29 February 1900)."""
-    return epoch == CALENDAR_WINDOWS_1900 and bool(raw) and 60 <= float(raw) < 61
+    """Whether a cell read as 28 February 1900 holds serial 60 (Excel's 29 February 1900), not
+    an ISO date (``t="d"``) of the 28th."""
+    try:
+        return epoch == CALENDAR_WINDOWS_1900 and 60 <= float(raw) < 61
+    except ValueError:
+        return False
 
 
 def _typed(kind: str, raw: str) -> object:
-    if "&" in raw:
-        raw = _unescape(raw)
     if kind == "b":
         try:
             return bool(int(raw))

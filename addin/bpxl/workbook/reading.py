@@ -333,7 +333,7 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
             elif (
                 value.__class__ is dt.datetime
                 and (value.year, value.month, value.day) == (1900, 2, 28)
-                and cell_scan.phantom(element.findtext(VALUE_TAG) or "", self.epoch)
+                and cell_scan.phantom(element.findtext(VALUE_TAG), self.epoch)
             ):
                 cell["value"] = PHANTOM_DATE
         return number, cells
