@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.chart import BarChart
 
 from bpxl.core import fields
 from bpxl.core.cells import Unreadable
@@ -217,3 +218,25 @@ def test_a_header_is_named_from_the_first_rows_without_reading_the_rest(tmp_path
         assert reading.header_fields(book, sheet) == {"BillingProfileId", "FileName"}
         with pytest.raises(reading.DAMAGED):
             reading.read_values(book, sheet)
+
+
+def test_a_book_whose_worksheets_are_all_hidden_has_no_invoice_sheet(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["BillingProfileId", "DueDate"])
+    book.active.sheet_state = "hidden"
+    book.create_chartsheet("Chart").add_chart(BarChart())  # the one sheet shown
+    book.save(tmp_path / "b.xlsx")
+    assert _no_choice(tmp_path / "b.xlsx").startswith(
+        "No sheet of b.xlsx has a header naming Invoice fields"
+    )
+
+
+def test_rows_after_the_sheets_data_are_read_too(tmp_path: Path) -> None:
+    """A second sheetData (no producer writes one): the fast readers leave it to openpyxl's
+    parser, which reads the rows of both."""
+    path = tmp_path / "twice.xlsx"
+    second = '<sheetData><row r="3"><c r="A3"><v>3</v></c></row></sheetData>'
+    package(path, _sheet(HEADER, second), STRINGS)
+    with reading.open_book(path) as book:
+        values = reading.read_values(book, book.worksheets[0])
+    assert values.rows == [["BillingProfileId", "FileName"], [None, None], [3, None]]

@@ -322,8 +322,10 @@ class _Parser(WorkSheetParser):  # type: ignore[misc]
         if str(row.get("hidden")).lower() in _TRUE:  # None: "none", not hidden
             self.hidden.add(number)
         # Cells are checked here, in one loop, rather than in an override of parse_cell: a
-        # method call per cell would cost a second on 100,000 rows.
-        for cell, element in zip(cells, row, strict=False):
+        # method call per cell would cost a second on 100,000 rows. Each child of the row is
+        # one cell (parse_row parses each as a cell).
+        for index, element in enumerate(row):
+            cell = cells[index]
             value = cell["value"]
             if value is None:
                 if element.find(FORMULA_TAG) is not None and (
