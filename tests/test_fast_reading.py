@@ -417,3 +417,12 @@ def test_a_large_sheet_is_read_a_megabyte_at_a_time(
         monkeypatch.setattr(reading, "CALAMINE_MAX_MB", 1)
         assert reading.read_values(book, sheet) is None  # the stand-in's answer: it was asked
         assert len(asked) == 1
+        size = book._archive.getinfo(sheet._worksheet_path).file_size
+        monkeypatch.setattr(reading, "CALAMINE_MAX_MB", size / 1024 / 1024)  # just that size
+        assert reading.read_values(book, sheet) is None and len(asked) == 2
+        monkeypatch.setattr(reading, "CALAMINE_MAX_MB", (size - 1) / 1024 / 1024)  # a byte less
+        assert _typed(reading.read_values(book, sheet)) == expected and len(asked) == 2
+        assert _typed(reading.read_values(book, sheet, 3)) == _typed(
+            reading._parsed(book, sheet, 3)
+        )  # the first rows alone: never calamine, which reads every row
+        assert len(asked) == 2

@@ -240,3 +240,34 @@ def test_rows_after_the_sheets_data_are_read_too(tmp_path: Path) -> None:
     with reading.open_book(path) as book:
         values = reading.read_values(book, book.worksheets[0])
     assert values.rows == [["BillingProfileId", "FileName"], [None, None], [3, None]]
+
+
+def test_rows_are_placed_by_their_number_and_made_as_wide_as_the_widest() -> None:
+    numbered = [(2, [(3, "c")]), (2, [(1, "a")]), (5, [(2, "b")]), (7, [])]
+    rows, stop = reading._rows(iter(numbered), None)
+    assert rows == [
+        [None, None],
+        ["a", None],  # read twice: the last reading, as openpyxl's own reader keeps
+        [None, None],
+        [None, None],
+        [None, "b"],
+        [None, None],
+        [None, None],
+    ]
+    assert stop == float("inf")
+    rows, stop = reading._rows(iter(numbered), 4)
+    assert (rows, stop) == ([[None], ["a"]], 5)  # stopped at the first row past the last
+    assert reading._rows(iter([]), 3) == ([], float("inf"))
+
+
+def test_the_first_rows_read_note_the_hidden_ones_openpyxl_would(tmp_path: Path) -> None:
+    path = tmp_path / "hidden.xlsx"
+    rows = "".join(f'<row r="{r}" hidden="1"><c r="A{r}"><v>{r}</v></c></row>' for r in (2, 4, 6))
+    package(path, _sheet(HEADER + rows), STRINGS)
+    with reading.open_book(path) as book:
+        sheet = book.worksheets[0]
+        first = reading.read_values(book, sheet, 3)
+        assert first.rows == [["BillingProfileId", "FileName"], [2, None]]
+        assert first.hidden == {2, 4}  # the row past the last one read (openpyxl's reader too)
+        assert reading.read_values(book, sheet).hidden == {2, 4, 6}
+        assert reading._scanned(book, sheet, 1).hidden == {2}
