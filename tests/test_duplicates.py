@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -92,10 +94,10 @@ def test_the_days_looked_back_are_seven_unless_told(monkeypatch) -> None:
 
 def test_no_check_asks_nothing(fake, client, monkeypatch) -> None:
     store(fake, 2, {"BillingProfileId": "101", "FileName": "a.pdf"})
-    assert duplicates.look(client, {}, BUILT_IN, (), 10) == {}
+    assert duplicates.look(client, {}, BUILT_IN, (), 10, 1) == {}
     monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")
     records = {2: {"BillingProfileId": "101", "FileName": "a.pdf"}}
-    assert duplicates.look(client, records, BUILT_IN, (), 10) == {}
+    assert duplicates.look(client, records, BUILT_IN, (), 10, 1) == {}
     assert fake.queries == []
 
 
@@ -116,7 +118,7 @@ def test_a_quiet_tenants_window_is_read_in_one_query_since_the_days_told(
         7: {"Id": "99", "FileName": "b.pdf", "BillingProfileId": "101"},  # its Id aside
     }
     before = dt.datetime.now(UTC)
-    found = duplicates.look(client, records, BUILT_IN, (), 1)
+    found = duplicates.look(client, records, BUILT_IN, (), 1, 1)
     after = dt.datetime.now(UTC)
     assert found == {
         5: [duplicates.Same(ids[0], "2", created(fake, ids[0]))],
@@ -133,6 +135,17 @@ def test_a_quiet_tenants_window_is_read_in_one_query_since_the_days_told(
     since = dt.datetime.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     span = dt.timedelta(days=float(days))
     assert before - span - dt.timedelta(seconds=1) <= since <= after - span
+
+
+def test_a_window_holding_as_many_invoices_as_one_query_reads_is_read_in_one(
+    fake, client, monkeypatch
+) -> None:
+    monkeypatch.setattr(duplicates, "ALL_AT_ONCE", 2)
+    ids = store(fake, 2, *({"BillingProfileId": "101", "FileName": f"{n}.pdf"} for n in (0, 1)))
+    records = {2: {"BillingProfileId": "101", "FileName": "1.pdf"}}
+    found = duplicates.look(client, records, BUILT_IN, (), 1, 1)
+    assert {row: [s.id for s in same] for row, same in found.items()} == {2: [ids[1]]}
+    assert len(fake.queries) == 1
 
 
 def test_the_sheets_own_invoices_and_others_values_are_no_reason(fake, client) -> None:
@@ -153,7 +166,7 @@ def test_the_sheets_own_invoices_and_others_values_are_no_reason(fake, client) -
         5: {"BillingProfileId": "101", "FileName": "a.pdf ", "DueDate": "2026-01-31"},
         6: {"BillingProfileId": "103", "FileName": "a.pdf"},
     }
-    found = duplicates.look(client, records, BUILT_IN, {ids[0]}, 10)
+    found = duplicates.look(client, records, BUILT_IN, {ids[0]}, 10, 1)
     assert {row: [s.id for s in same] for row, same in found.items()} == {
         2: [ids[1], ids[3], ids[4]],  # each invoice with the row's values, whatever else it has
         3: [ids[3]],
@@ -178,7 +191,7 @@ def test_an_answer_is_read_as_servers_spell_it(fake, client) -> None:
     }
     fake.respell = lambda row: {**row, **spelled.get(row["Id"], {})}
     records = {2: {"BillingProfileId": "101", "FileName": "a.pdf"}}
-    found = duplicates.look(client, records, BUILT_IN, (), 10)
+    found = duplicates.look(client, records, BUILT_IN, (), 10, 1)
     assert found == {
         2: [
             duplicates.Same(ids[2], None, dt.datetime(2026, 3, 4, 10, 5, tzinfo=UTC)),
@@ -225,7 +238,7 @@ def test_a_busy_tenant_is_asked_one_narrow_query_per_batch(fake, client, monkeyp
 def narrowed(fake: FakeBillingPlatform, client: Client, records, catalogue=BUILT_IN) -> str:
     """The clause after the profiles' of the one narrow query asked for ``records``."""
     fake.queries.clear()
-    duplicates.look(client, records, catalogue, (), len(records))
+    duplicates.look(client, records, catalogue, (), len(records), 1)
     [query] = checks(fake)[1:]
     return query.split(" WHERE Created >= ...")[1].strip()
 
@@ -259,6 +272,9 @@ def test_the_narrowing_is_the_most_distinct_field_every_row_sets(fake, client, m
     assert narrowed(fake, client, long) == (
         "AND BillingProfileId IN ('101') AND MoveInvoiceDescription IN ('a')"
     )
+    # Alike in every way, clauses of one length: the first by name.
+    tie = {2: {**profile, "FileName": "a", "Po": "abcdefg"}}  # 17 characters each
+    assert narrowed(fake, client, tie, TENANT).endswith(" AND FileName IN ('a')")
 
 
 def test_a_field_that_cannot_narrow_is_passed_over(fake, client, monkeypatch) -> None:
@@ -272,6 +288,11 @@ def test_a_field_that_cannot_narrow_is_passed_over(fake, client, monkeypatch) ->
         3: {**profile, "FileName": "", "DueDate": "2026-01-31"},
     }
     assert narrowed(fake, client, cleared).endswith(" AND DueDate IN ('2026-01-31')")
+    cleared = {  # the field passed over comes first: the next is still looked at
+        2: {**profile, "FileName": "a.pdf", "DueDate": ""},
+        3: {**profile, "FileName": "b.pdf", "DueDate": "2026-01-31"},
+    }
+    assert narrowed(fake, client, cleared).endswith(" AND FileName IN ('a.pdf', 'b.pdf')")
     flags = {
         2: {**profile, "Disputed": True, "DueDate": "2026-01-31"},
         3: {**profile, "Disputed": False, "DueDate": "2026-01-31"},
@@ -284,11 +305,15 @@ def test_a_field_that_cannot_narrow_is_passed_over(fake, client, monkeypatch) ->
     assert narrowed(fake, client, ids) == "AND BillingProfileId IN ('101')"
     text_numbers = {2: {**profile, "AgingInterval": "4"}, 3: {**profile, "AgingInterval": "x'"}}
     assert narrowed(fake, client, text_numbers).endswith(" AND AgingInterval IN ('4', 'x''')")
+    text_numbers = {2: {**profile, "AgingInterval": "-4"}, 3: {**profile, "AgingInterval": "X5"}}
+    assert narrowed(fake, client, text_numbers).endswith(" AND AgingInterval IN ('-4', 'X5')")
     longest = "n" * (4000 - len("FileName IN ('')"))
     fits = {2: {**profile, "FileName": longest}}
     assert narrowed(fake, client, fits).endswith(f" AND FileName IN ('{longest}')")
     too_long = {2: {**profile, "FileName": longest + "n"}}
     assert narrowed(fake, client, too_long) == "AND BillingProfileId IN ('101')"
+    too_long[2]["MoveInvoiceDescription"] = "a"  # after the one too long: still looked at
+    assert narrowed(fake, client, too_long).endswith(" AND MoveInvoiceDescription IN ('a')")
     amounts = {2: {**profile, "Amount": 1.5}, 3: {**profile, "Amount": 2.5}}
     assert narrowed(fake, client, amounts, TENANT) == "AND BillingProfileId IN ('101')"
 
@@ -304,3 +329,34 @@ def test_profiles_narrow_only_when_every_row_names_one_and_they_fit(
     assert narrowed(fake, client, many).startswith("AND BillingProfileId IN ('1', '10', '100', ")
     many[201] = {"BillingProfileId": "201", "Disputed": True}
     assert narrowed(fake, client, many) == ""
+
+
+def test_the_batches_queries_go_one_at_a_time_unless_told_more(fake, client, monkeypatch) -> None:
+    """As many queries at once as the push's concurrency: one by default."""
+    monkeypatch.setattr(duplicates, "ALL_AT_ONCE", 0)
+    store(fake, 2, {"BillingProfileId": "101", "FileName": "x.pdf"})
+    records = {row: {"BillingProfileId": "101", "FileName": f"{row}.pdf"} for row in range(2, 8)}
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+
+    def counted(number: int, sql: str) -> None:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)  # long enough for a second query to arrive if one was sent
+        with lock:
+            in_flight[0] -= 1
+
+    fake.on_query = counted
+    for concurrency in (1, 0):
+        assert duplicates.look(client, records, BUILT_IN, (), 2, concurrency) == {}
+    assert most[0] == 1 and len(fake.queries) == 8  # the window's, then 3 batches', twice
+    together = threading.Barrier(3, timeout=30)  # three queries at once, or this breaks
+
+    def batches_together(number: int, sql: str) -> None:
+        if number > 8 + 1:  # the window's query comes first, alone
+            together.wait()
+
+    fake.on_query = batches_together
+    assert duplicates.look(client, records, BUILT_IN, (), 2, 5) == {}
+    assert len(fake.queries) == 12

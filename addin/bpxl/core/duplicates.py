@@ -70,7 +70,7 @@ def look(
     catalogue: Catalogue,
     owned: Collection[str],
     batch_size: int,
-    concurrency: int = 1,
+    concurrency: int,
 ) -> dict[int, list[Same]]:
     """Each row's invoices created in the last ``days()`` with all of its values, not ``owned``
     (the sheet's own Ids): one query per ``batch_size`` rows, ``concurrency`` at a time. Raises
@@ -79,7 +79,7 @@ def look(
     if not span or not records:
         return {}
     since = client.server_now() - dt.timedelta(days=span)
-    everything = _whole_window(client, records, since, catalogue)
+    everything = _whole_window(client, records, since)
     if everything is not None:
         return _match(records, everything, catalogue, owned)
     rows = sorted(records)
@@ -96,14 +96,11 @@ def look(
 
 
 def _whole_window(
-    client: Client,
-    records: Mapping[int, Mapping[str, object]],
-    since: dt.datetime,
-    catalogue: Catalogue,
+    client: Client, records: Mapping[int, Mapping[str, object]], since: dt.datetime
 ) -> list[dict[str, object]] | None:
     """Every invoice made in the window for the rows' profiles, when there are at most
     ``ALL_AT_ONCE``; None when there are more (read no further)."""
-    found = client.query_page(_select(records, since, catalogue, narrow=False), ALL_AT_ONCE + 1)
+    found = client.query_page(_select(records, since), ALL_AT_ONCE + 1)
     return found if len(found) <= ALL_AT_ONCE else None
 
 
@@ -114,25 +111,24 @@ def _query(
     catalogue: Catalogue,
 ) -> list[dict[str, object]]:
     """The batch's one query (the client asks a failed query again itself)."""
-    return list(client.query(_select(records, since, catalogue)))
+    return list(client.query(_select(records, since, _narrowing(records, catalogue))))
 
 
 def _select(
     records: Mapping[int, Mapping[str, object]],
     since: dt.datetime,
-    catalogue: Catalogue,
-    narrow: bool = True,
+    narrowing: str | None = None,
 ) -> str:
     """The query for invoices made since ``since`` that may hold one of ``records``' values:
-    of their profiles and (``narrow``) with one of their values of their most selective field."""
-    names = sorted({n for r in records.values() for n in r} - {fields.ID, "Created"})
+    of their profiles and, given the ``narrowing`` clause, with one of its values."""
+    names = sorted({n for r in records.values() for n in r})
     select = ", ".join(dict.fromkeys([fields.ID, "Created", "CreatedUserId", *names]))
     stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     where = [f"Created >= '{stamp}'"]
     profiles = sorted({str(r.get("BillingProfileId") or "") for r in records.values()})
     if "" not in profiles and len(profiles) <= _IN_CHUNK:
         where.append(f"BillingProfileId IN ({', '.join(quote(p) for p in profiles)})")
-    if narrow and (narrowing := _narrowing(records, catalogue)):
+    if narrowing:
         where.append(narrowing)
     return f"SELECT {select} FROM {fields.ENTITY} WHERE {' AND '.join(where)}"
 
@@ -144,8 +140,8 @@ def _narrowing(records: Mapping[int, Mapping[str, object]], catalogue: Catalogue
     invoice's; many invoices share a due date). Without it, a busy tenant's query
     would bring back every invoice of the batch's profiles made in the window."""
     best: tuple[tuple[int, bool, int], str] | None = None
-    shared = set.intersection(*(set(r) for r in records.values())) if records else set()
-    for name in sorted(shared - {fields.ID, "Created", "BillingProfileId"}):
+    shared = set.intersection(*(set(r) for r in records.values()))
+    for name in sorted(shared - {fields.ID, "BillingProfileId"}):  # the profiles narrow already
         field = catalogue.by_name.get(name)
         if field is None or field.type not in _NARROWING:
             continue
@@ -178,7 +174,7 @@ def _match(
                 found = _same(candidate)
                 if found is not None and found.id not in owned:
                     by_values[values_key(candidate, catalogue, names)].append(found)
-        if index[names] and (hits := index[names].get(values_key(record, catalogue, names))):
+        if index[names] and (hits := index[names].get(values_key(record, catalogue))):
             same[row] = hits
     return same
 
@@ -189,7 +185,7 @@ def _same(candidate: Mapping[str, object]) -> Same | None:
         return None
     try:
         created: dt.datetime | None = dt.datetime.fromisoformat(
-            str(candidate.get("Created")).strip().replace("Z", "+00:00")
+            str(candidate.get("Created")).strip()  # "Z" for UTC too (Python 3.11)
         )
     except ValueError:
         created = None
