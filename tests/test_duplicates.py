@@ -87,9 +87,19 @@ def test_the_days_looked_back_are_seven_unless_told(monkeypatch) -> None:
     assert duplicates.days() == 0.5
     monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "0")
     assert duplicates.days() == 0
-    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "-1")
-    with pytest.raises(UsageError, match="BPXL_DUPLICATE_DAYS"):
-        duplicates.days()
+    monkeypatch.setenv("BPXL_DUPLICATE_DAYS", "36499.5")
+    assert duplicates.days() == 36499.5
+    for wrong in ("-1", "36500", "a week"):
+        monkeypatch.setenv("BPXL_DUPLICATE_DAYS", wrong)
+        with pytest.raises(UsageError) as refused:
+            duplicates.days()
+        assert refused.value.message == (
+            f"The environment variable BPXL_DUPLICATE_DAYS is {wrong!r}, which is not a number "
+            "of days bpxl can use."
+        )
+        assert refused.value.hint == (
+            "Set it to a number of days, 0 or more and less than 36,500 (default 7), or remove it."
+        )
 
 
 def test_no_check_asks_nothing(fake, client, monkeypatch) -> None:

@@ -83,16 +83,16 @@ def look(
     if everything is not None:
         return _match(records, everything, catalogue, owned)
     rows = sorted(records)
-    batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    batches = [
+        {r: records[r] for r in rows[i : i + batch_size]} for i in range(0, len(rows), batch_size)
+    ]
+
+    def batch_same(batch: Mapping[int, Mapping[str, object]]) -> dict[int, list[Same]]:
+        return _match(batch, _query(client, batch, since, catalogue), catalogue, owned)
+
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="bpxl-same") as pool:
-        found = pool.map(
-            lambda b: _query(client, {r: records[r] for r in b}, since, catalogue), batches
-        )
-        batches_found = list(found)
-    same: dict[int, list[Same]] = {}
-    for batch, candidates in zip(batches, batches_found, strict=True):
-        same.update(_match({r: records[r] for r in batch}, candidates, catalogue, owned))
-    return same
+        found = list(pool.map(batch_same, batches))
+    return {row: same for part in found for row, same in part.items()}
 
 
 def _whole_window(
