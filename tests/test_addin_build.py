@@ -227,3 +227,59 @@ def test_worksheet_functions_never_hold_excel_while_the_server_answers() -> None
     assert udfs.ASYNC == "threading"
     for name in ("BP_INVOICE", "BP_QUERY", "BP_FIELDS"):
         assert f"@xw.func(async_mode=ASYNC)\ndef {name}(" in source, name
+
+
+def test_macros_are_named_with_the_add_ins_file_for_application_run() -> None:
+    """Application.Run and OnTime look for an unqualified macro in the active workbook only."""
+    assert xlam.macro("BpxlPoll") == "'bpxl.xlam'!BpxlPoll"
+    assert xlam.FILE_NAME == "bpxl.xlam"
+
+
+@pytest.fixture
+def xlwings_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the installed xlwings' add-in module and template, in the folder xlwings is
+    imported from (as a different xlwings version would have them)."""
+    folder = tmp_path / "xlwings"
+    folder.mkdir()
+    original = Path(xlwings.__file__).parent
+    for name in ("xlwings_custom_addin.bas", "quickstart_addin_ribbon.xlam"):
+        (folder / name).write_bytes((original / name).read_bytes())
+    monkeypatch.setattr(xlwings, "__file__", str(folder / "__init__.py"))
+    return folder
+
+
+def test_an_xlwings_whose_add_in_module_has_no_project_name_stops_the_build(
+    xlwings_copy: Path, tmp_path: Path
+) -> None:
+    module = xlwings_copy / "xlwings_custom_addin.bas"
+    text = module.read_text(encoding="cp1252")
+    assert xlam.xlwings_module().count('PROJECT_NAME As String = "bpxl"') == 1
+    renamed = text.replace('PROJECT_NAME As String = "myaddin"', 'PROJECT_NAME = "theirs"')
+    for changed in (renamed, text + text):  # none, or two: which one is ours?
+        module.write_text(changed, encoding="cp1252")
+        with pytest.raises(RuntimeError) as refused:
+            xlam.build(tmp_path / "bpxl.xlam")
+        assert str(refused.value) == (
+            "This xlwings version's add-in module has no PROJECT_NAME to set."
+        )
+    assert not (tmp_path / "bpxl.xlam").exists()
+
+
+def test_an_xlwings_template_without_a_ribbon_stops_the_build_and_leaves_no_file(
+    xlwings_copy: Path, tmp_path: Path
+) -> None:
+    template = xlwings_copy / "quickstart_addin_ribbon.xlam"
+    with zipfile.ZipFile(template) as shell:
+        parts = {name: shell.read(name) for name in shell.namelist()}
+    parts["_rels/.rels"] = parts["_rels/.rels"].replace(b"2007/relationships/ui", b"2007/ui")
+    with zipfile.ZipFile(template, "w") as shell:
+        for name, data in parts.items():
+            shell.writestr(name, data)
+    out = tmp_path / "out" / "bpxl.xlam"
+    out.parent.mkdir()
+    out.write_bytes(b"the add-in built before")
+    with pytest.raises(RuntimeError) as refused:
+        xlam.build(out)
+    assert str(refused.value) == "This xlwings version's add-in template has no ribbon to point at."
+    assert out.read_bytes() == b"the add-in built before"  # and no half-written file beside it
+    assert [p.name for p in out.parent.iterdir()] == ["bpxl.xlam"]

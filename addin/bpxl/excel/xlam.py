@@ -10,6 +10,7 @@ and a test can tell when the committed ``addin/bpxl.xlam`` is stale.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -134,11 +135,8 @@ def build(out: Path = BUILT) -> Path:
 
 def _workbook_xml(data: bytes) -> bytes:
     text = data.decode("utf-8").replace('name="_myaddin.conf"', f'name="_{PROJECT_NAME}.conf"')
-    start = text.find("<mc:AlternateContent")
-    end = text.find("</mc:AlternateContent>")
-    if start != -1 and end != -1:  # the template's author's folder: not ours to ship
-        text = text[:start] + text[end + len("</mc:AlternateContent>") :]
-    return text.encode("utf-8")
+    # The template's author's folder (an mc:AlternateContent naming it): not ours to ship.
+    return re.sub(r"<mc:AlternateContent[\s\S]*?</mc:AlternateContent>", "", text).encode()
 
 
 def _package_relationships(data: bytes) -> bytes:
