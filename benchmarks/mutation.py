@@ -312,6 +312,7 @@ TESTS = {
     ],
     "excel/install": [
         "tests/test_install.py",
+        "tests/test_install_rules.py",
         *(
             f"tests/test_excel.py::{name}"
             for name in (
