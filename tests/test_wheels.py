@@ -91,6 +91,10 @@ def test_a_folder_gets_bpxl_and_every_wheel_it_needs_on_windows(pip: Path, tmp_p
     ]  # fmt: skip
     built = str(folder.resolve() / "bpxl-1.0-py3-none-any.whl")
     first = done[1:5]
+    assert first[0] == [
+        "-m", "pip", "download", "--dest", str(folder.resolve()), "--only-binary=:all:",
+        "--platform", "win_amd64", "--python-version", "3.11", "--implementation", "cp", built,
+    ]  # fmt: skip
     assert [c[-1] for c in first] == [built] * 4
     assert [c[c.index("--python-version") + 1] for c in first] == ["3.11", "3.12", "3.13", "3.14"]
     rounds = [c[c.index("cp") + 1 :] for c in done[5:]]
