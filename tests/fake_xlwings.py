@@ -9,7 +9,8 @@ read or set and each method of an Excel object (a sheet's name, ``.api``, the bo
 format conditions and their count, a rule's interior and its colour, the status bar, message
 boxes), as each is a round trip to Excel in the real add-in. Tests read the
 cells and sheets through plain attributes (``Sheet.cells``, ``Book.sheets.items``) that count
-nothing.
+nothing, and the fill conditional formats give a cell through ``Sheet.value_colour`` (a rule on
+cell values needs a comparison operator, as in Excel).
 
 It behaves like Excel where Excel is documented to surprise (issue 26), so that code which only
 works on an English Excel with the cursor in A1 fails here too:
@@ -556,6 +557,7 @@ class Sheet:
         self.format_rules: list[tuple[int, int, str, int]] = []
         # Each rule's kind (1 xlCellValue, 2 xlExpression) and the cells it covers, in order.
         self.format_areas: list[tuple[int, int, int, int, int]] = []
+        self.format_operators: list[int] = []  # each rule's comparison (3 xlEqual, 4 xlNotEqual)
         self.protected = False
         self.visible = -1  # xlSheetVisible; 2 is xlSheetVeryHidden
         self.merged: list[tuple[int, int, int, int]] = []  # first row, column, last row, column
@@ -601,6 +603,25 @@ class Sheet:
                 )
             formulas.append(_r1c1_to_a1(formula, row, column))
         return formulas
+
+    def value_colour(self, row: int, column: int) -> int | None:
+        """The fill the cell value rules (xlCellValue) give the cell (row, column) as Excel
+        shows it: the first rule that covers the cell and holds for its value; texts compared
+        as Excel does, whatever their case (test helper, not an Excel call)."""
+        value = self.cells.get((row, column))
+        for (_, _, formula, colour), (kind, r1, c1, r2, c2), operator in zip(
+            self.format_rules, self.format_areas, self.format_operators, strict=True
+        ):
+            covers = min(r1, r2) <= row <= max(r1, r2) and min(c1, c2) <= column <= max(c1, c2)
+            if kind != 1 or not covers:
+                continue
+            text = formula.removeprefix('="').removesuffix('"')  # the rules here: ="Created"
+            equal = isinstance(value, str) and value.casefold() == text.casefold()
+            if operator not in (3, 4):
+                raise NotImplementedError(f"operator {operator}")
+            if equal == (operator == 3):  # xlEqual, xlNotEqual
+                return colour
+        return None
 
     def column(self, header: str, top: int = 1) -> dict[int, object]:
         """Row -> value under ``header`` (test helper, not an Excel call)."""
@@ -764,19 +785,21 @@ class _Conditions:
         relative references from the active cell (Excel keeps it in R1C1 from there)."""
         app = self.cells.app
         app.count("FormatConditions.Add")
-        if kind not in (1, 2):  # xlCellValue, xlExpression: the kinds with a formula
+        if kind not in (1, 2) or not isinstance(formula, str):  # the kinds with a formula
             raise ExcelError(_INVALID_CALL)
-        if kind == 2:  # xlExpression
+        if kind == 1 and operator not in range(1, 9):  # xlCellValue needs xlBetween..xlLessEqual
+            raise ExcelError(_INVALID_CALL)
+        if kind == 2:  # xlExpression (its Operator is ignored)
             _check_language(formula, app.language)
             formula = _a1_to_r1c1(formula, *app.active_cell)
-        return _Rule(self.cells, formula, kind)
+        return _Rule(self.cells, formula, kind, operator)
 
 
 class _Rule:
     """A conditional format just added: its ``Interior.Color`` is set next."""
 
-    def __init__(self, cells: Range, formula: str, kind: int) -> None:
-        self.cells, self.formula, self.kind = cells, formula, kind
+    def __init__(self, cells: Range, formula: str, kind: int, operator: int) -> None:
+        self.cells, self.formula, self.kind, self.operator = cells, formula, kind, operator
 
     @property
     def Interior(self) -> _Rule:
@@ -794,6 +817,7 @@ class _Rule:
         cells = self.cells
         cells.sheet.format_rules.append((cells.c1, cells.r1, self.formula, colour))
         cells.sheet.format_areas.append((self.kind, cells.r1, cells.c1, cells.r2, cells.c2))
+        cells.sheet.format_operators.append(self.operator)
 
 
 def press(book: Book, control_id: str) -> None:

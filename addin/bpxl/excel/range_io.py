@@ -152,11 +152,10 @@ def chosen_rows(app: Any, block: Block) -> Choice:
     visible = _visible_spans(block, min(data), max(data))
     areas = app.selection.api.Areas
     selected = row_spans(areas)
-    single = selected == [(selected[0][0],) * 2] and areas.Item(1).Columns.Count == 1
-    if single:
-        selected = [(1, LAST_ROW)]
-    rows = _within(_within(data, selected), visible)  # data rows come in sheet order
-    return Choice(rows, single)
+    (first, last), *more = selected
+    single = not more and first == last and areas.Item(1).Columns.Count == 1
+    rows = list(data) if single else _within(data, selected)  # data rows come in sheet order
+    return Choice(_within(rows, visible), single)
 
 
 def _visible_spans(block: Block, first: int, last: int) -> list[tuple[int, int]]:
@@ -177,18 +176,19 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
         return
     sheet = block.sheet
     width = len(block.header)
-    columns = own_columns(block.layout, width, need_id=any(r.id for r in results))
+    need_id = any(r.id for r in results)
+    columns = own_columns(block.layout, width, need_id=need_id)
     for index, header in columns.added:
         sheet.range((block.header_row, block.left + index)).value = as_text(header)
     first = block.header_row + 1
-    last = max(block.top + len(block.values) - 1, max(r.row for r in results))
+    last = max(r.row for r in results)  # the rows below keep what they hold: not written
     current = [_row(block, row) for row in range(first, last + 1)]
-    by_row = {r.row: r for r in results if r.row >= first}  # last: at least the last result
+    by_row = {r.row: r for r in results if r.row >= first}
 
-    def column(index: int | None, new: Callable[[RowResult, object], object]) -> list[object]:
-        """The column's cells from the first data row to the last: what they hold, and the
-        results' rows changed by ``new`` (the result and what the cell held)."""
-        cells: list[object] = [_at(v, index) if index is not None else None for v in current]
+    def column(index: int, new: Callable[[RowResult, object], object]) -> list[object]:
+        """The column's cells from the first data row to the last result: what they hold, and
+        the results' rows changed by ``new`` (the result and what the cell held)."""
+        cells: list[object] = [_at(v, index) for v in current]
         for row, result in by_row.items():
             cells[row - first] = new(result, cells[row - first])
         return cells
@@ -202,7 +202,8 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     else:
         sheet.range((first, block.left + columns.result)).value = marked.column(outcome)
         sheet.range((first, block.left + columns.message)).value = marked.column(message)
-    if columns.id is not None and any(r.id for r in results):
+    if need_id:
+        assert columns.id is not None  # own_columns adds one when there are Ids to write
         ids = column(
             columns.id, lambda r, old: r.id if old in (None, "") or r.names_invoice else old
         )
@@ -210,33 +211,32 @@ def write_results(block: Block, results: Sequence[RowResult]) -> None:
     _colour_results(sheet, first, block.left + columns.result)
 
 
-def as_text(value: object) -> object:
-    """A value for a live range: text with Excel's text mark (``core/inert``), so that Excel
-    keeps it as written (a string written to ``Range.value`` is read as if typed: ``=...`` would
-    become a formula, ``00123`` a number, ``1-2`` a date); other values as they are."""
-    return inert.for_excel(inert.clean(value)) if isinstance(value, str) else value
+def as_text(text: str) -> str:
+    """Text for a live range, with Excel's text mark (``core/inert``), so that Excel keeps it as
+    written (a string written to ``Range.value`` is read as if typed: ``=...`` would become a
+    formula, ``00123`` a number, ``1-2`` a date)."""
+    return inert.for_excel(inert.clean(text))
 
 
 def as_cells(rows: Sequence[Sequence[object]]) -> list[list[object]]:
-    """``as_text`` for every value of a block of rows."""
+    """``as_text`` for every text of a block of rows; other values as they are."""
     marked = _Marked()
     return [[marked(value) for value in row] for row in rows]
 
 
 class _Marked:
-    """``as_text`` of a block's values, each distinct text marked once (a status column holds
+    """``as_text`` of a block's texts, each distinct text marked once (a status column holds
     a few words over and over)."""
 
     def __init__(self) -> None:
-        self._texts: dict[str, object] = {}
+        self._texts: dict[str, str] = {}
 
     def __call__(self, value: object) -> object:
         if not isinstance(value, str):
             return value
-        text = self._texts.get(value)
-        if text is None:
-            text = self._texts[value] = as_text(value)
-        return text
+        if value not in self._texts:
+            self._texts[value] = as_text(value)
+        return self._texts[value]
 
     def column(self, values: Sequence[object]) -> list[list[object]]:
         return [[self(value)] for value in values]
@@ -247,8 +247,9 @@ def _at(values: Sequence[object], index: int) -> object:
 
 
 def _row(block: Block, row: int) -> list[object]:
-    index = row - block.top
-    return block.values[index] if 0 <= index < len(block.values) else []
+    """A data row's values as read (none for a row below the block: a result written there)."""
+    index = row - block.top  # past the header: never negative
+    return block.values[index] if index < len(block.values) else []
 
 
 def _colour_results(sheet: Any, first: int, column: int) -> None:
@@ -286,7 +287,7 @@ class StatusBar:
         self.app = app
         self.verb = verb
         self.done = 0
-        self._shown = 0.0
+        self._shown = float("-inf")  # the first count is shown at once
 
     def __call__(self, finished: int, total: int) -> None:
         self.done += finished
