@@ -104,7 +104,9 @@ def test_a_stop_ends_the_retries_of_a_failing_server_at_once(tmp_path: Path, mak
     took = time.monotonic() - signalled
     assert pusher.returncode == EXIT_STOPPED, err
     assert len(box.writes()) == before + 2, "a request went out after the stop"
-    assert took < 3, f"{took:.1f} s from the signal to the exit"
+    # Unstopped, the pauses left (1 s, 2 s, 4 s) would keep it 7 s; 5 s leaves room for a loaded
+    # machine's process exit.
+    assert took < 5, f"{took:.1f} s from the signal to the exit"
     assert {r["Result"] for r in read_sheet(book)} <= {"Failed", "Unknown"}
 
 
