@@ -543,9 +543,20 @@ class _Sheets:
         self.book.app.count("sheets.count")
         return len(self.items)
 
-    def add(self, name: str, after: Sheet | None = None) -> Sheet:
+    def add(self, name: str, before: Sheet | None = None, after: Sheet | None = None) -> Sheet:
+        """A new sheet after ``after``, or before ``before``; with neither, before the active
+        sheet, as Excel puts it (not at the end)."""
         self.book.app.count("sheets.add")
-        return self.book.add_sheet(name)
+        sheet = self.book.add_sheet(name)
+        self.items.remove(sheet)
+        if after is not None:
+            at = self.items.index(after) + 1
+        else:
+            at = self.items.index(before) if before is not None else self.active_index
+        self.items.insert(at, sheet)
+        if at <= self.active_index:
+            self.active_index += 1  # the same sheet stays active
+        return sheet
 
 
 class Sheet:
