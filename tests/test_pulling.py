@@ -6,15 +6,18 @@ sandbox, are in test_pull.py."""
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from bpxl import template
+from bpxl.core import fields
 from bpxl.core.errors import UsageError
+from bpxl.core.fields import Catalogue, Field, FieldType
 from bpxl.core.roundtrip import edits
-from bpxl.workbook import saving
+from bpxl.workbook import pulling, saving
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled, sheet_fields
 
 from .conftest import write_invoices
@@ -258,3 +261,118 @@ def test_sheet_fields_names_the_fields_of_the_sheet_a_pull_would_write(tmp_path:
     assert sheet_fields(book, "Other") == ["Status", "FileName"]
     assert sheet_fields(book, "Missing") == ["Id", "DueDate"]
     assert sheet_fields(book, "Cover") == []
+
+
+def test_the_memory_holds_one_row_per_invoice_in_the_sheets_columns(tmp_path: Path) -> None:
+    """Each invoice once, in the row it had, each value in its invoice sheet column, the stamp
+    in the column after the last field: the amber marks find the first row with the Id, in the
+    sheet's own column, so a second row or a shifted column would compare the wrong values."""
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Notes", "Status", "Id", "DueDate", "Mine"])
+    workbook.save(book)
+    stamp = "2026-12-09T10:00:00.000Z"
+    pull_into(book, None, [_record(1), _record(2)], NAMES)
+    pull_into(book, None, [_record(2, Status="Approved", Updated=stamp), _record(3)], NAMES)
+    memory = openpyxl.load_workbook(book)[PULLED]
+    cells = [list(r) for r in memory.iter_rows(values_only=True)]
+    assert cells == [
+        [None, "Status", "Id", "DueDate", pulling.STAMP_HEADER],
+        [None, "Pending", "1", dt.datetime(2026, 1, 2), "2026-12-02T10:00:00.000Z"],
+        [None, "Approved", "2", dt.datetime(2026, 1, 3), stamp],
+        [None, "Pending", "3", dt.datetime(2026, 1, 4), "2026-12-04T10:00:00.000Z"],
+    ]
+
+
+def test_a_workbook_never_pulled_into_remembers_nothing(tmp_path: Path) -> None:
+    assert read_pulled(write_invoices(tmp_path / "new.xlsx", [{"Status": "Draft"}])) == {}
+
+
+def _draw(book: Path, xml: str) -> None:
+    """``xml`` into the drawing of the book's chart (see ``_with_chart``)."""
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    drawing = "xl/drawings/drawing1.xml"
+    parts[drawing] = parts[drawing].replace(b"</wsDr>", xml.encode() + b"</wsDr>")
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+# What Excel writes for a picture and for SmartArt, inside a drawing's anchor.
+PICTURE = (
+    '<xdr:twoCellAnchor xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/'
+    'spreadsheetDrawing"><xdr:from><xdr:col>1</xdr:col><xdr:colOff>0</xdr:colOff>'
+    "<xdr:row>5</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>4</xdr:col>"
+    "<xdr:colOff>0</xdr:colOff><xdr:row>8</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>"
+    '<xdr:pic><xdr:nvPicPr><xdr:cNvPr id="3" name="Logo"/><xdr:cNvPicPr/></xdr:nvPicPr>'
+    "</xdr:pic><xdr:clientData/></xdr:twoCellAnchor>"
+)
+SMART_ART = (
+    '<xdr:oneCellAnchor xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/'
+    'spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+    "<xdr:from><xdr:col>1</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>5</xdr:row>"
+    '<xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:ext cx="100" cy="100"/>'
+    '<xdr:graphicFrame macro=""><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/'
+    'drawingml/2006/diagram"/></a:graphic></xdr:graphicFrame><xdr:clientData/>'
+    "</xdr:oneCellAnchor>"
+)
+
+
+@pytest.mark.parametrize(
+    ("drawn", "said"),
+    [
+        (PICTURE, "pictures (sheet 'Invoices')"),
+        (SMART_ART, "drawings other than charts (such as SmartArt) (sheet 'Invoices')"),
+    ],
+)
+def test_pictures_and_smart_art_are_named_when_openpyxl_would_drop_them(
+    tmp_path: Path, drawn: str, said: str
+) -> None:
+    book = write_invoices(tmp_path / "drawn.xlsx", [{"Status": "Draft"}])
+    _with_chart(book)
+    _draw(book, drawn)
+    with pytest.raises(UsageError) as raised:
+        pull_into(book, None, [_record(1)], NAMES)
+    assert str(raised.value).startswith(f"drawn.xlsx has {said}, which bpxl cannot keep")
+
+
+def test_with_pillow_openpyxl_keeps_pictures_and_the_pull_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulling, "PILImage", object())  # openpyxl reads pictures with Pillow
+    book = write_invoices(tmp_path / "drawn.xlsx", [{"Status": "Draft"}])
+    _with_chart(book)
+    _draw(book, PICTURE)
+    assert pulling._drawings_lost(book) == []
+    _draw(book, SMART_ART)
+    assert pulling._drawings_lost(book) == [
+        "drawings other than charts (such as SmartArt) (sheet 'Invoices')"
+    ]
+
+
+def test_comments_in_a_drawing_are_no_drawing(tmp_path: Path) -> None:
+    """Another program's comments inside a drawing's XML hold nothing openpyxl would drop."""
+    book = write_invoices(tmp_path / "commented.xlsx", [{"Status": "Draft"}])
+    _with_chart(book)
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    drawing = "xl/drawings/drawing1.xml"
+    parts[drawing] = parts[drawing].replace(
+        b"<oneCellAnchor>", b"<!-- made by a program --><oneCellAnchor><!-- here -->"
+    )
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    assert pull_into(book, None, [_record(1)], NAMES).added == 1
+
+
+def test_sheet_fields_knows_the_tenants_own_fields(tmp_path: Path) -> None:
+    region = Field("Region__c", FieldType.TEXT, "the tenant's own", custom=True)
+    tenant = Catalogue([*fields.BUILT_IN.fields, region], fields.TENANT_SOURCE)
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Region__c", "Mine"])
+    workbook.save(book)
+    assert sheet_fields(book, None, tenant) == ["Region__c"]
+    assert sheet_fields(book, None) == []

@@ -129,7 +129,7 @@ def _drawings_lost(path: Path) -> list[str]:
 def _not_kept(drawing: etree._Element) -> set[str]:
     """What of one drawing part openpyxl would drop, in the user's words."""
     kinds = set()
-    for anchor in drawing.iterchildren(tag=etree.Element):
+    for anchor in drawing:  # a comment here has no children either
         for drawn in anchor.iterchildren(tag=etree.Element):
             kind = etree.QName(drawn).localname
             if kind in _PLACE or (kind == "pic" and PILImage):
@@ -273,7 +273,6 @@ def _remember(
     memory = memory_sheet(book)
     width = max(by_field.values())
     stamp_column = width + 1
-    memory.cell(1, by_field[fields.ID], fields.ID)
     memory.cell(1, stamp_column, STAMP_HEADER)
     for name, column in by_field.items():
         memory.cell(1, column, name)
