@@ -430,8 +430,9 @@ CHILDREN = {
 TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3, "excel/vba": 3}
 TIMEOUT = 12 * 60  # seconds per module: a longer run is stopped and scored on what it tested
 # ... but the client's 1,078 mutants take half an hour on a loaded machine, every mutant of
-# `recover` runs nearly all of its tests, reading's 458 took 12 minutes for 285, and the sheet
-# writer's 1,600 take as long as the client's.
+# `recover` runs nearly all of its tests, reading's 458 took 12 minutes for 285, the sheet
+# writer's 1,600 take as long as the client's, and the pull's and the refresh's 500 to 600 each
+# take a workbook written and read back per test.
 LONGER = {
     "core/client": 45 * 60,
     "core/recover": 40 * 60,
@@ -439,6 +440,8 @@ LONGER = {
     "workbook/sheet_xml": 45 * 60,
     "core/sending": 60 * 60,  # each mutant runs most of its tests: about 10 s of sends alone
     "excel/vba": 25 * 60,  # 223 mutants, most of them in the compressor's loops
+    "workbook/pulling": 40 * 60,
+    "workbook/refresh": 40 * 60,
 }
 STALE_AFTER = 3  # commits between the one measured and the module's last change
 TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"

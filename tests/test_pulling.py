@@ -5,6 +5,7 @@ sandbox, are in test_pull.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zipfile
 from pathlib import Path
@@ -135,7 +136,8 @@ def test_each_invoice_goes_into_its_rows_or_below_the_last_used_row(tmp_path: Pa
     assert rows[3]["Status"] == "Draft" and rows[3]["Id"] is None
     assert rows[5]["Id"] == "7" and rows[5]["DueDate"] == dt.datetime(2026, 1, 8)
     last = openpyxl.utils.get_column_letter(len(header))
-    assert sheet.tables[template.TABLE_NAME].ref == f"A1:{last}5"  # the table takes the new row
+    table = sheet.tables[template.TABLE_NAME]
+    assert table.ref == table.autoFilter.ref == f"A1:{last}5"  # the table takes the new row
 
 
 def test_fields_the_catalogue_does_not_know_go_into_extra_columns_past_everything_used(
@@ -255,6 +257,7 @@ def test_sheet_fields_names_the_fields_of_the_sheet_a_pull_would_write(tmp_path:
     workbook.create_sheet(PULLED).append(["Id", "Status", "Updated"])
     workbook.create_sheet("Short").append(["Title"])
     workbook["Short"].append(["ID", "Due Date", "Colour", "Result"])
+    workbook["Short"].append(["7", "2026-01-01", "red", None])
     workbook.create_sheet("Other").append(["Status", "FileName"])
     workbook.save(book)
     assert sheet_fields(book, None) == ["Id", "DueDate"]
@@ -376,3 +379,30 @@ def test_sheet_fields_knows_the_tenants_own_fields(tmp_path: Path) -> None:
     workbook.save(book)
     assert sheet_fields(book, None, tenant) == ["Region__c"]
     assert sheet_fields(book, None) == []
+
+
+def test_a_pull_of_nothing_leaves_the_table_its_one_empty_row(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "book.xlsx", [])
+    assert pull_into(book, None, [], NAMES).added == 0
+    table = openpyxl.load_workbook(book)[template.SHEET_TITLE].tables[template.TABLE_NAME]
+    assert table.ref.endswith("2") and table.ref.startswith("A1:")
+
+
+def test_a_sheet_naming_only_the_tenants_labels_is_found(tmp_path: Path) -> None:
+    """A tenant that labels its fields its own way: the sheet that names them is the invoice
+    sheet, found by the tenant's catalogue."""
+    invoice = dataclasses.replace(fields.BUILT_IN.by_name["Id"], label="Invoice No")
+    region = Field("Region__c", FieldType.TEXT, "the tenant's own", label="Region", custom=True)
+    tenant = Catalogue(
+        [invoice, *(f for f in fields.BUILT_IN.fields if f.name != "Id"), region],
+        fields.TENANT_SOURCE,
+    )
+    book = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Cover"
+    workbook.create_sheet("Mine").append(["Invoice No", "Region"])
+    workbook.save(book)
+    record = {"Id": "7", "Updated": "2026-12-01T10:00:00Z", "Region__c": "EU"}
+    report = pull_into(book, None, [record], ["Id", "Region__c"], tenant)
+    assert report.sheet == "Mine" and report.added == 1
+    assert _values(book, "Mine") == [["Invoice No", "Region"], ["7", "EU"]]

@@ -67,7 +67,7 @@ def _invoice_sheet(
                 s
                 for s in book.worksheets
                 if s.sheet_state == "visible"
-                and find_header(s.iter_rows(max_row=20, values_only=True), catalogue) is not None
+                and find_header(s.iter_rows(values_only=True), catalogue) is not None
             ),
             None,
         )
@@ -76,7 +76,7 @@ def _invoice_sheet(
                 "The workbook has no invoice sheet to pull into.",
                 "Name one to create with --sheet NAME, or pull into a new file.",
             )
-    header = find_header(sheet.iter_rows(max_row=20, values_only=True), catalogue)
+    header = find_header(sheet.iter_rows(values_only=True), catalogue)  # reads the first rows
     if header is None:
         raise UsageError(f"Sheet {sheet.title!r} has no header row naming Invoice fields.")
     return sheet, header
@@ -326,10 +326,11 @@ def sheet_fields(
             [sheet_name] if sheet_name in names else [n for n in names if not n.startswith("_bpxl")]
         )
         for name in chosen:
-            rows = list(book[name].iter_rows(max_row=20, values_only=True))
-            header = find_header(rows, catalogue)
+            sheet = book[name]
+            header = find_header(sheet.iter_rows(values_only=True), catalogue)  # the first rows
             if header is not None:
-                return [f.name for v in rows[header - 1] if (f := catalogue.lookup(v)) is not None]
+                (values,) = sheet.iter_rows(min_row=header, max_row=header, values_only=True)
+                return [f.name for v in values if (f := catalogue.lookup(v)) is not None]
         return []
 
 
@@ -347,7 +348,7 @@ def _rows(path: Path, title: str) -> list[list[object]]:
 
 def _extend_table(sheet: Worksheet, last: int) -> None:
     for table in sheet.tables.values():
-        start, _, end = table.ref.partition(":")
+        start, end = table.ref.split(":")  # a table has a header and a row at least
         end_column = "".join(c for c in end if c.isalpha())
         table.ref = f"{start}:{end_column}{max(last, 2)}"
         if table.autoFilter is not None:
