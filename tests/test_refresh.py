@@ -5,17 +5,22 @@ openpyxl pull on odd workbooks, and LibreOffice's reading, are in test_refresh_s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
+from bpxl.core import fields
+from bpxl.core.fields import Catalogue, Field, FieldType
 from bpxl.core.roundtrip.pull_memory import Pulled
 from bpxl.workbook import refresh as streamed
 from bpxl.workbook import saving
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
 from bpxl.workbook.refresh import after_push, refresh
+from bpxl.workbook.sheet_xml import excel_serial
 
 NAMES = ["Id", "Status", "DueDate", "FileName"]
 STAMP = "2026-12-01T10:00:00.000Z"
@@ -199,6 +204,94 @@ def test_after_a_send_from_a_workbook_never_pulled_only_the_cells_are_written(
     after_push(book, "Invoices", {"1": Pulled(STAMP, {"Id": "1"})}, {(2, "Status"): "Pending"})
     assert _cells(book) == [NAMES, ["1", "Pending", None, None]]
     assert PULLED not in openpyxl.load_workbook(book).sheetnames
+    after_push(book, "Invoices", {}, {(2, "Status"): "Done"})  # cells alone (a revert)
+    assert _cells(book)[1][1] == "Done"
+
+
+def test_after_a_send_the_memory_alone_is_brought_up_to_date(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    after_push(book, "Invoices", {"1": Pulled("2026-12-09T10:00:00.000Z", {"Id": "1"})})
+    assert read_pulled(book)["1"].updated == "2026-12-09T10:00:00.000Z"
+
+
+def test_after_a_send_the_sheet_sent_is_written_not_the_first(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    workbook = openpyxl.load_workbook(book)
+    second = workbook.create_sheet("Second")
+    second.append(NAMES)
+    second.append(["1", "Approved"])
+    workbook.save(book)
+    after_push(book, "Second", {}, {(2, "Status"): "Pending"})
+    assert _cells(book, "Second")[1][:2] == ["1", "Pending"]
+    assert _cells(book)[1][:2] == ["1", "Pending"]
+
+
+def test_after_a_send_the_tenants_own_fields_are_put_back_under_its_labels(
+    tmp_path: Path,
+) -> None:
+    invoice = dataclasses.replace(fields.BUILT_IN.by_name["Id"], label="Invoice No")
+    region = Field("Region__c", FieldType.TEXT, "the tenant's own", label="Region", custom=True)
+    others = [f for f in fields.BUILT_IN.fields if f.name != "Id"]
+    tenant = Catalogue([invoice, *others, region], fields.TENANT_SOURCE)
+    book = _book(tmp_path / "book.xlsx", [["1", "US"]], ["Invoice No", "Region"])
+    after_push(book, "Invoices", {}, {(2, "Region__c"): "EU"}, tenant)
+    assert _cells(book) == [["Invoice No", "Region"], ["1", "EU"]]
+
+
+def test_a_date_put_back_shows_as_a_date_and_the_memory_counts_in_the_books_system(
+    tmp_path: Path,
+) -> None:
+    book = tmp_path / "1904.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.epoch = CALENDAR_MAC_1904
+    workbook.active.title = "Invoices"
+    workbook.active.append(NAMES)
+    workbook.save(book)
+    pull_into(book, None, [_record(1)], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"]["C2"] = None  # the user cleared the date and its format
+    workbook["Invoices"]["C2"].number_format = "General"
+    workbook.save(book)
+    due = dt.date(2027, 1, 1)
+    after_push(book, "Invoices", {"1": Pulled(STAMP, {"Id": "1", "DueDate": due})},
+               {(2, "DueDate"): due})  # fmt: skip
+    cell = openpyxl.load_workbook(book)["Invoices"]["C2"]
+    assert cell.value == dt.datetime(2027, 1, 1) and cell.number_format == "yyyy-mm-dd"
+    memory = openpyxl.load_workbook(book)[PULLED]
+    column = [c.value for c in memory[1]].index("DueDate") + 1
+    assert memory.cell(2, column).value == excel_serial(due, True)
+
+
+def test_a_stale_status_beside_an_empty_cell_is_cleared_too(tmp_path: Path) -> None:
+    book = _book(tmp_path / "book.xlsx", [], [*NAMES, "Result", "Message"])
+    pull_into(book, None, [_record(1, FileName="")], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"]["E2"] = "Failed"  # FileName beside it is empty
+    workbook.save(book)
+    refresh(book, None, [_record(1, FileName="")], NAMES)
+    assert _cells(book)[1] == ["1", "Pending", dt.datetime(2026, 1, 2), None, None, None]
+
+
+def test_an_extra_column_is_refreshed_whatever_the_column_beside_it_shows(
+    tmp_path: Path,
+) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    refresh(book, None, [_record(1, Region__c="US", Colour__c="EU")], NAMES)
+    refresh(book, None, [_record(1, Region__c="EU", Colour__c="EU")], NAMES)
+    header, row = _cells(book)[:2]
+    assert row[header.index("Region__c")] == "EU" and row[header.index("Colour__c")] == "EU"
+
+
+def test_status_columns_added_by_a_refresh_keep_clear_of_merged_cells(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Invoices"]
+    sheet["E3"] = "a note of mine"
+    sheet.merge_cells("E3:F3")
+    workbook.save(book)
+    refresh(book, None, [_record(1, FileName="a\x01b")], NAMES)
+    header = _cells(book)[0]
+    assert header[6:8] == ["Result", "Message"] and header[4:6] == [None, None]
 
 
 @pytest.mark.parametrize(

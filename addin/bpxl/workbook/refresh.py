@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import template
@@ -135,13 +136,14 @@ def _cell(values: Sequence[object], column: int) -> object:
     return values[column - 1] if column <= len(values) else None
 
 
+@dataclass
 class _RowSays:
     """What a refresh says of one row: notes for Message, and whether an edit was kept."""
 
-    def __init__(self, notes: list[str]) -> None:
-        self.notes = notes
-        self.noted = bool(notes)  # text a cell could not hold as the server has it
-        self.kept = self.conflict = False
+    notes: list[str]
+    noted: bool  # text a cell could not hold as the server has it
+    kept: bool = False
+    conflict: bool = False
 
     def keep(self, kept: edits.Kept) -> None:
         self.kept = True
@@ -158,7 +160,7 @@ class Statuses:
         self.rows: dict[int, _RowSays] = {}
 
     def row(self, row: int, notes: list[str]) -> _RowSays:
-        said = self.rows[row] = _RowSays(notes)
+        said = self.rows[row] = _RowSays(notes, bool(notes))
         return said
 
     @property
@@ -219,7 +221,7 @@ def after_push(
     found = sheet_io.read_grid(path, sheet_name, None, catalogue)
     layout = read_layout(found.grid.header, catalogue)
     by_field = {c.field.name: c.index + 1 for c in layout.columns}
-    edit = Edit(header_row=found.header_row)
+    edit = Edit()  # no column added, no table grown: where the header is does not matter
     for (row, name), value in (cells or {}).items():  # an empty value too: it was empty before
         edit.set(row, by_field[name], value, _style(None, value))  # type: ignore[arg-type]
     remembered = read_pulled(path)
