@@ -83,6 +83,7 @@ def test_a_refresh_writes_the_rows_of_its_invoices_and_new_ones_below(tmp_path: 
     sheet = workbook["Invoices"]
     sheet.append([None, "Draft", None, "draft.pdf"])  # row 4: a draft, not touched
     sheet["E1"], sheet["E2"] = "Result", "Failed"  # a stale status on row 2
+    sheet["E2"].fill = openpyxl.styles.PatternFill("solid", fgColor="FFFFC7CE")
     sheet["F1"], sheet["F2"], sheet["F3"] = "Message", "Server down", ""
     workbook.save(book)
     report = refresh(book, None, [_record(1, Status="Approved", FileName=""), _record(5)], NAMES)
@@ -99,6 +100,7 @@ def test_a_refresh_writes_the_rows_of_its_invoices_and_new_ones_below(tmp_path: 
     ]
     sheet = openpyxl.load_workbook(book)["Invoices"]
     assert sheet["C5"].number_format == "yyyy-mm-dd"  # a new date cell gets the date format
+    assert sheet["E2"].fill.fill_type is None  # the stale status's colour goes with it
     remembered = read_pulled(book)
     assert sorted(remembered) == ["1", "2", "5"]
     assert remembered["1"].values["Status"] == "Approved"
@@ -300,6 +302,7 @@ def test_status_columns_added_by_a_refresh_keep_clear_of_merged_cells(tmp_path: 
         (None, None, True),
         ("", None, True),
         (None, "", False),
+        ("", "x", False),
         ("x", None, False),
         (None, "x", False),
         ("x", "x", True),
@@ -324,3 +327,13 @@ def test_a_new_date_gets_a_date_format_and_a_date_cell_keeps_its_own() -> None:
     assert streamed._style(dt.datetime(2025, 1, 1), dt.date(2026, 1, 2)) is None
     assert streamed._style(dt.date(2025, 1, 1), dt.datetime(2026, 1, 2)) is None
     assert streamed._style(None, "2026-01-02") is None and streamed._style(None, 5) is None
+
+
+def test_a_stale_status_in_the_first_column_is_cleared_too(tmp_path: Path) -> None:
+    book = _book(tmp_path / "book.xlsx", [], ["Result", *NAMES])
+    pull_into(book, None, [_record(1)], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"]["A2"] = "Failed"
+    workbook.save(book)
+    refresh(book, None, [_record(1)], NAMES)
+    assert _cells(book)[1][:2] == [None, "1"]

@@ -234,8 +234,8 @@ def after_push(
 
 def _shows(cell: object, value: object) -> bool:
     """Whether a cell, as read (dates as datetimes), already shows ``value``."""
-    if cell in (None, "") or value is None:
-        return cell in (None, "") and value is None
+    if value is None:
+        return cell in (None, "")
     if type(value) is dt.date:
         value = dt.datetime.combine(value, dt.time())
     return type(cell) is type(value) and cell == value
