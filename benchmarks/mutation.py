@@ -355,6 +355,46 @@ TESTS = {
     # of a refreshed sheet are too slow per mutant.
     "workbook/pulling": ["tests/test_pulling.py", *STREAMED_REFRESH],
     "workbook/refresh": ["tests/test_refresh.py", *STREAMED_REFRESH],
+    # Every button on the fake Excel, but for the sends that take seconds on purpose (a slow
+    # tenant, 10,000 rows): its own quick tests do Stop sending and a button while one runs.
+    "excel/ribbon": [
+        "tests/test_ribbon.py",
+        *(
+            f"tests/test_excel.py::{name}"
+            for name in (
+                "test_validate_marks_only_the_chosen_rows_and_sends_nothing",
+                "test_send_writes_the_same_statuses_as_the_cli",
+                "test_screen_updating_and_calculation_come_back_after_an_error",
+                "test_a_sheet_without_fields_gets_a_message_saying_what_to_do",
+                "test_cancel_on_the_whole_sheet_question_sends_nothing",
+                "test_clear_status_empties_only_the_chosen_rows",
+                "test_clear_status_on_an_unknown_row_warns_first",
+                "test_connect_chooses_a_profile_and_updates_the_ribbon_label",
+                "test_a_ribbon_upsert_into_production_asks_once_for_all_its_rows",
+                "test_new_status_columns_go_after_merged_header_cells",
+                "test_new_invoice_sheet_copies_the_template_in",
+                "test_recover_last_run_marks_rows_the_crash_left_unsent",
+                "test_a_ribbon_create_closed_without_saving_is_not_created_again",
+                "test_a_ribbon_create_closed_without_saving_then_renamed_is_not_created_again",
+                "test_a_ribbon_create_closed_without_saving_then_edited_finds_the_edited_row",
+                "test_the_ribbon_asks_before_creating_rows_created_before",
+                "test_a_ribbon_update_under_a_title_is_reverted_to_the_last_row",
+            )
+        ),
+        *(
+            f"tests/test_excel_like_excel.py::{name}"
+            for name in (
+                "test_the_ribbon_label_refresh_is_found_from_any_workbook",
+                "test_connect_after_a_vba_reset_says_where_the_next_write_goes",
+                "test_a_sharepoint_workbook_works_for_every_button_and_keeps_one_identity",
+            )
+        ),
+        "tests/test_run_log.py::test_show_log_reads_the_run_log_of_the_command_line",
+        "tests/test_tenant_fields.py::test_the_ribbon_uses_the_connected_tenants_fields",
+        "tests/test_tenant_fields.py::test_validate_before_any_read_says_it_used_the_built_in_fields",
+        "tests/test_attack_recover.py::test_the_ribbons_recover_after_a_sort_and_edits_in_excel",
+        "tests/test_addin_build.py::test_every_ribbon_callback_exists_in_vba_and_every_button_in_python",
+    ],
     # Reading a sheet, the rows chosen and the results written, on the fake Excel: the quick
     # ribbon tests that check them (every send reaches them, too slowly per mutant).
     "excel/range_io": [
@@ -447,6 +487,7 @@ LONGER = {
     "excel/vba": 25 * 60,  # 223 mutants, most of them in the compressor's loops
     "workbook/pulling": 40 * 60,
     "workbook/refresh": 40 * 60,
+    "excel/ribbon": 40 * 60,  # every button's tests: a few seconds per mutant
 }
 STALE_AFTER = 3  # commits between the one measured and the module's last change
 TABLE_START = "<!-- mutation scores: benchmarks/mutation.py --record and --stale --write -->"

@@ -132,12 +132,10 @@ def connect(book: Any) -> None:
     )
     if answer in (False, None, ""):
         return  # Cancel
-    try:
-        name = choices[int(str(answer).strip()) - 1]
-    except (ValueError, IndexError):
-        raise UsageError(
-            f"{answer!r} is not one of the numbers shown.", "Click Connect... again."
-        ) from None
+    number = str(answer).strip()
+    if not (number.isdecimal() and 1 <= int(number) <= len(choices)):  # 0 is no choice either
+        raise UsageError(f"{answer!r} is not one of the numbers shown.", "Click Connect... again.")
+    name = choices[int(number) - 1]
     profiles.set_active(name)
     write_label(label(name, saved))
     if not book.app.macro(xlam.macro("BpxlRefreshRibbon"))():
