@@ -290,6 +290,11 @@ def test_the_wheels_folder_holds_windows_own_dependencies(tmp_path: Path) -> Non
     wheel("keyring", 'pywin32-ctypes>=0.2.0; sys_platform == "win32"', "jaraco.classes")
     wheel("tqdm", 'colorama; platform_system == "Windows"', 'pytest; extra == "dev"')
     wheel("colorama")
+    with zipfile.ZipFile(tmp_path / "legacy-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr(  # metadata in Latin-1, not UTF-8: read all the same
+            "legacy-1.0.dist-info/METADATA",
+            b'Name: legacy\nAuthor: J\xfcrgen\nRequires-Dist: pywin32>=224; os_name == "nt"\n',
+        )
     wheel(  # for some of the Pythons only, by either spelling of the version
         "jaraco.context",
         'backports.tarfile; python_full_version < "3.12" and sys_platform == "win32"',
