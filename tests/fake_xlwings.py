@@ -217,6 +217,7 @@ class App:
         self.calculation_value = "automatic"
         self.status_history: list[object] = []
         self.alerts: list[tuple[str, str | None]] = []
+        self.alert_titles: list[str | None] = []  # each message box's caption, in order
         self.alert_answers: list[str] = []
         self.input_answers: list[object] = []
         self.macros_run: list[str] = []
@@ -268,6 +269,7 @@ class App:
     def alert(self, prompt: str, title: str | None = None, buttons: str = "ok", **_: object) -> str:
         self.count("alert")
         self.alerts.append((prompt, buttons))
+        self.alert_titles.append(title)
         if buttons == "ok":
             return "ok"
         return self.alert_answers.pop(0)

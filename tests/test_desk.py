@@ -44,6 +44,7 @@ def test_the_summing_up_lists_the_first_ten_problems() -> None:
     assert app.alerts[-1][0] == "1 row\n\nRow 2: Failed: Status: refused 2"
     desk.show(app, "fine", [RowResult(2, Outcome.UPDATED)] * 12)
     assert app.alerts[-1][0] == "fine\n"
+    assert set(app.alert_titles) == {"BillingPlatform"}  # every message box's caption
 
 
 def test_creating_rows_again_is_asked_with_the_first_ten() -> None:
@@ -73,6 +74,7 @@ def test_creating_rows_again_is_asked_with_the_first_ten() -> None:
     app.alert_answers = ["yes"]
     work.create_again(found[:11])
     assert "\n... and 1 more row\n" in app.alerts[-1][0]
+    assert set(app.alert_titles) == {"BillingPlatform"}
 
 
 def test_production_is_asked_about_and_a_sandbox_not() -> None:
@@ -94,6 +96,7 @@ def test_production_is_asked_about_and_a_sandbox_not() -> None:
     assert work.confirm(sandbox, Operation.CREATE, lambda: counted.append(1) or 1) is True
     assert work.confirm(test, Operation.CREATE, lambda: counted.append(1) or 1) is True
     assert counted == [] and len(app.alerts) == 2  # nothing asked, the rows not even counted
+    assert app.alert_titles == ["BillingPlatform"] * 2
 
 
 def test_the_next_write_is_named_and_written_for_the_ribbon(
@@ -119,5 +122,8 @@ def test_a_sheet_changed_during_a_send_is_told() -> None:
     assert work.changed() is False
     sheet.cells[(1, 3)] = "Notes"  # a column added: the used range grows
     assert work.changed() is True
+    work.warn("The sheet changed while bpxl was sending.")
+    assert work.book.app.alerts == [("The sheet changed while bpxl was sending.", "ok")]
+    assert work.book.app.alert_titles == ["BillingPlatform"]
     grid = work.reread("Invoices")
     assert list(grid.header) == ["Id", "BillingProfileId", "Notes"] and len(grid.rows) == 2

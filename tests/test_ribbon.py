@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpxl.core import profiles, run_log
+from bpxl.core import profiles, run_log, shell
 from bpxl.core.connection import data_dir
 from bpxl.excel import ribbon
 
@@ -44,6 +44,7 @@ def test_a_button_clicked_while_another_runs_says_what_runs_and_stop_ends_it(
     assert sandbox.sandbox.store.count() == 3  # the rows on their way when Stop was clicked
     press(book, "bpxlStop")
     assert app.alerts[-1][0] == "Nothing is running."  # the send has ended: the next one may go
+    assert set(app.alert_titles) == {"BillingPlatform"}
     ribbon.poll()  # a poll left over from the ended work does nothing
     assert app.scheduled == []
 
@@ -59,6 +60,7 @@ def test_an_unexpected_problem_is_said_in_words_and_its_details_kept_for_support
         f"What to do: send {details} to your bpxl support contact.",
         "ok",
     )
+    assert set(book.app.alert_titles) == {"BillingPlatform"}
     written = details.read_text(encoding="utf-8")
     assert written.startswith("Traceback") and "protected sheet" in written
 
@@ -120,6 +122,7 @@ def test_connect_offers_the_active_tenant_and_a_reset_ribbon_is_told(
         f"Next write: {profiles.get('acme').label}.\nThe ribbon's label shows it again once "
         "Excel restarts (its link to the ribbon was reset)."
     )
+    assert book.app.alert_titles[-1] == "BillingPlatform"
 
 
 def test_validate_sums_up_what_it_checked_and_keeps_a_run_log() -> None:
@@ -132,6 +135,7 @@ def test_validate_sums_up_what_it_checked_and_keeps_a_run_log() -> None:
     assert book.app.alerts[-1][0].startswith(
         "3 rows checked: 2 ready, 1 invalid (nothing was sent)\n"
     )
+    assert book.app.alert_titles == ["BillingPlatform"]
     log = run_log.last()
     assert log is not None and log.command == "validate" and log.sheet == "Invoices"
     assert log.target == "a check: nothing was sent"
@@ -168,8 +172,41 @@ def test_clear_status_warns_once_for_rows_that_say_unknown_and_cancel_keeps_them
     press(book, "bpxlClear")  # one cell: every row
     assert book.app.alerts[-1][0].startswith("3 rows (the first is row 3) say Unknown")
     assert set(book.sheets[0].column("Result").values()) == {None}
+    assert set(book.app.alert_titles) == {"BillingPlatform"}
     book.sheets[0].cells[(3, 5)] = "Unknown"
     book.app.selected = "$A$3"  # one cell: every row again
     book.app.alert_answers = ["ok"]
     press(book, "bpxlClear")
     assert book.app.alerts[-1][0].startswith("Row 3 says Unknown: the invoice may already exist")
+
+
+def test_show_log_says_there_is_no_run_yet_then_shows_the_last_cut_to_a_message_box() -> None:
+    book = book_from_rows(HEADER, [])
+    press(book, "bpxlLog")
+    assert book.app.alerts[-1] == ("No run yet: nothing was sent or checked.", "ok")
+    assert book.app.alert_titles == ["BillingPlatform: last run"]
+    rows = _rows(80)
+    for row in rows:
+        row[3] = "31/02/2026"  # not a date: a long log of invalid rows
+    book = book_from_rows(HEADER, rows)
+    book.app.selected = "$A$2:$A$81"
+    press(book, "bpxlValidate")
+    press(book, "bpxlLog")
+    log = run_log.last()
+    assert log is not None
+    text = book.app.alerts[-1][0]
+    kept = log.text()[: ribbon.SHOW_LOG_CHARACTERS].rsplit("\n", 1)[0]
+    assert text == (
+        kept + "\n...\nThe whole run: type in a command prompt: "
+        + shell.command("log", log.workbook, windows=True)
+    )  # fmt: skip
+    assert book.app.alert_titles == ["BillingPlatform", "BillingPlatform: last run"]
+
+
+def test_recover_with_nothing_unfinished_says_so() -> None:
+    book = book_from_rows(HEADER, _rows(2))
+    press(book, "bpxlRecover")
+    assert book.app.alerts == [
+        ("Nothing to recover: every send from this workbook finished.", "ok")
+    ]
+    assert book.app.alert_titles == ["BillingPlatform"]
