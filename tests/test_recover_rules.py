@@ -16,6 +16,7 @@ from bpxl.core import create_key, journal, recover, run_log, unsettled
 from bpxl.core.client import Client
 from bpxl.core.connection import journal_dir, ledger_for
 from bpxl.core.errors import UsageError
+from bpxl.core.fields import BUILT_IN, Catalogue, Field, FieldType
 from bpxl.core.journal import Journal, Target, record_hash
 from bpxl.core.push import Grid
 from bpxl.core.records import plan_row, read_layout
@@ -43,6 +44,8 @@ def stopped(
     answers: Sequence[RowResult] = (),
     target: Target = SANDBOX,
     workbook: Path | None = None,
+    date1904: bool = False,
+    external_id: str = "Id",
 ) -> journal.Run:
     """The journal of a push of ``rows`` (rows 2, 3, ...) stopped mid-way: every row planned,
     rows ``sent`` sent with their values kept, ``answers`` answered."""
@@ -51,11 +54,11 @@ def stopped(
         workbook=workbook or journal_dir() / "book.xlsx",
         sheet="Invoices",
         op=op,
-        external_id="Id",
+        external_id=external_id,
         target=target,
     )
     layout = read_layout(HEADER)
-    plans = [plan_row(layout, n, v, op, "Id") for n, v in grid(rows).rows]
+    plans = [plan_row(layout, n, v, op, external_id, date1904) for n, v in grid(rows).rows]
     log.planned({p.row: record_hash(p.record) if p.valid else None for p in plans})
     by_row = {p.row: p.record for p in plans}
     if sent:
@@ -111,7 +114,9 @@ def test_an_invalid_row_still_invalid_is_left_alone_when_valid_now() -> None:
     rows = [row("101", "a.pdf"), ["", "", "not a date", 1, "e.pdf", ""]]
     run = stopped(Operation.CREATE, rows, [2], [RowResult(2, Outcome.CREATED, "1", [])])
     fixed = [rows[0], row("105", "e.pdf")]  # corrected since: the next push sends it
-    assert outcomes(recover.recover(run, grid(fixed), None)) == {2: (Outcome.CREATED, "1", [])}
+    found = recover.recover(run, grid(fixed), None)
+    assert outcomes(found) == {2: (Outcome.CREATED, "1", [])}
+    assert found.unplaced == []  # an invalid row is nothing to find again
 
 
 def test_rows_edited_since_their_send_keep_what_the_send_did_with_a_word() -> None:
@@ -149,6 +154,83 @@ def test_a_row_showing_the_id_its_create_got_needs_nothing() -> None:
     assert found.unplaced == [3] and found.made == {3: "30"}
 
 
+def test_rows_after_one_showing_its_id_get_their_status() -> None:
+    """A row showing the Id its create got needs nothing; the rows placed after it (edited
+    since) still get theirs."""
+    rows = [row("101", "a.pdf"), row("102", "b.pdf"), row("103", "c.pdf")]
+    answers = [RowResult(r, Outcome.CREATED, str(r * 10), []) for r in (2, 3, 4)]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], answers)
+    now = [list(r) for r in rows]
+    now[0][0], now[0][3] = "20", 31  # written by a recovery, then edited
+    now[2][3] = 33  # edited: placed by its values, after the rows placed by their Ids
+    found = outcomes(recover.recover(run, grid(now), None))
+    assert found == {
+        3: (Outcome.CREATED, "30", []),
+        4: (Outcome.CREATED, "40", [recover.EDITED]),
+    }
+
+
+def test_an_upsert_on_a_field_of_its_own_is_placed_by_it() -> None:
+    rows = [row("101", "a.pdf"), row("102", "b.pdf")]
+    answers = [RowResult(2, Outcome.UPSERTED, "7", [])]
+    run = stopped(Operation.UPSERT, rows, [2, 3], answers, external_id="FileName")
+    found = outcomes(recover.recover(run, grid(rows[::-1]), None))
+    assert found == {
+        3: (Outcome.UPSERTED, "7", []),
+        2: (Outcome.UNKNOWN, None, [resend_safe("upsert")]),
+    }
+    cleared = [row("101", "#NULL")]  # the field that finds the invoice cannot be cleared
+    run = stopped(Operation.UPSERT, cleared, [], external_id="FileName")
+    [(outcome, _, messages)] = outcomes(recover.recover(run, grid(cleared), None)).values()
+    assert outcome is Outcome.INVALID
+    assert messages == ["FileName: #NULL cannot clear FileName; it identifies the row"]
+
+
+def test_of_two_identical_rows_one_deleted_the_other_keeps_its_own_id() -> None:
+    rows = [row("101", "a.pdf"), row("101", "a.pdf"), row("102", "b.pdf")]
+    answers = [RowResult(r, Outcome.CREATED, str(r * 10), []) for r in (2, 3, 4)]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], answers)
+    found = recover.recover(run, grid([rows[0], rows[2]]), None)
+    assert outcomes(found) == {2: (Outcome.CREATED, "20", []), 3: (Outcome.CREATED, "40", [])}
+    assert found.unplaced == [3] and found.made == {3: "30"}
+
+
+def test_a_row_copied_before_its_original_was_edited_does_not_take_its_id() -> None:
+    """The first row copied to the end for another file (only its file name changed), then
+    the original's date and interval corrected: the copy holds more of what was sent, but not
+    the file name only that row was sent with, which the original still holds. Which one it is
+    would be a guess: the row is named with its Id."""
+    rows = [
+        ["", "101", "2026-04-01", 30, "f0.pdf", ""],
+        ["", "102", "2026-05-02", 45, "f1.pdf", ""],
+        ["", "103", "2026-06-03", 60, "f2.pdf", ""],
+    ]
+    answers = [RowResult(r, Outcome.CREATED, str(r - 1), []) for r in (2, 3, 4)]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], answers)
+    copy = [*rows[0][:4], "f0-copy.pdf", ""]
+    corrected = ["", "101", "2026-01-31", 99, "f0.pdf", ""]
+    found = recover.recover(run, grid([corrected, *rows[1:], copy]), None)
+    assert outcomes(found) == {3: (Outcome.CREATED, "2", []), 4: (Outcome.CREATED, "3", [])}
+    assert found.unplaced == [2] and found.made == {2: "1"}
+
+
+def test_a_row_edited_then_copied_is_found_on_the_nearest_copy() -> None:
+    """Two copies of an edited row resemble what it was sent with equally: the nearer takes its
+    Id (here the row two below it, not the one three above)."""
+    rows = [row("101", "a.pdf"), row("102", "b.pdf"), row("103", "c.pdf"), row("104", "r.pdf")]
+    answers = [RowResult(r, Outcome.CREATED, str(r), []) for r in (2, 3, 4, 5)]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4, 5], answers)
+    edited = row("104", "r.pdf", aging=31)
+    now = [edited, rows[1], rows[2], rows[0], row("109", "new.pdf", 1), edited]
+    found = recover.recover(run, grid(now), None)
+    assert outcomes(found) == {
+        3: (Outcome.CREATED, "3", []),
+        4: (Outcome.CREATED, "4", []),
+        5: (Outcome.CREATED, "2", []),
+        7: (Outcome.CREATED, "5", [recover.EDITED]),
+    }
+
+
 def test_creates_in_flight_need_a_connection() -> None:
     rows = [row("101", "a.pdf"), row("102", "b.pdf")]
     answered = stopped(
@@ -159,8 +241,13 @@ def test_creates_in_flight_need_a_connection() -> None:
     assert recover.needs_client(unknown)
     in_flight = stopped(Operation.CREATE, rows, [3], [])
     assert recover.needs_client(in_flight)
-    with pytest.raises(UsageError, match="needs a connection"):
+    with pytest.raises(UsageError) as refused:
         recover.recover(in_flight, grid(rows), None)
+    assert refused.value.message == "Recovering creates that were in flight needs a connection."
+    one = stopped(Operation.CREATE, rows, [2], [RowResult(2, Outcome.CREATED, "1", [])])
+    gone = recover.recover(one, grid(rows[:1]), None)
+    assert outcomes(gone) == {2: (Outcome.CREATED, "1", [])}
+    assert gone.unplaced == []  # row 3, never sent, deleted: nothing to say
     not_sent = stopped(Operation.CREATE, rows, [], [])
     assert not recover.needs_client(not_sent)
     found = outcomes(recover.recover(not_sent, grid(rows), None))
@@ -203,6 +290,8 @@ def test_the_rows_not_found_again_are_named_ten_then_counted() -> None:
     text = recovery([], unplaced, {3: "30"}).unplaced_text()
     shown = ", ".join(f"row {r} ({'Id 30' if r == 3 else 'no answer kept'})" for r in range(2, 12))
     assert text.startswith(f"{shown} and 1,004 more (row numbers as sent); put each Id ")
+    eleven = recovery([], unplaced[:11], {}).unplaced_text()
+    assert "row 11 (no answer kept) and 1 more (row numbers as sent)" in eleven
     ten = recovery([], unplaced[:10], {}).unplaced_text()
     assert ten.startswith("row 2 (no answer kept), ") and "more" not in ten
     assert ten.endswith(
@@ -281,9 +370,40 @@ def test_only_a_create_with_ids_is_kept_in_the_ledger(tmp_path: Path) -> None:
         Operation.CREATE, rows[:1], [2], [RowResult(2, Outcome.FAILED, None, [])], target, book
     )
     recover.remember_created(failed, book, recover.recover(failed, grid(rows), None), grid(rows))
+    upserted = [RowResult(2, Outcome.CREATED, "11", [])]  # an upsert that created
+    upsert = stopped(Operation.UPSERT, rows, [2], upserted, target, book)
+    recovered = recover.recover(upsert, grid(rows), None)
+    assert [(r.outcome, r.id) for r in recovered.results] == [(Outcome.CREATED, "11")]
+    recover.remember_created(upsert, book, recovered, grid(rows))
+    new = grid([row("101", "a.pdf")])  # a row without an Id
+    no_id = stopped(
+        Operation.CREATE,
+        [row("101", "a.pdf")],
+        [2],
+        [RowResult(2, Outcome.CREATED, None, [])],
+        target,
+        book,
+    )
+    recover.remember_created(no_id, book, recover.recover(no_id, new, None), new)
     keys = create_key.keys(read_layout(HEADER), grid(rows).every_row)
+    keys |= create_key.keys(read_layout(HEADER), new.every_row)
     with ledger_for(target) as ledger:
         assert ledger.find(keys.values()) == {}
+
+
+def test_a_1904_workbooks_creates_are_kept_by_the_keys_of_its_own_dates(tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    target = Target("https://acme.example/t")
+    rows = [["", "101", 46000, 30, "a.pdf", ""]]  # a date as Excel stores it: a number
+    answers = [RowResult(2, Outcome.CREATED, "1", [])]
+    run = stopped(Operation.CREATE, rows, [2], answers, target, book, date1904=True)
+    in_1904 = Grid(HEADER, [(2, rows[0])], date1904=True)
+    found = recover.recover(run, in_1904, None)
+    recover.remember_created(run, book, found, in_1904)
+    [key] = create_key.keys(found.layout, in_1904.every_row, None, True).values()
+    assert key != create_key.keys(found.layout, in_1904.every_row, None, False)[2]
+    with ledger_for(target) as ledger:
+        assert [e.id for e in ledger.find([key]).get(key, [])] == ["1"]
 
 
 # -- creates in flight, looked up -----------------------------------------------------------------
@@ -371,3 +491,97 @@ def test_a_deleted_row_whose_create_was_in_flight_is_named_with_the_id_it_got(
     assert found.unplaced_text().startswith(
         f"row 2 (Id {made['Id']}), row 3 (no answer kept), row 4 (Id 77) (row numbers as sent)"
     )
+
+
+def test_a_create_in_flight_whose_values_are_no_longer_kept_is_looked_up_by_its_row(
+    fake, monkeypatch
+) -> None:
+    """Values sent are kept while a push is unfinished; a journal written before they were kept
+    (or whose file is gone) has none: an unchanged row is looked up by what it holds."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0")
+    rows = [row("101", "a.pdf"), row("102", "b.pdf")]
+    run = stopped(Operation.CREATE, rows, [2, 3])
+    [made] = fake.store.write(Operation.CREATE, [run.sent_records[2]], 1)
+    run.sent_records = {}
+    with Client(fake.url, username="demo", password="demo") as client:
+        found = outcomes(recover.recover(run, grid(rows), client))
+    assert found == {
+        2: (Outcome.CREATED, str(made["Id"]), [recover.FOUND]),
+        3: (Outcome.FAILED, None, [recover.NOT_SAVED]),
+    }
+
+
+def test_an_invoice_another_row_or_answer_holds_is_not_taken_for_a_lost_create(
+    fake, monkeypatch
+) -> None:
+    """Two rows alike were sent; one was answered with its Id, the other is in flight. The
+    server holds that one invoice, which the first row shows: it is not the second's."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0")
+    rows = [row("101", "a.pdf"), row("101", "a.pdf"), row("101", "a.pdf")]
+    [one, two] = fake.store.write(
+        Operation.CREATE,
+        [
+            {
+                "BillingProfileId": "101",
+                "DueDate": "2026-04-01",
+                "AgingInterval": 30,
+                "FileName": "a.pdf",
+            }
+        ]
+        * 2,
+        1,
+    )
+    answers = [
+        RowResult(2, Outcome.CREATED, str(one["Id"]), []),
+        RowResult(3, Outcome.CREATED, str(two["Id"]), []),
+    ]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], answers)
+    now = [list(r) for r in rows]
+    now[0][0], now[0][5] = str(one["Id"]), "Created"  # written since; row 3's answer is not
+    with Client(fake.url, username="demo", password="demo") as client:
+        found = outcomes(recover.recover(run, grid(now), client))
+    assert found == {
+        3: (Outcome.CREATED, str(two["Id"]), []),
+        4: (Outcome.FAILED, None, [recover.NOT_SAVED]),
+    }
+
+
+def test_a_tenants_own_fields_are_read_and_compared_as_its_catalogue_says(
+    fake, monkeypatch
+) -> None:
+    """A custom amount column: the rows are planned with it (and placed), and a lost create is
+    found though the server spells its amount otherwise (1.50 for 1.5)."""
+    monkeypatch.setenv("BPXL_LOOKUP_WAIT", "0")
+    tenant = Catalogue(
+        [*BUILT_IN.fields, Field("Amount", FieldType.DECIMAL, "an amount", custom=True)]
+    )
+    header = [*HEADER, "Amount"]
+    rows = [[*row("101", "a.pdf"), 1.5], [*row("102", "b.pdf"), 2]]
+    layout = read_layout(header, tenant)
+    plans = [plan_row(layout, n, v, Operation.CREATE, "Id") for n, v in enumerate(rows, 2)]
+    log = Journal(
+        journal_dir(),
+        workbook=journal_dir() / "book.xlsx",
+        sheet="Invoices",
+        op=Operation.CREATE,
+        external_id="Id",
+        target=SANDBOX,
+    )
+    log.planned({p.row: record_hash(p.record) for p in plans})
+    log.sending([2, 3], AT, {p.row: p.record for p in plans})
+    log.answered([RowResult(3, Outcome.CREATED, "9", [])])
+    log.close()
+    run = journal.load(log.path)
+    assert run is not None
+    server = FakeBillingPlatform(lambda n, _: Plan(), known=tenant)
+    with server.running():
+        [made] = server.store.write(Operation.CREATE, [plans[0].record], 1)
+        server.respell = lambda r: {**r, "Amount": "1.50"} if r.get("Amount") else r
+        with Client(server.url, username="demo", password="demo") as client:
+            found = outcomes(
+                recover.recover(run, Grid(header, list(enumerate(rows, 2))), client, tenant)
+            )
+    assert found == {
+        2: (Outcome.CREATED, str(made["Id"]), [recover.FOUND]),
+        3: (Outcome.CREATED, "9", []),
+    }

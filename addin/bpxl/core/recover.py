@@ -102,7 +102,7 @@ def remember_created(run: Run, workbook: Path, recovery: Recovery, grid: Grid) -
     """Record in the tenant's ledger the creates a recovery settled (found on the server, or
     answered before the push stopped), by the create keys of the rows they went into: a copy
     of the workbook pushed later is then recognised as for a push that finished."""
-    created = [r for r in recovery.results if r.outcome is Outcome.CREATED and r.id]
+    created = [r for r in recovery.results if r.outcome is Outcome.CREATED]
     if run.op is not Operation.CREATE or not created:
         return
     keys = create_key.keys(recovery.layout, grid.every_row, None, grid.date1904)
@@ -208,10 +208,12 @@ def _settled(
         return RowResult(plan.row, Outcome.CREATED, finding.id, [FOUND, *edited])
     if finding.verdict is Verdict.ABSENT:
         return _result(plan.row, Outcome.FAILED, NOT_SAVED)
-    # Cannot tell: what was sent is kept, so that the next push looks for it first.
+    # Cannot tell: what was sent is kept, so that the next push looks for it first (under the
+    # reference an earlier answer gave, while this computer keeps it).
     known = run.results.get(old)
-    ref = unsettled.ref_in(" ".join(known.messages)) if known else None
-    create = (unsettled.find(ref) if ref else None) or unsettled.keep(sent, run.sent[old])
+    refs = [ref for m in (known.messages if known else []) if (ref := unsettled.ref_in(m))]
+    kept = [create for ref in refs if (create := unsettled.find(ref))]
+    create = kept[0] if kept else unsettled.keep(sent, run.sent[old])
     return _result(plan.row, Outcome.UNKNOWN, f"{finding.message} {unsettled.mention(create)}")
 
 
@@ -243,8 +245,7 @@ def _placement(
     for old, digest in run.planned.items():
         if old in place:
             continue
-        free = by_digest.get(digest or "", [])
-        if digest is not None and free:
+        if digest is not None and (free := by_digest.get(digest)):
             place[old] = free.pop(0)
             taken.add(place[old])
         elif digest is not None and (old in run.sent or old in run.results):
@@ -283,8 +284,8 @@ def _resembling(
     """Journal row -> sheet row, for sent records edited since: the candidate row that shares
     the most of the sent values, if it shares at least ``_ALIKE`` of them. Fields that hold one
     value in every row of the ``sheet`` (and in every record sent) tell rows apart no better than
-    chance, so they do not count. Best pairs first; among equals, the row of the same number,
-    then the nearest. A sent record is placed on no row, and named to the user, when two rows
+    chance, so they do not count. Best pairs first; among equals, the nearest row (the one of
+    the same number first). A sent record is placed on no row, and named to the user, when two rows
     holding different values resemble it equally best, or when another row still holds a value
     only it was sent with (a row copied from it before it was edited resembles it more): which
     row it is would be a guess.
@@ -309,9 +310,10 @@ def _resembling(
     telling = {name for name, seen in values.items() if len(seen) > 1}
     holding: dict[tuple[str, str], list[int]] = defaultdict(list)
     for row, now in keyed.items():
-        for name in telling & now.keys():
-            holding[name, now[name]].append(row)
-    pairs: list[tuple[float, bool, int, int, int]] = []
+        for name, key in now.items():
+            if name in telling:
+                holding[name, key].append(row)
+    pairs: list[tuple[float, int, int, int]] = []
     for old, record in sent.items():
         was = _keys(record)
         shared = [holding.get((name, was[name]), []) for name in telling & was.keys()]
@@ -345,7 +347,7 @@ def _resembling(
         }
         if own - top:
             continue
-        pairs.extend((-score, row != old, abs(row - old), old, row) for score, row in alike)
+        pairs.extend((-score, abs(row - old), old, row) for score, row in alike)
     found: dict[int, int] = {}
     taken: set[int] = set()
     for *_, old, row in sorted(pairs):
@@ -357,7 +359,7 @@ def _resembling(
 
 def _keys(record: Mapping[str, object]) -> dict[str, str]:
     """A record's values as text, each the same for the same value (as in ``record_hash``)."""
-    return {name: json.dumps(value, default=str) for name, value in record.items()}
+    return {name: json.dumps(value) for name, value in record.items()}  # converted: JSON's types
 
 
 def _edited(run: Run, old: int, row: int) -> RowResult:
