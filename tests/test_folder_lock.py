@@ -347,6 +347,24 @@ def test_a_fresh_holders_file_is_never_put_back_over_a_third_one(book: Path, rac
     assert sorted(p.name for p in book.parent.iterdir()) == [book.name, path.name]
 
 
+def test_a_gone_holders_file_that_keeps_coming_back_is_given_up_after_three_tries(
+    book: Path, racing
+) -> None:
+    """A sync that puts the file back as soon as it is removed: bpxl takes over three times at
+    most, then says who the file names."""
+    gone = body(**ENDED)
+
+    def twice(then: Callable[[Path], object]) -> tuple[tuple[bytes, Any], ...]:
+        return (gone, None), (gone, then)  # read to judge it, then moved aside and read again
+
+    erin = body(user="erin", token="t3", **ENDED)
+    last = twice(lambda path: path.write_bytes(erin))  # the third time, a regular file
+    racing(*twice(lambda _: racing(*twice(lambda _: racing(*last)))))
+    with pytest.raises(WorkbookBusyError) as refused, folder_lock.hold(book, "push", STARTED):
+        pass
+    assert refused.value.message.startswith("Q4 book.xlsx is in use by bpxl pull of erin on ")
+
+
 def test_looking_whether_a_holder_runs_leaves_it_running(book: Path) -> None:
     """A holder on this computer is asked whether it runs, not disturbed (no signal it would
     act on)."""
