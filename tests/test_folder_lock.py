@@ -78,12 +78,12 @@ class Racing:
     def _answer(self, answers: tuple[tuple[bytes, Callable[[Path], object] | None], ...]) -> None:
         for text, then in answers:
             writer = self._reopen(os.O_WRONLY)  # waits for bpxl to open it to read
-            if self.closing:
-                os.close(writer)
-                return
             # The reader's file is in this process's table before the answer ends (it reads up
             # to the end): seen there, then gone, it has read this answer and no other.
             self._until_read(writer, begun=True)
+            if self.closing:
+                os.close(writer)
+                return
             if then is not None:
                 then(self.path)
             os.write(writer, text)
