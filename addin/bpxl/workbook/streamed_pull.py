@@ -90,7 +90,7 @@ class NewBook:
         self.unknown = pull_memory.Unknown(catalogue)
         self.names = list(dict.fromkeys([fields.ID, *names]))
         columns = [catalogue.by_name[n] for n in self.names]
-        self.book = template.build(catalogue, columns, sheet_title)
+        self.book = template.build(columns=columns, title=sheet_title)
         self.sheet = self.book[sheet_title]
         # Dates need a cell style; registering one on a scratch cell gives its index (one cell
         # each: openpyxl keeps the style object itself, so a second format would change the first).
@@ -169,7 +169,7 @@ class NewBook:
                 for item in source.infolist():
                     if item.filename in parts:
                         rows, width = parts[item.filename]
-                        xml = source.read(item).decode("utf-8")
+                        xml = source.read(item).decode()  # openpyxl writes UTF-8
                         self._sheet(xml, rows, width, target, item.filename)
                     else:
                         target.writestr(item.filename, source.read(item))
@@ -186,14 +186,13 @@ class NewBook:
         head = re.sub(
             r'<dimension ref="[^"]*"',
             f'<dimension ref="A1:{get_column_letter(width)}{self.rows}"',
-            xml[:end],
-            count=1,
+            xml[:end],  # a sheet has one dimension
         )
         rows.seek(0)  # flushes the text layer; the bytes below it are already UTF-8
         with target.open(name, "w") as out:
-            out.write(head.encode("utf-8"))
+            out.write(head.encode())  # UTF-8, as the rows
             shutil.copyfileobj(rows.buffer, out)  # type: ignore[attr-defined]
-            out.write(xml[end:].encode("utf-8"))
+            out.write(xml[end:].encode())
 
 
 def pull_new(
