@@ -7,6 +7,7 @@ test_push_cli.py and test_xlsx_read.py; the file a push sends from, in test_file
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -19,6 +20,8 @@ from bpxl.core.results import Outcome, RowResult
 from bpxl.workbook import sheet_io, sheet_xml
 
 from .conftest import write_invoices
+
+MAX = sheet_xml.MAX_COLUMN
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,10 @@ def test_a_workbook_whose_parts_are_damaged_is_refused_before_sending(tmp_path: 
             target.writestr(name, data)
     with pytest.raises(UsageError) as refused:
         sheet_io.prove_writable(book, "Invoices", 3)
-    assert refused.value.message.startswith("book.xlsx could not be read: a part of it is damaged")
+    assert refused.value.message == (
+        "book.xlsx could not be read: a part of it is damaged (Couldn't find end of Start Tag "
+        "styleSheet line 1, line 1, column 12 (<string>, line 1)). Nothing was sent."
+    )  # the parser's own words
 
 
 def test_the_invoice_sheet_is_the_one_a_push_reads(tmp_path: Path) -> None:
@@ -263,7 +269,24 @@ def test_a_sheet_without_room_for_the_columns_bpxl_adds_is_refused(tmp_path: Pat
         "column, XFD, is already in use. Nothing was sent.\n  What to do: Delete empty columns at "
         "the right of the sheet, or add the Result, Message headers yourself."
     )
+    sheet.cell(1, 1, "Invoice number")  # the tenant's label of the Id: no Id to add
+    numbered = fields.Catalogue(
+        [
+            replace(f, label="Invoice number") if f.name == "Id" else f
+            for f in fields.BUILT_IN.fields
+        ]
+    )
+    sheet.cell(1, 3, "Result")
+    sheet.cell(1, 4, "Message")
+    book.save(tmp_path / "full.xlsx")
+    assert sheet_io.read_grid(tmp_path / "full.xlsx", catalogue=numbered).width == MAX
+    assert "no room for the Id column" in _no_room(book, tmp_path / "full.xlsx")
     sheet.cell(1, sheet_xml.MAX_COLUMN).value = None
+    sheet.cell(1, 1, "Id")
+    sheet.cell(1, 4).value = None
+    sheet.merge_cells(start_row=2, start_column=4, end_row=2, end_column=MAX)
+    assert "no room for the Message column" in _no_room(book, tmp_path / "full.xlsx")  # merged
+    sheet.unmerge_cells(start_row=2, start_column=4, end_row=2, end_column=MAX)
     sheet.cell(1, sheet_xml.MAX_COLUMN - 2, "third last")  # the last two are free
     book.save(tmp_path / "full.xlsx")
     assert sheet_io.read_grid(tmp_path / "full.xlsx").width == sheet_xml.MAX_COLUMN - 2
@@ -376,3 +399,30 @@ def test_a_part_damaged_after_the_push_checked_it_is_named_as_such(
         'The results could not be written into b.xlsx: a part of it is damaged ("There is no '
         "item named 'xl/worksheets/sheet1.xml' in the archive\")."
     )
+
+
+def test_results_go_clear_of_merges_and_join_a_table_under_a_title(tmp_path: Path) -> None:
+    path = _book(tmp_path / "b.xlsx", [["Invoices of July"], ["BillingProfileId", "FileName"]])
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    sheet.append(["101", "a.pdf"])
+    sheet.add_table(openpyxl.worksheet.table.Table(displayName="July", ref="A2:B3"))
+    sheet.merge_cells("C3:D3")  # right of the table, below the header: not to be written over
+    book.save(path)
+    found = sheet_io.read_grid(path)
+    sheet_io.write_results(path, found, read_layout(found.grid.header), [RowResult(3, None)])
+    sheet = _written(path)
+    assert [c.value for c in sheet[2]] == ["BillingProfileId", "FileName", None, None, "Result",
+                                          "Message"]  # fmt: skip
+    assert sheet.tables["July"].ref == "A2:B3"  # columns after a merge do not join it
+    path = _book(tmp_path / "t.xlsx", [["Invoices of July"], ["BillingProfileId", "FileName"]])
+    book = openpyxl.load_workbook(path)
+    book.active.append(["101", "a.pdf"])
+    book.active.add_table(openpyxl.worksheet.table.Table(displayName="July", ref="A2:B3"))
+    book.save(path)
+    found = sheet_io.read_grid(path)
+    sheet_io.write_results(path, found, read_layout(found.grid.header), [RowResult(3, None)])
+    table = _written(path).tables["July"]
+    assert table.ref == "A2:D3"  # the table under the title takes Result and Message in
+    assert [c.name for c in table.tableColumns] == ["BillingProfileId", "FileName", "Result",
+                                                    "Message"]  # fmt: skip
