@@ -47,6 +47,25 @@ QueryScript = Callable[[int, str], int | None]
 400) answers it with that error instead."""
 
 
+class QueriesAtOnce:
+    """An ``on_query`` that holds each query ``hold_s`` (long enough for a second query to
+    arrive if one was sent) and keeps the most answered at once."""
+
+    def __init__(self, hold_s: float = 0.2) -> None:
+        self.most = 0
+        self._now = 0
+        self._hold_s = hold_s
+        self._lock = threading.Lock()
+
+    def __call__(self, number: int, sql: str) -> None:
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        time.sleep(self._hold_s)
+        with self._lock:
+            self._now -= 1
+
+
 class FakeBillingPlatform:
     def __init__(self, script: Script, known: Catalogue = BUILT_IN) -> None:
         self.script = script

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from bpxl.core.errors import UsageError
 from bpxl.core.fields import BUILT_IN, Catalogue, Field, FieldType
 from bpxl.core.results import Operation
 
-from .fake_billingplatform import FakeBillingPlatform, Plan
+from .fake_billingplatform import FakeBillingPlatform, Plan, QueriesAtOnce
 
 UTC = dt.UTC
 SELECT = "SELECT Id, Created, CreatedUserId"
@@ -346,21 +345,10 @@ def test_the_batches_queries_go_one_at_a_time_unless_told_more(fake, client, mon
     monkeypatch.setattr(duplicates, "ALL_AT_ONCE", 0)
     store(fake, 2, {"BillingProfileId": "101", "FileName": "x.pdf"})
     records = {row: {"BillingProfileId": "101", "FileName": f"{row}.pdf"} for row in range(2, 8)}
-    lock = threading.Lock()
-    in_flight, most = [0], [0]
-
-    def counted(number: int, sql: str) -> None:
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        time.sleep(0.2)  # long enough for a second query to arrive if one was sent
-        with lock:
-            in_flight[0] -= 1
-
-    fake.on_query = counted
+    fake.on_query = counted = QueriesAtOnce()
     for concurrency in (1, 0):
         assert duplicates.look(client, records, BUILT_IN, (), 2, concurrency) == {}
-    assert most[0] == 1 and len(fake.queries) == 8  # the window's, then 3 batches', twice
+    assert counted.most == 1 and len(fake.queries) == 8  # the window's, then 3 batches', twice
     together = threading.Barrier(3, timeout=30)  # three queries at once, or this breaks
 
     def batches_together(number: int, sql: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +15,7 @@ from bpxl.core.fields import Catalogue, Field, FieldType
 from bpxl.core.key_field import Found, lookup, problem, setup_text
 from bpxl.core.results import Operation
 
-from .fake_billingplatform import FakeBillingPlatform, Plan
+from .fake_billingplatform import FakeBillingPlatform, Plan, QueriesAtOnce
 
 KEY = "BpxlKey"
 GOOD = Field(KEY, FieldType.TEXT, "bpxl's key", length=create_key.LONGEST, custom=True)
@@ -173,21 +172,10 @@ def test_keys_are_asked_one_query_at_a_time_unless_told_more(fake) -> None:
     time, as many at once as the push's concurrency when told."""
     wanted = [key(n) for n in range(1, 3 * key_field.CHUNK + 1)]
     store(fake, 7, *wanted[:: key_field.CHUNK])
-    lock = threading.Lock()
-    in_flight, most = [0], [0]
-
-    def one_at_a_time(number: int, sql: str) -> None:
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        time.sleep(0.2)  # long enough for a second query to arrive if one was sent
-        with lock:
-            in_flight[0] -= 1
-
-    fake.on_query = one_at_a_time
+    fake.on_query = counted = QueriesAtOnce()
     client = Client(fake.url, username="u", password="p")
     assert len(lookup(client, KEY, wanted)) == 3
-    assert most[0] == 1 and len(fake.queries) == 3
+    assert counted.most == 1 and len(fake.queries) == 3
     together = threading.Barrier(3, timeout=30)  # three queries at once, or this breaks
 
     def all_together(number: int, sql: str) -> None:
