@@ -218,6 +218,7 @@ class App:
         self.status_history: list[object] = []
         self.alerts: list[tuple[str, str | None]] = []
         self.alert_titles: list[str | None] = []  # each message box's caption, in order
+        self.input_titles: list[str] = []  # each InputBox's caption, in order
         self.alert_answers: list[str] = []
         self.input_answers: list[object] = []
         self.macros_run: list[str] = []
@@ -323,6 +324,7 @@ class _AppApi:
     def InputBox(self, prompt: str, title: str, default: str) -> object:
         self.app.count("InputBox")
         self.app.alerts.append((prompt, "input"))
+        self.app.input_titles.append(title)
         return self.app.input_answers.pop(0)
 
     def OnTime(self, EarliestTime: dt.datetime, Procedure: str) -> None:

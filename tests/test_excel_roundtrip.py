@@ -63,7 +63,14 @@ def test_a_pull_by_condition_fills_new_rows_remembers_them_and_logs_the_pull(
     book = book_from_rows(HEADER, [], tmp_path / "pulled.xlsx")
     said = _pull(book, "  BillingProfileId = 101  ")
     prompt, kind = book.app.alerts[0]
-    assert kind == "input" and prompt.startswith("Which invoices?\n\n- a condition, e.g.")
+    assert kind == "input" and prompt == (
+        "Which invoices?\n\n"
+        "- a condition, e.g.  BillingProfileId = 101 AND Status = 'Pending'\n"
+        "- IDS for the Ids in the selected rows\n"
+        "- nothing, to refresh the rows already in the sheet"
+    )
+    assert book.app.input_titles == ["BillingPlatform: Pull invoices"]
+    assert book.app.alert_titles == ["BillingPlatform"]
     assert said == (
         "Pulled 2 invoices: 2 new rows, 0 refreshed. Edited cells turn amber; Send changed "
         "sends only them."
@@ -144,6 +151,7 @@ def test_ids_not_found_are_named_and_nothing_found_changes_nothing(live) -> None
     assert _pull(empty, "Status = 'Nowhere'") == (
         "No invoices match Status = 'Nowhere'; the sheet was not changed."
     )
+    assert set(empty.app.alert_titles) == {"BillingPlatform"}  # each answer's message box
     assert MEMORY_SHEET not in [s.title for s in empty.sheets.items]
 
 
@@ -203,6 +211,7 @@ def test_send_changed_sends_the_edited_cells_alone_and_says_when_there_are_none(
     _pull(book, "BillingProfileId = 101")
     roundtrip.send_changed(book)
     assert book.app.alerts[-1] == ("No row has changed since the pull: nothing to send.", "ok")
+    assert book.app.alert_titles[-1] == "BillingPlatform"
     sheet = book.sheets["Invoices"]
     row = next(r for r in (2, 3) if sheet.cells[(r, 1)] == ids[1])
     sheet.cells[(row, 4)] = dt.date(2027, 1, 1)
@@ -232,3 +241,68 @@ def test_revert_puts_back_the_chosen_rows_only(live) -> None:
     assert server[first]["Status"] == "Pending"
     assert [server[i]["Status"] for i in ids if i != first] == ["Approved"]
     assert sheet.cells[(2, 3)] == "Pending" and sheet.cells[(3, 3)] == "Approved"
+
+
+def test_a_bad_id_in_the_sheet_is_named_by_row_and_column(live) -> None:
+    book = book_from_rows(["ID", "Status"], [["12x", "Old"]])
+    with pytest.raises(UsageError) as raised:
+        _pull(book, "")
+    assert "Row 2, column ID: '12x' is not an invoice Id" in str(raised.value)
+
+
+def test_the_pulls_log_names_the_tenant_and_the_ids_not_found(live, tmp_path: Path) -> None:
+    (invoice,) = _seed(live, "101")
+    book = book_from_rows(HEADER, [["99998"] + [None] * 5], tmp_path / "logged.xlsx")
+    book.sheets["Invoices"].cells[(3, 1)] = invoice
+    _pull(book, "")
+    log = run_log.last(Path(book.fullname))
+    assert log is not None and log.sheet == "Invoices"
+    assert log.target.startswith("live: sandbox") and live.url in log.target
+    assert [(r.id, r.result) for r in log.rows] == [(invoice, "Pulled"), ("99998", "Not found")]
+    assert log.started <= run_log.now()
+
+
+def test_text_a_cell_cannot_show_is_said_in_the_rows_message(live) -> None:
+    with Client(live.url, username="demo", password="demo") as client:
+        [made] = client.create([{"BillingProfileId": "101", "FileName": "a\x01b.pdf"}])
+    book = book_from_rows(["Id", "FileName", "Result", "Message"], [])
+    said = _pull(book, f"Id = {made.id}")
+    assert said == (
+        "Pulled 1 invoice: 1 new row, 0 refreshed. 1 row: see Message for text a cell cannot "
+        "show as it is. Edited cells turn amber; Send changed sends only them."
+    )
+    sheet = book.sheets["Invoices"]
+    assert sheet.cells[(2, 2)] == "a\ufffdb.pdf"
+    assert sheet.cells[(2, 4)].startswith("FileName: 1 control character")
+
+
+def test_an_edit_the_server_changed_meanwhile_is_not_sent_over_it(live) -> None:
+    (invoice,) = _seed(live, "101")
+    book = book_from_rows(HEADER, [])
+    _pull(book, f"Id = {invoice}")
+    sheet = book.sheets["Invoices"]
+    sheet.cells[(2, 3)] = "Mine"
+    _update(live, Id=invoice, Status="Theirs")
+    roundtrip.send_changed(book)
+    assert _server(live)[invoice]["Status"] == "Theirs"
+    assert sheet.cells[(2, 5)] == "Conflict"
+
+
+def test_a_revert_puts_back_each_row_once_and_then_says_there_is_nothing_left(live) -> None:
+    ids = _seed(live, "101", "101")
+    book = book_from_rows(HEADER, [])
+    _pull(book, "BillingProfileId = 101")
+    sheet = book.sheets["Invoices"]
+    for row in (2, 3):
+        sheet.cells[(row, 3)] = "Approved"
+    roundtrip.send_changed(book)
+    book.app.selected = "$A$2:$B$2"
+    roundtrip.revert_last(book)
+    before = len(live.writes())
+    book.app.selected = "$C$5"  # one cell: the whole sheet
+    roundtrip.revert_last(book)
+    assert book.app.alerts[-1][0].startswith("1 row: 1 updated")  # the first not sent again
+    assert len(live.writes()) == before + 1
+    assert {i: r["Status"] for i, r in _server(live).items()} == dict.fromkeys(ids, "Pending")
+    with pytest.raises(UsageError, match="Nothing left to revert"):
+        roundtrip.revert_last(book)
