@@ -423,11 +423,19 @@ TESTS = {
         "tests/test_excel_like_excel.py::test_text_from_the_server_never_becomes_a_formula",
     ],
     # Its words and choices called directly, the readers' values against openpyxl's, and the
-    # pushes that read workbooks (in this process, against the sandbox).
+    # workbooks of test_xlsx_read.py read directly; its pushes against the sandbox are too slow.
     "workbook/reading": [
         "tests/test_reading.py",
         "tests/test_fast_reading.py",
-        "tests/test_xlsx_read.py",
+        *(
+            f"tests/test_xlsx_read.py::{name}"
+            for name in (
+                "test_excel_made_1904_file_reads_its_dates",
+                "test_libreoffice_hidden_false_is_not_hidden",
+                "test_libreoffice_hidden_true_is_hidden",
+                "test_reading_shows_none_of_openpyxls_own_warnings",
+            )
+        ),
     ],
     # The front end's parts called directly, and through the file a push sends from; the pushes
     # (test_xlsx_read.py, test_hostile_files.py) are too slow here: 276 of 422 mutants in 12 min.
