@@ -31,13 +31,23 @@ from bpxl.core.client import (
 )
 from bpxl.core.errors import ApiConnectionError, ApiError, AuthenticationError, UsageError
 from bpxl.core.results import Outcome
+from bpxl.core.transport import GuardedAdapter
 from tests.hostile_server import HostileServer, Piece, Request, head, ok_json
 
 
 def test_this_computer_is_named_by_loopback_addresses_and_localhost_only() -> None:
     for host in ("localhost", "LOCALHOST.", "127.0.0.1", "127.9.9.9", "::1", "[::1]"):
         assert is_loopback(host), host
-    for host in (None, "", "10.0.0.1", "localhost.example", "0.0.0.0", "example.com", "[::2]"):
+    for host in (
+        None,
+        "",
+        "10.0.0.1",
+        "localhost.example",
+        "0.0.0.0",
+        "example.com",
+        "[::2]",
+        "localhostx",
+    ):
         assert not is_loopback(host), host
 
 
@@ -59,24 +69,40 @@ def test_a_tenant_url_must_be_http_or_https_with_a_host() -> None:
     assert check_url("https://bp.example/acme").hostname == "bp.example"
     assert check_url("HTTP://127.0.0.1:9/t").port == 9
     for bad in ("ftp://bp.example/acme", "bp.example/acme", "https:///acme", "http://[::1/t"):
-        with pytest.raises(UsageError, match="is not a tenant URL") as refused:
+        with pytest.raises(UsageError) as refused:
             check_url(bad)
-        assert "https://my.billingplatform.com/yourtenant" in (refused.value.hint or "")
+        assert refused.value.message == f"{bad!r} is not a tenant URL."
+        assert refused.value.hint == (
+            "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant"
+        )
     with pytest.raises(UsageError) as clear:
         check_url("HTTP://bp.example/acme")
-    assert clear.value.message.startswith("http://bp.example uses http://")
+    assert clear.value.message == (
+        "http://bp.example uses http://, which would send the password and every invoice across "
+        "the network unencrypted; bpxl uses http:// only for this computer (the sandbox)."
+    )
     assert clear.value.hint == ("Use the tenant's https:// address, e.g. https://bp.example/acme")
 
 
 def test_a_url_holding_a_user_or_password_is_refused_without_repeating_it() -> None:
     for url in ("https://ann:pw-123@bp.example/acme", "https://ann@bp.example/t", "https://:pw@h"):
-        with pytest.raises(UsageError, match="user name or password") as refused:
+        with pytest.raises(UsageError) as refused:
             refuse_secret_in_url(url)
-        assert "pw-123" not in str(refused.value) and "--profile" in (refused.value.hint or "")
+        assert refused.value.message == (
+            "The tenant URL holds a user name or password (the part before @); bpxl does not "
+            "take secrets in a URL, where they would end up in journals and messages."
+        )
+        assert refused.value.hint == (
+            "Give the URL without it (https://host/tenant), with --username and the password in "
+            "BPXL_PASSWORD, or save a profile with `bpxl connect` and use --profile."
+        )
     with pytest.raises(UsageError, match="user name or password"):
         refuse_secret_in_url("http://ann:pw@[::1/t")  # unreadable, but holds an @
     refuse_secret_in_url("https://bp.example/acme")
     refuse_secret_in_url("http://[::1/t")
+    with pytest.raises(UsageError, match="user name or password") as refused:
+        Client("https://ann:pw-123@bp.example/acme", token="t")
+    assert "pw-123" not in str(refused.value)
 
 
 def test_a_client_needs_credentials_of_one_kind() -> None:
@@ -91,9 +117,13 @@ def test_a_client_needs_credentials_of_one_kind() -> None:
         {"oauth_client": "app"},
         {"oauth_client": "", "client_secret": "s"},
     ):
-        with pytest.raises(UsageError, match="No credentials") as refused:
+        with pytest.raises(UsageError) as refused:
             Client("https://bp.example/t", **kwargs)
-        assert "BPXL_PASSWORD" in (refused.value.hint or "")
+        assert refused.value.message == "No credentials to log in with."
+        assert refused.value.hint == (
+            "Use a profile saved by `bpxl connect`, or give --username with the password in "
+            "BPXL_PASSWORD, or a token with --token-env."
+        )
 
 
 def test_a_client_names_itself_and_paces_only_other_computers() -> None:
@@ -105,10 +135,21 @@ def test_a_client_names_itself_and_paces_only_other_computers() -> None:
     assert tenant._http.headers["Accept"] == "application/json"
     assert tenant._http.headers["Content-Type"] == "application/json; charset=utf-8"
     assert tenant.timeout == (10.0, 420.0)
+    assert Client("https://bp.example/TAX//", token="t").url == "https://bp.example/TAX"
     local = Client("http://127.0.0.1:1/t", username="ann", password="pw")
     assert local.rate is None and local._throttle.interval == 0 and not local._http.trust_env
     slow = Client("http://127.0.0.1:1/t", token="t", max_requests_per_s=2)
     assert slow.rate == 2 and slow._throttle.interval == 0.5
+
+
+def test_a_tenant_over_https_gets_the_guards_and_retries_of_loopback() -> None:
+    """Every request, http:// to the sandbox or https:// to a tenant, goes through the guarded
+    transport (deadline, size) with the retry policy that never repeats a create."""
+    for url in ("https://bp.example/acme", "http://127.0.0.1:1/t"):
+        client = Client(url, token="t")
+        adapter = client._http.get_adapter(f"{url}/rest/2.0/query")
+        assert isinstance(adapter, GuardedAdapter), url
+        assert adapter.max_retries.total == 5 and "POST" not in adapter.max_retries.allowed_methods
 
 
 def test_the_deadline_and_size_given_win_over_the_environment(monkeypatch) -> None:
@@ -449,6 +490,18 @@ def test_a_token_is_checked_once() -> None:
         client.login()
         client.login()
     assert len(server.requests) == 1
+    assert client.user_id is None  # a token names nobody: no invoice is claimed as ours
+
+
+def test_a_write_answered_with_any_2xx_is_read_as_answered() -> None:
+    """A gateway that answers 201 Created (or 204 with nothing to say) has not refused it."""
+    created = ok_json({"createResponse": [{"ErrorCode": "0", "Id": "5"}]}, 201)
+    with HostileServer(_in_turn([created], [head(204, {}, 0)])).running() as server:
+        client = Client(server.url, token="t")
+        [made] = client.create([_ROW])
+        [unsaid] = client.create([_ROW])
+    assert (made.outcome, made.id) == (Outcome.CREATED, "5")
+    assert unsaid.outcome is Outcome.UNKNOWN and "HTTP 204" not in unsaid.messages[0]
 
 
 def test_a_given_token_refused_mid_run_is_not_renewed() -> None:
@@ -549,6 +602,26 @@ def test_a_query_is_asked_again_after_a_busy_answer_or_a_dropped_connection() ->
     assert client.strain.waited_s == pytest.approx(3.0, abs=0.01)  # as asked; no backoff first
 
 
+@pytest.mark.parametrize("verb", ["GET", "PUT"])
+def test_a_429_to_a_query_or_an_update_slows_the_client_down_too(verb: str) -> None:
+    """Every 429 asks the whole client to slow down (to BillingPlatform's 15 a second), not
+    only a create's: a query's or an update's with a Retry-After as well."""
+    slow = ok_json({}, 429, {"Retry-After": "1"})
+    updated = ok_json({"updateResponse": [{"ErrorCode": "0", "Id": "5"}]})
+    found = ok_json({"retrieveResponse": [{"Id": "5"}]})
+    answers = _in_turn([_NO_ROWS], [slow], [found if verb == "GET" else updated])
+    with HostileServer(answers).running() as server:
+        client = Client(server.url, token="t")
+        client.login()  # the token's check
+        if verb == "GET":
+            assert client.retrieve("5") == {"Id": "5"}
+        else:
+            assert client.update([{"Id": "5", "Status": "Closed"}])[0].outcome is Outcome.UPDATED
+    assert [r.method for r in server.requests] == ["GET", verb, verb]
+    assert (client.strain.slow_downs, client.strain.waited_s) == (1, 1.0)
+    assert client._throttle.interval == pytest.approx(1 / MAX_REQUESTS_PER_S)
+
+
 def test_a_query_unanswered_past_its_deadline_is_not_asked_again() -> None:
     """The watchdog ends the wait for the status line, a failed read urllib3 would retry on a
     GET: past the deadline it does not (no pause, no second request, nothing counted as
@@ -562,15 +635,39 @@ def test_a_query_unanswered_past_its_deadline_is_not_asked_again() -> None:
 
 def test_an_upserts_found_after_a_retry_may_be_what_the_first_try_made() -> None:
     """A lost answer to an upsert is retried (PATCH changes nothing twice); "found" then may
-    mean found what the first try made, so it is left unsaid."""
+    mean found what the first try made, so it is left unsaid; "made" still says made."""
     found = ok_json({"upsertResponse": [{"ErrorCode": "0", "Id": "5", "created": "false"}]})
-    with HostileServer(_in_turn([None], [found], [found])).running() as server:
+    made = ok_json({"upsertResponse": [{"ErrorCode": "0", "Id": "6", "created": "true"}]})
+    answers = _in_turn([None], [found], [found], [None], [made])
+    with HostileServer(answers).running() as server:
         client = Client(server.url, token="t")
         [retried] = client.upsert([{"Id": "5", "Status": "Closed"}])
         [answered] = client.upsert([{"Id": "5", "Status": "Closed"}])
-    assert len(server.requests) == 3
+        [retried_made] = client.upsert([{"Id": "6", "Status": "Closed"}])
+    assert len(server.requests) == 5
     assert retried.outcome is Outcome.UPSERTED and retried.created is None
     assert answered.created is False
+    assert retried_made.created is True
+
+
+def test_an_upsert_on_a_key_field_names_it_and_places_answers_by_it() -> None:
+    """The field an upsert matches on is sent as externalIDFieldName, and answers that come
+    back in another order go to the record holding the key they name."""
+    records = [{"FileName": "a", "Status": "Closed"}, {"FileName": "b", "Status": "Closed"}]
+    swapped = ok_json(
+        {
+            "upsertResponse": [
+                {"ErrorCode": "0", "Id": "12", "FileName": "b"},
+                {"ErrorCode": "0", "Id": "11", "FileName": "a"},
+            ]
+        }
+    )
+    with HostileServer(_always(swapped)).running() as server:
+        got = Client(server.url, token="t").upsert(records, external_id="FileName")
+    assert [(r.outcome, r.id) for r in got] == [(Outcome.UPSERTED, "11"), (Outcome.UPSERTED, "12")]
+    sent = server.requests[-1]
+    assert (sent.method, sent.path) == ("PATCH", "/t/rest/2.0/INVOICE")
+    assert sent.json() == {"brmObjects": records, "externalIDFieldName": "FileName"}
 
 
 def test_a_stop_ends_the_wait_before_a_retry() -> None:
@@ -599,6 +696,16 @@ def test_429s_are_waited_out_within_a_budget_then_the_batch_is_refused(monkeypat
     assert (client.strain.slow_downs, client.strain.resent) == (1, 1)
     assert client.strain.waited_s == pytest.approx(0.6)
     assert client._throttle.interval == pytest.approx(1.5 / 15)  # slowed down twice
+
+
+def test_the_429_budget_is_spent_to_its_last_second(monkeypatch) -> None:
+    monkeypatch.setattr("bpxl.core.client.RATE_LIMIT_BUDGET_S", 1.0)
+    slow = ok_json({"error": "slow down"}, 429, {"Retry-After": "0.5"})
+    with HostileServer(_always(slow)).running() as server:
+        client = Client(server.url, token="t")
+        [result] = client.create([_ROW])
+    assert len(server.requests) == 3  # two waits of 0.5 s fill the budget of 1 s exactly
+    assert client.strain.waited_s == 1.0 and result.outcome is Outcome.FAILED
 
 
 def test_a_429_without_retry_after_waits_longer_each_time(monkeypatch) -> None:
@@ -632,7 +739,45 @@ def test_a_redirect_to_another_page_of_the_tenant_is_refused_too() -> None:
         "to another page of it. bpxl follows no redirect, so no password, token or session id "
         "was sent there."
     )
-    assert f"if http://127.0.0.1:{server.port} is really" in (refused.value.hint or "")
+    assert refused.value.hint == (
+        f"Check the tenant URL with your administrator; if http://127.0.0.1:{server.port} is "
+        "really your tenant's address, use that URL (bpxl connect NAME --url ...)."
+    )
+
+
+@pytest.mark.parametrize("status", [300, 399])
+def test_every_3xx_is_a_redirect_refused(status: int) -> None:
+    """300 (Multiple Choices) and any 3xx a server invents point elsewhere as much as a 302."""
+    moved = head(status, {"Location": "https://elsewhere.example/t"}, 0)
+    server = HostileServer(_always(moved))
+    with server.running(), pytest.raises(ApiConnectionError) as refused:
+        Client(server.url, token="t").retrieve("5")
+    assert refused.value.message.startswith(
+        f"BillingPlatform at http://127.0.0.1:{server.port} answered with a redirect "
+        f"(HTTP {status}) to another address, https://elsewhere.example."
+    )
+
+
+def test_an_answer_is_read_up_to_its_size_limit_and_refused_past_it() -> None:
+    """The limit is the most read: an answer of exactly that size is read; a byte more is not,
+    and the words say how to raise the limit."""
+    body = b'{"retrieveResponse": [{"Id": "5"}]}'
+    exact = head(200, {"Content-Type": "application/json"}, len(body)) + body
+    with HostileServer(_in_turn([exact], [exact])).running() as server:
+        assert Client(server.url, token="t", max_answer_bytes=len(body)).retrieve("5") == {
+            "Id": "5"
+        }
+        with pytest.raises(ApiConnectionError) as refused:
+            Client(server.url, token="t", max_answer_bytes=len(body) - 1).retrieve("5")
+    assert refused.value.message == (
+        f"BillingPlatform at {server.url} answered with more than "
+        f"{(len(body) - 1) / 1048576:g} MB, more than bpxl reads, so the answer was not read."
+    )
+    assert refused.value.hint == (
+        "If this is your tenant, set BPXL_ANSWER_MB to a larger number of megabytes; else check "
+        "the URL."
+    )
+    assert refused.value.sent is True
 
 
 def test_a_refused_query_says_its_status_in_the_servers_words_without_secrets() -> None:
@@ -656,6 +801,25 @@ def test_an_unreadable_query_answer_is_an_error_with_its_status() -> None:
             Client(server.url, token="t").retrieve("5")
         assert failed.value.status == 200
         assert failed.value.message.startswith("BillingPlatform's answer to a query could not")
+
+
+def test_an_answer_is_read_in_the_charset_it_names_else_in_utf_8() -> None:
+    """A server that names no charset is read as JSON is written (UTF-8), not guessed at."""
+    row = '{"retrieveResponse": [{"Name": "Caf\u00e9 cr\u00e8me"}]}'
+    named = head(200, {"Content-Type": "application/json; charset=iso-8859-1"}, len(row))
+    unnamed = head(200, {"Content-Type": "application/json"}, len(row.encode()))
+    error = '{"error": "Caf\u00e9 ferm\u00e9"}'.encode()
+    refused = head(400, {"Content-Type": "application/json"}, len(error)) + error
+    answers = _in_turn(
+        [_NO_ROWS], [named + row.encode("latin-1")], [unnamed + row.encode()], [refused]
+    )
+    with HostileServer(answers).running() as server:
+        client = Client(server.url, token="t")
+        client.login()
+        assert client.retrieve("5") == {"Name": "Caf\u00e9 cr\u00e8me"}
+        assert client.retrieve("6") == {"Name": "Caf\u00e9 cr\u00e8me"}
+        with pytest.raises(ApiError, match="Caf\u00e9 ferm\u00e9"):
+            client.retrieve("7")
 
 
 def test_query_rows_are_the_dicts_of_the_answer_a_lone_one_too() -> None:
@@ -685,6 +849,21 @@ def test_a_query_asks_for_the_next_page_only_after_a_full_one() -> None:
         *(f"SELECT Id FROM INVOICE OFFSET {n} ROWS FETCH NEXT 2 ROWS ONLY" for n in (0, 2, 4, 6)),
         "SELECT Id FROM INVOICE OFFSET 0 ROWS FETCH NEXT 5 ROWS ONLY",
     ]
+
+
+def test_pages_are_asked_for_on_a_thread_named_for_them() -> None:
+    """A hang or a failure report (tests/fuzz.py names the thread) says what was running."""
+    page = ok_json({"queryResponse": [{"Id": "1"}, {"Id": "2"}]})
+    named: list[str] = []
+
+    def answer(request: Request) -> list[Piece]:
+        named.extend(t.name for t in threading.enumerate() if t.name.startswith("bpxl-page"))
+        return [page]
+
+    with HostileServer(answer).running() as server:
+        rows = Client(server.url, token="t").query("SELECT Id FROM INVOICE", page_size=5)
+        assert len(list(rows)) == 2
+    assert named and named[-1].startswith("bpxl-page_")
 
 
 def test_a_refused_delete_fails_every_id_without_secrets() -> None:
@@ -756,6 +935,26 @@ def test_a_logout_that_fails_is_no_error() -> None:
         client.create([_ROW])
     client.close()  # the server is gone
     assert client._session_id is None
+
+
+def test_a_logout_is_given_30_seconds_whatever_the_read_timeout() -> None:
+    """Closing waits for a slow logout (up to 30 s: a hung one must not hold the end of a run
+    for the 7 minutes a batch may take), not only as long as the client's read timeout."""
+
+    login = ok_json({"loginResponse": [{"ErrorCode": "0", "SessionID": "s-1", "UserId": "7"}]})
+
+    def answer(request: Request) -> list[Piece]:
+        if request.path.endswith("/login"):
+            return [login]
+        return [1.0, ok_json({})] if request.path.endswith("/logout") else [_CREATED]
+
+    with HostileServer(answer, answer_logins=False).running() as server:
+        client = Client(server.url, username="ann", password="pw", timeout=(2.0, 0.3))
+        client.create([_ROW])
+        began = time.monotonic()
+        client.close()
+        assert time.monotonic() - began >= 0.9  # the answer came after 1 s and was waited for
+    assert server.requests[-1].path == "/t/rest/2.0/logout"
 
 
 def test_closing_logs_out_a_session_only() -> None:

@@ -19,13 +19,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
+from http import HTTPMethod
 from typing import Any, Self
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -40,7 +38,11 @@ MAX_REQUESTS_PER_S = 15.0  # BillingPlatform's published limit per client
 MAX_CONCURRENCY = 8  # ... and its 4 to 8 concurrent threads
 PAGE_SIZE = 10_000
 RATE_LIMIT_BUDGET_S = 300.0  # total wait on 429s for one request before its batch is given up
-_WRITE_VERBS = {Operation.CREATE: "POST", Operation.UPDATE: "PUT", Operation.UPSERT: "PATCH"}
+_WRITE_VERBS = {
+    Operation.CREATE: HTTPMethod.POST,
+    Operation.UPDATE: HTTPMethod.PUT,
+    Operation.UPSERT: HTTPMethod.PATCH,
+}
 _MOST_CLOCK_SKEW = dt.timedelta(days=366)  # a Date further off than this is junk
 
 
@@ -48,7 +50,7 @@ def is_loopback(host: str | None) -> bool:
     """Whether ``host`` names this computer (127.0.0.0/8, ::1 or localhost)."""
     if not host:
         return False
-    if host.lower().rstrip(".") == "localhost":
+    if host.lower() in ("localhost", "localhost."):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -155,13 +157,9 @@ class _Retry(Retry):
     returned as it came, a failed connection raised, and a pause before a retry ends at once."""
 
     def __init__(
-        self,
-        *args: Any,
-        halt: threading.Event | None = None,
-        strain: Strain | None = None,
-        **kwargs: Any,
+        self, *, halt: threading.Event | None = None, strain: Strain | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
         self.halt = halt or threading.Event()
         self.strain = strain or Strain()
 
@@ -170,38 +168,37 @@ class _Retry(Retry):
         made.halt, made.strain = self.halt, self.strain
         return made
 
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+    def is_retry(self, method: str, status_code: int, *_: bool) -> bool:
+        """(urllib3 would also retry a 429 with a Retry-After, or a 413: not here. A 429 is
+        left to ``Client._send``, which waits it out and slows the whole client down, whatever
+        the verb; a batch too large stays too large.)"""
         if self.halt.is_set():
             return False
         if method.upper() == "GET" and status_code == 500 and self.total:
             return True
-        return super().is_retry(method, status_code, has_retry_after)
+        return super().is_retry(method, status_code)
 
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        """The next try, after its pause (the server's Retry-After, else the backoff); a halt
-        during the pause ends it: urllib3 then returns a failed answer as it came, or raises the
-        connection's failure."""
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
+        """The next try, after its pause (the server's Retry-After, else the backoff). Past the
+        answer's deadline, or after a halt during the pause, urllib3 gives up on it: it returns a
+        failed answer as it came, or raises the connection's failure."""
         exchange = transport.current()
         if exchange is not None and exchange.expired:  # the answer's deadline passed: no retry
-            raise MaxRetryError(_pool, url or "", error or ResponseError("deadline"))  # type: ignore[arg-type]
-        made = super().increment(method, url, response, error, _pool, _stacktrace)
+            return self._give_up(*args, **kwargs)
+        made = super().increment(*args, **kwargs)
+        response: BaseHTTPResponse | None = kwargs.get("response")  # urllib3 names it
         pause = made.get_retry_after(response) if response is not None else None
-        if not (made.respect_retry_after_header and pause):
+        if not pause:  # (urllib3's respect_retry_after_header, True by default)
             pause = made.get_backoff_time()
         # A query's 429 asks to slow down as much as a write's does.
         self.strain.count(pause, slow_down=response is not None and response.status == 429)
         if self.halt.wait(pause):
-            stopped = error or ResponseError("stopped by the user")
-            raise MaxRetryError(_pool, url or "", stopped)  # type: ignore[arg-type]  # as urllib3
+            return self._give_up(*args, **kwargs)
         return made
+
+    def _give_up(self, *args: Any, **kwargs: Any) -> Self:
+        """Raises urllib3's ``MaxRetryError``, as when no retry is left (none is, here)."""
+        return super(_Retry, self.new(total=0)).increment(*args, **kwargs)
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         """Nothing: ``increment`` has paused already, in a way a halt can cut short."""
@@ -224,7 +221,6 @@ def _retry_policy(halt: threading.Event, strain: Strain) -> Retry:
         backoff_factor=0.5,
         backoff_max=30,
         backoff_jitter=0.5,
-        respect_retry_after_header=True,
         raise_on_status=False,
         halt=halt,
         strain=strain,
@@ -292,8 +288,7 @@ class Client:
         self._http = requests.Session()
         self._http.trust_env = not loopback  # no proxy between us and a local sandbox
         adapter = transport.GuardedAdapter(
-            pool_connections=1,
-            pool_maxsize=pool_size,
+            pool_maxsize=pool_size,  # connections kept for reuse: one per thread
             max_retries=_retry_policy(self._halt, self.strain),
         )
         self._http.mount("http://", adapter)
@@ -323,7 +318,7 @@ class Client:
         """Log out (ending the server session) and release connections."""
         if self._session_id:
             with contextlib.suppress(ApiConnectionError):  # the session expires on its own
-                self._send("POST", "logout", timeout=(self.timeout[0], 30))
+                self._send(HTTPMethod.POST, "logout", timeout=(self.timeout[0], 30))
             self._session_id = None
         self._http.close()
 
@@ -352,7 +347,7 @@ class Client:
             self._check_token()
             return
         response = self._send(
-            "POST",
+            HTTPMethod.POST,
             "login",
             json={"username": self.username, "password": self._password},
             authenticated=False,
@@ -377,7 +372,7 @@ class Client:
 
     def _oauth_token(self) -> str:
         response = self._send(
-            "POST",
+            HTTPMethod.POST,
             "authenticate",
             api="auth/1.0",
             params={"grant_type": "client_credentials"},
@@ -414,7 +409,7 @@ class Client:
         if self._token_checked:
             return
         sql = f"SELECT Id FROM {fields.ENTITY} WHERE Id = 0"
-        response = self._send("GET", "query", params={"sql": sql})
+        response = self._send(HTTPMethod.GET, "query", params={"sql": sql})
         if response.status_code in (401, 403):
             raise AuthenticationError(
                 f"BillingPlatform at {self.url} refused the bearer token "
@@ -514,9 +509,9 @@ class Client:
                         allow_redirects=False,  # see _refuse_redirect
                         stream=True,
                     )
+                    self._read_body(response, exchange)
                 except requests.RequestException as failure:
                     raise self._connection_error(failure, exchange) from None
-                self._read_body(response, exchange)
             self._note_clock(response)
             self._refuse_redirect(response)
             if response.status_code == 429:
@@ -539,13 +534,13 @@ class Client:
 
     def _read_body(self, response: requests.Response, exchange: transport.Exchange) -> None:
         """The whole answer, read in pieces within the exchange's deadline and the size limit;
-        either failing, the request may have been stored (``ApiConnectionError``, ``sent``)."""
+        either failing, the request may have been stored (``ApiConnectionError``, ``sent``;
+        a failed read raises requests' exception, which ``_send`` words)."""
         body = bytearray()
         try:
             for piece in response.iter_content(1 << 16):
                 body += piece
                 if len(body) > self.max_answer_bytes:
-                    response.close()
                     limit = self.max_answer_bytes / (1024 * 1024)
                     raise ApiConnectionError(
                         f"BillingPlatform at {self.url} answered with more than {limit:g} MB, "
@@ -553,17 +548,13 @@ class Client:
                         f"If this is your tenant, set {transport.SIZE_ENV} to a larger number of "
                         "megabytes; else check the URL.",
                     )
-        except requests.RequestException as failure:
-            response.close()
-            raise self._connection_error(failure, exchange) from None
+        finally:
+            response.close()  # back to the pool when read to the end, else the connection closed
         if exchange.expired:  # the watchdog cut the answer short where no read noticed
-            response.close()
-            raise self._connection_error(requests.Timeout(), exchange)
+            raise requests.Timeout()
         response._content = bytes(body)  # what .text and .json() read, as if read by requests
-        response._content_consumed = True  # type: ignore[attr-defined]
         if response.encoding is None:
             response.encoding = "utf-8"  # JSON's; spares guessing over megabytes
-        response.close()  # the connection goes back to the pool
 
     def _refuse_redirect(self, response: requests.Response) -> None:
         """An API answer never sends us on: following a redirect would carry the password, the
@@ -571,7 +562,7 @@ class Client:
         if not 300 <= response.status_code < 400:
             return
         location = response.headers.get("Location") or ""
-        there = origin(urljoin(response.url or self.url, location))
+        there = origin(urljoin(self.url, location))  # the request went to the tenant's origin
         here = origin(self.url)
         where = f"another address, {there}" if there != here else "another page of it"
         raise ApiConnectionError(
@@ -625,7 +616,7 @@ class Client:
             return answers.all_records(
                 len(records), Outcome.FAILED, f"Nothing was sent. {failure.message}"
             )
-        if 200 <= response.status_code < 300:
+        if response.status_code // 100 == 2:  # (a 3xx was refused in _send)
             results = answers.from_body(op, records, response.text, None, external_id)
             if _retried(response):  # "found", to a repeat of a request whose answer was lost,
                 # may mean found what the first try made: unsaid, for the caller to look up
@@ -650,7 +641,9 @@ class Client:
 
     def delete(self, ids: Sequence[str]) -> list[RecordResult]:
         response = self._send(
-            "DELETE", f"delete/{fields.ENTITY}", json={"brmObjects": [{fields.ID: i} for i in ids]}
+            HTTPMethod.DELETE,
+            f"delete/{fields.ENTITY}",
+            json={"brmObjects": [{fields.ID: i} for i in ids]},
         )
         if response.status_code != 200:
             body = self.scrub(response.text)
@@ -666,14 +659,14 @@ class Client:
 
     def retrieve(self, record_id: str) -> dict[str, Any] | None:
         """One invoice by Id, or None when there is none."""
-        response = self._send("GET", f"{fields.ENTITY}/{record_id}")
+        response = self._send(HTTPMethod.GET, f"{fields.ENTITY}/{record_id}")
         rows = self._rows(response, "retrieveResponse")
         return rows[0] if rows else None
 
     def retrieve_where(self, entity: str, condition: str) -> list[dict[str, Any]]:
         """Records of any ``entity`` matching a condition (``GET {entity}?queryAnsiSql=``); an
         empty list when there are none. Refusals raise ``ApiError`` with the HTTP status."""
-        response = self._send("GET", entity, params={"queryAnsiSql": condition})
+        response = self._send(HTTPMethod.GET, entity, params={"queryAnsiSql": condition})
         return self._rows(response, "retrieveResponse")
 
     def query(self, sql: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
@@ -685,7 +678,9 @@ class Client:
         def page(offset: int) -> list[dict[str, Any]]:
             return self.query_page(sql, page_size, offset)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bpxl-page") as ahead:
+        # One request in flight at a time whatever the pool's size: the next page is asked
+        # for only once this one is in.
+        with ThreadPoolExecutor(thread_name_prefix="bpxl-page") as ahead:
             offset = 0
             coming = ahead.submit(page, offset)
             while True:
@@ -700,7 +695,9 @@ class Client:
     def query_page(self, sql: str, size: int, offset: int = 0) -> list[dict[str, Any]]:
         """One page of a query's rows: at most ``size``, from ``offset``, in one request."""
         paged = f"{sql} OFFSET {offset} ROWS FETCH NEXT {size} ROWS ONLY"
-        return self._rows(self._send("GET", "query", params={"sql": paged}), "queryResponse")
+        return self._rows(
+            self._send(HTTPMethod.GET, "query", params={"sql": paged}), "queryResponse"
+        )
 
     def _rows(self, response: requests.Response, key: str) -> list[dict[str, Any]]:
         if response.status_code == 404:
@@ -729,8 +726,8 @@ def check_url(url: str) -> SplitResult:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        parts, host = urlsplit(""), None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+        host = None  # (and no parts)
+    if not host or parts.scheme.lower() not in ("http", "https"):
         raise UsageError(
             f"{redact.printable(url)!r} is not a tenant URL.",
             "Give the address you log in to, e.g. https://my.billingplatform.com/yourtenant",
@@ -764,13 +761,13 @@ def refuse_secret_in_url(url: str) -> None:
 def _retried(response: requests.Response) -> bool:
     """Whether the transport sent the request again before this answer (a lost answer to an
     idempotent verb, a 502/503/504): what the answer says may be about the first try too."""
-    retries = getattr(response.raw, "retries", None)
-    return bool(getattr(retries, "history", ()))
+    retries = response.raw.retries  # urllib3 keeps the Retry an answer came with
+    return retries is not None and bool(retries.history)
 
 
 def _retry_after(response: requests.Response, fallback: float) -> float:
     """Seconds to wait from a Retry-After header (capped at a minute), else ``fallback``."""
     try:
-        return min(max(float(response.headers.get("Retry-After", "")), 0.0), 60.0)
-    except ValueError:
+        return min(max(float(response.headers["Retry-After"]), 0.0), 60.0)
+    except (KeyError, ValueError):
         return fallback
