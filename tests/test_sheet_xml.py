@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+from lxml import etree
 
 from bpxl.workbook import sheet_xml
 
@@ -98,6 +99,7 @@ def test_prefixed_xml_gets_results_in_order_with_new_rows_and_escaping(tmp_path:
     with zipfile.ZipFile(target) as out:
         xml = out.read("xl/worksheets/sheet1.xml").decode()
     assert "<x:row" in xml and "<row" not in xml and 'spans="' not in xml
+    assert xml.count("xmlns") == 1  # declared once, not again on each row written
     assert xml.index('r="A4"') < xml.index('r="B4"')  # cells stay in column order
 
 
@@ -182,3 +184,46 @@ def test_a_push_s_results_take_the_short_way(monkeypatch) -> None:
     sheet = f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>'.encode()
     written = _written(sheet, edit, {sheet_xml.Style("FFC6EFCE"): 3})
     assert written.count(b'<c r="D') == 48 and b'<c r="E' not in written
+
+
+def test_a_long_rows_ends_are_edited_without_reading_its_other_cells(monkeypatch) -> None:
+    """Numbers written into a row's first and last cells, and past them, touch only its ends
+    (``_ends``): reading every cell of a long row for each result is what made write-backs slow.
+    An edit between its ends reads the row (``_cells``), and every cell keeps its place."""
+    import io
+
+    read: list[int] = []
+    cells = sheet_xml._SheetWriter._cells
+
+    def counted(row, cell_tag, number):  # type: ignore[no-untyped-def]
+        read.append(number)
+        return cells(row, cell_tag, number)
+
+    monkeypatch.setattr(sheet_xml._SheetWriter, "_cells", staticmethod(counted))
+    middle = "".join(f"<c><v>{n}</v></c>" for n in range(3, 59))  # C to BF, placed by position
+    rows = "".join(
+        f'<row r="{n}"><c r="B{n}"><v>2</v></c>{middle}<c r="BG{n}"><v>59</v></c>{ext}</row>'
+        for n, ext in ((2, ""), (3, ""), (4, ""), (5, ""), (6, '<extLst><ext uri="u"/></extLst>'))
+    )
+    sheet = f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>'.encode()
+    edit = sheet_xml.Edit()
+    edit.set(2, 2, 20)  # the first cell
+    edit.set(3, 59, 590)  # the last
+    edit.set(4, 1, 1)  # before the first
+    edit.set(4, 60, 600)  # after the last
+    edit.set(5, 30, 300)  # between: the whole row is read
+    edit.set(6, 2, 21)
+    edit.set(6, 59, 591)
+    out = io.BytesIO()
+    sheet_xml._SheetWriter(edit, {}, False).run(io.BytesIO(sheet), out)
+    assert read == [5]
+    written = etree.fromstring(out.getvalue())
+    found = {
+        c.get("r"): c.findtext(f"{{{MAIN}}}v") for c in written.iter(f"{{{MAIN}}}c") if c.get("r")
+    }
+    assert (found["B2"], found["BG3"], found["A4"], found["BH4"]) == ("20", "590", "1", "600")
+    assert (found["AD5"], found["AC5"], found["AE5"], found["BG5"]) == ("300", "29", "31", "59")
+    assert (found["B6"], found["BG6"]) == ("21", "591")  # before the row's extension list
+    row_4 = written.find(f".//{{{MAIN}}}row[@r='4']")
+    assert row_4 is not None and row_4[1].get("r") == "B4" and row_4[2].get("r") is None
+    assert [c.findtext(f"{{{MAIN}}}v") for c in row_4] == ["1", *map(str, range(2, 60)), "600"]

@@ -354,6 +354,7 @@ def test_what_comes_after_the_rows_is_kept_as_it_was(tmp_path: Path) -> None:
     target, sheet = edited(book, edit)
     xml = raw(target, SHEET)
     assert xml.endswith(b"</sheetData>" + tail.encode() + b"</worksheet>")
+    assert xml.count(b"xmlns") == 1  # declared once, not again on each row written
     assert [etree.QName(e).localname for e in sheet] == [
         "sheetData",
         "mergeCells",

@@ -168,7 +168,7 @@ def check_parts(source: zipfile.ZipFile, sheet: str) -> None:
 
 
 def _parse(data: bytes) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    parser = etree.XMLParser(resolve_entities=False, huge_tree=True)  # no network: the default
     return etree.fromstring(data, parser)
 
 
@@ -391,13 +391,8 @@ class _SheetWriter:
 
     def run(self, source: IO[bytes], out: IO[bytes]) -> None:
         self.out = out
-        events = etree.iterparse(
-            source,
-            events=("end",),
-            tag=("{*}sheetData", "{*}row"),
-            remove_blank_text=False,
-            resolve_entities=False,
-            huge_tree=True,
+        events = etree.iterparse(  # "end" events only, blank text kept: lxml's defaults
+            source, tag=("{*}sheetData", "{*}row"), resolve_entities=False, huge_tree=True
         )
         number = 0
         data: etree._Element | None = None
@@ -474,7 +469,26 @@ class _SheetWriter:
         self.out.write(tail[tail.index(f"<!--{self.marker}-->".encode()) + len(self.marker) + 7 :])
 
     def _write(self, row: etree._Element) -> None:
-        self._put(_without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen))
+        self._put(self._serialised(row))
+
+    def _serialised(self, row: etree._Element) -> bytes:
+        """The row as lxml writes it, without the namespace declarations lxml repeats on it when
+        the enclosing sheetData already has them in scope (the same prefix for the same
+        namespace). What each set of declarations became is remembered: rows repeat the same few.
+        """
+        xml: bytes = etree.tostring(row, encoding="UTF-8")
+        found = _DECLARATIONS.match(xml)
+        if found is None:
+            return xml
+        declared = found.group(1)
+        if declared not in self.seen:
+            self.seen[declared] = _DECLARATION.sub(self._unless_in_scope, declared)
+        return xml[: found.start(1)] + self.seen[declared] + xml[found.end(1) :]
+
+    def _unless_in_scope(self, declaration: re.Match[bytes]) -> bytes:
+        prefix = declaration.group(1).decode() if declaration.group(1) else None
+        in_scope = self.scope.get(prefix) == declaration.group(2).decode()
+        return b"" if in_scope else declaration.group(0)
 
     def _put(self, piece: bytes) -> None:
         """Rows go out in chunks of about a megabyte: the zip stream compresses each write."""
@@ -527,7 +541,7 @@ class _SheetWriter:
             )
         row.set("r", str(number))
         row.attrib.pop("spans", None)  # a hint Excel recomputes; it may no longer cover the cells
-        xml = _without_scope(etree.tostring(row, encoding="UTF-8"), self.scope, self.seen)
+        xml = self._serialised(row)
         start, end = xml.index(b">") + 1, xml.rindex(b"</")  # lxml writes ">" in values as &gt;
         if row.text:  # new cells go where lxml puts them: after the text before the first
             start += len(_element_text(row.text))
@@ -706,27 +720,3 @@ def _element_text(text: str) -> bytes:
 
 _DECLARATIONS = re.compile(rb'^<[\w.:-]+((?:\s+xmlns(?::[\w.-]+)?="[^"]*")+)')
 _DECLARATION = re.compile(rb'\s+xmlns(?::([\w.-]+))?="([^"]*)"')
-
-
-def _without_scope(
-    xml: bytes, scope: Mapping[str | None, str], seen: dict[bytes, bytes] | None = None
-) -> bytes:
-    """Drop the namespace declarations lxml repeats on a serialised row when the enclosing
-    sheetData already has them in scope (the same prefix for the same namespace). ``seen``
-    remembers what each set of declarations became: rows repeat the same few."""
-    found = _DECLARATIONS.match(xml)
-    if found is None:
-        return xml
-    declared = found.group(1)
-    kept = seen.get(declared) if seen is not None else None
-    if kept is None:
-
-        def keep(declaration: re.Match[bytes]) -> bytes:
-            prefix = declaration.group(1).decode() if declaration.group(1) else None
-            in_scope = scope.get(prefix) == declaration.group(2).decode()
-            return b"" if in_scope else declaration.group(0)
-
-        kept = _DECLARATION.sub(keep, declared)
-        if seen is not None:
-            seen[declared] = kept
-    return xml[: found.start(1)] + kept + xml[found.end(1) :]
