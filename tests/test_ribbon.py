@@ -23,10 +23,12 @@ def _rows(n: int) -> list[list[object]]:
 def test_a_button_clicked_while_another_runs_says_what_runs_and_stop_ends_it(
     make_sandbox, run, memory_keyring
 ) -> None:  # type: ignore[no-untyped-def]
-    sandbox = make_sandbox(faults=["latency:3s"])  # a slow tenant: the send outlasts the click
+    """1,000 rows: five batches, four at a time, to a slow tenant: the click returns while they
+    go, and Stop sending keeps the fifth from going."""
+    sandbox = make_sandbox(faults=["latency:3s"])
     run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
     profiles.set_active("live")
-    book = book_from_rows(HEADER, _rows(3))
+    book = book_from_rows(HEADER, _rows(1_000))
     app = book.app
     app.vba["BpxlPoll"] = ribbon.poll
     app.alert_answers = ["ok"]
@@ -40,8 +42,17 @@ def test_a_button_clicked_while_another_runs_says_what_runs_and_stop_ends_it(
     app.run_python(lambda: ribbon.action("bpxlStop", book))
     assert "BillingPlatform: stopping after the rows on their way..." in app.status_history
     app.idle()
-    assert book.sheets[0].column("Result") == {2: "Created", 3: "Created", 4: "Created"}
-    assert sandbox.sandbox.store.count() == 3  # the rows on their way when Stop was clicked
+    said = app.alerts[-1][0]
+    assert said.startswith(
+        "Stopped, as you asked: no more rows went out. Every row says what happened to it; rows "
+        "not sent say so: select them and click the button again to send them.\n1,000 rows: "
+    ), said
+    results, messages = book.sheets[0].column("Result"), book.sheets[0].column("Message")
+    created = [r for r in results if results[r] == "Created"]
+    stopped = [r for r in results if results[r] == "Failed"]
+    assert len(created) + len(stopped) == 1_000 and len(stopped) >= 200
+    assert all(messages[r].startswith("Not sent: stopped") for r in stopped)
+    assert sandbox.sandbox.store.count() == len(created)  # the rows on their way when stopped
     press(book, "bpxlStop")
     assert app.alerts[-1][0] == "Nothing is running."  # the send has ended: the next one may go
     assert set(app.alert_titles) == {"BillingPlatform"}
