@@ -180,7 +180,6 @@ class Job:
         self.excel = ExcelThread()
         self.stop = threading.Event()
         self.finished = threading.Event()
-        self.progress = ""
         self._thread = threading.Thread(
             target=self._run, args=(work,), name=f"bpxl {name}", daemon=True
         )
