@@ -5,15 +5,17 @@ is no Excel for Windows. Install and uninstall as a whole are in test_install.py
 
 from __future__ import annotations
 
+import dataclasses
 import locale
 import platform
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from bpxl.core import connection
-from bpxl.excel import install, xlam
+from bpxl.excel import install, preflight, xlam
 
 from .test_install import GOOD, JUERGEN, VENV_PYTHON
 
@@ -221,3 +223,32 @@ def test_without_excel_for_windows_nothing_is_installed_and_the_words_say_what_w
     assert install.excel_registered() is False
     with pytest.raises(install.CannotInstallError, match="Excel is not installed"):
         install.refuse_without_excel(windows=True)  # the registry asked when not told
+
+
+def test_every_reason_not_to_install_is_named_each_on_its_own_line(places_home: Path) -> None:
+    machine = dataclasses.replace(GOOD, version=(3, 10), excel_running=True)
+    reasons = preflight.problems(machine)
+    assert len(reasons) == 2
+    with pytest.raises(install.CannotInstallError) as refused:
+        install.install(install.Places.for_user(places_home), machine, VENV_PYTHON, JUERGEN)
+    assert str(refused.value) == "\n".join(reasons)
+
+
+def test_the_config_is_written_in_the_code_page_windows_uses_for_the_user(
+    places_home: Path,
+) -> None:
+    """A Polish Windows (cp1250) holds a folder name cp1252 cannot."""
+    python = Path(r"D:\Łódź\python.exe")
+    places = install.Places.for_user(places_home)
+    install.install(places, GOOD, python, JUERGEN, "cp1250")
+    assert (
+        places.config.read_bytes()
+        .decode("cp1250")
+        .startswith('"INTERPRETER_WIN","D:\\Łódź\\python.exe"\r\n')
+    )
+    assert places.label.read_bytes() == b"SANDBOX (on this computer)\r\n"
+
+
+def test_purge_without_a_data_folder_removes_nothing_more(places_home: Path) -> None:
+    shutil.rmtree(connection.data_dir(), ignore_errors=True)
+    assert install.uninstall(install.Places.for_user(places_home), GOOD, purge=True) == []

@@ -167,8 +167,8 @@ def install(
     places.settings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(built_addin(), places.addin)
     places.config.write_bytes(config.encode(code_page or ansi_code_page()))
-    if not places.label.exists():
-        write_ansi(places.label, SANDBOX_LABEL + "\n", code_page)
+    if not places.label.exists():  # in plain ASCII: the same in every code page
+        write_ansi(places.label, SANDBOX_LABEL + "\n")
     template.write(places.template)
     return [places.addin, places.config, places.label, places.template]
 
