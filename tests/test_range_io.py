@@ -227,3 +227,13 @@ def test_the_status_bar_counts_up_and_gives_excel_its_own_back() -> None:
     bar.close()
     assert app.status_history[-1] is False
     assert StatusBar(App()).verb == "sending"
+
+
+def test_a_filter_that_hides_every_row_leaves_none_to_choose() -> None:
+    """Excel answers "No cells were found." when asked for the visible cells of hidden rows."""
+    book = sheet_of(["Id", "BillingProfileId"], [[None, "101"], [None, "102"]])
+    book.sheets[0].hidden_rows = {2, 3}
+    book.app.selected = "$B$2"
+    assert chosen_rows(book.app, read_block(book.sheets[0])) == Choice([], True)
+    book.app.selected = "$B$2:$B$3"
+    assert chosen_rows(book.app, read_block(book.sheets[0])) == Choice([], False)
