@@ -337,6 +337,12 @@ TESTS = {
     # The worker thread, the calls into Excel it hands over and the polls, on their own; every
     # button goes through it too (test_excel.py), the long sends slowly.
     "excel/background": ["tests/test_background.py"],
+    # The .xlam built and read back, the VBA project's structure, the DLLs its VBA loads.
+    "excel/xlam": [
+        "tests/test_addin_build.py",
+        "tests/test_vba_project.py",
+        "tests/test_install.py::test_the_dlls_looked_for_are_the_ones_the_add_ins_vba_loads",
+    ],
     "excel/wheels": [
         "tests/test_wheels.py",
         "tests/test_install.py::test_the_wheels_folder_holds_windows_own_dependencies",
@@ -345,9 +351,23 @@ TESTS = {
         "tests/test_smoke.py",
         "tests/test_install.py::test_the_smoke_workbook_holds_each_scenario",
     ],
+    # Its rules, and test_install's installs and refusals (its checks of install.ps1 and the
+    # README read files the scratch copy has not).
     "excel/install": [
-        "tests/test_install.py",
         "tests/test_install_rules.py",
+        *(
+            f"tests/test_install.py::{name}"
+            for name in (
+                "test_install_refuses_what_would_half_work_and_writes_nothing",
+                "test_config_names_folders_by_variable_and_reads_back_as_ansi_for_juergen",
+                "test_a_path_outside_the_user_folders_is_written_in_the_code_page",
+                "test_a_folder_name_the_code_page_cannot_hold_is_refused_before_writing",
+                "test_uninstall_keeps_journals_and_revert_data_unless_purged",
+                "test_uninstall_refuses_while_excel_runs",
+                "test_the_command_keeps_journals_and_says_how_to_purge",
+                "test_install_refuses_without_excel_for_windows",
+            )
+        ),
         *(
             f"tests/test_excel.py::{name}"
             for name in (
