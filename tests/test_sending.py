@@ -33,13 +33,14 @@ from bpxl.core.roundtrip.pull_memory import Pulled
 
 from .conftest import RunningSandbox
 
-HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "Result", "Message"]
-ID, RESULT, MESSAGE = 0, 4, 5
+HEADER = ["Id", "BillingProfileId", "FileName", "AgingInterval", "DueDate", "Result", "Message"]
+ID, FILE, RESULT, MESSAGE = 0, 2, 5, 6
+DUE = 46000  # 2025-12-09, as Excel counts days
 CREATE, UPDATE, UPSERT = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
 
 
 def new_rows(n: int, name: str = "e") -> dict[int, list[object]]:
-    return {2 + i: [None, "101", f"{name}-{i}.pdf", i, None, None] for i in range(n)}
+    return {2 + i: [None, "101", f"{name}-{i}.pdf", i, DUE, None, None] for i in range(n)}
 
 
 class MemoryDesk:
@@ -63,14 +64,16 @@ class MemoryDesk:
         self.warnings: list[str] = []
         self.proved: list[tuple[str, int]] = []
         self.stored: list[sends.Remember] = []
-        self.done = 0
+        self.done = self.total = 0
         self.connected = 0
         self.saved_meanwhile: dict[int, list[object]] | None = None  # the sheet, changed
         self.refuse_write: BpxlError | None = None
         self.profile: Profile | None = None  # None: a bare URL
+        self.date1904 = False
 
     def grid(self) -> Grid:
-        return Grid(HEADER, [(r, list(v)) for r, v in sorted(self.rows.items())])
+        rows = [(r, list(v)) for r, v in sorted(self.rows.items())]
+        return Grid(HEADER, rows, date1904=self.date1904)
 
     def read(self) -> sending.Outgoing | None:
         return sending.Outgoing("Invoices", self.grid(), self.options, self.trip, self.notes)
@@ -83,6 +86,7 @@ class MemoryDesk:
             yield Connection(client, Target(self.url, name), self.profile)
 
     def confirm(self, link: Connection, op: Operation, rows: Any) -> bool:
+        assert link.label == self.url  # the question names where the rows go
         self.asked.append((op, rows()))
         return self.answer
 
@@ -90,18 +94,20 @@ class MemoryDesk:
         return False
 
     def progress(self, done: int, total: int) -> None:
-        self.done += done
+        self.done, self.total = self.done + done, total
 
     def write(self, sheet: str, layout: Layout, results: list[RowResult]) -> None:
         if self.refuse_write is not None:
             raise self.refuse_write
         assert sheet == "Invoices"
         self.written.append(results)
+        id_column = layout.column(fields.ID)
+        assert id_column is not None and layout.result_index and layout.message_index
         for result in results:
             values = self.rows[result.row]
-            values[ID] = result.id or values[ID]
-            values[RESULT] = result.outcome.value if result.outcome else None
-            values[MESSAGE] = "; ".join(result.messages)
+            values[id_column.index] = result.id or values[id_column.index]
+            values[layout.result_index] = result.outcome.value if result.outcome else None
+            values[layout.message_index] = "; ".join(result.messages)
 
     def prove_writable(self, sheet: str, rows: int) -> None:
         self.proved.append((sheet, rows))
@@ -113,7 +119,7 @@ class MemoryDesk:
         return self.saved_meanwhile is not None
 
     def reread(self, sheet: str) -> Grid:
-        assert self.saved_meanwhile is not None
+        assert self.saved_meanwhile is not None and sheet == "Invoices"
         self.rows = self.saved_meanwhile
         return self.grid()
 
@@ -177,6 +183,10 @@ def test_a_send_asks_once_writes_each_row_and_keeps_a_finished_journal_and_the_l
         (4, ids[2], "Created"),
     ]
     assert log.rows[0].values["FileName"] == "e-0.pdf"
+    assert log.rows[0].values["DueDate"] == "2025-12-09"  # as sent, not the cell's 46000
+    assert dt.datetime.fromisoformat(log.started) > dt.datetime.now().astimezone() - dt.timedelta(
+        minutes=5
+    )
     assert log.summary == report.summary()
 
 
@@ -206,7 +216,7 @@ def test_an_upsert_on_id_is_asked_once_for_the_rows_of_both_its_parts(
 ) -> None:
     first = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
     sending.send(first)
-    rows = {**first.rows, 4: [None, "101", "new.pdf", 9, None, None]}
+    rows = {**first.rows, 4: [None, "101", "new.pdf", 9, DUE, None, None]}
     upsert = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, rows, UPSERT)
     report = sending.send(upsert)
     assert report is not None and upsert.asked == [(UPSERT, 3)]
@@ -226,9 +236,10 @@ def test_a_dry_run_marks_each_row_ready_and_sends_nothing(
     ready = "Ready to create (dry run: nothing was sent)"
     assert report.results[0].messages == [ready] and report.results[2].messages == [ready]
     assert report.results[1].outcome is Outcome.INVALID
-    assert desk.written == [report.results]
+    assert desk.written == [report.results] and desk.total == 3  # its progress shown
     log = run_log.last(desk.workbook)
     assert log is not None and log.target == "dry run: nothing was sent"
+    assert log.rows[1].values["AgingInterval"] == "soon"  # a row not sent: its cells
     assert log.command == "push create"
 
 
@@ -272,7 +283,11 @@ def test_a_key_field_the_tenant_cannot_use_stops_the_send(
     assert refused.value.hint is not None and refused.value.hint.startswith(
         "Ask the tenant's administrator for a custom Invoice field of type Text"
     )
-    assert "`bpxl connect NAME --key-field FIELD`" in refused.value.hint
+    assert refused.value.hint == (
+        "Ask the tenant's administrator for a custom Invoice field of type Text, at least 40 "
+        "characters long, that nothing else writes, or name another one with `bpxl connect NAME "
+        "--key-field FIELD` (`bpxl fields` says what is set up)."
+    )
     desk.options = PushOptions(CREATE, concurrency=1)
     desk.profile = Profile("acme", sandbox.url, "demo", production=False, key_field="FileName")
     with pytest.raises(UsageError) as refused:
@@ -478,7 +493,7 @@ def test_results_saved_with_the_workbook_are_not_lost(
     desk.workbook.write_bytes(b"saved with the Ids")
     run = one_run()
     assert sending.lost_unsaved(run) == []
-    desk.rows[5] = [None, "101", "later.pdf", 1, None, None]
+    desk.rows[5] = [None, "101", "later.pdf", 1, DUE, None, None]
     report = sending.send(desk)  # the sheet shows the Ids: only the new row is created
     assert report is not None
     assert [r.outcome for r in report.results if r.row == 5] == [Outcome.CREATED]
@@ -502,35 +517,62 @@ def test_a_workbook_sorted_during_the_send_gets_each_result_in_the_row_holding_i
     desk.saved_meanwhile = {2: before[4], 3: before[3], 4: before[2]}
     report = sending.send(desk)
     assert report is not None and [r.row for r in report.results] == [2, 3, 4]
-    assert [desk.rows[r][2] for r in (2, 3, 4)] == ["e-2.pdf", "e-1.pdf", "e-0.pdf"]
+    assert [desk.rows[r][FILE] for r in (2, 3, 4)] == ["e-2.pdf", "e-1.pdf", "e-0.pdf"]
     assert all(values[RESULT] == "Created" and values[ID] for values in desk.rows.values())
     assert desk.warnings == [
         "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
         "into the row that holds what was sent."
     ]
-    log = run_log.last(desk.workbook)
+    log = run_log.last(desk.workbook)  # what each row sent, by its row number now
     assert log is not None and log.rows[0].values["FileName"] == "e-2.pdf"
+    assert log.rows[0].values["DueDate"] == "2025-12-09"  # the record sent, not the cell
     assert one_run().finished
 
 
 def test_rows_edited_during_the_send_are_named(desk: MemoryDesk) -> None:
     before = {row: list(values) for row, values in desk.rows.items()}
-    desk.saved_meanwhile = {2: before[2], 3: [None, "101", "edited.pdf", 1, None, None]}
-    sending.send(desk)
+    desk.saved_meanwhile = {2: before[2], 3: [None, "101", "edited.pdf", 1, DUE, None, None]}
+    report = sending.send(desk)
+    assert report is not None and report.moved == [3, 4]
+    made = {r.row: r.id for r in one_run().results.values()}
     [warning] = desk.warnings
     assert warning.startswith(
         "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
         "into the row that holds what was sent. 2 sent rows are no longer in the sheet as sent "
-        "(edited or deleted): "
+        f"(edited or deleted): row 3 (Id {made[3]}), row 4 (Id {made[4]})"
     )
 
 
-def test_one_row_edited_during_the_send_is_named(tmp_path: Path, sandbox: RunningSandbox) -> None:
-    desk = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
-    desk.saved_meanwhile = {2: list(desk.rows[2])}
-    sending.send(desk)
+def test_rows_of_both_parts_of_an_upsert_go_where_they_are_and_one_edited_is_named(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    first = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
+    sending.send(first)
+    new = {4: [None, "101", "new.pdf", 9, DUE, None, None], 5: [None, "101", "x.pdf", 8, DUE]}
+    rows = {**first.rows, **new}
+    rows[5] += [None, None]
+    desk = MemoryDesk(first.workbook, sandbox.url, rows, UPSERT)
+    renamed = [None, "101", "renamed.pdf", 8, DUE, None, None]  # row 5, edited
+    desk.saved_meanwhile = {2: renamed, 3: list(rows[4]), 4: list(rows[2]), 5: list(rows[3])}
+    report = sending.send(desk)
+    assert report is not None and report.moved == [5]
+    assert [(r.row, r.outcome) for r in report.results] == [
+        (3, Outcome.CREATED),
+        (4, Outcome.UPSERTED),
+        (5, Outcome.UPSERTED),
+    ]
+    runs = journal.runs(journal_dir())
+    made = next(
+        r.id for run in runs if run.op is CREATE for r in run.results.values() if r.row == 5
+    )
     [warning] = desk.warnings
-    assert " 1 sent row is no longer in the sheet as sent (edited or deleted): " in warning
+    assert warning == (
+        "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
+        "into the row that holds what was sent. 1 sent row is no longer in the sheet as sent "
+        f"(edited or deleted): row 5 (Id {made}) (row numbers as sent); put each Id into the Id "
+        "column of the row it belongs to, with Created in Result, so that it is not created "
+        "again; check them in BillingPlatform."
+    )  # the other part lost no row, and says nothing
 
 
 # -- a round trip: rows changed since the pull ------------------------------------------------
@@ -542,7 +584,13 @@ def pulled(desk: MemoryDesk) -> dict[str, Pulled]:
         now = queries.stamps(link.client, [str(v[ID]) for v in desk.rows.values()])
     return {
         str(v[ID]): Pulled(
-            now[str(v[ID])], {"BillingProfileId": "101", "FileName": v[2], "AgingInterval": v[3]}
+            now[str(v[ID])],
+            {
+                "BillingProfileId": "101",
+                "FileName": v[FILE],
+                "AgingInterval": v[3],
+                "DueDate": "2025-12-09",
+            },
         )
         for v in desk.rows.values()
     }
@@ -551,7 +599,7 @@ def pulled(desk: MemoryDesk) -> dict[str, Pulled]:
 def edited_after_a_pull(desk: MemoryDesk, dry_run: bool = False, overwrite: bool = False) -> str:
     sending.send(desk)
     memory = pulled(desk)
-    desk.rows[3][2] = "edited.pdf"
+    desk.rows[3][FILE] = "edited.pdf"
     desk.options = PushOptions(UPDATE, concurrency=1, dry_run=dry_run)
     desk.trip = sends.ChangedRows(desk.grid(), memory, overwrite)
     return str(desk.rows[3][ID])
@@ -634,3 +682,67 @@ def test_a_send_stopped_before_it_began_marks_every_row_and_finishes(
     assert {r.outcome for r in report.results} == {Outcome.FAILED}
     assert [v[RESULT] for v in desk.rows.values()] == ["Failed"] * 3
     assert journal.unfinished(journal_dir()) == []
+
+
+def test_copies_of_stopped_pushes_are_known_by_their_rows_wherever_they_stand(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Below a blank row, with dates counted from 1904, or rows of an update that show their
+    Ids: a copy holding the rows a stopped push sent is refused all the same."""
+    mac = MemoryDesk(tmp_path / "mac.xlsx", sandbox.url, new_rows(2, "mac"))
+    mac.date1904 = True
+    stopped_mid_way(mac)
+    copy = MemoryDesk(tmp_path / "copy of mac.xlsx", sandbox.url, {2: [None] * 7})
+    copy.rows |= {row + 1: values for row, values in new_rows(2, "mac").items()}
+    copy.date1904 = True
+    assert "holds rows of mac.xlsx" in refusal(copy).message
+    first = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
+    sending.send(first)
+    update = MemoryDesk(first.workbook, sandbox.url, first.rows, UPDATE)
+    update.rows[3][FILE] = "renamed.pdf"
+    stopped_mid_way(update)
+    rows = {row: list(values) for row, values in update.rows.items()}
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, rows, UPDATE)
+    assert "holds rows of book.xlsx" in refusal(copy).message
+
+
+def test_a_recovered_copy_cleared_on_purpose_sends_its_rows_again(
+    tmp_path: Path, desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    run = stopped_mid_way(desk)
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    outcomes_went_into(run, copy.workbook)  # then the user cleared its rows to send them again
+    runs = journal.runs(journal_dir())
+    assert (
+        sending.missing_outcomes(runs[0], runs, copy.workbook, copy.grid(), fields.BUILT_IN) == []
+    )
+    copy.options = PushOptions(CREATE, concurrency=1, create_anyway=True)
+    report = sending.send(copy)
+    assert report is not None and [r.outcome for r in report.results] == [Outcome.CREATED] * 3
+
+
+def test_a_row_cleared_on_purpose_in_a_saved_workbook_is_sent_again(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    desk.workbook.write_bytes(b"a workbook")
+    desk.unsaved = True
+    sending.send(desk)
+    desk.workbook.write_bytes(b"saved with the Ids")
+    desk.rows[3][ID] = desk.rows[3][RESULT] = desk.rows[3][MESSAGE] = None
+    desk.options = PushOptions(CREATE, concurrency=1, create_anyway=True)
+    report = sending.send(desk)
+    assert report is not None
+    assert [(r.row, r.outcome) for r in report.results] == [(3, Outcome.CREATED)]
+
+
+def test_files_lost_unsaved_are_those_not_saved_since_or_gone(tmp_path: Path) -> None:
+    at = dt.datetime(2026, 12, 7, 20, 0, tzinfo=dt.UTC)
+    files = {name: tmp_path / name for name in ("gone", "older", "same", "newer")}
+    for name, path in files.items():
+        if name != "gone":
+            path.write_bytes(b"x")
+            moment = at.timestamp() + {"older": -1, "same": 0, "newer": 1}[name]
+            os.utime(path, (moment, moment))
+    run = journal.Run(tmp_path / "j.jsonl", str(files["older"]), "Invoices", CREATE, fields.ID,
+                      Target(None), at, unsaved={str(p): at for p in files.values()})  # fmt: skip
+    assert sending.lost_unsaved(run) == [str(files["gone"]), str(files["older"])]

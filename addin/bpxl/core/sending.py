@@ -433,16 +433,15 @@ def _confirm_once(
     """One question for the whole send, with its own operation and every row it sends: an upsert
     on Id goes in two parts (the new rows created, then the others upserted), but it is one
     upsert to the user, who is asked once."""
-    asked = False
+    answers: list[bool] = []  # the one answer, once given (a part declined sends nothing more)
 
     def confirm(rows: int) -> bool:
-        nonlocal asked
-        if asked:
-            return True
-        asked = True
-        if len(parts) == 1:
-            return desk.confirm(link, op, lambda: rows)
-        return desk.confirm(link, op, lambda: sum(push.going(g, o) for g, o in parts))
+        if not answers:
+            count = (
+                (lambda: rows) if len(parts) == 1 else lambda: sum(push.going(*p) for p in parts)
+            )
+            answers.append(desk.confirm(link, op, count))
+        return answers[0]
 
     return confirm
 
@@ -454,21 +453,14 @@ def _write_where_rows_are(
     holds what was sent (as ``recover`` does, from the journals), never by row number. Returns
     the sheet as it is now."""
     grid = desk.reread(outgoing.sheet)
-    results: list[RowResult] = []
-    moved: list[int] = []
-    lost: list[str] = []
-    layout = report.layout
-    for log in logs:
-        run = journal.load(log.path)
-        assert run is not None
-        recovery = recover.recover(run, grid, None, outgoing.options.catalogue)
-        results += recovery.results
-        moved += recovery.unplaced
-        lost += [recovery.unplaced_text()] if recovery.unplaced else []
-        layout = recovery.layout
+    catalogue = outgoing.options.catalogue
+    recoveries = [recover.recover(_written(log), grid, None, catalogue) for log in logs]
+    results = [result for recovery in recoveries for result in recovery.results]
+    moved = [row for recovery in recoveries for row in recovery.unplaced]
+    lost = [recovery.unplaced_text() for recovery in recoveries if recovery.unplaced]
     report.results, report.moved = sorted(results, key=lambda r: r.row), moved
     report.records = _records(grid, outgoing.options)  # by the rows' numbers now
-    desk.write(outgoing.sheet, layout, report.results)
+    desk.write(outgoing.sheet, recoveries[-1].layout, report.results)  # one sheet, one layout
     desk.warn(
         f"{desk.workbook.name} was changed while bpxl was sending (saved or sorted), so each "
         "result went into the row that holds what was sent."
@@ -480,6 +472,13 @@ def _write_where_rows_are(
         )
     )
     return grid
+
+
+def _written(log: journal.Journal) -> journal.Run:
+    """The journal this send just wrote, read back."""
+    run = journal.load(log.path)
+    assert run is not None  # it begins with its run line, written when it was opened
+    return run
 
 
 def _dry_run(outgoing: Outgoing, desk: Desk) -> tuple[push.PushReport, push.Grid]:
