@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from bpxl.core import fields, journal, run_log, sending
+from bpxl.core import fields, journal, run_log, sending, writer_lock
 from bpxl.core import push as engine
 from bpxl.core.client import Client
 from bpxl.core.connection import Connection, journal_dir, undo_dir
-from bpxl.core.errors import BpxlError, StorageError, UsageError
+from bpxl.core.errors import BpxlError, StorageError, UsageError, WorkbookBusyError
 from bpxl.core.journal import Target
 from bpxl.core.profiles import Profile
 from bpxl.core.push import Grid, PushOptions
@@ -70,12 +70,19 @@ class MemoryDesk:
         self.refuse_write: BpxlError | None = None
         self.profile: Profile | None = None  # None: a bare URL
         self.date1904 = False
+        self.held_by = ""  # what another command was told while the send read the sheet
 
     def grid(self) -> Grid:
         rows = [(r, list(v)) for r, v in sorted(self.rows.items())]
         return Grid(HEADER, rows, date1904=self.date1904)
 
     def read(self) -> sending.Outgoing | None:
+        with (
+            pytest.raises(WorkbookBusyError) as busy,
+            writer_lock.hold(self.workbook, command="pull"),
+        ):
+            pass  # the send holds the workbook: another command is refused, and told by whom
+        self.held_by = busy.value.message
         return sending.Outgoing("Invoices", self.grid(), self.options, self.trip, self.notes)
 
     @contextmanager
@@ -173,6 +180,8 @@ def test_a_send_asks_once_writes_each_row_and_keeps_a_finished_journal_and_the_l
     assert [v[ID] for v in desk.rows.values()] == ids
     run = one_run()
     assert run.finished and run.applied == {str(desk.workbook)} and not run.unsaved
+    assert run.sheet == "Invoices" and run.external_id == "Id"
+    assert desk.held_by.startswith("book.xlsx is in use by bpxl push (process ")
     log = run_log.last(desk.workbook)
     assert log is not None
     assert (log.command, log.sheet, log.target) == ("push create", "Invoices", sandbox.url)
@@ -222,7 +231,8 @@ def test_an_upsert_on_id_is_asked_once_for_the_rows_of_both_its_parts(
     assert report is not None and upsert.asked == [(UPSERT, 3)]
     assert [r.outcome for r in report.results] == [Outcome.UPSERTED] * 2 + [Outcome.CREATED]
     assert [r.row for r in report.results] == [2, 3, 4]
-    assert len(journal.runs(journal_dir())) == 3  # the create, then the upsert's two parts
+    runs = journal.runs(journal_dir())  # the create, then the upsert's two parts
+    assert len(runs) == 3 and {(r.external_id, r.sheet) for r in runs} == {("Id", "Invoices")}
 
 
 def test_a_dry_run_marks_each_row_ready_and_sends_nothing(
@@ -240,6 +250,7 @@ def test_a_dry_run_marks_each_row_ready_and_sends_nothing(
     log = run_log.last(desk.workbook)
     assert log is not None and log.target == "dry run: nothing was sent"
     assert log.rows[1].values["AgingInterval"] == "soon"  # a row not sent: its cells
+    assert dt.datetime.fromisoformat(log.started).date() >= dt.date(2026, 1, 1)
     assert log.command == "push create"
 
 
@@ -247,10 +258,12 @@ def test_a_command_other_than_push_is_logged_by_its_name_and_the_workbook_by_its
     tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    sending.send(MemoryDesk(Path("book.xlsx"), sandbox.url, new_rows(1)), "revert")
+    desk = MemoryDesk(Path("book.xlsx"), sandbox.url, new_rows(1))
+    sending.send(desk, "revert")
     log = run_log.last()
     assert log is not None and log.command == "revert"
     assert log.workbook == str(tmp_path / "book.xlsx")
+    assert desk.held_by.startswith("book.xlsx is in use by bpxl revert (process ")
 
 
 def test_nothing_to_send_is_no_send(desk: MemoryDesk) -> None:
@@ -364,8 +377,9 @@ def test_a_sheet_whose_header_is_no_invoice_sheet_holds_no_rows_of_a_push(
     assert not sending.belongs(run, tmp_path / "copy.xlsx", grid, fields.BUILT_IN)
 
 
-def outcomes_went_into(run: journal.Run, into: Path, unsaved: bool = False) -> journal.Run:
-    journal.mark_recovered(run, into, unsaved)
+def outcomes_went_into(run: journal.Run, *into: Path, unsaved: bool = False) -> journal.Run:
+    for copy in into:
+        journal.mark_recovered(run, copy, unsaved)
     loaded = journal.load(run.path)
     assert loaded is not None
     return loaded
@@ -402,21 +416,21 @@ def test_the_original_of_a_recovered_copy_is_refused_until_recovered(
     )
 
 
-def test_one_row_or_many_are_named_so(tmp_path: Path, sandbox: RunningSandbox) -> None:
-    one = MemoryDesk(tmp_path / "one.xlsx", sandbox.url, new_rows(1))
-    run = stopped_mid_way(one)
-    outcomes_went_into(run, tmp_path / "elsewhere.xlsx")
-    refused = refusal(one)
-    assert refused.message.startswith(
-        "1 row of one.xlsx (row 2) was already sent by the push started"
-    )
-    many = MemoryDesk(tmp_path / "many.xlsx", sandbox.url, new_rows(13, "many"))
-    run = stopped_mid_way(many)
-    outcomes_went_into(run, tmp_path / "elsewhere.xlsx")
-    refused = refusal(many)
-    assert refused.message.startswith(
-        "13 rows of many.xlsx (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 3 more) were already sent"
-    )
+def test_one_row_or_many_are_named_so_and_a_later_send_elsewhere_changes_nothing(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    said = {
+        1: "1 row of b1.xlsx (row 2) was already sent",
+        10: "10 rows of b10.xlsx (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) were already sent",
+        11: "11 rows of b11.xlsx (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 1 more) were already",
+    }
+    for rows, words in said.items():
+        desk = MemoryDesk(tmp_path / f"b{rows}.xlsx", sandbox.url, new_rows(rows, f"b{rows}"))
+        outcomes_went_into(stopped_mid_way(desk), tmp_path / "one.xlsx", tmp_path / "two.xlsx")
+        sending.send(MemoryDesk(tmp_path / "other.xlsx", sandbox.url, new_rows(1, f"o{rows}")))
+        refused = refusal(desk)  # the newest push, of another file, changes nothing
+        assert refused.message.startswith(words), refused.message
+        assert "whose results went into one.xlsx, two.xlsx, not into this file" in refused.message
 
 
 def test_a_copy_made_after_the_push_finished_is_its_own(

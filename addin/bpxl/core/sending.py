@@ -235,12 +235,12 @@ def refuse_unfinished(workbook: Path, grid: push.Grid, catalogue: Catalogue, hin
 def _refuse_missing(
     workbook: Path, grid: push.Grid, catalogue: Catalogue, hint: str, runs: list[journal.Run]
 ) -> None:
-    for run in reversed(runs):
-        rows = missing_outcomes(run, runs, workbook, grid, catalogue) if run.finished else []
+    for run in reversed([r for r in runs if r.finished]):  # an unfinished one is not this file's
+        rows = missing_outcomes(run, runs, workbook, grid, catalogue)
         if not rows:
             continue
         started = run.started.astimezone().strftime("%Y-%m-%d %H:%M")
-        others = sorted(Path(p).name for p in run.applied) or [Path(run.workbook).name]
+        others = sorted(Path(p).name for p in run.applied)  # a finished run was applied somewhere
         lost = sorted(Path(p).name for p in _lacking(run, workbook, grid, catalogue))
         where = (
             f"whose results went into {', '.join(lost)} open in Excel, which was closed without "
