@@ -760,3 +760,18 @@ def test_files_lost_unsaved_are_those_not_saved_since_or_gone(tmp_path: Path) ->
     run = journal.Run(tmp_path / "j.jsonl", str(files["older"]), "Invoices", CREATE, fields.ID,
                       Target(None), at, unsaved={str(p): at for p in files.values()})  # fmt: skip
     assert sending.lost_unsaved(run) == [str(files["gone"]), str(files["older"])]
+
+
+def test_a_row_changed_on_the_server_since_the_pull_is_a_conflict_and_not_sent(
+    desk: MemoryDesk, sandbox: RunningSandbox
+) -> None:
+    invoice = edited_after_a_pull(desk)
+    with desk.connect() as link:  # a colleague changes the invoice meanwhile
+        [theirs] = link.client.write(UPDATE, [{"Id": invoice, "AgingInterval": 30}])
+    assert theirs.outcome is Outcome.UPDATED
+    writes = len(sandbox.writes())
+    report = sending.send(desk)
+    assert report is not None and [(r.row, r.outcome) for r in report.results] == [
+        (3, Outcome.CONFLICT)
+    ]
+    assert len(sandbox.writes()) == writes and desk.stored == [sends.Remember({}, [], {})]
