@@ -70,6 +70,7 @@ class MemoryDesk:
         self.refuse_write: BpxlError | None = None
         self.profile: Profile | None = None  # None: a bare URL
         self.date1904 = False
+        self.found_created: list[list[int]] = []  # rows the desk was asked to create again
         self.held_by = ""  # what another command was told while the send read the sheet
 
     def grid(self) -> Grid:
@@ -98,7 +99,8 @@ class MemoryDesk:
         return self.answer
 
     def create_again(self, found: list[RowResult]) -> bool:
-        return False
+        self.found_created.append([r.row for r in found])
+        return False  # the ribbon's No; the command line's answer is --create-anyway
 
     def progress(self, done: int, total: int) -> None:
         self.done, self.total = self.done + done, total
@@ -120,6 +122,7 @@ class MemoryDesk:
         self.proved.append((sheet, rows))
 
     def store(self, sheet: str, remember: sends.Remember) -> None:
+        assert sheet == "Invoices"
         self.stored.append(remember)
 
     def changed(self) -> bool:
@@ -210,6 +213,7 @@ def test_a_copy_of_a_sent_workbook_finds_its_rows_created_in_the_ledger(
     assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 3
     assert [r.id for r in report.results] == [v[ID] for v in desk.rows.values()]
     assert "book.xlsx (sheet Invoices, row 2)" in report.results[0].messages[0]
+    assert copy.found_created == [[2, 3, 4]]  # asked whether to create them all the same
 
 
 def test_a_send_declined_sends_nothing(desk: MemoryDesk, sandbox: RunningSandbox) -> None:
