@@ -6,12 +6,15 @@ import datetime as dt
 import hashlib
 import json
 import re
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from bpxl.core import journal
 from bpxl.core.connection import journal_dir
+from bpxl.core.errors import StorageError, UsageError
 from bpxl.core.journal import Journal, Target, load, prune, record_hash, runs, unfinished
 from bpxl.core.results import Operation, Outcome, RowResult
 
@@ -366,3 +369,94 @@ def test_closing_a_journal_twice_is_harmless(tmp_path: Path) -> None:
     log.close()  # and closed again on the way out
     run = load(log.path)
     assert run is not None and run.sent_records == {2: {"FileName": "a.pdf"}}
+
+
+def test_a_journal_folder_that_cannot_be_written_says_so_and_what_to_do(tmp_path: Path) -> None:
+    """Checked before anything is sent, and again as the journal begins."""
+    in_the_way = tmp_path / "data"
+    in_the_way.write_bytes(b"a file where bpxl's data folder should be")
+    folder = in_the_way / "journal"
+    hint = (
+        "Free some space there, or make the folder writable (or set BPXL_DATA_DIR to another "
+        "folder), then run again. If rows were being sent, run `bpxl recover` first: it finds "
+        "out what happened to each of them."
+    )
+    with pytest.raises(StorageError) as refused:
+        journal.prove_room(folder, [(2, ["INV-1"])])
+    assert (
+        refused.value.message == f"bpxl could not write its journal in {folder}: not a directory."
+    )
+    assert refused.value.hint == hint
+    with pytest.raises(StorageError) as refused:
+        start(folder, tmp_path / "book.xlsx")
+    assert (
+        refused.value.message == f"bpxl could not write its journal in {folder}: not a directory."
+    )
+    assert refused.value.hint == hint
+
+
+def test_the_room_a_journal_needs_is_measured_on_the_rows_values() -> None:
+    """600 bytes a row, and three times its values' characters, measured on the first 1,000
+    rows (blanks count nothing, numbers as written), and a megabyte more."""
+    assert journal.room_needed([]) == 1 << 20
+    rows = [(2, ["abcd", None]), (3, ["ab", 12])]  # 8 characters: 4 a row
+    assert journal.room_needed(rows) == 2 * (600 + 3 * 4) + (1 << 20)
+    many = [(n, ["a"]) for n in range(2, 1002)] + [(1002, ["b" * 10_000])]  # the last not measured
+    assert journal.room_needed(many) == 1001 * 603 + (1 << 20)
+    assert journal.room_needed(many[:1000]) == 1000 * 603 + (1 << 20)
+    halves = [(2, ["abc"]), (3, ["abcd"])]  # 3.5 characters a row: 610.5 bytes
+    assert journal.room_needed(halves) == 1221 + (1 << 20)
+
+
+class _Rows(Sequence[tuple[int, Sequence[object]]]):
+    """The rows of a push far larger than any disk: only its first rows are ever looked at."""
+
+    def __init__(self, count: int) -> None:
+        self.size = count
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [(n + 2, ["INV-1"]) for n in range(*index.indices(self.size))]
+        return (index + 2, ["INV-1"])
+
+
+def test_a_push_the_disk_has_no_room_to_journal_is_refused_before_sending(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    with pytest.raises(StorageError) as refused:
+        journal.prove_room(folder, _Rows(10**12))  # 615 TB to journal
+    need = 10**12 * (600 + 3 * 5) + (1 << 20)
+    assert re.fullmatch(
+        rf"The disk holding bpxl's data folder {re.escape(str(folder))} has [0-9,]+\.[0-9] MB "
+        rf"free; the journal of this push needs about {need / 1e6:,.1f} MB\. Nothing was sent\.",
+        refused.value.message,
+    ), refused.value.message
+    free = float(re.findall(r"has ([0-9,.]+) MB", refused.value.message)[0].replace(",", ""))
+    assert abs(free * 1e6 - shutil.disk_usage(folder).free) < 50e6
+    assert refused.value.hint == (
+        "Free some space on that disk (or set BPXL_DATA_DIR to a folder on a disk with room) "
+        "and run again."
+    )
+    assert list(folder.iterdir()) == []  # the probe written there to prove it is gone
+    journal.prove_room(folder, _Rows(1000))  # room enough: nothing said
+
+
+def test_how_long_journals_are_kept_is_read_from_bpxl_journal_days(monkeypatch) -> None:
+    monkeypatch.delenv("BPXL_JOURNAL_DAYS", raising=False)
+    assert journal.kept_days() == 30
+    monkeypatch.setenv("BPXL_JOURNAL_DAYS", "0")  # none kept once finished
+    assert journal.kept_days() == 0
+    monkeypatch.setenv("BPXL_JOURNAL_DAYS", "7.5")
+    assert journal.kept_days() == 7.5
+    monkeypatch.setenv("BPXL_JOURNAL_DAYS", "36500")
+    with pytest.raises(UsageError) as refused:
+        journal.kept_days()
+    assert refused.value.message == (
+        "The environment variable BPXL_JOURNAL_DAYS is '36500', which is not a number of days "
+        "bpxl can use."
+    )
+    assert refused.value.hint == (
+        "Set it to a number of days, 0 or more and less than 36,500 (default 30), or remove it."
+    )
