@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -460,3 +462,28 @@ def test_how_long_journals_are_kept_is_read_from_bpxl_journal_days(monkeypatch) 
     assert refused.value.hint == (
         "Set it to a number of days, 0 or more and less than 36,500 (default 30), or remove it."
     )
+
+
+def test_a_disk_that_fills_up_while_the_journal_is_written_is_said_in_words(
+    tmp_path: Path,
+) -> None:
+    """/dev/full stands for the full disk: every write to it fails as a full disk's does."""
+    if not Path("/dev/full").exists() or not Path("/proc/self/fd").is_dir():
+        pytest.skip("a full disk is staged with Linux's /dev/full")
+    folder = tmp_path / "journal"
+    said = f"bpxl could not write its journal in {folder}: the disk is full."
+    kept = start(folder, tmp_path / "book.xlsx")
+    journal.sent_path(kept.path).symlink_to("/dev/full")  # the values kept beside it
+    with pytest.raises(StorageError) as refused:
+        kept.sending([2], AT, {2: {"Amount": 10}})
+    assert refused.value.message == said
+    lines = start(folder, tmp_path / "book.xlsx")
+    full = os.open("/dev/full", os.O_WRONLY)
+    for fd in os.listdir("/proc/self/fd"):  # the journal's own lines, in the file it holds open
+        with suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(lines.path):
+                os.dup2(full, int(fd))
+    os.close(full)
+    with pytest.raises(StorageError) as refused:
+        lines.planned({2: "h"})
+    assert refused.value.message == said
