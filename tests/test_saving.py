@@ -420,3 +420,52 @@ def test_a_restore_puts_back_even_the_oldest_backup_which_it_pushes_out(tmp_path
     assert book.read_bytes() == b"version 0"
     assert kept is not None and kept.read_bytes() == b"now"
     assert saving.backups(book) == [*made[1:], kept] and not made[0].exists()
+
+
+def test_a_workbook_changed_back_to_an_older_version_is_backed_up_again(tmp_path: Path) -> None:
+    """Only the last backup counts as "unchanged since": a workbook whose bytes went back to an
+    earlier backup's is a new version after the last one, and gets its own copy."""
+    book = tmp_path / "inv.xlsx"
+    first, second = _versions(book, 2)
+    book.write_bytes(b"version 0")
+    third = saving.backup(book)
+    assert third not in (first, second) and third.read_bytes() == b"version 0"
+
+
+def test_what_cannot_be_tidied_or_given_back_does_not_stop_a_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder named like a leftover, an old backup that will not go, an owner that may not be
+    given back (a colleague's workbook): the save and the backup still happen."""
+    book = tmp_path / "inv.xlsx"
+    (tmp_path / ".inv_save.stuck.xlsx").mkdir()
+    made = _versions(book, saving.BACKUPS_KEPT)
+    made[0].unlink()
+    made[0].mkdir()  # the oldest backup, kept open elsewhere: it cannot be removed
+    (saving.backup_folder(book) / ".inv_backup.stuck.xlsx").mkdir()
+
+    def refused(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(saving.os, "chown", refused)
+    book.write_bytes(b"new")
+    copy = saving.backup(book)
+    saving.save(book, lambda temporary: temporary.write_bytes(b"saved"))
+    assert book.read_bytes() == b"saved" and copy.read_bytes() == b"new"
+    assert made[0].is_dir() and (tmp_path / ".inv_save.stuck.xlsx").is_dir()
+
+
+def test_the_room_refused_is_said_in_megabytes_rounded_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bpxl.core.errors import StorageError
+
+    book = tmp_path / "new.xlsx"  # none yet: the new file only
+    source = tmp_path / "source.csv"
+    source.write_bytes(b"x" * (1_050_001 - saving.SLACK_BYTES))  # 1.050001 MB needed
+    _free(monkeypatch, tmp_path.resolve(), 1_050_000)  # a byte short
+    with pytest.raises(StorageError) as refused:
+        saving.prove_room(book, 0, like=source)
+    assert refused.value.message.startswith(
+        "The disk holding new.xlsx has 1.1 MB free; writing the results back needs about 1.1 MB"
+    )

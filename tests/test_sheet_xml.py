@@ -100,6 +100,10 @@ def test_prefixed_xml_gets_results_in_order_with_new_rows_and_escaping(tmp_path:
         xml = out.read("xl/worksheets/sheet1.xml").decode()
     assert "<x:row" in xml and "<row" not in xml and 'spans="' not in xml
     assert xml.count("xmlns") == 1  # declared once, not again on each row written
+    with zipfile.ZipFile(target) as out:
+        styles = etree.fromstring(out.read("xl/styles.xml"))
+    assert {etree.QName(e).namespace for e in styles.iter(etree.Element)} == {MAIN}
+    assert {e.prefix for e in styles.iter(etree.Element)} == {"x"}  # the looks added too
     assert xml.index('r="A4"') < xml.index('r="B4"')  # cells stay in column order
 
 
