@@ -508,8 +508,7 @@ class _SheetWriter:
 
     def _new_row(self, number: int) -> etree._Element:
         row = etree.Element(self._tag("row"), nsmap=self.scope)
-        row.set("r", str(number))
-        self._edit_row(row, self.edit.values[number], number)
+        self._edit_row(row, self.edit.values[number], number)  # which numbers it (r)
         return row
 
     def _spliced(
