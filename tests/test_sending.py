@@ -478,13 +478,20 @@ def test_an_upsert_on_a_key_field_is_never_refused_for_the_results_of_another_fi
 # -- Excel closed without saving ----------------------------------------------------------------
 
 
+def sent_open_in_excel(desk: MemoryDesk, saved_before: float = 0) -> None:
+    """A send into a workbook open in Excel (its results on disk once it is saved), last saved
+    ``saved_before`` seconds ago."""
+    desk.workbook.write_bytes(b"a workbook")
+    if saved_before:
+        os.utime(desk.workbook, (time.time() - saved_before, time.time() - saved_before))
+    desk.unsaved = True
+    sending.send(desk)
+
+
 def test_results_lost_when_excel_closed_unsaved_are_recovered_before_a_new_send(
     desk: MemoryDesk, sandbox: RunningSandbox
 ) -> None:
-    desk.workbook.write_bytes(b"a workbook")
-    os.utime(desk.workbook, (time.time() - 60, time.time() - 60))
-    desk.unsaved = True
-    sending.send(desk)
+    sent_open_in_excel(desk, saved_before=60)
     run = one_run()
     assert set(run.unsaved) == {str(desk.workbook)}
     assert sending.lost_unsaved(run) == [str(desk.workbook)]
@@ -505,9 +512,7 @@ def test_results_lost_when_excel_closed_unsaved_are_recovered_before_a_new_send(
 def test_results_saved_with_the_workbook_are_not_lost(
     desk: MemoryDesk, sandbox: RunningSandbox
 ) -> None:
-    desk.workbook.write_bytes(b"a workbook")
-    desk.unsaved = True
-    sending.send(desk)
+    sent_open_in_excel(desk)
     desk.workbook.write_bytes(b"saved with the Ids")
     run = one_run()
     assert sending.lost_unsaved(run) == []
@@ -518,9 +523,7 @@ def test_results_saved_with_the_workbook_are_not_lost(
 
 
 def test_a_workbook_moved_or_deleted_since_may_lack_the_results(desk: MemoryDesk) -> None:
-    desk.workbook.write_bytes(b"a workbook")
-    desk.unsaved = True
-    sending.send(desk)
+    sent_open_in_excel(desk)
     desk.workbook.unlink()
     assert sending.lost_unsaved(one_run()) == [str(desk.workbook)]
 
@@ -742,9 +745,7 @@ def test_a_recovered_copy_cleared_on_purpose_sends_its_rows_again(
 def test_a_row_cleared_on_purpose_in_a_saved_workbook_is_sent_again(
     desk: MemoryDesk, sandbox: RunningSandbox
 ) -> None:
-    desk.workbook.write_bytes(b"a workbook")
-    desk.unsaved = True
-    sending.send(desk)
+    sent_open_in_excel(desk)
     desk.workbook.write_bytes(b"saved with the Ids")
     desk.rows[3][ID] = desk.rows[3][RESULT] = desk.rows[3][MESSAGE] = None
     desk.options = PushOptions(CREATE, concurrency=1, create_anyway=True)
