@@ -780,3 +780,33 @@ def test_a_row_changed_on_the_server_since_the_pull_is_a_conflict_and_not_sent(
         (3, Outcome.CONFLICT)
     ]
     assert len(sandbox.writes()) == writes and desk.stored == [sends.Remember({}, [], {})]
+
+
+def test_the_original_lacks_what_its_recovered_copy_sent_later(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """A push of book.xlsx stopped after 2 of its 4 rows, and was recovered into its copy, which
+    then sent the other 2: book.xlsx lacks their Ids too, and is told so."""
+    original = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(4))
+    _, plans, _ = engine.plan(original.grid(), original.options)
+    log = journal.Journal(journal_dir(), workbook=original.workbook, sheet="Invoices", op=CREATE,
+                          external_id=fields.ID, target=Target(sandbox.url))  # fmt: skip
+    log.planned({p.row: journal.record_hash(p.record) for p in plans})
+    log.sending([2, 3], dt.datetime.now(dt.UTC))
+    log.answered([RowResult(2, Outcome.CREATED, "901"), RowResult(3, Outcome.CREATED, "902")])
+    log.close()  # stopped there
+    [run] = journal.runs(journal_dir())
+    copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(4))
+    outcomes_went_into(run, copy.workbook)
+    copy.rows[2][ID], copy.rows[3][ID] = "901", "902"  # as the recovery wrote them
+    copy.rows[2][RESULT] = copy.rows[3][RESULT] = "Created"
+    report = sending.send(copy)
+    assert report is not None and [(r.row, r.outcome) for r in report.results] == [
+        (4, Outcome.CREATED),
+        (5, Outcome.CREATED),
+    ]
+    [later] = [r for r in journal.runs(journal_dir()) if r.workbook == str(copy.workbook)]
+    assert refusal(original).message == (
+        f"2 rows of book.xlsx (rows 4, 5) were already sent by the push started {started(later)}, "
+        "whose results went into copy.xlsx, not into this file. Nothing was sent."
+    )
