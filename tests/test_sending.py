@@ -39,7 +39,10 @@ DUE = 46000  # 2025-12-09, as Excel counts days
 CREATE, UPDATE, UPSERT = Operation.CREATE, Operation.UPDATE, Operation.UPSERT
 
 
-def new_rows(n: int, name: str = "e") -> dict[int, list[object]]:
+Rows = dict[int, list[object]]  # a sheet's rows by number: its cells
+
+
+def new_rows(n: int, name: str = "e") -> Rows:
     return {2 + i: [None, "101", f"{name}-{i}.pdf", i, DUE, None, None] for i in range(n)}
 
 
@@ -564,15 +567,20 @@ def test_rows_edited_during_the_send_are_named(desk: MemoryDesk) -> None:
     )
 
 
-def test_rows_of_both_parts_of_an_upsert_go_where_they_are_and_one_edited_is_named(
-    tmp_path: Path, sandbox: RunningSandbox
-) -> None:
+def upsert_of_two_parts(tmp_path: Path, sandbox: RunningSandbox) -> tuple[MemoryDesk, Rows]:
+    """An upsert on Id of rows 2 and 3 (created before) and the new rows 4 and 5."""
     first = MemoryDesk(tmp_path / "book.xlsx", sandbox.url, new_rows(2))
     sending.send(first)
     new = {4: [None, "101", "new.pdf", 9, DUE, None, None], 5: [None, "101", "x.pdf", 8, DUE]}
     rows = {**first.rows, **new}
     rows[5] += [None, None]
-    desk = MemoryDesk(first.workbook, sandbox.url, rows, UPSERT)
+    return MemoryDesk(first.workbook, sandbox.url, rows, UPSERT), rows
+
+
+def test_rows_of_both_parts_of_an_upsert_go_where_they_are_and_one_edited_is_named(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    desk, rows = upsert_of_two_parts(tmp_path, sandbox)
     renamed = [None, "101", "renamed.pdf", 8, DUE, None, None]  # row 5, edited
     desk.saved_meanwhile = {2: renamed, 3: list(rows[4]), 4: list(rows[2]), 5: list(rows[3])}
     report = sending.send(desk)
@@ -594,6 +602,33 @@ def test_rows_of_both_parts_of_an_upsert_go_where_they_are_and_one_edited_is_nam
         "column of the row it belongs to, with Created in Result, so that it is not created "
         "again; check them in BillingPlatform."
     )  # the other part lost no row, and says nothing
+
+
+def test_rows_lost_by_both_parts_of_an_upsert_are_named_together(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    desk, rows = upsert_of_two_parts(tmp_path, sandbox)
+    renamed = [None, "101", "renamed.pdf", 8, DUE, None, None]  # row 5, edited
+    desk.saved_meanwhile = {2: renamed, 3: list(rows[4]), 4: list(rows[2])}  # row 3 deleted
+    report = sending.send(desk)
+    assert report is not None and report.moved == [5, 3]  # one row lost by each part
+    assert [(r.row, r.outcome) for r in report.results] == [
+        (3, Outcome.CREATED),
+        (4, Outcome.UPSERTED),
+    ]
+    runs = journal.runs(journal_dir())
+    made = next(
+        r.id for run in runs if run.op is CREATE for r in run.results.values() if r.row == 5
+    )
+    advice = (
+        " (row numbers as sent); put each Id into the Id column of the row it belongs to, with "
+        "Created in Result, so that it is not created again; check them in BillingPlatform"
+    )
+    assert desk.warnings == [
+        "book.xlsx was changed while bpxl was sending (saved or sorted), so each result went "
+        "into the row that holds what was sent. 2 sent rows are no longer in the sheet as sent "
+        f"(edited or deleted): row 5 (Id {made}){advice}; row 3 (Id {rows[3][ID]}){advice}."
+    ]
 
 
 # -- a round trip: rows changed since the pull ------------------------------------------------
