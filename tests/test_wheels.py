@@ -104,9 +104,9 @@ def test_a_folder_gets_bpxl_and_every_wheel_it_needs_on_windows(pip: Path, tmp_p
 def test_the_newest_bpxl_wheel_is_the_one_fetched_for(pip: Path, tmp_path: Path) -> None:
     folder = tmp_path / "wheels"
     folder.mkdir()
-    old = folder / "bpxl-0.9-py3-none-any.whl"
+    old = folder / "bpxl-9.9-py3-none-any.whl"  # a later version left by another checkout
     with zipfile.ZipFile(old, "w") as archive:
-        archive.writestr("bpxl-0.9.dist-info/METADATA", "Name: bpxl\n")
+        archive.writestr("bpxl-9.9.dist-info/METADATA", "Name: bpxl\n")
     os.utime(old, (1, 1))  # long before this build
     wheels.fill(folder)
     assert calls(pip)[1][-1] == str(folder / "bpxl-1.0-py3-none-any.whl")
