@@ -155,6 +155,7 @@ def test_new_ids_go_into_empty_id_cells_and_replace_one_only_for_a_row_created_o
         ["OLD", "103"],  # found existing since: the Id of the invoice there is
         ["", "104"],  # an empty text (a formula's ""): as empty
         ["77", "105"],  # not among the results
+        ["", "106"],  # empty text again, the answer's Id going in without replacing one
     ]
     book = sheet_of(["Id", "BillingProfileId"], rows)
     sheet = book.sheets[0]
@@ -163,15 +164,17 @@ def test_new_ids_go_into_empty_id_cells_and_replace_one_only_for_a_row_created_o
         RowResult(3, Outcome.UPDATED, "56"),
         RowResult(4, Outcome.EXISTS, "502"),
         RowResult(5, Outcome.CREATED, "503"),
+        RowResult(7, Outcome.UPSERTED, "504"),
     ]
     write_results(read_block(sheet), results)
-    assert sheet.column("Id") == {2: "501", 3: "55", 4: "502", 5: "503", 6: "77"}
+    assert sheet.column("Id") == {2: "501", 3: "55", 4: "502", 5: "503", 6: "77", 7: "504"}
     assert sheet.column("Result") == {
         2: "Created",
         3: "Updated",
         4: "Exists",
         5: "Created",
         6: None,
+        7: "Upserted",
     }
 
 
