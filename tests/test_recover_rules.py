@@ -212,6 +212,13 @@ def test_a_row_copied_before_its_original_was_edited_does_not_take_its_id() -> N
     found = recover.recover(run, grid([corrected, *rows[1:], copy]), None)
     assert outcomes(found) == {3: (Outcome.CREATED, "2", []), 4: (Outcome.CREATED, "3", [])}
     assert found.unplaced == [2] and found.made == {2: "1"}
+    edited = [*rows[2][:3], 61, *rows[2][4:]]  # the last row edited too: still found after it
+    found = recover.recover(run, grid([corrected, rows[1], edited, copy]), None)
+    assert outcomes(found) == {
+        3: (Outcome.CREATED, "2", []),
+        4: (Outcome.CREATED, "3", [recover.EDITED]),
+    }
+    assert found.unplaced == [2]
 
 
 def test_a_row_edited_then_copied_is_found_on_the_nearest_copy() -> None:
@@ -229,6 +236,35 @@ def test_a_row_edited_then_copied_is_found_on_the_nearest_copy() -> None:
         5: (Outcome.CREATED, "2", []),
         7: (Outcome.CREATED, "5", [recover.EDITED]),
     }
+
+
+def test_fields_holding_two_values_tell_two_rows_apart() -> None:
+    """Two rows sent, their profile, date and interval each of two values: they count, and the
+    row whose file name was edited is found by them."""
+    rows = [row("101", "a.pdf"), ["", "102", "2026-05-02", 45, "b.pdf", ""]]
+    answers = [RowResult(r, Outcome.CREATED, str(r), []) for r in (2, 3)]
+    run = stopped(Operation.CREATE, rows, [2, 3], answers)
+    now = [rows[0], ["", "102", "2026-05-02", 45, "b2.pdf", ""]]
+    found = recover.recover(run, grid(now), None)
+    assert outcomes(found) == {
+        2: (Outcome.CREATED, "2", []),
+        3: (Outcome.CREATED, "3", [recover.EDITED]),
+    }
+    assert found.unplaced == []
+
+
+def test_one_edited_row_is_found_for_one_sent_row_only() -> None:
+    """Two rows alike but for their file names, both sent; one deleted, the other's file name
+    edited: it resembles both records as much. The nearer record takes it; the other is named."""
+    rows = [row("101", "a.pdf"), row("101", "b.pdf"), ["", "102", "2026-05-02", 45, "z.pdf", ""]]
+    answers = [RowResult(r, Outcome.CREATED, str(r), []) for r in (2, 3, 4)]
+    run = stopped(Operation.CREATE, rows, [2, 3, 4], answers)
+    found = recover.recover(run, grid([row("101", "c.pdf"), rows[2]]), None)
+    assert outcomes(found) == {
+        2: (Outcome.CREATED, "2", [recover.EDITED]),
+        3: (Outcome.CREATED, "4", []),
+    }
+    assert found.unplaced == [3] and found.made == {3: "3"}
 
 
 def test_creates_in_flight_need_a_connection() -> None:
