@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from bpxl.core import fields
 from bpxl.core.errors import UsageError, WorkbookLockedError
@@ -225,10 +226,11 @@ def test_merged_cells_from_the_header_down_are_kept_clear(tmp_path: Path) -> Non
     sheet.merge_cells("A1:F1")  # above the header: no column of it is kept clear
     sheet.merge_cells("D2:E3")
     sheet.merge_cells("G3:H3")
+    sheet.merge_cells("J2:K2")  # in the header row itself
     book.save(path)
     found = sheet_io.read_grid(path)
-    assert sorted(found.merged) == [(3, 4), (6, 7)]
-    assert sorted(found.grid.merged) == [(0, 1, 5, 1), (3, 2, 4, 3), (6, 3, 7, 3)]
+    assert sorted(found.merged) == [(3, 4), (6, 7), (9, 10)]
+    assert sorted(found.grid.merged) == [(0, 1, 5, 1), (3, 2, 4, 3), (6, 3, 7, 3), (9, 2, 10, 2)]
     assert found.width == 2
 
 
@@ -426,3 +428,27 @@ def test_results_go_clear_of_merges_and_join_a_table_under_a_title(tmp_path: Pat
     assert table.ref == "A2:D3"  # the table under the title takes Result and Message in
     assert [c.name for c in table.tableColumns] == ["BillingProfileId", "FileName", "Result",
                                                     "Message"]  # fmt: skip
+
+
+def test_a_sheet_named_or_a_header_is_found_in_the_tenants_words(tmp_path: Path) -> None:
+    path = _book(tmp_path / "b.xlsx", [["Sales region", "Remark"], ["North", "x"]])
+    with pytest.raises(UsageError) as refused:
+        sheet_io.read_grid(path, "Nope")
+    assert refused.value.message == "b.xlsx has no sheet named 'Nope'."
+    with pytest.raises(UsageError, match=r"^No sheet of b\.xlsx has a header"):
+        sheet_io.read_grid(path)  # the built-in fields: no header
+    region = fields.Field("Region__c", fields.FieldType.TEXT, "", label="Sales region")
+    tenant = fields.Catalogue([*fields.BUILT_IN.fields, region], "tenant")
+    found = sheet_io.read_grid(path, catalogue=tenant)
+    assert (found.sheet, found.header_row) == ("Invoices", 1)
+    assert [(n, list(v)) for n, v in found.grid.rows] == [(2, ["North", "x"])]
+    assert sheet_io.read_grid(path, "Invoices", catalogue=tenant).header_row == 1
+
+
+def test_a_1904_workbook_gives_a_grid_in_its_own_date_system(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.epoch = CALENDAR_MAC_1904
+    book.active.append(["BillingProfileId"])
+    book.save(tmp_path / "mac.xlsx")
+    assert sheet_io.read_grid(tmp_path / "mac.xlsx").grid.date1904
+    assert not sheet_io.read_grid(_book(tmp_path / "pc.xlsx", [["BillingProfileId"]])).grid.date1904
