@@ -548,6 +548,8 @@ LONGER = {
     "core/recover": 40 * 60,
     "workbook/reading": 30 * 60,
     "workbook/sheet_io": 25 * 60,
+    "workbook/cell_scan": 25 * 60,  # each mutant reads odd workbooks three ways
+    "workbook/calamine_cells": 25 * 60,
     "workbook/sheet_xml": 45 * 60,
     "core/sending": 60 * 60,  # each mutant runs most of its tests: about 10 s of sends alone
     "excel/vba": 25 * 60,  # 223 mutants, most of them in the compressor's loops
