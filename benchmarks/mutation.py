@@ -527,7 +527,15 @@ CHILDREN = {
 }
 # The VBA compressor computes: a mutant that loops for ever is stopped after twice its tests'
 # CPU time (mutmut doubles the multiplier), not 30 times (each such mutant held a run for minutes).
-TIMEOUT_MULTIPLIER = {"core/push": 3, "core/reconcile": 3, "excel/vba": 1, "core/client": 2}
+# The add-in's worker thread waits on events: a mutant that never sets one hangs, stopped after
+# 3 times its tests' usual wall time.
+TIMEOUT_MULTIPLIER = {
+    "core/push": 3,
+    "core/reconcile": 3,
+    "excel/vba": 1,
+    "core/client": 2,
+    "excel/background": 3,
+}
 # ... plus these seconds before multiplying (mutmut's default, 1 s, times 3 stops a mutant of a
 # function whose tests take 0.1 s after 3.3 s: a loaded machine takes longer to start pytest
 # in a forked child, and its mutants were counted as killed by timeout without a test failing).
