@@ -23,6 +23,7 @@ from bpxl.core import push as engine
 from bpxl.core.client import Client
 from bpxl.core.connection import Connection, journal_dir, undo_dir
 from bpxl.core.errors import BpxlError, StorageError, UsageError, WorkbookBusyError
+from bpxl.core.fields import Catalogue
 from bpxl.core.journal import Target
 from bpxl.core.profiles import Profile
 from bpxl.core.push import Grid, PushOptions
@@ -30,6 +31,8 @@ from bpxl.core.records import Layout
 from bpxl.core.results import Operation, Outcome, RowResult
 from bpxl.core.roundtrip import queries, revert_memory, sends
 from bpxl.core.roundtrip.pull_memory import Pulled
+from bpxl.sandbox import Sandbox, SandboxConfig
+from bpxl.sandbox.schema import parse_custom_field
 
 from .conftest import RunningSandbox
 
@@ -73,12 +76,13 @@ class MemoryDesk:
         self.refuse_write: BpxlError | None = None
         self.profile: Profile | None = None  # None: a bare URL
         self.date1904 = False
+        self.header = HEADER
         self.found_created: list[list[int]] = []  # rows the desk was asked to create again
         self.held_by = ""  # what another command was told while the send read the sheet
 
     def grid(self) -> Grid:
         rows = [(r, list(v)) for r, v in sorted(self.rows.items())]
-        return Grid(HEADER, rows, date1904=self.date1904)
+        return Grid(self.header, rows, date1904=self.date1904)
 
     def read(self) -> sending.Outgoing | None:
         with (
@@ -845,3 +849,61 @@ def test_the_original_lacks_what_its_recovered_copy_sent_later(
         f"2 rows of book.xlsx (rows 4, 5) were already sent by the push started {started(later)}, "
         "whose results went into copy.xlsx, not into this file. Nothing was sent."
     )
+
+
+# -- a tenant's own fields ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def tenant(tmp_path: Path) -> Iterator[tuple[str, Catalogue]]:
+    """A sandbox with fields of its own: a key field for create keys and a purchase order."""
+    own = (parse_custom_field("BpxlKey:text:40"), parse_custom_field("PoNumber:text:20"))
+    with Sandbox(SandboxConfig(port=0, custom_fields=own)) as running:
+        yield running.url, Catalogue([*fields.BUILT_IN.fields, *own])
+
+
+def tenant_desk(path: Path, url: str, catalogue: Catalogue, rows: int = 2) -> MemoryDesk:
+    desk = MemoryDesk(path, url, {r: [*v, f"PO-{r}"] for r, v in new_rows(rows).items()})
+    desk.header = [*HEADER, "PoNumber"]
+    desk.options = PushOptions(CREATE, concurrency=1, catalogue=catalogue)
+    return desk
+
+
+def test_a_key_field_named_in_any_case_holds_each_creates_key(
+    tmp_path: Path, tenant: tuple[str, Catalogue]
+) -> None:
+    url, catalogue = tenant
+    desk = tenant_desk(tmp_path / "book.xlsx", url, catalogue)
+    desk.options = PushOptions(CREATE, concurrency=1, catalogue=catalogue, key_field="bpxlkey")
+    report = sending.send(desk)
+    assert report is not None and [r.outcome for r in report.results] == [Outcome.CREATED] * 2
+    with desk.connect() as link:
+        found = list(
+            queries.query(link.client, ["BpxlKey"], ids=[str(r.id) for r in report.results])
+        )
+    keys = [str(invoice.get("BpxlKey") or "") for invoice in found]
+    assert len(keys) == 2 and all(keys) and keys[0] != keys[1]  # under the tenant's spelling
+
+
+def test_copies_with_the_tenants_own_fields_are_known_by_them(
+    tmp_path: Path, tenant: tuple[str, Catalogue]
+) -> None:
+    """A row's record holds the tenant's fields (PoNumber): a copy is found by it, and a sheet
+    sorted during the send gets each result in its row."""
+    url, catalogue = tenant
+    desk = tenant_desk(tmp_path / "book.xlsx", url, catalogue)
+    stopped_mid_way(desk)
+    copy = tenant_desk(tmp_path / "copy.xlsx", url, catalogue)
+    assert "holds rows of book.xlsx" in refusal(copy).message
+    other = tenant_desk(tmp_path / "sorted.xlsx", url, catalogue, rows=3)
+    for values in other.rows.values():
+        values[FILE] = f"sorted-{values[FILE]}"
+    other.saved_meanwhile = {2: other.rows[4], 3: other.rows[3], 4: other.rows[2]}
+    report = sending.send(other)
+    assert report is not None and report.moved == [] and other.warnings[0].endswith("was sent.")
+    assert [other.rows[r][FILE] for r in (2, 3, 4)] == [
+        "sorted-e-2.pdf",
+        "sorted-e-1.pdf",
+        "sorted-e-0.pdf",
+    ]
+    assert all(values[RESULT] == "Created" for values in other.rows.values())
