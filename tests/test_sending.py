@@ -215,12 +215,14 @@ def test_a_copy_of_a_sent_workbook_finds_its_rows_created_in_the_ledger(
     sending.send(desk)
     writes = len(sandbox.writes())
     copy = MemoryDesk(tmp_path / "copy.xlsx", sandbox.url, new_rows(3))
+    copy.rows[5] = [None, "101", "added.pdf", 5, DUE, None, None]
     report = sending.send(copy)
-    assert report is not None and len(sandbox.writes()) == writes
-    assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 3
-    assert [r.id for r in report.results] == [v[ID] for v in desk.rows.values()]
+    assert report is not None and len(sandbox.writes()) == writes + 1  # the added row only
+    assert [r.outcome for r in report.results] == [Outcome.EXISTS] * 3 + [Outcome.CREATED]
+    assert [r.id for r in report.results[:3]] == [v[ID] for v in desk.rows.values()]
     assert "book.xlsx (sheet Invoices, row 2)" in report.results[0].messages[0]
     assert copy.found_created == [[2, 3, 4]]  # asked whether to create them all the same
+    assert copy.asked == [(CREATE, 1)]  # the question counts the rows really sent
 
 
 def test_a_send_declined_sends_nothing(desk: MemoryDesk, sandbox: RunningSandbox) -> None:
