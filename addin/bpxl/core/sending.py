@@ -424,7 +424,8 @@ def _keyed(options: push.PushOptions, link: Connection) -> push.PushOptions:
             "one with `bpxl connect NAME --key-field FIELD` (`bpxl fields` says what is set up).",
         )
     field = options.catalogue.lookup(name)
-    return dataclasses.replace(options, key_field=field.name if field else name)
+    assert field is not None  # problem() found it
+    return dataclasses.replace(options, key_field=field.name)  # the tenant's spelling
 
 
 def _confirm_once(
