@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
+from bpxl import template
 from bpxl.core import fields
 from bpxl.core.fields import Catalogue, Field, FieldType
 from bpxl.core.roundtrip.pull_memory import Pulled
@@ -21,6 +22,8 @@ from bpxl.workbook import saving
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
 from bpxl.workbook.refresh import after_push, refresh
 from bpxl.workbook.sheet_xml import excel_serial
+
+from .conftest import write_invoices
 
 NAMES = ["Id", "Status", "DueDate", "FileName"]
 STAMP = "2026-12-01T10:00:00.000Z"
@@ -337,3 +340,48 @@ def test_a_stale_status_in_the_first_column_is_cleared_too(tmp_path: Path) -> No
     workbook.save(book)
     refresh(book, None, [_record(1)], NAMES)
     assert _cells(book)[1][:2] == [None, "1"]
+
+
+def test_a_refresh_grows_the_table_and_keeps_the_memory_hidden_and_protected(
+    tmp_path: Path,
+) -> None:
+    book = write_invoices(tmp_path / "table.xlsx", [])
+    pull_into(book, None, [_record(1)], NAMES)
+    refresh(book, None, [_record(1), _record(2), _record(3)], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    table = workbook[template.SHEET_TITLE].tables[template.TABLE_NAME]
+    assert table.ref.startswith("A1:") and table.ref.endswith("4")
+    memory = workbook[PULLED]
+    assert memory.sheet_state == "veryHidden" and memory.protection.sheet
+
+
+def test_a_field_column_not_pulled_is_left_as_it_is(tmp_path: Path) -> None:
+    header = ["Id", "Status", "BillableFlag", "DueDate", "FileName"]
+    book = _book(tmp_path / "book.xlsx", [], header)
+    pull_into(book, None, [_record(1)], NAMES)
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"]["C2"] = True  # not asked for: the refresh does not touch it
+    workbook.save(book)
+    refresh(book, None, [_record(1, Status="Done", DueDate="2026-06-01", FileName="")], NAMES)
+    assert _cells(book)[1] == ["1", "Done", True, dt.datetime(2026, 6, 1), None]
+
+
+def test_an_extra_column_added_by_a_refresh_is_as_wide_as_the_templates(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    refresh(book, None, [_record(1, Region__c="EU")], NAMES)
+    sheet = openpyxl.load_workbook(book)["Invoices"]
+    assert sheet["E1"].value == "Region__c" and sheet.column_dimensions["E"].width == 14
+
+
+def test_a_refresh_under_a_tenants_labels(tmp_path: Path) -> None:
+    invoice = dataclasses.replace(fields.BUILT_IN.by_name["Id"], label="Invoice No")
+    region = Field("Region__c", FieldType.TEXT, "the tenant's own", label="Region", custom=True)
+    others = [f for f in fields.BUILT_IN.fields if f.name != "Id"]
+    tenant = Catalogue([invoice, *others, region], fields.TENANT_SOURCE)
+    book = _book(tmp_path / "book.xlsx", [], ["Invoice No", "Region"])
+    names = ["Id", "Region__c"]
+    pull_into(book, None, [{"Id": "1", "Updated": STAMP, "Region__c": "US"}], names, tenant)
+    record = {"Id": "1", "Updated": STAMP, "Region__c": "EU"}
+    report = refresh(book, None, [record], names, tenant)
+    assert report is not None and report.refreshed == 1
+    assert _cells(book) == [["Invoice No", "Region"], ["1", "EU"]]

@@ -112,9 +112,9 @@ def refresh(
                         continue
                 if not _shows(cell, value):  # only what differs: most of a refresh is unchanged
                     edit.set(row, number, value, _style(cell, value))  # type: ignore[arg-type]
-            for number, value in cells:
+            for number, value in cells:  # text: no number format to give
                 if not _shows(_cell(now, number), value):
-                    edit.set(row, number, value, _style(None, value))  # type: ignore[arg-type]
+                    edit.set(row, number, value)  # type: ignore[arg-type]
         remembered[invoice] = pulled
     statuses.write(edit, layout, found, free, current)
     memory = _memory(by_field, remembered, found.grid.date1904)
