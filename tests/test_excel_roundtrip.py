@@ -16,6 +16,8 @@ from bpxl.core.errors import UsageError
 from bpxl.core.results import Outcome, RowResult
 from bpxl.core.roundtrip.pull_memory import MEMORY_SHEET
 from bpxl.excel import memory_sheet, roundtrip
+from bpxl.sandbox import Sandbox, SandboxConfig
+from bpxl.sandbox.schema import parse_custom_field
 
 from .fake_xlwings import Book, book_from_rows
 
@@ -306,3 +308,41 @@ def test_a_revert_puts_back_each_row_once_and_then_says_there_is_nothing_left(li
     assert {i: r["Status"] for i, r in _server(live).items()} == dict.fromkeys(ids, "Pending")
     with pytest.raises(UsageError, match="Nothing left to revert"):
         roundtrip.revert_last(book)
+
+
+@pytest.fixture
+def tenant(tmp_path: Path, run, memory_keyring):
+    """A tenant with fields of its own (PoNumber, CostCentre) as the ribbon's active profile."""
+    sandbox = Sandbox(
+        SandboxConfig(
+            port=0,
+            custom_fields=tuple(
+                parse_custom_field(c) for c in ("PoNumber:text:40", "CostCentre:integer")
+            ),
+        )
+    ).start()
+    run("connect", "live", "--url", sandbox.url, "--username", "demo", "--sandbox")
+    profiles.set_active("live")
+    yield sandbox
+    sandbox.stop()
+
+
+def test_the_tenants_own_field_is_pulled_sent_and_reverted(tenant) -> None:
+    with Client(tenant.url, username="demo", password="demo") as client:
+        [made] = client.create(
+            [{"BillingProfileId": "101", "PoNumber": "PO-1", "CostCentre": "12"}]
+        )
+    book = book_from_rows(["Id", "PoNumber", "CostCentre", "Result", "Message"], [])
+    _pull(book, f"Id = {made.id}")
+    sheet = book.sheets["Invoices"]
+    assert sheet.cells[(2, 2)] == "PO-1" and sheet.cells[(2, 3)] == 12  # a number, as typed
+    sheet.cells[(2, 2)] = "PO-2"
+    roundtrip.send_changed(book)
+    assert book.app.alerts[-1][0].startswith("1 row: 1 updated")
+    with Client(tenant.url, username="demo", password="demo") as client:
+        [server] = client.query(f"SELECT Id, PoNumber FROM INVOICE WHERE Id = {made.id}")
+    assert server["PoNumber"] == "PO-2"
+    roundtrip.revert_last(book)
+    with Client(tenant.url, username="demo", password="demo") as client:
+        [server] = client.query(f"SELECT Id, PoNumber FROM INVOICE WHERE Id = {made.id}")
+    assert server["PoNumber"] == "PO-1" and sheet.cells[(2, 2)] == "PO-1"
