@@ -406,3 +406,39 @@ def test_a_sheet_naming_only_the_tenants_labels_is_found(tmp_path: Path) -> None
     report = pull_into(book, None, [record], ["Id", "Region__c"], tenant)
     assert report.sheet == "Mine" and report.added == 1
     assert _values(book, "Mine") == [["Invoice No", "Region"], ["7", "EU"]]
+
+
+SHEET_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+MACRO_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+
+
+def _with_macros(plain: Path, macro: Path) -> Path:
+    """``plain`` as Excel saves it with macros: a macro-enabled workbook with a VBA project."""
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(macro, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(SHEET_TYPE, MACRO_TYPE).replace(
+                    b"</Types>",
+                    b'<Default Extension="bin" ContentType='
+                    b'"application/vnd.ms-office.vbaProject"/></Types>',
+                )
+            target.writestr(item, data)
+        target.writestr("xl/vbaProject.bin", b"the user's macros")
+    return macro
+
+
+def test_a_workbook_with_macros_keeps_them_and_one_without_gets_none(tmp_path: Path) -> None:
+    """Excel opens a .xlsm only with its macro-enabled type, a .xlsx only without: a pull keeps
+    the macros of one (whatever the case of its name) and adds none to the other."""
+    plain = write_invoices(tmp_path / "plain.xlsx", [{"Status": "Draft"}])
+    macro = _with_macros(plain, tmp_path / "MACRO.XLSM")
+    for book in (plain, macro):
+        pull_into(book, None, [_record(1)], NAMES)
+    with zipfile.ZipFile(macro) as saved:
+        assert saved.read("xl/vbaProject.bin") == b"the user's macros"
+        assert MACRO_TYPE in saved.read("[Content_Types].xml")
+    with zipfile.ZipFile(plain) as saved:
+        assert "xl/vbaProject.bin" not in saved.namelist()
+        types = saved.read("[Content_Types].xml")
+        assert SHEET_TYPE in types and MACRO_TYPE not in types
