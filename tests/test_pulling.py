@@ -442,3 +442,20 @@ def test_a_workbook_with_macros_keeps_them_and_one_without_gets_none(tmp_path: P
         assert "xl/vbaProject.bin" not in saved.namelist()
         types = saved.read("[Content_Types].xml")
         assert SHEET_TYPE in types and MACRO_TYPE not in types
+
+
+def test_an_extension_openpyxl_does_not_know_is_refused_in_general_words(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "newer.xlsx", [{"Status": "Draft"}])
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(
+        b"</worksheet>",
+        b'<extLst><ext uri="{00000000-1234-5678-9ABC-DEF012345678}"/></extLst></worksheet>',
+    )
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(UsageError) as raised:
+        pull_into(book, None, [_record(1)], NAMES)
+    assert str(raised.value).startswith("newer.xlsx has parts of a newer Excel, which bpxl")
