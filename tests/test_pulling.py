@@ -459,3 +459,39 @@ def test_an_extension_openpyxl_does_not_know_is_refused_in_general_words(tmp_pat
     with pytest.raises(UsageError) as raised:
         pull_into(book, None, [_record(1)], NAMES)
     assert str(raised.value).startswith("newer.xlsx has parts of a newer Excel, which bpxl")
+
+
+def _small(path: Path, rows: list[list[object]]) -> tuple[Path, openpyxl.Workbook]:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Mine"
+    for row in rows:
+        workbook.active.append(row)
+    return path, workbook
+
+
+def test_an_extra_column_goes_right_after_the_columns_used_from_the_header_down(
+    tmp_path: Path,
+) -> None:
+    """Not after a note in a title above the header, nor after empty cells that only have a
+    format: right after the last column holding a value in the header row or below."""
+    book, workbook = _small(tmp_path / "book.xlsx", [[None] * 7 + ["Title note"], NAMES])
+    workbook.active.cell(3, 9).number_format = "0.00"  # formatted, empty
+    workbook.save(book)
+    pull_into(book, None, [_record(1, Region__c="EU")], NAMES)
+    rows = _values(book, "Mine")
+    assert rows[1][:5] == [*NAMES, "Region__c"] and rows[2][4] == "EU"
+
+
+def test_an_extra_column_keeps_clear_of_merged_cells_and_goes_up_to_them(tmp_path: Path) -> None:
+    """A merged header cell past the fields is not written under; a merge further down that
+    starts one column later leaves the column before it free."""
+    book, workbook = _small(tmp_path / "header.xlsx", [[*NAMES, "Notes"]])
+    workbook.active.merge_cells("E1:F1")  # the user's header, merged over two columns
+    workbook.save(book)
+    pull_into(book, None, [_record(1, Region__c="EU")], NAMES)
+    assert _values(book, "Mine")[0] == [*NAMES, "Notes", None, "Region__c"]
+    book, workbook = _small(tmp_path / "below.xlsx", [NAMES])
+    workbook.active.merge_cells("F3:G3")  # below the header, from the second column past it
+    workbook.save(book)
+    pull_into(book, None, [_record(1, Region__c="EU", Colour__c="red")], NAMES)
+    assert _values(book, "Mine")[0][4:] == ["Region__c", None, None, "Colour__c"]
