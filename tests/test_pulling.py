@@ -495,3 +495,12 @@ def test_an_extra_column_keeps_clear_of_merged_cells_and_goes_up_to_them(tmp_pat
     workbook.save(book)
     pull_into(book, None, [_record(1, Region__c="EU", Colour__c="red")], NAMES)
     assert _values(book, "Mine")[0][4:] == ["Region__c", None, None, "Colour__c"]
+
+
+def test_ids_are_written_as_numbers_where_the_users_ids_are_numbers(tmp_path: Path) -> None:
+    book, workbook = _small(tmp_path / "numbers.xlsx", [NAMES, [7, "Old"]])
+    workbook.save(book)
+    pull_into(book, None, [_record(7), _record(8)], NAMES)
+    rows = _values(book, "Mine")
+    assert [r[0] for r in rows] == ["Id", 7, 8]  # like the user's own beside them
+    assert sorted(read_pulled(book)) == ["7", "8"]
