@@ -170,8 +170,9 @@ def test_a_note_on_a_cell_needs_a_message_column_and_gets_one(tmp_path: Path) ->
     workbook.active.title = "Mine"
     workbook.active.append(["Id", "Status", "FileName"])
     workbook.save(book)
-    report = pull_into(book, None, [_record(1, FileName="a\x01b"), _record(2)], NAMES)
-    assert report.noted == 1
+    records = [_record(1, FileName="a\x01b"), _record(2), _record(3, Status="\x02")]
+    report = pull_into(book, None, records, NAMES)
+    assert report.noted == 2
     sheet = openpyxl.load_workbook(book)["Mine"]
     assert [c.value for c in sheet[1]] == ["Id", "Status", "FileName", "Message"]
     assert sheet.cell(1, 4).font.bold  # bpxl's own status column
