@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.chart import BarChart, Reference
 
 from bpxl import template
 from bpxl.core import fields
@@ -22,7 +23,7 @@ from bpxl.workbook import pulling, saving
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled, sheet_fields
 
 from .conftest import write_invoices
-from .test_pull import _add_text_box, _with_chart
+from .test_pull import TEXT_BOX, _add_text_box, _with_chart
 from .test_roundtrip import add_cross_sheet_dropdown
 
 NAMES = ["Id", "Status", "DueDate", "FileName"]
@@ -505,3 +506,30 @@ def test_ids_are_written_as_numbers_where_the_users_ids_are_numbers(tmp_path: Pa
     rows = _values(book, "Mine")
     assert [r[0] for r in rows] == ["Id", 7, 8]  # like the user's own beside them
     assert sorted(read_pulled(book)) == ["7", "8"]
+
+
+def test_everything_a_pull_would_drop_is_named_with_each_sheet_it_is_on(tmp_path: Path) -> None:
+    book = write_invoices(tmp_path / "both.xlsx", [{"Status": "Draft"}])
+    workbook = openpyxl.load_workbook(book)
+    workbook.copy_worksheet(workbook[template.SHEET_TITLE]).title = "Copy"
+    workbook.save(book)
+    _with_chart(book)  # on the first sheet
+    workbook = openpyxl.load_workbook(book)
+    chart = BarChart()
+    chart.add_data(Reference(workbook["Copy"], min_col=2, min_row=1, max_row=2))
+    workbook["Copy"].add_chart(chart, "K2")
+    workbook.save(book)
+    with zipfile.ZipFile(book) as source:
+        parts = {item.filename: source.read(item.filename) for item in source.infolist()}
+    for drawing in ("xl/drawings/drawing1.xml", "xl/drawings/drawing2.xml"):
+        parts[drawing] = parts[drawing].replace(b"</wsDr>", TEXT_BOX.encode() + b"</wsDr>")
+    with zipfile.ZipFile(book, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    add_cross_sheet_dropdown(book)
+    with pytest.raises(UsageError) as raised:
+        pull_into(book, None, [_record(1)], NAMES)
+    assert str(raised.value).startswith(
+        "both.xlsx has a dropdown or check whose list is on another sheet, text boxes or shapes "
+        "(sheets 'Invoices', 'Copy'), which bpxl cannot keep"
+    )
