@@ -388,3 +388,37 @@ def test_twins_are_not_looked_for_without_knowing_the_user() -> None:
         assert client.user_id is None
         assert lookup.twins(client, {2: Lost(twin, a_while_ago())}, []) == {}
     assert fake.queries == []
+
+
+def test_the_slack_before_a_send_is_the_skew_learnt_or_else_a_guess() -> None:
+    second = dt.timedelta(seconds=1)
+    assert lookup.allowed_slack(None, checked=True) == dt.timedelta(minutes=15)
+    assert lookup.allowed_slack(None, checked=False) == 2 * second
+    # Created stamped 40 s before the Date headers said: that much earlier, and the margin.
+    assert lookup.allowed_slack(-40 * second, checked=False) == 42 * second
+    assert lookup.allowed_slack(-40 * second, checked=True) == 42 * second
+    assert lookup.allowed_slack(25 * second, checked=True) == 2 * second  # never narrowed
+    assert lookup.allowed_slack(dt.timedelta(), checked=True) == 2 * second
+
+
+def test_the_skew_is_learnt_from_the_latest_answered_creates_in_one_query() -> None:
+    with server() as (fake, client):
+        early, late = stored(fake, RECORD, {**RECORD, "FileName": "b.pdf"})
+        created = {
+            str(r["Id"]): dt.datetime.fromisoformat(str(r["Created"])).replace(tzinfo=dt.UTC)
+            for r in client.query(f"SELECT Id, Created FROM INVOICE WHERE Id IN ({early}, {late})")
+        }
+        asked = len(fake.queries)
+        sent = {early: created[early] - dt.timedelta(seconds=9)}  # stamped 9 s after its send
+        sent[late] = created[late] + dt.timedelta(seconds=4)  # stamped 4 s before its send
+        assert lookup.learn_skew(client, sent) == dt.timedelta(seconds=-4)
+        assert fake.queries[asked:] == [  # in the order they were sent
+            f"SELECT Id, Created FROM INVOICE WHERE Id IN ({early}, {late}){PAGE}"
+        ]
+        # Only the 50 sent last are asked about.
+        after = {str(900_000 + n): sent[late] + dt.timedelta(seconds=n) for n in range(1, 51)}
+        assert lookup.learn_skew(client, {**sent, **after}) is None  # none of those is there
+        assert fake.queries[-1] == (
+            f"SELECT Id, Created FROM INVOICE WHERE Id IN ({', '.join(after)}){PAGE}"
+        )
+        assert lookup.learn_skew(client, {}) is None
