@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
+from openpyxl.worksheet.table import Table
 
 from bpxl import template
 from bpxl.core import fields
@@ -285,6 +286,8 @@ def test_an_extra_column_is_refreshed_whatever_the_column_beside_it_shows(
     refresh(book, None, [_record(1, Region__c="EU", Colour__c="EU")], NAMES)
     header, row = _cells(book)[:2]
     assert row[header.index("Region__c")] == "EU" and row[header.index("Colour__c")] == "EU"
+    refresh(book, None, [_record(1, Region__c="FR", Colour__c="red")], NAMES)
+    assert _cells(book)[1] == ["1", "Pending", dt.datetime(2026, 1, 2), "inv-1.pdf", "FR", "red"]
 
 
 def test_status_columns_added_by_a_refresh_keep_clear_of_merged_cells(tmp_path: Path) -> None:
@@ -385,3 +388,32 @@ def test_a_refresh_under_a_tenants_labels(tmp_path: Path) -> None:
     report = refresh(book, None, [record], names, tenant)
     assert report is not None and report.refreshed == 1
     assert _cells(book) == [["Invoice No", "Region"], ["1", "EU"]]
+
+
+def test_a_table_under_a_header_below_a_title_grows_with_the_new_rows(tmp_path: Path) -> None:
+    book = _book(tmp_path / "titled.xlsx", [NAMES], ["Invoices of December"])
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"].add_table(Table(displayName="Pulled", ref="A2:D3"))
+    workbook.save(book)
+    pull_into(book, "Invoices", [_record(1)], NAMES)
+    report = refresh(book, "Invoices", [_record(1), _record(2)], NAMES)
+    assert report is not None and (report.added, report.refreshed) == (1, 1)
+    table = openpyxl.load_workbook(book)["Invoices"].tables["Pulled"]
+    assert table.ref == "A2:D4"
+
+
+def test_a_1904_books_remembered_dates_are_not_taken_for_edits(tmp_path: Path) -> None:
+    """The memory a refresh writes holds dates as serials of the book's own date system: read in
+    the other system they would look edited, and a date changed on the server would be kept out
+    as a conflict."""
+    book = tmp_path / "1904.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.epoch = CALENDAR_MAC_1904
+    workbook.active.title = "Invoices"
+    workbook.active.append(NAMES)
+    workbook.save(book)
+    pull_into(book, None, [_record(1)], NAMES)
+    refresh(book, None, [_record(1)], NAMES)  # the memory's dates now serials
+    report = refresh(book, None, [_record(1, DueDate="2026-09-30")], NAMES)
+    assert report is not None and (report.kept, report.conflicts) == (0, 0)
+    assert _cells(book)[1][:3] == ["1", "Pending", dt.datetime(2026, 9, 30)]
