@@ -150,6 +150,10 @@ def test_the_sheet_naming_most_fields_is_chosen_and_a_tie_asks(tmp_path: Path) -
         "cannot tell which one holds the invoices. Nothing was sent.\n  What to do: Name the "
         "sheet with --sheet, e.g. --sheet \"Notes\". Its sheets: 'Notes', 'Data'."
     )
+    two = _two_sheets(tmp_path / "two.xlsx", ["DueDate", "Id"], ["FileName", "Id"])
+    assert _no_choice(two).startswith(
+        "Sheets 'Notes', 'Data' of two.xlsx each name 2 Invoice fields in their headers, "
+    )
     assert _no_choice(_two_sheets(tmp_path / "none.xlsx", ["x"], ["y"])) == (
         "No sheet of none.xlsx has a header naming Invoice fields (Id, DueDate, ...).\n  What to "
         "do: Name the sheet with --sheet, or start from `bpxl template`."
