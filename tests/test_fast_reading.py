@@ -22,8 +22,9 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl.utils.datetime import CALENDAR_MAC_1904
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 
+from bpxl.core.cells import PHANTOM_DATE
 from bpxl.workbook import cell_scan, reading
 
 from .test_producers import FIXTURES, MAIN, package
@@ -426,3 +427,24 @@ def test_a_large_sheet_is_read_a_megabyte_at_a_time(
             reading._parsed(book, sheet, 3)
         )  # the first rows alone: never calamine, which reads every row
         assert len(asked) == 2
+
+
+def test_serial_60_shown_as_a_date_is_the_phantom_day_and_an_iso_date_is_not(
+    tmp_path: Path,
+) -> None:
+    """Every reader shares ``cell_scan.phantom``: its answers are checked here on their own."""
+    windows = CALENDAR_WINDOWS_1900
+    assert [cell_scan.phantom(raw, windows) for raw in ("60", "60.99", "61", "59.99")] == [
+        True, True, False, False
+    ]  # fmt: skip
+    assert not cell_scan.phantom("60", CALENDAR_MAC_1904)
+    assert not cell_scan.phantom("1900-02-28T00:00:00", windows)
+    path = tmp_path / "book.xlsx"
+    package(
+        path,
+        _sheet(HEADER + SCANNED_SHAPES["dates of 28 February 1900 written every way"]),
+        STRINGS,
+    )
+    [sheet] = read_both(path, calamine=False)
+    day = dt.datetime(1900, 2, 28)
+    assert sheet.rows[1] == [day, PHANTOM_DATE, day, PHANTOM_DATE, "shared"]
