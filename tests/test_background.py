@@ -177,7 +177,9 @@ def test_a_job_runs_in_its_own_named_daemon_thread_with_its_stop_signal() -> Non
     book = book_from_rows(["Id"], [["1"]])
     job = background.Job("bpxlCreate", work, book)
     assert job.serve(WAIT_S) is True
-    assert seen["stop"] is job.stop
+    assert seen["stop"] is job.stop and not job.stop.is_set()
+    job.stop.set()  # Stop sending: the work sees it
+    assert background.stop_signal() is None and job.stop.is_set()
     thread = seen["thread"]
     assert isinstance(thread, threading.Thread) and thread is not threading.current_thread()
     # Excel closing never waits for a send left running; a thread dump names the button.

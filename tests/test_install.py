@@ -287,7 +287,7 @@ def test_the_wheels_folder_holds_windows_own_dependencies(tmp_path: Path) -> Non
     wheel(
         "xlwings", 'pywin32>=224; platform_system == "Windows"', 'psutil; sys_platform == "darwin"'
     )
-    wheel("keyring", 'pywin32-ctypes>=0.2.0; sys_platform == "win32"', "jaraco.classes")
+    wheel("keyring", "jaraco.classes", 'pywin32-ctypes>=0.2.0; sys_platform == "win32"')
     wheel("tqdm", 'colorama; platform_system == "Windows"', 'pytest; extra == "dev"')
     wheel("colorama")
     with zipfile.ZipFile(tmp_path / "legacy-1.0-py3-none-any.whl", "w") as archive:
@@ -300,9 +300,11 @@ def test_the_wheels_folder_holds_windows_own_dependencies(tmp_path: Path) -> Non
         'backports.tarfile; python_full_version < "3.12" and sys_platform == "win32"',
         'winloop; python_version >= "3.13" and platform_system == "Windows"',
         'exceptiongroup; python_version < "3.11" and os_name == "nt"',
+        'tzdata; python_full_version >= "3.13" and os_name == "nt"',
+        'tomli-w; python_version >= "3.13"',  # wherever it runs: pip fetches it itself
     )
     assert wheels.windows_only(tmp_path) == [
-        "backports.tarfile", "pywin32-ctypes>=0.2.0", "pywin32>=224", "winloop"
+        "backports.tarfile", "pywin32-ctypes>=0.2.0", "pywin32>=224", "tzdata", "winloop"
     ]  # fmt: skip
     [first, *_] = wheels.download_commands(tmp_path, ["pywin32>=224"])
     assert first[first.index("--platform") + 1] == "win_amd64" and "--only-binary=:all:" in first
