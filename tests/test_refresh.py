@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from lxml import etree
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet.table import Table
 
 from bpxl import template
 from bpxl.core import fields
 from bpxl.core.fields import Catalogue, Field, FieldType
-from bpxl.core.roundtrip.pull_memory import Pulled
+from bpxl.core.roundtrip.pull_memory import STAMP_HEADER, Pulled
 from bpxl.workbook import refresh as streamed
 from bpxl.workbook import saving
 from bpxl.workbook.pulling import PULLED, pull_into, read_pulled
 from bpxl.workbook.refresh import after_push, refresh
-from bpxl.workbook.sheet_xml import excel_serial
+from bpxl.workbook.sheet_xml import Book, excel_serial
 
 from .conftest import write_invoices
 
@@ -417,3 +419,35 @@ def test_a_1904_books_remembered_dates_are_not_taken_for_edits(tmp_path: Path) -
     report = refresh(book, None, [_record(1, DueDate="2026-09-30")], NAMES)
     assert report is not None and (report.kept, report.conflicts) == (0, 0)
     assert _cells(book)[1][:3] == ["1", "Pending", dt.datetime(2026, 9, 30)]
+
+
+def test_the_memory_a_refresh_writes_is_laid_out_as_the_pull_lays_it_out(tmp_path: Path) -> None:
+    """Its cells in column order, nothing between them, the stamp right after the last field:
+    what Excel reads without repairing, where the amber marks look."""
+    book = _pulled(tmp_path / "book.xlsx", [1, 2], ["Notes", *reversed(NAMES)])
+    pulled = [list(r) for r in openpyxl.load_workbook(book)[PULLED].iter_rows(values_only=True)]
+    refresh(book, None, [_record(1), _record(2)], NAMES)
+    with zipfile.ZipFile(book) as package:
+        xml = etree.fromstring(package.read(Book(package).sheet_part(PULLED)))
+    for row in xml.iter(f"{{{streamed.MAIN}}}row"):
+        refs = [c.get("r") for c in row]
+        assert refs == sorted(refs, key=lambda r: (len(r), r)) and not (row.text or "").strip()
+        assert all(not (c.tail or "").strip() for c in row)
+    header = list(next(openpyxl.load_workbook(book)[PULLED].iter_rows(values_only=True)))
+    assert header == pulled[0] == [None, "FileName", "DueDate", "Status", "Id", STAMP_HEADER]
+
+
+def test_a_kept_edit_leaves_the_rest_of_its_row_refreshed(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    workbook = openpyxl.load_workbook(book)
+    workbook["Invoices"]["B2"] = "Mine"
+    workbook.save(book)
+    refresh(book, None, [_record(1, FileName="theirs.pdf")], NAMES)
+    assert _cells(book)[1] == ["1", "Mine", dt.datetime(2026, 1, 2), "theirs.pdf"]
+
+
+def test_an_extra_field_emptied_on_the_server_empties_its_cell(tmp_path: Path) -> None:
+    book = _pulled(tmp_path / "book.xlsx", [1])
+    refresh(book, None, [_record(1, Region__c="US")], NAMES)
+    refresh(book, None, [_record(1, Region__c="")], NAMES)
+    assert _cells(book)[1][4] is None
