@@ -433,6 +433,7 @@ def test_the_memory_a_refresh_writes_is_laid_out_as_the_pull_lays_it_out(tmp_pat
         refs = [c.get("r") for c in row]
         assert refs == sorted(refs, key=lambda r: (len(r), r)) and not (row.text or "").strip()
         assert all(not (c.tail or "").strip() for c in row)
+        assert not (row.tail or "").strip()  # nothing between the rows either
     header = list(next(openpyxl.load_workbook(book)[PULLED].iter_rows(values_only=True)))
     assert header == pulled[0] == [None, "FileName", "DueDate", "Status", "Id", STAMP_HEADER]
 
