@@ -107,6 +107,18 @@ def test_a_journal_is_named_by_its_start_in_utc_and_made_with_its_folders(
     log.discard()  # already gone: fine
 
 
+def test_journals_are_read_oldest_first_even_within_one_second(tmp_path: Path) -> None:
+    """Two pushes started in one second: their files' names differ only in a random part, yet the
+    older is read first (recovery and the refusals name the newest run)."""
+    older, newer = start(tmp_path, tmp_path / "a.xlsx"), start(tmp_path, tmp_path / "b.xlsx")
+    older.close()
+    newer.close()
+    stamp = older.path.name.split("-")[0]
+    newer.path.rename(tmp_path / f"{stamp}-00000000.jsonl")  # a name that sorts before the older
+    older.path.rename(tmp_path / f"{stamp}-ffffffff.jsonl")
+    assert [Path(r.workbook).name for r in runs(tmp_path)] == ["a.xlsx", "b.xlsx"]
+
+
 def test_a_result_without_outcome_and_a_finished_journal(tmp_path: Path) -> None:
     log = start(tmp_path, tmp_path / "b.xlsx")
     log.planned({2: "h"})
