@@ -13,6 +13,7 @@ from bpxl.core.errors import UsageError
 from bpxl.core.push import Grid, PushOptions, plan
 from bpxl.core.records import (
     OwnColumns,
+    RowPlan,
     check_layout,
     find_header,
     is_blank_row,
@@ -20,6 +21,7 @@ from bpxl.core.records import (
     plan_row,
     plan_rows,
     read_layout,
+    refuse_merged,
 )
 from bpxl.core.results import Operation
 
@@ -310,3 +312,42 @@ def test_many_rows_are_planned_as_each_row_alone(cells: list[list[object]], op: 
     plans, _ = plan_rows(layout, rows, op)
     alone = [plan_row(layout, r, v, op, fields.ID) for r, v in rows if not is_blank_row(layout, v)]
     assert [repr(p) for p in plans] == [repr(p) for p in alone]  # repr: -0.0 is not 0.0
+
+
+def test_rows_under_merged_field_cells_are_refused_naming_the_area_and_what_to_do() -> None:
+    """A merged area holds one value in its first cell: every data row under it in a field column
+    is refused; merges over user columns only, or across one field and a user column on one row,
+    are a look and refuse nothing."""
+    header: list[str | None] = ["Id", "DueDate", "Status", "Notes", *[None] * 23, "FileName"]
+    layout = read_layout(header)
+    plans = [RowPlan(row) for row in range(2, 10)]
+    refuse_merged(
+        layout,
+        plans,
+        [
+            (1, 3, 1, 5),  # DueDate B3:B5
+            (3, 2, 3, 9),  # Notes only: a user column
+            (1, 6, 2, 6),  # one row across DueDate and Status: two fields joined
+            (2, 7, 3, 7),  # one row across Status and Notes: one field, a look
+            (27, 1, 27, 2),  # FileName AB1:AB2, from the header row: row 2 only
+            (2, 8, 2, 100_000),  # Status C8:C100000, far past the rows sent
+        ],
+    )
+
+    def said(header: str, area: str, first: str) -> str:
+        return (
+            f"{header}: cells {area} are merged, and merged cells hold one value (in {first}) "
+            "whatever Excel shows beside each row; unmerge them and fill each row"
+        )
+
+    assert {p.row: p.errors for p in plans} == {
+        2: [said("FileName", "AB1:AB2", "AB1")],
+        3: [said("DueDate", "B3:B5", "B3")],
+        4: [said("DueDate", "B3:B5", "B3")],
+        5: [said("DueDate", "B3:B5", "B3")],
+        6: [said("DueDate", "B6:C6", "B6")],
+        7: [],
+        8: [said("Status", "C8:C100000", "C8")],
+        9: [said("Status", "C8:C100000", "C8")],
+    }
+    assert all(p.warnings == [] for p in plans)
