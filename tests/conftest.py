@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import locale
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -178,3 +179,14 @@ def run(
         return code, out, err
 
     return invoke
+
+
+def short_of_room(monkeypatch: pytest.MonkeyPatch, folder: Path, free: int) -> None:
+    """``folder``'s disk reported with ``free`` bytes free (the others as they are)."""
+    real = shutil.disk_usage
+
+    def usage(path: object) -> object:
+        found = real(path)  # type: ignore[arg-type]
+        return found._replace(free=free) if Path(str(path)).resolve() == folder else found
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)

@@ -6,7 +6,6 @@ The commands end to end are in test_csv_and_translate.py and test_push_cli.py.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -18,7 +17,7 @@ from bpxl.core.records import read_layout
 from bpxl.core.results import Outcome, RowResult
 from bpxl.workbook import files, saving
 
-from .conftest import write_invoices
+from .conftest import short_of_room, write_invoices
 
 ROWS = [
     {"BillingProfileId": "101", "DueDate": "2024-07-31"},
@@ -78,25 +77,15 @@ def test_a_workbook_open_in_excel_is_refused(tmp_path: Path) -> None:
         files.SendFile(book).check_writable()
 
 
-def _short_of_room(monkeypatch: pytest.MonkeyPatch, folder: Path, free: int) -> None:
-    real = shutil.disk_usage
-
-    def usage(path: object) -> object:
-        found = real(path)  # type: ignore[arg-type]
-        return found._replace(free=free) if Path(str(path)).resolve() == folder else found
-
-    monkeypatch.setattr(shutil, "disk_usage", usage)
-
-
 def test_a_csv_needs_room_for_its_results_file_as_large_as_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = csv_file(tmp_path / "in.csv", "BillingProfileId,Notes\n" + "101,x\n" * 5000)
     need = saving.room_needed(tmp_path / "in.results.csv", 10, like=data)
     assert need > data.stat().st_size  # the new file is as large as the CSV, plus the results
-    _short_of_room(monkeypatch, tmp_path.resolve(), need)
+    short_of_room(monkeypatch, tmp_path.resolve(), need)
     files.SendFile(data).prove_writable("", 10)
-    _short_of_room(monkeypatch, tmp_path.resolve(), need - 1)
+    short_of_room(monkeypatch, tmp_path.resolve(), need - 1)
     with pytest.raises(StorageError, match=r"^The disk holding in\.results\.csv has "):
         files.SendFile(data).prove_writable("", 10)
 
@@ -110,7 +99,7 @@ def test_a_workbook_is_proved_writable_in_the_sheet_named(
     with pytest.raises(UsageError):
         files.SendFile(book).prove_writable("No such sheet", 3)
     need = saving.room_needed(book, 3)
-    _short_of_room(monkeypatch, tmp_path.resolve(), need - 1)
+    short_of_room(monkeypatch, tmp_path.resolve(), need - 1)
     with pytest.raises(StorageError, match=r"^The disk holding book\.xlsx has "):
         files.SendFile(book).prove_writable(sheet, 3)
 

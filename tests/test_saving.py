@@ -14,7 +14,7 @@ import pytest
 
 from bpxl.workbook import saving
 
-from .conftest import read_sheet, write_invoices
+from .conftest import read_sheet, short_of_room, write_invoices
 
 GOOD = {"BillingProfileId": "101", "DueDate": dt.date(2024, 7, 31)}
 
@@ -106,19 +106,6 @@ def test_a_workbook_unchanged_since_its_last_backup_is_not_copied_again(tmp_path
     assert saving.backup(book) != first and len(saving.backups(book)) == 2
 
 
-def _free(monkeypatch: pytest.MonkeyPatch, folder: Path, free: int) -> None:
-    """``folder``'s disk reported with ``free`` bytes free (the others as they are)."""
-    import shutil
-
-    real = shutil.disk_usage
-
-    def usage(path: object) -> object:
-        found = real(path)  # type: ignore[arg-type]
-        return found._replace(free=free) if Path(str(path)).resolve() == folder else found
-
-    monkeypatch.setattr(shutil, "disk_usage", usage)
-
-
 def test_room_is_proved_to_the_byte_and_refused_in_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,9 +116,9 @@ def test_room_is_proved_to_the_byte_and_refused_in_words(
     bigger.write_bytes(b"x" * 3_000_000)
     need = saving.room_needed(book, 1000, like=bigger)
     assert need == book.stat().st_size + 3_000_000 + 1000 * saving.ROW_BYTES + saving.SLACK_BYTES
-    _free(monkeypatch, tmp_path.resolve(), need)
+    short_of_room(monkeypatch, tmp_path.resolve(), need)
     saving.prove_room(book, 1000, like=bigger)  # exactly enough
-    _free(monkeypatch, tmp_path.resolve(), need - 1)
+    short_of_room(monkeypatch, tmp_path.resolve(), need - 1)
     with pytest.raises(StorageError) as refused:
         saving.prove_room(book, 1000, like=bigger)
     assert refused.value.message == (
@@ -463,7 +450,7 @@ def test_the_room_refused_is_said_in_megabytes_rounded_as_shown(
     book = tmp_path / "new.xlsx"  # none yet: the new file only
     source = tmp_path / "source.csv"
     source.write_bytes(b"x" * (1_050_001 - saving.SLACK_BYTES))  # 1.050001 MB needed
-    _free(monkeypatch, tmp_path.resolve(), 1_050_000)  # a byte short
+    short_of_room(monkeypatch, tmp_path.resolve(), 1_050_000)  # a byte short
     with pytest.raises(StorageError) as refused:
         saving.prove_room(book, 0, like=source)
     assert refused.value.message.startswith(
