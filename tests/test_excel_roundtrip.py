@@ -226,7 +226,8 @@ def test_send_changed_sends_the_edited_cells_alone_and_says_when_there_are_none(
     assert write["method"] in ("PUT", "PATCH")
 
 
-def test_revert_puts_back_the_chosen_rows_only(live) -> None:
+def _both_approved(live) -> tuple[list[str], Book]:
+    """Two invoices pulled, both rows' Status edited to Approved and sent."""
     ids = _seed(live, "101", "101")
     book = book_from_rows(HEADER, [])
     _pull(book, "BillingProfileId = 101")
@@ -234,6 +235,12 @@ def test_revert_puts_back_the_chosen_rows_only(live) -> None:
     for row in (2, 3):
         sheet.cells[(row, 3)] = "Approved"
     roundtrip.send_changed(book)
+    return ids, book
+
+
+def test_revert_puts_back_the_chosen_rows_only(live) -> None:
+    ids, book = _both_approved(live)
+    sheet = book.sheets["Invoices"]
     assert {i: r["Status"] for i, r in _server(live).items()} == dict.fromkeys(ids, "Approved")
     first = sheet.cells[(2, 1)]
     book.app.selected = "$A$2:$B$2"  # one row, chosen (one cell alone would mean all)
@@ -291,13 +298,7 @@ def test_an_edit_the_server_changed_meanwhile_is_not_sent_over_it(live) -> None:
 
 
 def test_a_revert_puts_back_each_row_once_and_then_says_there_is_nothing_left(live) -> None:
-    ids = _seed(live, "101", "101")
-    book = book_from_rows(HEADER, [])
-    _pull(book, "BillingProfileId = 101")
-    sheet = book.sheets["Invoices"]
-    for row in (2, 3):
-        sheet.cells[(row, 3)] = "Approved"
-    roundtrip.send_changed(book)
+    ids, book = _both_approved(live)
     book.app.selected = "$A$2:$B$2"
     roundtrip.revert_last(book)
     before = len(live.writes())

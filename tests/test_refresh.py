@@ -246,9 +246,8 @@ def test_after_a_send_the_tenants_own_fields_are_put_back_under_its_labels(
     assert _cells(book) == [["Invoice No", "Region"], ["1", "EU"]]
 
 
-def test_a_date_put_back_shows_as_a_date_and_the_memory_counts_in_the_books_system(
-    tmp_path: Path,
-) -> None:
+def _pulled_1904(tmp_path: Path) -> Path:
+    """A workbook of the 1904 date system with one invoice pulled into it."""
     book = tmp_path / "1904.xlsx"
     workbook = openpyxl.Workbook()
     workbook.epoch = CALENDAR_MAC_1904
@@ -256,6 +255,13 @@ def test_a_date_put_back_shows_as_a_date_and_the_memory_counts_in_the_books_syst
     workbook.active.append(NAMES)
     workbook.save(book)
     pull_into(book, None, [_record(1)], NAMES)
+    return book
+
+
+def test_a_date_put_back_shows_as_a_date_and_the_memory_counts_in_the_books_system(
+    tmp_path: Path,
+) -> None:
+    book = _pulled_1904(tmp_path)
     workbook = openpyxl.load_workbook(book)
     workbook["Invoices"]["C2"] = None  # the user cleared the date and its format
     workbook["Invoices"]["C2"].number_format = "General"
@@ -408,13 +414,7 @@ def test_a_1904_books_remembered_dates_are_not_taken_for_edits(tmp_path: Path) -
     """The memory a refresh writes holds dates as serials of the book's own date system: read in
     the other system they would look edited, and a date changed on the server would be kept out
     as a conflict."""
-    book = tmp_path / "1904.xlsx"
-    workbook = openpyxl.Workbook()
-    workbook.epoch = CALENDAR_MAC_1904
-    workbook.active.title = "Invoices"
-    workbook.active.append(NAMES)
-    workbook.save(book)
-    pull_into(book, None, [_record(1)], NAMES)
+    book = _pulled_1904(tmp_path)
     refresh(book, None, [_record(1)], NAMES)  # the memory's dates now serials
     report = refresh(book, None, [_record(1, DueDate="2026-09-30")], NAMES)
     assert report is not None and (report.kept, report.conflicts) == (0, 0)
